@@ -1,0 +1,54 @@
+# imagestream: PGXS build.  `make test` runs everything (see README.md).
+
+EXTENSION = imagestream
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
+
+MODULE_big = imagestream
+OBJS = src/imagestream.o src/digest.o src/reference.o src/digest_type.o src/ref_type.o
+SHLIB_LINK += -lcrypto
+PG_CPPFLAGS += -I$(srcdir)/src
+PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+
+# The install script is built from src/sql/*.sql, in name order.
+SQL_SOURCES = $(sort $(wildcard src/sql/*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+
+# pg_regress: sql/*.sql against expected/*.out, on its own temporary cluster
+# that preloads the library.
+REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+REGRESS_OPTS = --temp-instance=tmp_regress --temp-config=test/regress.conf \
+	--encoding=UTF8 --no-locale --load-extension=$(EXTENSION)
+
+# TAP: test/t/*.pl with the helpers in test/lib.
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+PROVE_FLAGS = -I test/lib
+
+EXTRA_CLEAN = tmp_regress tmp_check results regression.diffs regression.out \
+	test/fuzz/fuzz_parsers test/fuzz/work
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+else
+# Without the server headers only the targets below work; `make test`
+# installs what is missing.
+all install installcheck:
+	@echo "PostgreSQL server development files not found: run 'make test' (installs them) or install postgresql-server-dev-15" >&2; exit 1
+endif
+
+$(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
+	cat $^ > $@
+
+.PHONY: test fuzz
+
+# The one command that checks everything: dependencies, -Werror build,
+# install, pg_regress, TAP tests and a 60 s fuzz run.
+test:
+	bash test/run-tests.sh
+
+# libFuzzer over both parsers; FUZZ_SECONDS sets the duration.
+FUZZ_SECONDS ?= 60
+fuzz:
+	bash test/fuzz/run-fuzz.sh $(FUZZ_SECONDS)

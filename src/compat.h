@@ -1,0 +1,24 @@
+/*
+ * compat.h
+ *		Differences between the PostgreSQL major versions we build against
+ *		(13 to 17), kept in one place.
+ */
+#ifndef IMAGESTREAM_COMPAT_H
+#define IMAGESTREAM_COMPAT_H
+
+#include "postgres.h"
+
+/*
+ * Input functions report bad text as a soft error where the server supports
+ * it (pg_input_is_valid, COPY ... ON_ERROR), and as an ERROR before 16.
+ */
+#if PG_VERSION_NUM >= 160000
+#include "nodes/miscnodes.h"
+#define INPUT_ERROR(fcinfo, ...) \
+	ereturn((fcinfo)->context, (Datum) 0, __VA_ARGS__)
+#else
+#define INPUT_ERROR(fcinfo, ...) \
+	do { ereport(ERROR, __VA_ARGS__); pg_unreachable(); } while (0)
+#endif
+
+#endif
