@@ -461,6 +461,11 @@ ref_parse_normalized(const char *s, size_t len, char *scratch,
 	size_t		remote_len;
 	size_t		pos = 0;
 
+	if (len == 0)
+	{
+		parse_error_set(err, "The reference is empty.");
+		return false;
+	}
 	if (is_hex_identifier(s, len))
 	{
 		parse_error_set(err, "A string of 64 hexadecimal digits is an image ID, not a repository name.");

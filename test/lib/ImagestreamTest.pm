@@ -1,0 +1,67 @@
+# Helpers shared by the TAP tests in test/t.
+package ImagestreamTest;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+
+our @EXPORT_OK = qw(start_node read_tsv query_json);
+
+# A started cluster that preloads the library, with the extension created
+# in database "postgres".
+sub start_node
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(%opts);
+	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'imagestream'");
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION imagestream');
+	return $node;
+}
+
+# Rows of a TSV file as hashes keyed by its header, each with its line
+# number (the header is line 1).  Fields are read byte for byte.
+sub read_tsv
+{
+	my ($path) = @_;
+	open(my $fh, '<', $path) or die "cannot open $path: $!";
+	my $header = <$fh>;
+	chomp $header;
+	my @names = split /\t/, $header, -1;
+	my @rows;
+	my $line = 1;
+	while (my $l = <$fh>)
+	{
+		$line++;
+		chomp $l;
+		next if $l =~ /^#/;
+		my @f = split /\t/, $l, -1;
+		my %row = (line => $line);
+		@row{@names} = map { $_ // '' } @f[0 .. $#names];
+		push @rows, \%row;
+	}
+	close $fh;
+	return \@rows;
+}
+
+# Runs a query that returns one json value and decodes it.
+sub query_json
+{
+	my ($node, $sql) = @_;
+	my $out = $node->safe_psql('postgres', $sql);
+	return JSON::PP->new->utf8->decode($out);
+}
+
+# A SQL string literal for any text without NUL.
+sub literal
+{
+	my ($s) = @_;
+	$s =~ s/'/''/g;
+	return "'$s'";
+}
+
+1;

@@ -1,0 +1,255 @@
+# Conformance: every row of the reference and digest vectors (copied from
+# ../shared/conformance, see test/conformance/README.md) through the SQL types,
+# checking validity and every field.  Rows where we differ on purpose are
+# listed, with the reason, in test/conformance/deviations.tsv; a listed row
+# must really differ as stated, and no unlisted row may differ.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+use ImagestreamTest qw(start_node read_tsv query_json);
+
+my $dir = 'test/conformance';
+my $node = start_node('conformance');
+
+$node->safe_psql('postgres', <<'SQL');
+CREATE FUNCTION try_ref(input text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	r imagestream.image_ref;
+	detail text;
+BEGIN
+	r := input::imagestream.image_ref;
+	RETURN jsonb_build_object('ok', 1, 'full', r::text,
+		'registry', imagestream.ref_registry(r),
+		'repository', imagestream.ref_repository(r),
+		'tag', imagestream.ref_tag(r), 'digest', imagestream.ref_digest(r)::text,
+		'name', imagestream.ref_name(r), 'familiar', imagestream.ref_familiar(r));
+EXCEPTION WHEN invalid_text_representation THEN
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+	RETURN jsonb_build_object('ok', 0, 'detail', detail);
+END $$;
+CREATE FUNCTION try_digest(input text) RETURNS jsonb LANGUAGE plpgsql AS $$
+DECLARE
+	d imagestream.image_digest;
+	detail text;
+BEGIN
+	d := input::imagestream.image_digest;
+	RETURN jsonb_build_object('ok', 1, 'text', d::text,
+		'algorithm', imagestream.digest_algorithm(d),
+		'hex', imagestream.digest_hex(d));
+EXCEPTION WHEN invalid_text_representation THEN
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+	RETURN jsonb_build_object('ok', 0, 'detail', detail);
+END $$;
+SQL
+
+# Runs fn over every input of rows, in one query; returns results in order.
+sub run_all
+{
+	my ($fn, $rows) = @_;
+	my $values = join(",\n",
+		map { "($_, " . ImagestreamTest::literal($rows->[$_]{input}) . ")" }
+		  0 .. $#$rows);
+	return query_json($node,
+		"SELECT jsonb_agg($fn(v) ORDER BY i) FROM (VALUES $values) AS x(i, v)");
+}
+
+my %deviation;
+for my $d (@{ read_tsv("$dir/deviations.tsv") })
+{
+	$deviation{"$d->{file}:$d->{row}"} = $d;
+}
+my %deviation_seen;
+
+# Validity we expect: upstream's, unless the row is a listed deviation.  A
+# deviation's "ours" is 0 or 1 (we differ on validity) or the full
+# normalised reference we give where we read a valid input differently.
+sub expected_valid
+{
+	my ($file, $row) = @_;
+	my $d = $deviation{"$file:$row->{line}"};
+	return $row->{valid} unless $d;
+	$deviation_seen{"$file:$row->{line}"} = 1;
+	return $row->{valid} unless $d->{ours} =~ /^[01]$/;
+	isnt($d->{ours}, $row->{valid}, "$file:$row->{line} is listed as a deviation and differs");
+	return $d->{ours};
+}
+
+# For a deviation on meaning: checks our reading; true if the row is done.
+sub deviates_in_meaning
+{
+	my ($file, $row, $got) = @_;
+	my $d = $deviation{"$file:$row->{line}"};
+	return 0 unless $d && $d->{ours} !~ /^[01]$/;
+	is($got->{full}, $d->{ours}, "$file:$row->{line} deviation: we read it as $d->{ours}");
+	return 1;
+}
+
+# A row upstream rejects and we accept (a listed deviation) has no upstream
+# fields to compare: its parts must agree with its text.  True if done.
+sub accepted_beyond_upstream
+{
+	my ($row, $got, $valid, $label) = @_;
+	return 0 unless $valid && !$row->{valid};
+	ok($got->{ok} && consistent($got), "$label: accepted, parts agree with the text");
+	return 1;
+}
+
+# The library's splitDockerDomain applied to a Parse result: where a name
+# with this domain and path lands after normalising.
+sub normalize_name
+{
+	my ($domain, $path) = @_;
+	my $name = $domain eq '' ? $path : "$domain/$path";
+	my ($first, $rest) = $name =~ m{^([^/]*)/(.*)$};
+	if (!defined $first)
+	{
+		return ('docker.io', "library/$name");
+	}
+	if ($first eq 'index.docker.io')
+	{
+		$domain = 'docker.io';
+	}
+	elsif ($first eq 'localhost' || $first =~ /[.:A-Z]/)
+	{
+		$domain = $first;
+	}
+	else
+	{
+		return ('docker.io', $name);
+	}
+	$rest = "library/$rest" if $domain eq 'docker.io' && $rest !~ m{/};
+	return ($domain, $rest);
+}
+
+# A valid result's parts must agree with its full text.
+sub consistent
+{
+	my ($g) = @_;
+	my $name = defined $g->{registry} ? "$g->{registry}/$g->{repository}" : $g->{repository};
+	my $full = $name;
+	$full .= ":$g->{tag}" if defined $g->{tag};
+	$full .= "\@$g->{digest}" if defined $g->{digest};
+	return $g->{name} eq $name && $g->{full} eq $full;
+}
+
+# What the error detail must say for each of the library's sentinel errors.
+my %error_detail = (
+	ErrNameEmpty => qr/empty/,
+	ErrReferenceInvalidFormat => qr/./,
+	ErrNameContainsUppercase => qr/lowercase/,
+	ErrNameTooLong => qr/at most 255/,
+	'digest.ErrDigestInvalidLength' => qr/hexadecimal digits, not/,
+	'digest.ErrDigestUnsupported' => qr/not supported/);
+
+# reference_parse.tsv: validity, tag, digest, and domain/path as normalised.
+{
+	my $file = 'reference_parse.tsv';
+	my $rows = read_tsv("$dir/$file");
+	my $got = run_all('try_ref', $rows);
+	for my $i (0 .. $#$rows)
+	{
+		my ($r, $g) = ($rows->[$i], $got->[$i]);
+		my $valid = expected_valid($file, $r);
+		my $label = "$file:$r->{line} " . substr($r->{input}, 0, 60);
+		if ($valid ne $g->{ok})
+		{
+			fail("$label: validity " . ($g->{detail} // $g->{full}));
+			next;
+		}
+		next if accepted_beyond_upstream($r, $g, $valid, $label);
+		if (!$valid)
+		{
+			my $want = $error_detail{ $r->{error} } // qr/./;
+			$want = qr/./ if $deviation{"$file:$r->{line}"};
+			like($g->{detail}, $want, "$label: rejected, detail names the rule");
+			next;
+		}
+		my ($domain, $path) = normalize_name($r->{domain}, $r->{path});
+		is_deeply(
+			[ $g->{registry}, $g->{repository}, $g->{tag} // '', $g->{digest} // '', consistent($g) ],
+			[ $domain, $path, $r->{tag}, $r->{digest}, 1 ], $label);
+	}
+}
+
+# reference_normalize.tsv and our own extra_normalize.tsv: full and familiar.
+for my $file ('reference_normalize.tsv', 'extra_normalize.tsv')
+{
+	my $rows = read_tsv("$dir/$file");
+	my $got = run_all('try_ref', $rows);
+	for my $i (0 .. $#$rows)
+	{
+		my ($r, $g) = ($rows->[$i], $got->[$i]);
+		my $valid = expected_valid($file, $r);
+		my $label = "$file:$r->{line} " . substr($r->{input}, 0, 60);
+		if (!$valid)
+		{
+			is_deeply([ $g->{ok}, length($g->{detail} // '') > 0 ], [ 0, 1 ],
+				"$label: rejected with a detail");
+			next;
+		}
+		is_deeply([ $g->{ok}, $g->{full}, $g->{familiar}, consistent($g) ],
+			[ 1, $r->{normalized_full}, $r->{familiar}, 1 ], $label);
+	}
+}
+
+# digest.tsv: validity, algorithm, hex, and the text form round-trips.
+{
+	my $file = 'digest.tsv';
+	my $rows = read_tsv("$dir/$file");
+	my $got = run_all('try_digest', $rows);
+	for my $i (0 .. $#$rows)
+	{
+		my ($r, $g) = ($rows->[$i], $got->[$i]);
+		my $valid = expected_valid($file, $r);
+		my $label = "$file:$r->{line} " . substr($r->{input}, 0, 60);
+		if (!$valid)
+		{
+			is_deeply([ $g->{ok}, length($g->{detail} // '') > 0 ], [ 0, 1 ],
+				"$label: rejected with a detail");
+			next;
+		}
+		is_deeply([ $g->{ok}, $g->{algorithm}, $g->{hex}, $g->{text} ],
+			[ 1, $r->{algorithm}, $r->{hex}, $r->{input} ], $label);
+	}
+}
+
+# openshift_reference.tsv: library-go's parse has no default registry and
+# splits namespace from name; map its fields onto the normalised form.
+{
+	my $file = 'openshift_reference.tsv';
+	my $rows = read_tsv("$dir/$file");
+	my $got = run_all('try_ref', $rows);
+	for my $i (0 .. $#$rows)
+	{
+		my ($r, $g) = ($rows->[$i], $got->[$i]);
+		my $valid = expected_valid($file, $r);
+		my $label = "$file:$r->{line} " . substr($r->{input}, 0, 60);
+		if ($valid ne $g->{ok})
+		{
+			fail("$label: validity " . ($g->{detail} // $g->{full}));
+			next;
+		}
+		next if accepted_beyond_upstream($r, $g, $valid, $label);
+		if (!$valid)
+		{
+			pass("$label: rejected");
+			next;
+		}
+		next if deviates_in_meaning($file, $r, $g);
+		my $path = join('/', grep { $_ ne '' } $r->{namespace}, $r->{name});
+		my ($domain, $repo) = normalize_name($r->{registry}, $path);
+		is_deeply(
+			[ $g->{registry}, $g->{repository}, $g->{tag} // '', $g->{digest} // '', consistent($g) ],
+			[ $domain, $repo, $r->{tag}, $r->{id}, 1 ], $label);
+	}
+}
+
+for my $key (sort keys %deviation)
+{
+	ok($deviation_seen{$key}, "deviation $key names a row that exists");
+}
+
+done_testing();
