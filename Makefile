@@ -19,10 +19,10 @@ REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --temp-instance=tmp_regress --temp-config=test/regress.conf \
 	--encoding=UTF8 --no-locale --load-extension=$(EXTENSION)
 
-# TAP: test/t/*.pl with the helpers in test/lib.
+# TAP: test/t/*.pl with the helpers in test/lib (PROVE_FLAGS is set after
+# the PGXS include, which would reset it).
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl
-PROVE_FLAGS = -I test/lib
 
 EXTRA_CLEAN = tmp_regress tmp_check results regression.diffs regression.out \
 	test/fuzz/fuzz_parsers test/fuzz/work
@@ -31,6 +31,7 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+PROVE_FLAGS = -I test/lib
 else
 # Without the server headers only the targets below work; `make test`
 # installs what is missing.

@@ -138,8 +138,7 @@ digest_cmp_internal(Datum a, Datum b)
 	int			r;
 
 	r = memcmp(VARDATA_ANY(va), VARDATA_ANY(vb), Min(la, lb));
-	if (r == 0)
-		r = (la > lb) - (la < lb);
+	r = r != 0 ? (r > 0) - (r < 0) : (la > lb) - (la < lb);
 	if ((Pointer) va != DatumGetPointer(a))
 		pfree(va);
 	if ((Pointer) vb != DatumGetPointer(b))

@@ -193,7 +193,7 @@ bytes_cmp(const char *a, size_t la, const char *b, size_t lb)
 {
 	int			r = memcmp(a, b, Min(la, lb));
 
-	return r != 0 ? r : (la > lb) - (la < lb);
+	return r != 0 ? (r > 0) - (r < 0) : (la > lb) - (la < lb);
 }
 
 /* Orders by registry, repository, tag (none first), then digest (none first). */

@@ -385,9 +385,10 @@ match_reference(const char *s, size_t len, bool fold, RefMatch *m,
 	m->domain_len = 0;
 	if (match_remote(s, len, 0, fold, m, err))
 		return true;
-	/* A first component with a port or brackets was meant as a registry. */
+	/* A first component with a dot, port or brackets was meant as a registry. */
 	if (err != NULL && slash != NULL &&
-		(find_char(s, cand_len, ':') || find_char(s, cand_len, '[')))
+		(find_char(s, cand_len, '.') || find_char(s, cand_len, ':') ||
+		 find_char(s, cand_len, '[')))
 		*err = domain_err;
 	return false;
 }
@@ -426,6 +427,18 @@ ref_parse(const char *s, size_t len, ImageRefParts *out, ParseError *err)
 		!digest_parse(s + m.digest_start, m.digest_len, &out->digest, err))
 		return false;
 	return true;
+}
+
+/* "https://..." and the like: a URL given where a reference belongs */
+static bool
+has_scheme(const char *s, size_t len)
+{
+	size_t		i;
+
+	for (i = 0; i + 2 < len; i++)
+		if (s[i] == ':' && s[i + 1] == '/' && s[i + 2] == '/')
+			return true;
+	return false;
 }
 
 static bool
@@ -494,6 +507,18 @@ ref_parse_normalized(const char *s, size_t len, char *scratch,
 		find_char(rest, rest_len, '/') == NULL)
 		library = true;
 
+	if (rest_len == 0 || rest[0] == ':' || rest[0] == '@')
+	{
+		parse_error_set(err, "The reference has no repository name%s.",
+						rest_len > 0 ? " before its tag or digest" : "");
+		return false;
+	}
+	if (slash == NULL && s[0] == '[')
+	{
+		parse_error_set(err, "A registry must be followed by a repository path, as in \"[::1]:5000/repository\".");
+		return false;
+	}
+
 	colon = find_char(rest, rest_len, ':');
 	remote_len = colon ? (size_t) (colon - rest) : rest_len;
 	if (has_upper(rest, remote_len))
@@ -514,7 +539,11 @@ ref_parse_normalized(const char *s, size_t len, char *scratch,
 	memcpy(scratch + pos, rest, rest_len);
 	pos += rest_len;
 	scratch[pos] = '\0';
-	return ref_parse(scratch, pos, out, err);
+	if (ref_parse(scratch, pos, out, err))
+		return true;
+	if (has_scheme(s, len))
+		parse_error_set(err, "An image reference is not a URL: leave out the scheme, as in \"quay.io/org/app\".");
+	return false;
 }
 
 /* The familiar name drops docker.io and, for official images, library/. */
