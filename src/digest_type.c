@@ -92,6 +92,11 @@ image_digest_recv(PG_FUNCTION_ARGS)
 	int			algorithm;
 	size_t		n;
 
+	if (buf->cursor >= buf->len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid external image_digest value"),
+				 errdetail("The value is empty.")));
 	algorithm = pq_getmsgbyte(buf);
 	n = digest_hash_bytes(algorithm);
 	if (n == 0)

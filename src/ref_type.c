@@ -149,12 +149,18 @@ Datum
 image_ref_recv(PG_FUNCTION_ARGS)
 {
 	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
-	int			version = pq_getmsgbyte(buf);
+	int			version;
 	int			len;
 	const char *text;
 	ImageRefParts parts;
 	ParseError	err;
 
+	if (buf->cursor >= buf->len)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid external image_ref value"),
+				 errdetail("The value is empty.")));
+	version = pq_getmsgbyte(buf);
 	if (version != REF_WIRE_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
