@@ -29,9 +29,18 @@ SELECT ref_with_tag('nginx', repeat('a', 129));
 SELECT ref_with_tag('nginx', 'a:b');
 
 -- malformed: SQLSTATE 22P02 and a detail naming the rule broken
-\set VERBOSITY verbose
+CREATE FUNCTION pg_temp.sqlstate_of(input text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM input::imagestream.image_ref;
+	RETURN 'accepted';
+EXCEPTION WHEN OTHERS THEN
+	RETURN SQLSTATE;
+END $$;
+SELECT left(input, 40) AS input, pg_temp.sqlstate_of(input)
+FROM (VALUES (''), ('Nginx'), (repeat('a', 300)), ('nginx:' || repeat('t', 129)),
+	('nginx@sha256:abc'), ('nginx@md5:d41d8cd98f00b204e9800998ecf8427e'),
+	('registry:port/app'), ('foo//bar'), (E'nginx\x01')) AS v(input);
 SELECT ''::image_ref;
-\set VERBOSITY default
 SELECT 'Nginx'::image_ref;
 SELECT 'docker.io/library/Nginx'::image_ref;
 SELECT 'example.com/Org/app'::image_ref;

@@ -1,14 +1,13 @@
 /*
  * digest_type.c
- *		SQL functions of imagestream.image_digest: I/O, comparison, hashing
- *		and accessors.  Parsing rules live in digest.c.
+ *		SQL functions of imagestream.image_digest: I/O, comparison and
+ *		accessors.  Parsing rules live in digest.c, hashing in payload_hash.c.
  *
  * Values are never toasted (at most 66 bytes), so the comparison functions
  * read them in place, short header or not, without copying.
  */
 #include "postgres.h"
 
-#include "common/hashfn.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
@@ -188,25 +187,6 @@ image_digest_sortsupport(PG_FUNCTION_ARGS)
 
 	ssup->comparator = digest_fastcmp;
 	PG_RETURN_VOID();
-}
-
-PG_FUNCTION_INFO_V1(image_digest_hash);
-Datum
-image_digest_hash(PG_FUNCTION_ARGS)
-{
-	struct varlena *v = PG_GETARG_VARLENA_PP(0);
-
-	return hash_any((unsigned char *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
-}
-
-PG_FUNCTION_INFO_V1(image_digest_hash_extended);
-Datum
-image_digest_hash_extended(PG_FUNCTION_ARGS)
-{
-	struct varlena *v = PG_GETARG_VARLENA_PP(0);
-
-	return hash_any_extended((unsigned char *) VARDATA_ANY(v),
-							 VARSIZE_ANY_EXHDR(v), PG_GETARG_INT64(1));
 }
 
 PG_FUNCTION_INFO_V1(image_digest_algorithm);

@@ -1,11 +1,10 @@
 /*
  * ref_type.c
- *		SQL functions of imagestream.image_ref: I/O, comparison, hashing and
- *		accessors.  The grammar lives in reference.c.
+ *		SQL functions of imagestream.image_ref: I/O, comparison and
+ *		accessors.  The grammar lives in reference.c, hashing in payload_hash.c.
  */
 #include "postgres.h"
 
-#include "common/hashfn.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "libpq/pqformat.h"
@@ -269,25 +268,6 @@ Datum
 image_ref_ne(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(!ref_equal(fcinfo));
-}
-
-PG_FUNCTION_INFO_V1(image_ref_hash);
-Datum
-image_ref_hash(PG_FUNCTION_ARGS)
-{
-	struct varlena *v = PG_GETARG_VARLENA_PP(0);
-
-	return hash_any((unsigned char *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
-}
-
-PG_FUNCTION_INFO_V1(image_ref_hash_extended);
-Datum
-image_ref_hash_extended(PG_FUNCTION_ARGS)
-{
-	struct varlena *v = PG_GETARG_VARLENA_PP(0);
-
-	return hash_any_extended((unsigned char *) VARDATA_ANY(v),
-							 VARSIZE_ANY_EXHDR(v), PG_GETARG_INT64(1));
 }
 
 PG_FUNCTION_INFO_V1(image_ref_registry);

@@ -187,6 +187,26 @@ check_domain(const char *s, size_t len, ParseError *err)
 	return true;
 }
 
+/* Says why the repository path s stops matching at position i. */
+static void
+path_error(const char *s, size_t len, size_t i, ParseError *err)
+{
+	char		cb[5];
+
+	if (i == len || s[i] == '/')
+		parse_error_set(err, "The repository path \"%.*s\" has an empty component or ends in a separator.",
+						(int) len, s);
+	else if (s[i] == '.' || s[i] == '_' || s[i] == '-')
+		parse_error_set(err, "Each component of the repository path \"%.*s\" must start and end with a lowercase letter or digit.",
+						(int) len, s);
+	else if (is_upper(s[i]))
+		parse_error_set(err, "The repository path \"%.*s\" must be lowercase.",
+						(int) len, s);
+	else
+		parse_error_set(err, "The repository path \"%.*s\" contains \"%s\"; only lowercase letters, digits, \"/\" and the separators \".\", \"_\", \"__\" and \"-\" are allowed.",
+						(int) len, s, show_char(s[i], cb));
+}
+
 /*
  * path-component ("/" path-component)*, path-component =
  * [a-z0-9]+ ((?:[._]|__|[-]+) [a-z0-9]+)*.  With fold, upper case letters
@@ -218,20 +238,7 @@ check_path(const char *s, size_t len, bool fold, ParseError *err)
 				i++;
 			if (i == run)
 			{
-				char		cb[5];
-
-				if (i == len || s[i] == '/')
-					parse_error_set(err, "The repository path \"%.*s\" has an empty component or ends in a separator.",
-									(int) len, s);
-				else if (s[i] == '.' || s[i] == '_' || s[i] == '-')
-					parse_error_set(err, "Each component of the repository path \"%.*s\" must start and end with a lowercase letter or digit.",
-									(int) len, s);
-				else if (is_upper(s[i]))
-					parse_error_set(err, "The repository path \"%.*s\" must be lowercase.",
-									(int) len, s);
-				else
-					parse_error_set(err, "The repository path \"%.*s\" contains \"%s\"; only lowercase letters, digits, \"/\" and the separators \".\", \"_\", \"__\" and \"-\" are allowed.",
-									(int) len, s, show_char(s[i], cb));
+				path_error(s, len, i, err);
 				return false;
 			}
 			sep_start = i;
@@ -257,14 +264,7 @@ check_path(const char *s, size_t len, bool fold, ParseError *err)
 			return true;
 		if (s[i] != '/')
 		{
-			char		cb[5];
-
-			if (is_upper(s[i]))
-				parse_error_set(err, "The repository path \"%.*s\" must be lowercase.",
-								(int) len, s);
-			else
-				parse_error_set(err, "The repository path \"%.*s\" contains \"%s\"; only lowercase letters, digits, \"/\" and the separators \".\", \"_\", \"__\" and \"-\" are allowed.",
-								(int) len, s, show_char(s[i], cb));
+			path_error(s, len, i, err);
 			return false;
 		}
 		i++;					/* the "/" */
