@@ -1,0 +1,74 @@
+-- Rights per namespace (SPEC section 8): view < edit < admin.  Superusers and
+-- the extension owner (and its members) have every right.  The functions of
+-- the API are SECURITY DEFINER; they ask about the calling role, the role in
+-- effect outside them (src/rights.c), not current_user.
+
+CREATE FUNCTION _calling_role() RETURNS oid
+	AS 'MODULE_PATHNAME', 'imagestream_calling_role'
+	LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION _privileged() RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+	SELECT coalesce((SELECT r.rolsuper OR pg_has_role(r.oid, e.extowner, 'USAGE')
+		FROM pg_roles r, pg_extension e
+		WHERE r.oid = imagestream._calling_role() AND e.extname = 'imagestream'), false)
+$$;
+
+CREATE FUNCTION _level_rank(level text) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE level WHEN 'view' THEN 1 WHEN 'edit' THEN 2 WHEN 'admin' THEN 3 END
+$$;
+
+CREATE FUNCTION _can(ns text, level text) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+	SELECT imagestream._privileged() OR EXISTS (
+		SELECT 1 FROM imagestream.namespace_grant g
+		WHERE g.namespace = ns
+		  AND imagestream._level_rank(g.level) >= imagestream._level_rank(level)
+		  AND pg_has_role(imagestream._calling_role(), g.grantee, 'USAGE'))
+$$;
+
+CREATE FUNCTION _require(ns text, level text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF NOT imagestream._can(ns, level) THEN
+		RAISE EXCEPTION 'permission denied for namespace "%"', ns
+			USING ERRCODE = 'insufficient_privilege',
+				DETAIL = format('This needs the %s right on namespace "%s".', level, ns),
+				HINT = 'A namespace admin can grant it with imagestream.grant_namespace().';
+	END IF;
+END $$;
+
+CREATE FUNCTION _require_privileged(what text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF NOT imagestream._privileged() THEN
+		RAISE EXCEPTION 'permission denied to %', what
+			USING ERRCODE = 'insufficient_privilege',
+				DETAIL = 'Only superusers and the owner of extension imagestream may do this.';
+	END IF;
+END $$;
+
+CREATE FUNCTION grant_namespace(namespace text, grantee regrole, level text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+BEGIN
+	PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
+	IF imagestream._level_rank(level) IS NULL THEN
+		RAISE EXCEPTION 'invalid namespace right "%"', level
+			USING ERRCODE = 'invalid_parameter_value', HINT = 'Use view, edit or admin.';
+	END IF;
+	PERFORM imagestream._require(namespace, 'admin');
+	INSERT INTO imagestream.namespace_grant AS g VALUES (namespace, grantee, level)
+		ON CONFLICT ON CONSTRAINT namespace_grant_pkey DO UPDATE SET level = excluded.level;
+END $$;
+COMMENT ON FUNCTION grant_namespace(text, regrole, text) IS 'give a role view, edit or admin rights on a namespace';
+
+CREATE FUNCTION revoke_namespace(namespace text, grantee regrole) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+BEGIN
+	PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
+	PERFORM imagestream._require(namespace, 'admin');
+	DELETE FROM imagestream.namespace_grant g
+		WHERE g.namespace = revoke_namespace.namespace AND g.grantee = revoke_namespace.grantee;
+END $$;
+COMMENT ON FUNCTION revoke_namespace(text, regrole) IS 'take back a role''s rights on a namespace';

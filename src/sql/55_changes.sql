@@ -1,0 +1,54 @@
+-- The change log (SPEC section 6): one row per change and a NOTIFY with the
+-- same fields, sent in the changing transaction (delivered only on commit).
+
+-- NOTIFY payloads must stay under 8000 bytes; past this size the long text
+-- fields are left out and "truncated" is set (changes_since has them all).
+CREATE FUNCTION _notify_payload_limit() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT 7000 $$;
+
+CREATE FUNCTION _log_change(event text, ns text, stream text, tag text,
+	image image_digest, previous_image image_digest, ref image_ref,
+	generation bigint, reason text DEFAULT NULL, message text DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	new_id bigint;
+	at timestamptz := now();
+	payload jsonb;
+BEGIN
+	-- Writers queue here until commit, so ids are dense and in commit order.
+	LOCK TABLE imagestream.change IN SHARE ROW EXCLUSIVE MODE;
+	SELECT coalesce(max(c.id), 0) + 1 INTO new_id FROM imagestream.change c;
+	INSERT INTO imagestream.change
+		VALUES (new_id, at, event, ns, stream, tag, image, previous_image, ref,
+				generation, reason, message);
+
+	payload := jsonb_strip_nulls(jsonb_build_object(
+		'id', new_id, 'at', at, 'event', event, 'namespace', ns, 'stream', stream,
+		'tag', tag, 'image', image::text, 'previous_image', previous_image::text,
+		'docker_image_reference', ref::text, 'generation', generation,
+		'reason', reason, 'message', message));
+	IF octet_length(payload::text) > imagestream._notify_payload_limit() THEN
+		payload := payload - 'docker_image_reference' - 'message' - 'reason'
+			|| '{"truncated": true}';
+	END IF;
+	PERFORM pg_notify(coalesce(nullif(current_setting('imagestream.notify_channel', true), ''),
+							   'imagestream'),
+					  payload::text);
+	RETURN new_id;
+END $$;
+
+CREATE FUNCTION changes_since(after_id bigint, max_rows integer DEFAULT 1000)
+RETURNS SETOF change
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+BEGIN
+	IF max_rows IS NULL OR max_rows < 0 THEN
+		RAISE EXCEPTION 'max_rows must be zero or more'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY
+		SELECT c.* FROM imagestream.change c
+		WHERE c.id > coalesce(after_id, 0) AND imagestream._can(c.namespace, 'view')
+		ORDER BY c.id
+		LIMIT max_rows;
+END $$;
+COMMENT ON FUNCTION changes_since(bigint, integer) IS 'changes after the given id, oldest first, in namespaces the caller may view';

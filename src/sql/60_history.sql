@@ -1,0 +1,202 @@
+-- The rules of SPEC section 3 (OpenShift's strategy and imageutil helpers):
+-- stream and tag generations, AddTagEventToImageStream, tag tracking, and the
+-- ImportSuccess=False condition.  Internal: called by the API functions.
+
+-- The stream row, locked; created (generation 1) when missing and p_create.
+CREATE FUNCTION _lock_stream(p_ns text, p_name text, p_create boolean DEFAULT false)
+RETURNS imagestream.stream LANGUAGE plpgsql AS $$
+DECLARE
+	s imagestream.stream;
+BEGIN
+	SELECT * INTO s FROM imagestream.stream
+		WHERE namespace = p_ns AND name = p_name FOR UPDATE;
+	IF NOT FOUND AND p_create THEN
+		INSERT INTO imagestream.stream (namespace, name) VALUES (p_ns, p_name)
+			ON CONFLICT (namespace, name) DO NOTHING;
+		SELECT * INTO s FROM imagestream.stream
+			WHERE namespace = p_ns AND name = p_name FOR UPDATE;
+	END IF;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'image stream "%/%" does not exist', p_ns, p_name
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN s;
+END $$;
+
+-- The tag row of a stream, locked; created empty when missing and p_create.
+CREATE FUNCTION _lock_tag(p_stream imagestream.stream, p_tag text, p_create boolean DEFAULT false)
+RETURNS imagestream.tag LANGUAGE plpgsql AS $$
+DECLARE
+	t imagestream.tag;
+BEGIN
+	SELECT * INTO t FROM imagestream.tag
+		WHERE namespace = p_stream.namespace AND stream = p_stream.name AND name = p_tag
+		FOR UPDATE;
+	IF NOT FOUND AND p_create THEN
+		INSERT INTO imagestream.tag (stream_id, namespace, stream, name)
+			VALUES (p_stream.id, p_stream.namespace, p_stream.name, p_tag)
+			RETURNING * INTO t;
+	ELSIF NOT FOUND THEN
+		RAISE EXCEPTION 'image stream tag "%/%:%" does not exist', p_stream.namespace, p_stream.name, p_tag
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN t;
+END $$;
+
+-- A tag with no spec, no history and no condition does not exist.
+CREATE FUNCTION _drop_if_empty(p_tag_id bigint) RETURNS void
+LANGUAGE sql AS $$
+	DELETE FROM imagestream.tag
+	WHERE id = p_tag_id AND NOT has_spec AND history_length = 0 AND import_status IS NULL
+$$;
+
+-- Copies the newest history event into the tag row.
+CREATE FUNCTION _refresh_head(p_tag_id bigint) RETURNS void
+LANGUAGE sql AS $$
+	UPDATE imagestream.tag t
+	SET image = h.image, docker_image_reference = h.docker_image_reference,
+		created = h.created, status_generation = h.generation,
+		history_length = (SELECT count(*) FROM imagestream.history x WHERE x.tag_id = t.id)
+	FROM (SELECT NULL::integer AS dummy) d
+	LEFT JOIN LATERAL (SELECT * FROM imagestream.history x WHERE x.tag_id = p_tag_id
+					   ORDER BY x.seq DESC LIMIT 1) h ON true
+	WHERE t.id = p_tag_id
+$$;
+
+-- AddTagEventToImageStream, then the change log and tracking tags.
+-- Returns false when nothing changed.
+CREATE FUNCTION _add_event(p_tag_id bigint, p_ref image_ref, p_image image_digest,
+	p_generation bigint, p_created timestamptz DEFAULT now())
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	t imagestream.tag;
+	head imagestream.history;
+	same_ref boolean;
+	same_image boolean;
+BEGIN
+	SELECT * INTO t FROM imagestream.tag WHERE id = p_tag_id FOR UPDATE;
+	SELECT * INTO head FROM imagestream.history
+		WHERE tag_id = p_tag_id ORDER BY seq DESC LIMIT 1 FOR UPDATE;
+	IF head.tag_id IS NULL THEN
+		INSERT INTO imagestream.history (tag_id, created, docker_image_reference, image, generation)
+			VALUES (p_tag_id, p_created, p_ref, p_image, p_generation);
+	ELSE
+		same_ref := head.docker_image_reference = p_ref;
+		same_image := head.image IS NOT DISTINCT FROM p_image;
+		IF same_ref AND same_image AND head.generation = p_generation THEN
+			RETURN false;
+		ELSIF same_ref OR same_image THEN
+			-- collapse, or overwrite the head in place; created is kept
+			UPDATE imagestream.history
+			SET docker_image_reference = p_ref, image = p_image, generation = p_generation
+			WHERE tag_id = p_tag_id AND seq = head.seq;
+		ELSE
+			INSERT INTO imagestream.history (tag_id, created, docker_image_reference, image, generation)
+				VALUES (p_tag_id, p_created, p_ref, p_image, p_generation);
+		END IF;
+	END IF;
+	PERFORM imagestream._refresh_head(p_tag_id);
+	UPDATE imagestream.tag
+	SET import_status = NULL, import_reason = NULL, import_message = NULL,
+		import_generation = NULL, import_transition = NULL
+	WHERE id = p_tag_id;
+
+	IF head.tag_id IS NULL OR NOT (same_ref AND same_image) THEN
+		PERFORM imagestream._log_change('tag_updated', t.namespace, t.stream, t.name,
+			p_image, head.image, p_ref, p_generation);
+	END IF;
+	PERFORM imagestream._update_followers(p_tag_id);
+	RETURN true;
+END $$;
+
+-- UpdateTrackingTags: tags of the same stream whose spec follows this one
+-- (kind ImageStreamTag) get its newest event as it is.  Chains follow
+-- through _add_event; tag() refuses cycles.
+CREATE FUNCTION _update_followers(p_tag_id bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	src imagestream.tag;
+	f record;
+BEGIN
+	SELECT * INTO src FROM imagestream.tag WHERE id = p_tag_id;
+	IF src.docker_image_reference IS NULL THEN
+		RETURN;
+	END IF;
+	FOR f IN
+		SELECT id FROM imagestream.tag
+		WHERE stream_id = src.stream_id AND has_spec AND from_kind = 'ImageStreamTag'
+		  AND from_ref = format('%s/%s:%s', src.namespace, src.stream, src.name)
+		  AND id <> src.id
+		ORDER BY name
+	LOOP
+		PERFORM imagestream._add_event(f.id, src.docker_image_reference, src.image,
+									   src.status_generation, src.created);
+	END LOOP;
+END $$;
+
+-- Sets a tag's spec (TagReference) with OpenShift's generation rules: the
+-- stream generation grows by one when the spec differs at all; the tag's
+-- generation becomes the stream's when the tag is new or its source,
+-- reference flag or import mode changed (tagRefChanged), which ref_changed
+-- reports.
+CREATE FUNCTION _set_spec(p_stream imagestream.stream, p_tag text, p_kind source_kind,
+	p_from text, p_reference boolean, p_scheduled boolean, p_insecure boolean,
+	p_import_mode import_mode, p_policy reference_policy, p_annotations jsonb,
+	OUT t imagestream.tag, OUT ref_changed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+	gen bigint := p_stream.generation;
+	differs boolean;
+BEGIN
+	t := imagestream._lock_tag(p_stream, p_tag, true);
+	ref_changed := NOT t.has_spec OR t.from_ref IS DISTINCT FROM p_from
+		OR t.reference <> p_reference OR t.import_mode <> p_import_mode;
+	differs := ref_changed OR t.from_kind IS DISTINCT FROM p_kind
+		OR t.scheduled <> p_scheduled OR t.insecure <> p_insecure
+		OR t.reference_policy <> p_policy OR t.annotations <> p_annotations;
+	IF differs THEN
+		UPDATE imagestream.stream SET generation = generation + 1
+			WHERE id = p_stream.id RETURNING generation INTO gen;
+	END IF;
+	UPDATE imagestream.tag
+	SET has_spec = true, from_kind = p_kind, from_ref = p_from, reference = p_reference,
+		scheduled = p_scheduled, insecure = p_insecure, import_mode = p_import_mode,
+		reference_policy = p_policy, annotations = p_annotations,
+		spec_generation = CASE WHEN ref_changed THEN gen ELSE spec_generation END
+	WHERE id = t.id
+	RETURNING * INTO t;
+END $$;
+
+-- A failed import: the history stays; the conditions become one
+-- ImportSuccess=False condition unless an identical one is there already.
+-- As OpenShift, the condition and the tag's spec carry the next stream
+-- generation (the stream moves to it when the tag has a spec), so the tag is
+-- no longer pending.  Returns false when nothing
+-- was written.
+CREATE FUNCTION _record_failure(p_tag_id bigint, p_reason text, p_message text)
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	t imagestream.tag;
+	gen bigint;
+	msg text := coalesce(nullif(p_message, ''), 'unknown error prevented import');
+BEGIN
+	SELECT * INTO t FROM imagestream.tag WHERE id = p_tag_id FOR UPDATE;
+	IF t.import_status = 'False' AND t.import_reason IS NOT DISTINCT FROM p_reason
+	   AND t.import_message = msg THEN
+		RETURN false;
+	END IF;
+	IF t.has_spec THEN
+		UPDATE imagestream.stream SET generation = generation + 1
+			WHERE id = t.stream_id RETURNING generation INTO gen;
+	ELSE
+		SELECT generation + 1 INTO gen FROM imagestream.stream WHERE id = t.stream_id;
+	END IF;
+	UPDATE imagestream.tag
+	SET import_status = 'False', import_reason = p_reason, import_message = msg,
+		import_generation = gen, import_transition = now(),
+		spec_generation = CASE WHEN has_spec THEN gen END
+	WHERE id = p_tag_id;
+	PERFORM imagestream._log_change('import_failed', t.namespace, t.stream, t.name,
+		NULL, t.image, t.docker_image_reference, gen, p_reason, msg);
+	RETURN true;
+END $$;

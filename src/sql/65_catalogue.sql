@@ -1,0 +1,113 @@
+-- The image catalogue: manifests (OCI and Docker schema 2, images and
+-- indexes) read into image, image_layer and image_child rows.
+
+CREATE FUNCTION _manifest_error(detail text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	RAISE EXCEPTION 'invalid image manifest'
+		USING ERRCODE = 'invalid_parameter_value', DETAIL = detail;
+END $$;
+
+-- The media type a manifest declares or, for OCI content without one, the
+-- one its fields imply.  Schema 1 and unknown types are refused.
+CREATE FUNCTION _manifest_media_type(doc jsonb, given text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+	mt text := coalesce(nullif(given, ''), doc->>'mediaType');
+BEGIN
+	IF doc->>'schemaVersion' = '1' OR mt LIKE 'application/vnd.docker.distribution.manifest.v1%' THEN
+		PERFORM imagestream._manifest_error('Docker schema 1 manifests are not supported; push the image again with a current client.');
+	END IF;
+	IF mt IS NULL THEN
+		mt := CASE WHEN doc ? 'manifests' THEN 'application/vnd.oci.image.index.v1+json'
+				   WHEN doc ? 'config' THEN 'application/vnd.oci.image.manifest.v1+json' END;
+	END IF;
+	IF mt IS NULL OR mt NOT IN ('application/vnd.oci.image.manifest.v1+json',
+								'application/vnd.oci.image.index.v1+json',
+								'application/vnd.docker.distribution.manifest.v2+json',
+								'application/vnd.docker.distribution.manifest.list.v2+json') THEN
+		PERFORM imagestream._manifest_error(format('Media type "%s" is not an OCI or Docker schema 2 image manifest or index.', mt));
+	END IF;
+	RETURN mt;
+END $$;
+
+CREATE FUNCTION _is_index(media_type text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT media_type IN ('application/vnd.oci.image.index.v1+json',
+						  'application/vnd.docker.distribution.manifest.list.v2+json')
+$$;
+
+-- A descriptor's digest, refusing a malformed one with a clear message.
+CREATE FUNCTION _descriptor_digest(d jsonb, what text) RETURNS image_digest
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	RETURN (d->>'digest')::imagestream.image_digest;
+EXCEPTION WHEN invalid_text_representation OR null_value_not_allowed THEN
+	PERFORM imagestream._manifest_error(format('The %s descriptor has no valid digest: %s.', what, coalesce(d->>'digest', 'none')));
+END $$;
+
+-- Records an image known only by its digest (no manifest at hand).
+CREATE FUNCTION _ensure_image(p_digest image_digest, p_ref image_ref) RETURNS void
+LANGUAGE sql AS $$
+	INSERT INTO imagestream.image (digest, docker_image_reference)
+	VALUES (p_digest, p_ref)
+	ON CONFLICT (digest) DO NOTHING
+$$;
+
+-- Verifies a manifest against its digest and stores it with its layers or
+-- children.  An image already catalogued with its manifest is left as it is.
+CREATE FUNCTION _catalogue_manifest(p_digest image_digest, p_media_type text,
+	p_manifest bytea, p_ref image_ref) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	doc jsonb;
+	mt text;
+	layer_size bigint;
+BEGIN
+	IF imagestream.content_digest(p_manifest, imagestream.digest_algorithm(p_digest)) <> p_digest THEN
+		PERFORM imagestream._manifest_error(format('The manifest hashes to %s, not %s.',
+			imagestream.content_digest(p_manifest, imagestream.digest_algorithm(p_digest)), p_digest));
+	END IF;
+	BEGIN
+		doc := convert_from(p_manifest, 'UTF8')::jsonb;
+	EXCEPTION WHEN OTHERS THEN
+		PERFORM imagestream._manifest_error('The manifest is not valid UTF-8 JSON.');
+	END;
+	IF jsonb_typeof(doc) <> 'object' THEN
+		PERFORM imagestream._manifest_error('The manifest is not a JSON object.');
+	END IF;
+	mt := imagestream._manifest_media_type(doc, p_media_type);
+	IF EXISTS (SELECT 1 FROM imagestream.image WHERE digest = p_digest AND manifest IS NOT NULL) THEN
+		RETURN mt;
+	END IF;
+	DELETE FROM imagestream.image WHERE digest = p_digest;
+
+	IF imagestream._is_index(mt) THEN
+		IF jsonb_typeof(doc->'manifests') IS DISTINCT FROM 'array' THEN
+			PERFORM imagestream._manifest_error('An index must list its manifests.');
+		END IF;
+		INSERT INTO imagestream.image (digest, media_type, manifest, docker_image_reference, size)
+		VALUES (p_digest, mt, p_manifest, p_ref, octet_length(p_manifest));
+		INSERT INTO imagestream.image_child
+		SELECT p_digest, (m.ord - 1)::integer, imagestream._descriptor_digest(m.d, 'child manifest'),
+			m.d->>'mediaType', (m.d->>'size')::bigint, m.d#>>'{platform,os}',
+			m.d#>>'{platform,architecture}', m.d#>>'{platform,variant}'
+		FROM jsonb_array_elements(doc->'manifests') WITH ORDINALITY AS m(d, ord);
+	ELSE
+		IF jsonb_typeof(doc->'config') IS DISTINCT FROM 'object'
+		   OR jsonb_typeof(doc->'layers') IS DISTINCT FROM 'array' THEN
+			PERFORM imagestream._manifest_error('An image manifest must have a config descriptor and a list of layers.');
+		END IF;
+		PERFORM imagestream._descriptor_digest(doc->'config', 'config');
+		SELECT coalesce(sum((l->>'size')::bigint), 0) INTO layer_size
+			FROM jsonb_array_elements(doc->'layers') AS l;
+		INSERT INTO imagestream.image (digest, media_type, manifest, docker_image_reference, size)
+		VALUES (p_digest, mt, p_manifest, p_ref,
+				layer_size + coalesce((doc#>>'{config,size}')::bigint, 0));
+		INSERT INTO imagestream.image_layer
+		SELECT p_digest, (l.ord - 1)::integer, imagestream._descriptor_digest(l.d, 'layer'),
+			(l.d->>'size')::bigint, l.d->>'mediaType'
+		FROM jsonb_array_elements(doc->'layers') WITH ORDINALITY AS l(d, ord);
+	END IF;
+	RETURN mt;
+END $$;

@@ -1,0 +1,56 @@
+-- Streams: create, delete, image lookup policy.
+
+CREATE FUNCTION create_stream(stream text, lookup_local boolean DEFAULT false,
+	annotations jsonb DEFAULT '{}', if_not_exists boolean DEFAULT false)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	n record := imagestream._parse_stream(stream);
+BEGIN
+	PERFORM imagestream._require(n.namespace, 'edit');
+	IF annotations IS NULL OR jsonb_typeof(annotations) <> 'object' THEN
+		RAISE EXCEPTION 'annotations must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO imagestream.stream (namespace, name, lookup_local, annotations)
+	VALUES (n.namespace, n.name, coalesce(lookup_local, false), annotations)
+	ON CONFLICT ON CONSTRAINT stream_namespace_name_key DO NOTHING;
+	IF NOT FOUND AND NOT coalesce(if_not_exists, false) THEN
+		RAISE EXCEPTION 'image stream "%" already exists', create_stream.stream
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+END $$;
+COMMENT ON FUNCTION create_stream(text, boolean, jsonb, boolean) IS 'create an image stream "namespace/name"';
+
+CREATE FUNCTION delete_stream(stream text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	n record := imagestream._parse_stream(stream);
+	s imagestream.stream;
+BEGIN
+	PERFORM imagestream._require(n.namespace, 'edit');
+	s := imagestream._lock_stream(n.namespace, n.name);
+	DELETE FROM imagestream.stream WHERE id = s.id;
+	PERFORM imagestream._log_change('stream_deleted', s.namespace, s.name, NULL,
+		NULL, NULL, NULL, s.generation);
+END $$;
+COMMENT ON FUNCTION delete_stream(text) IS 'remove an image stream with its spec and status tags';
+
+CREATE FUNCTION set_lookup_local(stream text, enabled boolean) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	n record := imagestream._parse_stream(stream);
+	s imagestream.stream;
+BEGIN
+	IF enabled IS NULL THEN
+		RAISE EXCEPTION 'enabled must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM imagestream._require(n.namespace, 'edit');
+	s := imagestream._lock_stream(n.namespace, n.name);
+	IF s.lookup_local <> enabled THEN
+		-- the lookup policy is part of the spec
+		UPDATE imagestream.stream
+		SET lookup_local = enabled, generation = generation + 1
+		WHERE id = s.id;
+	END IF;
+END $$;
+COMMENT ON FUNCTION set_lookup_local(text, boolean) IS 'oc set image-lookup: let short names in the namespace resolve to this stream';

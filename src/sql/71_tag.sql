@@ -1,0 +1,230 @@
+-- oc tag and oc tag -d.
+
+-- The kind of a source written without one (SPEC section 4, as oc tag with
+-- the stream's existence checked): a registry host or anything that is not
+-- an existing stream's tag or image is a DockerImage.
+CREATE FUNCTION _infer_source_kind(p_source text, p_default_ns text) RETURNS source_kind
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	m text[];
+	first text := split_part(p_source, '/', 1);
+BEGIN
+	IF strpos(p_source, '/') > 0 AND (strpos(first, '.') > 0 OR strpos(first, ':') > 0 OR first = 'localhost') THEN
+		RETURN 'DockerImage';
+	END IF;
+	m := regexp_match(p_source, '^(?:([^/]+)/)?([^/:@]+)(?::([^/:@]+)|@(.+))$');
+	IF m IS NULL OR NOT EXISTS (SELECT 1 FROM imagestream.stream
+								WHERE namespace = coalesce(m[1], p_default_ns) AND name = m[2]) THEN
+		RETURN 'DockerImage';
+	END IF;
+	RETURN CASE WHEN m[4] IS NOT NULL THEN 'ImageStreamImage' ELSE 'ImageStreamTag' END;
+END $$;
+
+-- "[ns/]stream:tag" or "[ns/]stream@id" of a source, its namespace
+-- defaulting to the destination's.
+CREATE FUNCTION _parse_source(p_source text, p_kind source_kind, p_default_ns text,
+	OUT namespace text, OUT stream text, OUT tag text, OUT id text)
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+	full_name text := CASE WHEN strpos(p_source, '/') > 0 THEN p_source
+						   ELSE p_default_ns || '/' || p_source END;
+	n record;
+BEGIN
+	IF p_kind = 'ImageStreamTag' THEN
+		IF strpos(p_source, ':') = 0 THEN
+			RAISE EXCEPTION 'source "%" of kind ImageStreamTag has no tag', p_source
+				USING ERRCODE = 'invalid_parameter_value', HINT = 'Write it as "namespace/stream:tag" or "stream:tag".';
+		END IF;
+		n := imagestream._parse_tag(full_name);
+		namespace := n.namespace; stream := n.stream; tag := n.tag;
+	ELSE
+		n := imagestream._parse_stream_image(full_name);
+		namespace := n.namespace; stream := n.stream; id := n.id;
+	END IF;
+END $$;
+
+-- ResolveImageID: the one image of a stream's history whose digest starts
+-- with id, and the pull spec of its newest event.
+CREATE FUNCTION _resolve_image_id(p_ns text, p_stream text, p_id text,
+	OUT image image_digest, OUT docker_image_reference image_ref)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	matches image_digest[];
+BEGIN
+	SELECT array_agg(DISTINCT h.image) INTO matches
+	FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+	WHERE t.namespace = p_ns AND t.stream = p_stream AND h.image IS NOT NULL
+	  AND imagestream.digest_has_prefix(h.image, p_id);
+	IF matches IS NULL THEN
+		RAISE EXCEPTION 'image "%" not found in image stream "%/%"', p_id, p_ns, p_stream
+			USING ERRCODE = 'undefined_object';
+	ELSIF cardinality(matches) > 1 THEN
+		RAISE EXCEPTION 'more than one image of image stream "%/%" matches "%"', p_ns, p_stream, p_id
+			USING ERRCODE = 'cardinality_violation',
+				DETAIL = format('Matching images: %s.', array_to_string(matches, ', ')),
+				HINT = 'Give more digits of the digest.';
+	END IF;
+	image := matches[1];
+	SELECT h.docker_image_reference INTO docker_image_reference
+	FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+	WHERE t.namespace = p_ns AND t.stream = p_stream AND h.image = matches[1]
+	ORDER BY h.seq DESC LIMIT 1;
+END $$;
+
+-- Pins a tag to an image of a stream (kind ImageStreamImage) and records it.
+CREATE FUNCTION _tag_image(p_dest imagestream.stream, p_tag text, p_src_ns text,
+	p_src_stream text, p_id text, p_reference boolean, p_import_mode import_mode,
+	p_policy reference_policy) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	found record;
+	spec record;
+BEGIN
+	found := imagestream._resolve_image_id(p_src_ns, p_src_stream, p_id);
+	spec := imagestream._set_spec(p_dest, p_tag, 'ImageStreamImage',
+		format('%s/%s@%s', p_src_ns, p_src_stream, found.image), p_reference, false, false,
+		p_import_mode, p_policy, '{}');
+	IF spec.ref_changed THEN
+		PERFORM imagestream._add_event((spec.t).id, found.docker_image_reference, found.image,
+									   (spec.t).spec_generation);
+	END IF;
+END $$;
+
+CREATE FUNCTION tag(source text, destination text, source_kind source_kind DEFAULT NULL,
+	alias boolean DEFAULT false, reference boolean DEFAULT false,
+	scheduled boolean DEFAULT false, insecure boolean DEFAULT false,
+	reference_policy reference_policy DEFAULT 'Source',
+	import_mode import_mode DEFAULT 'Legacy')
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record := imagestream._parse_tag(destination);
+	kind imagestream.source_kind := source_kind;
+	src record;
+	s imagestream.stream;
+	head imagestream.tag;
+	spec record;
+	ref imagestream.image_ref;
+	hop imagestream.tag;
+	v_alias boolean := coalesce(alias, false);
+	v_reference boolean := coalesce(reference, false);
+	v_scheduled boolean := coalesce(scheduled, false);
+	v_insecure boolean := coalesce(insecure, false);
+	v_policy imagestream.reference_policy := coalesce(reference_policy, 'Source');
+	v_mode imagestream.import_mode := coalesce(import_mode, 'Legacy');
+BEGIN
+	IF source IS NULL THEN
+		RAISE EXCEPTION 'a source is required' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM imagestream._require(d.namespace, 'edit');
+	IF kind IS NULL THEN
+		kind := imagestream._infer_source_kind(source, d.namespace);
+	END IF;
+	IF kind <> 'DockerImage' AND (v_scheduled OR v_insecure) THEN
+		RAISE EXCEPTION 'only tags from container images (DockerImage) can be scheduled or insecure'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF v_alias AND kind <> 'ImageStreamTag' THEN
+		RAISE EXCEPTION 'only a tag of an image stream can be aliased'
+			USING ERRCODE = 'invalid_parameter_value',
+				DETAIL = format('The source "%s" is of kind %s.', source, kind);
+	END IF;
+
+	IF kind <> 'DockerImage' THEN
+		src := imagestream._parse_source(source, kind, d.namespace);
+		PERFORM imagestream._require(src.namespace, 'view');
+		IF NOT EXISTS (SELECT 1 FROM imagestream.stream
+					   WHERE namespace = src.namespace AND name = src.stream) THEN
+			RAISE EXCEPTION 'image stream "%/%" does not exist', src.namespace, src.stream
+				USING ERRCODE = 'undefined_object';
+		END IF;
+	END IF;
+	IF v_alias THEN
+		IF src.namespace <> d.namespace OR src.stream <> d.stream THEN
+			RAISE EXCEPTION 'cannot alias a tag of another image stream'
+				USING ERRCODE = 'invalid_parameter_value',
+					DETAIL = 'An alias follows a tag of its own stream, as in OpenShift.';
+		END IF;
+	END IF;
+
+	s := imagestream._lock_stream(d.namespace, d.stream, true);
+
+	IF kind = 'ImageStreamTag' AND v_alias THEN
+		-- follow the chain from the source; reaching the destination is a cycle
+		hop.name := src.tag;
+		LOOP
+			IF hop.name = d.tag THEN
+				RAISE EXCEPTION 'tag "%" cannot follow "%": that would make a cycle', destination, source
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			SELECT * INTO hop FROM imagestream.tag
+			WHERE stream_id = s.id AND name = hop.name AND has_spec AND from_kind = 'ImageStreamTag';
+			EXIT WHEN NOT FOUND;
+			hop.name := substr(hop.from_ref, length(format('%s/%s:', s.namespace, s.name)) + 1);
+		END LOOP;
+		spec := imagestream._set_spec(s, d.tag, 'ImageStreamTag',
+			format('%s/%s:%s', s.namespace, s.name, src.tag), v_reference, false, false,
+			v_mode, v_policy, '{}');
+		SELECT * INTO head FROM imagestream.tag
+		WHERE stream_id = s.id AND name = src.tag AND docker_image_reference IS NOT NULL;
+		IF spec.ref_changed AND FOUND THEN
+			PERFORM imagestream._add_event((spec.t).id, head.docker_image_reference, head.image,
+										   (spec.t).spec_generation, head.created);
+		END IF;
+		RETURN;
+	END IF;
+
+	IF kind = 'ImageStreamTag' THEN
+		-- a copy: the source's current image, pinned by digest
+		SELECT * INTO head FROM imagestream.tag
+		WHERE namespace = src.namespace AND stream = src.stream AND name = src.tag;
+		IF head.docker_image_reference IS NULL THEN
+			RAISE EXCEPTION 'image stream tag "%/%:%" has no image', src.namespace, src.stream, src.tag
+				USING ERRCODE = 'no_data_found',
+					DETAIL = 'A tag that does not point to an image cannot be the source of a tag.';
+		END IF;
+		IF head.image IS NOT NULL THEN
+			PERFORM imagestream._tag_image(s, d.tag, src.namespace, src.stream,
+				head.image::text, v_reference, v_mode, v_policy);
+			RETURN;
+		END IF;
+		-- a reference-only event: tag its pull spec, as oc does
+		kind := 'DockerImage';
+		ref := head.docker_image_reference;
+	ELSIF kind = 'ImageStreamImage' THEN
+		PERFORM imagestream._tag_image(s, d.tag, src.namespace, src.stream, src.id,
+			v_reference, v_mode, v_policy);
+		RETURN;
+	ELSE
+		ref := source::imagestream.image_ref;
+	END IF;
+
+	spec := imagestream._set_spec(s, d.tag, 'DockerImage', ref::text, v_reference,
+		v_scheduled, v_insecure, v_mode, v_policy, '{}');
+	IF v_reference AND spec.ref_changed THEN
+		PERFORM imagestream._add_event((spec.t).id, ref, NULL, (spec.t).spec_generation);
+	END IF;
+END $$;
+COMMENT ON FUNCTION tag(text, text, source_kind, boolean, boolean, boolean, boolean, reference_policy, import_mode)
+	IS 'oc tag: point a tag at a container image, a tag or an image of a stream';
+
+CREATE FUNCTION untag(tag text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record := imagestream._parse_tag(tag);
+	s imagestream.stream;
+	t imagestream.tag;
+	gen bigint;
+BEGIN
+	PERFORM imagestream._require(d.namespace, 'edit');
+	s := imagestream._lock_stream(d.namespace, d.stream);
+	t := imagestream._lock_tag(s, d.tag);
+	gen := s.generation;
+	IF t.has_spec THEN
+		UPDATE imagestream.stream SET generation = generation + 1
+			WHERE id = s.id RETURNING generation INTO gen;
+	END IF;
+	DELETE FROM imagestream.tag WHERE id = t.id;
+	PERFORM imagestream._log_change('tag_deleted', t.namespace, t.stream, t.name,
+		NULL, t.image, t.docker_image_reference, gen);
+END $$;
+COMMENT ON FUNCTION untag(text) IS 'oc tag -d: remove a tag''s spec and status';

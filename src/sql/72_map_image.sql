@@ -1,0 +1,42 @@
+-- OpenShift ImageStreamMapping: record an image pushed or imported elsewhere
+-- as a tag's current image.  No network I/O.
+
+CREATE FUNCTION map_image(tag text, docker_image_reference image_ref,
+	image image_digest DEFAULT NULL, manifest bytea DEFAULT NULL, media_type text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record := imagestream._parse_tag(tag);
+	ref imagestream.image_ref := docker_image_reference;
+	digest imagestream.image_digest := coalesce(image, imagestream.ref_digest(ref));
+	s imagestream.stream;
+	t imagestream.tag;
+BEGIN
+	PERFORM imagestream._require(d.namespace, 'edit');
+	IF ref IS NULL THEN
+		RAISE EXCEPTION 'docker_image_reference is required' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF digest IS NULL THEN
+		RAISE EXCEPTION 'the image digest is not known'
+			USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'Pass image, or a docker_image_reference with "@sha256:…".';
+	END IF;
+	IF image IS NOT NULL AND imagestream.ref_digest(ref) IS NOT NULL
+	   AND imagestream.ref_digest(ref) <> image THEN
+		RAISE EXCEPTION 'image % does not match the digest of "%"', image, ref
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF media_type IS NOT NULL AND manifest IS NULL THEN
+		RAISE EXCEPTION 'media_type needs a manifest' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	IF manifest IS NOT NULL THEN
+		PERFORM imagestream._catalogue_manifest(digest, media_type, manifest, ref);
+	ELSE
+		PERFORM imagestream._ensure_image(digest, ref);
+	END IF;
+	s := imagestream._lock_stream(d.namespace, d.stream, true);
+	t := imagestream._lock_tag(s, d.tag, true);
+	-- a push records the stream's current generation
+	PERFORM imagestream._add_event(t.id, ref, digest, s.generation);
+END $$;
+COMMENT ON FUNCTION map_image(text, image_ref, image_digest, bytea, text) IS 'OpenShift ImageStreamMapping: record a pushed image as a tag''s current image';

@@ -1,0 +1,169 @@
+-- Reading tags: resolve, the lookup policy, history, ImageStreamImage.
+
+-- The pull spec consumers must use for a tag's current event: by digest,
+-- from the source repository (policy Source) or the stream's local
+-- repository (policy Local, when imagestream.local_registry is set).
+CREATE FUNCTION _pull_spec(t imagestream.tag) RETURNS image_ref
+LANGUAGE sql STABLE AS $$
+	SELECT CASE
+		WHEN t.docker_image_reference IS NULL THEN NULL
+		WHEN t.image IS NULL THEN t.docker_image_reference
+		WHEN t.has_spec AND t.reference_policy = 'Local'
+			 AND coalesce(current_setting('imagestream.local_registry', true), '') <> '' THEN
+			imagestream.ref_with_digest(
+				format('%s/%s/%s', current_setting('imagestream.local_registry', true),
+					   t.namespace, t.stream)::imagestream.image_ref, t.image)
+		ELSE imagestream.ref_with_digest(
+				imagestream.ref_name(t.docker_image_reference)::imagestream.image_ref, t.image)
+	END
+$$;
+
+CREATE FUNCTION resolve(tag text, missing_ok boolean DEFAULT false) RETURNS image_ref
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record := imagestream._parse_tag(tag);
+	t imagestream.tag;
+BEGIN
+	PERFORM imagestream._require(d.namespace, 'view');
+	SELECT * INTO t FROM imagestream.tag
+	WHERE namespace = d.namespace AND stream = d.stream AND name = d.tag;
+	IF t.docker_image_reference IS NOT NULL THEN
+		RETURN imagestream._pull_spec(t);
+	ELSIF coalesce(missing_ok, false) THEN
+		RETURN NULL;
+	ELSIF t.id IS NULL THEN
+		RAISE EXCEPTION 'image stream tag "%" does not exist', resolve.tag
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RAISE EXCEPTION 'image stream tag "%" has no image', resolve.tag
+		USING ERRCODE = 'no_data_found',
+			DETAIL = CASE WHEN t.import_status = 'False'
+						  THEN format('Its import failed (%s): %s', t.import_reason, t.import_message)
+						  ELSE 'It has not been imported yet.' END;
+END $$;
+COMMENT ON FUNCTION resolve(text, boolean) IS 'the pull spec, by digest, that consumers of a tag must use now';
+
+-- OpenShift's image lookup policy: "name", "name:tag" or "name@id" with no
+-- registry and no namespace, naming a stream with lookup_local, resolves
+-- through the stream; anything else comes back normalised.
+CREATE FUNCTION resolve_image(namespace text, image text) RETURNS image_ref
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	m text[];
+	t imagestream.tag;
+	found record;
+BEGIN
+	PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
+	PERFORM imagestream._require(namespace, 'view');
+	m := regexp_match(image, '^([a-z0-9]+(?:[._-][a-z0-9]+)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@((?:sha256|sha512):[0-9a-f]+))?$');
+	IF m IS NOT NULL AND EXISTS (SELECT 1 FROM imagestream.stream s
+								 WHERE s.namespace = resolve_image.namespace
+								   AND s.name = m[1] AND s.lookup_local) THEN
+		IF m[3] IS NOT NULL THEN
+			BEGIN
+				found := imagestream._resolve_image_id(namespace, m[1], m[3]);
+				RETURN imagestream.ref_with_digest(
+					imagestream.ref_name(found.docker_image_reference)::imagestream.image_ref, found.image);
+			EXCEPTION WHEN undefined_object OR cardinality_violation THEN
+				NULL;		-- not an image of the stream: fall through
+			END;
+		ELSE
+			SELECT * INTO t FROM imagestream.tag x
+			WHERE x.namespace = resolve_image.namespace AND x.stream = m[1]
+			  AND x.name = coalesce(m[2], 'latest');
+			IF t.docker_image_reference IS NOT NULL THEN
+				RETURN imagestream._pull_spec(t);
+			END IF;
+		END IF;
+	END IF;
+	RETURN image::imagestream.image_ref;
+END $$;
+COMMENT ON FUNCTION resolve_image(text, text) IS 'resolve a short image name through streams with local lookup in a namespace';
+
+-- os/architecture[/variant] of an image, or of each child of an index.
+CREATE FUNCTION _platforms(p_image image_digest) RETURNS text[]
+LANGUAGE sql STABLE AS $$
+	SELECT CASE
+		WHEN i.os IS NOT NULL THEN ARRAY[concat_ws('/', i.os, i.architecture, i.variant)]
+		ELSE (SELECT array_agg(concat_ws('/', c.os, c.architecture, c.variant) ORDER BY c.position)
+			  FROM imagestream.image_child c WHERE c.image = i.digest AND c.os IS NOT NULL)
+	END
+	FROM imagestream.image i WHERE i.digest = p_image
+$$;
+
+CREATE FUNCTION history(tag text) RETURNS SETOF tag_event
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record := imagestream._parse_tag(tag);
+	t_id bigint;
+BEGIN
+	PERFORM imagestream._require(d.namespace, 'view');
+	SELECT id INTO t_id FROM imagestream.tag
+	WHERE namespace = d.namespace AND stream = d.stream AND name = d.tag;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'image stream tag "%" does not exist', history.tag
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN QUERY
+		SELECT (row_number() OVER (ORDER BY h.seq DESC) - 1)::integer, h.created,
+			h.docker_image_reference, h.image, h.generation, imagestream._platforms(h.image)
+		FROM imagestream.history h WHERE h.tag_id = t_id
+		ORDER BY h.seq DESC;
+END $$;
+COMMENT ON FUNCTION history(text) IS 'the events of a tag, newest (position 0, current) first';
+
+-- An image's metadata as JSON (the image part of OpenShift's ImageStreamImage).
+CREATE FUNCTION _image_json(p_digest image_digest) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT jsonb_strip_nulls(jsonb_build_object(
+		'digest', i.digest::text, 'mediaType', i.media_type,
+		'dockerImageReference', i.docker_image_reference::text, 'size', i.size,
+		'os', i.os, 'architecture', i.architecture, 'variant', i.variant,
+		'created', i.created, 'labels', i.labels, 'config', i.config,
+		'layers', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+						'digest', l.digest::text, 'size', l.size, 'mediaType', l.media_type))
+					ORDER BY l.position)
+				   FROM imagestream.image_layer l WHERE l.image = i.digest),
+		'manifests', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+						'digest', c.digest::text, 'mediaType', c.media_type, 'size', c.size,
+						'os', c.os, 'architecture', c.architecture, 'variant', c.variant))
+					ORDER BY c.position)
+				   FROM imagestream.image_child c WHERE c.image = i.digest),
+		'importedAt', i.imported_at))
+	FROM imagestream.image i WHERE i.digest = p_digest
+$$;
+
+CREATE FUNCTION image(stream_image text) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record := imagestream._parse_stream_image(stream_image);
+	matches image_digest[];
+BEGIN
+	PERFORM imagestream._require(d.namespace, 'view');
+	IF NOT EXISTS (SELECT 1 FROM imagestream.stream WHERE namespace = d.namespace AND name = d.stream) THEN
+		RAISE EXCEPTION 'image stream "%/%" does not exist', d.namespace, d.stream
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	-- images of the stream's history, and the children of indexes among them
+	WITH held AS (
+		SELECT h.image FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+		WHERE t.namespace = d.namespace AND t.stream = d.stream AND h.image IS NOT NULL
+	)
+	SELECT array_agg(DISTINCT x.image) INTO matches
+	FROM (SELECT image FROM held
+		  UNION SELECT c.digest FROM imagestream.image_child c JOIN held ON c.image = held.image) x
+	WHERE imagestream.digest_has_prefix(x.image, d.id);
+	IF matches IS NULL THEN
+		RAISE EXCEPTION 'image "%" not found', stream_image USING ERRCODE = 'undefined_object';
+	ELSIF cardinality(matches) > 1 THEN
+		RAISE EXCEPTION 'more than one image of image stream "%/%" matches "%"', d.namespace, d.stream, d.id
+			USING ERRCODE = 'cardinality_violation',
+				DETAIL = format('Matching images: %s.', array_to_string(matches, ', ')),
+				HINT = 'Give more digits of the digest.';
+	END IF;
+	RETURN jsonb_build_object('name', format('%s@%s', d.stream, matches[1]),
+		'namespace', d.namespace,
+		'image', coalesce(imagestream._image_json(matches[1]),
+						  jsonb_build_object('digest', matches[1]::text)));
+END $$;
+COMMENT ON FUNCTION image(text) IS 'OpenShift ImageStreamImage: metadata of an image held by a stream';
