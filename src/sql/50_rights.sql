@@ -19,12 +19,13 @@ LANGUAGE sql IMMUTABLE AS $$
 	SELECT CASE level WHEN 'view' THEN 1 WHEN 'edit' THEN 2 WHEN 'admin' THEN 3 END
 $$;
 
+-- (Arguments are qualified: in SQL functions a column of the same name wins.)
 CREATE FUNCTION _can(ns text, level text) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 	SELECT imagestream._privileged() OR EXISTS (
 		SELECT 1 FROM imagestream.namespace_grant g
-		WHERE g.namespace = ns
-		  AND imagestream._level_rank(g.level) >= imagestream._level_rank(level)
+		WHERE g.namespace = _can.ns
+		  AND imagestream._level_rank(g.level) >= imagestream._level_rank(_can.level)
 		  AND pg_has_role(imagestream._calling_role(), g.grantee, 'USAGE'))
 $$;
 

@@ -138,11 +138,12 @@ END $$;
 -- stream generation grows by one when the spec differs at all; the tag's
 -- generation becomes the stream's when the tag is new or its source,
 -- reference flag or import mode changed (tagRefChanged), which ref_changed
--- reports.
+-- reports.  In a stream created by the same call the spec is part of the
+-- creation: generation 1 for both.
 CREATE FUNCTION _set_spec(p_stream imagestream.stream, p_tag text, p_kind source_kind,
 	p_from text, p_reference boolean, p_scheduled boolean, p_insecure boolean,
 	p_import_mode import_mode, p_policy reference_policy, p_annotations jsonb,
-	OUT t imagestream.tag, OUT ref_changed boolean)
+	p_new_stream boolean DEFAULT false, OUT t imagestream.tag, OUT ref_changed boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
 	gen bigint := p_stream.generation;
@@ -154,7 +155,7 @@ BEGIN
 	differs := ref_changed OR t.from_kind IS DISTINCT FROM p_kind
 		OR t.scheduled <> p_scheduled OR t.insecure <> p_insecure
 		OR t.reference_policy <> p_policy OR t.annotations <> p_annotations;
-	IF differs THEN
+	IF differs AND NOT p_new_stream THEN
 		UPDATE imagestream.stream SET generation = generation + 1
 			WHERE id = p_stream.id RETURNING generation INTO gen;
 	END IF;

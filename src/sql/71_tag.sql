@@ -74,7 +74,7 @@ END $$;
 -- Pins a tag to an image of a stream (kind ImageStreamImage) and records it.
 CREATE FUNCTION _tag_image(p_dest imagestream.stream, p_tag text, p_src_ns text,
 	p_src_stream text, p_id text, p_reference boolean, p_import_mode import_mode,
-	p_policy reference_policy) RETURNS void
+	p_policy reference_policy, p_new_stream boolean) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
 	found record;
@@ -83,7 +83,7 @@ BEGIN
 	found := imagestream._resolve_image_id(p_src_ns, p_src_stream, p_id);
 	spec := imagestream._set_spec(p_dest, p_tag, 'ImageStreamImage',
 		format('%s/%s@%s', p_src_ns, p_src_stream, found.image), p_reference, false, false,
-		p_import_mode, p_policy, '{}');
+		p_import_mode, p_policy, '{}', p_new_stream);
 	IF spec.ref_changed THEN
 		PERFORM imagestream._add_event((spec.t).id, found.docker_image_reference, found.image,
 									   (spec.t).spec_generation);
@@ -111,6 +111,7 @@ DECLARE
 	v_insecure boolean := coalesce(insecure, false);
 	v_policy imagestream.reference_policy := coalesce(reference_policy, 'Source');
 	v_mode imagestream.import_mode := coalesce(import_mode, 'Legacy');
+	new_stream boolean;
 BEGIN
 	IF source IS NULL THEN
 		RAISE EXCEPTION 'a source is required' USING ERRCODE = 'null_value_not_allowed';
@@ -146,6 +147,8 @@ BEGIN
 		END IF;
 	END IF;
 
+	new_stream := NOT EXISTS (SELECT 1 FROM imagestream.stream
+							  WHERE namespace = d.namespace AND name = d.stream);
 	s := imagestream._lock_stream(d.namespace, d.stream, true);
 
 	IF kind = 'ImageStreamTag' AND v_alias THEN
@@ -163,7 +166,7 @@ BEGIN
 		END LOOP;
 		spec := imagestream._set_spec(s, d.tag, 'ImageStreamTag',
 			format('%s/%s:%s', s.namespace, s.name, src.tag), v_reference, false, false,
-			v_mode, v_policy, '{}');
+			v_mode, v_policy, '{}', new_stream);
 		SELECT * INTO head FROM imagestream.tag
 		WHERE stream_id = s.id AND name = src.tag AND docker_image_reference IS NOT NULL;
 		IF spec.ref_changed AND FOUND THEN
@@ -184,7 +187,7 @@ BEGIN
 		END IF;
 		IF head.image IS NOT NULL THEN
 			PERFORM imagestream._tag_image(s, d.tag, src.namespace, src.stream,
-				head.image::text, v_reference, v_mode, v_policy);
+				head.image::text, v_reference, v_mode, v_policy, new_stream);
 			RETURN;
 		END IF;
 		-- a reference-only event: tag its pull spec, as oc does
@@ -192,14 +195,14 @@ BEGIN
 		ref := head.docker_image_reference;
 	ELSIF kind = 'ImageStreamImage' THEN
 		PERFORM imagestream._tag_image(s, d.tag, src.namespace, src.stream, src.id,
-			v_reference, v_mode, v_policy);
+			v_reference, v_mode, v_policy, new_stream);
 		RETURN;
 	ELSE
 		ref := source::imagestream.image_ref;
 	END IF;
 
 	spec := imagestream._set_spec(s, d.tag, 'DockerImage', ref::text, v_reference,
-		v_scheduled, v_insecure, v_mode, v_policy, '{}');
+		v_scheduled, v_insecure, v_mode, v_policy, '{}', new_stream);
 	IF v_reference AND spec.ref_changed THEN
 		PERFORM imagestream._add_event((spec.t).id, ref, NULL, (spec.t).spec_generation);
 	END IF;

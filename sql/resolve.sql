@@ -1,0 +1,43 @@
+-- resolve with both reference policies, missing tags, resolve_image with the
+-- lookup policy.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/test/regress_setup.psql
+
+SELECT map_image('rs/web:latest', ref_with_digest('quay.io/org/web', content_digest('w1')));
+SELECT tag('rs/web:latest', 'rs/web:local', reference_policy => 'Local');
+SELECT tag('quay.io/org/web:ref', 'rs/web:ref', reference => true);
+SELECT tag('quay.io/org/web:2', 'rs/web:pending');
+
+-- Source: the source repository by digest, whatever tag it was pulled by
+SELECT resolve('rs/web:latest');
+SELECT resolve('rs/web');
+-- Local: the stream's repository when imagestream.local_registry is set
+SELECT resolve('rs/web:local');
+SET imagestream.local_registry = 'registry.local:5000';
+SELECT resolve('rs/web:local'), resolve('rs/web:latest');
+SELECT tag, pull_spec FROM image_stream_tags WHERE namespace = 'rs' ORDER BY tag;
+RESET imagestream.local_registry;
+-- a reference-only tag resolves to its pull spec as recorded
+SELECT resolve('rs/web:ref');
+
+-- no image yet: P0002, or NULL with missing_ok; missing tags and streams: 42704
+SELECT resolve('rs/web:pending');
+SELECT pg_temp.sqlstate($$SELECT resolve('rs/web:pending')$$);
+SELECT resolve('rs/web:pending', missing_ok => true) IS NULL;
+SELECT pg_temp.sqlstate($$SELECT resolve('rs/web:none')$$);
+SELECT pg_temp.sqlstate($$SELECT resolve('rs/none:x')$$);
+SELECT resolve('rs/none:x', missing_ok => true) IS NULL;
+SELECT pg_temp.sqlstate($$SELECT resolve('rs/web@sha256:abc')$$);
+
+-- resolve_image: short names through streams with lookup_local, the rest
+-- normalised
+SELECT resolve_image('rs', 'web');
+SELECT set_lookup_local('rs/web', true);
+SELECT input, resolve_image('rs', input)
+FROM (VALUES ('web'), ('web:latest'), ('web:local'), ('web:ref'), ('web:pending'),
+	('web:missing'),
+	('web@sha256:' || digest_hex(content_digest('w1'))), ('web@sha256:' || repeat('0', 64)),
+	('quay.io/x/web:latest'), ('library/web'), ('other'), ('other:1')) AS v(input)
+ORDER BY 1;
+SELECT pg_temp.sqlstate($$SELECT resolve_image('rs', 'Web')$$);
+SELECT pg_temp.sqlstate($$SELECT resolve_image('RS', 'web')$$);
