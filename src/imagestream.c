@@ -4,36 +4,77 @@
  */
 #include "postgres.h"
 
+
 #include "fmgr.h"
 #include "utils/guc.h"
 
+#include "policy.h"
 #include "settings.h"
 
 PG_MODULE_MAGIC;
 
 char	   *imagestream_local_registry = NULL;
 char	   *imagestream_notify_channel = NULL;
+char	   *imagestream_ca_file = NULL;
+char	   *imagestream_preferred_platform = NULL;
+int			imagestream_max_manifest_size = 4096;
+int			imagestream_request_timeout = 30000;
+int			imagestream_max_bulk_import = 50;
 
 void		_PG_init(void);
+
+/* Network and policy settings: superuser only (SPEC section 7). */
+static void
+define_string(const char *name, const char *short_desc, char **var, const char *boot,
+			  GucStringCheckHook check, GucStringAssignHook assign)
+{
+	DefineCustomStringVariable(name, short_desc, NULL, var, boot, PGC_SUSET, 0,
+							   check, assign, NULL);
+}
 
 void
 _PG_init(void)
 {
-	DefineCustomStringVariable("imagestream.local_registry",
-							   "Registry host that serves image streams by pullthrough (reference policy Local).",
-							   "When set, a stream's local repository is <local_registry>/<namespace>/<name>.",
-							   &imagestream_local_registry,
-							   "",
-							   PGC_SUSET,
-							   0,
-							   NULL, NULL, NULL);
-	DefineCustomStringVariable("imagestream.notify_channel",
-							   "Channel on which tag changes are announced with NOTIFY.",
-							   NULL,
-							   &imagestream_notify_channel,
-							   "imagestream",
-							   PGC_SUSET,
-							   0,
-							   NULL, NULL, NULL);
+	define_string("imagestream.local_registry",
+				  "Registry that serves image streams by pullthrough (reference policy Local).",
+				  &imagestream_local_registry, "", NULL, NULL);
+	define_string("imagestream.notify_channel",
+				  "Channel on which tag changes are announced with NOTIFY.",
+				  &imagestream_notify_channel, "imagestream", NULL, NULL);
+	define_string("imagestream.allowed_registries",
+				  "Registries imports may contact: comma-separated host[:port] patterns with * wildcards.",
+				  &imagestream_allowed_registries, "*", NULL, NULL);
+	define_string("imagestream.blocked_registries",
+				  "Registries imports may not contact, even when allowed.",
+				  &imagestream_blocked_registries, "", NULL, NULL);
+	define_string("imagestream.insecure_registries",
+				  "Registries reached over plain HTTP or unverified TLS.",
+				  &imagestream_insecure_registries, "", NULL, NULL);
+	define_string("imagestream.ca_file",
+				  "PEM file of certificate authorities trusted besides the system store.",
+				  &imagestream_ca_file, "", NULL, NULL);
+	define_string("imagestream.blocked_networks",
+				  "Networks no import connects to, checked on the address actually connected to.",
+				  &imagestream_blocked_networks,
+				  "127.0.0.0/8,169.254.0.0/16,::1/128,fe80::/10",
+				  policy_check_networks, policy_assign_networks);
+	define_string("imagestream.preferred_platform",
+				  "Platform (os/architecture[/variant]) chosen from a manifest list in Legacy import mode.",
+				  &imagestream_preferred_platform, "linux/amd64", NULL, NULL);
+	DefineCustomIntVariable("imagestream.max_manifest_size",
+							"Largest manifest an import reads.",
+							NULL, &imagestream_max_manifest_size,
+							4096, 1, 1024 * 1024, PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("imagestream.request_timeout",
+							"Time limit of each registry request.",
+							NULL, &imagestream_request_timeout,
+							30000, 100, 3600 * 1000, PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("imagestream.max_bulk_import",
+							"Most tags one import of a whole repository imports (-1: no limit).",
+							NULL, &imagestream_max_bulk_import,
+							50, -1, PG_INT32_MAX, PGC_SUSET, 0,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("imagestream");
 }

@@ -1,11 +1,17 @@
 /*
  * settings.h
  *		The extension's settings (imagestream.*), defined in imagestream.c.
+ *		The registry policy lists are declared in policy.h.
  */
 #ifndef IMAGESTREAM_SETTINGS_H
 #define IMAGESTREAM_SETTINGS_H
 
 extern char *imagestream_local_registry;
 extern char *imagestream_notify_channel;
+extern char *imagestream_ca_file;
+extern char *imagestream_preferred_platform;
+extern int	imagestream_max_manifest_size;	/* kB */
+extern int	imagestream_request_timeout;	/* ms */
+extern int	imagestream_max_bulk_import;
 
 #endif

@@ -1,0 +1,34 @@
+/*
+ * policy.h
+ *		Which registries an import may reach: imagestream.allowed_registries,
+ *		blocked_registries, insecure_registries and blocked_networks.
+ */
+#ifndef IMAGESTREAM_POLICY_H
+#define IMAGESTREAM_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "utils/guc.h"
+
+/* Settings: comma-separated host[:port] patterns with "*" wildcards. */
+extern char *imagestream_allowed_registries;
+extern char *imagestream_blocked_registries;
+extern char *imagestream_insecure_registries;
+extern char *imagestream_blocked_networks;
+
+/* May an import contact this registry?  If not, why (a sentence). */
+extern bool policy_registry_allowed(const char *host, char *why, size_t why_len);
+
+/* Is the registry listed in imagestream.insecure_registries? */
+extern bool policy_registry_insecure(const char *host);
+
+/* Is a socket address inside imagestream.blocked_networks? */
+extern bool policy_address_blocked(const struct sockaddr *addr);
+
+/* GUC hooks for imagestream.blocked_networks. */
+extern bool policy_check_networks(char **newval, void **extra, GucSource source);
+extern void policy_assign_networks(const char *newval, void *extra);
+
+#endif
