@@ -50,6 +50,10 @@ CREATE TABLE tag (
 	created timestamptz,
 	status_generation bigint,
 	history_length integer NOT NULL DEFAULT 0 CHECK (history_length >= 0),
+	-- what the source served at the last successful import (for a manifest
+	-- list imported in Legacy mode, the list's digest): an unchanged source
+	-- is then recognised by one HEAD request
+	source_digest image_digest,
 	-- status: the ImportSuccess condition
 	import_status text CHECK (import_status IN ('True', 'False')),
 	import_reason text,

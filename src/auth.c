@@ -1,0 +1,228 @@
+/*
+ * auth.c
+ *		Answering a registry's WWW-Authenticate challenge.
+ *
+ * Credentials are read from imagestream.registry_credential (the longest
+ * registry prefix of host/repository wins) by the extension owner, as the
+ * import functions run; no secret leaves this file except in the
+ * Authorization header sent to the registry or its token endpoint.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "common/base64.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "auth.h"
+#include "headers.h"
+#include "json_fields.h"
+
+/* Authorization values that worked, per registry repository. */
+typedef struct CachedAuth
+{
+	struct CachedAuth *next;
+	char	   *key;
+	char	   *authorization;
+	TimestampTz expires;
+} CachedAuth;
+
+static CachedAuth *cache = NULL;
+
+static const char *
+cache_get(const char *key)
+{
+	CachedAuth *c;
+
+	for (c = cache; c; c = c->next)
+		if (strcmp(c->key, key) == 0)
+			return c->expires > GetCurrentTimestamp() ? c->authorization : NULL;
+	return NULL;
+}
+
+static void
+cache_put(const char *key, const char *authorization, int seconds)
+{
+	CachedAuth *c;
+
+	for (c = cache; c; c = c->next)
+		if (strcmp(c->key, key) == 0)
+			break;
+	if (c == NULL)
+	{
+		c = MemoryContextAllocZero(TopMemoryContext, sizeof(CachedAuth));
+		c->key = MemoryContextStrdup(TopMemoryContext, key);
+		c->next = cache;
+		cache = c;
+	}
+	else
+		pfree(c->authorization);
+	c->authorization = MemoryContextStrdup(TopMemoryContext, authorization);
+	c->expires = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), seconds * 1000L);
+}
+
+/* The stored credentials with the longest registry prefix of host/repository. */
+static bool
+lookup_credentials(const char *host, const char *repository, char **user, char **secret)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		values[2];
+	bool		found = false;
+
+	values[0] = CStringGetTextDatum(host);
+	values[1] = CStringGetTextDatum(psprintf("%s/%s", host, repository));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(
+							  "SELECT username, secret FROM imagestream.registry_credential "
+							  "WHERE registry = $1 OR starts_with($2, registry || '/') "
+							  "ORDER BY length(registry) DESC LIMIT 1",
+							  2, types, values, NULL, true, 1) == SPI_OK_SELECT &&
+		SPI_processed == 1)
+	{
+		*user = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+		*secret = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
+		found = true;
+	}
+	SPI_finish();
+	return found;
+}
+
+static char *
+basic_authorization(const char *user, const char *secret)
+{
+	char	   *plain = psprintf("%s:%s", user, secret);
+	int			len = strlen(plain);
+	char	   *encoded = palloc(pg_b64_enc_len(len) + 1);
+	int			n = pg_b64_encode(plain, len, encoded, pg_b64_enc_len(len));
+
+	encoded[Max(n, 0)] = '\0';
+	return psprintf("Basic %s", encoded);
+}
+
+/* A Bearer token from the challenge's realm; NULL (and *note) on failure. */
+static char *
+fetch_token(const Challenge *ch, const char *basic, bool verify_tls, int *seconds, char **note)
+{
+	HttpRequest req;
+	HttpResponse resp;
+	StringInfoData url;
+	static const char *const fields[] = {"token", "access_token", "expires_in"};
+	char	   *values[3];
+	char	   *token;
+
+	initStringInfo(&url);
+	appendStringInfo(&url, "%s%s", ch->realm, strchr(ch->realm, '?') ? "&" : "?");
+	appendStringInfo(&url, "service=%s", http_escape(ch->service));
+	if (ch->scope[0])
+		appendStringInfo(&url, "&scope=%s", http_escape(ch->scope));
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url.data;
+	req.accept = "application/json";
+	req.authorization = basic;
+	req.max_body = 1024 * 1024;
+	req.verify_tls = verify_tls;
+	http_request(&req, &resp);
+	if (resp.status != 200)
+	{
+		*note = resp.status == 0
+			? psprintf("The token endpoint %s could not be reached: %s.", ch->realm, resp.error)
+			: psprintf("The token endpoint %s answered HTTP %ld%s.", ch->realm, resp.status,
+					   basic ? " to the stored credentials" : "");
+		return NULL;
+	}
+	if (!json_top_fields(resp.body, resp.body_len, fields, 3, values) ||
+		(values[0] == NULL && values[1] == NULL))
+	{
+		*note = psprintf("The token endpoint %s answered without a token.", ch->realm);
+		return NULL;
+	}
+	token = values[0] ? values[0] : values[1];
+	*seconds = 60;
+	if (values[2] && atoi(values[2]) > 0)
+		*seconds = atoi(values[2]);
+	return psprintf("Bearer %s", token);
+}
+
+void
+auth_perform(const char *host, const char *repository, HttpRequest *req,
+			 HttpResponse *resp, char **note)
+{
+	char	   *key = psprintf("%s/%s", host, repository);
+	const char *cached = cache_get(key);
+	Challenge	ch;
+	char	   *user = NULL;
+	char	   *secret = NULL;
+	char	   *basic = NULL;
+	bool		have_creds;
+	int			seconds = 0;
+	char	   *authorization;
+
+	*note = NULL;
+	req->authorization = cached;
+	http_request(req, resp);
+	if (resp->status != 401 || resp->www_authenticate == NULL)
+		return;
+	if (!parse_challenge(resp->www_authenticate, &ch))
+	{
+		*note = "The registry's WWW-Authenticate challenge could not be read.";
+		return;
+	}
+	have_creds = lookup_credentials(host, repository, &user, &secret);
+	if (have_creds)
+		basic = basic_authorization(user, secret);
+
+	if (pg_strcasecmp(ch.scheme, "Basic") == 0)
+	{
+		if (!have_creds)
+		{
+			*note = "The registry asks for credentials and none are stored for it.";
+			return;
+		}
+		req->authorization = basic;
+		http_request(req, resp);
+		if (resp->status == 401)
+			*note = "The registry refused the stored credentials.";
+		else
+			cache_put(key, basic, 3600);
+		return;
+	}
+	if (pg_strcasecmp(ch.scheme, "Bearer") != 0 || ch.realm[0] == '\0')
+	{
+		*note = psprintf("The registry asks for %s authentication, which is not supported.", ch.scheme);
+		return;
+	}
+
+	/* Bearer: a token with the credentials, then anonymously */
+	authorization = fetch_token(&ch, basic, req->verify_tls, &seconds, note);
+	if (authorization == NULL && have_creds)
+		authorization = fetch_token(&ch, NULL, req->verify_tls, &seconds, note);
+	if (authorization == NULL)
+		return;
+	req->authorization = authorization;
+	http_request(req, resp);
+	if (resp->status == 401 && have_creds)
+	{
+		char	   *anonymous = fetch_token(&ch, NULL, req->verify_tls, &seconds, note);
+
+		if (anonymous)
+		{
+			req->authorization = authorization = anonymous;
+			http_request(req, resp);
+		}
+	}
+	if (resp->status == 401)
+	{
+		if (*note == NULL)
+			*note = have_creds ? "The registry refused the token obtained with the stored credentials."
+				: "The registry refused an anonymous token; credentials may be needed.";
+		return;
+	}
+	*note = NULL;
+	/* keep the token a little less long than it lives */
+	cache_put(key, authorization, Max(seconds - 10, 5));
+}

@@ -1,0 +1,20 @@
+/*
+ * auth.h
+ *		Registry authentication: anonymous, Basic, and the Bearer token flow
+ *		with tokens cached per registry repository until they expire.
+ */
+#ifndef IMAGESTREAM_AUTH_H
+#define IMAGESTREAM_AUTH_H
+
+#include "http.h"
+
+/*
+ * Performs req, answering a 401 challenge as the registry asks, with the
+ * stored credentials of host/repository when there are any, and once more
+ * anonymously when those are refused (as OpenShift does).  *note explains
+ * an authentication failure in a sentence (NULL otherwise).
+ */
+extern void auth_perform(const char *host, const char *repository, HttpRequest *req,
+						 HttpResponse *resp, char **note);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * http.c
+ *		HTTP requests on libcurl for the registry client.
+ *
+ * libcurl allocates with malloc and calls back into our code; nothing here
+ * may longjmp across it, so the callbacks only collect into malloc'd
+ * buffers, and PostgreSQL errors (a cancel, a timeout) can only be raised
+ * between curl calls, where PG_TRY releases the transfer.  One easy handle is
+ * kept per process so that connections to a registry are reused.
+ */
+#include "postgres.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+
+#include "miscadmin.h"
+
+#include "http.h"
+#include "policy.h"
+#include "settings.h"
+
+uint64		http_bytes_received = 0;
+uint64		http_requests = 0;
+
+static CURLM *multi = NULL;
+static CURL *easy = NULL;
+
+/* What the callbacks collect; malloc'd, freed by transfer_free. */
+typedef struct Transfer
+{
+	char	   *body;
+	size_t		len;
+	size_t		cap;
+	size_t		max_body;
+	bool		too_large;
+	bool		blocked;
+	char		blocked_address[INET6_ADDRSTRLEN];
+	char	   *headers[5];
+} Transfer;
+
+static const char *const captured[5] = {
+	"content-type", "docker-content-digest", "www-authenticate", "link", "retry-after"
+};
+
+static void
+transfer_free(Transfer *t)
+{
+	int			i;
+
+	free(t->body);
+	for (i = 0; i < lengthof(t->headers); i++)
+		free(t->headers[i]);
+	memset(t, 0, sizeof(*t));
+}
+
+static size_t
+write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	Transfer   *t = arg;
+	size_t		n = size * nmemb;
+
+	if (t->len + n > t->max_body)
+	{
+		t->too_large = true;
+		return 0;				/* ends the transfer with CURLE_WRITE_ERROR */
+	}
+	if (t->len + n + 1 > t->cap)
+	{
+		size_t		cap = Max(t->cap * 2, t->len + n + 1);
+		char	   *grown = realloc(t->body, Max(cap, 4096));
+
+		if (grown == NULL)
+			return 0;
+		t->body = grown;
+		t->cap = Max(cap, 4096);
+	}
+	memcpy(t->body + t->len, data, n);
+	t->len += n;
+	return n;
+}
+
+static size_t
+header_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	Transfer   *t = arg;
+	size_t		n = size * nmemb;
+	const char *colon = memchr(data, ':', n);
+	int			i;
+
+	/* a new status line: headers of an earlier answer (a redirect) are void */
+	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0)
+	{
+		for (i = 0; i < lengthof(t->headers); i++)
+		{
+			free(t->headers[i]);
+			t->headers[i] = NULL;
+		}
+		return n;
+	}
+	if (colon == NULL)
+		return n;
+	for (i = 0; i < lengthof(captured); i++)
+	{
+		size_t		name_len = strlen(captured[i]);
+		const char *v;
+		const char *end = data + n;
+
+		if ((size_t) (colon - data) != name_len || pg_strncasecmp(data, captured[i], name_len) != 0)
+			continue;
+		v = colon + 1;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		free(t->headers[i]);
+		t->headers[i] = strndup(v, end - v);
+	}
+	return n;
+}
+
+static curl_socket_t
+opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	Transfer   *t = arg;
+
+	if (policy_address_blocked(&address->addr))
+	{
+		const void *in = address->family == AF_INET6
+			? (const void *) &((struct sockaddr_in6 *) &address->addr)->sin6_addr
+			: (const void *) &((struct sockaddr_in *) &address->addr)->sin_addr;
+
+		t->blocked = true;
+		if (inet_ntop(address->family, in, t->blocked_address, sizeof(t->blocked_address)) == NULL)
+			strcpy(t->blocked_address, "?");
+		return CURL_SOCKET_BAD;
+	}
+	return socket(address->family, address->socktype, address->protocol);
+}
+
+static void
+ensure_handles(void)
+{
+	if (multi == NULL)
+	{
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
+			(multi = curl_multi_init()) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not initialize libcurl")));
+	}
+	if (easy == NULL && (easy = curl_easy_init()) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+}
+
+static char *
+pstrdup_or_null(const char *s)
+{
+	return s ? pstrdup(s) : NULL;
+}
+
+static void
+set_options(const HttpRequest *req, Transfer *t, struct curl_slist *headers, char *errbuf)
+{
+	long		timeout = imagestream_request_timeout;
+
+	curl_easy_reset(easy);
+	curl_easy_setopt(easy, CURLOPT_URL, req->url);
+	curl_easy_setopt(easy, CURLOPT_NOBODY, strcmp(req->method, "HEAD") == 0 ? 1L : 0L);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "imagestream/0.1.0");
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
+	curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 5L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, Min(timeout, 10000L));
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, req->verify_tls ? 1L : 0L);
+	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, req->verify_tls ? 2L : 0L);
+	if (imagestream_ca_file && imagestream_ca_file[0])
+	{
+		/* the system store stays trusted through its directory */
+		curl_easy_setopt(easy, CURLOPT_CAINFO, imagestream_ca_file);
+		curl_easy_setopt(easy, CURLOPT_CAPATH, "/etc/ssl/certs");
+	}
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+}
+
+void
+http_request(const HttpRequest *req, HttpResponse *resp)
+{
+	Transfer	t;
+	struct curl_slist *volatile headers = NULL;
+	char		errbuf[CURL_ERROR_SIZE];
+	volatile CURLcode code = CURLE_OK;
+	char	   *effective = NULL;
+	curl_off_t	received = 0;
+
+	ensure_handles();
+	memset(&t, 0, sizeof(t));
+	memset(resp, 0, sizeof(*resp));
+	errbuf[0] = '\0';
+	t.max_body = req->max_body;
+
+	PG_TRY();
+	{
+		int			running = 1;
+		CURLMsg    *msg;
+		int			left;
+
+		if (req->accept)
+			headers = curl_slist_append(headers, psprintf("Accept: %s", req->accept));
+		if (req->authorization)
+			headers = curl_slist_append(headers, psprintf("Authorization: %s", req->authorization));
+		set_options(req, &t, headers, errbuf);
+		if (curl_multi_add_handle(multi, easy) != CURLM_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not start a registry request")));
+		http_requests++;
+		while (running)
+		{
+			if (curl_multi_perform(multi, &running) != CURLM_OK)
+				break;
+			if (running)
+				curl_multi_poll(multi, NULL, 0, 100, NULL);
+			CHECK_FOR_INTERRUPTS();
+		}
+		code = CURLE_RECV_ERROR;
+		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+			if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+				code = msg->data.result;
+		curl_multi_remove_handle(multi, easy);
+	}
+	PG_CATCH();
+	{
+		/* a cancel or error mid-transfer: drop the handle and its connection */
+		curl_multi_remove_handle(multi, easy);
+		curl_easy_cleanup(easy);
+		easy = NULL;
+		curl_slist_free_all(headers);
+		transfer_free(&t);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	curl_slist_free_all(headers);
+
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective);
+	curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &received);
+	http_bytes_received += received;
+	resp->curl_code = code;
+	resp->too_large = t.too_large;
+	resp->blocked = t.blocked;
+	resp->blocked_address = t.blocked ? pstrdup(t.blocked_address) : NULL;
+	resp->error = code != CURLE_OK ? pstrdup(errbuf[0] ? errbuf : curl_easy_strerror(code)) : NULL;
+	resp->body = palloc(t.len + 1);
+	if (t.len > 0)
+		memcpy(resp->body, t.body, t.len);
+	resp->body[t.len] = '\0';
+	resp->body_len = t.len;
+	resp->content_type = pstrdup_or_null(t.headers[0]);
+	resp->docker_content_digest = pstrdup_or_null(t.headers[1]);
+	resp->www_authenticate = pstrdup_or_null(t.headers[2]);
+	resp->link = pstrdup_or_null(t.headers[3]);
+	resp->retry_after = pstrdup_or_null(t.headers[4]);
+	resp->effective_url = pstrdup_or_null(effective);
+	/* a transfer that failed, or broke off, is no answer */
+	if (code != CURLE_OK && !t.too_large)
+		resp->status = 0;
+	transfer_free(&t);
+}
+
+char *
+http_escape(const char *s)
+{
+	char	   *escaped;
+	char	   *result;
+
+	ensure_handles();
+	escaped = curl_easy_escape(easy, s, 0);
+	if (escaped == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	result = pstrdup(escaped);
+	curl_free(escaped);
+	return result;
+}

@@ -1,0 +1,49 @@
+/*
+ * http.h
+ *		One HTTP request on libcurl, with the limits of SPEC section 5, the
+ *		blocked networks checked on every connection, and the backend
+ *		responsive to cancellation while it waits.
+ */
+#ifndef IMAGESTREAM_HTTP_H
+#define IMAGESTREAM_HTTP_H
+
+#include "postgres.h"
+
+typedef struct HttpRequest
+{
+	const char *method;			/* "GET" or "HEAD" */
+	const char *url;
+	const char *accept;			/* Accept header, or NULL */
+	const char *authorization;	/* Authorization header value, or NULL */
+	size_t		max_body;		/* a longer body ends the transfer */
+	bool		verify_tls;
+} HttpRequest;
+
+typedef struct HttpResponse
+{
+	long		status;			/* 0 when no HTTP answer came */
+	char	   *body;			/* palloc'd, NUL-terminated */
+	size_t		body_len;
+	bool		too_large;		/* the body passed max_body */
+	bool		blocked;		/* a connection was refused by blocked_networks */
+	char	   *blocked_address;
+	int			curl_code;		/* CURLcode of the transfer */
+	char	   *error;			/* libcurl's message when curl_code != 0 */
+	char	   *content_type;	/* headers of the final answer, or NULL */
+	char	   *docker_content_digest;
+	char	   *www_authenticate;
+	char	   *link;
+	char	   *retry_after;
+	char	   *effective_url;
+} HttpResponse;
+
+extern void http_request(const HttpRequest *req, HttpResponse *resp);
+
+/* URL-encodes s (palloc'd). */
+extern char *http_escape(const char *s);
+
+/* Bytes received and requests made by this process, for statistics. */
+extern uint64 http_bytes_received;
+extern uint64 http_requests;
+
+#endif

@@ -1,0 +1,523 @@
+#!/usr/bin/python3
+"""A fake registry on 127.0.0.1 that gives answers no real registry gives.
+
+Test-only; started by RegistryTest->start_hostile.  The repository name picks
+the scenario: its first path component that names one (so "ok" and
+"library/ok" and "ok/app" all select "ok"):
+
+  ok               a well-formed Docker schema 2 manifest (tags "latest",
+                   "1.0"; "index" is a manifest list of it), its config and
+                   layer blobs; every digest is right
+  wrongdigest      the ok manifest with a Docker-Content-Digest that is not
+                   the body's
+  bodymismatch     by tag: the ok manifest; by digest: a different body (and
+                   blobs whose bytes do not match their digest), with the
+                   requested digest echoed in Docker-Content-Digest
+  huge             a --huge-size (10 MiB) OCI manifest, digest right
+  slow             headers, then 1 byte every --slow-interval s, for at most
+                   --slow-seconds (120), then close
+  endless          no Content-Length, streams small chunks until the client
+                   goes away (at most --endless-seconds, 120)
+  truncated        Content-Length larger than the body, half the body, close
+  brokenjson       a manifest body that is not valid JSON
+  schema1          a signed schema 1 manifest (v1+prettyjws, ES256 JWS)
+  unknowntype      the ok manifest as Content-Type application/x-unknown
+  auth401loop      401 with a Bearer challenge to our /token, which hands out
+                   a token that is refused again
+  tokenfail        401 with a Bearer challenge to /token-fail, which says 500
+  ratelimit        429 with Retry-After: 7
+  servererror      500
+  redirectloop     302 to itself
+  redirectblocked  302 to http://169.254.169.254/latest/meta-data/...
+  redirectok       307 to the same path under "ok"
+  paged            manifests like ok; tags/list paginated (n default 2) over
+                   --paged-tags (5) tags with Link: <...>; rel="next"
+
+Every scenario applies to manifests, blobs and tags/list alike where that
+makes sense (content scenarios serve the ok blobs).  GET /v2/ answers 200.
+HEAD is GET without body.  GET /_log gives the request log as JSON
+[{"method","path","authorization"}]; GET /_reset clears it.
+
+When ready it prints "PORT n" on stdout (and writes n to --port-file).  It
+exits by itself after --max-lifetime seconds, when --parent-pid is gone, or on
+SIGTERM/SIGINT.
+"""
+
+import argparse
+import base64
+import datetime
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import tarfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+MT_DOCKER = "application/vnd.docker.distribution.manifest.v2+json"
+MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MT_OCI = "application/vnd.oci.image.manifest.v1+json"
+MT_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+
+SCENARIOS = [
+    "ok", "wrongdigest", "bodymismatch", "huge", "slow", "endless", "truncated",
+    "brokenjson", "schema1", "unknowntype", "auth401loop", "tokenfail",
+    "ratelimit", "servererror", "redirectloop", "redirectblocked", "redirectok",
+    "paged",
+]
+
+
+def sha256(b):
+    return "sha256:" + hashlib.sha256(b).hexdigest()
+
+
+def b64url(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def jdump(obj, indent=3):
+    return json.dumps(obj, indent=indent, sort_keys=True).encode()
+
+
+class Content:
+    """The fixed image served by "ok" and friends."""
+
+    def __init__(self, huge_size):
+        data = b"imagestream hostile registry: ok layer\n"
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+            ti = tarfile.TarInfo("hello.txt")
+            ti.size, ti.mtime, ti.mode = len(data), 0, 0o644
+            tar.addfile(ti, io.BytesIO(data))
+        tarbytes = buf.getvalue()
+        self.layer = gzip.compress(tarbytes, mtime=0)
+        self.config = jdump({
+            "architecture": "amd64", "os": "linux",
+            "created": "2024-01-01T00:00:00Z",
+            "config": {"Env": ["PATH=/usr/bin:/bin"], "Cmd": ["/bin/sh"],
+                       "Labels": {"scenario": "ok"}},
+            "rootfs": {"type": "layers", "diff_ids": [sha256(tarbytes)]},
+            "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "hostile"}],
+        }, None)
+        self.blobs = {sha256(self.layer): self.layer, sha256(self.config): self.config}
+        self.layer_digest = sha256(self.layer)
+        self.config_digest = sha256(self.config)
+        self.manifest = jdump(self.image_manifest(MT_DOCKER))
+        self.digest = sha256(self.manifest)
+        self.index = jdump({
+            "schemaVersion": 2, "mediaType": MT_DOCKER_LIST,
+            "manifests": [{"mediaType": MT_DOCKER, "size": len(self.manifest),
+                           "digest": self.digest,
+                           "platform": {"architecture": "amd64", "os": "linux"}}],
+        })
+        self.index_digest = sha256(self.index)
+        # the "other" body bodymismatch serves for a digest
+        other = self.image_manifest(MT_DOCKER)
+        other["layers"][0]["size"] += 1
+        self.other_manifest = jdump(other)
+        # a huge but valid OCI manifest
+        m = self.image_manifest(MT_OCI)
+        m["annotations"] = {"padding": ""}
+        pad = max(0, huge_size - len(jdump(m)))
+        m["annotations"]["padding"] = "x" * pad
+        self.huge = jdump(m)
+        self.huge_digest = sha256(self.huge)
+        self.broken = self.manifest[: len(self.manifest) * 6 // 10] + b'"\x00,,}'
+        self.schema1_cache = {}
+        self.lock = threading.Lock()
+
+    def image_manifest(self, mt):
+        oci = mt == MT_OCI
+        return {
+            "schemaVersion": 2, "mediaType": mt,
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json" if oci
+                       else "application/vnd.docker.container.image.v1+json",
+                       "size": len(self.config), "digest": self.config_digest},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip" if oci
+                        else "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                        "size": len(self.layer), "digest": self.layer_digest}],
+        }
+
+    def schema1(self, name):
+        """(body, digest) of a signed schema 1 manifest for name:latest."""
+        with self.lock:
+            if name in self.schema1_cache:
+                return self.schema1_cache[name]
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+        key = ec.generate_private_key(ec.SECP256R1())
+        pub = key.public_key()
+        nums = pub.public_numbers()
+        spki = pub.public_bytes(serialization.Encoding.DER,
+                                serialization.PublicFormat.SubjectPublicKeyInfo)
+        kid32 = base64.b32encode(hashlib.sha256(spki).digest()[:30]).decode().rstrip("=")
+        kid = ":".join(kid32[i:i + 4] for i in range(0, 48, 4))
+        v1 = json.dumps({"id": hashlib.sha256(name.encode()).hexdigest(),
+                         "created": "2024-01-01T00:00:00Z", "os": "linux",
+                         "architecture": "amd64",
+                         "container_config": {"Cmd": ["/bin/sh"]}}, sort_keys=True)
+        payload = json.dumps({
+            "schemaVersion": 1, "name": name, "tag": "latest", "architecture": "amd64",
+            "fsLayers": [{"blobSum": self.layer_digest}],
+            "history": [{"v1Compatibility": v1}],
+        }, indent=3).encode()
+        flen = payload.rindex(b"\n}")
+        tail = payload[flen:]
+        protected = b64url(json.dumps({
+            "formatLength": flen, "formatTail": b64url(tail),
+            "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }).encode())
+        r, s = decode_dss_signature(key.sign((protected + "." + b64url(payload)).encode(),
+                                             ec.ECDSA(hashes.SHA256())))
+        sig = {
+            "header": {"jwk": {"crv": "P-256", "kid": kid, "kty": "EC",
+                               "x": b64url(nums.x.to_bytes(32, "big")),
+                               "y": b64url(nums.y.to_bytes(32, "big"))},
+                       "alg": "ES256"},
+            "signature": b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big")),
+            "protected": protected,
+        }
+        sigs = json.dumps([sig], indent=3).replace("\n", "\n   ").encode()
+        body = payload[:flen] + b',\n   "signatures": ' + sigs + tail
+        res = (body, sha256(payload))
+        with self.lock:
+            self.schema1_cache[name] = res
+        return res
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "imagestream-hostile-registry/1"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, fmt, *a):
+        sys.stderr.write("hostile: %s %s\n" % (self.address_string(), fmt % a))
+
+    # -- plumbing
+
+    def record(self):
+        srv = self.server
+        with srv.log_lock:
+            if len(srv.reqlog) < 10000:
+                srv.reqlog.append({"method": self.command, "path": self.path,
+                                   "authorization": self.headers.get("Authorization")})
+
+    def send(self, code, body=b"", ctype=None, headers=None, length=None):
+        """A complete response; no body on HEAD."""
+        self.close_connection = True
+        self.send_response(code)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body) if length is None else length))
+        self.send_header("Docker-Distribution-API-Version", "registry/2.0")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)
+
+    def error(self, code, ecode, msg, headers=None):
+        self.send(code, json.dumps({"errors": [{"code": ecode, "message": msg}]}).encode(),
+                  "application/json", headers)
+
+    def base(self):
+        return "http://127.0.0.1:%d" % self.server.server_address[1]
+
+    def do_HEAD(self):
+        self.handle_any()
+
+    def do_GET(self):
+        self.handle_any()
+
+    def do_POST(self):
+        self.handle_any()
+
+    def do_PUT(self):
+        self.handle_any()
+
+    def do_DELETE(self):
+        self.handle_any()
+
+    def handle_any(self):
+        try:
+            self.route()
+        except (BrokenPipeError, ConnectionResetError, socket.timeout):
+            self.close_connection = True
+
+    # -- routing
+
+    def route(self):
+        url = urlsplit(self.path)
+        path, qs = url.path, parse_qs(url.query)
+        srv = self.server
+        c = srv.content
+        if path == "/_log":
+            with srv.log_lock:
+                body = json.dumps(srv.reqlog).encode()
+            return self.send(200, body, "application/json")
+        if path == "/_reset":
+            with srv.log_lock:
+                srv.reqlog.clear()
+            return self.send(200, b"{}", "application/json")
+        self.record()
+        n = int(self.headers.get("Content-Length") or 0)
+        if n:
+            self.rfile.read(min(n, 1 << 20))
+        if path == "/token":
+            srv.tokens += 1
+            tok = "loop-token-%d" % srv.tokens
+            return self.send(200, json.dumps({
+                "token": tok, "access_token": tok, "expires_in": 300,
+                "issued_at": datetime.datetime.now(datetime.timezone.utc)
+                .strftime("%Y-%m-%dT%H:%M:%SZ")}).encode(), "application/json")
+        if path == "/token-fail":
+            return self.error(500, "UNKNOWN", "token endpoint failure")
+        if path in ("/v2", "/v2/"):
+            return self.send(200, b"{}", "application/json")
+        if path == "/v2/_catalog":
+            return self.send(200, json.dumps({"repositories": SCENARIOS}).encode(),
+                             "application/json")
+        m = re.match(r"^/v2/(.+)/(manifests|blobs)/([^/]+)$", path)
+        if m:
+            name, kind, ref = m.groups()
+        else:
+            m = re.match(r"^/v2/(.+)/tags/list$", path)
+            if not m:
+                return self.error(404, "NOT_FOUND", "no route")
+            name, kind, ref = m.group(1), "tags", None
+        scen = next((p for p in name.split("/") if p in SCENARIOS), None)
+        if scen is None:
+            return self.error(404, "NAME_UNKNOWN", "repository name not known to registry")
+        if self.command not in ("GET", "HEAD"):
+            return self.error(405, "UNSUPPORTED", "read-only")
+        behave = getattr(self, "behave_" + scen, None)
+        if behave is not None:
+            return behave(name, kind, ref, qs)
+        if kind == "tags":
+            return self.tags(name, scen, qs)
+        if kind == "blobs":
+            return self.blob(scen, ref)
+        return self.manifest(name, scen, ref)
+
+    # -- content scenarios
+
+    def tags(self, name, scen, qs):
+        if scen != "paged":
+            tags = ["1.0", "index", "latest"] if scen == "ok" else ["latest"]
+            return self.send(200, json.dumps({"name": name, "tags": tags}).encode(),
+                             "application/json")
+        alltags = ["1.%d" % i for i in range(self.server.args.paged_tags)]
+        try:
+            n = max(1, min(1000, int(qs.get("n", ["2"])[0])))
+        except ValueError:
+            n = 2
+        last = qs.get("last", [None])[0]
+        rest = [t for t in alltags if last is None or t > last]
+        page = rest[:n]
+        headers = {}
+        if len(rest) > n:
+            headers["Link"] = '</v2/%s/tags/list?n=%d&last=%s>; rel="next"' % (name, n, page[-1])
+        return self.send(200, json.dumps({"name": name, "tags": page}).encode(),
+                         "application/json", headers)
+
+    def blob(self, scen, ref):
+        c = self.server.content
+        data = c.blobs.get(ref)
+        if data is None:
+            return self.error(404, "BLOB_UNKNOWN", "blob unknown to registry")
+        if scen == "bodymismatch":
+            data = data + b"mismatch"
+        return self.send(200, data, "application/octet-stream", {"Docker-Content-Digest": ref})
+
+    def manifest(self, name, scen, ref):
+        c = self.server.content
+        bydigest = ref.startswith("sha256:")
+        if scen == "ok" and (ref == "index" or ref == c.index_digest):
+            return self.send(200, c.index, MT_DOCKER_LIST, {"Docker-Content-Digest": c.index_digest})
+        if scen == "schema1":
+            body, dg = c.schema1(name)
+            if bydigest and ref != dg:
+                return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
+            return self.send(200, body, MT_SCHEMA1, {"Docker-Content-Digest": dg})
+        if scen == "huge":
+            if bydigest and ref != c.huge_digest:
+                return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
+            return self.send(200, c.huge, MT_OCI, {"Docker-Content-Digest": c.huge_digest})
+        if scen == "brokenjson":
+            return self.send(200, c.broken, MT_DOCKER, {"Docker-Content-Digest": sha256(c.broken)})
+        if scen == "bodymismatch" and bydigest:
+            return self.send(200, c.other_manifest, MT_DOCKER, {"Docker-Content-Digest": ref})
+        if bydigest and ref != c.digest and scen != "wrongdigest":
+            return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
+        digest = c.digest
+        if scen == "wrongdigest":
+            digest = sha256(b"this is not the body")
+        ctype = "application/x-unknown" if scen == "unknowntype" else MT_DOCKER
+        return self.send(200, c.manifest, ctype, {"Docker-Content-Digest": digest})
+
+    # -- behaviour scenarios (any endpoint of the repository)
+
+    def body_for(self, name, kind, ref):
+        c = self.server.content
+        if kind == "blobs":
+            return c.blobs.get(ref, c.layer), "application/octet-stream"
+        if kind == "tags":
+            return json.dumps({"name": name, "tags": ["latest"]}).encode(), "application/json"
+        return c.manifest, MT_DOCKER
+
+    def behave_slow(self, name, kind, ref, qs):
+        args = self.server.args
+        body, ctype = self.body_for(name, kind, ref)
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        if kind == "manifests":
+            self.send_header("Docker-Content-Digest", sha256(body))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.flush()
+        if self.command == "HEAD":
+            return
+        deadline = time.time() + args.slow_seconds
+        for i in range(len(body)):
+            if time.time() >= deadline:
+                break
+            self.wfile.write(body[i:i + 1])
+            self.wfile.flush()
+            time.sleep(args.slow_interval)
+
+    def behave_endless(self, name, kind, ref, qs):
+        args = self.server.args
+        _, ctype = self.body_for(name, kind, ref)
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        self.wfile.write(b'{"schemaVersion": 2, "padding": "')
+        chunk = b"x" * args.endless_chunk
+        deadline = time.time() + args.endless_seconds
+        sent = 0
+        while time.time() < deadline and sent < (1 << 34):
+            self.wfile.write(chunk)
+            sent += len(chunk)
+            if args.endless_delay:
+                time.sleep(args.endless_delay)
+
+    def behave_truncated(self, name, kind, ref, qs):
+        body, ctype = self.body_for(name, kind, ref)
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body) + 1000))
+        if kind == "manifests":
+            self.send_header("Docker-Content-Digest", sha256(body))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def behave_auth401loop(self, name, kind, ref, qs):
+        return self.error(401, "UNAUTHORIZED", "authentication required", {
+            "WWW-Authenticate": 'Bearer realm="%s/token",service="hostile",scope="repository:%s:pull"'
+                                % (self.base(), name)})
+
+    def behave_tokenfail(self, name, kind, ref, qs):
+        return self.error(401, "UNAUTHORIZED", "authentication required", {
+            "WWW-Authenticate": 'Bearer realm="%s/token-fail",service="hostile",scope="repository:%s:pull"'
+                                % (self.base(), name)})
+
+    def behave_ratelimit(self, name, kind, ref, qs):
+        return self.error(429, "TOOMANYREQUESTS", "rate limit exceeded", {"Retry-After": "7"})
+
+    def behave_servererror(self, name, kind, ref, qs):
+        return self.error(500, "UNKNOWN", "internal server error")
+
+    def behave_redirectloop(self, name, kind, ref, qs):
+        return self.send(302, b"", None, {"Location": self.base() + self.path})
+
+    def behave_redirectblocked(self, name, kind, ref, qs):
+        return self.send(302, b"", None, {
+            "Location": "http://169.254.169.254/latest/meta-data/iam/security-credentials/"})
+
+    def behave_redirectok(self, name, kind, ref, qs):
+        parts = name.split("/")
+        i = parts.index("redirectok")
+        parts[i] = "ok"
+        target = self.path.replace("/v2/%s/" % name, "/v2/%s/" % "/".join(parts), 1)
+        return self.send(307, b"", None, {"Location": self.base() + target})
+
+
+def watchdog(deadline, parent_pid):
+    while True:
+        time.sleep(0.5)
+        if time.time() > deadline:
+            sys.stderr.write("hostile: max lifetime reached, exiting\n")
+            os._exit(0)
+        if parent_pid:
+            try:
+                os.kill(parent_pid, 0)
+            except ProcessLookupError:
+                sys.stderr.write("hostile: parent gone, exiting\n")
+                os._exit(0)
+            except PermissionError:
+                pass
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--port-file")
+    p.add_argument("--huge-size", type=int, default=10 * 1024 * 1024)
+    p.add_argument("--slow-interval", type=float, default=1.0)
+    p.add_argument("--slow-seconds", type=float, default=120)
+    p.add_argument("--endless-seconds", type=float, default=120)
+    p.add_argument("--endless-chunk", type=int, default=4096)
+    p.add_argument("--endless-delay", type=float, default=0.0)
+    p.add_argument("--paged-tags", type=int, default=5)
+    p.add_argument("--max-lifetime", type=float, default=600)
+    p.add_argument("--parent-pid", type=int, default=0)
+    args = p.parse_args()
+
+    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
+    signal.signal(signal.SIGINT, lambda *a: os._exit(0))
+    threading.Thread(target=watchdog, args=(time.time() + args.max_lifetime, args.parent_pid),
+                     daemon=True).start()
+
+    ThreadingHTTPServer.daemon_threads = True
+    srv = ThreadingHTTPServer((args.host, args.port), Handler)
+    srv.args = args
+    srv.content = Content(args.huge_size)
+    srv.reqlog = []
+    srv.log_lock = threading.Lock()
+    srv.tokens = 0
+    port = srv.server_address[1]
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % port)
+        os.replace(tmp, args.port_file)
+    sys.stdout.write("PORT %d\n" % port)
+    sys.stdout.flush()
+    srv.serve_forever(poll_interval=0.2)
+
+
+if __name__ == "__main__":
+    main()
