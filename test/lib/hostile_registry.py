@@ -16,8 +16,9 @@ the scenario: its first path component that names one (so "ok" and
   huge             a --huge-size (10 MiB) OCI manifest, digest right
   slow             headers, then 1 byte every --slow-interval s, for at most
                    --slow-seconds (120), then close
-  endless          no Content-Length, streams small chunks until the client
-                   goes away (at most --endless-seconds, 120)
+  endless          no Content-Length, streams --endless-chunk (16 KiB) chunks
+                   every --endless-delay (1 ms) until the client goes away
+                   (at most --endless-seconds, 120, or --endless-max-bytes)
   truncated        Content-Length larger than the body, half the body, close
   brokenjson       a manifest body that is not valid JSON
   schema1          a signed schema 1 manifest (v1+prettyjws, ES256 JWS)
@@ -409,7 +410,7 @@ class Handler(BaseHTTPRequestHandler):
         chunk = b"x" * args.endless_chunk
         deadline = time.time() + args.endless_seconds
         sent = 0
-        while time.time() < deadline and sent < (1 << 34):
+        while time.time() < deadline and sent < args.endless_max_bytes:
             self.wfile.write(chunk)
             sent += len(chunk)
             if args.endless_delay:
@@ -489,8 +490,9 @@ def main():
     p.add_argument("--slow-interval", type=float, default=1.0)
     p.add_argument("--slow-seconds", type=float, default=120)
     p.add_argument("--endless-seconds", type=float, default=120)
-    p.add_argument("--endless-chunk", type=int, default=4096)
-    p.add_argument("--endless-delay", type=float, default=0.0)
+    p.add_argument("--endless-chunk", type=int, default=16384)
+    p.add_argument("--endless-delay", type=float, default=0.001)
+    p.add_argument("--endless-max-bytes", type=int, default=1 << 30)
     p.add_argument("--paged-tags", type=int, default=5)
     p.add_argument("--max-lifetime", type=float, default=600)
     p.add_argument("--parent-pid", type=int, default=0)
