@@ -11,7 +11,8 @@ SRC=$PWD
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
 PACKAGES=(make gcc postgresql-15 postgresql-server-dev-15 libssl-dev
-	libipc-run-perl clang libclang-rt-14-dev)
+	libcurl4-openssl-dev libipc-run-perl clang libclang-rt-14-dev
+	docker-registry apache2-utils openssl curl python3 python3-jwt python3-cryptography)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
