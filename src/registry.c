@@ -343,6 +343,12 @@ imagestream_registry_manifest(PG_FUNCTION_ARGS)
 				 what, imagestream_max_manifest_size);
 		else if (resp.status != 200)
 			fail_status(&t, what, &resp, &o);
+		else if (resp.content_type &&
+				 pg_strncasecmp(resp.content_type, "application/vnd.docker.distribution.manifest.v1", 47) == 0)
+			/* schema 1 digests cover a payload without its signatures: refuse first */
+			fail(&o, "UnsupportedMediaType",
+				 "The %s is a Docker schema 1 manifest, which is not supported; push the image again with a current client.",
+				 what);
 		else if (verify_body(&resp, by_digest ? &requested : NULL, what, &got, &o))
 		{
 			char	   *ct = resp.content_type ? pstrdup(resp.content_type) : NULL;

@@ -1,0 +1,111 @@
+# What no real registry sends, from test/lib/hostile_registry.py: each gives
+# its failure reason, the tag keeps its previous image, the server stays up;
+# and an import waiting on a registry is cancelled promptly, leaving nothing.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use ImagestreamTest qw(start_node);
+use RegistryTest;
+
+my $node = start_node('hostile');
+$node->append_conf('postgresql.conf', qq{
+imagestream.blocked_networks = '169.254.0.0/16'
+imagestream.request_timeout = '3s'
+});
+$node->reload;
+my $evil = RegistryTest->start_hostile(slow_interval => 1, slow_seconds => 60);
+my $host = $evil->host;
+
+sub q1 { return $node->safe_psql('postgres', shift) }
+
+sub import_from
+{
+	my ($repo, $extra) = @_;
+	$extra //= '';
+	return q1("SELECT status || '|' || coalesce(reason, '') || '|' || coalesce(message, '')
+			   FROM imagestream.import_image('ev/app:t', '$host/$repo:latest', insecure => true $extra)");
+}
+
+like(import_from('ok/app'), qr/^Success\|\|/, 'a well-formed answer imports');
+my $good = q1("SELECT imagestream.resolve('ev/app:t')::text");
+
+my @cases = (
+	[ 'wrongdigest/app', 'DigestMismatch', qr/hashes to/ ],
+	[ 'bodymismatch/app', 'DigestMismatch', qr/hashes to/ ],
+	[ 'huge/app', 'ManifestTooLarge', qr/max_manifest_size/ ],
+	[ 'endless/app', 'ManifestTooLarge', qr/max_manifest_size/ ],
+	[ 'slow/app', 'Timeout', qr/request_timeout/ ],
+	[ 'truncated/app', 'InternalError', qr/could not be reached|transfer/i ],
+	[ 'brokenjson/app', 'InvalidManifest', qr/JSON/ ],
+	[ 'schema1/app', 'UnsupportedMediaType', qr/schema 1/ ],
+	[ 'unknowntype/app', 'UnsupportedMediaType', qr/application\/x-unknown/ ],
+	[ 'auth401loop/app', 'Unauthorized', qr/refused/ ],
+	[ 'tokenfail/app', 'Unauthorized', qr/token endpoint .* answered HTTP 500/ ],
+	[ 'ratelimit/app', 'TooManyRequests', qr/Retry-After: 7/ ],
+	[ 'servererror/app', 'InternalError', qr/HTTP 500/ ],
+	[ 'redirectloop/app', 'InternalError', qr/redirected more than 5 times/ ],
+	[ 'redirectblocked/app', 'Forbidden', qr/169\.254\.169\.254 is in imagestream\.blocked_networks/ ],
+);
+for my $c (@cases)
+{
+	my ($repo, $reason, $message) = @$c;
+	my $t0 = time;
+	my ($status, $got_reason, $got_message) = split /\|/, import_from($repo), 3;
+	is("$status $got_reason", "Failure $reason", "$repo: $reason");
+	like($got_message, $message, "$repo: the message says what happened");
+	ok(time - $t0 < 20, "$repo: answered in bounded time");
+	is(q1("SELECT imagestream.resolve('ev/app:t')::text"), $good, "$repo: the previous image is kept");
+}
+
+# the condition of the last failure is on the tag; a success clears it
+is(q1("SELECT import_status || ' ' || import_reason FROM imagestream.image_stream_tags WHERE tag = 't'"),
+	'False Forbidden', 'the failure is recorded as a condition');
+like(import_from('ok/app'), qr/^Success/, 'a later success');
+is(q1("SELECT import_status IS NULL FROM imagestream.image_stream_tags WHERE tag = 't'"), 't',
+	'clears the condition');
+
+# tag lists follow Link pagination
+is(q1("SELECT string_agg(tag, ',' ORDER BY tag) FROM imagestream.import_image('ev/paged', '$host/paged/app',
+	   all_tags => true, insecure => true, dry_run => true)"),
+	join(',', sort map { $_ } @{ paged_tags() }), 'all_tags follows rel="next" links');
+
+sub paged_tags
+{
+	my $res = $evil->request('GET', '/v2/paged/app/tags/list?n=100');
+	my @tags = ($res->{content} =~ /"([^"]+)"/g);
+	return [ grep { $_ ne 'name' && $_ ne 'tags' && $_ ne 'paged/app' } @tags ];
+}
+
+# cancellation: statement_timeout and pg_cancel_backend stop a slow import
+$node->safe_psql('postgres', "ALTER SYSTEM SET imagestream.request_timeout = '60s'");
+$node->reload;
+my $t0 = time;
+my ($ret, $out, $err) = $node->psql('postgres', qq{
+	SET statement_timeout = '1s';
+	SELECT * FROM imagestream.import_image('ev/app:t', '$host/slow/app:latest', insecure => true);
+});
+like($err, qr/canceling statement due to statement timeout/, 'statement_timeout cancels a waiting import');
+ok(time - $t0 < 4, 'within a second or so of the timeout');
+
+my $bg = $node->background_psql('postgres', on_error_stop => 0);
+$bg->query_until(qr/started/, qq{\\echo started
+SELECT * FROM imagestream.import_image('ev/app:t', '$host/slow/app:latest', insecure => true);
+});
+sleep 1;
+$t0 = time;
+q1("SELECT pg_cancel_backend(pid) FROM pg_stat_activity
+	WHERE query LIKE '%slow/app%' AND pid <> pg_backend_pid()");
+$bg->query('SELECT 1');
+ok(time - $t0 < 3, 'pg_cancel_backend stops a waiting import promptly');
+like($bg->{stderr}, qr/canceling statement due to user request/, 'with the cancel error');
+$bg->quit;
+is(q1("SELECT imagestream.resolve('ev/app:t')::text"), $good, 'a cancelled import leaves the tag as it was');
+
+is($evil->request('GET', '/v2/')->{status}, 200, 'the hostile server is still up');
+$evil->stop;
+ok($node->log_contains('terminated by signal') == 0, 'no backend crashed');
+done_testing();
