@@ -83,6 +83,15 @@ like(import_row("'to/app:f', '$h/org/app:v1', insecure => true"),
 $token->token_fail(0);
 $token->stop;
 
+# refused credentials are tried once more anonymously, as OpenShift does
+my $public = RegistryTest->start(auth => 'token', users => { deployer => 'publ1c-s3cret' }, anonymous_pull => 1);
+$public->push_image('org/pub', 'v1', content => 'public');
+$h = $public->host;
+q1("SELECT imagestream.set_registry_credentials('$h', 'deployer', 'wr0ng-s3cret')");
+like(import_row("'to/pub:a', '$h/org/pub:v1', insecure => true"), qr/^Success\|/,
+	'a public repository imports anonymously when the stored credentials are refused');
+$public->stop;
+
 # secrets are in no result, no change row and no log line
 my $all = q1("SELECT string_agg(coalesce(message, ''), ' ') FROM imagestream.change")
   . q1("SELECT string_agg(coalesce(import_message, ''), ' ') FROM imagestream.image_stream_tags");
