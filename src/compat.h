@@ -19,24 +19,6 @@
 #else
 #define INPUT_ERROR(fcinfo, ...) \
 	do { ereport(ERROR, __VA_ARGS__); pg_unreachable(); } while (0)
-/* JSON parser callbacks return a result from 16 on. */
-#if PG_VERSION_NUM >= 160000
-#define JSON_ACTION_RESULT JsonParseErrorType
-#define JSON_ACTION_DONE return JSON_SUCCESS
-#else
-#define JSON_ACTION_RESULT void
-#define JSON_ACTION_DONE return
-#endif
-
-/* The JSON lexer takes a context to fill (or NULL) from 16 on. */
-#if PG_VERSION_NUM >= 160000
-#define make_json_lexer(json, len, need_escapes) \
-	makeJsonLexContextCstringLen(NULL, (json), (len), GetDatabaseEncoding(), (need_escapes))
-#else
-#define make_json_lexer(json, len, need_escapes) \
-	makeJsonLexContextCstringLen((json), (len), GetDatabaseEncoding(), (need_escapes))
-#endif
-
 #endif
 
 /* JSON parser callbacks return a result from 16 on. */

@@ -244,6 +244,8 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 			if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
 				code = msg->data.result;
 		curl_multi_remove_handle(multi, easy);
+		/* the buffers below live on this stack frame only */
+		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
 	}
 	PG_CATCH();
 	{

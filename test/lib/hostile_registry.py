@@ -62,6 +62,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from server_lifetime import watchdog
+
 MT_DOCKER = "application/vnd.docker.distribution.manifest.v2+json"
 MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 MT_OCI = "application/vnd.oci.image.manifest.v1+json"
@@ -465,22 +467,6 @@ class Handler(BaseHTTPRequestHandler):
         return self.send(307, b"", None, {"Location": self.base() + target})
 
 
-def watchdog(deadline, parent_pid):
-    while True:
-        time.sleep(0.5)
-        if time.time() > deadline:
-            sys.stderr.write("hostile: max lifetime reached, exiting\n")
-            os._exit(0)
-        if parent_pid:
-            try:
-                os.kill(parent_pid, 0)
-            except ProcessLookupError:
-                sys.stderr.write("hostile: parent gone, exiting\n")
-                os._exit(0)
-            except PermissionError:
-                pass
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--host", default="127.0.0.1")
@@ -500,7 +486,7 @@ def main():
 
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     signal.signal(signal.SIGINT, lambda *a: os._exit(0))
-    threading.Thread(target=watchdog, args=(time.time() + args.max_lifetime, args.parent_pid),
+    threading.Thread(target=watchdog, args=('hostile', time.time() + args.max_lifetime, args.parent_pid),
                      daemon=True).start()
 
     ThreadingHTTPServer.daemon_threads = True

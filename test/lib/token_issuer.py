@@ -46,6 +46,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from server_lifetime import watchdog
+
 DEFAULT_ACTIONS = ["pull", "push", "delete"]
 
 
@@ -263,22 +265,6 @@ class Handler(BaseHTTPRequestHandler):
         })
 
 
-def watchdog(deadline, parent_pid):
-    while True:
-        time.sleep(0.5)
-        if time.time() > deadline:
-            sys.stderr.write("token_issuer: max lifetime reached, exiting\n")
-            os._exit(0)
-        if parent_pid:
-            try:
-                os.kill(parent_pid, 0)
-            except ProcessLookupError:
-                sys.stderr.write("token_issuer: parent gone, exiting\n")
-                os._exit(0)
-            except PermissionError:
-                pass
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--host", default="127.0.0.1")
@@ -298,7 +284,7 @@ def main():
 
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
     signal.signal(signal.SIGINT, lambda *a: os._exit(0))
-    threading.Thread(target=watchdog, args=(time.time() + args.max_lifetime, args.parent_pid),
+    threading.Thread(target=watchdog, args=('token_issuer', time.time() + args.max_lifetime, args.parent_pid),
                      daemon=True).start()
 
     key, cert = load_key_and_cert(args)
