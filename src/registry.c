@@ -4,17 +4,14 @@
  *		Registry HTTP API V2): manifests, blobs and tag lists, every body
  *		verified against its digest, failures turned into OpenShift's reasons.
  *
- * The SQL functions here do network I/O only; import.sql decides what to
- * fetch and records the results by the rules of the model.
+ * fetch.c decides what to fetch; the SQL import records the results by the
+ * rules of the model.
  */
 #include "postgres.h"
 
 #include <curl/curl.h>
 
-#include "access/htup_details.h"
-#include "catalog/pg_type.h"
-#include "funcapi.h"
-#include "utils/array.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
 
 #include "auth.h"
@@ -23,6 +20,7 @@
 #include "http.h"
 #include "policy.h"
 #include "ref_type.h"
+#include "registry.h"
 #include "settings.h"
 
 #define MANIFEST_TYPES \
@@ -34,28 +32,11 @@
 #define CONFIG_MAX_BYTES (16 * 1024 * 1024)
 #define TAG_PAGES_MAX 1000
 
-typedef struct Target
-{
-	char	   *host;			/* registry as written in the reference */
-	char	   *api_host;		/* where requests go (Docker Hub's differs) */
-	char	   *repository;
-	bool		insecure;		/* plain HTTP and unverified TLS allowed */
-} Target;
-
-/* The outcome of one operation, as the SQL functions return it. */
-typedef struct Outcome
-{
-	const char *status;			/* "ok", "unchanged" or "failed" */
-	const char *reason;
-	char	   *message;
-	int			retry_after;	/* seconds, from a 429 */
-} Outcome;
+static void
+fail(RegistryFailure *o, const char *reason, const char *fmt,...) pg_attribute_printf(3, 4);
 
 static void
-fail(Outcome *o, const char *reason, const char *fmt,...) pg_attribute_printf(3, 4);
-
-static void
-fail(Outcome *o, const char *reason, const char *fmt,...)
+fail(RegistryFailure *o, const char *reason, const char *fmt,...)
 {
 	va_list		ap;
 	StringInfoData buf;
@@ -72,13 +53,12 @@ fail(Outcome *o, const char *reason, const char *fmt,...)
 			break;
 		enlargeStringInfo(&buf, needed);
 	}
-	o->status = "failed";
 	o->reason = reason;
 	o->message = buf.data;
 }
 
-static void
-target_init(Datum ref, bool insecure, Target *t)
+void
+registry_target(Datum ref, bool insecure, RegistryTarget *t)
 {
 	ImageRefParts p;
 
@@ -95,7 +75,7 @@ target_init(Datum ref, bool insecure, Target *t)
 
 /* Whether a failed HTTPS attempt found a server that only speaks HTTP. */
 static bool
-answers_plain_http(const Target *t)
+answers_plain_http(const RegistryTarget *t)
 {
 	HttpRequest req = {0};
 	HttpResponse resp;
@@ -114,9 +94,9 @@ answers_plain_http(const Target *t)
  * an authentication refusal.
  */
 static bool
-registry_request(const Target *t, const char *path, const char *absolute_url,
+registry_request(const RegistryTarget *t, const char *path, const char *absolute_url,
 				 const char *method, const char *accept, size_t max_body,
-				 HttpResponse *resp, Outcome *o)
+				 HttpResponse *resp, RegistryFailure *o)
 {
 	static const char *const schemes[] = {"https", "http"};
 	char		why[512];
@@ -188,7 +168,7 @@ registry_request(const Target *t, const char *path, const char *absolute_url,
 
 /* A failure for an HTTP status that is not a success. */
 static void
-fail_status(const Target *t, const char *what, const HttpResponse *resp, Outcome *o)
+fail_status(const RegistryTarget *t, const char *what, const HttpResponse *resp, RegistryFailure *o)
 {
 	switch (resp->status)
 	{
@@ -214,7 +194,7 @@ fail_status(const Target *t, const char *what, const HttpResponse *resp, Outcome
  */
 static bool
 verify_body(const HttpResponse *resp, const Digest *expected, const char *what,
-			Digest *out, Outcome *o)
+			Digest *out, RegistryFailure *o)
 {
 	Digest		announced;
 	ParseError	err;
@@ -250,200 +230,130 @@ verify_body(const HttpResponse *resp, const Digest *expected, const char *what,
 	return true;
 }
 
-static Datum
-outcome_datum(FunctionCallInfo fcinfo, const Outcome *o, Datum *extra, bool *extra_null, int nextra)
+static void
+take_body(const HttpResponse *resp, const Digest *d, RegistryBody *out)
 {
-	TupleDesc	desc;
-	Datum		values[8];
-	bool		nulls[8] = {0};
-	int			i;
+	char	   *ct = resp->content_type ? pstrdup(resp->content_type) : NULL;
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	values[0] = CStringGetTextDatum(o->status);
-	nulls[1] = o->reason == NULL;
-	values[1] = o->reason ? CStringGetTextDatum(o->reason) : (Datum) 0;
-	nulls[2] = o->message == NULL;
-	values[2] = o->message ? CStringGetTextDatum(o->message) : (Datum) 0;
-	for (i = 0; i < nextra; i++)
-	{
-		values[3 + i] = extra[i];
-		nulls[3 + i] = extra_null[i];
-	}
-	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
+	if (ct && strchr(ct, ';'))
+		*strchr(ct, ';') = '\0';
+	out->digest = *d;
+	out->content_type = ct;
+	out->data = resp->body;
+	out->len = resp->body_len;
+	out->unchanged = false;
 }
 
-static bytea *
-body_bytea(const HttpResponse *resp)
+bool
+registry_get_manifest(const RegistryTarget *t, const char *reference, const Digest *known,
+					  RegistryBody *out, RegistryFailure *f)
 {
-	bytea	   *b = palloc(VARHDRSZ + resp->body_len);
-
-	SET_VARSIZE(b, VARHDRSZ + resp->body_len);
-	memcpy(VARDATA(b), resp->body, resp->body_len);
-	return b;
-}
-
-/*
- * _registry_manifest(ref, reference, insecure, known) -> (status, reason,
- * message, digest, media_type, manifest, retry_after).  reference is a tag
- * or a digest.  With known, an unchanged tag costs one HEAD request.
- */
-PG_FUNCTION_INFO_V1(imagestream_registry_manifest);
-Datum
-imagestream_registry_manifest(PG_FUNCTION_ARGS)
-{
-	Target		t;
-	char	   *reference = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	bool		by_digest = strchr(reference, ':') != NULL;
 	Digest		requested;
-	Digest		known;
 	Digest		got;
 	HttpResponse resp;
-	Outcome		o = {"ok", NULL, NULL, 0};
-	Datum		extra[4] = {0};
-	bool		extra_null[4] = {true, true, true, true};
-	char	   *what;
 	ParseError	err;
-	size_t		max_body = (size_t) imagestream_max_manifest_size * 1024;
+	char	   *what = psprintf("manifest %s of %s", reference, t->repository);
+	char	   *path = psprintf("manifests/%s", reference);
 
-	target_init(PG_GETARG_DATUM(0), PG_GETARG_BOOL(2), &t);
-	what = psprintf("manifest %s of %s", reference, t.repository);
+	memset(out, 0, sizeof(*out));
+	memset(f, 0, sizeof(*f));
 	if (by_digest && !digest_parse(reference, strlen(reference), &requested, &err))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid digest \"%s\"", reference), errdetail_internal("%s", err.detail)));
-	if (!PG_ARGISNULL(3))
+	if (known)
 	{
-		datum_get_digest(PG_GETARG_DATUM(3), &known);
-		if (registry_request(&t, psprintf("manifests/%s", reference), NULL, "HEAD",
-							 MANIFEST_TYPES, 0, &resp, &o) &&
-			resp.status == 200 && resp.docker_content_digest)
+		char		text[DIGEST_MAX_TEXT];
+
+		digest_format(known, text);
+		if (registry_request(t, path, NULL, "HEAD", MANIFEST_TYPES, 0, &resp, f) &&
+			resp.status == 200 && resp.docker_content_digest &&
+			strcmp(resp.docker_content_digest, text) == 0)
 		{
-			char		text[DIGEST_MAX_TEXT];
-
-			digest_format(&known, text);
-			if (strcmp(resp.docker_content_digest, text) == 0)
-			{
-				o.status = "unchanged";
-				extra[0] = digest_get_datum(&known);
-				extra_null[0] = false;
-				PG_RETURN_DATUM(outcome_datum(fcinfo, &o, extra, extra_null, 4));
-			}
+			out->unchanged = true;
+			out->digest = *known;
+			return true;
 		}
-		o.status = "ok";
-		o.reason = NULL;
-		o.message = NULL;
+		memset(f, 0, sizeof(*f));
 	}
-
-	if (registry_request(&t, psprintf("manifests/%s", reference), NULL, "GET",
-						 MANIFEST_TYPES, max_body, &resp, &o))
+	if (!registry_request(t, path, NULL, "GET", MANIFEST_TYPES,
+						  (size_t) imagestream_max_manifest_size * 1024, &resp, f))
+		return false;
+	if (resp.too_large)
+		fail(f, "ManifestTooLarge", "The %s is over imagestream.max_manifest_size (%d kB).",
+			 what, imagestream_max_manifest_size);
+	else if (resp.status != 200)
+		fail_status(t, what, &resp, f);
+	else if (resp.content_type &&
+			 pg_strncasecmp(resp.content_type, "application/vnd.docker.distribution.manifest.v1", 47) == 0)
+		/* schema 1 digests cover a payload without its signatures: refuse first */
+		fail(f, "UnsupportedMediaType",
+			 "The %s is a Docker schema 1 manifest, which is not supported; push the image again with a current client.",
+			 what);
+	else if (verify_body(&resp, by_digest ? &requested : NULL, what, &got, f))
 	{
-		if (resp.too_large)
-			fail(&o, "ManifestTooLarge", "The %s is over imagestream.max_manifest_size (%d kB).",
-				 what, imagestream_max_manifest_size);
-		else if (resp.status != 200)
-			fail_status(&t, what, &resp, &o);
-		else if (resp.content_type &&
-				 pg_strncasecmp(resp.content_type, "application/vnd.docker.distribution.manifest.v1", 47) == 0)
-			/* schema 1 digests cover a payload without its signatures: refuse first */
-			fail(&o, "UnsupportedMediaType",
-				 "The %s is a Docker schema 1 manifest, which is not supported; push the image again with a current client.",
-				 what);
-		else if (verify_body(&resp, by_digest ? &requested : NULL, what, &got, &o))
-		{
-			char	   *ct = resp.content_type ? pstrdup(resp.content_type) : NULL;
-
-			if (ct && strchr(ct, ';'))
-				*strchr(ct, ';') = '\0';
-			extra[0] = digest_get_datum(&got);
-			extra_null[0] = false;
-			extra[1] = ct ? CStringGetTextDatum(ct) : (Datum) 0;
-			extra_null[1] = ct == NULL;
-			extra[2] = PointerGetDatum(body_bytea(&resp));
-			extra_null[2] = false;
-		}
+		take_body(&resp, &got, out);
+		return true;
 	}
-	if (o.retry_after > 0)
-	{
-		extra[3] = Int32GetDatum(o.retry_after);
-		extra_null[3] = false;
-	}
-	PG_RETURN_DATUM(outcome_datum(fcinfo, &o, extra, extra_null, 4));
+	return false;
 }
 
-/* _registry_blob(ref, digest, insecure) -> (status, reason, message, blob) */
-PG_FUNCTION_INFO_V1(imagestream_registry_blob);
-Datum
-imagestream_registry_blob(PG_FUNCTION_ARGS)
+bool
+registry_get_blob(const RegistryTarget *t, const Digest *d, RegistryBody *out, RegistryFailure *f)
 {
-	Target		t;
-	Digest		want;
-	Digest		got;
 	char		text[DIGEST_MAX_TEXT];
+	Digest		got;
 	HttpResponse resp;
-	Outcome		o = {"ok", NULL, NULL, 0};
-	Datum		extra[1] = {0};
-	bool		extra_null[1] = {true};
 	char	   *what;
 
-	target_init(PG_GETARG_DATUM(0), PG_GETARG_BOOL(2), &t);
-	datum_get_digest(PG_GETARG_DATUM(1), &want);
-	digest_format(&want, text);
-	what = psprintf("blob %s of %s", text, t.repository);
-	if (registry_request(&t, psprintf("blobs/%s", text), NULL, "GET", NULL,
-						 CONFIG_MAX_BYTES, &resp, &o))
+	memset(out, 0, sizeof(*out));
+	memset(f, 0, sizeof(*f));
+	digest_format(d, text);
+	what = psprintf("blob %s of %s", text, t->repository);
+	if (!registry_request(t, psprintf("blobs/%s", text), NULL, "GET", NULL,
+						  CONFIG_MAX_BYTES, &resp, f))
+		return false;
+	if (resp.too_large)
+		fail(f, "ManifestTooLarge", "The %s is over 16 MB.", what);
+	else if (resp.status != 200)
+		fail_status(t, what, &resp, f);
+	else if (verify_body(&resp, d, what, &got, f))
 	{
-		if (resp.too_large)
-			fail(&o, "ManifestTooLarge", "The %s is over 16 MB.", what);
-		else if (resp.status != 200)
-			fail_status(&t, what, &resp, &o);
-		else if (verify_body(&resp, &want, what, &got, &o))
-		{
-			extra[0] = PointerGetDatum(body_bytea(&resp));
-			extra_null[0] = false;
-		}
+		take_body(&resp, &got, out);
+		return true;
 	}
-	PG_RETURN_DATUM(outcome_datum(fcinfo, &o, extra, extra_null, 1));
+	return false;
 }
 
-/*
- * _registry_tag_pages(ref, insecure) -> (status, reason, message, pages text[]):
- * the bodies of the tag list pages, following Link rel="next".
- */
-PG_FUNCTION_INFO_V1(imagestream_registry_tag_pages);
-Datum
-imagestream_registry_tag_pages(PG_FUNCTION_ARGS)
+bool
+registry_get_tag_pages(const RegistryTarget *t, List **pages, RegistryFailure *f)
 {
-	Target		t;
 	HttpResponse resp;
-	Outcome		o = {"ok", NULL, NULL, 0};
-	ArrayBuildState *pages = NULL;
 	char	   *next = NULL;
 	int			n;
-	Datum		extra[1] = {0};
-	bool		extra_null[1] = {true};
 
-	target_init(PG_GETARG_DATUM(0), PG_GETARG_BOOL(1), &t);
+	*pages = NIL;
+	memset(f, 0, sizeof(*f));
 	for (n = 0; n < TAG_PAGES_MAX; n++)
 	{
 		char		link[2048];
 
-		if (!registry_request(&t, "tags/list?n=1000", next, "GET", "application/json",
-							  (size_t) imagestream_max_manifest_size * 1024, &resp, &o))
-			break;
+		if (!registry_request(t, "tags/list?n=1000", next, "GET", "application/json",
+							  (size_t) imagestream_max_manifest_size * 1024, &resp, f))
+			return false;
 		if (resp.status != 200 || resp.too_large)
 		{
 			if (resp.too_large)
-				fail(&o, "InternalError", "A tag list page of %s is over imagestream.max_manifest_size.",
-					 t.repository);
+				fail(f, "InternalError", "A tag list page of %s is over imagestream.max_manifest_size.",
+					 t->repository);
 			else
-				fail_status(&t, psprintf("the tag list of %s", t.repository), &resp, &o);
-			break;
+				fail_status(t, psprintf("the tag list of %s", t->repository), &resp, f);
+			return false;
 		}
-		pages = accumArrayResult(pages, CStringGetTextDatum(resp.body), false, TEXTOID,
-								 CurrentMemoryContext);
+		*pages = lappend(*pages, resp.body);
 		if (resp.link == NULL || !parse_next_link(resp.link, link, sizeof(link)))
-			break;
+			return true;
 		/* a relative link continues on the URL that answered */
 		if (link[0] == '/')
 		{
@@ -457,14 +367,9 @@ imagestream_registry_tag_pages(PG_FUNCTION_ARGS)
 			next = pstrdup(link);
 		else
 		{
-			fail(&o, "InternalError", "Registry %s sent a tag list link that is not a URL.", t.api_host);
-			break;
+			fail(f, "InternalError", "Registry %s sent a tag list link that is not a URL.", t->api_host);
+			return false;
 		}
 	}
-	if (strcmp(o.status, "ok") == 0 && pages)
-	{
-		extra[0] = makeArrayResult(pages, CurrentMemoryContext);
-		extra_null[0] = false;
-	}
-	PG_RETURN_DATUM(outcome_datum(fcinfo, &o, extra, extra_null, 1));
+	return true;
 }

@@ -1,0 +1,276 @@
+/*
+ * fetch.c
+ *		What an import fetches (SPEC section 5), and its SQL entry points.
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "digest_type.h"
+#include "fetch.h"
+#include "manifest.h"
+#include "ref_type.h"
+#include "settings.h"
+
+static bool
+parse_descriptor_digest(const char *text, Digest *d, RegistryFailure *f, const char *what)
+{
+	ParseError	err;
+
+	if (text && digest_parse(text, strlen(text), d, &err))
+		return true;
+	f->reason = "InvalidManifest";
+	f->message = psprintf("The %s descriptor has no valid digest.", what);
+	return false;
+}
+
+/* An image manifest (already fetched) and its config blob. */
+static bool
+fetch_image(const RegistryTarget *t, const RegistryBody *body, const Manifest *m,
+			FetchResult *r)
+{
+	FetchedManifest *fm = palloc0(sizeof(FetchedManifest));
+	RegistryBody config;
+	Digest		config_digest;
+
+	if (!parse_descriptor_digest(m->config_digest, &config_digest, &r->failure, "config"))
+		return false;
+	if (!registry_get_blob(t, &config_digest, &config, &r->failure))
+		return false;
+	fm->digest = body->digest;
+	fm->media_type = m->media_type;
+	fm->manifest = body->data;
+	fm->manifest_len = body->len;
+	fm->config = config.data;
+	fm->config_len = config.len;
+	r->manifests = lappend(r->manifests, fm);
+	return true;
+}
+
+/* A child of an index, by digest: it must be an image manifest. */
+static bool
+fetch_child(const RegistryTarget *t, const ManifestChild *c, FetchResult *r)
+{
+	Digest		d;
+	RegistryBody body;
+	Manifest	m;
+	char		text[DIGEST_MAX_TEXT];
+
+	if (!parse_descriptor_digest(c->digest, &d, &r->failure, "child manifest"))
+		return false;
+	digest_format(&d, text);
+	if (!registry_get_manifest(t, text, NULL, &body, &r->failure))
+		return false;
+	if (!manifest_read(body.data, body.len, body.content_type, &m, &r->failure.reason,
+					   &r->failure.message))
+		return false;
+	if (m.is_index)
+	{
+		r->failure.reason = "InvalidManifest";
+		r->failure.message = psprintf("The index entry %s is itself an index.", text);
+		return false;
+	}
+	return fetch_image(t, &body, &m, r);
+}
+
+void
+fetch_source(const RegistryTarget *t, const char *reference, bool preserve, const Digest *known,
+			 const char *prefer_os, const char *prefer_arch, FetchResult *r)
+{
+	RegistryBody body;
+	Manifest	m;
+	char	   *platform = pstrdup(imagestream_preferred_platform ? imagestream_preferred_platform : "");
+	char	   *os = strtok(platform, "/");
+	char	   *arch = os ? strtok(NULL, "/") : NULL;
+	char	   *variant = arch ? strtok(NULL, "/") : NULL;
+
+	memset(r, 0, sizeof(*r));
+	r->status = FETCH_FAILURE;
+	if (!registry_get_manifest(t, reference, known, &body, &r->failure))
+		return;
+	r->source_digest = body.digest;
+	if (body.unchanged)
+	{
+		r->status = FETCH_UNCHANGED;
+		return;
+	}
+	if (!manifest_read(body.data, body.len, body.content_type, &m, &r->failure.reason,
+					   &r->failure.message))
+		return;
+	if (!m.is_index)
+	{
+		if (!fetch_image(t, &body, &m, r))
+			return;
+		r->image = body.digest;
+	}
+	else if (preserve)
+	{
+		FetchedManifest *index = palloc0(sizeof(FetchedManifest));
+		ListCell   *lc;
+
+		foreach(lc, m.children)
+			if (!fetch_child(t, lfirst(lc), r))
+				return;
+		index->digest = body.digest;
+		index->media_type = m.media_type;
+		index->manifest = body.data;
+		index->manifest_len = body.len;
+		r->manifests = lappend(r->manifests, index);
+		r->image = body.digest;
+	}
+	else
+	{
+		/* Legacy: the tag's annotations, then the setting, then linux/amd64 */
+		const char *want_os = prefer_os ? prefer_os : os ? os : "linux";
+		const char *want_arch = prefer_arch ? prefer_arch : arch ? arch : "amd64";
+		ManifestChild *c = manifest_choose_child(&m, want_os, want_arch,
+												 prefer_arch ? NULL : variant);
+
+		if (!fetch_child(t, c, r))
+			return;
+		r->image = ((FetchedManifest *) llast(r->manifests))->digest;
+	}
+	r->status = FETCH_SUCCESS;
+}
+
+static Datum
+make_bytea(const char *data, size_t len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	if (len > 0)
+		memcpy(VARDATA(b), data, len);
+	return PointerGetDatum(b);
+}
+
+static char *
+optional_text(FunctionCallInfo fcinfo, int arg)
+{
+	return PG_ARGISNULL(arg) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(arg));
+}
+
+/*
+ * _fetch_source(ref, insecure, preserve, known, prefer_os, prefer_arch) ->
+ * (status, reason, message, retry_after, image, source_digest, digests,
+ * media_types, manifests, configs)
+ */
+PG_FUNCTION_INFO_V1(imagestream_fetch_source);
+Datum
+imagestream_fetch_source(PG_FUNCTION_ARGS)
+{
+	RegistryTarget t;
+	ImageRefParts p;
+	FetchResult r;
+	Digest		known;
+	char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
+	TupleDesc	desc;
+	Datum		values[10] = {0};
+	bool		nulls[10] = {0};
+	int			n;
+	Datum	   *digests;
+	Datum	   *types;
+	Datum	   *manifests;
+	Datum	   *configs;
+	bool	   *config_nulls;
+	int			dims[1];
+	int			lbs[1] = {1};
+	ListCell   *lc;
+	int			i = 0;
+
+	registry_target(PG_GETARG_DATUM(0), PG_GETARG_BOOL(1), &t);
+	datum_get_ref(PG_GETARG_DATUM(0), &p);
+	if (p.has_digest)
+		digest_format(&p.digest, reference);
+	else
+		snprintf(reference, sizeof(reference), "%.*s",
+				 (int) (p.tag_len ? p.tag_len : 6), p.tag_len ? p.tag : "latest");
+	if (!PG_ARGISNULL(3))
+		datum_get_digest(PG_GETARG_DATUM(3), &known);
+	fetch_source(&t, reference, PG_GETARG_BOOL(2), PG_ARGISNULL(3) ? NULL : &known,
+				 optional_text(fcinfo, 4), optional_text(fcinfo, 5), &r);
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = CStringGetTextDatum(r.status == FETCH_SUCCESS ? "Success" :
+									r.status == FETCH_UNCHANGED ? "Unchanged" : "Failure");
+	nulls[1] = r.failure.reason == NULL;
+	values[1] = nulls[1] ? (Datum) 0 : CStringGetTextDatum(r.failure.reason);
+	nulls[2] = r.failure.message == NULL;
+	values[2] = nulls[2] ? (Datum) 0 : CStringGetTextDatum(r.failure.message);
+	nulls[3] = r.failure.retry_after <= 0;
+	values[3] = Int32GetDatum(r.failure.retry_after);
+	nulls[4] = r.status != FETCH_SUCCESS;
+	values[4] = nulls[4] ? (Datum) 0 : digest_get_datum(&r.image);
+	nulls[5] = r.status == FETCH_FAILURE;
+	values[5] = nulls[5] ? (Datum) 0 : digest_get_datum(&r.source_digest);
+
+	n = list_length(r.manifests);
+	dims[0] = n;
+	digests = palloc(sizeof(Datum) * (n + 1));
+	types = palloc(sizeof(Datum) * (n + 1));
+	manifests = palloc(sizeof(Datum) * (n + 1));
+	configs = palloc(sizeof(Datum) * (n + 1));
+	config_nulls = palloc(sizeof(bool) * (n + 1));
+	foreach(lc, r.manifests)
+	{
+		FetchedManifest *fm = lfirst(lc);
+
+		digests[i] = digest_get_datum(&fm->digest);
+		types[i] = CStringGetTextDatum(fm->media_type);
+		manifests[i] = make_bytea(fm->manifest, fm->manifest_len);
+		config_nulls[i] = fm->config == NULL;
+		configs[i] = fm->config ? make_bytea(fm->config, fm->config_len) : (Datum) 0;
+		i++;
+	}
+	values[6] = PointerGetDatum(construct_array(digests, n,
+												get_element_type(TupleDescAttr(desc, 6)->atttypid),
+												-1, false, TYPALIGN_INT));
+	values[7] = PointerGetDatum(construct_array(types, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[8] = PointerGetDatum(construct_array(manifests, n, BYTEAOID, -1, false, TYPALIGN_INT));
+	values[9] = PointerGetDatum(construct_md_array(configs, config_nulls, 1, dims, lbs, BYTEAOID,
+												   -1, false, TYPALIGN_INT));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/* _registry_tag_pages(ref, insecure) -> (status, reason, message, pages text[]) */
+PG_FUNCTION_INFO_V1(imagestream_registry_tag_pages);
+Datum
+imagestream_registry_tag_pages(PG_FUNCTION_ARGS)
+{
+	RegistryTarget t;
+	RegistryFailure f;
+	List	   *pages;
+	TupleDesc	desc;
+	Datum		values[4] = {0};
+	bool		nulls[4] = {0};
+	bool		ok;
+
+	registry_target(PG_GETARG_DATUM(0), PG_GETARG_BOOL(1), &t);
+	ok = registry_get_tag_pages(&t, &pages, &f);
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = CStringGetTextDatum(ok ? "ok" : "failed");
+	nulls[1] = ok;
+	values[1] = ok ? (Datum) 0 : CStringGetTextDatum(f.reason);
+	nulls[2] = ok;
+	values[2] = ok ? (Datum) 0 : CStringGetTextDatum(f.message);
+	nulls[3] = !ok;
+	if (ok)
+	{
+		int			n = list_length(pages);
+		Datum	   *items = palloc(sizeof(Datum) * (n + 1));
+		ListCell   *lc;
+		int			i = 0;
+
+		foreach(lc, pages)
+			items[i++] = CStringGetTextDatum((char *) lfirst(lc));
+		values[3] = PointerGetDatum(construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT));
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}

@@ -1,0 +1,47 @@
+/*
+ * fetch.h
+ *		Fetching what an image reference points at, as an import needs it:
+ *		the image, or for a manifest list its chosen child (Legacy) or the
+ *		list with every child (PreserveOriginal), with their config blobs.
+ */
+#ifndef IMAGESTREAM_FETCH_H
+#define IMAGESTREAM_FETCH_H
+
+#include "registry.h"
+
+typedef enum FetchStatus
+{
+	FETCH_SUCCESS,
+	FETCH_UNCHANGED,
+	FETCH_FAILURE
+} FetchStatus;
+
+/* One manifest to catalogue, with its config blob (NULL for an index). */
+typedef struct FetchedManifest
+{
+	Digest		digest;
+	char	   *media_type;
+	char	   *manifest;
+	size_t		manifest_len;
+	char	   *config;
+	size_t		config_len;
+} FetchedManifest;
+
+typedef struct FetchResult
+{
+	FetchStatus status;
+	RegistryFailure failure;	/* on FETCH_FAILURE */
+	Digest		image;			/* what the tag is to point at */
+	Digest		source_digest;	/* what the registry served for the reference */
+	List	   *manifests;		/* FetchedManifest *, children before their index */
+} FetchResult;
+
+/*
+ * Fetches reference (a tag or digest) of target.  With known (the digest the
+ * source served last time) an unchanged source costs one HEAD request.
+ */
+extern void fetch_source(const RegistryTarget *target, const char *reference, bool preserve,
+						 const Digest *known, const char *prefer_os, const char *prefer_arch,
+						 FetchResult *r);
+
+#endif

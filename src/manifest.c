@@ -1,0 +1,217 @@
+/*
+ * manifest.c
+ *		Reading OCI and Docker schema 2 manifests and indexes for the import.
+ */
+#include "postgres.h"
+
+#include "common/jsonapi.h"
+#include "mb/pg_wchar.h"
+
+#include "compat.h"
+#include "manifest.h"
+
+#define PATH_DEPTH 6
+
+/* Where the parser is: the field names on the way down, by level. */
+typedef struct ReadState
+{
+	JsonLexContext *lex;
+	char	   *path[PATH_DEPTH];
+	Manifest   *m;
+	char	   *declared_type;
+	char	   *schema_version;
+	bool		has_config;
+	bool		has_layers;
+	bool		has_manifests;
+	ManifestChild *child;		/* the manifests[] entry being read */
+} ReadState;
+
+static bool
+at(ReadState *st, int level, const char *name)
+{
+	return level < PATH_DEPTH && st->path[level] && strcmp(st->path[level], name) == 0;
+}
+
+static JSON_ACTION_RESULT
+read_field_start(void *arg, char *fname, bool isnull)
+{
+	ReadState  *st = arg;
+	int			level = st->lex->lex_level;
+
+	if (level < PATH_DEPTH)
+	{
+		int			i;
+
+		st->path[level] = fname;
+		for (i = level + 1; i < PATH_DEPTH; i++)
+			st->path[i] = NULL;
+	}
+	JSON_ACTION_DONE;
+}
+
+static JSON_ACTION_RESULT
+read_object_start(void *arg)
+{
+	ReadState  *st = arg;
+	int			level = st->lex->lex_level;
+
+	/* entering an element of the top-level "manifests" array */
+	if (level == 2 && at(st, 1, "manifests"))
+	{
+		st->child = palloc0(sizeof(ManifestChild));
+		st->m->children = lappend(st->m->children, st->child);
+	}
+	if (level == 1 && at(st, 1, "config"))
+		st->has_config = true;
+	JSON_ACTION_DONE;
+}
+
+static JSON_ACTION_RESULT
+read_array_start(void *arg)
+{
+	ReadState  *st = arg;
+
+	if (st->lex->lex_level == 1 && at(st, 1, "layers"))
+		st->has_layers = true;
+	if (st->lex->lex_level == 1 && at(st, 1, "manifests"))
+		st->has_manifests = true;
+	JSON_ACTION_DONE;
+}
+
+static JSON_ACTION_RESULT
+read_scalar(void *arg, char *token, JsonTokenType type)
+{
+	ReadState  *st = arg;
+	int			level = st->lex->lex_level;
+
+	if (type == JSON_TOKEN_NULL)
+		JSON_ACTION_DONE;
+	if (level == 1 && at(st, 1, "mediaType"))
+		st->declared_type = token;
+	else if (level == 1 && at(st, 1, "schemaVersion"))
+		st->schema_version = token;
+	else if (level == 2 && at(st, 1, "config") && at(st, 2, "digest"))
+		st->m->config_digest = token;
+	else if (level == 3 && at(st, 1, "manifests") && st->child)
+	{
+		if (at(st, 3, "digest"))
+			st->child->digest = token;
+		else if (at(st, 3, "mediaType"))
+			st->child->media_type = token;
+	}
+	else if (level == 4 && at(st, 1, "manifests") && at(st, 3, "platform") && st->child)
+	{
+		if (at(st, 4, "os"))
+			st->child->os = token;
+		else if (at(st, 4, "architecture"))
+			st->child->architecture = token;
+		else if (at(st, 4, "variant"))
+			st->child->variant = token;
+	}
+	JSON_ACTION_DONE;
+}
+
+static bool
+is_manifest_type(const char *t)
+{
+	return t && (strcmp(t, MT_OCI_MANIFEST) == 0 || strcmp(t, MT_OCI_INDEX) == 0 ||
+				 strcmp(t, MT_DOCKER_MANIFEST) == 0 || strcmp(t, MT_DOCKER_LIST) == 0);
+}
+
+bool
+manifest_read(const char *body, size_t len, const char *content_type, Manifest *out,
+			  const char **reason, char **message)
+{
+	ReadState	st;
+	JsonSemAction sem;
+	const char *type;
+
+	memset(out, 0, sizeof(*out));
+	memset(&st, 0, sizeof(st));
+	memset(&sem, 0, sizeof(sem));
+	st.m = out;
+	if (len > PG_INT32_MAX)
+	{
+		*reason = "InvalidManifest";
+		*message = pstrdup("The manifest is too large to read.");
+		return false;
+	}
+	st.lex = make_json_lexer(pnstrdup(body, len), (int) len, true);
+	sem.semstate = &st;
+	sem.object_field_start = read_field_start;
+	sem.object_start = read_object_start;
+	sem.array_start = read_array_start;
+	sem.scalar = read_scalar;
+	if (pg_parse_json(st.lex, &sem) != JSON_SUCCESS || len == 0 || body[0] != '{')
+	{
+		*reason = "InvalidManifest";
+		*message = pstrdup("The manifest is not a valid JSON object.");
+		return false;
+	}
+	if ((st.schema_version && strcmp(st.schema_version, "1") == 0) ||
+		(st.declared_type && strncmp(st.declared_type, "application/vnd.docker.distribution.manifest.v1", 47) == 0))
+	{
+		*reason = "UnsupportedMediaType";
+		*message = pstrdup("Docker schema 1 manifests are not supported; push the image again with a current client.");
+		return false;
+	}
+	/* the served type, unless it is generic, then the declared one, then the shape */
+	type = is_manifest_type(content_type) ? content_type : NULL;
+	if (type == NULL && content_type && strcmp(content_type, "application/json") != 0 &&
+		strcmp(content_type, "text/plain") != 0)
+	{
+		*reason = "UnsupportedMediaType";
+		*message = psprintf("Media type \"%s\" is not an OCI or Docker schema 2 image manifest or index.", content_type);
+		return false;
+	}
+	if (type == NULL)
+		type = st.declared_type;
+	if (type == NULL)
+		type = st.has_manifests ? MT_OCI_INDEX : st.has_config ? MT_OCI_MANIFEST : NULL;
+	if (!is_manifest_type(type))
+	{
+		*reason = "UnsupportedMediaType";
+		*message = psprintf("Media type \"%s\" is not an OCI or Docker schema 2 image manifest or index.",
+							type ? type : "(none)");
+		return false;
+	}
+	out->media_type = pstrdup(type);
+	out->is_index = strcmp(type, MT_OCI_INDEX) == 0 || strcmp(type, MT_DOCKER_LIST) == 0;
+	if (out->is_index ? !st.has_manifests || out->children == NIL
+		: !st.has_config || !st.has_layers || out->config_digest == NULL)
+	{
+		*reason = "InvalidManifest";
+		*message = pstrdup(out->is_index ? "The index lists no manifests."
+						   : "The manifest lacks its config descriptor or its list of layers.");
+		return false;
+	}
+	return true;
+}
+
+static ManifestChild *
+find_child(const Manifest *m, const char *os, const char *architecture, const char *variant)
+{
+	ListCell   *lc;
+
+	foreach(lc, m->children)
+	{
+		ManifestChild *c = lfirst(lc);
+
+		if (c->os && c->architecture && strcmp(c->os, os) == 0 &&
+			strcmp(c->architecture, architecture) == 0 &&
+			(variant == NULL || variant[0] == '\0' || (c->variant && strcmp(c->variant, variant) == 0)))
+			return c;
+	}
+	return NULL;
+}
+
+ManifestChild *
+manifest_choose_child(const Manifest *m, const char *os, const char *architecture,
+					  const char *variant)
+{
+	ManifestChild *c = find_child(m, os, architecture, variant);
+
+	if (c == NULL)
+		c = find_child(m, "linux", "amd64", NULL);
+	return c ? c : linitial(m->children);
+}

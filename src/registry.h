@@ -1,0 +1,57 @@
+/*
+ * registry.h
+ *		The distribution API of one registry repository: manifests, blobs and
+ *		tag lists, every body verified against its digest, failures turned
+ *		into OpenShift's reasons.
+ */
+#ifndef IMAGESTREAM_REGISTRY_H
+#define IMAGESTREAM_REGISTRY_H
+
+#include "postgres.h"
+
+#include "digest.h"
+#include "nodes/pg_list.h"
+
+typedef struct RegistryTarget
+{
+	char	   *host;			/* registry as written in the reference */
+	char	   *api_host;		/* where requests go (Docker Hub's differs) */
+	char	   *repository;
+	bool		insecure;		/* plain HTTP and unverified TLS allowed */
+} RegistryTarget;
+
+/* Why an operation failed. */
+typedef struct RegistryFailure
+{
+	const char *reason;			/* NotFound, Unauthorized, ... */
+	char	   *message;
+	int			retry_after;	/* seconds, from a 429 */
+} RegistryFailure;
+
+typedef struct RegistryBody
+{
+	Digest		digest;
+	char	   *content_type;	/* without parameters; may be NULL */
+	char	   *data;
+	size_t		len;
+	bool		unchanged;		/* a HEAD found the known digest; no data */
+} RegistryBody;
+
+extern void registry_target(Datum ref, bool insecure, RegistryTarget *t);
+
+/*
+ * The manifest at reference (a tag, or a digest it must hash to).  With
+ * known, one HEAD request first: the same Docker-Content-Digest means
+ * unchanged.
+ */
+extern bool registry_get_manifest(const RegistryTarget *t, const char *reference,
+								  const Digest *known, RegistryBody *out, RegistryFailure *f);
+
+/* A blob (at most 16 MB) that must hash to d. */
+extern bool registry_get_blob(const RegistryTarget *t, const Digest *d, RegistryBody *out,
+							  RegistryFailure *f);
+
+/* The bodies (char *) of the tag list pages, following Link rel="next". */
+extern bool registry_get_tag_pages(const RegistryTarget *t, List **pages, RegistryFailure *f);
+
+#endif
