@@ -6,10 +6,13 @@
 
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "policy.h"
 #include "settings.h"
+#include "worker.h"
+#include "worker_shmem.h"
 
 PG_MODULE_MAGIC;
 
@@ -76,5 +79,30 @@ _PG_init(void)
 							NULL, &imagestream_max_bulk_import,
 							50, -1, PG_INT32_MAX, PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomStringVariable("imagestream.database",
+							   "Database the background worker connects to.",
+							   NULL, &imagestream_database, "postgres", PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+	DefineCustomBoolVariable("imagestream.enable_worker",
+							 "Whether the background worker imports scheduled and pending tags.",
+							 NULL, &imagestream_enable_worker, true, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("imagestream.import_interval",
+							"Least time between two checks of a scheduled tag.",
+							NULL, &imagestream_import_interval,
+							15 * 60 * 1000, 1000, PG_INT32_MAX, PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("imagestream.max_imports_per_minute",
+							"Most tag checks the worker makes per minute (-1: no limit); bursts up to twice that.",
+							NULL, &imagestream_max_imports_per_minute,
+							60, -1, PG_INT32_MAX, PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("imagestream");
+
+	/* the worker needs its shared memory, so only when preloaded */
+	if (process_shared_preload_libraries_in_progress)
+	{
+		worker_shmem_init_hooks();
+		worker_register();
+	}
 }

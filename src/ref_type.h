@@ -17,6 +17,8 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+
 #include "reference.h"
 
 #define REF_HEADER_BYTES 5
@@ -27,5 +29,8 @@ extern Datum ref_get_datum(const ImageRefParts *p);
 
 /* The parts of a value; they point into the (detoasted) value. */
 extern void datum_get_ref(Datum datum, ImageRefParts *out);
+
+/* Text input of image_ref, for DirectFunctionCall1. */
+extern Datum image_ref_in(PG_FUNCTION_ARGS);
 
 #endif

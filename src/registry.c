@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "lib/stringinfo.h"
+#include "utils/memutils.h"
 #include "utils/builtins.h"
 
 #include "auth.h"
@@ -73,6 +74,35 @@ registry_target(Datum ref, bool insecure, RegistryTarget *t)
 	t->insecure = insecure || policy_registry_insecure(t->host);
 }
 
+/*
+ * Insecure registries found to answer only plain HTTP in this process: they
+ * are not tried over HTTPS again, so an unchanged check stays one request.
+ */
+static List *plain_http_hosts = NIL;
+
+static bool
+plain_http_known(const char *api_host)
+{
+	ListCell   *lc;
+
+	foreach(lc, plain_http_hosts)
+		if (strcmp(lfirst(lc), api_host) == 0)
+			return true;
+	return false;
+}
+
+static void
+remember_plain_http(const char *api_host)
+{
+	MemoryContext old;
+
+	if (plain_http_known(api_host))
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	plain_http_hosts = lappend(plain_http_hosts, pstrdup(api_host));
+	MemoryContextSwitchTo(old);
+}
+
 /* Whether a failed HTTPS attempt found a server that only speaks HTTP. */
 static bool
 answers_plain_http(const RegistryTarget *t)
@@ -108,7 +138,7 @@ registry_request(const RegistryTarget *t, const char *path, const char *absolute
 		fail(o, "Forbidden", "%s", why);
 		return false;
 	}
-	for (i = 0; i < (t->insecure ? 2 : 1); i++)
+	for (i = (t->insecure && plain_http_known(t->api_host)) ? 1 : 0; i < (t->insecure ? 2 : 1); i++)
 	{
 		HttpRequest req = {0};
 
@@ -120,7 +150,11 @@ registry_request(const RegistryTarget *t, const char *path, const char *absolute
 		req.verify_tls = !t->insecure;
 		auth_perform(t->host, t->repository, &req, resp, &note);
 		if (resp->status > 0 || resp->blocked || absolute_url)
+		{
+			if (i == 1 && resp->status > 0)
+				remember_plain_http(t->api_host);
 			break;
+		}
 	}
 	if (resp->blocked)
 	{

@@ -54,6 +54,8 @@ CREATE TABLE tag (
 	-- list imported in Legacy mode, the list's digest): an unchanged source
 	-- is then recognised by one HEAD request
 	source_digest image_digest,
+	-- import_now asked the worker to import this tag
+	import_requested_at timestamptz,
 	-- status: the ImportSuccess condition
 	import_status text CHECK (import_status IN ('True', 'False')),
 	import_reason text,

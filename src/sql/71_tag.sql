@@ -205,6 +205,8 @@ BEGIN
 		v_scheduled, v_insecure, v_mode, v_policy, '{}', new_stream);
 	IF v_reference AND spec.ref_changed THEN
 		PERFORM imagestream._add_event((spec.t).id, ref, NULL, (spec.t).spec_generation);
+	ELSIF spec.ref_changed THEN
+		PERFORM imagestream._wake_worker();		-- the tag is pending
 	END IF;
 END $$;
 COMMENT ON FUNCTION tag(text, text, source_kind, boolean, boolean, boolean, boolean, reference_policy, import_mode)

@@ -8,7 +8,7 @@ GRANT USAGE ON SCHEMA imagestream TO PUBLIC;
 
 GRANT SELECT ON stream, tag, history, change, image, image_layer, image_child,
 	namespace_grant TO PUBLIC;
-GRANT SELECT ON image_streams, image_stream_tags, images TO PUBLIC;
+GRANT SELECT ON image_streams, image_stream_tags, images, worker_status TO PUBLIC;
 
 ALTER TABLE stream ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tag ENABLE ROW LEVEL SECURITY;
@@ -42,7 +42,7 @@ BEGIN
 	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
 			 WHERE p.pronamespace = 'imagestream'::regnamespace AND p.proname LIKE '\_%'
 			   AND p.proname NOT IN ('_can', '_privileged', '_calling_role', '_level_rank',
-									 '_pull_spec', '_local_repository')
+									 '_pull_spec', '_local_repository', '_worker_status', '_wake_worker')
 	LOOP
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 	END LOOP;

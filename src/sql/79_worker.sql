@@ -1,0 +1,117 @@
+-- The background worker's SQL side (SPEC section 7): waking it, recording
+-- what it fetched, import_now, and its status.
+
+CREATE FUNCTION _wake_worker() RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_wake_worker' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION _worker_preloaded() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'imagestream_worker_preloaded' LANGUAGE C VOLATILE;
+
+CREATE FUNCTION _worker_status(OUT pid integer, OUT started_at timestamptz,
+	OUT last_cycle_at timestamptz, OUT tags_scheduled bigint, OUT tags_checked bigint,
+	OUT imports bigint, OUT failures bigint, OUT requests bigint, OUT bytes_received bigint,
+	OUT in_flight integer, OUT next_due_at timestamptz)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'imagestream_worker_status' LANGUAGE C VOLATILE;
+
+CREATE VIEW worker_status AS SELECT * FROM imagestream._worker_status();
+COMMENT ON VIEW worker_status IS 'the background worker, one row while it runs; counters since it started';
+
+-- Records what the worker fetched for a tag (src/worker.c), unless the
+-- tag's source changed meanwhile.  p_blobs holds the manifests, then the
+-- configs, in the order of p_digests.
+CREATE FUNCTION _worker_apply(p_tag_id bigint, p_source text, p_status text, p_reason text,
+	p_message text, p_image text, p_source_digest text, p_digests text[],
+	p_media_types text[], p_blobs bytea[]) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	t imagestream.tag;
+	s imagestream.stream;
+	n integer := coalesce(cardinality(p_digests), 0);
+	repo imagestream.image_ref := imagestream.ref_name(p_source::imagestream.image_ref)::imagestream.image_ref;
+	i integer;
+BEGIN
+	SELECT * INTO t FROM imagestream.tag WHERE id = p_tag_id;
+	IF NOT FOUND OR NOT t.has_spec OR t.from_ref IS DISTINCT FROM p_source THEN
+		RETURN;
+	END IF;
+	SELECT * INTO s FROM imagestream.stream WHERE id = t.stream_id FOR UPDATE;
+	t := imagestream._lock_tag(s, t.name);
+	IF t.import_requested_at IS NOT NULL THEN
+		UPDATE imagestream.tag SET import_requested_at = NULL WHERE id = t.id;
+	END IF;
+	IF p_status = 'Failure' THEN
+		PERFORM imagestream._record_failure(t.id, p_reason, p_message);
+		RETURN;
+	END IF;
+	FOR i IN 1 .. n LOOP
+		PERFORM imagestream._catalogue_manifest(p_digests[i]::imagestream.image_digest, p_media_types[i],
+			p_blobs[i], imagestream.ref_with_digest(repo, p_digests[i]::imagestream.image_digest));
+		IF p_blobs[n + i] IS NOT NULL THEN
+			PERFORM imagestream._catalogue_config(p_digests[i]::imagestream.image_digest, p_blobs[n + i]);
+		END IF;
+	END LOOP;
+	PERFORM imagestream._record_import(s, false, t.name, t.from_ref,
+		CASE WHEN p_status = 'Success'
+			 THEN imagestream.ref_with_digest(repo, p_image::imagestream.image_digest)
+			 ELSE t.docker_image_reference END,
+		CASE WHEN p_status = 'Success' THEN p_image::imagestream.image_digest ELSE t.image END,
+		p_source_digest::imagestream.image_digest, t.scheduled, t.insecure, t.import_mode,
+		t.reference_policy);
+END $$;
+
+-- import_now: the tag, every importable tag of the stream, or (NULL) every
+-- scheduled tag the caller may edit is due now; the worker wakes at commit.
+CREATE FUNCTION import_now(target text DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record;
+	marked integer;
+BEGIN
+	IF target IS NULL THEN
+		UPDATE imagestream.tag t SET import_requested_at = now()
+		WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference AND t.scheduled
+		  AND imagestream._can(t.namespace, 'edit');
+		GET DIAGNOSTICS marked = ROW_COUNT;
+	ELSIF strpos(target, ':') > 0 THEN
+		d := imagestream._parse_tag(target);
+		PERFORM imagestream._require(d.namespace, 'edit');
+		UPDATE imagestream.tag t SET import_requested_at = now()
+		WHERE t.namespace = d.namespace AND t.stream = d.stream AND t.name = d.tag
+		  AND t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference;
+		GET DIAGNOSTICS marked = ROW_COUNT;
+		IF marked = 0 THEN
+			IF NOT EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.namespace = d.namespace
+						   AND t.stream = d.stream AND t.name = d.tag) THEN
+				RAISE EXCEPTION 'image stream tag "%" does not exist', target
+					USING ERRCODE = 'undefined_object';
+			END IF;
+			RAISE EXCEPTION 'image stream tag "%" is not imported from a registry', target
+				USING ERRCODE = 'invalid_parameter_value',
+					HINT = 'Only tags from a container image (DockerImage), not references, are imported.';
+		END IF;
+	ELSE
+		d := imagestream._parse_stream(target);
+		PERFORM imagestream._require(d.namespace, 'edit');
+		IF NOT EXISTS (SELECT 1 FROM imagestream.stream s WHERE s.namespace = d.namespace AND s.name = d.name) THEN
+			RAISE EXCEPTION 'image stream "%" does not exist', target USING ERRCODE = 'undefined_object';
+		END IF;
+		UPDATE imagestream.tag t SET import_requested_at = now()
+		WHERE t.namespace = d.namespace AND t.stream = d.name
+		  AND t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference;
+		GET DIAGNOSTICS marked = ROW_COUNT;
+	END IF;
+	IF marked > 0 THEN
+		PERFORM imagestream._wake_worker();
+	END IF;
+	RETURN marked;
+END $$;
+COMMENT ON FUNCTION import_now(text) IS 'ask the worker to import a tag, a stream''s tags, or every scheduled tag, now (for registry webhooks)';
+
+DO $$
+BEGIN
+	IF NOT imagestream._worker_preloaded() THEN
+		RAISE NOTICE 'the imagestream background worker is not running: scheduled and pending tags are imported only by import_image()'
+			USING HINT = 'Add imagestream to shared_preload_libraries and restart the server.';
+	END IF;
+END $$;

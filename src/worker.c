@@ -1,0 +1,573 @@
+/*
+ * worker.c
+ *		The background worker's loop (SPEC section 7).
+ *
+ * Each cycle reads the importable tags in a short transaction, fetches the
+ * due ones with no transaction open (src/fetch.c), and records each result
+ * that changes something in a short transaction of its own.  The schedule
+ * (when each tag is next due, how often it failed) lives in this process's
+ * memory, so a check that finds nothing new writes nothing at all.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "digest_type.h"
+#include "fetch.h"
+#include "http.h"
+#include "ref_type.h"
+#include "worker.h"
+#include "worker_shmem.h"
+
+char	   *imagestream_database = NULL;
+bool		imagestream_enable_worker = true;
+int			imagestream_import_interval = 15 * 60 * 1000;
+int			imagestream_max_imports_per_minute = 60;
+
+PGDLLEXPORT void imagestream_worker_main(Datum arg);
+
+/* When a tag is next due; kept across cycles, never written to tables. */
+typedef struct TagSchedule
+{
+	int64		tag_id;			/* hash key */
+	TimestampTz next_due;
+	int			failures;
+	uint64		seen_cycle;
+} TagSchedule;
+
+/* A tag to check this cycle. */
+typedef struct DueTag
+{
+	int64		tag_id;
+	char	   *source;
+	bool		insecure;
+	bool		preserve;
+	char	   *known;			/* digest text, or NULL for a full fetch */
+	char	   *prefer_os;
+	char	   *prefer_arch;
+	bool		forced;			/* pending or requested: record even if unchanged */
+} DueTag;
+
+static HTAB *schedule = NULL;
+static uint64 cycle = 0;
+static double budget = 0;		/* imports allowed now (token bucket) */
+static TimestampTz budget_at = 0;
+
+void
+worker_register(void)
+{
+	BackgroundWorker bgw;
+
+	memset(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	/* not on a hot standby: the worker starts when recovery ends */
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = 5;
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "imagestream");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "imagestream_worker_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "imagestream worker");
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "imagestream worker");
+	RegisterBackgroundWorker(&bgw);
+}
+
+static void
+update_status(void (*fn) (WorkerShared *, void *), void *arg)
+{
+	SpinLockAcquire(&worker_shared->mutex);
+	fn(worker_shared, arg);
+	SpinLockRelease(&worker_shared->mutex);
+}
+
+static void
+status_clear(WorkerShared *w, void *arg)
+{
+	w->pid = 0;
+	w->latch = NULL;
+}
+
+static void
+detach_status(int code, Datum arg)
+{
+	update_status(status_clear, NULL);
+}
+
+static void
+status_start(WorkerShared *w, void *arg)
+{
+	memset(((char *) w) + offsetof(WorkerShared, pid), 0,
+		   sizeof(WorkerShared) - offsetof(WorkerShared, pid));
+	w->pid = MyProcPid;
+	w->latch = &MyProc->procLatch;
+	w->started_at = GetCurrentTimestamp();
+}
+
+/* Counters of one check, added to the shared ones. */
+typedef struct CheckCounts
+{
+	int64		checked;
+	int64		imports;
+	int64		failures;
+	int64		scheduled;
+	TimestampTz next_due;
+	bool		cycle_end;
+} CheckCounts;
+
+static void
+status_add(WorkerShared *w, void *arg)
+{
+	CheckCounts *c = arg;
+
+	w->tags_checked += c->checked;
+	w->imports += c->imports;
+	w->failures += c->failures;
+	w->requests = http_requests;
+	w->bytes_received = http_bytes_received;
+	w->in_flight = c->cycle_end ? 0 : 1;
+	if (c->cycle_end)
+	{
+		w->last_cycle_at = GetCurrentTimestamp();
+		w->tags_scheduled = c->scheduled;
+		w->next_due_at = c->next_due;
+	}
+}
+
+static void
+begin_transaction(void)
+{
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+end_transaction(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* The spread start of a scheduled tag inside the interval. */
+static TimestampTz
+spread_start(int64 tag_id, TimestampTz now)
+{
+	uint64		h = (uint64) tag_id * UINT64CONST(11400714819323198485);
+
+	return TimestampTzPlusMilliseconds(now, (int64) (h % (uint64) imagestream_import_interval));
+}
+
+/*
+ * Reads the importable tags and returns those due now; *next_due is when the
+ * next of the others is.  NIL when the extension is not installed.
+ */
+static List *
+read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz *next_due)
+{
+	List	   *due = NIL;
+	uint64		i;
+
+	*scheduled = 0;
+	*next_due = TimestampTzPlusMilliseconds(now, imagestream_import_interval);
+	begin_transaction();
+	pgstat_report_activity(STATE_RUNNING, "imagestream worker: reading due tags");
+	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'imagestream'",
+					true, 1) != SPI_OK_SELECT || SPI_processed == 0)
+	{
+		end_transaction();
+		return NIL;
+	}
+	if (SPI_execute(
+					"SELECT t.id, t.from_ref, t.insecure, t.import_mode = 'PreserveOriginal', "
+					"  t.source_digest::text, "
+					"  t.annotations->>'importer.image.openshift.io/prefer-os', "
+					"  t.annotations->>'importer.image.openshift.io/prefer-arch', "
+					"  t.spec_generation > greatest(coalesce(t.status_generation, 0), "
+					"                               coalesce(t.import_generation, 0)), "
+					"  t.import_requested_at IS NOT NULL, "
+					"  t.scheduled AND NOT (imagestream.ref_digest(t.from_ref::imagestream.image_ref) IS NOT NULL "
+					"                       AND t.image IS NOT NULL) "
+					"FROM imagestream.tag t "
+					"WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the tags to import");
+
+	cycle++;
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		bool		pending = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+		bool		requested = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
+		bool		sched = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+		TagSchedule *entry;
+		bool		found;
+
+		if (!pending && !requested && !sched)
+			continue;
+		entry = hash_search(schedule, &id, HASH_ENTER, &found);
+		if (!found)
+		{
+			entry->next_due = spread_start(id, now);
+			entry->failures = 0;
+		}
+		entry->seen_cycle = cycle;
+		if (sched)
+			(*scheduled)++;
+		if (pending || requested || entry->next_due <= now)
+		{
+			MemoryContext old = MemoryContextSwitchTo(loop_ctx);
+			DueTag	   *d = palloc0(sizeof(DueTag));
+
+			d->tag_id = id;
+			d->source = SPI_getvalue(tup, desc, 2);
+			d->insecure = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+			d->preserve = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+			/* a pending or requested tag is fetched whole */
+			d->known = (pending || requested) ? NULL : SPI_getvalue(tup, desc, 5);
+			d->prefer_os = SPI_getvalue(tup, desc, 6);
+			d->prefer_arch = SPI_getvalue(tup, desc, 7);
+			d->forced = pending || requested;
+			due = lappend(due, d);
+			MemoryContextSwitchTo(old);
+		}
+		else if (entry->next_due < *next_due)
+			*next_due = entry->next_due;
+	}
+	end_transaction();
+
+	/* forget tags that are gone or no longer importable */
+	{
+		HASH_SEQ_STATUS seq;
+		TagSchedule *e;
+
+		hash_seq_init(&seq, schedule);
+		while ((e = hash_seq_search(&seq)) != NULL)
+			if (e->seen_cycle != cycle)
+				hash_search(schedule, &e->tag_id, HASH_REMOVE, NULL);
+	}
+	return due;
+}
+
+/* Is there budget for one more import (max_imports_per_minute, burst twice that)? */
+static bool
+take_budget(TimestampTz now)
+{
+	double		rate = imagestream_max_imports_per_minute;
+
+	if (rate < 0)
+		return true;
+	if (budget_at != 0)
+		budget += rate * (double) (now - budget_at) / (60.0 * USECS_PER_SEC);
+	budget = Min(budget, 2 * rate);
+	budget_at = now;
+	if (budget < 1)
+		return false;
+	budget -= 1;
+	return true;
+}
+
+static Datum
+text_array(List *items)
+{
+	int			n = list_length(items);
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	bool	   *nulls = palloc(sizeof(bool) * (n + 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, items)
+	{
+		nulls[i] = lfirst(lc) == NULL;
+		d[i] = nulls[i] ? (Datum) 0 : PointerGetDatum(lfirst(lc));
+		i++;
+	}
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+static Datum
+bytea_array(List *items)
+{
+	int			n = list_length(items);
+	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
+	bool	   *nulls = palloc(sizeof(bool) * (n + 1));
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, items)
+	{
+		nulls[i] = lfirst(lc) == NULL;
+		d[i] = nulls[i] ? (Datum) 0 : PointerGetDatum(lfirst(lc));
+		i++;
+	}
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, BYTEAOID, -1, false, TYPALIGN_INT));
+}
+
+static bytea *
+to_bytea(const char *data, size_t len)
+{
+	bytea	   *b;
+
+	if (data == NULL)
+		return NULL;
+	b = palloc(VARHDRSZ + len);
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return b;
+}
+
+/* Records a result in its own transaction; an error is logged, not fatal. */
+static void
+apply_result(MemoryContext loop_ctx, const DueTag *d, const FetchResult *r)
+{
+	static const char *status_names[] = {"Success", "Unchanged", "Failure"};
+	Oid			types[10] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTARRAYOID, TEXTARRAYOID, BYTEAARRAYOID};
+	Datum		values[10];
+	char		nulls[10];
+	char		image[DIGEST_MAX_TEXT];
+	char		source_digest[DIGEST_MAX_TEXT];
+	List	   *digests = NIL;
+	List	   *media_types = NIL;
+	List	   *manifests = NIL;
+	List	   *configs = NIL;
+	ListCell   *lc;
+
+	memset(nulls, ' ', sizeof(nulls));
+	digest_format(&r->image, image);
+	digest_format(&r->source_digest, source_digest);
+	foreach(lc, r->manifests)
+	{
+		FetchedManifest *fm = lfirst(lc);
+		char	   *text = palloc(DIGEST_MAX_TEXT);
+
+		digest_format(&fm->digest, text);
+		digests = lappend(digests, cstring_to_text(text));
+		media_types = lappend(media_types, cstring_to_text(fm->media_type));
+		manifests = lappend(manifests, to_bytea(fm->manifest, fm->manifest_len));
+		configs = lappend(configs, to_bytea(fm->config, fm->config_len));
+	}
+	values[0] = Int64GetDatum(d->tag_id);
+	values[1] = CStringGetTextDatum(d->source);
+	values[2] = CStringGetTextDatum(status_names[r->status]);
+	values[3] = r->failure.reason ? CStringGetTextDatum(r->failure.reason) : (Datum) 0;
+	nulls[3] = r->failure.reason ? ' ' : 'n';
+	values[4] = r->failure.message ? CStringGetTextDatum(r->failure.message) : (Datum) 0;
+	nulls[4] = r->failure.message ? ' ' : 'n';
+	values[5] = CStringGetTextDatum(image);
+	nulls[5] = r->status == FETCH_SUCCESS ? ' ' : 'n';
+	values[6] = CStringGetTextDatum(source_digest);
+	nulls[6] = r->status == FETCH_FAILURE ? 'n' : ' ';
+	values[7] = text_array(digests);
+	values[8] = text_array(media_types);
+	/* the manifests and configs go in one bytea array: manifests, then configs */
+	values[9] = bytea_array(list_concat(manifests, configs));
+
+	PG_TRY();
+	{
+		begin_transaction();
+		pgstat_report_activity(STATE_RUNNING, "imagestream worker: recording an import");
+		if (SPI_execute_with_args("SELECT imagestream._worker_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+								  10, types, values, nulls, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not record an import");
+		end_transaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(loop_ctx);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG,
+				(errmsg("imagestream worker could not record the import of %s: %s",
+						d->source, edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+}
+
+/* One check: fetch with no transaction open, record what changed. */
+static void
+check_tag(MemoryContext loop_ctx, const DueTag *d, TimestampTz now, CheckCounts *counts)
+{
+	RegistryTarget t;
+	ImageRefParts p;
+	Datum		ref;
+	Digest		known;
+	ParseError	err;
+	FetchResult r;
+	char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
+	TagSchedule *entry;
+	int64		delay_ms = imagestream_import_interval;
+	bool		use_known;
+
+	ref = DirectFunctionCall1(image_ref_in, CStringGetDatum(d->source));
+	registry_target(ref, d->insecure, &t);
+	datum_get_ref(ref, &p);
+	if (p.has_digest)
+		digest_format(&p.digest, reference);
+	else
+		snprintf(reference, sizeof(reference), "%.*s",
+				 (int) (p.tag_len ? p.tag_len : 6), p.tag_len ? p.tag : "latest");
+	use_known = d->known && digest_parse(d->known, strlen(d->known), &known, &err);
+	pgstat_report_activity(STATE_RUNNING, "imagestream worker: fetching");
+	fetch_source(&t, reference, d->preserve, use_known ? &known : NULL,
+				 d->prefer_os, d->prefer_arch, &r);
+	counts->checked++;
+
+	entry = hash_search(schedule, &d->tag_id, HASH_FIND, NULL);
+	if (r.status == FETCH_FAILURE)
+	{
+		counts->failures++;
+		if (entry)
+		{
+			/* back off exponentially, up to the interval */
+			entry->failures = Min(entry->failures + 1, 20);
+			delay_ms = Min((int64) imagestream_import_interval,
+						   (int64) 5000 << (entry->failures - 1));
+			if (r.failure.retry_after > 0)
+				delay_ms = Max(delay_ms, (int64) r.failure.retry_after * 1000);
+		}
+	}
+	else if (entry)
+		entry->failures = 0;
+	if (entry)
+		entry->next_due = TimestampTzPlusMilliseconds(now, delay_ms);
+
+	if (r.status == FETCH_UNCHANGED && !d->forced)
+		return;					/* nothing new: nothing written */
+	if (r.status == FETCH_SUCCESS)
+		counts->imports++;
+	apply_result(loop_ctx, d, &r);
+}
+
+/* One cycle; returns how long to sleep, in ms. */
+static long
+run_cycle(MemoryContext loop_ctx)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	CheckCounts counts = {0};
+	TimestampTz next_due;
+	List	   *due;
+	ListCell   *lc;
+	long		sleep_ms;
+
+	if (!imagestream_enable_worker)
+		return 5000;
+	due = read_due(loop_ctx, now, &counts.scheduled, &next_due);
+	foreach(lc, due)
+	{
+		DueTag	   *d = lfirst(lc);
+		CheckCounts one = {0};
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+			break;
+		if (!take_budget(GetCurrentTimestamp()))
+		{
+			next_due = Min(next_due, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000));
+			break;
+		}
+		update_status(status_add, &one);
+		check_tag(loop_ctx, d, GetCurrentTimestamp(), &one);
+		counts.checked += one.checked;
+		counts.imports += one.imports;
+		counts.failures += one.failures;
+		update_status(status_add, &one);
+	}
+	counts.checked = counts.imports = counts.failures = 0;
+	counts.cycle_end = true;
+	counts.next_due = next_due;
+	update_status(status_add, &counts);
+	sleep_ms = (long) ((next_due - GetCurrentTimestamp()) / 1000);
+	return Max(10, Min(sleep_ms, 1000));
+}
+
+void
+imagestream_worker_main(Datum arg)
+{
+	MemoryContext loop_ctx;
+	HASHCTL		ctl;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(imagestream_database, NULL, 0);
+	pgstat_report_appname("imagestream worker");
+
+	if (worker_shared == NULL)
+		ereport(ERROR, (errmsg("imagestream worker started without its shared memory")));
+	update_status(status_start, NULL);
+	before_shmem_exit(detach_status, 0);
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(TagSchedule);
+	schedule = hash_create("imagestream schedule", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
+	loop_ctx = AllocSetContextCreate(TopMemoryContext, "imagestream worker loop",
+									 ALLOCSET_DEFAULT_SIZES);
+	ereport(LOG, (errmsg("imagestream worker started in database \"%s\"", imagestream_database)));
+
+	for (;;)
+	{
+		volatile long sleep_ms;
+		MemoryContext old;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		MemoryContextReset(loop_ctx);
+		old = MemoryContextSwitchTo(loop_ctx);
+		PG_TRY();
+		{
+			sleep_ms = run_cycle(loop_ctx);
+		}
+		PG_CATCH();
+		{
+			/* a cycle that fails (say, during an upgrade) is retried later */
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(loop_ctx);
+			edata = CopyErrorData();
+			FlushErrorState();
+			if (IsTransactionState())
+				AbortCurrentTransaction();
+			ereport(LOG, (errmsg("imagestream worker cycle failed: %s", edata->message)));
+			sleep_ms = 5000;
+		}
+		PG_END_TRY();
+		MemoryContextSwitchTo(old);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 sleep_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

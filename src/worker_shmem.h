@@ -1,0 +1,41 @@
+/*
+ * worker_shmem.h
+ *		The background worker's shared state: its latch, for waking it when
+ *		a transaction that asked for an import commits, and its counters,
+ *		shown by imagestream.worker_status.
+ */
+#ifndef IMAGESTREAM_WORKER_SHMEM_H
+#define IMAGESTREAM_WORKER_SHMEM_H
+
+#include "postgres.h"
+
+#include "storage/latch.h"
+#include "storage/spin.h"
+#include "utils/timestamp.h"
+
+typedef struct WorkerShared
+{
+	slock_t		mutex;
+	pid_t		pid;			/* 0 while no worker runs */
+	Latch	   *latch;			/* the worker's PGPROC latch (shared memory) */
+	TimestampTz started_at;
+	TimestampTz last_cycle_at;
+	TimestampTz next_due_at;
+	int64		tags_scheduled;
+	int64		tags_checked;
+	int64		imports;
+	int64		failures;
+	int64		requests;
+	int64		bytes_received;
+	int32		in_flight;
+} WorkerShared;
+
+/* NULL unless the library was preloaded. */
+extern WorkerShared *worker_shared;
+
+extern void worker_shmem_init_hooks(void);
+
+/* Wakes the worker when the current transaction commits. */
+extern void worker_wake_at_commit(void);
+
+#endif
