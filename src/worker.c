@@ -47,6 +47,7 @@ typedef struct TagSchedule
 {
 	int64		tag_id;			/* hash key */
 	TimestampTz next_due;
+	TimestampTz not_before;		/* a registry's Retry-After */
 	int			failures;
 	uint64		seen_cycle;
 } TagSchedule;
@@ -229,12 +230,16 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 		if (!found)
 		{
 			entry->next_due = spread_start(id, now);
+			entry->not_before = 0;
 			entry->failures = 0;
 		}
 		entry->seen_cycle = cycle;
+		/* a shorter interval applies at once */
+		if (entry->next_due > TimestampTzPlusMilliseconds(now, imagestream_import_interval))
+			entry->next_due = TimestampTzPlusMilliseconds(now, imagestream_import_interval);
 		if (sched)
 			(*scheduled)++;
-		if (pending || requested || entry->next_due <= now)
+		if ((pending || requested || entry->next_due <= now) && entry->not_before <= now)
 		{
 			MemoryContext old = MemoryContextSwitchTo(loop_ctx);
 			DueTag	   *d = palloc0(sizeof(DueTag));
@@ -251,8 +256,8 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 			due = lappend(due, d);
 			MemoryContextSwitchTo(old);
 		}
-		else if (entry->next_due < *next_due)
-			*next_due = entry->next_due;
+		else if (Max(entry->next_due, entry->not_before) < *next_due)
+			*next_due = Max(entry->next_due, entry->not_before);
 	}
 	end_transaction();
 
@@ -447,12 +452,12 @@ check_tag(MemoryContext loop_ctx, const DueTag *d, TimestampTz now, CheckCounts 
 		counts->failures++;
 		if (entry)
 		{
-			/* back off exponentially, up to the interval */
-			entry->failures = Min(entry->failures + 1, 20);
+			/* retry after 1 s, 2 s, 4 s, ... up to the interval */
+			entry->failures = Min(entry->failures + 1, 30);
 			delay_ms = Min((int64) imagestream_import_interval,
-						   (int64) 5000 << (entry->failures - 1));
+						   (int64) 1000 << (entry->failures - 1));
 			if (r.failure.retry_after > 0)
-				delay_ms = Max(delay_ms, (int64) r.failure.retry_after * 1000);
+				entry->not_before = TimestampTzPlusMilliseconds(now, (int64) r.failure.retry_after * 1000);
 		}
 	}
 	else if (entry)

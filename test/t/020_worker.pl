@@ -1,0 +1,171 @@
+# The background worker against a real registry: pending tags and upstream
+# rebuilds picked up (with NOTIFY), import_now within 2 s, unchanged checks
+# writing no WAL, back-off and Retry-After, SIGTERM, SIGHUP, kill -9, and a
+# standby that stays idle until promoted.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use ImagestreamTest qw(start_node);
+use RegistryTest;
+
+my $node = start_node('worker', allows_streaming => 1, worker => 1);
+$node->append_conf('postgresql.conf', qq{
+imagestream.blocked_networks = ''
+imagestream.import_interval = '1s'
+imagestream.max_imports_per_minute = -1
+imagestream.request_timeout = '5s'
+autovacuum = off
+restart_after_crash = on
+});
+$node->restart;
+my $reg = RegistryTest->start();
+my $host = $reg->host;
+my $evil = RegistryTest->start_hostile(slow_interval => 1, slow_seconds => 60);
+my $ehost = $evil->host;
+
+sub q1 { return $node->safe_psql('postgres', shift) }
+
+# Polls $sql until it returns $want or $seconds pass; returns the time taken or undef.
+sub wait_for
+{
+	my ($n, $sql, $want, $seconds) = @_;
+	my $t0 = time;
+	while (time - $t0 < $seconds)
+	{
+		# (connection errors while the server restarts count as "not yet")
+		my ($ret, $out) = $n->psql('postgres', $sql);
+		return time - $t0 if $ret == 0 && $out eq $want;
+		sleep 0.1;
+	}
+	return undef;
+}
+
+ok(wait_for($node, 'SELECT count(*) FROM imagestream.worker_status', '1', 10), 'the worker runs');
+
+# a pending tag is imported within seconds
+my $v1 = $reg->push_image('org/app', 'v1', content => 'one');
+q1("SELECT imagestream.tag('$host/org/app:v1', 'wk/app:v1', scheduled => true, insecure => true)");
+ok(defined wait_for($node, "SELECT image FROM imagestream.image_stream_tags WHERE tag = 'v1'", $v1->{digest}, 10),
+	'a new scheduled tag is imported by the worker');
+
+# an upstream rebuild is recorded within the interval, and announced
+my $listener = $node->background_psql('postgres');
+$listener->query_safe('LISTEN imagestream');
+my $v2 = $reg->push_image('org/app', 'v1', content => 'two');
+my $took = wait_for($node, "SELECT image FROM imagestream.image_stream_tags WHERE tag = 'v1'", $v2->{digest}, 10);
+ok(defined $took && $took < 5, 'an upstream rebuild is picked up within the interval');
+like($listener->query_safe('SELECT 1'), qr/payload ".*"image": "\Q$v2->{digest}\E"/, 'a LISTEN client is told');
+
+my $t0;
+
+# unchanged checks write no WAL
+sleep 1.5;
+my $lsn = q1('SELECT pg_current_wal_lsn()');
+my $checked = q1('SELECT tags_checked FROM imagestream.worker_status');
+sleep 3;
+ok(q1('SELECT tags_checked FROM imagestream.worker_status') >= $checked + 2, 'the tag is checked again and again');
+is(q1('SELECT pg_current_wal_lsn()'), $lsn, 'and unchanged checks write no WAL');
+
+# import_now is served within 2 s even with a long interval
+q1("ALTER SYSTEM SET imagestream.import_interval = '1h'; SELECT pg_reload_conf()");
+sleep 1;
+my $v3 = $reg->push_image('org/app', 'v1', content => 'three');
+is(q1("SELECT imagestream.import_now('wk/app:v1')"), '1', 'import_now marks one tag');
+$took = wait_for($node, "SELECT image FROM imagestream.image_stream_tags WHERE tag = 'v1'", $v3->{digest}, 5);
+ok(defined $took && $took < 2, 'import_now is served within 2 s');
+like($listener->query_safe('SELECT 1'), qr/\Q$v3->{digest}\E/, 'and announced');
+$listener->quit;
+
+# SIGHUP: a setting changed by reload applies (the worker stops checking)
+q1("ALTER SYSTEM SET imagestream.import_interval = '1s';
+	ALTER SYSTEM SET imagestream.enable_worker = off; SELECT pg_reload_conf()");
+sleep 2;
+$checked = q1('SELECT tags_checked FROM imagestream.worker_status');
+sleep 2.5;
+is(q1('SELECT tags_checked FROM imagestream.worker_status'), $checked, 'SIGHUP applies enable_worker = off');
+q1("ALTER SYSTEM SET imagestream.enable_worker = on; SELECT pg_reload_conf()");
+ok(defined wait_for($node, "SELECT tags_checked > $checked FROM imagestream.worker_status", 't', 10),
+	'and on again');
+
+# a failing registry: a condition, then retries after 1 s, 2 s, 4 s, ...
+q1("ALTER SYSTEM SET imagestream.import_interval = '30s'; SELECT pg_reload_conf()");
+$evil->reset_log;
+q1("SELECT imagestream.tag('$ehost/servererror/app:1', 'wk/app:failing', scheduled => true, insecure => true)");
+ok(defined wait_for($node, "SELECT import_reason FROM imagestream.image_stream_tags WHERE tag = 'failing'", 'InternalError', 10),
+	'a failing tag gets its condition');
+my @attempts;
+my $seen = 0;
+$t0 = time;
+while (time - $t0 < 8.5)
+{
+	my $n = grep { $_->{path} =~ m{/servererror/app/manifests/} } @{ $evil->request_log };
+	push @attempts, time while $n > $seen++;
+	$seen = $n;
+	sleep 0.1;
+}
+my @gaps = map { $attempts[$_] - $attempts[ $_ - 1 ] } 1 .. $#attempts;
+note('retry gaps: ' . join(' ', map { sprintf('%.1f', $_) } @gaps));
+ok(@gaps >= 2 && (grep { $gaps[$_] > $gaps[ $_ - 1 ] * 1.4 } 1 .. $#gaps) == $#gaps,
+	'a failing tag backs off exponentially');
+q1("SELECT imagestream.untag('wk/app:failing'); ALTER SYSTEM SET imagestream.import_interval = '1s'; SELECT pg_reload_conf()");
+
+# 429 with Retry-After: 7 is honoured
+$evil->reset_log;
+q1("SELECT imagestream.tag('$ehost/ratelimit/app:1', 'wk/app:limited', scheduled => true, insecure => true)");
+ok(defined wait_for($node, "SELECT import_reason FROM imagestream.image_stream_tags WHERE tag = 'limited'", 'TooManyRequests', 10),
+	'a 429 is a TooManyRequests condition');
+sleep 5;
+is(scalar(grep { $_->{path} =~ m{/ratelimit/app/manifests/} } @{ $evil->request_log }), 1,
+	'no second request before Retry-After');
+
+# SIGTERM during a request: the worker ends within a second
+q1("SELECT imagestream.untag('wk/app:limited');
+	ALTER SYSTEM SET imagestream.request_timeout = '60s'; SELECT pg_reload_conf();");
+sleep 1;
+q1("SELECT imagestream.tag('$ehost/slow/app:1', 'wk/app:slow', scheduled => true, insecure => true)");
+ok(defined wait_for($node, 'SELECT in_flight FROM imagestream.worker_status', '1', 10), 'a request is in flight');
+my $pid = q1('SELECT pid FROM imagestream.worker_status');
+$t0 = time;
+kill 'TERM', $pid;
+my $gone = 0;
+while (time - $t0 < 5) { if (!kill(0, $pid)) { $gone = 1; last } sleep 0.05 }
+ok($gone && time - $t0 < 1, 'SIGTERM ends the worker within 1 s during a request');
+q1("SELECT imagestream.untag('wk/app:slow')");
+
+# kill -9: the postmaster restarts everything, and the worker carries on
+ok(defined wait_for($node, 'SELECT count(*) FROM imagestream.worker_status', '1', 15), 'the worker is back');
+$pid = q1('SELECT pid FROM imagestream.worker_status');
+kill 'KILL', $pid;
+ok(defined wait_for($node, "SELECT count(*) FROM imagestream.worker_status WHERE pid <> $pid", '1', 30),
+	'after kill -9 the worker is restarted');
+my $v4 = $reg->push_image('org/app', 'v1', content => 'four');
+q1("SELECT imagestream.import_now('wk/app:v1')");
+ok(defined wait_for($node, "SELECT image FROM imagestream.image_stream_tags WHERE tag = 'v1'", $v4->{digest}, 10),
+	'and imports again');
+
+# a standby: no worker, resolve works; after promotion the worker imports
+$node->backup('bk');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($node, 'bk', has_streaming => 1);
+$standby->start;
+$node->wait_for_catchup($standby);
+sleep 2;
+is($standby->safe_psql('postgres', 'SELECT count(*) FROM imagestream.worker_status'), '0',
+	'no worker runs on a standby');
+is($standby->safe_psql('postgres', "SELECT imagestream.resolve('wk/app:v1')::text"), "$host/org/app\@$v4->{digest}",
+	'resolve works on the standby');
+q1("SELECT imagestream.tag('$host/org/app:v1', 'wk/app:later', insecure => true)");
+$node->wait_for_catchup($standby);
+$node->stop;
+$standby->promote;
+ok(defined wait_for($standby, "SELECT image FROM imagestream.image_stream_tags WHERE tag = 'later'", $v4->{digest}, 20),
+	'after promotion the worker imports');
+
+ok($standby->log_contains('terminated by signal') == 0, 'no backend of the standby crashed');
+$reg->stop;
+$evil->stop;
+done_testing();
