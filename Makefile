@@ -42,12 +42,16 @@ endif
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 	cat $^ > $@
 
-.PHONY: test fuzz
+.PHONY: test fuzz demo
 
 # The one command that checks everything: dependencies, -Werror build,
 # install, pg_regress, TAP tests and a 60 s fuzz run.
 test:
 	bash test/run-tests.sh
+
+# The demonstration: a throwaway cluster and registry (DEMO_ARGS=--keep keeps them).
+demo:
+	bash test/demo.sh $(DEMO_ARGS)
 
 # libFuzzer over both parsers; FUZZ_SECONDS sets the duration.
 FUZZ_SECONDS ?= 60

@@ -282,7 +282,9 @@ take_budget(TimestampTz now)
 
 	if (rate < 0)
 		return true;
-	if (budget_at != 0)
+	if (budget_at == 0)
+		budget = 2 * rate;		/* start with a full burst */
+	else
 		budget += rate * (double) (now - budget_at) / (60.0 * USECS_PER_SEC);
 	budget = Min(budget, 2 * rate);
 	budget_at = now;

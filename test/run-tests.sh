@@ -10,26 +10,8 @@ cd "$(dirname "$0")/.."
 SRC=$PWD
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 
-PACKAGES=(make gcc postgresql-15 postgresql-server-dev-15 libssl-dev
-	libcurl4-openssl-dev libipc-run-perl clang libclang-rt-14-dev
-	docker-registry apache2-utils openssl curl python3 python3-jwt python3-cryptography)
-
-missing=()
-for p in "${PACKAGES[@]}"; do
-	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
-		missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "Missing packages. Install them with:"
-		echo "  sudo apt-get install -y ${missing[*]}"
-		exit 1
-	fi
-	echo "== installing ${missing[*]}"
-	apt-get update -qq &&
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			"${missing[@]}" >/dev/null || { echo "apt-get install failed"; exit 1; }
-fi
+source test/install-deps.sh
+install_deps || exit 1
 
 passed=0
 failed=0
