@@ -148,6 +148,12 @@ fetch_token(const Challenge *ch, const char *basic, bool verify_tls, int *second
 	return psprintf("Bearer %s", token);
 }
 
+const char *
+auth_cached(const char *host, const char *repository)
+{
+	return cache_get(psprintf("%s/%s", host, repository));
+}
+
 void
 auth_perform(const char *host, const char *repository, HttpRequest *req,
 			 HttpResponse *resp, char **note)

@@ -17,4 +17,7 @@
 extern void auth_perform(const char *host, const char *repository, HttpRequest *req,
 						 HttpResponse *resp, char **note);
 
+/* The Authorization value that last worked for host/repository, or NULL. */
+extern const char *auth_cached(const char *host, const char *repository);
+
 #endif

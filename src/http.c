@@ -19,6 +19,7 @@
 #include "policy.h"
 #include "settings.h"
 
+void		(*http_wait_hook) (void) = NULL;
 uint64		http_bytes_received = 0;
 uint64		http_requests = 0;
 
@@ -161,7 +162,8 @@ pstrdup_or_null(const char *s)
 }
 
 static void
-set_options(const HttpRequest *req, Transfer *t, struct curl_slist *headers, char *errbuf)
+set_options(CURL *easy, const HttpRequest *req, Transfer *t, struct curl_slist *headers,
+			char *errbuf)
 {
 	long		timeout = imagestream_request_timeout;
 
@@ -199,6 +201,39 @@ set_options(const HttpRequest *req, Transfer *t, struct curl_slist *headers, cha
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
 }
 
+/* Copies a finished transfer into resp (palloc'd). */
+static void
+fill_response(CURL *easy, CURLcode code, Transfer *t, const char *errbuf, HttpResponse *resp)
+{
+	char	   *effective = NULL;
+	curl_off_t	received = 0;
+
+	memset(resp, 0, sizeof(*resp));
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective);
+	curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &received);
+	http_bytes_received += received;
+	resp->curl_code = code;
+	resp->too_large = t->too_large;
+	resp->blocked = t->blocked;
+	resp->blocked_address = t->blocked ? pstrdup(t->blocked_address) : NULL;
+	resp->error = code != CURLE_OK ? pstrdup(errbuf[0] ? errbuf : curl_easy_strerror(code)) : NULL;
+	resp->body = palloc(t->len + 1);
+	if (t->len > 0)
+		memcpy(resp->body, t->body, t->len);
+	resp->body[t->len] = '\0';
+	resp->body_len = t->len;
+	resp->content_type = pstrdup_or_null(t->headers[0]);
+	resp->docker_content_digest = pstrdup_or_null(t->headers[1]);
+	resp->www_authenticate = pstrdup_or_null(t->headers[2]);
+	resp->link = pstrdup_or_null(t->headers[3]);
+	resp->retry_after = pstrdup_or_null(t->headers[4]);
+	resp->effective_url = pstrdup_or_null(effective);
+	/* a transfer that failed, or broke off, is no answer */
+	if (code != CURLE_OK && !t->too_large)
+		resp->status = 0;
+}
+
 void
 http_request(const HttpRequest *req, HttpResponse *resp)
 {
@@ -206,12 +241,9 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 	struct curl_slist *volatile headers = NULL;
 	char		errbuf[CURL_ERROR_SIZE];
 	volatile CURLcode code = CURLE_OK;
-	char	   *effective = NULL;
-	curl_off_t	received = 0;
 
 	ensure_handles();
 	memset(&t, 0, sizeof(t));
-	memset(resp, 0, sizeof(*resp));
 	errbuf[0] = '\0';
 	t.max_body = req->max_body;
 
@@ -225,7 +257,7 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 			headers = curl_slist_append(headers, psprintf("Accept: %s", req->accept));
 		if (req->authorization)
 			headers = curl_slist_append(headers, psprintf("Authorization: %s", req->authorization));
-		set_options(req, &t, headers, errbuf);
+		set_options(easy, req, &t, headers, errbuf);
 		if (curl_multi_add_handle(multi, easy) != CURLM_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -238,6 +270,8 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 			if (running)
 				curl_multi_poll(multi, NULL, 0, 100, NULL);
 			CHECK_FOR_INTERRUPTS();
+			if (http_wait_hook)
+				http_wait_hook();
 		}
 		code = CURLE_RECV_ERROR;
 		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
@@ -260,29 +294,7 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 	PG_END_TRY();
 	curl_slist_free_all(headers);
 
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
-	curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective);
-	curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &received);
-	http_bytes_received += received;
-	resp->curl_code = code;
-	resp->too_large = t.too_large;
-	resp->blocked = t.blocked;
-	resp->blocked_address = t.blocked ? pstrdup(t.blocked_address) : NULL;
-	resp->error = code != CURLE_OK ? pstrdup(errbuf[0] ? errbuf : curl_easy_strerror(code)) : NULL;
-	resp->body = palloc(t.len + 1);
-	if (t.len > 0)
-		memcpy(resp->body, t.body, t.len);
-	resp->body[t.len] = '\0';
-	resp->body_len = t.len;
-	resp->content_type = pstrdup_or_null(t.headers[0]);
-	resp->docker_content_digest = pstrdup_or_null(t.headers[1]);
-	resp->www_authenticate = pstrdup_or_null(t.headers[2]);
-	resp->link = pstrdup_or_null(t.headers[3]);
-	resp->retry_after = pstrdup_or_null(t.headers[4]);
-	resp->effective_url = pstrdup_or_null(effective);
-	/* a transfer that failed, or broke off, is no answer */
-	if (code != CURLE_OK && !t.too_large)
-		resp->status = 0;
+	fill_response(easy, code, &t, errbuf, resp);
 	transfer_free(&t);
 }
 
@@ -299,4 +311,112 @@ http_escape(const char *s)
 	result = pstrdup(escaped);
 	curl_free(escaped);
 	return result;
+}
+
+/* A transfer of a batch, in memory that stays put while curl uses it. */
+typedef struct BatchSlot
+{
+	CURL	   *handle;
+	Transfer	t;
+	struct curl_slist *headers;
+	char		errbuf[CURL_ERROR_SIZE];
+	bool		running;
+} BatchSlot;
+
+static void
+batch_release(BatchSlot *slot)
+{
+	curl_multi_remove_handle(multi, slot->handle);
+	curl_easy_cleanup(slot->handle);
+	curl_slist_free_all(slot->headers);
+	transfer_free(&slot->t);
+	slot->handle = NULL;
+	slot->headers = NULL;
+	slot->running = false;
+}
+
+static int
+group_running(const HttpBatchItem *items, const BatchSlot *slots, int n, const char *group)
+{
+	int			i;
+	int			count = 0;
+
+	for (i = 0; i < n; i++)
+		if (slots[i].running && strcmp(items[i].group, group) == 0)
+			count++;
+	return count;
+}
+
+void
+http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
+{
+	BatchSlot  *slots = palloc0(sizeof(BatchSlot) * Max(n, 1));
+	bool	   *started = palloc0(sizeof(bool) * Max(n, 1));
+	int			running_count = 0;
+	int			done = 0;
+	int			i;
+
+	ensure_handles();
+	PG_TRY();
+	{
+		while (done < n)
+		{
+			int			still;
+			CURLMsg    *msg;
+			int			left;
+
+			/* start whatever the limits allow, in order */
+			for (i = 0; i < n && running_count < max_total; i++)
+			{
+				BatchSlot  *slot = &slots[i];
+
+				if (started[i] || group_running(items, slots, n, items[i].group) >= max_per_group)
+					continue;
+				if ((slot->handle = curl_easy_init()) == NULL)
+					ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a libcurl handle")));
+				slot->t.max_body = items[i].req.max_body;
+				if (items[i].req.accept)
+					slot->headers = curl_slist_append(slot->headers, psprintf("Accept: %s", items[i].req.accept));
+				if (items[i].req.authorization)
+					slot->headers = curl_slist_append(slot->headers,
+													  psprintf("Authorization: %s", items[i].req.authorization));
+				set_options(slot->handle, &items[i].req, &slot->t, slot->headers, slot->errbuf);
+				curl_easy_setopt(slot->handle, CURLOPT_PRIVATE, (void *) (intptr_t) i);
+				if (curl_multi_add_handle(multi, slot->handle) != CURLM_OK)
+					ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not start a registry request")));
+				started[i] = true;
+				slot->running = true;
+				running_count++;
+				http_requests++;
+			}
+			curl_multi_perform(multi, &still);
+			while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+			{
+				void	   *priv = NULL;
+
+				if (msg->msg != CURLMSG_DONE)
+					continue;
+				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &priv);
+				i = (int) (intptr_t) priv;
+				fill_response(slots[i].handle, msg->data.result, &slots[i].t, slots[i].errbuf,
+							  &items[i].resp);
+				batch_release(&slots[i]);
+				running_count--;
+				done++;
+			}
+			if (done < n)
+				curl_multi_poll(multi, NULL, 0, 100, NULL);
+			CHECK_FOR_INTERRUPTS();
+			if (http_wait_hook)
+				http_wait_hook();
+		}
+	}
+	PG_CATCH();
+	{
+		for (i = 0; i < n; i++)
+			if (slots[i].running)
+				batch_release(&slots[i]);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 }

@@ -39,6 +39,27 @@ typedef struct HttpResponse
 
 extern void http_request(const HttpRequest *req, HttpResponse *resp);
 
+/* One request of a batch; requests of one group share a per-group limit. */
+typedef struct HttpBatchItem
+{
+	HttpRequest req;
+	const char *group;
+	HttpResponse resp;
+} HttpBatchItem;
+
+/*
+ * Performs the requests concurrently on libcurl's multi interface, at most
+ * max_total at once and max_per_group per group, reusing connections.
+ */
+extern void http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group);
+
+/*
+ * Called about every 100 ms while a request waits (after
+ * CHECK_FOR_INTERRUPTS): the worker reloads its settings and notices
+ * postmaster death there.
+ */
+extern void (*http_wait_hook) (void);
+
 /* URL-encodes s (palloc'd). */
 extern char *http_escape(const char *s);
 

@@ -97,6 +97,14 @@ _PG_init(void)
 							NULL, &imagestream_max_imports_per_minute,
 							60, -1, PG_INT32_MAX, PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("imagestream.max_concurrent_requests",
+							"Most registry requests the worker has in flight at once.",
+							NULL, &imagestream_max_concurrent_requests,
+							16, 1, 1024, PGC_SIGHUP, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("imagestream.max_requests_per_registry",
+							"Most registry requests the worker has in flight at once to one registry.",
+							NULL, &imagestream_max_requests_per_registry,
+							4, 1, 1024, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("imagestream");
 
 	/* the worker needs its shared memory, so only when preloaded */

@@ -407,3 +407,22 @@ registry_get_tag_pages(const RegistryTarget *t, List **pages, RegistryFailure *f
 	}
 	return true;
 }
+
+bool
+registry_prepare_head(const RegistryTarget *t, const char *reference, HttpBatchItem *item)
+{
+	char		why[512];
+
+	memset(item, 0, sizeof(*item));
+	if (!policy_registry_allowed(t->host, why, sizeof(why)))
+		return false;
+	item->req.method = "HEAD";
+	item->req.url = psprintf("%s://%s/v2/%s/manifests/%s",
+							 t->insecure && plain_http_known(t->api_host) ? "http" : "https",
+							 t->api_host, t->repository, reference);
+	item->req.accept = MANIFEST_TYPES;
+	item->req.authorization = auth_cached(t->host, t->repository);
+	item->req.verify_tls = !t->insecure;
+	item->group = t->api_host;
+	return true;
+}

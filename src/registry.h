@@ -54,4 +54,13 @@ extern bool registry_get_blob(const RegistryTarget *t, const Digest *d, Registry
 /* The bodies (char *) of the tag list pages, following Link rel="next". */
 extern bool registry_get_tag_pages(const RegistryTarget *t, List **pages, RegistryFailure *f);
 
+/*
+ * Prepares the HEAD of a manifest for http_batch, with the scheme and token
+ * that worked before; false when policy forbids the registry (a full fetch
+ * then reports why).
+ */
+struct HttpBatchItem;
+extern bool registry_prepare_head(const RegistryTarget *t, const char *reference,
+								  struct HttpBatchItem *item);
+
 #endif

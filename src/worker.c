@@ -20,6 +20,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/pmsignal.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
@@ -39,6 +40,8 @@ char	   *imagestream_database = NULL;
 bool		imagestream_enable_worker = true;
 int			imagestream_import_interval = 15 * 60 * 1000;
 int			imagestream_max_imports_per_minute = 60;
+int			imagestream_max_concurrent_requests = 16;
+int			imagestream_max_requests_per_registry = 4;
 
 PGDLLEXPORT void imagestream_worker_main(Datum arg);
 
@@ -125,6 +128,7 @@ typedef struct CheckCounts
 	int64		imports;
 	int64		failures;
 	int64		scheduled;
+	int32		in_flight;
 	TimestampTz next_due;
 	bool		cycle_end;
 } CheckCounts;
@@ -137,9 +141,10 @@ status_add(WorkerShared *w, void *arg)
 	w->tags_checked += c->checked;
 	w->imports += c->imports;
 	w->failures += c->failures;
+	c->checked = c->imports = c->failures = 0;	/* counted once */
 	w->requests = http_requests;
 	w->bytes_received = http_bytes_received;
-	w->in_flight = c->cycle_end ? 0 : 1;
+	w->in_flight = c->in_flight;
 	if (c->cycle_end)
 	{
 		w->last_cycle_at = GetCurrentTimestamp();
@@ -419,13 +424,110 @@ apply_result(MemoryContext loop_ctx, const DueTag *d, const FetchResult *r)
 	PG_END_TRY();
 }
 
+/* The registry target and the reference (tag or digest) of a tag's source. */
+static void
+source_target(const DueTag *d, RegistryTarget *t, char *reference, size_t size)
+{
+	Datum		ref = DirectFunctionCall1(image_ref_in, CStringGetDatum(d->source));
+	ImageRefParts p;
+
+	registry_target(ref, d->insecure, t);
+	datum_get_ref(ref, &p);
+	if (p.has_digest)
+		digest_format(&p.digest, reference);
+	else
+		snprintf(reference, size, "%.*s",
+				 (int) (p.tag_len ? p.tag_len : 6), p.tag_len ? p.tag : "latest");
+}
+
+/* A check that found the source unchanged: due again in one interval. */
+static void
+schedule_unchanged(int64 tag_id, TimestampTz now)
+{
+	TagSchedule *entry = hash_search(schedule, &tag_id, HASH_FIND, NULL);
+
+	if (entry)
+	{
+		entry->failures = 0;
+		entry->next_due = TimestampTzPlusMilliseconds(now, imagestream_import_interval);
+	}
+}
+
+/*
+ * The HEAD requests of tags whose source may be unchanged, concurrently.
+ * Returns the tags that need a full check (changed, failed, or not asked).
+ */
+static List *
+check_unchanged(List *candidates, CheckCounts *counts)
+{
+	int			n = list_length(candidates);
+	HttpBatchItem *items = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
+	bool	   *asked = palloc0(sizeof(bool) * Max(n, 1));
+	List	   *full = NIL;
+	ListCell   *lc;
+	int			i = 0;
+	TimestampTz now;
+
+	foreach(lc, candidates)
+	{
+		DueTag	   *d = lfirst(lc);
+		RegistryTarget t;
+		char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
+
+		source_target(d, &t, reference, sizeof(reference));
+		asked[i] = registry_prepare_head(&t, reference, &items[i]);
+		i++;
+	}
+	/* compact the asked ones to the front of a batch */
+	{
+		HttpBatchItem *batch = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
+		int		   *index = palloc0(sizeof(int) * Max(n, 1));
+		int			m = 0;
+
+		for (i = 0; i < n; i++)
+			if (asked[i])
+			{
+				index[m] = i;
+				batch[m++] = items[i];
+			}
+		counts->in_flight = m;
+		update_status(status_add, counts);
+		http_batch(batch, m, imagestream_max_concurrent_requests,
+				   imagestream_max_requests_per_registry);
+		for (i = 0; i < m; i++)
+			items[index[i]] = batch[i];
+	}
+	now = GetCurrentTimestamp();
+	i = 0;
+	foreach(lc, candidates)
+	{
+		DueTag	   *d = lfirst(lc);
+		HttpResponse *resp = &items[i].resp;
+
+		if (asked[i] && resp->status == 200 && resp->docker_content_digest &&
+			strcmp(resp->docker_content_digest, d->known) == 0)
+		{
+			counts->checked++;
+			schedule_unchanged(d->tag_id, now);
+		}
+		else
+		{
+			/* a new digest: the full check need not ask again */
+			if (asked[i] && resp->status == 200 && resp->docker_content_digest)
+				d->known = NULL;
+			full = lappend(full, d);
+		}
+		i++;
+	}
+	counts->in_flight = 0;
+	return full;
+}
+
 /* One check: fetch with no transaction open, record what changed. */
 static void
 check_tag(MemoryContext loop_ctx, const DueTag *d, TimestampTz now, CheckCounts *counts)
 {
 	RegistryTarget t;
-	ImageRefParts p;
-	Datum		ref;
 	Digest		known;
 	ParseError	err;
 	FetchResult r;
@@ -434,14 +536,7 @@ check_tag(MemoryContext loop_ctx, const DueTag *d, TimestampTz now, CheckCounts 
 	int64		delay_ms = imagestream_import_interval;
 	bool		use_known;
 
-	ref = DirectFunctionCall1(image_ref_in, CStringGetDatum(d->source));
-	registry_target(ref, d->insecure, &t);
-	datum_get_ref(ref, &p);
-	if (p.has_digest)
-		digest_format(&p.digest, reference);
-	else
-		snprintf(reference, sizeof(reference), "%.*s",
-				 (int) (p.tag_len ? p.tag_len : 6), p.tag_len ? p.tag : "latest");
+	source_target(d, &t, reference, sizeof(reference));
 	use_known = d->known && digest_parse(d->known, strlen(d->known), &known, &err);
 	pgstat_report_activity(STATE_RUNNING, "imagestream worker: fetching");
 	fetch_source(&t, reference, d->preserve, use_known ? &known : NULL,
@@ -488,6 +583,31 @@ run_cycle(MemoryContext loop_ctx)
 	if (!imagestream_enable_worker)
 		return 5000;
 	due = read_due(loop_ctx, now, &counts.scheduled, &next_due);
+
+	/* what the budget allows; unchanged candidates are asked together */
+	{
+		List	   *candidates = NIL;
+		List	   *others = NIL;
+
+		foreach(lc, due)
+		{
+			DueTag	   *d = lfirst(lc);
+
+			if (!take_budget(GetCurrentTimestamp()))
+			{
+				next_due = Min(next_due, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000));
+				break;
+			}
+			if (!d->forced && d->known)
+				candidates = lappend(candidates, d);
+			else
+				others = lappend(others, d);
+		}
+		due = list_concat(check_unchanged(candidates, &counts), others);
+	}
+	update_status(status_add, &counts);
+	counts.checked = 0;
+
 	foreach(lc, due)
 	{
 		DueTag	   *d = lfirst(lc);
@@ -496,16 +616,10 @@ run_cycle(MemoryContext loop_ctx)
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 			break;
-		if (!take_budget(GetCurrentTimestamp()))
-		{
-			next_due = Min(next_due, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000));
-			break;
-		}
+		one.in_flight = 1;
 		update_status(status_add, &one);
+		one.in_flight = 0;
 		check_tag(loop_ctx, d, GetCurrentTimestamp(), &one);
-		counts.checked += one.checked;
-		counts.imports += one.imports;
-		counts.failures += one.failures;
 		update_status(status_add, &one);
 	}
 	counts.checked = counts.imports = counts.failures = 0;
@@ -514,6 +628,19 @@ run_cycle(MemoryContext loop_ctx)
 	update_status(status_add, &counts);
 	sleep_ms = (long) ((next_due - GetCurrentTimestamp()) / 1000);
 	return Max(10, Min(sleep_ms, 1000));
+}
+
+/* While a request waits: settings reload at once, postmaster death ends us. */
+static void
+worker_wait_hook(void)
+{
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+	if (!PostmasterIsAlive())
+		proc_exit(1);
 }
 
 void
@@ -527,6 +654,7 @@ imagestream_worker_main(Datum arg)
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(imagestream_database, NULL, 0);
 	pgstat_report_appname("imagestream worker");
+	http_wait_hook = worker_wait_hook;
 
 	if (worker_shared == NULL)
 		ereport(ERROR, (errmsg("imagestream worker started without its shared memory")));

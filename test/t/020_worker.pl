@@ -70,6 +70,27 @@ sleep 3;
 ok(q1('SELECT tags_checked FROM imagestream.worker_status') >= $checked + 2, 'the tag is checked again and again');
 is(q1('SELECT pg_current_wal_lsn()'), $lsn, 'and unchanged checks write no WAL');
 
+# many scheduled tags: unchanged checks go out together, one HEAD each
+my $many = $reg->push_many_tags('org/many', 30);
+q1(join('', map { "SELECT imagestream.tag('$host/org/many:1.0.$_', 'wk/many:t$_', scheduled => true, insecure => true);" } 1 .. 30));
+ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'many' AND image IS NOT NULL", '30', 20),
+	'30 scheduled tags are imported');
+sleep 1.5;
+my ($c0, $r0) = split /\|/, q1('SELECT tags_checked || \'|\' || requests FROM imagestream.worker_status');
+my $max_in_flight = 0;
+$t0 = time;
+while (time - $t0 < 3)
+{
+	my $f = q1('SELECT in_flight FROM imagestream.worker_status');
+	$max_in_flight = $f if $f > $max_in_flight;
+	sleep 0.02;
+}
+my ($c1, $r1) = split /\|/, q1('SELECT tags_checked || \'|\' || requests FROM imagestream.worker_status');
+cmp_ok($c1 - $c0, '>=', 60, 'every tag is checked each second');
+is($r1 - $r0, $c1 - $c0, 'one request per unchanged check');
+cmp_ok($max_in_flight, '>', 1, 'checks are batched');
+q1("SELECT imagestream.delete_stream('wk/many')");
+
 # import_now is served within 2 s even with a long interval
 q1("ALTER SYSTEM SET imagestream.import_interval = '1h'; SELECT pg_reload_conf()");
 sleep 1;
