@@ -79,10 +79,6 @@ _PG_init(void)
 							NULL, &imagestream_max_bulk_import,
 							50, -1, PG_INT32_MAX, PGC_SUSET, 0,
 							NULL, NULL, NULL);
-	DefineCustomStringVariable("imagestream.database",
-							   "Database the background worker connects to.",
-							   NULL, &imagestream_database, "postgres", PGC_POSTMASTER, 0,
-							   NULL, NULL, NULL);
 	DefineCustomBoolVariable("imagestream.enable_worker",
 							 "Whether the background worker imports scheduled and pending tags.",
 							 NULL, &imagestream_enable_worker, true, PGC_SIGHUP, 0,
@@ -107,9 +103,16 @@ _PG_init(void)
 							4, 1, 1024, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("imagestream");
 
-	/* the worker needs its shared memory, so only when preloaded */
+	/*
+	 * The worker needs its shared memory, so only when preloaded; a
+	 * postmaster setting can only be defined then too.
+	 */
 	if (process_shared_preload_libraries_in_progress)
 	{
+		DefineCustomStringVariable("imagestream.database",
+								   "Database the background worker connects to.",
+								   NULL, &imagestream_database, "postgres", PGC_POSTMASTER, 0,
+								   NULL, NULL, NULL);
 		worker_shmem_init_hooks();
 		worker_register();
 	}

@@ -108,10 +108,11 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION import_now(text) IS 'ask the worker to import a tag, a stream''s tags, or every scheduled tag, now (for registry webhooks)';
 
+-- (A WARNING: CREATE EXTENSION hides the NOTICEs of its script.)
 DO $$
 BEGIN
 	IF NOT imagestream._worker_preloaded() THEN
-		RAISE NOTICE 'the imagestream background worker is not running: scheduled and pending tags are imported only by import_image()'
+		RAISE WARNING 'the imagestream background worker is not running: scheduled and pending tags are imported only by import_image()'
 			USING HINT = 'Add imagestream to shared_preload_libraries and restart the server.';
 	END IF;
 END $$;
