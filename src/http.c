@@ -20,6 +20,7 @@
 #include "settings.h"
 
 void		(*http_wait_hook) (void) = NULL;
+int			http_in_flight = 0;
 uint64		http_bytes_received = 0;
 uint64		http_requests = 0;
 
@@ -263,6 +264,7 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not start a registry request")));
 		http_requests++;
+		http_in_flight = 1;
 		while (running)
 		{
 			if (curl_multi_perform(multi, &running) != CURLM_OK)
@@ -277,6 +279,7 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
 			if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
 				code = msg->data.result;
+		http_in_flight = 0;
 		curl_multi_remove_handle(multi, easy);
 		/* the buffers below live on this stack frame only */
 		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
@@ -284,6 +287,7 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 	PG_CATCH();
 	{
 		/* a cancel or error mid-transfer: drop the handle and its connection */
+		http_in_flight = 0;
 		curl_multi_remove_handle(multi, easy);
 		curl_easy_cleanup(easy);
 		easy = NULL;
@@ -387,6 +391,7 @@ http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
 				started[i] = true;
 				slot->running = true;
 				running_count++;
+				http_in_flight = running_count;
 				http_requests++;
 			}
 			curl_multi_perform(multi, &still);
@@ -402,6 +407,7 @@ http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
 							  &items[i].resp);
 				batch_release(&slots[i]);
 				running_count--;
+				http_in_flight = running_count;
 				done++;
 			}
 			if (done < n)
@@ -416,6 +422,7 @@ http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
 		for (i = 0; i < n; i++)
 			if (slots[i].running)
 				batch_release(&slots[i]);
+		http_in_flight = 0;
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

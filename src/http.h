@@ -63,7 +63,8 @@ extern void (*http_wait_hook) (void);
 /* URL-encodes s (palloc'd). */
 extern char *http_escape(const char *s);
 
-/* Bytes received and requests made by this process, for statistics. */
+/* Requests in flight now, and bytes received and requests made by this process. */
+extern int	http_in_flight;
 extern uint64 http_bytes_received;
 extern uint64 http_requests;
 

@@ -128,7 +128,6 @@ typedef struct CheckCounts
 	int64		imports;
 	int64		failures;
 	int64		scheduled;
-	int32		in_flight;
 	TimestampTz next_due;
 	bool		cycle_end;
 } CheckCounts;
@@ -144,7 +143,7 @@ status_add(WorkerShared *w, void *arg)
 	c->checked = c->imports = c->failures = 0;	/* counted once */
 	w->requests = http_requests;
 	w->bytes_received = http_bytes_received;
-	w->in_flight = c->in_flight;
+	w->in_flight = http_in_flight;
 	if (c->cycle_end)
 	{
 		w->last_cycle_at = GetCurrentTimestamp();
@@ -490,8 +489,6 @@ check_unchanged(List *candidates, CheckCounts *counts)
 				index[m] = i;
 				batch[m++] = items[i];
 			}
-		counts->in_flight = m;
-		update_status(status_add, counts);
 		http_batch(batch, m, imagestream_max_concurrent_requests,
 				   imagestream_max_requests_per_registry);
 		for (i = 0; i < m; i++)
@@ -519,7 +516,6 @@ check_unchanged(List *candidates, CheckCounts *counts)
 		}
 		i++;
 	}
-	counts->in_flight = 0;
 	return full;
 }
 
@@ -616,9 +612,6 @@ run_cycle(MemoryContext loop_ctx)
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 			break;
-		one.in_flight = 1;
-		update_status(status_add, &one);
-		one.in_flight = 0;
 		check_tag(loop_ctx, d, GetCurrentTimestamp(), &one);
 		update_status(status_add, &one);
 	}
@@ -632,8 +625,17 @@ run_cycle(MemoryContext loop_ctx)
 
 /* While a request waits: settings reload at once, postmaster death ends us. */
 static void
+status_in_flight(WorkerShared *w, void *arg)
+{
+	w->in_flight = http_in_flight;
+	w->requests = http_requests;
+	w->bytes_received = http_bytes_received;
+}
+
+static void
 worker_wait_hook(void)
 {
+	update_status(status_in_flight, NULL);
 	if (ConfigReloadPending)
 	{
 		ConfigReloadPending = false;

@@ -31,6 +31,8 @@ the scenario: its first path component that names one (so "ok" and
   redirectloop     302 to itself
   redirectblocked  302 to http://169.254.169.254/latest/meta-data/...
   redirectok       307 to the same path under "ok"
+  delayed          like ok, each answer half a second late (to see
+                   concurrent requests)
   paged            manifests like ok; tags/list paginated (n default 2) over
                    --paged-tags (5) tags with Link: <...>; rel="next"
 
@@ -73,7 +75,7 @@ SCENARIOS = [
     "ok", "wrongdigest", "bodymismatch", "huge", "slow", "endless", "truncated",
     "brokenjson", "schema1", "unknowntype", "auth401loop", "tokenfail",
     "ratelimit", "servererror", "redirectloop", "redirectblocked", "redirectok",
-    "paged",
+    "paged", "delayed",
 ]
 
 
@@ -301,6 +303,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(404, "NAME_UNKNOWN", "repository name not known to registry")
         if self.command not in ("GET", "HEAD"):
             return self.error(405, "UNSUPPORTED", "read-only")
+        if scen == "delayed":
+            time.sleep(0.5)
+            scen = "ok"
         behave = getattr(self, "behave_" + scen, None)
         if behave is not None:
             return behave(name, kind, ref, qs)

@@ -77,18 +77,33 @@ ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags W
 	'30 scheduled tags are imported');
 sleep 1.5;
 my ($c0, $r0) = split /\|/, q1('SELECT tags_checked || \'|\' || requests FROM imagestream.worker_status');
-my $max_in_flight = 0;
-$t0 = time;
-while (time - $t0 < 3)
-{
-	my $f = q1('SELECT in_flight FROM imagestream.worker_status');
-	$max_in_flight = $f if $f > $max_in_flight;
-	sleep 0.02;
-}
+sleep 3;
 my ($c1, $r1) = split /\|/, q1('SELECT tags_checked || \'|\' || requests FROM imagestream.worker_status');
 cmp_ok($c1 - $c0, '>=', 60, 'every tag is checked each second');
 is($r1 - $r0, $c1 - $c0, 'one request per unchanged check');
-cmp_ok($max_in_flight, '>', 1, 'checks are batched');
+
+# they run concurrently, within the per-registry limit: 8 checks against a
+# registry that answers after half a second take about a second, not four
+q1("ALTER SYSTEM SET imagestream.max_requests_per_registry = 4; SELECT pg_reload_conf()");
+q1(join('', map { "SELECT imagestream.tag('$ehost/delayed/app:latest', 'wk/delayed:t$_', scheduled => true, insecure => true);" } 1 .. 8));
+ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'delayed' AND image IS NOT NULL", '8', 30),
+	'8 tags from a slow registry are imported');
+my $max_in_flight = 0;
+$t0 = time;
+while (time - $t0 < 4)
+{
+	my $f = q1('SELECT in_flight FROM imagestream.worker_status');
+	$max_in_flight = $f if $f > $max_in_flight;
+	sleep 0.05;
+}
+# (4 to the slow registry, and maybe the one tag of the real registry)
+ok($max_in_flight >= 4 && $max_in_flight <= 5,
+	"their unchanged checks are in flight together, 4 at most per registry ($max_in_flight)");
+$evil->reset_log;
+sleep 5;
+my $heads = grep { $_->{method} eq 'HEAD' } @{ $evil->request_log };
+cmp_ok($heads, '>', 10, 'more checks than one at a time could make (10 in 5 s)');
+q1("SELECT imagestream.delete_stream('wk/delayed')");
 q1("SELECT imagestream.delete_stream('wk/many')");
 
 # import_now is served within 2 s even with a long interval
