@@ -39,7 +39,8 @@ the scenario: its first path component that names one (so "ok" and
 Every scenario applies to manifests, blobs and tags/list alike where that
 makes sense (content scenarios serve the ok blobs).  GET /v2/ answers 200.
 HEAD is GET without body.  GET /_log gives the request log as JSON
-[{"method","path","authorization"}]; GET /_reset clears it.
+[{"method","path","authorization"}]; GET /_reset clears it;
+GET /_concurrency gives {"max": n}, the most requests served at once since.
 
 When ready it prints "PORT n" on stdout (and writes n to --port-file).  It
 exits by itself after --max-lifetime seconds, when --parent-pid is gone, or on
@@ -252,10 +253,20 @@ class Handler(BaseHTTPRequestHandler):
         self.handle_any()
 
     def handle_any(self):
+        srv = self.server
+        counted = not self.path.startswith("/_")
+        if counted:
+            with srv.log_lock:
+                srv.active += 1
+                srv.max_active = max(srv.max_active, srv.active)
         try:
             self.route()
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             self.close_connection = True
+        finally:
+            if counted:
+                with srv.log_lock:
+                    srv.active -= 1
 
     # -- routing
 
@@ -271,7 +282,12 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_reset":
             with srv.log_lock:
                 srv.reqlog.clear()
+                srv.max_active = srv.active
             return self.send(200, b"{}", "application/json")
+        if path == "/_concurrency":
+            with srv.log_lock:
+                body = json.dumps({"max": srv.max_active}).encode()
+            return self.send(200, body, "application/json")
         self.record()
         n = int(self.headers.get("Content-Length") or 0)
         if n:
@@ -500,6 +516,8 @@ def main():
     srv.content = Content(args.huge_size)
     srv.reqlog = []
     srv.log_lock = threading.Lock()
+    srv.active = 0
+    srv.max_active = 0
     srv.tokens = 0
     port = srv.server_address[1]
     if args.port_file:
