@@ -298,8 +298,9 @@ take_budget(TimestampTz now)
 	return true;
 }
 
+/* A one-dimensional array of varlena items (NULL items stay NULL). */
 static Datum
-text_array(List *items)
+varlena_array(List *items, Oid elemtype)
 {
 	int			n = list_length(items);
 	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
@@ -315,27 +316,7 @@ text_array(List *items)
 		d[i] = nulls[i] ? (Datum) 0 : PointerGetDatum(lfirst(lc));
 		i++;
 	}
-	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-static Datum
-bytea_array(List *items)
-{
-	int			n = list_length(items);
-	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
-	bool	   *nulls = palloc(sizeof(bool) * (n + 1));
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-	ListCell   *lc;
-	int			i = 0;
-
-	foreach(lc, items)
-	{
-		nulls[i] = lfirst(lc) == NULL;
-		d[i] = nulls[i] ? (Datum) 0 : PointerGetDatum(lfirst(lc));
-		i++;
-	}
-	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, BYTEAOID, -1, false, TYPALIGN_INT));
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, elemtype, -1, false, TYPALIGN_INT));
 }
 
 static bytea *
@@ -393,10 +374,10 @@ apply_result(MemoryContext loop_ctx, const DueTag *d, const FetchResult *r)
 	nulls[5] = r->status == FETCH_SUCCESS ? ' ' : 'n';
 	values[6] = CStringGetTextDatum(source_digest);
 	nulls[6] = r->status == FETCH_FAILURE ? 'n' : ' ';
-	values[7] = text_array(digests);
-	values[8] = text_array(media_types);
+	values[7] = varlena_array(digests, TEXTOID);
+	values[8] = varlena_array(media_types, TEXTOID);
 	/* the manifests and configs go in one bytea array: manifests, then configs */
-	values[9] = bytea_array(list_concat(manifests, configs));
+	values[9] = varlena_array(list_concat(manifests, configs), BYTEAOID);
 
 	PG_TRY();
 	{
