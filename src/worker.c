@@ -580,7 +580,8 @@ run_cycle(MemoryContext loop_ctx)
 			else
 				others = lappend(others, d);
 		}
-		due = list_concat(check_unchanged(candidates, &counts), others);
+		/* new work (pending, requested) first, then the scheduled checks */
+		due = list_concat(others, check_unchanged(candidates, &counts));
 	}
 	update_status(status_add, &counts);
 	counts.checked = 0;
@@ -591,8 +592,12 @@ run_cycle(MemoryContext loop_ctx)
 		CheckCounts one = {0};
 
 		CHECK_FOR_INTERRUPTS();
-		if (ConfigReloadPending)
+		/* a reload, or new work committed meanwhile: a new cycle takes it up */
+		if (ConfigReloadPending || MyLatch->is_set)
+		{
+			next_due = GetCurrentTimestamp();
 			break;
+		}
 		check_tag(loop_ctx, d, GetCurrentTimestamp(), &one);
 		update_status(status_add, &one);
 	}
