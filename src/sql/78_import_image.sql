@@ -142,11 +142,8 @@ BEGIN
 		RAISE EXCEPTION 'image stream "%/%" does not exist', v_ns, v_stream
 			USING ERRCODE = 'undefined_object', HINT = 'Give from_image to create it.';
 	END IF;
-	IF NOT coalesce(dry_run, false) THEN
-		s := imagestream._lock_stream(v_ns, v_stream, true);
-	ELSE
-		SELECT * INTO s FROM imagestream.stream x WHERE x.namespace = v_ns AND x.name = v_stream;
-	END IF;
+	-- no lock yet: the registry is asked before anything is locked
+	SELECT * INTO s FROM imagestream.stream x WHERE x.namespace = v_ns AND x.name = v_stream;
 
 	-- what to import: (tag, source) pairs
 	IF NOT coalesce(all_tags, false) THEN
@@ -213,7 +210,13 @@ BEGIN
 		END IF;
 		pull := CASE WHEN r.image IS NOT NULL THEN imagestream.ref_with_digest(
 			imagestream.ref_name((job->>'source')::imagestream.image_ref)::imagestream.image_ref, r.image) END;
-		IF NOT coalesce(dry_run, false) THEN
+		IF NOT coalesce(dry_run, false) AND r.status = 'Unchanged' AND t.import_status IS NULL
+		   AND t.scheduled = v_sched AND t.insecure = v_insecure AND t.import_mode = v_mode
+		   AND t.source_digest = r.source_digest THEN
+			NULL;				-- nothing changed: nothing is written, not even a row lock
+		ELSIF NOT coalesce(dry_run, false) THEN
+			new_stream := s.id IS NULL;
+			s := imagestream._lock_stream(v_ns, v_stream, true);
 			IF r.status = 'Failure' THEN
 				PERFORM imagestream._record_import_failure(s, job->>'tag', job->>'source', v_sched,
 					v_insecure, v_mode, v_policy, r.reason, r.message, NOT coalesce(all_tags, false));
@@ -222,7 +225,6 @@ BEGIN
 					r.image, r.source_digest, v_sched, v_insecure, v_mode, v_policy);
 			END IF;
 			SELECT * INTO s FROM imagestream.stream x WHERE x.id = s.id;
-			new_stream := false;
 		END IF;
 		RETURN QUERY SELECT job->>'tag', CASE WHEN r.status = 'Failure' THEN 'Failure' ELSE 'Success' END,
 			r.image, pull, r.reason, r.message;

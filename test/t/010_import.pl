@@ -60,7 +60,9 @@ is(q1("SELECT os || '/' || architecture || ' ' || cardinality(layers) || ' ' || 
 
 # unchanged: nothing is written (the tag row keeps its version)
 my $before = q1("SELECT xmin::text || (SELECT max(id) FROM imagestream.change) FROM imagestream.tag WHERE name = 'v1'");
+my $lsn = q1('SELECT pg_current_wal_lsn()');
 is(import_row("'im/app:v1'"), "Success||$v1->{digest}", 'an unchanged re-import succeeds');
+is(q1('SELECT pg_current_wal_lsn()'), $lsn, 'it writes no WAL');
 is(q1("SELECT xmin::text || (SELECT max(id) FROM imagestream.change) FROM imagestream.tag WHERE name = 'v1'"),
 	$before, 'and writes nothing');
 
