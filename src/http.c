@@ -339,28 +339,78 @@ batch_release(BatchSlot *slot)
 	slot->running = false;
 }
 
-static int
-group_running(const HttpBatchItem *items, const BatchSlot *slots, int n, const char *group)
+/*
+ * The groups of a batch, interned, so that choosing the next request costs
+ * O(groups) rather than a scan of the whole batch: a batch holds thousands
+ * of requests and few registries.
+ */
+typedef struct BatchGroups
 {
-	int			i;
-	int			count = 0;
+	int			count;
+	int		   *of;				/* item -> group */
+	int		   *running;		/* group -> requests running */
+	int		   *next;			/* group -> first item not yet started */
+} BatchGroups;
 
+static void
+groups_init(BatchGroups *g, const HttpBatchItem *items, int n)
+{
+	const char **names = palloc(sizeof(char *) * Max(n, 1));
+	int			i;
+
+	g->count = 0;
+	g->of = palloc(sizeof(int) * Max(n, 1));
 	for (i = 0; i < n; i++)
-		if (slots[i].running && strcmp(items[i].group, group) == 0)
-			count++;
-	return count;
+	{
+		int			k;
+
+		for (k = 0; k < g->count && strcmp(names[k], items[i].group) != 0; k++)
+			;
+		if (k == g->count)
+			names[g->count++] = items[i].group;
+		g->of[i] = k;
+	}
+	g->running = palloc0(sizeof(int) * Max(g->count, 1));
+	g->next = palloc0(sizeof(int) * Max(g->count, 1));
+	for (i = 0; i < g->count; i++)
+		while (g->next[i] < n && g->of[g->next[i]] != i)
+			g->next[i]++;
+	pfree(names);
+}
+
+/* The earliest item not started whose group has room, or -1. */
+static int
+groups_take(BatchGroups *g, int n, int max_per_group)
+{
+	int			best = -1;
+	int			k;
+
+	for (k = 0; k < g->count; k++)
+		if (g->next[k] < n && g->running[k] < max_per_group &&
+			(best < 0 || g->next[k] < best))
+			best = g->next[k];
+	if (best >= 0)
+	{
+		k = g->of[best];
+		g->running[k]++;
+		do
+			g->next[k]++;
+		while (g->next[k] < n && g->of[g->next[k]] != k);
+	}
+	return best;
 }
 
 void
 http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
 {
 	BatchSlot  *slots = palloc0(sizeof(BatchSlot) * Max(n, 1));
-	bool	   *started = palloc0(sizeof(bool) * Max(n, 1));
+	BatchGroups groups;
 	int			running_count = 0;
 	int			done = 0;
 	int			i;
 
 	ensure_handles();
+	groups_init(&groups, items, n);
 	PG_TRY();
 	{
 		while (done < n)
@@ -370,12 +420,11 @@ http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
 			int			left;
 
 			/* start whatever the limits allow, in order */
-			for (i = 0; i < n && running_count < max_total; i++)
+			while (running_count < max_total &&
+				   (i = groups_take(&groups, n, max_per_group)) >= 0)
 			{
 				BatchSlot  *slot = &slots[i];
 
-				if (started[i] || group_running(items, slots, n, items[i].group) >= max_per_group)
-					continue;
 				if ((slot->handle = curl_easy_init()) == NULL)
 					ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a libcurl handle")));
 				slot->t.max_body = items[i].req.max_body;
@@ -388,7 +437,6 @@ http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
 				curl_easy_setopt(slot->handle, CURLOPT_PRIVATE, (void *) (intptr_t) i);
 				if (curl_multi_add_handle(multi, slot->handle) != CURLM_OK)
 					ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not start a registry request")));
-				started[i] = true;
 				slot->running = true;
 				running_count++;
 				http_in_flight = running_count;
@@ -406,6 +454,7 @@ http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
 				fill_response(slots[i].handle, msg->data.result, &slots[i].t, slots[i].errbuf,
 							  &items[i].resp);
 				batch_release(&slots[i]);
+				groups.running[groups.of[i]]--;
 				running_count--;
 				http_in_flight = running_count;
 				done++;
