@@ -42,7 +42,7 @@ endif
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 	cat $^ > $@
 
-.PHONY: test fuzz demo
+.PHONY: test fuzz demo bench
 
 # The one command that checks everything: dependencies, -Werror build,
 # install, pg_regress, TAP tests and a 60 s fuzz run.
@@ -52,6 +52,10 @@ test:
 # The demonstration: a throwaway cluster and registry (DEMO_ARGS=--keep keeps them).
 demo:
 	bash test/demo.sh $(DEMO_ARGS)
+
+# Benchmarks against the registry's ceiling and the peers; writes doc/performance.md.
+bench:
+	bash test/bench/run-bench.sh
 
 # libFuzzer over both parsers; FUZZ_SECONDS sets the duration.
 FUZZ_SECONDS ?= 60

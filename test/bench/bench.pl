@@ -1,0 +1,422 @@
+# make bench: measures imagestream against the registry's own ceiling and the
+# peers, side by side in one run, and writes doc/performance.md.  Every
+# figure is a median over repeated runs; ratios compare runs made here, now.
+use strict;
+use warnings;
+
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use List::Util qw(sum);
+use POSIX qw(floor);
+use Time::HiRes qw(sleep time);
+
+BEGIN { $ENV{TMPDIR} = '/dev/shm' if -d '/dev/shm' && -w '/dev/shm' }
+use RegistryTest;
+
+my $out = shift @ARGV or die "usage: bench.pl OUTPUT.md\n";
+my $bindir = '/usr/lib/postgresql/15/bin';
+my $dir = tempdir('imagestream-bench-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+my $pgdata = "$dir/data";
+my $port = free_port();
+my @rows;						# [measure, baseline, goal, measured, ratio, command]
+my @notes;
+
+sub free_port
+{
+	for my $p (map { 20000 + int(rand(10000)) } 1 .. 50)
+	{
+		my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p, Proto => 'tcp', ReuseAddr => 1);
+		if ($s) { close $s; return $p }
+	}
+	die "no free port\n";
+}
+
+sub sh
+{
+	my ($cmd) = @_;
+	my $o = `$cmd`;
+	die "failed ($?): $cmd\n$o" if $?;
+	return $o;
+}
+
+my $sqlfile = 0;
+
+sub psql
+{
+	my ($sql) = @_;
+	my $file = "$dir/q" . ($sqlfile++ % 4) . '.sql';
+	open(my $q, '>', $file) or die;
+	print $q $sql, "\n";
+	close $q;
+	open(my $fh, '-|', "$bindir/psql", '-X', '-q', '-At', '-h', $dir, '-p', $port, '-d', 'postgres',
+		'-v', 'ON_ERROR_STOP=1', '-f', $file) or die;
+	local $/;
+	my $o = <$fh>;
+	close $fh or die "psql failed: $sql\n";
+	$o =~ s/\s+$//;
+	return $o;
+}
+
+sub median
+{
+	my @v = sort { $a <=> $b } @_;
+	return $v[ $#v / 2 ] if @v % 2;
+	return ($v[ @v / 2 - 1 ] + $v[ @v / 2 ]) / 2;
+}
+
+sub pctl
+{
+	my ($p, @v) = @_;
+	@v = sort { $a <=> $b } @v;
+	return $v[ floor($p / 100 * $#v + 0.5) ];
+}
+
+sub pgbench_tps
+{
+	my ($script, $secs, $clients) = @_;
+	my $o = sh("$bindir/pgbench -n -M prepared -c $clients -j $clients -T $secs -h $dir -p $port -f $script postgres 2>&1");
+	$o =~ /tps = ([\d.]+) \(without initial connection time\)/ or die "no tps in:\n$o";
+	return $1;
+}
+
+sub wait_until
+{
+	my ($sql, $want, $seconds) = @_;
+	my $t0 = time;
+	while (time - $t0 < $seconds)
+	{
+		return time - $t0 if psql($sql) eq $want;
+		sleep 0.05;
+	}
+	die "timed out ($seconds s): $sql\nworker: " . psql("SELECT row_to_json(w) FROM imagestream.worker_status w") . "\n";
+}
+
+sub row { push @rows, [@_]; print '   ', join(' | ', @_[0, 3, 4]), "\n" }
+
+sub fmt { my ($v, $d) = @_; return defined $v ? sprintf("%.${d}f", $v) : 'n/a' }
+
+END { system("$bindir/pg_ctl -D $pgdata -m immediate -s stop >/dev/null 2>&1") if -d $pgdata }
+
+# -- setup -------------------------------------------------------------------
+
+print "== cluster in $dir (port $port), registry on tmpfs where there is one\n";
+sh("$bindir/initdb -D $pgdata -A trust -U postgres --no-sync -E UTF8 >$dir/initdb.log 2>&1");
+open(my $conf, '>>', "$pgdata/postgresql.conf") or die;
+print $conf <<"CONF";
+shared_preload_libraries = 'imagestream'
+listen_addresses = ''
+unix_socket_directories = '$dir'
+port = $port
+shared_buffers = '512MB'
+max_wal_size = '4GB'
+autovacuum = off
+imagestream.blocked_networks = ''
+imagestream.insecure_registries = '127.0.0.1:*'
+imagestream.import_interval = '1h'
+imagestream.max_imports_per_minute = -1
+CONF
+close $conf;
+sh("$bindir/pg_ctl -D $pgdata -l $dir/postgresql.log -w -s start");
+psql('CREATE EXTENSION imagestream');
+my $reg = RegistryTest->start(max_lifetime => 3600);
+my $host = $reg->host;
+my $accept = join(', ', 'application/vnd.oci.image.index.v1+json',
+	'application/vnd.docker.distribution.manifest.list.v2+json',
+	'application/vnd.oci.image.manifest.v1+json',
+	'application/vnd.docker.distribution.manifest.v2+json');
+
+# -- storage -----------------------------------------------------------------
+
+print "== seeding 100,000 tags with 5 events each\n";
+psql(q{
+	INSERT INTO imagestream.stream (namespace, name) SELECT 'bench', 's' || i FROM generate_series(0, 999) i;
+	INSERT INTO imagestream.tag (stream_id, namespace, stream, name, has_spec, from_kind, from_ref, spec_generation)
+	SELECT s.id, 'bench', s.name, 't' || j, true, 'DockerImage', 'quay.io/bench/' || s.name || ':t' || j, 1
+	FROM imagestream.stream s, generate_series(0, 99) j WHERE s.namespace = 'bench';
+	INSERT INTO imagestream.history (tag_id, created, docker_image_reference, image, generation)
+	SELECT t.id, now() - (6 - k) * interval '1 hour',
+		('quay.io/bench/' || t.stream || '@sha256:' || encode(sha256((t.id * 10 + k)::text::bytea), 'hex'))::imagestream.image_ref,
+		('sha256:' || encode(sha256((t.id * 10 + k)::text::bytea), 'hex'))::imagestream.image_digest, 1
+	FROM imagestream.tag t, generate_series(1, 5) k WHERE t.namespace = 'bench' ORDER BY t.id, k;
+	UPDATE imagestream.tag t SET image = h.image, docker_image_reference = h.docker_image_reference,
+		created = h.created, status_generation = 1, history_length = 5
+	FROM (SELECT DISTINCT ON (tag_id) * FROM imagestream.history ORDER BY tag_id, seq DESC) h
+	WHERE h.tag_id = t.id;
+	CREATE TABLE plain (tag text PRIMARY KEY, pull_spec text);
+	INSERT INTO plain SELECT namespace || '/' || stream || ':' || name, imagestream.resolve(namespace || '/' || stream || ':' || name)::text
+	FROM imagestream.tag WHERE namespace = 'bench';
+	CREATE TABLE history_as_text AS SELECT tag_id, seq, created, docker_image_reference::text AS docker_image_reference,
+		image::text AS image, generation FROM imagestream.history;
+	ALTER TABLE history_as_text ADD PRIMARY KEY (tag_id, seq);
+	CREATE INDEX ON history_as_text (image);
+	VACUUM ANALYZE;
+});
+my $events = psql('SELECT count(*) FROM imagestream.history');
+my $per_event = psql("SELECT pg_total_relation_size('imagestream.history')::numeric / $events");
+my $per_event_text = psql("SELECT pg_total_relation_size('history_as_text')::numeric / $events");
+row('storage: bytes per history event with its indexes', 'the same values as text columns, same indexes',
+	'<= 160 B', fmt($per_event, 0) . ' B (text: ' . fmt($per_event_text, 0) . ' B)',
+	fmt($per_event / $per_event_text, 2),
+	"pg_total_relation_size('imagestream.history') / count(*)");
+my $digest_bytes = psql('SELECT avg(pg_column_size(image)) FROM imagestream.history');
+my $digest_text = psql('SELECT avg(pg_column_size(image::text)) FROM imagestream.history');
+row('storage: bytes per stored sha256 digest', 'the digest as text', '<= 34 B',
+	fmt($digest_bytes, 0) . ' B (text: ' . fmt($digest_text, 0) . ' B)', fmt($digest_bytes / $digest_text, 2),
+	'avg(pg_column_size(image)) FROM imagestream.history');
+
+# -- resolve -----------------------------------------------------------------
+
+sub resolve_scripts
+{
+	my ($n_streams, $n_tags) = @_;
+	open(my $a, '>', "$dir/resolve.sql") or die;
+	# (pgbench replaces :name even inside quotes: no ":t" in literals)
+	print $a "\\set sidx random(0, $n_streams - 1)\n\\set tidx random(0, $n_tags - 1)\n"
+	  . "SELECT imagestream.resolve('bench/s' || (:sidx)::text || chr(58) || 't' || (:tidx)::text);\n";
+	close $a;
+	open(my $b, '>', "$dir/plain.sql") or die;
+	print $b "\\set sidx random(0, $n_streams - 1)\n\\set tidx random(0, $n_tags - 1)\n"
+	  . "SELECT pull_spec FROM plain WHERE tag = 'bench/s' || (:sidx)::text || chr(58) || 't' || (:tidx)::text;\n";
+	close $b;
+}
+
+print "== resolve throughput (pgbench, prepared, 2 clients, 3 x 10 s each)\n";
+resolve_scripts(1000, 100);
+my (@r, @p);
+for (1 .. ($ENV{BENCH_QUICK} ? 1 : 3))
+{
+	push @r, pgbench_tps("$dir/resolve.sql", $ENV{BENCH_QUICK} ? 2 : 10, 2);
+	push @p, pgbench_tps("$dir/plain.sql", $ENV{BENCH_QUICK} ? 2 : 10, 2);
+}
+row('`resolve()` throughput, 100,000 tags with 5 events each', 'the same pgbench on `plain (tag text primary key, pull_spec text)`',
+	'>= 0.9x', fmt(median(@r), 0) . ' tps (plain: ' . fmt(median(@p), 0) . ' tps)', fmt(median(@r) / median(@p), 2),
+	'pgbench -n -M prepared -c 2 -j 2 -T 10 -f resolve.sql (3 runs, median)');
+
+# -- the worker's unchanged checks -------------------------------------------
+
+print "== 10 repositories x 1,000 tags in the registry\n";
+my %repo_digest;
+for my $r (0 .. 9)
+{
+	my $res = $reg->push_many_tags("bench/r$r", 1000, tags => [ map { "t$_" } 0 .. 999 ], content => "repo $r");
+	$repo_digest{$r} = $res->{digest};
+}
+psql(qq{
+	INSERT INTO imagestream.stream (namespace, name) SELECT 'check', 'r' || i FROM generate_series(0, 9) i;
+	INSERT INTO imagestream.tag (stream_id, namespace, stream, name, has_spec, from_kind, from_ref,
+		spec_generation, scheduled, image, docker_image_reference, created, status_generation,
+		history_length, source_digest)
+	SELECT s.id, 'check', s.name, 't' || j, true, 'DockerImage', '$host/bench/' || s.name || ':t' || j, 1, true,
+		d.digest::imagestream.image_digest, ('$host/bench/' || s.name || '\@' || d.digest)::imagestream.image_ref,
+		now(), 1, 1, d.digest::imagestream.image_digest
+	FROM imagestream.stream s JOIN (VALUES @{[ join(',', map { "('r$_', '$repo_digest{$_}')" } 0 .. 9) ]}) d(name, digest)
+	  ON d.name = s.name, generate_series(0, 999) j
+	WHERE s.namespace = 'check';
+	INSERT INTO imagestream.history (tag_id, created, docker_image_reference, image, generation)
+	SELECT id, created, docker_image_reference, image, 1 FROM imagestream.tag WHERE namespace = 'check';
+});
+
+sub check_window
+{
+	my ($secs) = @_;
+	my ($c0, $q0, $l0) = split /\|/, psql("SELECT tags_checked, requests, pg_current_wal_lsn() FROM imagestream.worker_status");
+	my $t0 = time;
+	sleep $secs;
+	my ($c1, $q1, $l1) = split /\|/, psql("SELECT tags_checked, requests, pg_current_wal_lsn() FROM imagestream.worker_status");
+	my $wal = psql("SELECT pg_wal_lsn_diff('$l1', '$l0')");
+	return (($c1 - $c0) / (time - $t0), ($q1 - $q0), ($c1 - $c0), $wal);
+}
+
+sub set_scheduled
+{
+	my ($n) = @_;
+	psql("UPDATE imagestream.tag SET scheduled = (regexp_replace(name, '\\D', '', 'g')::int * 10
+		  + regexp_replace(stream, '\\D', '', 'g')::int) < $n WHERE namespace = 'check'");
+}
+
+print "== worker: unchanged checks (interval 1 s)\n";
+psql("ALTER SYSTEM SET imagestream.import_interval = '1s'; SELECT pg_reload_conf()");
+my %rate;
+for my $n (1000, 10000)
+{
+	set_scheduled($n);
+	sleep 4;
+	my @rates;
+	my ($req, $chk, $wal) = (0, 0, 0);
+	for (1 .. 3)
+	{
+		my ($rate, $q, $c, $w) = check_window(15);
+		push @rates, $rate;
+		$req += $q;
+		$chk += $c;
+		$wal += $w;
+	}
+	$rate{$n} = [ median(@rates), $req / ($chk || 1), $wal / ($chk || 1) ];
+}
+my $url = "http://$host/v2/bench/r0/manifests/t0";
+my @ab;
+for (1 .. 3)
+{
+	my $o = sh("ab -i -k -q -c 16 -n 20000 -H 'Accept: $accept' $url 2>&1");
+	$o =~ /Requests per second:\s+([\d.]+)/ or die "ab:\n$o";
+	push @ab, $1;
+}
+my $ab = median(@ab);
+row('unchanged-tag checks per second, 10,000 scheduled tags over 10 repositories',
+	'`ab -i -k -c 16` HEAD rate on one manifest URL of the same registry', '>= 0.7x',
+	fmt($rate{10000}[0], 0) . ' checks/s (ab: ' . fmt($ab, 0) . ' req/s)', fmt($rate{10000}[0] / $ab, 2),
+	"worker_status.tags_checked over 3 x 15 s; ab -i -k -q -c 16 -n 20000 $url (3 runs)");
+row('HTTP requests per unchanged check', '', 'exactly 1', fmt($rate{10000}[1], 3), '',
+	'worker_status.requests / tags_checked over the same windows');
+row('WAL bytes per unchanged check', '', '0', fmt($rate{10000}[2], 3), '',
+	'pg_current_wal_lsn() over the same windows');
+row('scaling: worker check rate at 1,000 and 10,000 tags', '', 'reported',
+	fmt($rate{1000}[0], 0) . ' / ' . fmt($rate{10000}[0], 0) . ' checks/s', '', 'as above, with 1,000 then 10,000 tags scheduled');
+
+# worker memory over cycles of 10,000 tags: 100 cycles are 1,000,000 checks,
+# over 20 minutes at this registry's HEAD ceiling, so the run measures 10
+print "== worker memory over cycles of 10,000 tags\n";
+set_scheduled(10000);
+my $pid = psql('SELECT pid FROM imagestream.worker_status');
+sub rss { open(my $f, '<', "/proc/$pid/status") or return 0; while (<$f>) { return $1 if /^VmRSS:\s+(\d+)/ } return 0 }
+my $c_start = psql('SELECT tags_checked FROM imagestream.worker_status');
+wait_until("SELECT tags_checked >= $c_start + 10000 FROM imagestream.worker_status", 't', 60);
+my $rss1 = rss();
+my $t_cycles = time;
+wait_until("SELECT tags_checked >= $c_start + 100000 FROM imagestream.worker_status", 't', 400);
+my $rss100 = rss();
+row('worker resident memory over 10 cycles of 10,000 tags (the goal names 100)', 'its size after the first cycle', 'flat (+/- 5 %)',
+	"$rss1 kB -> $rss100 kB", fmt($rss100 / $rss1, 3), 'VmRSS of the worker (/proc/PID/status)');
+set_scheduled(0);
+
+# -- new images --------------------------------------------------------------
+
+print "== 1,000 tags whose digests all changed\n";
+my $new = $reg->push_many_tags('bench/r1', 1000, tags => [ map { "t$_" } 0 .. 999 ], content => 'repo 1, rebuilt');
+psql("ALTER SYSTEM SET imagestream.import_interval = '1h'; SELECT pg_reload_conf()");
+sleep 1;
+my $t0 = time;
+psql("SELECT imagestream.import_now('check/r1')");
+my $took = wait_until("SELECT count(*) FROM imagestream.tag WHERE namespace = 'check' AND stream = 'r1' AND image = '$new->{digest}'",
+	'1000', 300);
+my $rate_new = 1000 / $took;
+my @sk;
+for my $i (0 .. 19)
+{
+	my $s0 = time;
+	sh("skopeo inspect --tls-verify=false docker://$host/bench/r1:t$i >/dev/null");
+	push @sk, time - $s0;
+}
+my $sk = median(@sk);
+row('new-image import rate: 1,000 tags whose digests all changed (worker, import_now)',
+	'one `skopeo inspect` process per tag, serial', '>= 50x faster',
+	fmt($rate_new, 0) . ' tags/s (skopeo: ' . fmt(1 / $sk, 1) . ' tags/s)', fmt($rate_new * $sk, 1) . 'x',
+	'import_now(\'check/r1\') until all 1,000 moved; skopeo inspect --tls-verify=false, median of 20');
+
+print "== import_image(all_tags) of a 1,000-tag repository\n";
+my @ai;
+for my $k (1 .. 3)
+{
+	my $a0 = time;
+	psql("SET imagestream.max_bulk_import = -1; SELECT count(*) FROM imagestream.import_image('all/r$k', '$host/bench/r$k', all_tags => true)");
+	push @ai, time - $a0;
+}
+my $ai = median(@ai);
+row('`import_image(all_tags)` of a 1,000-tag repository', 'one `skopeo inspect` per tag, serial (from the median above)',
+	'>= 50x faster', fmt($ai, 1) . ' s (skopeo: ' . fmt($sk * 1000, 0) . ' s)', fmt($sk * 1000 / $ai, 1) . 'x',
+	"import_image('all/rN', '$host/bench/rN', all_tags => true), 3 repositories, median");
+
+# -- notifications -----------------------------------------------------------
+
+print "== import_now -> NOTIFY latency\n";
+my @files;
+for my $i (1 .. 60)
+{
+	my $img = $reg->push_image('bench/lat', "p$i", content => "latency $i");
+	open(my $f, '>:raw', "$dir/m$i") or die;
+	print $f $img->{manifest};
+	close $f;
+	push @files, "$dir/m$i";
+	$reg->{latency_media_type} = $img->{media_type};
+}
+$reg->push_image('bench/lat', 'latest', content => 'latency 0');
+psql("SELECT imagestream.import_image('lat/app:latest', '$host/bench/lat:latest')");
+my $lat = sh("python3 test/bench/notify_latency.py 'host=$dir port=$port dbname=postgres' $host bench/lat lat/app:latest '$reg->{latency_media_type}' @files");
+my @ms = split /\n/, $lat;
+shift @ms for 1 .. 10;			# warm-up
+row('`import_now` commit to the NOTIFY a LISTEN client receives, after an upstream push', '', 'p50 <= 50 ms, p99 <= 200 ms',
+	'p50 ' . fmt(pctl(50, @ms), 1) . ' ms, p99 ' . fmt(pctl(99, @ms), 1) . ' ms', '',
+	'test/bench/notify_latency.py (psycopg2), 50 pushes after 10 warm-up');
+
+print "== NOTIFY cost\n";
+open(my $mi, '>', "$dir/map.sql") or die;
+print $mi "\\set i random(1, 1000000000)\n"
+  . "SELECT imagestream.map_image('nt/app' || chr(58) || 't' || ((:i)::int % 100)::text, ('quay.io/x/y\@sha256:' || encode(sha256((:i)::text::bytea), 'hex'))::imagestream.image_ref);\n";
+close $mi;
+my (@without, @with);
+for (1 .. 3)
+{
+	push @without, pgbench_tps("$dir/map.sql", 5, 2);
+	my $lp = fork() // die;
+	if ($lp == 0)
+	{
+		exec("$bindir/psql", '-X', '-q', '-h', $dir, '-p', $port, '-d', 'postgres', '-c', 'LISTEN imagestream', '-c', 'SELECT pg_sleep(8)');
+	}
+	sleep 0.5;
+	push @with, pgbench_tps("$dir/map.sql", 5, 2);
+	waitpid($lp, 0);
+}
+row('NOTIFY cost: `map_image` with and without a listener', '', 'reported',
+	fmt(median(@without), 0) . ' tps without, ' . fmt(median(@with), 0) . ' tps with a listener',
+	fmt(median(@with) / median(@without), 2), 'pgbench -n -M prepared -c 2 -j 2 -T 5 -f map.sql (3 runs each)');
+
+# -- resolve scaling ---------------------------------------------------------
+
+print "== resolve at 10,000 and 1,000,000 tags\n";
+psql(q{
+	DELETE FROM imagestream.stream WHERE namespace IN ('bench', 'check', 'all', 'nt', 'lat');
+	TRUNCATE plain;
+});
+my %scale;
+for my $spec ([ 100, 100 ], [ 10000, 100 ])
+{
+	my ($ns, $nt) = @$spec;
+	psql(qq{
+		DELETE FROM imagestream.stream WHERE namespace = 'bench';
+		INSERT INTO imagestream.stream (namespace, name) SELECT 'bench', 's' || i FROM generate_series(0, $ns - 1) i;
+		INSERT INTO imagestream.tag (stream_id, namespace, stream, name, has_spec, from_kind, from_ref, spec_generation,
+			image, docker_image_reference, created, status_generation, history_length)
+		SELECT s.id, 'bench', s.name, 't' || j, true, 'DockerImage', 'quay.io/bench/x', 1,
+			('sha256:' || encode(sha256((s.id * 1000 + j)::text::bytea), 'hex'))::imagestream.image_digest,
+			('quay.io/bench/x\@sha256:' || encode(sha256((s.id * 1000 + j)::text::bytea), 'hex'))::imagestream.image_ref,
+			now(), 1, 1
+		FROM imagestream.stream s, generate_series(0, $nt - 1) j WHERE s.namespace = 'bench';
+		VACUUM ANALYZE imagestream.tag;
+	});
+	resolve_scripts($ns, $nt);
+	my @s;
+	push @s, pgbench_tps("$dir/resolve.sql", 5, 1) for 1 .. 3;
+	$scale{ $ns * $nt } = 1e6 / median(@s);
+}
+row('scaling: `resolve()` cost per call at 10,000 and 1,000,000 tags', '', 'reported',
+	fmt($scale{10000}, 0) . ' us / ' . fmt($scale{1000000}, 0) . ' us', fmt($scale{1000000} / $scale{10000}, 2),
+	'pgbench -n -M prepared -c 1 -T 5 -f resolve.sql (3 runs, median); one history event per tag');
+
+$reg->stop;
+
+# -- the report --------------------------------------------------------------
+
+my $cpu = (grep { /model name/ } split /\n/, sh('cat /proc/cpuinfo'))[0] // '';
+$cpu =~ s/.*:\s*//;
+my $nproc = sh('nproc');
+chomp $nproc;
+open(my $md, '>', $out) or die "$out: $!";
+print $md "# Performance\n\n";
+print $md "Written by `make bench` (test/bench/bench.pl) on " . sh('date -u +%Y-%m-%d') . "\n";
+print $md "Machine: $nproc cores, $cpu. PostgreSQL 15 cluster and Debian's `docker-registry` on 127.0.0.1, both with their data on tmpfs where /dev/shm exists. Every figure is measured in the same run as its baseline; medians of repeated runs. The machine is small and shared: compare the ratios, not the absolute numbers.\n\n";
+print $md "| measure | baseline in the same run | goal | measured | ratio | command |\n";
+print $md "| --- | --- | --- | --- | --- | --- |\n";
+print $md '| ' . join(' | ', map { $_ // '' } @$_) . " |\n" for @rows;
+print $md "\n## Notes\n\n" . join("\n", map { "- $_" } @notes) . "\n" if @notes;
+close $md;
+print "== done\n";
