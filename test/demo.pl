@@ -5,7 +5,6 @@ use strict;
 use warnings;
 
 use File::Temp qw(tempdir);
-use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 
 use RegistryTest;
@@ -13,19 +12,9 @@ use RegistryTest;
 my $keep = grep { $_ eq '--keep' } @ARGV;
 my $bindir = '/usr/lib/postgresql/15/bin';
 my $dir = tempdir('imagestream-demo-XXXXXX', TMPDIR => 1, CLEANUP => !$keep);
-my $port = free_port();
+my $port = RegistryTest::free_port();
 my $pgdata = "$dir/data";
 my $started = 0;
-
-sub free_port
-{
-	for my $p (map { 20000 + int(rand(10000)) } 1 .. 50)
-	{
-		my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => $p, Proto => 'tcp', ReuseAddr => 1);
-		if ($s) { close $s; return $p }
-	}
-	die "no free port\n";
-}
 
 sub run
 {

@@ -206,9 +206,10 @@ sub _log_file
 	return "$dir/$kind.log";
 }
 
-# A port on 127.0.0.1 that can be bound now, below the kernel's ephemeral
+# A port on 127.0.0.1 that can be bound now (also used by the demo and the
+# bench for their clusters), below the kernel's ephemeral
 # range and below the range PostgreSQL::Test::Cluster uses.
-sub _free_port
+sub free_port
 {
 	for (1 .. 50)
 	{
@@ -355,7 +356,7 @@ sub start
 	my $tries = $opts{port} ? 1 : 5;
 	for my $try (1 .. $tries)
 	{
-		my $port = $opts{port} // _free_port();
+		my $port = $opts{port} // free_port();
 		$self->{port} = $port;
 		$self->_write_config(%opts);
 		$self->{pid} = _spawn([ $REGISTRY_BIN, 'serve', "$self->{dir}/config.yml" ],
