@@ -152,9 +152,17 @@ status_add(WorkerShared *w, void *arg)
 	}
 }
 
+/*
+ * A commit leaves CurrentMemoryContext at TopMemoryContext; the context the
+ * transaction began in is restored, so that what the cycle allocates after
+ * it stays in the loop context, reset each cycle.
+ */
+static MemoryContext before_transaction;
+
 static void
 begin_transaction(void)
 {
+	before_transaction = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	SPI_connect();
@@ -167,6 +175,7 @@ end_transaction(void)
 	SPI_finish();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
+	MemoryContextSwitchTo(before_transaction);
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
 }
@@ -201,17 +210,19 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 		return NIL;
 	}
 	if (SPI_execute(
-					"SELECT t.id, t.from_ref, t.insecure, t.import_mode = 'PreserveOriginal', "
+					"SELECT * FROM (SELECT t.id, t.from_ref, t.insecure, t.import_mode = 'PreserveOriginal', "
 					"  t.source_digest::text, "
 					"  t.annotations->>'importer.image.openshift.io/prefer-os', "
 					"  t.annotations->>'importer.image.openshift.io/prefer-arch', "
 					"  t.spec_generation > greatest(coalesce(t.status_generation, 0), "
-					"                               coalesce(t.import_generation, 0)), "
-					"  t.import_requested_at IS NOT NULL, "
+					"                               coalesce(t.import_generation, 0)) AS pending, "
+					"  t.import_requested_at IS NOT NULL AS requested, "
 					"  t.scheduled AND NOT (imagestream.ref_digest(t.from_ref::imagestream.image_ref) IS NOT NULL "
-					"                       AND t.image IS NOT NULL) "
+					"                       AND t.image IS NOT NULL) AS sched "
 					"FROM imagestream.tag t "
-					"WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference",
+					"WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference) d "
+					/* only the tags the worker has to look at reach this process */
+					"WHERE d.pending OR d.requested OR d.sched",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the tags to import");
 
@@ -228,8 +239,6 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 		TagSchedule *entry;
 		bool		found;
 
-		if (!pending && !requested && !sched)
-			continue;
 		entry = hash_search(schedule, &id, HASH_ENTER, &found);
 		if (!found)
 		{

@@ -369,6 +369,7 @@ for (1 .. 3)
 	my $lp = fork() // die;
 	if ($lp == 0)
 	{
+		open(STDOUT, '>', '/dev/null');
 		exec("$bindir/psql", '-X', '-q', '-h', $dir, '-p', $port, '-d', 'postgres', '-c', 'LISTEN imagestream', '-c', 'SELECT pg_sleep(8)');
 	}
 	sleep 0.5;
