@@ -28,6 +28,26 @@ SELECT pg_temp.sqlstate($$SELECT resolve('rs/web:none')$$);
 SELECT pg_temp.sqlstate($$SELECT resolve('rs/none:x')$$);
 SELECT resolve('rs/none:x', missing_ok => true) IS NULL;
 SELECT pg_temp.sqlstate($$SELECT resolve('rs/web@sha256:abc')$$);
+SELECT pg_temp.sqlstate($$SELECT resolve(NULL)$$);
+-- resolve parses names in C: it refuses exactly what _parse_tag refuses
+CREATE FUNCTION pg_temp.refuses(f text, input text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	EXECUTE format('SELECT %s($1)', f) USING input;
+	RETURN false;
+EXCEPTION WHEN invalid_parameter_value THEN
+	RETURN true;
+WHEN undefined_object OR no_data_found THEN
+	RETURN false;
+END $$;
+SELECT CASE WHEN length(input) > 20 THEN format('%s... (%s)', left(input, 8), length(input)) ELSE input END AS input,
+	pg_temp.refuses('imagestream.resolve', input) AS resolve_refuses,
+	pg_temp.refuses('imagestream._parse_tag', input) AS parse_refuses
+FROM unnest(ARRAY['rs/web', 'rs/web:v1', 'a/b', 'a-b/c.d_e-f:_x.Y-1', '-a/b', 'a-/b', 'A/b',
+	'a/B', 'a/b.', 'a/.b', 'a/b..c', 'a/b__c', 'a/b/c', 'a/b:', 'a/b:.x', 'a/b:-x', 'a/b:x:y',
+	'/b', 'a/', 'ab', 'a/b@x', repeat('n', 63) || '/b', repeat('n', 64) || '/b',
+	'a/' || repeat('s', 255), 'a/' || repeat('s', 256), 'a/b:' || repeat('t', 128),
+	'a/b:' || repeat('t', 129), 'a/b:t' || chr(233), 'a b/c']) input
+ORDER BY input;
 
 -- resolve_image: short names through streams with lookup_local, the rest
 -- normalised

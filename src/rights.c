@@ -1,21 +1,143 @@
 /*
  * rights.c
- *		Who is calling: the role whose namespace rights apply.
+ *		Who is calling, and the namespace rights it has (SPEC section 8).
  *
  * The SQL functions are SECURITY DEFINER (they write tables no ordinary role
  * may write), so current_user inside them is the extension owner.  The role
  * that matters is the one in effect outside any SECURITY DEFINER function:
  * the session's current role as SET ROLE left it, which GetOuterUserId()
  * reports.
+ *
+ * The check runs for every resolve() and, through the row-level security
+ * policies, for every row a role reads, so it is C reading the grants'
+ * primary key directly rather than a query.
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "relation.h"
+#include "rights.h"
+
+/* view < edit < admin; 0 for anything else */
+static int
+level_rank(const char *level)
+{
+	if (strcmp(level, "view") == 0)
+		return 1;
+	if (strcmp(level, "edit") == 0)
+		return 2;
+	if (strcmp(level, "admin") == 0)
+		return 3;
+	return 0;
+}
+
+static Oid
+extension_owner(void)
+{
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			owner = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("imagestream"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		owner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return owner;
+}
+
+bool
+rights_privileged(Oid role)
+{
+	Oid			owner;
+
+	if (superuser_arg(role))
+		return true;
+	owner = extension_owner();
+	return OidIsValid(owner) && has_privs_of_role(role, owner);
+}
+
+/* A grant of at least rank on namespace held by role (or a role it inherits). */
+static bool
+granted(Oid role, const char *namespace, int rank)
+{
+	Oid			relid = imagestream_relid("namespace_grant");
+	Relation	rel = table_open(relid, AccessShareLock);
+	Relation	idx = index_open(imagestream_relid("namespace_grant_pkey"), AccessShareLock);
+	AttrNumber	grantee_att = imagestream_column(relid, "grantee");
+	AttrNumber	level_att = imagestream_column(relid, "level");
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	IndexScanDesc scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	ScanKeyData key;
+	bool		found = false;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, CStringGetTextDatum(namespace));
+	index_rescan(scan, &key, 1, NULL, 0);
+	while (!found && index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Oid			grantee = DatumGetObjectId(slot_getattr(slot, grantee_att, &isnull));
+		char	   *level = TextDatumGetCString(slot_getattr(slot, level_att, &isnull));
+
+		found = level_rank(level) >= rank && has_privs_of_role(role, grantee);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+bool
+rights_can(Oid role, const char *namespace, const char *level)
+{
+	int			rank = level_rank(level);
+
+	if (rights_privileged(role))
+		return true;
+	return rank > 0 && granted(role, namespace, rank);
+}
 
 PG_FUNCTION_INFO_V1(imagestream_calling_role);
 Datum
 imagestream_calling_role(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_OID(GetOuterUserId());
+}
+
+PG_FUNCTION_INFO_V1(imagestream_privileged);
+Datum
+imagestream_privileged(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(rights_privileged(GetOuterUserId()));
+}
+
+/* SQL: _can(namespace, level); a NULL namespace or level only for the privileged */
+PG_FUNCTION_INFO_V1(imagestream_can);
+Datum
+imagestream_can(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_BOOL(rights_privileged(GetOuterUserId()));
+	PG_RETURN_BOOL(rights_can(GetOuterUserId(), text_to_cstring(PG_GETARG_TEXT_PP(0)),
+							  text_to_cstring(PG_GETARG_TEXT_PP(1))));
 }

@@ -7,27 +7,20 @@ CREATE FUNCTION _calling_role() RETURNS oid
 	AS 'MODULE_PATHNAME', 'imagestream_calling_role'
 	LANGUAGE C STABLE PARALLEL SAFE;
 
+-- In C (src/rights.c): the check runs per resolve() and per row under
+-- row-level security.
 CREATE FUNCTION _privileged() RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
-	SELECT coalesce((SELECT r.rolsuper OR pg_has_role(r.oid, e.extowner, 'USAGE')
-		FROM pg_roles r, pg_extension e
-		WHERE r.oid = imagestream._calling_role() AND e.extname = 'imagestream'), false)
-$$;
+	AS 'MODULE_PATHNAME', 'imagestream_privileged'
+	LANGUAGE C STABLE PARALLEL SAFE;
 
 CREATE FUNCTION _level_rank(level text) RETURNS integer
 LANGUAGE sql IMMUTABLE AS $$
 	SELECT CASE level WHEN 'view' THEN 1 WHEN 'edit' THEN 2 WHEN 'admin' THEN 3 END
 $$;
 
--- (Arguments are qualified: in SQL functions a column of the same name wins.)
 CREATE FUNCTION _can(ns text, level text) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
-	SELECT imagestream._privileged() OR EXISTS (
-		SELECT 1 FROM imagestream.namespace_grant g
-		WHERE g.namespace = _can.ns
-		  AND imagestream._level_rank(g.level) >= imagestream._level_rank(_can.level)
-		  AND pg_has_role(imagestream._calling_role(), g.grantee, 'USAGE'))
-$$;
+	AS 'MODULE_PATHNAME', 'imagestream_can'
+	LANGUAGE C STABLE PARALLEL SAFE;
 
 CREATE FUNCTION _require(ns text, level text) RETURNS void
 LANGUAGE plpgsql STABLE AS $$

@@ -3,44 +3,21 @@
 -- The pull spec consumers must use for a tag's current event: by digest,
 -- from the source repository (policy Source) or the stream's local
 -- repository (policy Local, when imagestream.local_registry is set).
+CREATE FUNCTION _pull_spec_of(reference image_ref, image image_digest, local_policy boolean,
+							  namespace text, stream text) RETURNS image_ref
+	AS 'MODULE_PATHNAME', 'imagestream_pull_spec'
+	LANGUAGE C STABLE PARALLEL SAFE;
+
 CREATE FUNCTION _pull_spec(t imagestream.tag) RETURNS image_ref
 LANGUAGE sql STABLE AS $$
-	SELECT CASE
-		WHEN t.docker_image_reference IS NULL THEN NULL
-		WHEN t.image IS NULL THEN t.docker_image_reference
-		WHEN t.has_spec AND t.reference_policy = 'Local'
-			 AND coalesce(current_setting('imagestream.local_registry', true), '') <> '' THEN
-			imagestream.ref_with_digest(
-				format('%s/%s/%s', current_setting('imagestream.local_registry', true),
-					   t.namespace, t.stream)::imagestream.image_ref, t.image)
-		ELSE imagestream.ref_with_digest(
-				imagestream.ref_name(t.docker_image_reference)::imagestream.image_ref, t.image)
-	END
+	SELECT imagestream._pull_spec_of(t.docker_image_reference, t.image,
+		t.has_spec AND t.reference_policy = 'Local', t.namespace, t.stream)
 $$;
 
+-- In C (src/resolve.c): one index probe, the call consumers make most.
 CREATE FUNCTION resolve(tag text, missing_ok boolean DEFAULT false) RETURNS image_ref
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
-DECLARE
-	d record := imagestream._parse_tag(tag);
-	t imagestream.tag;
-BEGIN
-	PERFORM imagestream._require(d.namespace, 'view');
-	SELECT * INTO t FROM imagestream.tag
-	WHERE namespace = d.namespace AND stream = d.stream AND name = d.tag;
-	IF t.docker_image_reference IS NOT NULL THEN
-		RETURN imagestream._pull_spec(t);
-	ELSIF coalesce(missing_ok, false) THEN
-		RETURN NULL;
-	ELSIF t.id IS NULL THEN
-		RAISE EXCEPTION 'image stream tag "%" does not exist', resolve.tag
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	RAISE EXCEPTION 'image stream tag "%" has no image', resolve.tag
-		USING ERRCODE = 'no_data_found',
-			DETAIL = CASE WHEN t.import_status = 'False'
-						  THEN format('Its import failed (%s): %s', t.import_reason, t.import_message)
-						  ELSE 'It has not been imported yet.' END;
-END $$;
+	AS 'MODULE_PATHNAME', 'imagestream_resolve'
+	LANGUAGE C STABLE;
 COMMENT ON FUNCTION resolve(text, boolean) IS 'the pull spec, by digest, that consumers of a tag must use now';
 
 -- OpenShift's image lookup policy: "name", "name:tag" or "name@id" with no
