@@ -10,12 +10,14 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
 
 #include "digest_type.h"
 #include "fetch.h"
 #include "manifest.h"
 #include "ref_type.h"
 #include "settings.h"
+#include "worker.h"
 
 static bool
 parse_descriptor_digest(const char *text, Digest *d, RegistryFailure *f, const char *what)
@@ -155,69 +157,52 @@ optional_text(FunctionCallInfo fcinfo, int arg)
 	return PG_ARGISNULL(arg) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(arg));
 }
 
-/*
- * _fetch_source(ref, insecure, preserve, known, prefer_os, prefer_arch) ->
- * (status, reason, message, retry_after, image, source_digest, digests,
- * media_types, manifests, configs)
- */
-PG_FUNCTION_INFO_V1(imagestream_fetch_source);
-Datum
-imagestream_fetch_source(PG_FUNCTION_ARGS)
+void
+source_reference(Datum ref, char *reference, size_t size)
 {
-	RegistryTarget t;
 	ImageRefParts p;
-	FetchResult r;
-	Digest		known;
-	char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
-	TupleDesc	desc;
-	Datum		values[10] = {0};
-	bool		nulls[10] = {0};
-	int			n;
-	Datum	   *digests;
-	Datum	   *types;
-	Datum	   *manifests;
-	Datum	   *configs;
-	bool	   *config_nulls;
-	int			dims[1];
+
+	datum_get_ref(ref, &p);
+	if (p.has_digest)
+		digest_format(&p.digest, reference);
+	else
+		snprintf(reference, size, "%.*s",
+				 (int) (p.tag_len ? p.tag_len : 6), p.tag_len ? p.tag : "latest");
+}
+
+/*
+ * A result as the columns of imagestream._fetched (status, reason, message,
+ * retry_after, image, source_digest, digests, media_types, manifests,
+ * configs), described by desc.
+ */
+static void
+result_columns(const FetchResult *r, TupleDesc desc, Datum *values, bool *nulls)
+{
+	int			n = list_length(r->manifests);
+	Datum	   *digests = palloc(sizeof(Datum) * (n + 1));
+	Datum	   *types = palloc(sizeof(Datum) * (n + 1));
+	Datum	   *manifests = palloc(sizeof(Datum) * (n + 1));
+	Datum	   *configs = palloc(sizeof(Datum) * (n + 1));
+	bool	   *config_nulls = palloc(sizeof(bool) * (n + 1));
+	int			dims[1] = {n};
 	int			lbs[1] = {1};
 	ListCell   *lc;
 	int			i = 0;
 
-	registry_target(PG_GETARG_DATUM(0), PG_GETARG_BOOL(1), &t);
-	datum_get_ref(PG_GETARG_DATUM(0), &p);
-	if (p.has_digest)
-		digest_format(&p.digest, reference);
-	else
-		snprintf(reference, sizeof(reference), "%.*s",
-				 (int) (p.tag_len ? p.tag_len : 6), p.tag_len ? p.tag : "latest");
-	if (!PG_ARGISNULL(3))
-		datum_get_digest(PG_GETARG_DATUM(3), &known);
-	fetch_source(&t, reference, PG_GETARG_BOOL(2), PG_ARGISNULL(3) ? NULL : &known,
-				 optional_text(fcinfo, 4), optional_text(fcinfo, 5), &r);
-
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	values[0] = CStringGetTextDatum(r.status == FETCH_SUCCESS ? "Success" :
-									r.status == FETCH_UNCHANGED ? "Unchanged" : "Failure");
-	nulls[1] = r.failure.reason == NULL;
-	values[1] = nulls[1] ? (Datum) 0 : CStringGetTextDatum(r.failure.reason);
-	nulls[2] = r.failure.message == NULL;
-	values[2] = nulls[2] ? (Datum) 0 : CStringGetTextDatum(r.failure.message);
-	nulls[3] = r.failure.retry_after <= 0;
-	values[3] = Int32GetDatum(r.failure.retry_after);
-	nulls[4] = r.status != FETCH_SUCCESS;
-	values[4] = nulls[4] ? (Datum) 0 : digest_get_datum(&r.image);
-	nulls[5] = r.status == FETCH_FAILURE;
-	values[5] = nulls[5] ? (Datum) 0 : digest_get_datum(&r.source_digest);
-
-	n = list_length(r.manifests);
-	dims[0] = n;
-	digests = palloc(sizeof(Datum) * (n + 1));
-	types = palloc(sizeof(Datum) * (n + 1));
-	manifests = palloc(sizeof(Datum) * (n + 1));
-	configs = palloc(sizeof(Datum) * (n + 1));
-	config_nulls = palloc(sizeof(bool) * (n + 1));
-	foreach(lc, r.manifests)
+	values[0] = CStringGetTextDatum(r->status == FETCH_SUCCESS ? "Success" :
+									r->status == FETCH_UNCHANGED ? "Unchanged" : "Failure");
+	nulls[0] = false;
+	nulls[1] = r->failure.reason == NULL;
+	values[1] = nulls[1] ? (Datum) 0 : CStringGetTextDatum(r->failure.reason);
+	nulls[2] = r->failure.message == NULL;
+	values[2] = nulls[2] ? (Datum) 0 : CStringGetTextDatum(r->failure.message);
+	nulls[3] = r->failure.retry_after <= 0;
+	values[3] = Int32GetDatum(r->failure.retry_after);
+	nulls[4] = r->status != FETCH_SUCCESS;
+	values[4] = nulls[4] ? (Datum) 0 : digest_get_datum(&r->image);
+	nulls[5] = r->status == FETCH_FAILURE;
+	values[5] = nulls[5] ? (Datum) 0 : digest_get_datum(&r->source_digest);
+	foreach(lc, r->manifests)
 	{
 		FetchedManifest *fm = lfirst(lc);
 
@@ -235,7 +220,135 @@ imagestream_fetch_source(PG_FUNCTION_ARGS)
 	values[8] = PointerGetDatum(construct_array(manifests, n, BYTEAOID, -1, false, TYPALIGN_INT));
 	values[9] = PointerGetDatum(construct_md_array(configs, config_nulls, 1, dims, lbs, BYTEAOID,
 												   -1, false, TYPALIGN_INT));
+	for (i = 6; i < 10; i++)
+		nulls[i] = false;
+}
+
+/*
+ * _fetch_source(ref, insecure, preserve, known, prefer_os, prefer_arch) ->
+ * (status, reason, message, retry_after, image, source_digest, digests,
+ * media_types, manifests, configs)
+ */
+PG_FUNCTION_INFO_V1(imagestream_fetch_source);
+Datum
+imagestream_fetch_source(PG_FUNCTION_ARGS)
+{
+	RegistryTarget t;
+	FetchResult r;
+	Digest		known;
+	char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
+	TupleDesc	desc;
+	Datum		values[10];
+	bool		nulls[10];
+
+	registry_target(PG_GETARG_DATUM(0), PG_GETARG_BOOL(1), &t);
+	source_reference(PG_GETARG_DATUM(0), reference, sizeof(reference));
+	if (!PG_ARGISNULL(3))
+		datum_get_digest(PG_GETARG_DATUM(3), &known);
+	fetch_source(&t, reference, PG_GETARG_BOOL(2), PG_ARGISNULL(3) ? NULL : &known,
+				 optional_text(fcinfo, 4), optional_text(fcinfo, 5), &r);
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	result_columns(&r, desc, values, nulls);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/* The elements of a one-dimensional array argument; every one NULL if it is NULL. */
+static Datum *
+array_arg(FunctionCallInfo fcinfo, int arg, Oid elemtype, int n, bool **elem_nulls)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	int			count;
+
+	if (PG_ARGISNULL(arg))
+	{
+		*elem_nulls = palloc(sizeof(bool) * Max(n, 1));
+		memset(*elem_nulls, true, sizeof(bool) * Max(n, 1));
+		return palloc0(sizeof(Datum) * Max(n, 1));
+	}
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(arg), elemtype, typlen, typbyval, typalign,
+					  &elems, elem_nulls, &count);
+	if (count != n)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("the argument arrays of _fetch_sources differ in length")));
+	return elems;
+}
+
+/*
+ * _fetch_sources(refs, insecure, preserve, known, prefer_os, prefer_arch):
+ * _fetch_source for many sources at once (fetch_many), one row per source
+ * in the order of refs.
+ */
+PG_FUNCTION_INFO_V1(imagestream_fetch_sources);
+Datum
+imagestream_fetch_sources(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ArrayType  *refs_array;
+	Datum	   *refs;
+	bool	   *ref_nulls;
+	bool	   *insecure_nulls;
+	bool	   *preserve_nulls;
+	bool	   *known_nulls;
+	bool	   *os_nulls;
+	bool	   *arch_nulls;
+	Datum	   *insecure;
+	Datum	   *preserve;
+	Datum	   *known;
+	Datum	   *os;
+	Datum	   *arch;
+	Oid			digest_type;
+	int			n;
+	FetchItem  *items;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	refs_array = PG_GETARG_ARRAYTYPE_P(0);
+	n = ArrayGetNItems(ARR_NDIM(refs_array), ARR_DIMS(refs_array));
+	refs = array_arg(fcinfo, 0, ARR_ELEMTYPE(refs_array), n, &ref_nulls);
+	insecure = array_arg(fcinfo, 1, BOOLOID, n, &insecure_nulls);
+	preserve = array_arg(fcinfo, 2, BOOLOID, n, &preserve_nulls);
+	digest_type = PG_ARGISNULL(3) ? InvalidOid : ARR_ELEMTYPE(PG_GETARG_ARRAYTYPE_P(3));
+	known = array_arg(fcinfo, 3, digest_type, n, &known_nulls);
+	os = array_arg(fcinfo, 4, TEXTOID, n, &os_nulls);
+	arch = array_arg(fcinfo, 5, TEXTOID, n, &arch_nulls);
+
+	items = palloc0(sizeof(FetchItem) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
+
+		if (ref_nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("a source of _fetch_sources is NULL")));
+		registry_target(refs[i], !insecure_nulls[i] && DatumGetBool(insecure[i]), &items[i].target);
+		source_reference(refs[i], reference, sizeof(reference));
+		items[i].reference = pstrdup(reference);
+		items[i].has_known = !known_nulls[i];
+		if (!known_nulls[i])
+			datum_get_digest(known[i], &items[i].known);
+		items[i].preserve = !preserve_nulls[i] && DatumGetBool(preserve[i]);
+		items[i].prefer_os = os_nulls[i] ? NULL : TextDatumGetCString(os[i]);
+		items[i].prefer_arch = arch_nulls[i] ? NULL : TextDatumGetCString(arch[i]);
+	}
+	fetch_many(items, n, imagestream_max_concurrent_requests, imagestream_max_requests_per_registry);
+	for (int i = 0; i < n; i++)
+	{
+		Datum		values[10];
+		bool		nulls[10];
+
+		result_columns(&items[i].result, rsinfo->setDesc, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
 }
 
 /* _registry_tag_pages(ref, insecure) -> (status, reason, message, pages text[]) */

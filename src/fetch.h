@@ -44,4 +44,27 @@ extern void fetch_source(const RegistryTarget *target, const char *reference, bo
 						 const Digest *known, const char *prefer_os, const char *prefer_arch,
 						 FetchResult *r);
 
+/* The reference part of a source image_ref to ask for: its digest, or tag. */
+extern void source_reference(Datum ref, char *reference, size_t size);
+
+/* One source of fetch_many, and what came of it. */
+typedef struct FetchItem
+{
+	RegistryTarget target;
+	char	   *reference;		/* tag or digest */
+	bool		has_known;		/* known: what the source served last time */
+	Digest		known;
+	bool		preserve;
+	const char *prefer_os;
+	const char *prefer_arch;
+	FetchResult result;
+} FetchItem;
+
+/*
+ * Fetches many sources: their HEAD requests concurrently (at most max_total
+ * at once, max_per_registry per registry), then each distinct new digest
+ * once.  Results of one digest share their manifests.
+ */
+extern void fetch_many(FetchItem *items, int n, int max_total, int max_per_registry);
+
 #endif

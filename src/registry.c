@@ -426,3 +426,14 @@ registry_prepare_head(const RegistryTarget *t, const char *reference, HttpBatchI
 	item->group = t->api_host;
 	return true;
 }
+
+bool
+registry_head_failed(const RegistryTarget *t, const char *reference, const HttpResponse *resp,
+					 RegistryFailure *f)
+{
+	if (resp->status == 0 || resp->status == 401 || resp->status == 200)
+		return false;
+	memset(f, 0, sizeof(*f));
+	fail_status(t, psprintf("manifest %s of %s", reference, t->repository), resp, f);
+	return true;
+}

@@ -63,4 +63,12 @@ struct HttpBatchItem;
 extern bool registry_prepare_head(const RegistryTarget *t, const char *reference,
 								  struct HttpBatchItem *item);
 
+/*
+ * Whether the answer to such a HEAD is a failure to report as it is (any
+ * status but 200, and 401, which needs the authentication a GET does).
+ */
+struct HttpResponse;
+extern bool registry_head_failed(const RegistryTarget *t, const char *reference,
+								 const struct HttpResponse *resp, RegistryFailure *f);
+
 #endif

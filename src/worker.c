@@ -261,8 +261,8 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 			d->source = SPI_getvalue(tup, desc, 2);
 			d->insecure = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 			d->preserve = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
-			/* a pending or requested tag is fetched whole */
-			d->known = (pending || requested) ? NULL : SPI_getvalue(tup, desc, 5);
+			/* what the source served last is no guide for a new spec */
+			d->known = pending ? NULL : SPI_getvalue(tup, desc, 5);
 			d->prefer_os = SPI_getvalue(tup, desc, 6);
 			d->prefer_arch = SPI_getvalue(tup, desc, 7);
 			d->forced = pending || requested;
@@ -341,39 +341,19 @@ to_bytea(const char *data, size_t len)
 	return b;
 }
 
-/* Records a result in its own transaction; an error is logged, not fatal. */
+/*
+ * The arguments of _worker_apply that come from a fetch result, from values[2]
+ * on.  Results of one new digest share their manifests, and then the arrays.
+ */
 static void
-apply_result(MemoryContext loop_ctx, const DueTag *d, const FetchResult *r)
+result_args(const FetchResult *r, Datum *values, char *nulls, List **last_manifests)
 {
 	static const char *status_names[] = {"Success", "Unchanged", "Failure"};
-	Oid			types[10] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTARRAYOID, TEXTARRAYOID, BYTEAARRAYOID};
-	Datum		values[10];
-	char		nulls[10];
 	char		image[DIGEST_MAX_TEXT];
 	char		source_digest[DIGEST_MAX_TEXT];
-	List	   *digests = NIL;
-	List	   *media_types = NIL;
-	List	   *manifests = NIL;
-	List	   *configs = NIL;
-	ListCell   *lc;
 
-	memset(nulls, ' ', sizeof(nulls));
 	digest_format(&r->image, image);
 	digest_format(&r->source_digest, source_digest);
-	foreach(lc, r->manifests)
-	{
-		FetchedManifest *fm = lfirst(lc);
-		char	   *text = palloc(DIGEST_MAX_TEXT);
-
-		digest_format(&fm->digest, text);
-		digests = lappend(digests, cstring_to_text(text));
-		media_types = lappend(media_types, cstring_to_text(fm->media_type));
-		manifests = lappend(manifests, to_bytea(fm->manifest, fm->manifest_len));
-		configs = lappend(configs, to_bytea(fm->config, fm->config_len));
-	}
-	values[0] = Int64GetDatum(d->tag_id);
-	values[1] = CStringGetTextDatum(d->source);
 	values[2] = CStringGetTextDatum(status_names[r->status]);
 	values[3] = r->failure.reason ? CStringGetTextDatum(r->failure.reason) : (Datum) 0;
 	nulls[3] = r->failure.reason ? ' ' : 'n';
@@ -383,18 +363,104 @@ apply_result(MemoryContext loop_ctx, const DueTag *d, const FetchResult *r)
 	nulls[5] = r->status == FETCH_SUCCESS ? ' ' : 'n';
 	values[6] = CStringGetTextDatum(source_digest);
 	nulls[6] = r->status == FETCH_FAILURE ? 'n' : ' ';
-	values[7] = varlena_array(digests, TEXTOID);
-	values[8] = varlena_array(media_types, TEXTOID);
-	/* the manifests and configs go in one bytea array: manifests, then configs */
-	values[9] = varlena_array(list_concat(manifests, configs), BYTEAOID);
+	if (r->manifests == NIL || r->manifests != *last_manifests)
+	{
+		List	   *digests = NIL;
+		List	   *media_types = NIL;
+		List	   *manifests = NIL;
+		List	   *configs = NIL;
+		ListCell   *lc;
 
+		foreach(lc, r->manifests)
+		{
+			FetchedManifest *fm = lfirst(lc);
+			char	   *text = palloc(DIGEST_MAX_TEXT);
+
+			digest_format(&fm->digest, text);
+			digests = lappend(digests, cstring_to_text(text));
+			media_types = lappend(media_types, cstring_to_text(fm->media_type));
+			manifests = lappend(manifests, to_bytea(fm->manifest, fm->manifest_len));
+			configs = lappend(configs, to_bytea(fm->config, fm->config_len));
+		}
+		values[7] = varlena_array(digests, TEXTOID);
+		values[8] = varlena_array(media_types, TEXTOID);
+		/* the manifests and configs go in one bytea array: manifests, then configs */
+		values[9] = varlena_array(list_concat(manifests, configs), BYTEAOID);
+		*last_manifests = r->manifests;
+	}
+}
+
+/* Records one result in a subtransaction: an error loses that tag's result only. */
+static void
+record_one(SPIPlanPtr plan, Datum *values, char *nulls, const char *source)
+{
+	MemoryContext ctx = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(ctx);
+	PG_TRY();
+	{
+		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not record an import");
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(ctx);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		ereport(LOG,
+				(errmsg("imagestream worker could not record the import of %s: %s",
+						source, edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(ctx);
+	CurrentResourceOwner = owner;
+}
+
+static void
+record_all(DueTag **tags, FetchResult **results, int n)
+{
+	Oid			types[10] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	TEXTOID, TEXTARRAYOID, TEXTARRAYOID, BYTEAARRAYOID};
+	Datum		values[10];
+	char		nulls[10];
+	List	   *last_manifests = NIL;
+	SPIPlanPtr	plan;
+
+	memset(nulls, ' ', sizeof(nulls));
+	plan = SPI_prepare("SELECT imagestream._worker_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+					   10, types);
+	if (plan == NULL)
+		elog(ERROR, "could not prepare the recording of imports");
+	for (int i = 0; i < n; i++)
+	{
+		values[0] = Int64GetDatum(tags[i]->tag_id);
+		values[1] = CStringGetTextDatum(tags[i]->source);
+		result_args(results[i], values, nulls, &last_manifests);
+		record_one(plan, values, nulls, tags[i]->source);
+	}
+}
+
+/*
+ * Records results in one transaction, each tag in a subtransaction of its
+ * own.  If the commit itself fails, the error is logged, not fatal.
+ */
+static void
+record_results(MemoryContext loop_ctx, DueTag **tags, FetchResult **results, int n)
+{
+	if (n == 0)
+		return;
 	PG_TRY();
 	{
 		begin_transaction();
-		pgstat_report_activity(STATE_RUNNING, "imagestream worker: recording an import");
-		if (SPI_execute_with_args("SELECT imagestream._worker_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-								  10, types, values, nulls, false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not record an import");
+		pgstat_report_activity(STATE_RUNNING, "imagestream worker: recording imports");
+		record_all(tags, results, n);
 		end_transaction();
 	}
 	PG_CATCH();
@@ -406,8 +472,7 @@ apply_result(MemoryContext loop_ctx, const DueTag *d, const FetchResult *r)
 		FlushErrorState();
 		AbortCurrentTransaction();
 		ereport(LOG,
-				(errmsg("imagestream worker could not record the import of %s: %s",
-						d->source, edata->message)));
+				(errmsg("imagestream worker could not record %d imports: %s", n, edata->message)));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
@@ -418,129 +483,33 @@ static void
 source_target(const DueTag *d, RegistryTarget *t, char *reference, size_t size)
 {
 	Datum		ref = DirectFunctionCall1(image_ref_in, CStringGetDatum(d->source));
-	ImageRefParts p;
 
 	registry_target(ref, d->insecure, t);
-	datum_get_ref(ref, &p);
-	if (p.has_digest)
-		digest_format(&p.digest, reference);
-	else
-		snprintf(reference, size, "%.*s",
-				 (int) (p.tag_len ? p.tag_len : 6), p.tag_len ? p.tag : "latest");
-}
-
-/* A check that found the source unchanged: due again in one interval. */
-static void
-schedule_unchanged(int64 tag_id, TimestampTz now)
-{
-	TagSchedule *entry = hash_search(schedule, &tag_id, HASH_FIND, NULL);
-
-	if (entry)
-	{
-		entry->failures = 0;
-		entry->next_due = TimestampTzPlusMilliseconds(now, imagestream_import_interval);
-	}
+	source_reference(ref, reference, size);
 }
 
 /*
- * The HEAD requests of tags whose source may be unchanged, concurrently.
- * Returns the tags that need a full check (changed, failed, or not asked).
+ * After a tag's fetch: when it is due again (a failure retries after 1 s,
+ * 2 s, 4 s, ... up to the interval, or the registry's Retry-After), and
+ * whether the result must be recorded.
  */
-static List *
-check_unchanged(List *candidates, CheckCounts *counts)
+static bool
+after_fetch(const DueTag *d, const FetchResult *r, TimestampTz now, CheckCounts *counts)
 {
-	int			n = list_length(candidates);
-	HttpBatchItem *items = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
-	bool	   *asked = palloc0(sizeof(bool) * Max(n, 1));
-	List	   *full = NIL;
-	ListCell   *lc;
-	int			i = 0;
-	TimestampTz now;
-
-	foreach(lc, candidates)
-	{
-		DueTag	   *d = lfirst(lc);
-		RegistryTarget t;
-		char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
-
-		source_target(d, &t, reference, sizeof(reference));
-		asked[i] = registry_prepare_head(&t, reference, &items[i]);
-		i++;
-	}
-	/* compact the asked ones to the front of a batch */
-	{
-		HttpBatchItem *batch = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
-		int		   *index = palloc0(sizeof(int) * Max(n, 1));
-		int			m = 0;
-
-		for (i = 0; i < n; i++)
-			if (asked[i])
-			{
-				index[m] = i;
-				batch[m++] = items[i];
-			}
-		http_batch(batch, m, imagestream_max_concurrent_requests,
-				   imagestream_max_requests_per_registry);
-		for (i = 0; i < m; i++)
-			items[index[i]] = batch[i];
-	}
-	now = GetCurrentTimestamp();
-	i = 0;
-	foreach(lc, candidates)
-	{
-		DueTag	   *d = lfirst(lc);
-		HttpResponse *resp = &items[i].resp;
-
-		if (asked[i] && resp->status == 200 && resp->docker_content_digest &&
-			strcmp(resp->docker_content_digest, d->known) == 0)
-		{
-			counts->checked++;
-			schedule_unchanged(d->tag_id, now);
-		}
-		else
-		{
-			/* a new digest: the full check need not ask again */
-			if (asked[i] && resp->status == 200 && resp->docker_content_digest)
-				d->known = NULL;
-			full = lappend(full, d);
-		}
-		i++;
-	}
-	return full;
-}
-
-/* One check: fetch with no transaction open, record what changed. */
-static void
-check_tag(MemoryContext loop_ctx, const DueTag *d, TimestampTz now, CheckCounts *counts)
-{
-	RegistryTarget t;
-	Digest		known;
-	ParseError	err;
-	FetchResult r;
-	char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
-	TagSchedule *entry;
+	TagSchedule *entry = hash_search(schedule, &d->tag_id, HASH_FIND, NULL);
 	int64		delay_ms = imagestream_import_interval;
-	bool		use_known;
 
-	source_target(d, &t, reference, sizeof(reference));
-	use_known = d->known && digest_parse(d->known, strlen(d->known), &known, &err);
-	pgstat_report_activity(STATE_RUNNING, "imagestream worker: fetching");
-	fetch_source(&t, reference, d->preserve, use_known ? &known : NULL,
-				 d->prefer_os, d->prefer_arch, &r);
 	counts->checked++;
-
-	entry = hash_search(schedule, &d->tag_id, HASH_FIND, NULL);
-	if (r.status == FETCH_FAILURE)
+	if (r->status == FETCH_FAILURE)
 	{
 		counts->failures++;
 		if (entry)
 		{
-			/* retry after 1 s, 2 s, 4 s, ... up to the interval */
 			entry->failures = Min(entry->failures + 1, 30);
 			delay_ms = Min((int64) imagestream_import_interval,
 						   (int64) 1000 << (entry->failures - 1));
-			if (r.failure.retry_after > 0)
-				entry->not_before = TimestampTzPlusMilliseconds(now, (int64) r.failure.retry_after * 1000);
+			if (r->failure.retry_after > 0)
+				entry->not_before = TimestampTzPlusMilliseconds(now, (int64) r->failure.retry_after * 1000);
 		}
 	}
 	else if (entry)
@@ -548,12 +517,55 @@ check_tag(MemoryContext loop_ctx, const DueTag *d, TimestampTz now, CheckCounts 
 	if (entry)
 		entry->next_due = TimestampTzPlusMilliseconds(now, delay_ms);
 
-	if (r.status == FETCH_UNCHANGED && !d->forced)
-		return;					/* nothing new: nothing written */
-	if (r.status == FETCH_SUCCESS)
+	if (r->status == FETCH_UNCHANGED && !d->forced)
+		return false;			/* nothing new: nothing written */
+	if (r->status == FETCH_SUCCESS)
 		counts->imports++;
-	apply_result(loop_ctx, d, &r);
+	return true;
 }
+
+/*
+ * Checks a chunk of due tags: fetches them together (fetch_many), with no
+ * transaction open, then records what changed in one transaction.
+ */
+static void
+check_chunk(MemoryContext loop_ctx, DueTag **tags, int n, CheckCounts *counts)
+{
+	FetchItem  *items = palloc0(sizeof(FetchItem) * n);
+	DueTag	  **record_tags = palloc(sizeof(DueTag *) * n);
+	FetchResult **record = palloc(sizeof(FetchResult *) * n);
+	int			nrecord = 0;
+	TimestampTz now;
+
+	for (int i = 0; i < n; i++)
+	{
+		FetchItem  *item = &items[i];
+		char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
+		ParseError	err;
+
+		source_target(tags[i], &item->target, reference, sizeof(reference));
+		item->reference = pstrdup(reference);
+		item->has_known = tags[i]->known &&
+			digest_parse(tags[i]->known, strlen(tags[i]->known), &item->known, &err);
+		item->preserve = tags[i]->preserve;
+		item->prefer_os = tags[i]->prefer_os;
+		item->prefer_arch = tags[i]->prefer_arch;
+	}
+	pgstat_report_activity(STATE_RUNNING, "imagestream worker: fetching");
+	fetch_many(items, n, imagestream_max_concurrent_requests,
+			   imagestream_max_requests_per_registry);
+	now = GetCurrentTimestamp();
+	for (int i = 0; i < n; i++)
+		if (after_fetch(tags[i], &items[i].result, now, counts))
+		{
+			record_tags[nrecord] = tags[i];
+			record[nrecord++] = &items[i].result;
+		}
+	record_results(loop_ctx, record_tags, record, nrecord);
+}
+
+/* Tags checked together: a chunk's HEAD requests take about a second. */
+#define CHECK_CHUNK 500
 
 /* One cycle; returns how long to sleep, in ms. */
 static long
@@ -563,6 +575,8 @@ run_cycle(MemoryContext loop_ctx)
 	CheckCounts counts = {0};
 	TimestampTz next_due;
 	List	   *due;
+	List	   *work = NIL;
+	List	   *scheduled_checks = NIL;
 	ListCell   *lc;
 	long		sleep_ms;
 
@@ -570,36 +584,34 @@ run_cycle(MemoryContext loop_ctx)
 		return 5000;
 	due = read_due(loop_ctx, now, &counts.scheduled, &next_due);
 
-	/* what the budget allows; unchanged candidates are asked together */
-	{
-		List	   *candidates = NIL;
-		List	   *others = NIL;
-
-		foreach(lc, due)
-		{
-			DueTag	   *d = lfirst(lc);
-
-			if (!take_budget(GetCurrentTimestamp()))
-			{
-				next_due = Min(next_due, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000));
-				break;
-			}
-			if (!d->forced && d->known)
-				candidates = lappend(candidates, d);
-			else
-				others = lappend(others, d);
-		}
-		/* new work (pending, requested) first, then the scheduled checks */
-		due = list_concat(others, check_unchanged(candidates, &counts));
-	}
-	update_status(status_add, &counts);
-	counts.checked = 0;
-
+	/* what the budget allows: new work (pending, requested) first */
 	foreach(lc, due)
 	{
 		DueTag	   *d = lfirst(lc);
-		CheckCounts one = {0};
 
+		if (!take_budget(GetCurrentTimestamp()))
+		{
+			next_due = Min(next_due, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000));
+			break;
+		}
+		if (d->forced)
+			work = lappend(work, d);
+		else
+			scheduled_checks = lappend(scheduled_checks, d);
+	}
+	work = list_concat(work, scheduled_checks);
+	update_status(status_add, &counts);
+
+	for (int i = 0; i < list_length(work); i += CHECK_CHUNK)
+	{
+		int			n = Min(CHECK_CHUNK, list_length(work) - i);
+		DueTag	  **chunk = palloc(sizeof(DueTag *) * n);
+		CheckCounts done = {0};
+
+		for (int j = 0; j < n; j++)
+			chunk[j] = list_nth(work, i + j);
+		check_chunk(loop_ctx, chunk, n, &done);
+		update_status(status_add, &done);
 		CHECK_FOR_INTERRUPTS();
 		/* a reload, or new work committed meanwhile: a new cycle takes it up */
 		if (ConfigReloadPending || MyLatch->is_set)
@@ -607,10 +619,7 @@ run_cycle(MemoryContext loop_ctx)
 			next_due = GetCurrentTimestamp();
 			break;
 		}
-		check_tag(loop_ctx, d, GetCurrentTimestamp(), &one);
-		update_status(status_add, &one);
 	}
-	counts.checked = counts.imports = counts.failures = 0;
 	counts.cycle_end = true;
 	counts.next_due = next_due;
 	update_status(status_add, &counts);

@@ -1,12 +1,20 @@
 -- oc import-image (SPEC sections 4 and 5): the network I/O is C
 -- (src/registry.c); deciding what to fetch and recording it is here.
 
+-- What a fetch of a source found (src/fetch.c).
+CREATE TYPE _fetched AS (status text, reason text, message text, retry_after integer,
+	image image_digest, source_digest image_digest, digests image_digest[],
+	media_types text[], manifests bytea[], configs bytea[]);
+
 CREATE FUNCTION _fetch_source(ref image_ref, insecure boolean, preserve boolean,
-	known image_digest, prefer_os text, prefer_arch text,
-	OUT status text, OUT reason text, OUT message text, OUT retry_after integer,
-	OUT image image_digest, OUT source_digest image_digest, OUT digests image_digest[],
-	OUT media_types text[], OUT manifests bytea[], OUT configs bytea[])
+	known image_digest, prefer_os text, prefer_arch text) RETURNS _fetched
 	AS 'MODULE_PATHNAME', 'imagestream_fetch_source' LANGUAGE C VOLATILE;
+
+-- _fetch_source for many sources at once (src/fetch_many.c), in their order:
+-- the HEAD requests concurrently, each distinct new digest fetched once.
+CREATE FUNCTION _fetch_sources(refs image_ref[], insecure boolean[], preserve boolean[],
+	known image_digest[], prefer_os text[], prefer_arch text[]) RETURNS SETOF _fetched
+	AS 'MODULE_PATHNAME', 'imagestream_fetch_sources' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION _registry_tag_pages(ref image_ref, insecure boolean,
 	OUT status text, OUT reason text, OUT message text, OUT pages text[])
@@ -34,31 +42,38 @@ BEGIN
 	WHERE digest = p_digest;
 END $$;
 
--- Imports what source (a tag or digest reference) points at (src/fetch.c)
--- and, when p_write, catalogues every manifest fetched.  status is
--- 'Success', 'Unchanged' or 'Failure'.
-CREATE FUNCTION _import_source(p_source image_ref, p_insecure boolean, p_mode import_mode,
-	p_known image_digest, p_annotations jsonb, p_write boolean,
+-- Catalogues a fetched manifest and its config blob, unless the catalogue
+-- holds it already (a digest shared by many tags is checked and parsed once).
+CREATE FUNCTION _catalogue_fetched(p_digest image_digest, p_media_type text,
+	p_manifest bytea, p_config bytea, p_ref image_ref) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM imagestream.image WHERE digest = p_digest AND manifest IS NOT NULL) THEN
+		RETURN;
+	END IF;
+	PERFORM imagestream._catalogue_manifest(p_digest, p_media_type, p_manifest, p_ref);
+	IF p_config IS NOT NULL THEN
+		PERFORM imagestream._catalogue_config(p_digest, p_config);
+	END IF;
+END $$;
+
+-- What an import of source found (f, from _fetch_source or _fetch_sources);
+-- when p_write, every manifest fetched is catalogued.  status is 'Success',
+-- 'Unchanged' or 'Failure'.
+CREATE FUNCTION _import_fetched(f _fetched, p_source image_ref, p_write boolean,
 	OUT status text, OUT reason text, OUT message text, OUT image image_digest,
 	OUT source_digest image_digest, OUT retry_after integer)
 LANGUAGE plpgsql AS $$
 DECLARE
-	f record;
 	i integer;
 	repo imagestream.image_ref := imagestream.ref_name(p_source)::imagestream.image_ref;
 BEGIN
-	f := imagestream._fetch_source(p_source, p_insecure, p_mode = 'PreserveOriginal', p_known,
-		p_annotations->>'importer.image.openshift.io/prefer-os',
-		p_annotations->>'importer.image.openshift.io/prefer-arch');
 	status := f.status; reason := f.reason; message := f.message;
 	image := f.image; source_digest := f.source_digest; retry_after := f.retry_after;
 	IF f.status = 'Success' AND p_write THEN
 		FOR i IN 1 .. coalesce(cardinality(f.digests), 0) LOOP
-			PERFORM imagestream._catalogue_manifest(f.digests[i], f.media_types[i], f.manifests[i],
-				imagestream.ref_with_digest(repo, f.digests[i]));
-			IF f.configs[i] IS NOT NULL THEN
-				PERFORM imagestream._catalogue_config(f.digests[i], f.configs[i]);
-			END IF;
+			PERFORM imagestream._catalogue_fetched(f.digests[i], f.media_types[i], f.manifests[i],
+				f.configs[i], imagestream.ref_with_digest(repo, f.digests[i]));
 		END LOOP;
 	END IF;
 END $$;

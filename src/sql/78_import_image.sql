@@ -87,6 +87,25 @@ BEGIN
 	END LOOP;
 END $$;
 
+-- How one tag of an import is imported: its row (if any), and the options
+-- in effect.  Re-importing never turns scheduled or insecure off; known is
+-- what the source served last, when the tag follows that source still.
+CREATE FUNCTION _import_options(p_stream_id bigint, p_job jsonb, p_scheduled boolean,
+	p_insecure boolean, p_mode import_mode, p_policy reference_policy,
+	OUT t imagestream.tag, OUT sched boolean, OUT insecure boolean, OUT mode import_mode,
+	OUT policy reference_policy, OUT known image_digest)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	SELECT * INTO t FROM imagestream.tag x WHERE x.stream_id = p_stream_id AND x.name = p_job->>'tag';
+	sched := coalesce(p_scheduled, false) OR coalesce(t.scheduled, false);
+	insecure := coalesce(p_insecure, false) OR coalesce(t.insecure, false);
+	mode := coalesce(p_mode, t.import_mode, 'Legacy');
+	policy := coalesce(p_policy, CASE WHEN t.has_spec THEN t.reference_policy END, 'Source');
+	known := CASE WHEN t.from_ref = p_job->>'source' AND t.image IS NOT NULL
+					   AND t.spec_generation <= coalesce(t.status_generation, 0)
+				  THEN t.source_digest END;
+END $$;
+
 CREATE FUNCTION import_image(destination text, from_image text DEFAULT NULL,
 	all_tags boolean DEFAULT false, scheduled boolean DEFAULT NULL,
 	insecure boolean DEFAULT NULL, reference_policy reference_policy DEFAULT NULL,
@@ -117,6 +136,14 @@ DECLARE
 	v_policy imagestream.reference_policy;
 	pull imagestream.image_ref;
 	i integer := 0;
+	o record;
+	srcs imagestream.image_ref[] := '{}';
+	insecures boolean[] := '{}';
+	preserves boolean[] := '{}';
+	knowns imagestream.image_digest[] := '{}';
+	oses text[] := '{}';
+	arches text[] := '{}';
+	fetched imagestream._fetched[];
 BEGIN
 	IF coalesce(all_tags, false) THEN
 		IF strpos(destination, ':') > 0 THEN
@@ -186,6 +213,22 @@ BEGIN
 		WHERE x.stream_id = s.id AND x.has_spec AND x.from_kind = 'DockerImage' AND NOT x.reference;
 	END IF;
 
+	-- all tags: every source is fetched first, together (src/fetch_many.c)
+	IF coalesce(all_tags, false) THEN
+		FOR job IN SELECT value FROM jsonb_array_elements(jobs) LOOP
+			EXIT WHEN limit_n >= 0 AND cardinality(srcs) >= limit_n;
+			o := imagestream._import_options(s.id, job, scheduled, insecure, import_mode, reference_policy);
+			srcs := srcs || (job->>'source')::imagestream.image_ref;
+			insecures := insecures || o.insecure;
+			preserves := preserves || (o.mode = 'PreserveOriginal');
+			knowns := knowns || o.known;
+			oses := oses || ((o.t).annotations->>'importer.image.openshift.io/prefer-os');
+			arches := arches || ((o.t).annotations->>'importer.image.openshift.io/prefer-arch');
+		END LOOP;
+		fetched := ARRAY(SELECT f FROM imagestream._fetch_sources(srcs, insecures, preserves,
+															 knowns, oses, arches) f);
+	END IF;
+
 	FOR job IN SELECT value FROM jsonb_array_elements(jobs) LOOP
 		i := i + 1;
 		IF coalesce(all_tags, false) AND limit_n >= 0 AND i > limit_n THEN
@@ -194,17 +237,19 @@ BEGIN
 				format('Over imagestream.max_bulk_import (%s).', limit_n);
 			CONTINUE;
 		END IF;
-		SELECT * INTO t FROM imagestream.tag x WHERE x.stream_id = s.id AND x.name = job->>'tag';
-		-- re-importing never turns scheduled or insecure off
-		v_sched := coalesce(scheduled, false) OR coalesce(t.scheduled, false);
-		v_insecure := coalesce(insecure, false) OR coalesce(t.insecure, false);
-		v_mode := coalesce(import_mode, t.import_mode, 'Legacy');
-		v_policy := coalesce(reference_policy, CASE WHEN t.has_spec THEN t.reference_policy END, 'Source');
-		r := imagestream._import_source((job->>'source')::imagestream.image_ref, v_insecure, v_mode,
-			CASE WHEN t.from_ref = job->>'source' AND t.image IS NOT NULL
-					  AND t.spec_generation <= coalesce(t.status_generation, 0)
-				 THEN t.source_digest END,
-			t.annotations, NOT coalesce(dry_run, false));
+		o := imagestream._import_options(s.id, job, scheduled, insecure, import_mode, reference_policy);
+		t := o.t;
+		v_sched := o.sched;
+		v_insecure := o.insecure;
+		v_mode := o.mode;
+		v_policy := o.policy;
+		r := imagestream._import_fetched(
+			CASE WHEN coalesce(all_tags, false) THEN fetched[i]
+				 ELSE imagestream._fetch_source((job->>'source')::imagestream.image_ref, v_insecure,
+					v_mode = 'PreserveOriginal', o.known,
+					t.annotations->>'importer.image.openshift.io/prefer-os',
+					t.annotations->>'importer.image.openshift.io/prefer-arch') END,
+			(job->>'source')::imagestream.image_ref, NOT coalesce(dry_run, false));
 		IF r.status = 'Unchanged' THEN
 			r.image := t.image;
 		END IF;

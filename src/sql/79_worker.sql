@@ -45,11 +45,8 @@ BEGIN
 		RETURN;
 	END IF;
 	FOR i IN 1 .. n LOOP
-		PERFORM imagestream._catalogue_manifest(p_digests[i]::imagestream.image_digest, p_media_types[i],
-			p_blobs[i], imagestream.ref_with_digest(repo, p_digests[i]::imagestream.image_digest));
-		IF p_blobs[n + i] IS NOT NULL THEN
-			PERFORM imagestream._catalogue_config(p_digests[i]::imagestream.image_digest, p_blobs[n + i]);
-		END IF;
+		PERFORM imagestream._catalogue_fetched(p_digests[i]::imagestream.image_digest, p_media_types[i],
+			p_blobs[i], p_blobs[n + i], imagestream.ref_with_digest(repo, p_digests[i]::imagestream.image_digest));
 	END LOOP;
 	PERFORM imagestream._record_import(s, false, t.name, t.from_ref,
 		CASE WHEN p_status = 'Success'

@@ -75,8 +75,9 @@ sub pctl
 
 sub pgbench_tps
 {
-	my ($script, $secs, $clients) = @_;
-	my $o = sh("$bindir/pgbench -n -M prepared -c $clients -j $clients -T $secs -h $dir -p $port -f $script postgres 2>&1");
+	my ($script, $secs, $clients, $user) = @_;
+	$user //= 'postgres';
+	my $o = sh("$bindir/pgbench -n -M prepared -c $clients -j $clients -T $secs -h $dir -p $port -U $user -f $script postgres 2>&1");
 	$o =~ /tps = ([\d.]+) \(without initial connection time\)/ or die "no tps in:\n$o";
 	return $1;
 }
@@ -94,6 +95,10 @@ sub wait_until
 }
 
 sub row { push @rows, [@_]; print '   ', join(' | ', @_[0, 3, 4]), "\n" }
+
+# BENCH_ONLY=resolve,checks,memory,import,notify runs only those parts
+# (and writes no report): for working on one row.
+sub want { my ($part) = @_; return !$ENV{BENCH_ONLY} || grep { $_ eq $part } split /,/, $ENV{BENCH_ONLY} }
 
 sub fmt { my ($v, $d) = @_; return defined $v ? sprintf("%.${d}f", $v) : 'n/a' }
 
@@ -130,6 +135,8 @@ my $accept = join(', ', 'application/vnd.oci.image.index.v1+json',
 
 # -- storage -----------------------------------------------------------------
 
+if (want('resolve'))
+{
 print "== seeding 100,000 tags with 5 events each\n";
 psql(q{
 	INSERT INTO imagestream.stream (namespace, name) SELECT 'bench', 's' || i FROM generate_series(0, 999) i;
@@ -195,6 +202,24 @@ row('`resolve()` throughput, 100,000 tags with 5 events each', 'the same pgbench
 	'>= 0.9x', fmt(median(@r), 0) . ' tps (plain: ' . fmt(median(@p), 0) . ' tps)', fmt(median(@r) / median(@p), 2),
 	'pgbench -n -M prepared -c 2 -j 2 -T 10 -f resolve.sql (3 runs, median)');
 
+# The same as a role that is no superuser, with a view grant on the namespace:
+# the rights check reads the grants.
+psql(q{
+	CREATE ROLE bench_viewer LOGIN;
+	SELECT imagestream.grant_namespace('bench', 'bench_viewer', 'view');
+	GRANT SELECT ON plain TO bench_viewer;
+});
+my (@rv, @pv);
+for (1 .. ($ENV{BENCH_QUICK} ? 1 : 3))
+{
+	push @rv, pgbench_tps("$dir/resolve.sql", $ENV{BENCH_QUICK} ? 2 : 10, 2, 'bench_viewer');
+	push @pv, pgbench_tps("$dir/plain.sql", $ENV{BENCH_QUICK} ? 2 : 10, 2, 'bench_viewer');
+}
+row('`resolve()` throughput as a role with a view grant (no superuser)', 'the same pgbench on `plain`, same role',
+	'reported', fmt(median(@rv), 0) . ' tps (plain: ' . fmt(median(@pv), 0) . ' tps)', fmt(median(@rv) / median(@pv), 2),
+	'pgbench -n -M prepared -c 2 -j 2 -T 10 -U bench_viewer -f resolve.sql (3 runs, median)');
+}
+
 # -- the worker's unchanged checks -------------------------------------------
 
 print "== 10 repositories x 1,000 tags in the registry\n";
@@ -246,6 +271,8 @@ sub set_scheduled
 		  + regexp_replace(stream, '\\D', '', 'g')::int) < $n WHERE namespace = 'check'");
 }
 
+if (want('checks'))
+{
 print "== worker: unchanged checks (interval 1 s)\n";
 psql("ALTER SYSTEM SET imagestream.import_interval = '1s'; SELECT pg_reload_conf()");
 my %rate;
@@ -284,9 +311,12 @@ row('WAL bytes per unchanged check', '', '0', fmt($rate{10000}[2], 3), '',
 	'pg_current_wal_lsn() over the same windows');
 row('scaling: worker check rate at 1,000 and 10,000 tags', '', 'reported',
 	fmt($rate{1000}[0], 0) . ' / ' . fmt($rate{10000}[0], 0) . ' checks/s', '', 'as above, with 1,000 then 10,000 tags scheduled');
+}
 
 # worker memory over cycles of 10,000 tags: 100 cycles are 1,000,000 checks,
 # over 20 minutes at this registry's HEAD ceiling, so the run measures 10
+if (want('memory'))
+{
 print "== worker memory over cycles of 10,000 tags\n";
 set_scheduled(10000);
 my $pid = psql('SELECT pid FROM imagestream.worker_status');
@@ -309,9 +339,12 @@ row('worker resident memory over 10 cycles of 10,000 tags (the goal names 100)',
 	"RssAnon $rss1 kB -> $rss100 kB (VmRSS, with shared buffers: $vm1 kB -> $vm100 kB)", fmt($rss100 / $rss1, 3),
 	'RssAnon and VmRSS of the worker (/proc/PID/status) after the first and the tenth cycle');
 set_scheduled(0);
+}
 
 # -- new images --------------------------------------------------------------
 
+if (want('import'))
+{
 print "== 1,000 tags whose digests all changed\n";
 my $new = $reg->push_many_tags('bench/r1', 1000, tags => [ map { "t$_" } 0 .. 999 ], content => 'repo 1, rebuilt');
 psql("ALTER SYSTEM SET imagestream.import_interval = '1h'; SELECT pg_reload_conf()");
@@ -334,9 +367,12 @@ my $ai = median_time(3, sub {
 row('`import_image(all_tags)` of a 1,000-tag repository', 'one `skopeo inspect` per tag, serial (from the median above)',
 	'>= 50x faster', fmt($ai, 1) . ' s (skopeo: ' . fmt($sk * 1000, 0) . ' s)', fmt($sk * 1000 / $ai, 1) . 'x',
 	"import_image('all/rN', '$host/bench/rN', all_tags => true), 3 repositories, median");
+}
 
 # -- notifications -----------------------------------------------------------
 
+if (want('notify'))
+{
 print "== import_now -> NOTIFY latency\n";
 my @files;
 for my $i (1 .. 60)
@@ -379,9 +415,12 @@ for (1 .. 3)
 row('NOTIFY cost: `map_image` with and without a listener', '', 'reported',
 	fmt(median(@without), 0) . ' tps without, ' . fmt(median(@with), 0) . ' tps with a listener',
 	fmt(median(@with) / median(@without), 2), 'pgbench -n -M prepared -c 2 -j 2 -T 5 -f map.sql (3 runs each)');
+}
 
 # -- resolve scaling ---------------------------------------------------------
 
+if (want('resolve'))
+{
 print "== resolve at 10,000 and 1,000,000 tags\n";
 psql(q{
 	DELETE FROM imagestream.stream WHERE namespace IN ('bench', 'check', 'all', 'nt', 'lat');
@@ -411,10 +450,13 @@ for my $spec ([ 100, 100 ], [ 10000, 100 ])
 row('scaling: `resolve()` cost per call at 10,000 and 1,000,000 tags', '', 'reported',
 	fmt($scale{10000}, 0) . ' us / ' . fmt($scale{1000000}, 0) . ' us', fmt($scale{1000000} / $scale{10000}, 2),
 	'pgbench -n -M prepared -c 1 -T 5 -f resolve.sql (3 runs, median); one history event per tag');
+}
 
 $reg->stop;
 
 # -- the report --------------------------------------------------------------
+
+exit 0 if $ENV{BENCH_ONLY};
 
 my $cpu = (grep { /model name/ } split /\n/, sh('cat /proc/cpuinfo'))[0] // '';
 $cpu =~ s/.*:\s*//;

@@ -136,6 +136,23 @@ is(q1("SET imagestream.max_bulk_import = -1;
 	   SELECT count(*) FILTER (WHERE status = 'Success') FROM imagestream.import_image('im/thousand', '$host/org/thousand', all_tags => true, insecure => true)"),
 	'1000', 'a repository of 1,000 tags is imported whole');
 
+# all tags that serve one image: a HEAD per tag, concurrently, then the image
+# fetched once for all of them
+my @same = map { "s$_" } 1 .. 20;
+my $same = $reg->push_many_tags('org/same', 20, tags => \@same);
+my $log_from = -s $reg->log_file;
+is(q1("SELECT count(*) FILTER (WHERE status = 'Success' AND image::text = '$same->{digest}')
+	   FROM imagestream.import_image('im/same', '$host/org/same', all_tags => true, insecure => true)"),
+	'20', 'all tags of one image imported');
+sleep 0.5;
+open(my $lf, '<', $reg->log_file) or die;
+seek($lf, $log_from, 0);
+my @access = grep { m{"[A-Z]+ /v2/org/same/} } <$lf>;
+close $lf;
+is(scalar(grep { m{"HEAD /v2/org/same/manifests/s\d+ } } @access), 20, 'one HEAD per tag');
+is(scalar(grep { m{"GET /v2/org/same/manifests/} } @access), 1, 'the shared manifest fetched once');
+is(scalar(grep { m{"GET /v2/org/same/blobs/} } @access), 1, 'and its config once');
+
 # allowed and blocked registries
 like(q1("SET imagestream.allowed_registries = 'quay.io, *.example.com';
 		 SELECT reason || ': ' || message FROM imagestream.import_image('im/app:v1', '$host/org/app:v1', insecure => true)"),

@@ -109,6 +109,26 @@ ok(defined $took && $took < 2, 'import_now is served within 2 s');
 like($listener->query_safe('SELECT 1'), qr/\Q$v3->{digest}\E/, 'and announced');
 $listener->quit;
 
+# import_now of 20 tags that a release moved to one new image: one HEAD per
+# tag, concurrently, then that image fetched once (manifest and config), and
+# every tag recorded and announced
+my @rel = map { "r$_" } 1 .. 20;
+my $old = $reg->push_many_tags('org/release', 20, tags => \@rel, content => 'release one');
+q1("SELECT imagestream.import_image('wk/release:$_', '$host/org/release:$_', insecure => true)") for @rel;
+is(q1("SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'release' AND image::text = '$old->{digest}'"),
+	'20', 'a release of 20 tags imported');
+my $new = $reg->push_many_tags('org/release', 20, tags => \@rel, content => 'release two');
+my $req0 = q1('SELECT requests FROM imagestream.worker_status');
+my $changes0 = q1("SELECT count(*) FROM imagestream.change WHERE stream = 'release'");
+is(q1("SELECT imagestream.import_now('wk/release')"), '20', 'import_now marks the 20 tags');
+ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'release' AND image::text = '$new->{digest}'",
+		'20', 10), 'all 20 tags move to the new image');
+ok(defined wait_for($node, "SELECT requests - $req0 FROM imagestream.worker_status", '22', 5),
+	'with 22 requests: 20 HEADs, one manifest, one config');
+is(q1("SELECT count(*) FROM imagestream.change WHERE stream = 'release' AND event = 'tag_updated'") - $changes0,
+	20, 'one tag_updated change per tag');
+q1("SELECT imagestream.delete_stream('wk/release')");
+
 # SIGHUP: a setting changed by reload applies (the worker stops checking)
 q1("ALTER SYSTEM SET imagestream.import_interval = '1s';
 	ALTER SYSTEM SET imagestream.enable_worker = off; SELECT pg_reload_conf()");
