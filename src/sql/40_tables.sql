@@ -67,6 +67,8 @@ CREATE TABLE tag (
 	CHECK ((history_length = 0) = (docker_image_reference IS NULL))
 );
 CREATE INDEX tag_stream ON tag (stream_id);
+-- the tags that follow a tag of their stream, looked up on every new event
+CREATE INDEX tag_followers ON tag (stream_id, from_ref) WHERE has_spec AND from_kind = 'ImageStreamTag';
 COMMENT ON TABLE tag IS 'spec and status of each tag (OpenShift TagReference and NamedTagEventList)';
 
 -- Tag history, newest first by seq.  "Overwrite in place" updates the newest
@@ -81,7 +83,9 @@ CREATE TABLE history (
 	generation bigint NOT NULL,
 	PRIMARY KEY (tag_id, seq)
 );
-CREATE INDEX history_image ON history (image);
+-- equality lookups only (which tags hold an image): a hash index is a third
+-- the size of a btree on the 34-byte digest
+CREATE INDEX history_image ON history USING hash (image);
 COMMENT ON TABLE history IS 'tag events (OpenShift TagEvent)';
 
 -- The image catalogue, shared by digest.  manifest holds the bytes exactly
