@@ -15,7 +15,8 @@ DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 
 # pg_regress: sql/*.sql against expected/*.out, on its own temporary cluster
 # that preloads the library.
-REGRESS = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
+# invariants last: it checks what every other test left behind
+REGRESS = $(filter-out invariants,$(sort $(basename $(notdir $(wildcard sql/*.sql))))) invariants
 REGRESS_OPTS = --temp-instance=tmp_regress --temp-config=test/regress.conf \
 	--encoding=UTF8 --no-locale --load-extension=$(EXTENSION)
 

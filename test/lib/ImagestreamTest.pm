@@ -7,8 +7,9 @@ use warnings;
 use Exporter 'import';
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
+use Test::More;
 
-our @EXPORT_OK = qw(start_node read_tsv query_json);
+our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold);
 
 # A started cluster that preloads the library, with the extension created
 # in database "postgres".  Its background worker is off unless worker => 1,
@@ -24,6 +25,16 @@ sub start_node
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION imagestream');
 	return $node;
+}
+
+# A test that the model's invariants hold (imagestream.check_invariants()
+# returns no row) in database "postgres" of $node; the violations are shown.
+sub invariants_hold
+{
+	my ($node, $name) = @_;
+	my $v = $node->safe_psql('postgres',
+		"SELECT string_agg(format('%s: %s (%s)', invariant, object, detail), E'\\n') FROM imagestream.check_invariants()");
+	return is($v, '', $name // "the model's invariants hold");
 }
 
 # Rows of a TSV file as hashes keyed by its header, each with its line

@@ -8,7 +8,7 @@ use JSON::PP;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-use ImagestreamTest qw(start_node);
+use ImagestreamTest qw(start_node invariants_hold);
 
 my $node = start_node('notify');
 my $digest = $node->safe_psql('postgres', "SELECT imagestream.content_digest('n1')");
@@ -95,5 +95,6 @@ $node->safe_psql('postgres', qq{
 is(scalar(@got), 1, 'imagestream.notify_channel names the channel');
 
 $listener->quit;
+invariants_hold($node);
 ok($node->log_contains('terminated by signal') == 0, 'no backend crashed');
 done_testing();

@@ -7,7 +7,7 @@ use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-use ImagestreamTest qw(start_node);
+use ImagestreamTest qw(start_node invariants_hold);
 
 my $node = start_node('pg_dump');
 my $dir = PostgreSQL::Test::Utils::tempdir;
@@ -78,5 +78,6 @@ is($node->safe_psql('restored', q{
 	SELECT string_agg(name, ',' ORDER BY name) FROM imagestream.image_streams
 }), 'api,new,web', 'namespace grants are restored');
 
+invariants_hold($node);
 ok($node->log_contains('terminated by signal') == 0, 'no backend crashed');
 done_testing();

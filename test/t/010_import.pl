@@ -8,7 +8,7 @@ use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-use ImagestreamTest qw(start_node);
+use ImagestreamTest qw(start_node invariants_hold);
 use RegistryTest;
 
 my $node = start_node('import');
@@ -171,5 +171,6 @@ like($err, qr/invalid input syntax for type image_ref/, 'a malformed from_image 
 like($err, qr/does not exist/, 'a missing stream without from_image is an error');
 
 $reg->stop;
+invariants_hold($node);
 ok($node->log_contains('terminated by signal') == 0, 'no backend crashed');
 done_testing();

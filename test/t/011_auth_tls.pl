@@ -8,7 +8,7 @@ use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
 
-use ImagestreamTest qw(start_node);
+use ImagestreamTest qw(start_node invariants_hold);
 use RegistryTest;
 
 my $node = start_node('auth_tls');
@@ -101,5 +101,6 @@ unlike($all, qr/s3cret/, 'no secret in results or the change log');
 my $log = slurp_file($node->logfile);
 is(scalar(grep { /s3cret/ && !/LOG:  statement: SELECT imagestream\.set_registry_credentials/ }
 		split /\n/, $log), 0, 'no secret in the server log but the echo of the statements setting them');
+invariants_hold($node);
 ok($node->log_contains('terminated by signal') == 0, 'no backend crashed');
 done_testing();

@@ -8,7 +8,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-use ImagestreamTest qw(start_node);
+use ImagestreamTest qw(start_node invariants_hold);
 use RegistryTest;
 
 my $node = start_node('hostile');
@@ -107,5 +107,6 @@ is(q1("SELECT imagestream.resolve('ev/app:t')::text"), $good, 'a cancelled impor
 
 is($evil->request('GET', '/v2/')->{status}, 200, 'the hostile server is still up');
 $evil->stop;
+invariants_hold($node);
 ok($node->log_contains('terminated by signal') == 0, 'no backend crashed');
 done_testing();

@@ -9,7 +9,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-use ImagestreamTest qw(start_node);
+use ImagestreamTest qw(start_node invariants_hold);
 use RegistryTest;
 
 my $node = start_node('worker', allows_streaming => 1, worker => 1);
@@ -195,6 +195,7 @@ my $v4 = $reg->push_image('org/app', 'v1', content => 'four');
 q1("SELECT imagestream.import_now('wk/app:v1')");
 ok(defined wait_for($node, "SELECT image FROM imagestream.image_stream_tags WHERE tag = 'v1'", $v4->{digest}, 10),
 	'and imports again');
+invariants_hold($node, 'the invariants hold after kill -9 of the worker');
 
 # a standby: no worker, resolve works; after promotion the worker imports
 $node->backup('bk');
@@ -214,6 +215,7 @@ $standby->promote;
 ok(defined wait_for($standby, "SELECT image FROM imagestream.image_stream_tags WHERE tag = 'later'", $v4->{digest}, 20),
 	'after promotion the worker imports');
 
+invariants_hold($standby, 'the invariants hold on the promoted standby');
 ok($standby->log_contains('terminated by signal') == 0, 'no backend of the standby crashed');
 $reg->stop;
 $evil->stop;

@@ -1,0 +1,123 @@
+-- The model's invariants, checked over all the data (doc/reliability.md).
+-- Returns one row per violation: none when the model is sound.  The tests
+-- end with it, after concurrency, crashes and restarts.
+
+CREATE FUNCTION check_invariants() RETURNS TABLE(invariant text, object text, detail text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+BEGIN
+	PERFORM imagestream._require_privileged('check the invariants');
+
+	-- a tag repeats its stream's names
+	RETURN QUERY
+		SELECT 'tag names its stream', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('stream %s is %s/%s', s.id, s.namespace, s.name)
+		FROM imagestream.tag t JOIN imagestream.stream s ON s.id = t.stream_id
+		WHERE (t.namespace, t.stream) IS DISTINCT FROM (s.namespace, s.name);
+
+	-- the head columns are the newest event; history_length counts the events
+	RETURN QUERY
+		SELECT 'tag head is its newest event', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('head %s %s gen %s len %s; newest %s %s gen %s, %s events',
+				   t.docker_image_reference, t.image, t.status_generation, t.history_length,
+				   h.docker_image_reference, h.image, h.generation, n.events)
+		FROM imagestream.tag t
+		CROSS JOIN LATERAL (SELECT count(*) AS events FROM imagestream.history x
+							WHERE x.tag_id = t.id) n
+		LEFT JOIN LATERAL (SELECT * FROM imagestream.history x WHERE x.tag_id = t.id
+						   ORDER BY x.seq DESC LIMIT 1) h ON true
+		WHERE t.history_length <> n.events
+		   OR t.docker_image_reference::text IS DISTINCT FROM h.docker_image_reference::text
+		   OR t.image::text IS DISTINCT FROM h.image::text
+		   OR t.created IS DISTINCT FROM h.created
+		   OR t.status_generation IS DISTINCT FROM h.generation;
+
+	-- consecutive events differ (an equal one collapses into the head)
+	RETURN QUERY
+		SELECT 'consecutive events differ', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('events %s and %s: %s %s', p.prev_seq, p.seq, p.docker_image_reference, p.image)
+		FROM (SELECT h.*, lag(h.seq) OVER w AS prev_seq,
+					 lag(h.docker_image_reference::text) OVER w AS prev_ref,
+					 lag(h.image::text) OVER w AS prev_image
+			  FROM imagestream.history h WINDOW w AS (PARTITION BY h.tag_id ORDER BY h.seq)) p
+		JOIN imagestream.tag t ON t.id = p.tag_id
+		WHERE p.prev_seq IS NOT NULL AND p.prev_ref = p.docker_image_reference::text
+		  AND p.prev_image IS NOT DISTINCT FROM p.image::text;
+
+	-- an event's reference, when it has a digest, has its image's
+	RETURN QUERY
+		SELECT 'event reference names its image', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('event %s: %s, image %s', h.seq, h.docker_image_reference, h.image)
+		FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+		WHERE imagestream.ref_digest(h.docker_image_reference) IS NOT NULL
+		  AND imagestream.ref_digest(h.docker_image_reference)::text IS DISTINCT FROM h.image::text;
+
+	-- every event's image is in the catalogue (reference-only events have none)
+	RETURN QUERY
+		SELECT 'event image catalogued', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('event %s: image %s', h.seq, h.image)
+		FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+		WHERE h.image IS NOT NULL
+		  AND NOT EXISTS (SELECT 1 FROM imagestream.image i WHERE i.digest = h.image);
+
+	-- generations never exceed the stream's, events' never decrease
+	RETURN QUERY
+		SELECT 'generations within the stream', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('stream %s, spec %s, status %s, condition %s', s.generation, t.spec_generation,
+				   t.status_generation, t.import_generation)
+		FROM imagestream.tag t JOIN imagestream.stream s ON s.id = t.stream_id
+		WHERE t.spec_generation > s.generation OR t.status_generation > s.generation
+		   OR t.import_generation > s.generation;
+	RETURN QUERY
+		SELECT 'event generations never decrease', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('event %s has generation %s after %s', p.seq, p.generation, p.prev_generation)
+		FROM (SELECT h.*, lag(h.generation) OVER (PARTITION BY h.tag_id ORDER BY h.seq) AS prev_generation
+			  FROM imagestream.history h) p
+		JOIN imagestream.tag t ON t.id = p.tag_id
+		WHERE p.generation < p.prev_generation;
+
+	-- the ImportSuccess condition: complete when set, empty when not
+	RETURN QUERY
+		SELECT 'condition consistent', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('status %s, reason %s, generation %s, transition %s', t.import_status,
+				   t.import_reason, t.import_generation, t.import_transition)
+		FROM imagestream.tag t
+		WHERE (t.import_status IS NULL AND (t.import_reason IS NOT NULL OR t.import_message IS NOT NULL
+											OR t.import_generation IS NOT NULL OR t.import_transition IS NOT NULL))
+		   OR (t.import_status = 'False' AND (t.import_reason IS NULL OR t.import_generation IS NULL
+											  OR t.import_transition IS NULL OR NOT t.has_spec));
+
+	-- a tag that exists has a spec, an event or a condition
+	RETURN QUERY
+		SELECT 'no empty tags', format('%s/%s:%s', t.namespace, t.stream, t.name), 'no spec, history or condition'
+		FROM imagestream.tag t
+		WHERE NOT t.has_spec AND t.history_length = 0 AND t.import_status IS NULL;
+
+	-- a tag that follows a tag of its stream shows that tag's current event
+	RETURN QUERY
+		SELECT 'alias equals its source', format('%s/%s:%s', f.namespace, f.stream, f.name),
+			format('shows %s, source %s shows %s', f.docker_image_reference, f.from_ref, s.docker_image_reference)
+		FROM imagestream.tag f
+		JOIN imagestream.tag s ON s.stream_id = f.stream_id
+			AND f.from_ref = format('%s/%s:%s', s.namespace, s.stream, s.name)
+		WHERE f.has_spec AND f.from_kind = 'ImageStreamTag' AND NOT f.reference
+		  AND s.docker_image_reference IS NOT NULL
+		  AND (f.docker_image_reference::text IS DISTINCT FROM s.docker_image_reference::text
+			   OR f.image::text IS DISTINCT FROM s.image::text);
+
+	-- catalogue rows of an image belong to an image that is catalogued
+	RETURN QUERY
+		SELECT 'no orphan catalogue rows', c.image::text, 'image_child of an uncatalogued image'
+		FROM imagestream.image_child c
+		WHERE NOT EXISTS (SELECT 1 FROM imagestream.image i WHERE i.digest = c.image)
+		UNION ALL
+		SELECT 'no orphan catalogue rows', l.image::text, 'image_layer of an uncatalogued image'
+		FROM imagestream.image_layer l
+		WHERE NOT EXISTS (SELECT 1 FROM imagestream.image i WHERE i.digest = l.image);
+
+	-- change ids are dense from the oldest kept
+	RETURN QUERY
+		SELECT 'change ids dense', 'change', format('%s rows from id %s to %s', count(*), min(id), max(id))
+		FROM imagestream.change
+		HAVING count(*) > 0 AND max(id) - min(id) + 1 <> count(*);
+END $$;
+COMMENT ON FUNCTION check_invariants() IS 'the model''s invariants: one row per violation, none when sound';
