@@ -43,7 +43,7 @@ endif
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 	cat $^ > $@
 
-.PHONY: test fuzz demo bench
+.PHONY: test fuzz demo bench stress
 
 # The one command that checks everything: dependencies, -Werror build,
 # install, pg_regress, TAP tests and a 60 s fuzz run.
@@ -57,6 +57,10 @@ demo:
 # Benchmarks against the registry's ceiling and the peers; writes doc/performance.md.
 bench:
 	bash test/bench/run-bench.sh
+
+# The tests that take minutes: concurrency, resource bounds (doc/reliability.md).
+stress:
+	bash test/stress/run-stress.sh
 
 # libFuzzer over both parsers; FUZZ_SECONDS sets the duration.
 FUZZ_SECONDS ?= 60

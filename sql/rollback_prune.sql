@@ -59,3 +59,14 @@ SELECT tag, history_length, left(digest_hex(image), 8) AS image FROM image_strea
 SELECT count(*) FROM prune(keep_tag_revisions => 0, confirm => true) WHERE stream = 'rb/app';
 SELECT tag, history_length FROM image_stream_tags WHERE namespace = 'rb' ORDER BY tag;
 SELECT pg_temp.sqlstate($$SELECT * FROM prune(keep_tag_revisions => -1)$$);
+
+-- a second rollback to the image the tag is pinned to, after pushes: the new
+-- event's generation is the stream's, never below the pushes' (found by
+-- make stress)
+SELECT map_image('rg/app:t', ('quay.io/rg/app@sha256:' || repeat('a', 64))::image_ref);
+SELECT map_image('rg/app:t', ('quay.io/rg/app@sha256:' || repeat('b', 64))::image_ref);
+SELECT (rollback('rg/app:t')).image;
+SELECT tag('quay.io/rg/other:1', 'rg/app:other');	-- moves the stream's generation on
+SELECT map_image('rg/app:t', ('quay.io/rg/app@sha256:' || repeat('c', 64))::image_ref);
+SELECT (rollback('rg/app:t', to_image => 'aaaaaaa')).image;
+SELECT position, image, generation FROM history('rg/app:t');

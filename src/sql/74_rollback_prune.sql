@@ -7,7 +7,6 @@ DECLARE
 	s imagestream.stream;
 	t imagestream.tag;
 	target imagestream.history;
-	spec record;
 	result imagestream.tag_event;
 BEGIN
 	PERFORM imagestream._require(d.namespace, 'edit');
@@ -50,11 +49,13 @@ BEGIN
 	END IF;
 
 	-- as "oc tag stream@digest stream:tag": pin the spec, record a new event
-	spec := imagestream._set_spec(s, d.tag, 'ImageStreamImage',
+	PERFORM imagestream._set_spec(s, d.tag, 'ImageStreamImage',
 		format('%s/%s@%s', s.namespace, s.name, target.image), t.reference, false, false,
 		t.import_mode, t.reference_policy, '{}');
+	-- the stream's generation now: the spec's when the pin moved, and never
+	-- below an event pushed since an earlier rollback to the same image
 	PERFORM imagestream._add_event(t.id, target.docker_image_reference, target.image,
-		(spec.t).spec_generation);
+		(SELECT x.generation FROM imagestream.stream x WHERE x.id = s.id));
 	SELECT * INTO result FROM imagestream.history(rollback.tag) LIMIT 1;
 	RETURN result;
 END $$;
