@@ -10,9 +10,12 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 
 #include "http.h"
@@ -202,6 +205,74 @@ set_options(CURL *easy, const HttpRequest *req, Transfer *t, struct curl_slist *
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
 }
 
+
+/*
+ * Waits for libcurl's sockets, no longer than libcurl asks and at most
+ * 100 ms (interrupts are looked at in between).  A refused connection
+ * leaves no socket to wake the poll: waiting the full 100 ms then made a
+ * registry that is down cost 100 ms per request.
+ */
+static void
+wait_for_curl(void)
+{
+	long		timeout_ms = 100;
+
+	curl_multi_timeout(multi, &timeout_ms);
+	if (timeout_ms < 0 || timeout_ms > 100)
+		timeout_ms = 100;
+	if (timeout_ms > 0)
+		curl_multi_poll(multi, NULL, 0, (int) timeout_ms, NULL);
+}
+/* p past prefix, digits and suffix; NULL when p does not start so. */
+static const char *
+skip_number_phrase(const char *p, const char *prefix, const char *suffix)
+{
+	size_t		len = strlen(prefix);
+
+	if (strncmp(p, prefix, len) != 0 || !isdigit((unsigned char) p[len]))
+		return NULL;
+	p += len;
+	while (isdigit((unsigned char) *p))
+		p++;
+	len = strlen(suffix);
+	return strncmp(p, suffix, len) == 0 ? p + len : NULL;
+}
+
+/*
+ * libcurl's message without its timings and byte counts ("after 3 ms",
+ * "with 12 bytes received"), which differ from one attempt to the next: a
+ * failure that did not change must read the same, or each retry records it
+ * again (a condition, a change and a NOTIFY).
+ */
+static char *
+stable_error(const char *msg)
+{
+	StringInfoData out;
+	const char *p = msg;
+
+	initStringInfo(&out);
+	while (*p)
+	{
+		const char *q;
+
+		if ((q = skip_number_phrase(p, " after ", " ms")) != NULL ||
+			(q = skip_number_phrase(p, " after ", " milliseconds")) != NULL ||
+			(q = skip_number_phrase(p, " with ", " bytes received")) != NULL ||
+			(q = skip_number_phrase(p, " with ", " out of ")) != NULL)
+		{
+			/* "with N out of M bytes received": skip the rest too */
+			while (isdigit((unsigned char) *q))
+				q++;
+			if (strncmp(q, " bytes received", 15) == 0)
+				q += 15;
+			p = q;
+			continue;
+		}
+		appendStringInfoChar(&out, *p++);
+	}
+	return out.data;
+}
+
 /* Copies a finished transfer into resp (palloc'd). */
 static void
 fill_response(CURL *easy, CURLcode code, Transfer *t, const char *errbuf, HttpResponse *resp)
@@ -218,7 +289,7 @@ fill_response(CURL *easy, CURLcode code, Transfer *t, const char *errbuf, HttpRe
 	resp->too_large = t->too_large;
 	resp->blocked = t->blocked;
 	resp->blocked_address = t->blocked ? pstrdup(t->blocked_address) : NULL;
-	resp->error = code != CURLE_OK ? pstrdup(errbuf[0] ? errbuf : curl_easy_strerror(code)) : NULL;
+	resp->error = code != CURLE_OK ? stable_error(errbuf[0] ? errbuf : curl_easy_strerror(code)) : NULL;
 	resp->body = palloc(t->len + 1);
 	if (t->len > 0)
 		memcpy(resp->body, t->body, t->len);
@@ -270,7 +341,7 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 			if (curl_multi_perform(multi, &running) != CURLM_OK)
 				break;
 			if (running)
-				curl_multi_poll(multi, NULL, 0, 100, NULL);
+				wait_for_curl();
 			CHECK_FOR_INTERRUPTS();
 			if (http_wait_hook)
 				http_wait_hook();
@@ -418,6 +489,7 @@ http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
 			int			still;
 			CURLMsg    *msg;
 			int			left;
+			int			finished;
 
 			/* start whatever the limits allow, in order */
 			while (running_count < max_total &&
@@ -443,6 +515,7 @@ http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
 				http_requests++;
 			}
 			curl_multi_perform(multi, &still);
+			finished = 0;
 			while ((msg = curl_multi_info_read(multi, &left)) != NULL)
 			{
 				void	   *priv = NULL;
@@ -458,9 +531,12 @@ http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
 				running_count--;
 				http_in_flight = running_count;
 				done++;
+				finished++;
 			}
-			if (done < n)
-				curl_multi_poll(multi, NULL, 0, 100, NULL);
+
+			/* ended requests make room for others at once */
+			if (done < n && finished == 0)
+				wait_for_curl();
 			CHECK_FOR_INTERRUPTS();
 			if (http_wait_hook)
 				http_wait_hook();

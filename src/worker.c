@@ -390,6 +390,40 @@ result_args(const FetchResult *r, Datum *values, char *nulls, List **last_manife
 	}
 }
 
+/*
+ * Messages about single tags are limited to LOG_BURST a minute, so that a
+ * fault common to thousands of tags cannot flood the server log; how many
+ * were left out is said when the next minute starts.
+ */
+#define LOG_BURST 10
+static TimestampTz log_window = 0;
+static int	log_count = 0;
+static int64 log_suppressed = 0;
+
+static bool
+log_allowed(void)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (now - log_window >= USECS_PER_MINUTE)
+	{
+		if (log_suppressed > 0)
+			ereport(LOG,
+					(errmsg("imagestream worker left out " INT64_FORMAT " similar messages in the last minute",
+							log_suppressed)));
+		log_window = now;
+		log_count = 0;
+		log_suppressed = 0;
+	}
+	if (log_count < LOG_BURST)
+	{
+		log_count++;
+		return true;
+	}
+	log_suppressed++;
+	return false;
+}
+
 /* Records one result in a subtransaction: an error loses that tag's result only. */
 static void
 record_one(SPIPlanPtr plan, Datum *values, char *nulls, const char *source)
@@ -413,9 +447,10 @@ record_one(SPIPlanPtr plan, Datum *values, char *nulls, const char *source)
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
-		ereport(LOG,
-				(errmsg("imagestream worker could not record the import of %s: %s",
-						source, edata->message)));
+		if (log_allowed())
+			ereport(LOG,
+					(errmsg("imagestream worker could not record the import of %s: %s",
+							source, edata->message)));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
@@ -471,8 +506,9 @@ record_results(MemoryContext loop_ctx, DueTag **tags, FetchResult **results, int
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		ereport(LOG,
-				(errmsg("imagestream worker could not record %d imports: %s", n, edata->message)));
+		if (log_allowed())
+			ereport(LOG,
+					(errmsg("imagestream worker could not record %d imports: %s", n, edata->message)));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
