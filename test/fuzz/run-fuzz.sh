@@ -63,7 +63,7 @@ for t in $targets; do
 		echo "fuzz_$t: ${seconds} s, $units executed units, peak RSS $rss MB"
 	else
 		tail -n 40 "$work/fuzz.log"
-		echo "fuzz_$t: FAILED, input kept in $work/ ($(ls "$work" | grep -E '^(crash|leak|timeout|oom)-' | tr '\n' ' '))"
+		echo "fuzz_$t: FAILED, input kept in test/fuzz/$work/ ($(ls "$work" | grep -E '^(crash|leak|timeout|oom)-' | tr '\n' ' '))"
 		status=1
 	fi
 done
