@@ -33,6 +33,16 @@ fields_object_start(void *arg)
 	JSON_ACTION_DONE;
 }
 
+/* a top-level array is no object, nor is any object inside it */
+static JSON_ACTION_RESULT
+fields_array_start(void *arg)
+{
+	FieldsState *st = arg;
+
+	st->seen_root = true;
+	JSON_ACTION_DONE;
+}
+
 static JSON_ACTION_RESULT
 fields_field_start(void *arg, char *fname, bool isnull)
 {
@@ -80,6 +90,7 @@ json_top_fields(const char *json, size_t len, const char *const *names, int coun
 	st.current = -1;
 	sem.semstate = &st;
 	sem.object_start = fields_object_start;
+	sem.array_start = fields_array_start;
 	sem.object_field_start = fields_field_start;
 	sem.scalar = fields_scalar;
 	result = pg_parse_json(st.lex, &sem);
