@@ -77,13 +77,18 @@ json_top_fields(const char *json, size_t len, const char *const *names, int coun
 	FieldsState st;
 	JsonSemAction sem;
 	JsonParseErrorType result;
+	char	   *copy;
 
 	memset(values, 0, sizeof(char *) * count);
 	memset(&st, 0, sizeof(st));
 	memset(&sem, 0, sizeof(sem));
 	if (len > PG_INT32_MAX)
 		return false;
-	st.lex = make_json_lexer(pnstrdup(json, len), (int) len, true);
+	/* all len bytes: pnstrdup would stop at a NUL, short of what the lexer reads */
+	copy = palloc(len + 1);
+	memcpy(copy, json, len);
+	copy[len] = '\0';
+	st.lex = make_json_lexer(copy, (int) len, true);
 	st.names = names;
 	st.count = count;
 	st.values = values;

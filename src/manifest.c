@@ -125,6 +125,7 @@ manifest_read(const char *body, size_t len, const char *content_type, Manifest *
 	ReadState	st;
 	JsonSemAction sem;
 	const char *type;
+	char	   *copy;
 
 	memset(out, 0, sizeof(*out));
 	memset(&st, 0, sizeof(st));
@@ -136,7 +137,11 @@ manifest_read(const char *body, size_t len, const char *content_type, Manifest *
 		*message = pstrdup("The manifest is too large to read.");
 		return false;
 	}
-	st.lex = make_json_lexer(pnstrdup(body, len), (int) len, true);
+	/* all len bytes: pnstrdup would stop at a NUL, short of what the lexer reads */
+	copy = palloc(len + 1);
+	memcpy(copy, body, len);
+	copy[len] = '\0';
+	st.lex = make_json_lexer(copy, (int) len, true);
 	sem.semstate = &st;
 	sem.object_field_start = read_field_start;
 	sem.object_start = read_object_start;
