@@ -224,6 +224,16 @@ result_columns(const FetchResult *r, TupleDesc desc, Datum *values, bool *nulls)
 		nulls[i] = false;
 }
 
+Datum
+fetch_result_datum(const FetchResult *r, TupleDesc desc)
+{
+	Datum		values[10];
+	bool		nulls[10];
+
+	result_columns(r, desc, values, nulls);
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
 /*
  * _fetch_source(ref, insecure, preserve, known, prefer_os, prefer_arch) ->
  * (status, reason, message, retry_after, image, source_digest, digests,
@@ -238,8 +248,6 @@ imagestream_fetch_source(PG_FUNCTION_ARGS)
 	Digest		known;
 	char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
 	TupleDesc	desc;
-	Datum		values[10];
-	bool		nulls[10];
 
 	registry_target(PG_GETARG_DATUM(0), PG_GETARG_BOOL(1), &t);
 	source_reference(PG_GETARG_DATUM(0), reference, sizeof(reference));
@@ -250,8 +258,7 @@ imagestream_fetch_source(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
-	result_columns(&r, desc, values, nulls);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+	PG_RETURN_DATUM(fetch_result_datum(&r, BlessTupleDesc(desc)));
 }
 
 /* The elements of a one-dimensional array argument; every one NULL if it is NULL. */

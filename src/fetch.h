@@ -7,6 +7,7 @@
 #ifndef IMAGESTREAM_FETCH_H
 #define IMAGESTREAM_FETCH_H
 
+#include "access/tupdesc.h"
 #include "registry.h"
 
 typedef enum FetchStatus
@@ -43,6 +44,9 @@ typedef struct FetchResult
 extern void fetch_source(const RegistryTarget *target, const char *reference, bool preserve,
 						 const Digest *known, const char *prefer_os, const char *prefer_arch,
 						 FetchResult *r);
+
+/* A result as a value of the SQL type imagestream._fetched, described by desc. */
+extern Datum fetch_result_datum(const FetchResult *r, TupleDesc desc);
 
 /* The reference part of a source image_ref to ask for: its digest, or tag. */
 extern void source_reference(Datum ref, char *reference, size_t size);

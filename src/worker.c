@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -25,9 +26,12 @@
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
+#include "utils/typcache.h"
 
 #include "digest_type.h"
 #include "fetch.h"
@@ -307,89 +311,6 @@ take_budget(TimestampTz now)
 	return true;
 }
 
-/* A one-dimensional array of varlena items (NULL items stay NULL). */
-static Datum
-varlena_array(List *items, Oid elemtype)
-{
-	int			n = list_length(items);
-	Datum	   *d = palloc(sizeof(Datum) * (n + 1));
-	bool	   *nulls = palloc(sizeof(bool) * (n + 1));
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-	ListCell   *lc;
-	int			i = 0;
-
-	foreach(lc, items)
-	{
-		nulls[i] = lfirst(lc) == NULL;
-		d[i] = nulls[i] ? (Datum) 0 : PointerGetDatum(lfirst(lc));
-		i++;
-	}
-	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, elemtype, -1, false, TYPALIGN_INT));
-}
-
-static bytea *
-to_bytea(const char *data, size_t len)
-{
-	bytea	   *b;
-
-	if (data == NULL)
-		return NULL;
-	b = palloc(VARHDRSZ + len);
-	SET_VARSIZE(b, VARHDRSZ + len);
-	memcpy(VARDATA(b), data, len);
-	return b;
-}
-
-/*
- * The arguments of _worker_apply that come from a fetch result, from values[2]
- * on.  Results of one new digest share their manifests, and then the arrays.
- */
-static void
-result_args(const FetchResult *r, Datum *values, char *nulls, List **last_manifests)
-{
-	static const char *status_names[] = {"Success", "Unchanged", "Failure"};
-	char		image[DIGEST_MAX_TEXT];
-	char		source_digest[DIGEST_MAX_TEXT];
-
-	digest_format(&r->image, image);
-	digest_format(&r->source_digest, source_digest);
-	values[2] = CStringGetTextDatum(status_names[r->status]);
-	values[3] = r->failure.reason ? CStringGetTextDatum(r->failure.reason) : (Datum) 0;
-	nulls[3] = r->failure.reason ? ' ' : 'n';
-	values[4] = r->failure.message ? CStringGetTextDatum(r->failure.message) : (Datum) 0;
-	nulls[4] = r->failure.message ? ' ' : 'n';
-	values[5] = CStringGetTextDatum(image);
-	nulls[5] = r->status == FETCH_SUCCESS ? ' ' : 'n';
-	values[6] = CStringGetTextDatum(source_digest);
-	nulls[6] = r->status == FETCH_FAILURE ? 'n' : ' ';
-	if (r->manifests == NIL || r->manifests != *last_manifests)
-	{
-		List	   *digests = NIL;
-		List	   *media_types = NIL;
-		List	   *manifests = NIL;
-		List	   *configs = NIL;
-		ListCell   *lc;
-
-		foreach(lc, r->manifests)
-		{
-			FetchedManifest *fm = lfirst(lc);
-			char	   *text = palloc(DIGEST_MAX_TEXT);
-
-			digest_format(&fm->digest, text);
-			digests = lappend(digests, cstring_to_text(text));
-			media_types = lappend(media_types, cstring_to_text(fm->media_type));
-			manifests = lappend(manifests, to_bytea(fm->manifest, fm->manifest_len));
-			configs = lappend(configs, to_bytea(fm->config, fm->config_len));
-		}
-		values[7] = varlena_array(digests, TEXTOID);
-		values[8] = varlena_array(media_types, TEXTOID);
-		/* the manifests and configs go in one bytea array: manifests, then configs */
-		values[9] = varlena_array(list_concat(manifests, configs), BYTEAOID);
-		*last_manifests = r->manifests;
-	}
-}
-
 /*
  * Messages about single tags are limited to LOG_BURST a minute, so that a
  * fault common to thousands of tags cannot flood the server log; how many
@@ -458,26 +379,37 @@ record_one(SPIPlanPtr plan, Datum *values, char *nulls, const char *source)
 	CurrentResourceOwner = owner;
 }
 
+/* The OID of the composite type imagestream._fetched. */
+static Oid
+fetched_type(void)
+{
+	Oid			typoid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("_fetched"),
+										 ObjectIdGetDatum(get_namespace_oid("imagestream", false)));
+
+	if (!OidIsValid(typoid))
+		elog(ERROR, "type imagestream._fetched is missing");
+	return typoid;
+}
+
 static void
 record_all(DueTag **tags, FetchResult **results, int n)
 {
-	Oid			types[10] = {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	TEXTOID, TEXTARRAYOID, TEXTARRAYOID, BYTEAARRAYOID};
-	Datum		values[10];
-	char		nulls[10];
-	List	   *last_manifests = NIL;
+	Oid			types[3] = {INT8OID, TEXTOID, fetched_type()};
+	TupleDesc	desc = lookup_rowtype_tupdesc_copy(types[2], -1);
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
 	SPIPlanPtr	plan;
 
-	memset(nulls, ' ', sizeof(nulls));
-	plan = SPI_prepare("SELECT imagestream._worker_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-					   10, types);
+	plan = SPI_prepare("SELECT imagestream._worker_apply($1, $2, $3)", 3, types);
 	if (plan == NULL)
 		elog(ERROR, "could not prepare the recording of imports");
 	for (int i = 0; i < n; i++)
 	{
 		values[0] = Int64GetDatum(tags[i]->tag_id);
 		values[1] = CStringGetTextDatum(tags[i]->source);
-		result_args(results[i], values, nulls, &last_manifests);
+		/* the tags that one new digest moved share one value */
+		if (i == 0 || results[i]->manifests == NIL || results[i]->manifests != results[i - 1]->manifests)
+			values[2] = fetch_result_datum(results[i], desc);
 		record_one(plan, values, nulls, tags[i]->source);
 	}
 }

@@ -18,18 +18,13 @@ CREATE VIEW worker_status AS SELECT * FROM imagestream._worker_status();
 COMMENT ON VIEW worker_status IS 'the background worker, one row while it runs; counters since it started';
 
 -- Records what the worker fetched for a tag (src/worker.c), unless the
--- tag's source changed meanwhile.  p_blobs holds the manifests, then the
--- configs, in the order of p_digests.
-CREATE FUNCTION _worker_apply(p_tag_id bigint, p_source text, p_status text, p_reason text,
-	p_message text, p_image text, p_source_digest text, p_digests text[],
-	p_media_types text[], p_blobs bytea[]) RETURNS void
+-- tag's source changed meanwhile.
+CREATE FUNCTION _worker_apply(p_tag_id bigint, p_source text, f _fetched) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	t imagestream.tag;
 	s imagestream.stream;
-	n integer := coalesce(cardinality(p_digests), 0);
 	repo imagestream.image_ref := imagestream.ref_name(p_source::imagestream.image_ref)::imagestream.image_ref;
-	i integer;
 BEGIN
 	SELECT * INTO t FROM imagestream.tag WHERE id = p_tag_id;
 	IF NOT FOUND OR NOT t.has_spec OR t.from_ref IS DISTINCT FROM p_source THEN
@@ -40,21 +35,16 @@ BEGIN
 	IF t.import_requested_at IS NOT NULL THEN
 		UPDATE imagestream.tag SET import_requested_at = NULL WHERE id = t.id;
 	END IF;
-	IF p_status = 'Failure' THEN
-		PERFORM imagestream._record_failure(t.id, p_reason, p_message);
+	IF f.status = 'Failure' THEN
+		PERFORM imagestream._record_failure(t.id, f.reason, f.message);
 		RETURN;
 	END IF;
-	FOR i IN 1 .. n LOOP
-		PERFORM imagestream._catalogue_fetched(p_digests[i]::imagestream.image_digest, p_media_types[i],
-			p_blobs[i], p_blobs[n + i], imagestream.ref_with_digest(repo, p_digests[i]::imagestream.image_digest));
-	END LOOP;
+	PERFORM imagestream._import_fetched(f, p_source::imagestream.image_ref, true);
 	PERFORM imagestream._record_import(s, false, t.name, t.from_ref,
-		CASE WHEN p_status = 'Success'
-			 THEN imagestream.ref_with_digest(repo, p_image::imagestream.image_digest)
+		CASE WHEN f.status = 'Success' THEN imagestream.ref_with_digest(repo, f.image)
 			 ELSE t.docker_image_reference END,
-		CASE WHEN p_status = 'Success' THEN p_image::imagestream.image_digest ELSE t.image END,
-		p_source_digest::imagestream.image_digest, t.scheduled, t.insecure, t.import_mode,
-		t.reference_policy);
+		CASE WHEN f.status = 'Success' THEN f.image ELSE t.image END,
+		f.source_digest, t.scheduled, t.insecure, t.import_mode, t.reference_policy);
 END $$;
 
 -- import_now: the tag, every importable tag of the stream, or (NULL) every

@@ -8,8 +8,9 @@ use Exporter 'import';
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use Test::More;
+use Time::HiRes ();
 
-our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold);
+our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for);
 
 # A started cluster that preloads the library, with the extension created
 # in database "postgres".  Its background worker is off unless worker => 1,
@@ -25,6 +26,22 @@ sub start_node
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION imagestream');
 	return $node;
+}
+
+# Polls $sql in database "postgres" of $node until it returns $want or
+# $seconds pass; returns the time taken, or undef.  Connection errors (a
+# server restarting) count as "not yet".
+sub wait_for
+{
+	my ($node, $sql, $want, $seconds) = @_;
+	my $t0 = Time::HiRes::time();
+	while (Time::HiRes::time() - $t0 < $seconds)
+	{
+		my ($ret, $out) = $node->psql('postgres', $sql);
+		return Time::HiRes::time() - $t0 if $ret == 0 && $out eq $want;
+		Time::HiRes::sleep(0.1);
+	}
+	return undef;
 }
 
 # A test that the model's invariants hold (imagestream.check_invariants()

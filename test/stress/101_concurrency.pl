@@ -13,7 +13,7 @@ use Test::More;
 use POSIX ();
 use Time::HiRes qw(time sleep);
 
-use ImagestreamTest qw(start_node invariants_hold);
+use ImagestreamTest qw(start_node invariants_hold wait_for);
 use RegistryTest;
 
 my $seconds = $ENV{STRESS_SECONDS} // 60;
@@ -31,17 +31,6 @@ my $host = $reg->host;
 
 sub q1 { return $node->safe_psql('postgres', shift) }
 
-sub wait_for_sql
-{
-	my ($sql, $want, $seconds) = @_;
-	my $t0 = time;
-	while (time - $t0 < $seconds)
-	{
-		return time - $t0 if q1($sql) eq $want;
-		sleep 0.1;
-	}
-	return undef;
-}
 
 # four scheduled tags following the registry, and the operations the
 # clients run; the documented errors are counted, any other one aborts
@@ -81,7 +70,7 @@ EXCEPTION
 END $$;
 });
 
-ok(defined wait_for_sql("SELECT count(*) FROM imagestream.tag WHERE namespace = 'st' AND image IS NOT NULL", '4', 20),
+ok(defined wait_for($node, "SELECT count(*) FROM imagestream.tag WHERE namespace = 'st' AND image IS NOT NULL", '4', 20),
 	'the worker imported the hot tags');
 
 my %weights = (tag => 2, untag => 1, map => 3, rollback => 1, resolve => 4, prune => 1, import_now => 1);

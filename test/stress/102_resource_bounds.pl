@@ -10,7 +10,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-use ImagestreamTest qw(start_node invariants_hold);
+use ImagestreamTest qw(start_node invariants_hold wait_for);
 use RegistryTest;
 
 my $seconds = $ENV{STRESS_SECONDS} // 60;
@@ -29,17 +29,6 @@ my $ehost = $evil->host;
 
 sub q1 { return $node->safe_psql('postgres', shift) }
 
-sub wait_for
-{
-	my ($sql, $want, $secs) = @_;
-	my $t0 = time;
-	while (time - $t0 < $secs)
-	{
-		return time - $t0 if q1($sql) eq $want;
-		sleep 0.1;
-	}
-	return undef;
-}
 
 sub rss_kb
 {
@@ -71,7 +60,7 @@ q1(qq{
 });
 my $pid = q1('SELECT pid FROM imagestream.worker_status');
 my $log0 = -s $node->logfile;
-ok(defined wait_for("SELECT count(*) FROM imagestream.tag WHERE namespace = 'down' AND import_reason IS NOT NULL",
+ok(defined wait_for($node, "SELECT count(*) FROM imagestream.tag WHERE namespace = 'down' AND import_reason IS NOT NULL",
 		'10000', 120), 'all 10,000 tags get a failed condition');
 my $rss_first = rss_kb($pid);
 my $f0 = q1('SELECT failures FROM imagestream.worker_status');
@@ -99,9 +88,9 @@ my $img = $reg->push_image('org/app', 'v1', content => 'bounds');
 q1("SELECT imagestream.tag('$ehost/slow/app:latest', 'rb/slow:latest', insecure => true)");
 sleep 1;
 q1("SELECT imagestream.tag('$host/org/app:v1', 'rb/app:v1', insecure => true)");
-my $took = wait_for("SELECT count(*) FROM imagestream.tag WHERE namespace = 'rb' AND name = 'v1' AND image IS NOT NULL", '1', 20);
+my $took = wait_for($node, "SELECT count(*) FROM imagestream.tag WHERE namespace = 'rb' AND name = 'v1' AND image IS NOT NULL", '1', 20);
 ok(defined $took && $took < 8, sprintf('work committed meanwhile is served (%.1f s, request_timeout 5 s)', $took // -1));
-ok(defined wait_for("SELECT import_reason FROM imagestream.tag WHERE namespace = 'rb' AND stream = 'slow'", 'Timeout', 15),
+ok(defined wait_for($node, "SELECT import_reason FROM imagestream.tag WHERE namespace = 'rb' AND stream = 'slow'", 'Timeout', 15),
 	'the slow request ends at the timeout');
 
 # recording that fails for every tag: at most 10 messages a minute, then a count
@@ -121,7 +110,7 @@ q1("INSERT INTO imagestream.stream (namespace, name) VALUES ('rf', 'many');
 	SELECT s.id, 'rf', 'many', t, true, 'DockerImage', '$host/org/many:' || t, 1, true
 	FROM imagestream.stream s, unnest(ARRAY['" . join("','", @tags) . "']) t WHERE s.namespace = 'rf';
 	SELECT imagestream._wake_worker();");
-ok(defined wait_for("SELECT tags_checked >= $checked0 + 300 FROM imagestream.worker_status", 't', 30), 'the worker tried the 300 tags');
+ok(defined wait_for($node, "SELECT tags_checked >= $checked0 + 300 FROM imagestream.worker_status", 't', 30), 'the worker tried the 300 tags');
 sleep 2;
 my $refused = log_lines($log1, qr/could not record the import/);
 cmp_ok($refused, '<=', 10, "at most 10 messages about single tags a minute ($refused)");

@@ -9,7 +9,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-use ImagestreamTest qw(start_node invariants_hold);
+use ImagestreamTest qw(start_node invariants_hold wait_for);
 use RegistryTest;
 
 my $node = start_node('worker', allows_streaming => 1, worker => 1);
@@ -29,20 +29,6 @@ my $ehost = $evil->host;
 
 sub q1 { return $node->safe_psql('postgres', shift) }
 
-# Polls $sql until it returns $want or $seconds pass; returns the time taken or undef.
-sub wait_for
-{
-	my ($n, $sql, $want, $seconds) = @_;
-	my $t0 = time;
-	while (time - $t0 < $seconds)
-	{
-		# (connection errors while the server restarts count as "not yet")
-		my ($ret, $out) = $n->psql('postgres', $sql);
-		return time - $t0 if $ret == 0 && $out eq $want;
-		sleep 0.1;
-	}
-	return undef;
-}
 
 ok(wait_for($node, 'SELECT count(*) FROM imagestream.worker_status', '1', 10), 'the worker runs');
 

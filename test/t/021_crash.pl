@@ -9,7 +9,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-use ImagestreamTest qw(start_node invariants_hold);
+use ImagestreamTest qw(start_node invariants_hold wait_for);
 use RegistryTest;
 
 my $node = start_node('crash', worker => 1);
@@ -28,19 +28,6 @@ my $ehost = $evil->host;
 
 sub q1 { return $node->safe_psql('postgres', shift) }
 
-sub wait_for
-{
-	my ($sql, $want, $seconds) = @_;
-	my $t0 = time;
-	while (time - $t0 < $seconds)
-	{
-		# (connection errors while the server restarts count as "not yet")
-		my ($ret, $out) = $node->psql('postgres', $sql);
-		return time - $t0 if $ret == 0 && $out eq $want;
-		sleep 0.1;
-	}
-	return undef;
-}
 
 # 200 tags of one repository, imported
 my @tags = map { "t$_" } 1 .. 200;
@@ -56,12 +43,12 @@ $bg->query_until(qr/started/, q{
 	\echo started
 	SELECT * FROM imagestream.import_image('cr/slow:t', '} . $ehost . q{/slow/app:latest', insecure => true);
 });
-ok(defined wait_for("SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%slow/app%' AND pid <> pg_backend_pid()", '1', 10),
+ok(defined wait_for($node, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%slow/app%' AND pid <> pg_backend_pid()", '1', 10),
 	'a backend waits inside import_image');
 my $victim = q1("SELECT pid FROM pg_stat_activity WHERE query LIKE '%slow/app%' AND pid <> pg_backend_pid()");
 kill 'KILL', $victim;
 eval { $bg->quit };
-ok(defined wait_for('SELECT count(*) FROM imagestream.worker_status', '1', 30), 'the server recovers, the worker runs');
+ok(defined wait_for($node, 'SELECT count(*) FROM imagestream.worker_status', '1', 30), 'the server recovers, the worker runs');
 ok($node->log_contains("server process \\(PID $victim\\) was terminated by signal 9"), 'it was a crash and recovery');
 is(q1("SELECT count(*) FROM imagestream.tag WHERE namespace = 'cr' AND name = 't' AND stream = 'slow'"), '0',
 	'the killed import left nothing');
@@ -71,7 +58,7 @@ invariants_hold($node, 'the invariants hold after kill -9 of a backend in import
 my $two = $reg->push_many_tags('org/busy', 200, tags => \@tags, content => 'busy two');
 my $req0 = q1('SELECT requests FROM imagestream.worker_status');
 q1("SELECT imagestream.import_now('cr/busy')");
-ok(defined wait_for("SELECT requests > $req0 + 50 FROM imagestream.worker_status", 't', 20),
+ok(defined wait_for($node, "SELECT requests > $req0 + 50 FROM imagestream.worker_status", 't', 20),
 	'the worker is busy with the release');
 open(my $pf, '<', $node->data_dir . '/postmaster.pid') or die;
 my $postmaster = <$pf>;
@@ -94,7 +81,7 @@ is(q1("SELECT count(*) FROM imagestream.tag WHERE namespace = 'cr' AND stream = 
 	   AND image::text NOT IN ('$one->{digest}', '$two->{digest}')"), '0', 'each shows the old or the new image');
 invariants_hold($node, 'the invariants hold after kill -9 of the postmaster');
 q1("SELECT imagestream.import_now('cr/busy')");
-ok(defined wait_for("SELECT count(*) FROM imagestream.tag WHERE namespace = 'cr' AND stream = 'busy' AND image::text = '$two->{digest}'",
+ok(defined wait_for($node, "SELECT count(*) FROM imagestream.tag WHERE namespace = 'cr' AND stream = 'busy' AND image::text = '$two->{digest}'",
 		'200', 30), 'the worker resumes and finishes the release');
 invariants_hold($node);
 
