@@ -42,7 +42,7 @@ BEGIN
 	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
 			 WHERE p.pronamespace = 'imagestream'::regnamespace AND p.proname LIKE '\_%'
 			   AND p.proname NOT IN ('_can', '_privileged', '_calling_role', '_level_rank',
-									 '_pull_spec', '_pull_spec_of', '_local_repository', '_worker_status', '_wake_worker')
+									 '_pull_spec', '_pull_spec_of', '_local_repository', '_worker_status')
 	LOOP
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 	END LOOP;
