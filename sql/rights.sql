@@ -60,7 +60,7 @@ SET ROLE regress_is_editor;
 SELECT tag('quay.io/rt/app:2', 'rt/app:two', reference => true);
 SELECT tag('app:latest', 'rt/app:copy');
 SELECT pg_temp.sqlstate($$SELECT tag('quay.io/x:1', 'rt2/app:x')$$);
-SELECT pg_temp.sqlstate($$SELECT tag('rt2/app:latest', 'rt/app:fromrt2')$$);
+SELECT pg_temp.sqlstate($$SELECT tag('rt2/app:latest', 'rt/app:fromrt2', source_kind => 'ImageStreamTag')$$);
 SELECT pg_temp.sqlstate($$SELECT grant_namespace('rt', 'regress_is_nobody', 'view')$$);
 SELECT pg_temp.sqlstate($$SELECT set_registry_credentials('quay.io', 'me', 'x')$$);
 RESET ROLE;

@@ -9,11 +9,14 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "common/base64.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "auth.h"
@@ -63,23 +66,38 @@ cache_put(const char *key, const char *authorization, int seconds)
 	c->expires = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), seconds * 1000L);
 }
 
-/* The stored credentials with the longest registry prefix of host/repository. */
+/*
+ * The stored credentials with the longest registry prefix of host/repository.
+ * The worker fetches outside any transaction: then the lookup runs in a short
+ * one of its own (SPI needs one), and the caller's memory context and
+ * resource owner are restored after it.  The query names every operator and
+ * function by schema, whatever search_path is in effect.
+ */
 static bool
 lookup_credentials(const char *host, const char *repository, char **user, char **secret)
 {
 	MemoryContext caller = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	bool		own_transaction = !IsTransactionState();
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		values[2];
 	bool		found = false;
 
 	values[0] = CStringGetTextDatum(host);
 	values[1] = CStringGetTextDatum(psprintf("%s/%s", host, repository));
+	if (own_transaction)
+	{
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args(
 							  "SELECT username, secret FROM imagestream.registry_credential "
-							  "WHERE registry = $1 OR starts_with($2, registry || '/') "
-							  "ORDER BY length(registry) DESC LIMIT 1",
+							  "WHERE registry OPERATOR(pg_catalog.=) $1 "
+							  "   OR pg_catalog.starts_with($2, registry OPERATOR(pg_catalog.||) '/') "
+							  "ORDER BY pg_catalog.length(registry) DESC LIMIT 1",
 							  2, types, values, NULL, true, 1) == SPI_OK_SELECT &&
 		SPI_processed == 1)
 	{
@@ -88,6 +106,13 @@ lookup_credentials(const char *host, const char *repository, char **user, char *
 		found = true;
 	}
 	SPI_finish();
+	if (own_transaction)
+	{
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		MemoryContextSwitchTo(caller);
+		CurrentResourceOwner = owner;
+	}
 	return found;
 }
 

@@ -5,6 +5,8 @@
  * blocked_networks is checked on the address a connection is actually made
  * to (http.c calls policy_address_blocked from curl's open-socket callback),
  * so neither a host name that resolves inward nor a redirect gets past it.
+ * The unspecified address, which Linux connects to this host's loopback, is
+ * judged as the loopback address.
  */
 #include "postgres.h"
 
@@ -245,6 +247,24 @@ policy_address_blocked(const struct sockaddr *addr)
 	}
 	else
 		return true;			/* only IP connections are expected */
+
+	/*
+	 * A connection to the unspecified address (0.0.0.0/8, ::) reaches this
+	 * host's loopback on Linux: judge it as the loopback address.
+	 */
+	if (family == AF_INET && bytes[0] == 0)
+	{
+		static const unsigned char loopback4[4] = {127, 0, 0, 1};
+
+		memcpy(bytes, loopback4, 4);
+	}
+	else if (family == AF_INET6)
+	{
+		static const unsigned char unspecified6[16] = {0};
+
+		if (memcmp(bytes, unspecified6, 16) == 0)
+			bytes[15] = 1;		/* ::1 */
+	}
 
 	for (i = 0; i < blocked->count; i++)
 		if (blocked->nets[i].family == family &&

@@ -627,6 +627,13 @@ imagestream_worker_main(Datum arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(imagestream_database, NULL, 0);
+
+	/*
+	 * The worker runs as the bootstrap superuser: its queries must not find
+	 * an operator or function some role planted in a schema of the default
+	 * search_path ("$user", public), as CVE-2018-1058 did.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("imagestream worker");
 	http_wait_hook = worker_wait_hook;
 

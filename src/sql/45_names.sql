@@ -1,15 +1,20 @@
 -- Names of SPEC section 1: "namespace/name", "namespace/name:tag",
 -- "namespace/name@digest-or-prefix".  Malformed names are SQLSTATE 22023.
+-- resolve() (C, not SECURITY DEFINER) reports a bad tag name through
+-- _parse_tag in the caller's context: the functions it reaches pin their
+-- search_path, so that nothing a caller's path finds (a public.format, say)
+-- runs in their place, and _check_names and _name_error are executable by
+-- PUBLIC (90_security.sql).
 
 CREATE FUNCTION _name_error(what text, input text, detail text) RETURNS void
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	RAISE EXCEPTION 'invalid %: "%"', what, input
 		USING ERRCODE = 'invalid_parameter_value', DETAIL = detail;
 END $$;
 
 CREATE FUNCTION _check_names(input text, what text, ns text, name text, tag text DEFAULT NULL)
-RETURNS void LANGUAGE plpgsql IMMUTABLE AS $$
+RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	IF ns IS NULL OR ns !~ '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' OR octet_length(ns) > 63 THEN
 		PERFORM imagestream._name_error(what, input,
@@ -40,7 +45,7 @@ END $$;
 
 -- "ns/name[:tag]", tag "latest" when left out
 CREATE FUNCTION _parse_tag(input text, OUT namespace text, OUT stream text, OUT tag text)
-LANGUAGE plpgsql IMMUTABLE AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	rest text;
 BEGIN

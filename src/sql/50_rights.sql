@@ -14,7 +14,7 @@ CREATE FUNCTION _privileged() RETURNS boolean
 	LANGUAGE C STABLE PARALLEL SAFE;
 
 CREATE FUNCTION _level_rank(level text) RETURNS integer
-LANGUAGE sql IMMUTABLE AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT CASE level WHEN 'view' THEN 1 WHEN 'edit' THEN 2 WHEN 'admin' THEN 3 END
 $$;
 
@@ -22,8 +22,9 @@ CREATE FUNCTION _can(ns text, level text) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'imagestream_can'
 	LANGUAGE C STABLE PARALLEL SAFE;
 
+-- resolve() calls it in the caller's context: its search_path is pinned.
 CREATE FUNCTION _require(ns text, level text) RETURNS void
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	IF NOT imagestream._can(ns, level) THEN
 		RAISE EXCEPTION 'permission denied for namespace "%"', ns

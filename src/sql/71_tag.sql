@@ -2,7 +2,9 @@
 
 -- The kind of a source written without one (SPEC section 4, as oc tag with
 -- the stream's existence checked): a registry host or anything that is not
--- an existing stream's tag or image is a DockerImage.
+-- an existing stream's tag or image is a DockerImage.  A stream in a
+-- namespace the caller may not view counts as missing, as for oc tag, whose
+-- lookup is refused: otherwise the kind would tell whether it exists.
 CREATE FUNCTION _infer_source_kind(p_source text, p_default_ns text) RETURNS source_kind
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -14,7 +16,8 @@ BEGIN
 	END IF;
 	m := regexp_match(p_source, '^(?:([^/]+)/)?([^/:@]+)(?::([^/:@]+)|@(.+))$');
 	IF m IS NULL OR NOT EXISTS (SELECT 1 FROM imagestream.stream
-								WHERE namespace = coalesce(m[1], p_default_ns) AND name = m[2]) THEN
+								WHERE namespace = coalesce(m[1], p_default_ns) AND name = m[2]
+								  AND imagestream._can(namespace, 'view')) THEN
 		RETURN 'DockerImage';
 	END IF;
 	RETURN CASE WHEN m[4] IS NOT NULL THEN 'ImageStreamImage' ELSE 'ImageStreamTag' END;

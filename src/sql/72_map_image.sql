@@ -8,6 +8,7 @@ DECLARE
 	d record := imagestream._parse_tag(tag);
 	ref imagestream.image_ref := docker_image_reference;
 	digest imagestream.image_digest := coalesce(image, imagestream.ref_digest(ref));
+	wanted text := digest::text;
 	s imagestream.stream;
 	t imagestream.tag;
 BEGIN
@@ -27,6 +28,21 @@ BEGIN
 	END IF;
 	IF media_type IS NOT NULL AND manifest IS NULL THEN
 		RAISE EXCEPTION 'media_type needs a manifest' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- A digest is public knowledge (NOTIFY announces every one): knowing it
+	-- must not open an image that only streams of other namespaces hold.
+	-- Without the manifest, an image held by a stream must be one the caller
+	-- sees.
+	IF manifest IS NULL AND NOT imagestream._privileged()
+	   AND NOT EXISTS (SELECT 1 FROM imagestream.images v WHERE v.digest = wanted::imagestream.image_digest)
+	   AND (EXISTS (SELECT 1 FROM imagestream.history h WHERE h.image = wanted::imagestream.image_digest)
+			OR EXISTS (SELECT 1 FROM imagestream.image_child c
+					   JOIN imagestream.history h ON h.image = c.image
+					   WHERE c.digest = wanted::imagestream.image_digest)) THEN
+		RAISE EXCEPTION 'image % is held only by image streams you may not view', digest
+			USING ERRCODE = 'insufficient_privilege',
+				HINT = 'Pass the image''s manifest to record it.';
 	END IF;
 
 	IF manifest IS NOT NULL THEN

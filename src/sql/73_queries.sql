@@ -8,10 +8,13 @@ CREATE FUNCTION _pull_spec_of(reference image_ref, image image_digest, local_pol
 	AS 'MODULE_PATHNAME', 'imagestream_pull_spec'
 	LANGUAGE C STABLE PARALLEL SAFE;
 
+-- The view image_stream_tags calls it as the caller, under the caller's
+-- search_path; it stays inlinable, so it names its operator by schema
+-- rather than pinning search_path.
 CREATE FUNCTION _pull_spec(t imagestream.tag) RETURNS image_ref
 LANGUAGE sql STABLE AS $$
 	SELECT imagestream._pull_spec_of(t.docker_image_reference, t.image,
-		t.has_spec AND t.reference_policy = 'Local', t.namespace, t.stream)
+		t.has_spec AND t.reference_policy OPERATOR(pg_catalog.=) 'Local', t.namespace, t.stream)
 $$;
 
 -- In C (src/resolve.c): one index probe, the call consumers make most.

@@ -2,9 +2,12 @@
 -- They run as their owner, so they filter with _can() themselves;
 -- security_barrier keeps the filter ahead of any function a caller adds.
 
+-- Called by the view image_streams as the caller, under the caller's
+-- search_path: every function and operator is named by schema.
 CREATE FUNCTION _local_repository(ns text, name text) RETURNS text
 LANGUAGE sql STABLE AS $$
-	SELECT nullif(current_setting('imagestream.local_registry', true), '') || '/' || ns || '/' || name
+	SELECT CASE WHEN pg_catalog.current_setting('imagestream.local_registry', true) OPERATOR(pg_catalog.<>) ''
+		THEN pg_catalog.concat_ws('/', pg_catalog.current_setting('imagestream.local_registry', true), ns, name) END
 $$;
 
 CREATE VIEW image_streams WITH (security_barrier) AS

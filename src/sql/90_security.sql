@@ -34,7 +34,8 @@ CREATE POLICY held_by_visible_stream ON image_child FOR SELECT
 	USING (EXISTS (SELECT 1 FROM images v WHERE v.digest = image_child.image));
 
 -- Internal functions (named with a leading underscore) are not for callers,
--- except the read-only ones that views and policies call as the caller.
+-- except the read-only ones that views, policies and resolve() call as the
+-- caller.
 DO $$
 DECLARE
 	f regprocedure;
@@ -42,7 +43,8 @@ BEGIN
 	FOR f IN SELECT p.oid::regprocedure FROM pg_proc p
 			 WHERE p.pronamespace = 'imagestream'::regnamespace AND p.proname LIKE '\_%'
 			   AND p.proname NOT IN ('_can', '_privileged', '_calling_role', '_level_rank',
-									 '_pull_spec', '_pull_spec_of', '_local_repository', '_worker_status', '_wake_worker')
+									 '_pull_spec', '_pull_spec_of', '_local_repository', '_worker_status',
+									 '_check_names', '_name_error')
 	LOOP
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 	END LOOP;

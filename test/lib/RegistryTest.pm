@@ -531,9 +531,9 @@ sub stop
 # ---------------------------------------------------------------------------
 # Accessors
 
-sub host { return "127.0.0.1:$_[0]{port}" }
+sub host { return ($_[0]{bind} // '127.0.0.1') . ":$_[0]{port}" }
 sub port { return $_[0]{port} }
-sub url { my ($s) = @_; return ($s->{tls} ? 'https' : 'http') . "://127.0.0.1:$s->{port}" }
+sub url { my ($s) = @_; return ($s->{tls} ? 'https' : 'http') . '://' . $s->host }
 sub ca_file { return $_[0]{ca_file} }
 sub token_url { return $_[0]{token_url} }
 sub log_file { return $_[0]{log_file} }
@@ -1117,7 +1117,8 @@ sub delete_manifest
 
 # RegistryTest->start_hostile(%opts): huge_size, slow_interval,
 # slow_seconds, endless_seconds, endless_chunk, endless_delay,
-# endless_max_bytes, paged_tags, max_lifetime (600), port.
+# endless_max_bytes, paged_tags, redirect_target, basic_credentials,
+# max_lifetime (600), port, bind (127.0.0.1).
 sub start_hostile
 {
 	my ($class, %opts) = @_;
@@ -1129,17 +1130,18 @@ sub start_hostile
 		tls => 0,
 		max_lifetime => $opts{max_lifetime} // 600,
 		tokens => {},
+		bind => $opts{bind},
 	}, 'RegistryTest::Hostile';
 	$self->{dir} = _tempdir('hostile');
 	$self->{log_file} = _log_file('hostile', $self->{dir});
 	$LIVE{"$self"} = $self;
 	weaken($LIVE{"$self"});
 	my @cmd = ($PYTHON, "$LIBDIR/hostile_registry.py",
-		'--host', '127.0.0.1', '--port', $opts{port} // 0,
+		'--host', $opts{bind} // '127.0.0.1', '--port', $opts{port} // 0,
 		'--port-file', "$self->{dir}/port",
 		'--max-lifetime', $self->{max_lifetime}, '--parent-pid', $$);
 	for my $k (qw(huge_size slow_interval slow_seconds endless_seconds endless_chunk
-		endless_delay endless_max_bytes paged_tags))
+		endless_delay endless_max_bytes paged_tags redirect_target basic_credentials))
 	{
 		push @cmd, '--' . ($k =~ tr/_/-/r), $opts{$k} if defined $opts{$k};
 	}

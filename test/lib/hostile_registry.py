@@ -31,6 +31,19 @@ the scenario: its first path component that names one (so "ok" and
   redirectloop     302 to itself
   redirectblocked  302 to http://169.254.169.254/latest/meta-data/...
   redirectok       307 to the same path under "ok"
+  redirectto       302 to the same path under "ok" at --redirect-target (a
+                   base URL such as http://127.0.0.1:5000); when the next path
+                   component is a key of REDIRECT_HOSTS ("redirectto/decimal/app"),
+                   to that spelling of the host, on the target's port
+  redirectscheme   302 to a URL of the scheme named by the next path component
+                   ("redirectscheme/file/app": file:///etc/passwd; others:
+                   SCHEME://127.0.0.1:PORT/x)
+  basicauth        401 with a Basic challenge unless the request carries
+                   --basic-credentials (user:password); then as "ok", or as
+                   "redirectto" when a later path component is "redirectto"
+  bearerauth       401 with a Bearer challenge to our /token (which needs
+                   --basic-credentials when they are set) unless the request
+                   carries a token /token issued; then as "basicauth" does
   delayed          like ok, each answer half a second late (to see
                    concurrent requests)
   paged            manifests like ok; tags/list paginated (n default 2) over
@@ -76,8 +89,16 @@ SCENARIOS = [
     "ok", "wrongdigest", "bodymismatch", "huge", "slow", "endless", "truncated",
     "brokenjson", "schema1", "unknowntype", "auth401loop", "tokenfail",
     "ratelimit", "servererror", "redirectloop", "redirectblocked", "redirectok",
-    "paged", "delayed",
+    "paged", "delayed", "redirectto", "redirectscheme", "basicauth", "bearerauth",
 ]
+
+# Spellings of the loopback (and other inward) addresses a redirect may use.
+REDIRECT_HOSTS = {
+    "loopback": "127.0.0.1", "localhost": "localhost", "short": "127.1",
+    "decimal": "2130706433", "octal": "0177.0.0.1", "hex": "0x7f000001",
+    "any": "0.0.0.0", "v6loopback": "[::1]", "v6mapped": "[::ffff:127.0.0.1]",
+    "v6any": "[::]", "metadata": "169.254.169.254",
+}
 
 
 def sha256(b):
@@ -235,7 +256,10 @@ class Handler(BaseHTTPRequestHandler):
                   "application/json", headers)
 
     def base(self):
-        return "http://127.0.0.1:%d" % self.server.server_address[1]
+        return "http://%s:%d" % self.server.server_address[:2]
+
+    def expected_basic(self):
+        return "Basic " + base64.b64encode(self.server.args.basic_credentials.encode()).decode()
 
     def do_HEAD(self):
         self.handle_any()
@@ -293,6 +317,9 @@ class Handler(BaseHTTPRequestHandler):
         if n:
             self.rfile.read(min(n, 1 << 20))
         if path == "/token":
+            if (srv.args.basic_credentials and self.headers.get("Authorization")
+                    != self.expected_basic()):
+                return self.error(401, "UNAUTHORIZED", "token: credentials required")
             srv.tokens += 1
             tok = "loop-token-%d" % srv.tokens
             return self.send(200, json.dumps({
@@ -487,6 +514,51 @@ class Handler(BaseHTTPRequestHandler):
         target = self.path.replace("/v2/%s/" % name, "/v2/%s/" % "/".join(parts), 1)
         return self.send(307, b"", None, {"Location": self.base() + target})
 
+    def behave_redirectto(self, name, kind, ref, qs):
+        target = self.path.replace("/v2/%s/" % name, "/v2/ok/%s/" % name, 1)
+        base = self.server.args.redirect_target
+        parts = name.split("/")
+        i = parts.index("redirectto")
+        if i + 1 < len(parts) and parts[i + 1] in REDIRECT_HOSTS:
+            # the same port at another spelling of the target's host
+            port = urlsplit(base).port
+            base = "http://%s:%d" % (REDIRECT_HOSTS[parts[i + 1]], port)
+        return self.send(302, b"", None, {"Location": base + target})
+
+    def behave_redirectscheme(self, name, kind, ref, qs):
+        parts = name.split("/")
+        i = parts.index("redirectscheme")
+        scheme = parts[i + 1] if i + 1 < len(parts) else "file"
+        if scheme == "file":
+            location = "file:///etc/passwd"
+        else:
+            location = "%s://127.0.0.1:%d/x" % (scheme, self.server.server_address[1])
+        return self.send(302, b"", None, {"Location": location})
+
+    def authorized(self, name, kind, ref, qs):
+        if "redirectto" in name.split("/"):
+            return self.behave_redirectto(name, kind, ref, qs)
+        if kind == "tags":
+            return self.tags(name, "ok", qs)
+        if kind == "blobs":
+            return self.blob("ok", ref)
+        return self.manifest(name, "ok", ref)
+
+    def behave_basicauth(self, name, kind, ref, qs):
+        if self.headers.get("Authorization") != self.expected_basic():
+            return self.error(401, "UNAUTHORIZED", "authentication required",
+                              {"WWW-Authenticate": 'Basic realm="hostile"'})
+        return self.authorized(name, kind, ref, qs)
+
+    def behave_bearerauth(self, name, kind, ref, qs):
+        auth = self.headers.get("Authorization") or ""
+        issued = ["Bearer loop-token-%d" % i for i in range(1, self.server.tokens + 1)]
+        if auth not in issued:
+            return self.error(401, "UNAUTHORIZED", "authentication required", {
+                "WWW-Authenticate": 'Bearer realm="%s/token",service="hostile",scope="repository:%s:pull"'
+                                    % (self.base(), name)})
+        return self.authorized(name, kind, ref, qs)
+
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -501,6 +573,8 @@ def main():
     p.add_argument("--endless-delay", type=float, default=0.001)
     p.add_argument("--endless-max-bytes", type=int, default=1 << 30)
     p.add_argument("--paged-tags", type=int, default=5)
+    p.add_argument("--redirect-target", default="http://127.0.0.1:9")
+    p.add_argument("--basic-credentials", default="")
     p.add_argument("--max-lifetime", type=float, default=600)
     p.add_argument("--parent-pid", type=int, default=0)
     args = p.parse_args()

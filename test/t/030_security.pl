@@ -1,0 +1,699 @@
+# The security review of doc/security.md, one section per area: grants of
+# every object, no row of another namespace in any relation or function,
+# SECURITY DEFINER functions and planted search_path objects (in the API and
+# in the worker), SSRF through literal forms and redirects, secrets, and the
+# NOTIFY payload.  Each test names the finding it checks.
+use strict;
+use warnings;
+
+use IO::Socket::INET;
+use JSON::PP;
+use MIME::Base64 qw(encode_base64);
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time sleep);
+
+use ImagestreamTest qw(start_node);
+use RegistryTest;
+
+my $node = start_node('security');
+$node->append_conf('postgresql.conf', qq{
+imagestream.blocked_networks = '127.0.0.0/8,::1/128'
+imagestream.request_timeout = '5s'
+});
+$node->reload;
+
+sub q1 { return $node->safe_psql('postgres', shift) }
+
+# psql as a role: (stdout, stderr)
+sub as_role
+{
+	my ($role, $sql) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', "SET ROLE $role;\n$sql");
+	return ($out, $err);
+}
+
+sub ok_as
+{
+	my ($role, $sql) = @_;
+	return $node->safe_psql('postgres', "SET ROLE $role;\n$sql");
+}
+
+q1(q{
+	CREATE ROLE alice LOGIN;		-- view on alpha
+	CREATE ROLE editor LOGIN;		-- edit on alpha
+	CREATE ROLE mallory LOGIN;		-- admin on mal, CREATE on public
+	CREATE ROLE eve LOGIN;			-- no right at all
+	CREATE ROLE bob LOGIN;			-- view on bravo
+	SELECT imagestream.grant_namespace('alpha', 'alice', 'view');
+	SELECT imagestream.grant_namespace('alpha', 'editor', 'edit');
+	SELECT imagestream.grant_namespace('mal', 'mallory', 'admin');
+	SELECT imagestream.grant_namespace('bravo', 'bob', 'view');
+});
+
+# ---------------------------------------------------------------------------
+# 1. Grants of every object
+# ---------------------------------------------------------------------------
+
+my $objects = q1(q{
+	SELECT (SELECT count(*) FROM pg_class WHERE relnamespace = 'imagestream'::regnamespace)
+		|| ' ' || (SELECT count(*) FROM pg_proc WHERE pronamespace = 'imagestream'::regnamespace)
+		|| ' ' || (SELECT count(*) FROM pg_type WHERE typnamespace = 'imagestream'::regnamespace)
+});
+my ($n_rel, $n_proc, $n_type) = split / /, $objects;
+note("grants: $n_rel relations, $n_proc functions, $n_type types");
+
+is(q1(q{
+	SELECT string_agg(c.oid::regclass || ':' || a.privilege_type, ', ')
+	FROM pg_class c,
+		aclexplode(coalesce(c.relacl, acldefault(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char", c.relowner))) a
+	WHERE c.relnamespace = 'imagestream'::regnamespace AND a.grantee = 0
+	  AND a.privilege_type <> 'SELECT'
+}), '', 'grants: no table, view or sequence grants PUBLIC more than SELECT');
+is(q1(q{
+	SELECT string_agg(c.oid::regclass::text, ', ')
+	FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('s', c.relowner))) a
+	WHERE c.relnamespace = 'imagestream'::regnamespace AND c.relkind = 'S' AND a.grantee = 0
+}), '', 'grants: no sequence is usable by PUBLIC');
+is(q1(q{
+	SELECT string_agg(c.oid::regclass || '.' || att.attname, ', ')
+	FROM pg_class c JOIN pg_attribute att ON att.attrelid = c.oid, aclexplode(att.attacl) a
+	WHERE c.relnamespace = 'imagestream'::regnamespace AND a.grantee = 0
+}), '', 'grants: no column privilege for PUBLIC');
+# what an ordinary role may do, whatever the grant's path
+is(q1(q{
+	SELECT string_agg(c.oid::regclass::text, ', ')
+	FROM pg_class c
+	WHERE c.relnamespace = 'imagestream'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+	  AND CASE WHEN c.relkind IN ('r', 'p', 'v', 'm', 'f')
+			   THEN has_table_privilege('mallory', c.oid, 'INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')
+					OR has_any_column_privilege('mallory', c.oid, 'INSERT, UPDATE, REFERENCES') END
+}), '', 'grants: an ordinary role can write no relation');
+is(q1(q{
+	SELECT string_agg(c.oid::regclass::text, ', ')
+	FROM pg_class c
+	WHERE c.relnamespace = 'imagestream'::regnamespace AND c.relkind = 'S'
+	  AND CASE WHEN c.relkind = 'S' THEN has_sequence_privilege('mallory', c.oid, 'USAGE, UPDATE, SELECT') END
+}), '', 'grants: an ordinary role can use no sequence');
+is(q1(q{
+	SELECT has_schema_privilege('mallory', 'imagestream', 'CREATE')::text || ' '
+		|| (SELECT string_agg(a.privilege_type, ',') FROM pg_namespace n,
+			aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+			WHERE n.nspname = 'imagestream' AND a.grantee = 0)
+}), 'false USAGE', 'grants: schema imagestream gives PUBLIC USAGE only');
+is(q1(q{
+	SELECT string_agg(DISTINCT a.privilege_type, ',')
+	FROM pg_type t, aclexplode(coalesce(t.typacl, acldefault('T', t.typowner))) a
+	WHERE t.typnamespace = 'imagestream'::regnamespace AND a.grantee = 0
+}), 'USAGE', 'grants: types give PUBLIC USAGE only');
+my @allow = qw(_calling_role _can _check_names _level_rank _local_repository _name_error _privileged _pull_spec _pull_spec_of _worker_status);
+is(q1(q{
+	SELECT string_agg(DISTINCT p.proname, ' ' ORDER BY p.proname)
+	FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+	WHERE p.pronamespace = 'imagestream'::regnamespace AND p.proname LIKE '\_%'
+	  AND a.grantee = 0 AND a.privilege_type = 'EXECUTE'
+}), join(' ', @allow), 'grants: internal functions executable by PUBLIC are exactly the allowlist');
+is(q1(q{
+	SELECT count(*) FROM pg_proc p
+	WHERE p.pronamespace = 'imagestream'::regnamespace AND p.proname LIKE '\_%'
+	  AND has_function_privilege('mallory', p.oid, 'EXECUTE')
+}), scalar(@allow), 'grants: an ordinary role executes no other internal function');
+my ($out, $err) = as_role('mallory', 'SELECT imagestream._wake_worker()');
+like($err, qr/permission denied for function _wake_worker/, 'grants: _wake_worker is not for PUBLIC');
+
+q1("SELECT imagestream.set_registry_credentials('registry.example.com', 'robot', 'cr3dential-value')");
+for my $role (qw(mallory alice bob))
+{
+	($out, $err) = as_role($role, 'SELECT * FROM imagestream.registry_credential');
+	like($err, qr/permission denied for table registry_credential/,
+		"grants: registry_credential is unreadable by $role");
+}
+q1("SELECT imagestream.grant_namespace('mal', 'editor', 'admin')");
+($out, $err) = as_role('editor', "SELECT secret FROM imagestream.registry_credential");
+like($err, qr/permission denied/, 'grants: a namespace admin cannot read credentials either');
+($out, $err) = as_role('mallory', "SELECT imagestream.set_registry_credentials('registry.example.com', 'x', 'y')");
+like($err, qr/permission denied to set registry credentials/, 'grants: nor set them');
+q1("SELECT imagestream.revoke_namespace('mal', 'editor')");
+
+# ---------------------------------------------------------------------------
+# 2. No row of another namespace
+# ---------------------------------------------------------------------------
+
+# A manifest of the image the test builds, and an index around it.
+sub hex64 { return unpack('H*', pack('N*', map { int(rand(2**32)) } 1 .. 8)) }
+my ($cfg, $layer, $child) = (hex64(), hex64(), hex64());
+my $manifest = qq({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",)
+  . qq("config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:$cfg","size":2},)
+  . qq("layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"sha256:$layer","size":3}]});
+my $index = qq({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)
+  . qq("manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:$child","size":7,)
+  . qq("platform":{"os":"linux","architecture":"s390x"}}]});
+my $bravo_digest = q1("SELECT imagestream.content_digest(convert_to('$manifest', 'UTF8'))");
+my $bravo_index = q1("SELECT imagestream.content_digest(convert_to('$index', 'UTF8'))");
+my $alpha_digest = q1("SELECT imagestream.content_digest('alpha image')");
+(my $bravo_hex = $bravo_digest) =~ s/^sha256://;
+
+q1(qq{
+	SELECT imagestream.map_image('alpha/app:v1', 'quay.io/alpha-org/app\@$alpha_digest');
+	SELECT imagestream.tag('quay.io/alpha-org/app:1', 'alpha/app:spec');
+	SELECT imagestream.map_image('bravo/hidden-stream:secret-tag',
+		'registry.bravo.example/bravo-team/hidden-repo\@$bravo_digest',
+		manifest => convert_to('$manifest', 'UTF8'));
+	SELECT imagestream.map_image('bravo/hidden-stream:multi',
+		'registry.bravo.example/bravo-team/hidden-repo\@$bravo_index',
+		manifest => convert_to('$index', 'UTF8'));
+	SELECT imagestream.tag('registry.bravo.example/bravo-team/hidden-repo:pending', 'bravo/hidden-stream:pending');
+	SELECT imagestream.create_stream('bravo/gone-stream');
+	SELECT imagestream.map_image('bravo/gone-stream:x', 'registry.bravo.example/bravo-team/gone\@$bravo_digest');
+	SELECT imagestream.untag('bravo/gone-stream:x');
+	SELECT imagestream.delete_stream('bravo/gone-stream');
+});
+# a failed import of bravo: a condition and an import_failed change
+q1(q{SELECT * FROM imagestream.import_image('bravo/hidden-stream:failing',
+	'127.0.0.1:9/bravo-team/hidden-repo:x', insecure => true)});
+
+# Every relation of the schema, from the catalog, read as alice (view on
+# alpha) and as the superuser; a row of bravo is one whose text mentions it.
+my $marker = "bravo|hidden|$bravo_hex|$cfg|$layer|$child";
+my @rels = split /\n/, q1(q{
+	SELECT c.oid::regclass FROM pg_class c
+	WHERE c.relnamespace = 'imagestream'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+	ORDER BY 1});
+my ($readable, $leaking, $superuser_sees) = (0, 0, 0);
+for my $rel (@rels)
+{
+	my $count_sql = "SELECT count(*) FROM $rel x WHERE x::text ~ '$marker'";
+	$superuser_sees++ if q1($count_sql) > 0;
+	if (q1("SELECT has_table_privilege('alice', '$rel', 'SELECT')") eq 'f')
+	{
+		($out, $err) = as_role('alice', "SELECT count(*) FROM $rel");
+		like($err, qr/permission denied/, "no leak: $rel is not readable at all");
+		next;
+	}
+	$readable++;
+	my $n = ok_as('alice', $count_sql);
+	$leaking++ if $n > 0;
+	is($n, '0', "no leak: $rel shows alice no row of bravo");
+}
+note("no leak: " . scalar(@rels) . " relations, $readable readable by alice, bravo rows in $superuser_sees for the superuser");
+ok($superuser_sees >= 9, 'no leak: the markers are there for the superuser (the check can fail)');
+is(ok_as('alice', 'SELECT count(*) FROM imagestream.image_stream_tags'), '2',
+	'no leak: alice sees her own namespace');
+# bob (view on bravo) does see them: the filter is per namespace, not all or nothing
+is(ok_as('bob', "SELECT count(*) > 0 FROM imagestream.images x WHERE x::text ~ '$bravo_hex'"), 't',
+	'no leak: bob, with view on bravo, sees its images');
+
+# the functions
+is(ok_as('alice', "SELECT count(*) FROM imagestream.changes_since(0) c WHERE c::text ~ '$marker'"), '0',
+	'no leak: changes_since gives alice no change of bravo');
+is(ok_as('alice', 'SELECT count(*) > 0 FROM imagestream.changes_since(0)'), 't',
+	'no leak: but hers');
+my %denied = (
+	"imagestream.history('bravo/hidden-stream:secret-tag')" => 'history',
+	"imagestream.image('bravo/hidden-stream\@$bravo_hex')" => 'image',
+	"imagestream.resolve('bravo/hidden-stream:secret-tag')" => 'resolve',
+	"imagestream.resolve('bravo/hidden-stream:secret-tag', missing_ok => true)" => 'resolve missing_ok',
+	"imagestream.resolve_image('bravo', 'hidden-stream')" => 'resolve_image',
+	"imagestream.describe('bravo/hidden-stream')" => 'describe',
+	"imagestream.import_now('bravo/hidden-stream')" => 'import_now',
+	"imagestream.rollback('bravo/hidden-stream:secret-tag')" => 'rollback',
+);
+for my $call (sort keys %denied)
+{
+	my ($o1, $e1) = as_role('alice', "SELECT $call");
+	like($e1, qr/permission denied for namespace "bravo"/, "no leak: $denied{$call} of bravo is refused");
+	(my $missing = $call) =~ s/hidden-stream/no-such-stream/;
+	my ($o2, $e2) = as_role('alice', "SELECT $missing");
+	(my $e1n = $e1) =~ s/hidden-stream/X/g;
+	(my $e2n = $e2) =~ s/no-such-stream/X/g;
+	is($e2n, $e1n, "no leak: $denied{$call} refuses an existing and a missing stream alike");
+}
+($out, $err) = as_role('alice', "SELECT imagestream.image('alpha/app\@$bravo_hex')");
+like($err, qr/image "alpha\/app\@$bravo_hex" not found/, 'no leak: image() finds bravo\'s image in no stream of alpha');
+is(ok_as('alice', 'SELECT imagestream.import_now()'), '0', 'no leak: import_now() marks nothing outside the caller\'s rights');
+($out, $err) = as_role('alice', 'SELECT * FROM imagestream.prune()');
+like($err, qr/permission denied to prune images/, 'no leak: prune (which lists every namespace) is for the privileged');
+
+# tag(): the kind of a source written without one must not tell whether a
+# stream of a namespace the caller cannot view exists (finding S3)
+ok_as('editor', q{
+	SELECT imagestream.tag('bravo/hidden-stream:secret-tag', 'alpha/probe:a');
+	SELECT imagestream.tag('bravo/no-such-stream:secret-tag', 'alpha/probe:b');
+});
+is(q1(q{SELECT string_agg(tag || '=' || from_kind || ' ' || from_ref, ', ' ORDER BY tag)
+		FROM imagestream.image_stream_tags WHERE stream = 'probe'}),
+	'a=DockerImage docker.io/bravo/hidden-stream:secret-tag, b=DockerImage docker.io/bravo/no-such-stream:secret-tag',
+	'no leak: tag() treats an invisible stream as a missing one (no existence oracle)');
+($out, $err) = as_role('editor', q{SELECT imagestream.tag('bravo/hidden-stream:secret-tag', 'alpha/probe:c',
+	source_kind => 'ImageStreamTag')});
+like($err, qr/permission denied for namespace "bravo"/, 'no leak: an explicit ImageStreamTag source needs view');
+
+# map_image(): a digest (which NOTIFY announces) opens no image that only
+# other namespaces hold, unless the caller has its manifest (finding S4)
+($out, $err) = as_role('editor',
+	"SELECT imagestream.map_image('alpha/probe:d', 'quay.io/x/y\@$bravo_digest')");
+like($err, qr/image $bravo_digest is held only by image streams you may not view/,
+	'no leak: map_image of another namespace\'s digest without its manifest is refused');
+is(ok_as('editor', "SELECT count(*) FROM imagestream.images WHERE digest::text = '$bravo_digest'"), '0',
+	'no leak: and its metadata stays hidden');
+ok_as('editor', "SELECT imagestream.map_image('alpha/probe:e', 'quay.io/x/y\@$bravo_digest',
+	manifest => convert_to('$manifest', 'UTF8'))");
+is(ok_as('editor', "SELECT count(*) FROM imagestream.images WHERE digest::text = '$bravo_digest'"), '1',
+	'no leak: with the manifest (proof of possession) it is recorded');
+ok_as('editor', "SELECT imagestream.untag('alpha/probe:e')");
+my $fresh = q1("SELECT imagestream.content_digest('a new one')");
+ok_as('editor', "SELECT imagestream.map_image('alpha/probe:f', 'quay.io/x/y\@$fresh')");
+is(ok_as('editor', "SELECT imagestream.resolve('alpha/probe:f')::text"), "quay.io/x/y\@$fresh",
+	'no leak: a digest new to the catalogue is recorded as before');
+ok_as('editor', "SELECT imagestream.delete_stream('alpha/probe')");
+
+# Open (finding S5): an image shared by digest keeps the pull spec of the
+# stream that catalogued it first, and every viewer of any holder reads it.
+my $shared = q1("SELECT imagestream.content_digest('shared image')");
+q1("SELECT imagestream.map_image('bravo/hidden-stream:shared', 'registry.bravo.example/bravo-team/shared-name\@$shared')");
+q1("SELECT imagestream.map_image('alpha/app:shared', 'quay.io/alpha-org/app\@$shared')");
+TODO:
+{
+	local $TODO = 'open finding S5: the catalogue keeps the first pull spec of a shared image';
+	is(ok_as('alice', "SELECT count(*) FROM imagestream.images x WHERE x::text ~ 'bravo'"), '0',
+		'no leak: a shared image shows alice no pull spec of bravo');
+}
+q1("SELECT imagestream.untag('alpha/app:shared'); SELECT imagestream.untag('bravo/hidden-stream:shared')");
+
+# ---------------------------------------------------------------------------
+# 3. SECURITY DEFINER functions and planted objects
+# ---------------------------------------------------------------------------
+
+my $definers = q1(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'imagestream'::regnamespace AND prosecdef});
+is(q1(q{
+	SELECT string_agg(p.oid::regprocedure::text, ', ')
+	FROM pg_proc p
+	WHERE p.pronamespace = 'imagestream'::regnamespace AND p.prosecdef
+	  AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c
+					  WHERE c LIKE 'search\_path=pg\_catalog, %' AND c LIKE '%, pg\_temp')
+}), '', "definer: all $definers SECURITY DEFINER functions pin search_path (pg_catalog first, pg_temp last)");
+is(q1(q{
+	SELECT string_agg(p.oid::regprocedure::text, ', ')
+	FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+	WHERE p.pronamespace = 'imagestream'::regnamespace AND p.prosecdef AND l.lanname NOT IN ('plpgsql', 'sql')
+}), '', 'definer: no C function is SECURITY DEFINER');
+cmp_ok($definers, '>=', 15, "definer: $definers functions checked");
+
+# mallory plants objects where a caller-chosen search_path finds them: in
+# public (CREATE granted, as in databases older than PostgreSQL 15) and in
+# her pg_temp.  Each records its call, as the role that runs it.
+q1(q{
+	GRANT CREATE ON SCHEMA public TO mallory;
+	CREATE TABLE public.pwned (who text, backend text, what text);
+	GRANT INSERT, SELECT ON public.pwned TO PUBLIC;
+});
+my $plant = q{
+	CREATE FUNCTION %1$s.pwn(what text) RETURNS void LANGUAGE sql AS
+		$$ INSERT INTO public.pwned SELECT current_user, backend_type, what FROM pg_stat_activity WHERE pid = pg_backend_pid() $$;
+	CREATE FUNCTION %1$s.text_eq(a text, b text) RETURNS boolean LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM %1$s.pwn('%1$s.=(text,text)'); RETURN a OPERATOR(pg_catalog.=) b; END $$;
+	CREATE OPERATOR %1$s.= (LEFTARG = text, RIGHTARG = text, FUNCTION = %1$s.text_eq);
+	CREATE FUNCTION %1$s.text_cat(a text, b text) RETURNS text LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM %1$s.pwn('%1$s.||'); RETURN a OPERATOR(pg_catalog.||) b; END $$;
+	CREATE OPERATOR %1$s.|| (LEFTARG = text, RIGHTARG = text, FUNCTION = %1$s.text_cat);
+	CREATE FUNCTION %1$s.digest_eq(a imagestream.image_digest, b imagestream.image_digest) RETURNS boolean
+		LANGUAGE plpgsql AS $$ BEGIN PERFORM %1$s.pwn('%1$s.=(image_digest)'); RETURN a OPERATOR(imagestream.=) b; END $$;
+	CREATE OPERATOR %1$s.= (LEFTARG = imagestream.image_digest, RIGHTARG = imagestream.image_digest, FUNCTION = %1$s.digest_eq);
+	CREATE FUNCTION %1$s.mode_eq(a imagestream.import_mode, b imagestream.import_mode) RETURNS boolean
+		LANGUAGE plpgsql AS $$ BEGIN PERFORM %1$s.pwn('%1$s.=(import_mode)'); RETURN a::text OPERATOR(pg_catalog.=) b::text; END $$;
+	CREATE OPERATOR %1$s.= (LEFTARG = imagestream.import_mode, RIGHTARG = imagestream.import_mode, FUNCTION = %1$s.mode_eq);
+	CREATE FUNCTION %1$s.kind_eq(a imagestream.source_kind, b imagestream.source_kind) RETURNS boolean
+		LANGUAGE plpgsql AS $$ BEGIN PERFORM %1$s.pwn('%1$s.=(source_kind)'); RETURN a::text OPERATOR(pg_catalog.=) b::text; END $$;
+	CREATE OPERATOR %1$s.= (LEFTARG = imagestream.source_kind, RIGHTARG = imagestream.source_kind, FUNCTION = %1$s.kind_eq);
+	CREATE FUNCTION %1$s.policy_eq(a imagestream.reference_policy, b imagestream.reference_policy) RETURNS boolean
+		LANGUAGE plpgsql AS $$ BEGIN PERFORM %1$s.pwn('%1$s.=(reference_policy)'); RETURN a::text OPERATOR(pg_catalog.=) b::text; END $$;
+	CREATE OPERATOR %1$s.= (LEFTARG = imagestream.reference_policy, RIGHTARG = imagestream.reference_policy, FUNCTION = %1$s.policy_eq);
+	CREATE FUNCTION %1$s.format(a text, b text, c text, d text) RETURNS text LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM %1$s.pwn('%1$s.format'); RETURN pg_catalog.format(a, b, c, d); END $$;
+	CREATE FUNCTION %1$s.format(a text, b text, c text) RETURNS text LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM %1$s.pwn('%1$s.format'); RETURN pg_catalog.format(a, b, c); END $$;
+	CREATE FUNCTION %1$s.starts_with(a text, b text) RETURNS boolean LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM %1$s.pwn('%1$s.starts_with'); RETURN pg_catalog.starts_with(a, b); END $$;
+	CREATE FUNCTION %1$s.split_part(a text, b text, c integer) RETURNS text LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM %1$s.pwn('%1$s.split_part'); RETURN pg_catalog.split_part(a, b, c); END $$;
+	CREATE FUNCTION %1$s.strpos(a text, b text) RETURNS integer LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM %1$s.pwn('%1$s.strpos'); RETURN pg_catalog.strpos(a, b); END $$;
+	CREATE FUNCTION %1$s.current_setting(a text, b boolean) RETURNS text LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM %1$s.pwn('%1$s.current_setting'); RETURN pg_catalog.current_setting(a, b); END $$;
+	CREATE FUNCTION %1$s.pg_notify(a text, b text) RETURNS void LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM %1$s.pwn('%1$s.pg_notify'); PERFORM pg_catalog.pg_notify(a, b); END $$;
+	CREATE FUNCTION %1$s._can(a text, b text) RETURNS boolean LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM %1$s.pwn('%1$s._can'); RETURN true; END $$;
+	CREATE FUNCTION %1$s._privileged() RETURNS boolean LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM %1$s.pwn('%1$s._privileged'); RETURN true; END $$;
+	CREATE FUNCTION %1$s.digest_has_prefix(a imagestream.image_digest, b text) RETURNS boolean LANGUAGE plpgsql AS
+		$$ BEGIN PERFORM %1$s.pwn('%1$s.digest_has_prefix'); RETURN true; END $$;
+};
+(my $plant_public = $plant) =~ s/%1\$s/public/g;
+(my $plant_temp = $plant) =~ s/%1\$s/pg_temp/g;
+ok_as('mallory', $plant_public);
+
+# The API as mallory under hostile search paths; results against a clean run.
+my $mal_digest = q1("SELECT imagestream.content_digest('mallory image')");
+(my $mal_hex = $mal_digest) =~ s/^sha256://;
+my $api = qq{
+	SELECT imagestream.create_stream('mal/app', if_not_exists => true);
+	SELECT imagestream.map_image('mal/app:m', 'quay.io/mal/app\@$mal_digest');
+	SELECT imagestream.tag('quay.io/mal/app:1', 'mal/app:t');
+	SELECT imagestream.tag('app:m', 'mal/app:alias', alias => true);
+	SELECT imagestream.tag('mal/app\@${\ substr($mal_hex, 0, 12)}', 'mal/app:pinned');
+	SELECT imagestream.resolve('mal/app:m')::text;
+	SELECT imagestream.resolve('mal/app:alias')::text;
+	SELECT position, docker_image_reference::text FROM imagestream.history('mal/app:m');
+	SELECT imagestream.image('mal/app\@${\ substr($mal_hex, 0, 10)}')->>'name';
+	SELECT length(imagestream.describe('mal/app')) > 0;
+	SELECT imagestream.set_lookup_local('mal/app', true);
+	SELECT imagestream.resolve_image('mal', 'app:m')::text;
+	SELECT count(*) > 0 FROM imagestream.changes_since(0) WHERE namespace::text OPERATOR(pg_catalog.=) 'mal';
+	SELECT imagestream.import_now('mal/app');
+	SELECT status, reason FROM imagestream.import_image('mal/app:i', '127.0.0.1:9/mal/app:1', insecure => true, dry_run => true);
+	SELECT imagestream.grant_namespace('mal', 'eve', 'view');
+	SELECT imagestream.revoke_namespace('mal', 'eve');
+	SELECT imagestream.untag('mal/app:t');
+	SELECT tag, pull_spec::text, pending FROM imagestream.image_stream_tags ORDER BY tag COLLATE "C";
+	SELECT name, local_repository, tags FROM imagestream.image_streams;
+	SELECT count(*) FROM imagestream.images;
+	SELECT imagestream.delete_stream('mal/app');
+};
+my $clean = ok_as('mallory', $api);
+like($clean, qr/quay\.io\/mal\/app\@\Q$mal_digest\E/, 'definer: the API works for mallory (the baseline)');
+my %paths = (
+	'public, pg_temp, imagestream' => 0,
+	'public, pg_temp, pg_catalog, imagestream' => 1,
+	'pg_temp, public, pg_catalog, imagestream' => 1,
+);
+for my $path (sort keys %paths)
+{
+	my $got = ok_as('mallory', "SET search_path = $path;\n" . $plant_temp . $api);
+	is($got, $clean, "definer: under search_path '$path' the API gives the same results");
+	is(q1('SELECT count(*) FROM public.pwned'), '0', "definer: and no planted object ran ($path)");
+	q1('TRUNCATE public.pwned');
+}
+# what runs in the caller's own context: refusals and bad names of
+# resolve(), and the functions the views call
+for my $path (sort keys %paths)
+{
+	my ($o, $e) = as_role('mallory', "SET search_path = $path;\n$plant_temp
+		SELECT imagestream.resolve('bravo/hidden-stream:secret-tag');");
+	like($e, qr/permission denied for namespace "bravo"/, "definer: resolve refuses under '$path'");
+	($o, $e) = as_role('mallory', "SET search_path = $path;\n$plant_temp
+		SELECT imagestream.resolve('Not A Tag');");
+	like($e, qr/invalid image stream tag name/, "definer: resolve refuses a bad name under '$path'");
+	is(q1('SELECT count(*) FROM public.pwned'), '0', "definer: and no planted object ran ($path)");
+	q1('TRUNCATE public.pwned');
+}
+# a victim with the default search_path ("$user", public): what mallory
+# planted in public must not run as the victim (CVE-2018-1058)
+ok_as('alice', q{
+	SELECT tag, pull_spec FROM imagestream.image_stream_tags;
+	SELECT name, local_repository FROM imagestream.image_streams;
+	SELECT count(*) FROM imagestream.images;
+	SELECT imagestream.resolve('alpha/app:v1');
+});
+as_role('alice', "SELECT imagestream.resolve('bravo/hidden-stream:secret-tag')");
+as_role('alice', "SELECT imagestream.resolve('Not A Tag')");
+is(q1(q{SELECT coalesce(string_agg(DISTINCT who || ': ' || what, ', '), '') FROM public.pwned}), '',
+	'definer: nothing mallory planted in public runs as alice with the default search_path');
+q1('TRUNCATE public.pwned');
+
+# Open (finding S6): the rights checked are those of the role outside every
+# SECURITY DEFINER function, so a definer function of mallory's acts with
+# the rights of whoever calls it.
+ok_as('mallory', q{
+	CREATE FUNCTION public.harmless() RETURNS void LANGUAGE sql SECURITY DEFINER
+		SET search_path = pg_catalog AS $$ SELECT imagestream.tag('quay.io/mal/x:1', 'alpha/app:planted') $$;
+});
+as_role('editor', 'SELECT public.harmless()');
+TODO:
+{
+	local $TODO = 'open finding S6: rights follow the outer role into other roles\' definer functions';
+	is(q1(q{SELECT count(*) FROM imagestream.tag WHERE name = 'planted'}), '0',
+		'definer: a definer function of mallory cannot use the rights of its caller');
+}
+q1(q{SELECT imagestream.untag('alpha/app:planted') FROM imagestream.tag WHERE name = 'planted'});
+
+# the planted objects do work when named, so the check above can fail
+ok_as('mallory', "SET search_path = public, pg_catalog; SELECT 'a'::text = 'a'::text");
+is(q1('SELECT count(*) > 0 FROM public.pwned'), 't', 'definer: the planted operator fires when it is found');
+q1('TRUNCATE public.pwned');
+
+# ---------------------------------------------------------------------------
+# 4. SSRF
+# ---------------------------------------------------------------------------
+
+my $target = RegistryTest->start_hostile();
+my $tport = $target->port;
+
+sub import_result
+{
+	my ($ref) = @_;
+	my ($ret, $o, $e) = $node->psql('postgres', qq{
+		SELECT status || '|' || coalesce(reason, '') || '|' || coalesce(message, '')
+		FROM imagestream.import_image('ssrf/app:t', '$ref', insecure => true, dry_run => true)});
+	return $ret == 0 ? $o : "ERROR|$e";
+}
+
+sub served { return scalar(@{ $target->request_log }) }
+
+# the loopback written every way the reference grammar accepts
+my @forms = ('localhost', '127.0.0.1', '127.1', '127.0.1', '2130706433', '0177.0.0.1',
+	'0x7f000001', '0x7f.0.0.1', '[::1]', '[::ffff:7f00:1]', '[0:0:0:0:0:ffff:7f00:1]',
+	'0.0.0.0', '0', '[::]');
+for my $form (@forms)
+{
+	$target->reset_log;
+	my $r = import_result("$form:$tport/ok/app:latest");
+	like($r, qr/^Failure\|Forbidden\|/, "ssrf: registry $form is refused as Forbidden");
+	is(served(), 0, "ssrf: no request from $form reaches the server");
+}
+# forms the reference grammar refuses before any connection
+for my $form ('[::ffff:127.0.0.1]', '127.0.0.1%2f@evil', 'user:pass@127.0.0.1')
+{
+	like(import_result("$form:$tport/ok/app:latest"), qr/^ERROR\|.*invalid/,
+		"ssrf: $form is not a registry reference at all");
+}
+# the check can fail: with the networks unblocked, the same form connects
+$target->reset_log;
+like($node->safe_psql('postgres', qq{SET imagestream.blocked_networks = '';
+	SELECT status FROM imagestream.import_image('ssrf/app:t', '2130706433:$tport/ok/app:latest',
+	insecure => true, dry_run => true)}), qr/^Success$/, 'ssrf: unblocked, the decimal form reaches the server');
+ok(served() > 0, 'ssrf: (and the server saw it)');
+
+# redirects: from a registry on a non-loopback address of this host
+my $probe = IO::Socket::INET->new(PeerAddr => '192.0.2.1', PeerPort => 9, Proto => 'udp');
+my $outer = $probe ? $probe->sockhost : undef;
+$outer = undef if !$outer || $outer =~ /^(127\.|0\.)/;
+my @spellings = qw(loopback localhost short decimal octal hex any v6loopback v6mapped v6any);
+SKIP:
+{
+	skip 'no non-loopback IPv4 address to serve an allowed registry on', 2 * @spellings + 2 unless $outer;
+	my $front = RegistryTest->start_hostile(bind => $outer, redirect_target => "http://127.0.0.1:$tport");
+	my $fh = $front->host;
+	like(import_result("$fh/ok/app:latest"), qr/^Success\|/, "ssrf: a registry on $outer is allowed");
+	for my $spelling (@spellings)
+	{
+		$target->reset_log;
+		my $r = import_result("$fh/redirectto/$spelling/app:latest");
+		like($r, qr/^Failure\|Forbidden\|/, "ssrf: a redirect to the $spelling address is Forbidden");
+		is(served(), 0, "ssrf: and reaches no server ($spelling)");
+	}
+	like(import_result("$fh/redirectto/app:latest"), qr/is in imagestream\.blocked_networks/,
+		'ssrf: the message names the setting');
+	$front->stop;
+}
+
+# redirects to other schemes, with nothing blocked
+for my $scheme (qw(file ftp gopher dict ldap telnet tftp smb scp))
+{
+	my $r = $node->safe_psql('postgres', qq{SET imagestream.blocked_networks = '';
+		SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('ssrf/app:t',
+		'${\ $target->host}/redirectscheme/$scheme/app:latest', insecure => true, dry_run => true)});
+	like($r, qr/^Failure\|Forbidden\|.*not http or https/, "ssrf: a redirect to $scheme: is Forbidden");
+}
+
+# ---------------------------------------------------------------------------
+# 5. Secrets
+# ---------------------------------------------------------------------------
+
+my $listener = $node->background_psql('postgres');
+$listener->query_safe('SET ROLE eve; LISTEN imagestream');
+
+my $secret = 'H0stile-s3cret-value';
+my $wrong = 'Wr0ng-s3cret-value';
+my @secrets = ($secret, $wrong, encode_base64("robot:$secret", ''), encode_base64("robot:$wrong", ''),
+	'loop-token-');
+my $basic = RegistryTest->start_hostile(basic_credentials => "robot:$secret",
+	redirect_target => "http://127.0.0.1:$tport");
+my $bh = $basic->host;
+
+# credentials are set with log_statement off: the echo of the statement is
+# PostgreSQL's, not the extension's (see doc/security.md)
+sub set_credentials
+{
+	my ($registry, $password) = @_;
+	q1("SET log_statement = 'none';
+		SELECT imagestream.set_registry_credentials('$registry', 'robot', '$password')");
+}
+
+sub import_secret
+{
+	my ($dest, $repo) = @_;
+	return q1(qq{SET imagestream.blocked_networks = '';
+		SELECT status || '|' || coalesce(reason, '') || '|' || coalesce(message, '')
+		FROM imagestream.import_image('$dest', '$bh/$repo:latest', insecure => true)});
+}
+
+my @results;
+push @results, import_secret('sec/basic:none', 'basicauth/app');
+like($results[-1], qr/^Failure\|Unauthorized\|.*none are stored/, 'secrets: Basic without credentials fails');
+set_credentials($bh, $wrong);
+push @results, import_secret('sec/basic:wrong', 'basicauth/app');
+like($results[-1], qr/^Failure\|Unauthorized\|/, 'secrets: Basic with a wrong secret fails');
+push @results, import_secret('sec/bearer:wrong', 'bearerauth/app');
+like($results[-1], qr/^Failure\|Unauthorized\|.*token endpoint/, 'secrets: a token with a wrong secret fails');
+set_credentials($bh, $secret);
+push @results, import_secret('sec/basic:right', 'basicauth/app');
+like($results[-1], qr/^Success\|/, 'secrets: Basic with the secret imports');
+push @results, import_secret('sec/bearer:right', 'bearerauth/app');
+like($results[-1], qr/^Success\|/, 'secrets: a token obtained with the secret imports');
+
+# a redirect to another server (another port) carries no credentials
+$target->reset_log;
+push @results, import_secret('sec/basic:redirect', 'basicauth/redirectto/app');
+like($results[-1], qr/^Success\|/, 'secrets: an authenticated import redirected to another server');
+my @seen = @{ $target->request_log };
+ok(@seen > 0, 'secrets: the other server was asked');
+is(scalar(grep { defined $_->{authorization} } @seen), 0,
+	'secrets: and received no Authorization header (Basic)');
+$target->reset_log;
+push @results, import_secret('sec/bearer:redirect', 'bearerauth/redirectto/app');
+like($results[-1], qr/^Success\|/, 'secrets: a token-authenticated import redirected');
+is(scalar(grep { defined $_->{authorization} } @{ $target->request_log }), 0,
+	'secrets: the other server received no Authorization header (Bearer)');
+ok(scalar(grep { ($_->{authorization} // '') =~ /^Basic / } @{ $basic->request_log }) > 0,
+	'secrets: (the registry itself did receive them)');
+
+my $everything = join("\n", @results,
+	q1("SELECT string_agg(c::text, E'\\n') FROM imagestream.change c"),
+	q1("SELECT string_agg(t::text, E'\\n') FROM imagestream.image_stream_tags t"),
+	q1("SELECT string_agg(w::text, E'\\n') FROM imagestream.worker_status w"),
+	q1("SELECT string_agg(t::text, E'\\n') FROM imagestream.tag t"),
+	q1("SELECT coalesce(string_agg(x::text, E'\\n'), '') FROM imagestream.describe('sec/basic') x"));
+my $payloads = $listener->query_safe('SELECT 1');
+for my $s (@secrets)
+{
+	unlike($everything, qr/\Q$s\E/, "secrets: '$s' is in no result, condition, change or view");
+	unlike($payloads, qr/\Q$s\E/, "secrets: '$s' is in no NOTIFY payload");
+}
+
+# ---------------------------------------------------------------------------
+# 6. NOTIFY payloads
+# ---------------------------------------------------------------------------
+
+my %documented = map { $_ => 1 } qw(id at event namespace stream tag image previous_image
+  docker_image_reference generation reason message truncated);
+my @got;
+while ($payloads =~ /Asynchronous notification "imagestream" with payload "(.*?)" received/g)
+{
+	push @got, JSON::PP->new->decode($1);
+}
+# and the changes of bravo made now, for eve who has no right at all
+my $nd = q1("SELECT imagestream.content_digest('notify image')");
+q1(qq{SELECT imagestream.map_image('bravo/hidden-stream:n', 'registry.bravo.example/bravo-team/hidden-repo\@$nd');
+	SELECT * FROM imagestream.import_image('bravo/hidden-stream:n', '127.0.0.1:9/bravo-team/hidden-repo:x', insecure => true);
+	SELECT imagestream.untag('bravo/hidden-stream:n');
+	SELECT imagestream.create_stream('bravo/brief');
+	SELECT imagestream.delete_stream('bravo/brief');});
+my $more = $listener->query_safe('SELECT 1');
+my @bravo;
+while ($more =~ /Asynchronous notification "imagestream" with payload "(.*?)" received/g)
+{
+	push @bravo, JSON::PP->new->decode($1);
+}
+push @got, @bravo;
+ok(@got >= 10, 'notify: ' . scalar(@got) . ' payloads received');
+is(join(',', sort grep { !$documented{$_} } map { keys %$_ } @got), '',
+	'notify: no payload has a key beyond the documented ones');
+my %keys_of;
+for my $p (@bravo)
+{
+	$keys_of{ $p->{event} } = join(',', sort keys %$p);
+}
+is_deeply(\%keys_of, {
+	tag_updated => 'at,docker_image_reference,event,generation,id,image,namespace,stream,tag',
+	import_failed => 'at,docker_image_reference,event,generation,id,message,namespace,previous_image,reason,stream,tag',
+	tag_deleted => 'at,docker_image_reference,event,generation,id,namespace,previous_image,stream,tag',
+	stream_deleted => 'at,event,generation,id,namespace,stream',
+}, 'notify: each event carries exactly the documented keys');
+is(scalar(grep { $_->{namespace} eq 'bravo' } @bravo), 4,
+	'notify: a role with no right receives the changes of bravo (documented, finding S12)');
+like(join(' ', map { $_->{message} // '' } @bravo), qr/127\.0\.0\.1:9/,
+	'notify: including the failure message (documented)');
+$listener->quit;
+
+# the server log: after failing and succeeding authenticated imports
+my $log = slurp_file($node->logfile);
+for my $s (@secrets)
+{
+	unlike($log, qr/\Q$s\E/, "secrets: '$s' is not in the server log");
+}
+
+# Open (finding S8): a failing statement is logged with its text, secret
+# included, by log_min_error_statement, whatever log_statement says.
+$node->psql('postgres', "SET log_statement = 'none';
+	SELECT imagestream.set_registry_credentials('not a registry!', 'robot', 'St4tement-s3cret')");
+TODO:
+{
+	local $TODO = 'open finding S8: PostgreSQL logs the text of a failing statement';
+	ok(!$node->log_contains('St4tement-s3cret'), 'secrets: a failing set_registry_credentials leaves no secret in the log');
+}
+
+# ---------------------------------------------------------------------------
+# 3b. The worker's queries under planted objects (finding S1)
+# ---------------------------------------------------------------------------
+
+my $wnode = start_node('security_worker', worker => 1);
+$wnode->append_conf('postgresql.conf', qq{
+imagestream.import_interval = '2s'
+imagestream.blocked_networks = ''
+});
+$wnode->reload;
+$wnode->safe_psql('postgres', q{
+	CREATE ROLE mallory LOGIN;
+	GRANT CREATE ON SCHEMA public TO mallory;
+	CREATE TABLE public.pwned (who text, backend text, what text);
+	GRANT INSERT, SELECT ON public.pwned TO PUBLIC;
+});
+$wnode->safe_psql('postgres', "SET ROLE mallory;\n$plant_public");
+$wnode->safe_psql('postgres', "SET log_statement = 'none';
+	SELECT imagestream.set_registry_credentials('$bh', 'robot', '$secret')");
+$wnode->safe_psql('postgres', qq{
+	SELECT imagestream.tag('$bh/basicauth/app:latest', 'wk/app:t', insecure => true, scheduled => true);
+	SELECT imagestream.tag('127.0.0.1:9/wk/none:1', 'wk/app:u', insecure => true, scheduled => true);
+});
+ok($wnode->poll_query_until('postgres', q{
+	SELECT count(*) = 2 FROM imagestream.image_stream_tags
+	WHERE NOT pending AND (image IS NOT NULL OR import_status = 'False')}),
+	'worker: it imported one tag and failed the other');
+sleep 3;		# a few more cycles over the scheduled tags
+is($wnode->safe_psql('postgres', q{SELECT coalesce(string_agg(who || ' ' || backend || ' ' || what, '; '), '')
+	FROM public.pwned}), '', 'worker: no planted operator or function ran in the worker (as superuser)');
+my $wstatus = $wnode->safe_psql('postgres', 'SELECT w::text FROM imagestream.worker_status w');
+ok($wstatus ne '', 'worker: worker_status has its row');
+unlike($wstatus, qr/\Q$secret\E/, 'secrets: the secret is not in worker_status');
+my $wlog = slurp_file($wnode->logfile);
+for my $s (@secrets)
+{
+	unlike($wlog, qr/\Q$s\E/, "secrets: '$s' is not in the worker node's log");
+}
+$wnode->stop;
+
+$basic->stop;
+$target->stop;
+ok(!$node->log_contains('terminated by signal'), 'no backend crashed');
+done_testing();
