@@ -70,7 +70,13 @@ echo "== TAP tests"
 run_as make -C "$WORK" -s installcheck REGRESS= PROVE_FLAGS='-I test/lib -v' 2>&1 |
 	tee "$WORK/tap.log"
 status=${PIPESTATUS[0]}
-count "$WORK/tap.log" '^ *ok [0-9]+' '^ *not ok [0-9]+' "$status"
+# "not ok … # TODO" marks an open finding (doc/security.md): prove passes
+# it, and it counts as neither passed nor failed; "ok … # TODO" (fixed, and
+# the TODO left behind) counts as passed.
+todo=$(grep -cE '^ *not ok [0-9]+.*# TODO' "$WORK/tap.log")
+grep -vE '^ *not ok [0-9]+.*# TODO' "$WORK/tap.log" >"$WORK/tap-counted.log"
+count "$WORK/tap-counted.log" '^ *ok [0-9]+' '^ *not ok [0-9]+' "$status"
+echo "($todo open findings marked TODO)"
 
 if command -v clang >/dev/null; then
 	echo "== libFuzzer, $FUZZ_SECONDS s per target"
