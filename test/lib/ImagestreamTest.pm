@@ -14,15 +14,18 @@ our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for);
 
 # A started cluster that preloads the library, with the extension created
 # in database "postgres".  Its background worker is off unless worker => 1,
-# so that only the worker's own tests see imports they did not ask for.
+# so that only the worker's own tests see imports they did not ask for;
+# conf => TEXT adds settings.
 sub start_node
 {
 	my ($name, %opts) = @_;
 	my $worker = delete $opts{worker};
+	my $conf = delete $opts{conf};
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init(%opts);
 	$node->append_conf('postgresql.conf', "shared_preload_libraries = 'imagestream'");
 	$node->append_conf('postgresql.conf', 'imagestream.enable_worker = off') unless $worker;
+	$node->append_conf('postgresql.conf', $conf) if $conf;
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION imagestream');
 	return $node;

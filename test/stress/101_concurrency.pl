@@ -17,15 +17,13 @@ use ImagestreamTest qw(start_node invariants_hold wait_for);
 use RegistryTest;
 
 my $seconds = $ENV{STRESS_SECONDS} // 60;
-my $node = start_node('concurrency', worker => 1);
-$node->append_conf('postgresql.conf', qq{
+my $node = start_node('concurrency', worker => 1, conf => qq{
 imagestream.blocked_networks = ''
 imagestream.import_interval = '1s'
 imagestream.max_imports_per_minute = -1
 deadlock_timeout = '100ms'
 log_lock_waits = on
 });
-$node->restart;
 my $reg = RegistryTest->start(max_lifetime => $seconds + 600);
 my $host = $reg->host;
 

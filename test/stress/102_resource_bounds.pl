@@ -14,14 +14,12 @@ use ImagestreamTest qw(start_node invariants_hold wait_for);
 use RegistryTest;
 
 my $seconds = $ENV{STRESS_SECONDS} // 60;
-my $node = start_node('bounds', worker => 1);
-$node->append_conf('postgresql.conf', qq{
+my $node = start_node('bounds', worker => 1, conf => qq{
 imagestream.blocked_networks = ''
 imagestream.import_interval = '1h'
 imagestream.max_imports_per_minute = -1
 imagestream.request_timeout = '5s'
 });
-$node->restart;
 my $reg = RegistryTest->start();
 my $host = $reg->host;
 my $evil = RegistryTest->start_hostile(slow_interval => 1, slow_seconds => 120);

@@ -12,8 +12,7 @@ use Time::HiRes qw(time sleep);
 use ImagestreamTest qw(start_node invariants_hold wait_for);
 use RegistryTest;
 
-my $node = start_node('worker', allows_streaming => 1, worker => 1);
-$node->append_conf('postgresql.conf', qq{
+my $node = start_node('worker', allows_streaming => 1, worker => 1, conf => qq{
 imagestream.blocked_networks = ''
 imagestream.import_interval = '1s'
 imagestream.max_imports_per_minute = -1
@@ -21,7 +20,6 @@ imagestream.request_timeout = '5s'
 autovacuum = off
 restart_after_crash = on
 });
-$node->restart;
 my $reg = RegistryTest->start();
 my $host = $reg->host;
 my $evil = RegistryTest->start_hostile(slow_interval => 1, slow_seconds => 60);

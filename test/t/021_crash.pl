@@ -12,15 +12,13 @@ use Time::HiRes qw(time sleep);
 use ImagestreamTest qw(start_node invariants_hold wait_for);
 use RegistryTest;
 
-my $node = start_node('crash', worker => 1);
-$node->append_conf('postgresql.conf', qq{
+my $node = start_node('crash', worker => 1, conf => qq{
 imagestream.blocked_networks = ''
 imagestream.import_interval = '1h'
 imagestream.max_imports_per_minute = -1
 imagestream.request_timeout = '60s'
 restart_after_crash = on
 });
-$node->restart;
 my $reg = RegistryTest->start();
 my $host = $reg->host;
 my $evil = RegistryTest->start_hostile(slow_interval => 1, slow_seconds => 60);
