@@ -45,12 +45,14 @@ BEGIN
 				HINT = 'Pass the image''s manifest to record it.';
 	END IF;
 
+	-- the stream first: prune, which locks every stream, then cannot delete
+	-- the image between its check here and the event
+	s := imagestream._lock_stream(d.namespace, d.stream, true);
 	IF manifest IS NOT NULL THEN
 		PERFORM imagestream._catalogue_manifest(digest, media_type, manifest, ref);
 	ELSE
 		PERFORM imagestream._ensure_image(digest, ref);
 	END IF;
-	s := imagestream._lock_stream(d.namespace, d.stream, true);
 	t := imagestream._lock_tag(s, d.tag, true);
 	-- a push records the stream's current generation
 	PERFORM imagestream._add_event(t.id, ref, digest, s.generation);

@@ -74,6 +74,13 @@ BEGIN
 		RAISE EXCEPTION 'keep_tag_revisions and keep_younger_than must be zero or more'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	-- with confirm, every stream is locked first, as each writer locks its
+	-- stream: what is chosen below is then not changing under the deletes
+	-- (a head refreshed from a stale event, an image deleted that a new event
+	-- was about to use; found by make stress)
+	IF coalesce(confirm, false) THEN
+		PERFORM 1 FROM imagestream.stream x ORDER BY x.id FOR UPDATE;
+	END IF;
 	CREATE TEMPORARY TABLE pg_temp.imagestream_prune_events ON COMMIT DROP AS
 		SELECT h.tag_id, h.seq, t.namespace, t.stream, t.name, h.image
 		FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id

@@ -144,6 +144,7 @@ DECLARE
 	oses text[] := '{}';
 	arches text[] := '{}';
 	fetched imagestream._fetched[];
+	one imagestream._fetched;			-- what was fetched for the current tag
 BEGIN
 	IF coalesce(all_tags, false) THEN
 		IF strpos(destination, ':') > 0 THEN
@@ -243,13 +244,13 @@ BEGIN
 		v_insecure := o.insecure;
 		v_mode := o.mode;
 		v_policy := o.policy;
-		r := imagestream._import_fetched(
-			CASE WHEN coalesce(all_tags, false) THEN fetched[i]
-				 ELSE imagestream._fetch_source((job->>'source')::imagestream.image_ref, v_insecure,
+		one := CASE WHEN coalesce(all_tags, false) THEN fetched[i]
+				  ELSE imagestream._fetch_source((job->>'source')::imagestream.image_ref, v_insecure,
 					v_mode = 'PreserveOriginal', o.known,
 					t.annotations->>'importer.image.openshift.io/prefer-os',
-					t.annotations->>'importer.image.openshift.io/prefer-arch') END,
-			(job->>'source')::imagestream.image_ref, NOT coalesce(dry_run, false));
+					t.annotations->>'importer.image.openshift.io/prefer-arch') END;
+		-- catalogued below, once the stream is locked (see prune)
+		r := imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, false);
 		IF r.status = 'Unchanged' THEN
 			r.image := t.image;
 		END IF;
@@ -262,6 +263,7 @@ BEGIN
 		ELSIF NOT coalesce(dry_run, false) THEN
 			new_stream := s.id IS NULL;
 			s := imagestream._lock_stream(v_ns, v_stream, true);
+			PERFORM imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, true);
 			IF r.status = 'Failure' THEN
 				PERFORM imagestream._record_import_failure(s, job->>'tag', job->>'source', v_sched,
 					v_insecure, v_mode, v_policy, r.reason, r.message, NOT coalesce(all_tags, false));
