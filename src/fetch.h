@@ -71,4 +71,15 @@ typedef struct FetchItem
  */
 extern void fetch_many(FetchItem *items, int n, int max_total, int max_per_registry);
 
+/*
+ * fetch_many in steps: the HEAD requests start at once and go on while the
+ * caller polls (the worker records the previous chunk meanwhile); finish
+ * waits for them and does the rest.  A cancelled one is not finished.
+ */
+typedef struct FetchMany FetchMany;
+extern FetchMany *fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry);
+extern void fetch_many_poll(FetchMany *f);
+extern void fetch_many_finish(FetchMany *f);
+extern void fetch_many_cancel(FetchMany *f);
+
 #endif

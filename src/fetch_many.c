@@ -50,28 +50,63 @@ find_group(Group *groups, int n, const FetchItem *item, const Digest *d)
 	return NULL;
 }
 
-void
-fetch_many(FetchItem *items, int n, int max_total, int max_per_registry)
+/* A fetch_many under way: its HEAD requests, in the background. */
+struct FetchMany
 {
-	HttpBatchItem *batch = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
-	int		   *asked = palloc(sizeof(int) * Max(n, 1));
+	FetchItem  *items;
+	int			n;
+	HttpBatchItem *batch;
+	int		   *asked;			/* batch entry -> item */
+	int			m;
+	HttpBatch  *running;
+};
+
+FetchMany *
+fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry)
+{
+	FetchMany  *f = palloc0(sizeof(FetchMany));
+
+	f->items = items;
+	f->n = n;
+	f->batch = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
+	f->asked = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		if (registry_prepare_head(&items[i].target, items[i].reference, &f->batch[f->m]))
+			f->asked[f->m++] = i;
+	f->running = http_batch_start(f->batch, f->m, max_total, max_per_registry);
+	return f;
+}
+
+void
+fetch_many_poll(FetchMany *f)
+{
+	http_batch_poll(f->running);
+}
+
+void
+fetch_many_cancel(FetchMany *f)
+{
+	http_batch_cancel(f->running);
+}
+
+void
+fetch_many_finish(FetchMany *f)
+{
+	FetchItem  *items = f->items;
+	int			n = f->n;
 	Digest	   *current = palloc0(sizeof(Digest) * Max(n, 1));
 	bool	   *answered = palloc0(sizeof(bool) * Max(n, 1));
 	bool	   *failed = palloc0(sizeof(bool) * Max(n, 1));
 	Group	   *groups = palloc0(sizeof(Group) * Max(n, 1));
 	int		   *group_of = palloc(sizeof(int) * Max(n, 1));
-	int			m = 0;
 	int			ngroups = 0;
 
-	for (int i = 0; i < n; i++)
-		if (registry_prepare_head(&items[i].target, items[i].reference, &batch[m]))
-			asked[m++] = i;
-	http_batch(batch, m, max_total, max_per_registry);
-	for (int k = 0; k < m; k++)
+	http_batch_finish(f->running);
+	for (int k = 0; k < f->m; k++)
 	{
-		HttpResponse *resp = &batch[k].resp;
+		HttpResponse *resp = &f->batch[k].resp;
 		ParseError	err;
-		int			i = asked[k];
+		int			i = f->asked[k];
 
 		answered[i] = resp->status == 200 && resp->docker_content_digest &&
 			digest_parse(resp->docker_content_digest, strlen(resp->docker_content_digest),
@@ -118,4 +153,10 @@ fetch_many(FetchItem *items, int n, int max_total, int max_per_registry)
 	for (int i = 0; i < n; i++)
 		if (group_of[i] >= 0)
 			items[i].result = groups[group_of[i]].result;
+}
+
+void
+fetch_many(FetchItem *items, int n, int max_total, int max_per_registry)
+{
+	fetch_many_finish(fetch_many_start(items, n, max_total, max_per_registry));
 }

@@ -398,18 +398,6 @@ typedef struct BatchSlot
 	bool		running;
 } BatchSlot;
 
-static void
-batch_release(BatchSlot *slot)
-{
-	curl_multi_remove_handle(multi, slot->handle);
-	curl_easy_cleanup(slot->handle);
-	curl_slist_free_all(slot->headers);
-	transfer_free(&slot->t);
-	slot->handle = NULL;
-	slot->headers = NULL;
-	slot->running = false;
-}
-
 /*
  * The groups of a batch, interned, so that choosing the next request costs
  * O(groups) rather than a scan of the whole batch: a batch holds thousands
@@ -422,6 +410,40 @@ typedef struct BatchGroups
 	int		   *running;		/* group -> requests running */
 	int		   *next;			/* group -> first item not yet started */
 } BatchGroups;
+
+/*
+ * Batches run on a multi handle of their own, so that single requests (a
+ * token, a manifest) can run while one is under way in the background; it
+ * is kept, with its connections, for the next batch.  One batch at a time.
+ */
+static CURLM *batch_multi = NULL;
+static bool batch_multi_busy = false;
+
+struct HttpBatch
+{
+	CURLM	   *multi;
+	MemoryContext ctx;			/* where the responses go */
+	HttpBatchItem *items;
+	int			n;
+	int			max_total;
+	int			max_per_group;
+	BatchSlot  *slots;
+	BatchGroups groups;
+	int			running;
+	int			done;
+};
+
+static void
+batch_release(HttpBatch *b, BatchSlot *slot)
+{
+	curl_multi_remove_handle(b->multi, slot->handle);
+	curl_easy_cleanup(slot->handle);
+	curl_slist_free_all(slot->headers);
+	transfer_free(&slot->t);
+	slot->handle = NULL;
+	slot->headers = NULL;
+	slot->running = false;
+}
 
 static void
 groups_init(BatchGroups *g, const HttpBatchItem *items, int n)
@@ -471,72 +493,150 @@ groups_take(BatchGroups *g, int n, int max_per_group)
 	return best;
 }
 
-void
-http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
+/* Starts what the limits allow, in order. */
+static void
+batch_start_more(HttpBatch *b)
 {
-	BatchSlot  *slots = palloc0(sizeof(BatchSlot) * Max(n, 1));
-	BatchGroups groups;
-	int			running_count = 0;
-	int			done = 0;
 	int			i;
 
+	while (b->running < b->max_total &&
+		   (i = groups_take(&b->groups, b->n, b->max_per_group)) >= 0)
+	{
+		BatchSlot  *slot = &b->slots[i];
+		HttpBatchItem *item = &b->items[i];
+
+		if ((slot->handle = curl_easy_init()) == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a libcurl handle")));
+		slot->running = true;
+		b->running++;
+		slot->t.max_body = item->req.max_body;
+		if (item->req.accept)
+			slot->headers = curl_slist_append(slot->headers, psprintf("Accept: %s", item->req.accept));
+		if (item->req.authorization)
+			slot->headers = curl_slist_append(slot->headers,
+											  psprintf("Authorization: %s", item->req.authorization));
+		set_options(slot->handle, &item->req, &slot->t, slot->headers, slot->errbuf);
+		curl_easy_setopt(slot->handle, CURLOPT_PRIVATE, (void *) (intptr_t) i);
+		if (curl_multi_add_handle(b->multi, slot->handle) != CURLM_OK)
+			ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not start a registry request")));
+		http_in_flight = b->running;
+		http_requests++;
+	}
+}
+
+/* Progress without waiting; returns how many requests ended. */
+static int
+batch_step(HttpBatch *b)
+{
+	int			still;
+	CURLMsg    *msg;
+	int			left;
+	int			finished = 0;
+	MemoryContext old = MemoryContextSwitchTo(b->ctx);
+
+	batch_start_more(b);
+	curl_multi_perform(b->multi, &still);
+	while ((msg = curl_multi_info_read(b->multi, &left)) != NULL)
+	{
+		void	   *priv = NULL;
+		int			i;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &priv);
+		i = (int) (intptr_t) priv;
+		fill_response(b->slots[i].handle, msg->data.result, &b->slots[i].t, b->slots[i].errbuf,
+					  &b->items[i].resp);
+		batch_release(b, &b->slots[i]);
+		b->groups.running[b->groups.of[i]]--;
+		b->running--;
+		http_in_flight = b->running;
+		b->done++;
+		finished++;
+	}
+	/* ended requests make room for others at once */
+	batch_start_more(b);
+	MemoryContextSwitchTo(old);
+	return finished;
+}
+
+HttpBatch *
+http_batch_start(HttpBatchItem *items, int n, int max_total, int max_per_group)
+{
+	HttpBatch  *b = palloc0(sizeof(HttpBatch));
+
 	ensure_handles();
-	groups_init(&groups, items, n);
+	if (batch_multi == NULL && (batch_multi = curl_multi_init()) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	if (batch_multi_busy)
+		elog(ERROR, "a batch of registry requests is under way already");
+	b->ctx = CurrentMemoryContext;
+	b->items = items;
+	b->n = n;
+	b->max_total = max_total;
+	b->max_per_group = max_per_group;
+	b->slots = palloc0(sizeof(BatchSlot) * Max(n, 1));
+	groups_init(&b->groups, items, n);
+	b->multi = batch_multi;
+	batch_multi_busy = true;
 	PG_TRY();
 	{
-		while (done < n)
+		batch_start_more(b);
+	}
+	PG_CATCH();
+	{
+		http_batch_cancel(b);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return b;
+}
+
+/*
+ * Whatever errors here is swallowed: the batch is cancelled instead, which
+ * leaves the requests not done without an answer (status 0).  Only memory
+ * and libcurl are touched, so no transaction state needs cleaning up.
+ */
+void
+http_batch_poll(HttpBatch *b)
+{
+	MemoryContext old = CurrentMemoryContext;
+
+	if (b->multi == NULL || b->done == b->n)
+		return;
+	PG_TRY();
+	{
+		batch_step(b);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		FlushErrorState();
+		http_batch_cancel(b);
+	}
+	PG_END_TRY();
+}
+
+void
+http_batch_finish(HttpBatch *b)
+{
+	PG_TRY();
+	{
+		while (b->multi != NULL && b->done < b->n)
 		{
-			int			still;
-			CURLMsg    *msg;
-			int			left;
-			int			finished;
-
-			/* start whatever the limits allow, in order */
-			while (running_count < max_total &&
-				   (i = groups_take(&groups, n, max_per_group)) >= 0)
+			if (batch_step(b) == 0 && b->done < b->n)
 			{
-				BatchSlot  *slot = &slots[i];
+				long		timeout_ms = 100;
 
-				if ((slot->handle = curl_easy_init()) == NULL)
-					ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("could not create a libcurl handle")));
-				slot->t.max_body = items[i].req.max_body;
-				if (items[i].req.accept)
-					slot->headers = curl_slist_append(slot->headers, psprintf("Accept: %s", items[i].req.accept));
-				if (items[i].req.authorization)
-					slot->headers = curl_slist_append(slot->headers,
-													  psprintf("Authorization: %s", items[i].req.authorization));
-				set_options(slot->handle, &items[i].req, &slot->t, slot->headers, slot->errbuf);
-				curl_easy_setopt(slot->handle, CURLOPT_PRIVATE, (void *) (intptr_t) i);
-				if (curl_multi_add_handle(multi, slot->handle) != CURLM_OK)
-					ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not start a registry request")));
-				slot->running = true;
-				running_count++;
-				http_in_flight = running_count;
-				http_requests++;
+				/* (as wait_for_curl, on this batch's handle) */
+				curl_multi_timeout(b->multi, &timeout_ms);
+				if (timeout_ms < 0 || timeout_ms > 100)
+					timeout_ms = 100;
+				if (timeout_ms > 0)
+					curl_multi_poll(b->multi, NULL, 0, (int) timeout_ms, NULL);
 			}
-			curl_multi_perform(multi, &still);
-			finished = 0;
-			while ((msg = curl_multi_info_read(multi, &left)) != NULL)
-			{
-				void	   *priv = NULL;
-
-				if (msg->msg != CURLMSG_DONE)
-					continue;
-				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &priv);
-				i = (int) (intptr_t) priv;
-				fill_response(slots[i].handle, msg->data.result, &slots[i].t, slots[i].errbuf,
-							  &items[i].resp);
-				batch_release(&slots[i]);
-				groups.running[groups.of[i]]--;
-				running_count--;
-				http_in_flight = running_count;
-				done++;
-				finished++;
-			}
-
-			/* ended requests make room for others at once */
-			if (done < n && finished == 0)
-				wait_for_curl();
 			CHECK_FOR_INTERRUPTS();
 			if (http_wait_hook)
 				http_wait_hook();
@@ -544,11 +644,29 @@ http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
 	}
 	PG_CATCH();
 	{
-		for (i = 0; i < n; i++)
-			if (slots[i].running)
-				batch_release(&slots[i]);
-		http_in_flight = 0;
+		http_batch_cancel(b);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	http_batch_cancel(b);
+}
+
+void
+http_batch_cancel(HttpBatch *b)
+{
+	if (b->multi == NULL)
+		return;
+	for (int i = 0; i < b->n; i++)
+		if (b->slots[i].running)
+			batch_release(b, &b->slots[i]);
+	b->multi = NULL;
+	batch_multi_busy = false;
+	b->running = 0;
+	http_in_flight = 0;
+}
+
+void
+http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group)
+{
+	http_batch_finish(http_batch_start(items, n, max_total, max_per_group));
 }

@@ -54,6 +54,19 @@ typedef struct HttpBatchItem
 extern void http_batch(HttpBatchItem *items, int n, int max_total, int max_per_group);
 
 /*
+ * The same in steps, for a batch that runs while the caller does other
+ * work: start it, poll it now and then (never waits, never raises: a failure
+ * cancels the batch), and finish it (waits for the rest).  A cancelled
+ * batch's unfinished requests have no answer (status 0).  Responses are
+ * allocated in the memory context current at the start.
+ */
+typedef struct HttpBatch HttpBatch;
+extern HttpBatch *http_batch_start(HttpBatchItem *items, int n, int max_total, int max_per_group);
+extern void http_batch_poll(HttpBatch *b);
+extern void http_batch_finish(HttpBatch *b);
+extern void http_batch_cancel(HttpBatch *b);
+
+/*
  * Called about every 100 ms while a request waits (after
  * CHECK_FOR_INTERRUPTS): the worker reloads its settings and notices
  * postmaster death there.

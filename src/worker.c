@@ -63,6 +63,7 @@ typedef struct TagSchedule
 typedef struct DueTag
 {
 	int64		tag_id;
+	int64		stream_id;
 	char	   *source;
 	bool		insecure;
 	bool		preserve;
@@ -76,6 +77,12 @@ static HTAB *schedule = NULL;
 static uint64 cycle = 0;
 static double budget = 0;		/* imports allowed now (token bucket) */
 static TimestampTz budget_at = 0;
+
+/*
+ * The fetch of the next chunk, running while the current one is recorded;
+ * released by whoever leaves the cycle early (an error included).
+ */
+static FetchMany *in_background = NULL;
 
 void
 worker_register(void)
@@ -222,7 +229,8 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 					"                               coalesce(t.import_generation, 0)) AS pending, "
 					"  t.import_requested_at IS NOT NULL AS requested, "
 					"  t.scheduled AND NOT (imagestream.ref_digest(t.from_ref::imagestream.image_ref) IS NOT NULL "
-					"                       AND t.image IS NOT NULL) AS sched "
+					"                       AND t.image IS NOT NULL) AS sched, "
+					"  t.stream_id "
 					"FROM imagestream.tag t "
 					"WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference) d "
 					/* only the tags the worker has to look at reach this process */
@@ -262,6 +270,7 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 			DueTag	   *d = palloc0(sizeof(DueTag));
 
 			d->tag_id = id;
+			d->stream_id = DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
 			d->source = SPI_getvalue(tup, desc, 2);
 			d->insecure = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 			d->preserve = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
@@ -345,19 +354,27 @@ log_allowed(void)
 	return false;
 }
 
-/* Records one result in a subtransaction: an error loses that tag's result only. */
-static void
-record_one(SPIPlanPtr plan, Datum *values, char *nulls, const char *source)
+/*
+ * Runs a recording statement in a subtransaction: an error loses that tag's
+ * result only.  Returns the first column of its one row (NULL if none).
+ */
+static Datum
+record_one(SPIPlanPtr plan, Datum *values, char *nulls, const char *source, bool *isnull)
 {
 	MemoryContext ctx = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
+	volatile Datum result = (Datum) 0;
 
+	*isnull = true;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(ctx);
 	PG_TRY();
 	{
 		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not record an import");
+		/* (only by-value results: the tuple table goes with the subtransaction) */
+		if (SPI_processed == 1)
+			result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -368,6 +385,7 @@ record_one(SPIPlanPtr plan, Datum *values, char *nulls, const char *source)
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
+		*isnull = true;
 		if (log_allowed())
 			ereport(LOG,
 					(errmsg("imagestream worker could not record the import of %s: %s",
@@ -377,6 +395,7 @@ record_one(SPIPlanPtr plan, Datum *values, char *nulls, const char *source)
 	PG_END_TRY();
 	MemoryContextSwitchTo(ctx);
 	CurrentResourceOwner = owner;
+	return result;
 }
 
 /* The OID of the composite type imagestream._fetched. */
@@ -391,26 +410,65 @@ fetched_type(void)
 	return typoid;
 }
 
+/* Orders a chunk's results by stream, keeping their order within one. */
+static int
+by_stream(const void *a, const void *b, void *arg)
+{
+	DueTag	  **tags = arg;
+	int			i = *(const int *) a;
+	int			j = *(const int *) b;
+
+	if (tags[i]->stream_id != tags[j]->stream_id)
+		return tags[i]->stream_id < tags[j]->stream_id ? -1 : 1;
+	return i - j;
+}
+
+/*
+ * Records a chunk stream by stream: each stream is locked once and moves to
+ * one new generation for all its tags, as OpenShift's import of a stream's
+ * scheduled tags does (and a stream row updated once, not once a tag).
+ */
 static void
 record_all(DueTag **tags, FetchResult **results, int n)
 {
-	Oid			types[3] = {INT8OID, TEXTOID, fetched_type()};
+	Oid			types[4] = {INT8OID, TEXTOID, fetched_type(), INT8OID};
 	TupleDesc	desc = lookup_rowtype_tupdesc_copy(types[2], -1);
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', ' '};
 	SPIPlanPtr	plan;
+	SPIPlanPtr	gen_plan;
+	int		   *order = palloc(sizeof(int) * n);
+	int			prev = -1;
 
-	plan = SPI_prepare("SELECT imagestream._worker_apply($1, $2, $3)", 3, types);
-	if (plan == NULL)
+	plan = SPI_prepare("SELECT imagestream._worker_apply($1, $2, $3, $4)", 4, types);
+	gen_plan = SPI_prepare("SELECT imagestream._worker_stream_generation($1)", 1, types);
+	if (plan == NULL || gen_plan == NULL)
 		elog(ERROR, "could not prepare the recording of imports");
 	for (int i = 0; i < n; i++)
+		order[i] = i;
+	qsort_arg(order, n, sizeof(int), by_stream, tags);
+	for (int k = 0; k < n; k++)
 	{
+		int			i = order[k];
+		bool		isnull;
+
+		if (k == 0 || tags[i]->stream_id != tags[order[k - 1]]->stream_id)
+		{
+			/* (if this fails, each tag takes a generation of its own) */
+			values[0] = Int64GetDatum(tags[i]->stream_id);
+			values[3] = record_one(gen_plan, values, nulls, tags[i]->source, &isnull);
+			nulls[3] = isnull ? 'n' : ' ';
+		}
 		values[0] = Int64GetDatum(tags[i]->tag_id);
 		values[1] = CStringGetTextDatum(tags[i]->source);
 		/* the tags that one new digest moved share one value */
-		if (i == 0 || results[i]->manifests == NIL || results[i]->manifests != results[i - 1]->manifests)
+		if (prev < 0 || results[i]->manifests == NIL || results[i]->manifests != results[prev]->manifests)
 			values[2] = fetch_result_datum(results[i], desc);
-		record_one(plan, values, nulls, tags[i]->source);
+		prev = i;
+		record_one(plan, values, nulls, tags[i]->source, &isnull);
+		/* the next chunk's requests go on meanwhile */
+		if (in_background)
+			fetch_many_poll(in_background);
 	}
 }
 
@@ -492,44 +550,96 @@ after_fetch(const DueTag *d, const FetchResult *r, TimestampTz now, CheckCounts 
 	return true;
 }
 
-/*
- * Checks a chunk of due tags: fetches them together (fetch_many), with no
- * transaction open, then records what changed in one transaction.
- */
 static void
-check_chunk(MemoryContext loop_ctx, DueTag **tags, int n, CheckCounts *counts)
+cancel_background(void)
 {
-	FetchItem  *items = palloc0(sizeof(FetchItem) * n);
-	DueTag	  **record_tags = palloc(sizeof(DueTag *) * n);
-	FetchResult **record = palloc(sizeof(FetchResult *) * n);
-	int			nrecord = 0;
-	TimestampTz now;
+	if (in_background)
+		fetch_many_cancel(in_background);
+	in_background = NULL;
+}
 
+/* A chunk of due tags, and the fetch of their sources once started. */
+typedef struct Chunk
+{
+	DueTag	  **tags;
+	int			n;
+	FetchItem  *items;
+	FetchMany  *fetch;
+} Chunk;
+
+/* Starts the HEAD requests of a chunk (fetch_many_start). */
+static Chunk *
+chunk_start(List *work, int first, int n)
+{
+	Chunk	   *c = palloc0(sizeof(Chunk));
+
+	c->n = n;
+	c->tags = palloc(sizeof(DueTag *) * n);
+	c->items = palloc0(sizeof(FetchItem) * n);
 	for (int i = 0; i < n; i++)
 	{
-		FetchItem  *item = &items[i];
+		DueTag	   *d = list_nth(work, first + i);
+		FetchItem  *item = &c->items[i];
 		char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
 		ParseError	err;
 
-		source_target(tags[i], &item->target, reference, sizeof(reference));
+		c->tags[i] = d;
+		source_target(d, &item->target, reference, sizeof(reference));
 		item->reference = pstrdup(reference);
-		item->has_known = tags[i]->known &&
-			digest_parse(tags[i]->known, strlen(tags[i]->known), &item->known, &err);
-		item->preserve = tags[i]->preserve;
-		item->prefer_os = tags[i]->prefer_os;
-		item->prefer_arch = tags[i]->prefer_arch;
+		item->has_known = d->known &&
+			digest_parse(d->known, strlen(d->known), &item->known, &err);
+		item->preserve = d->preserve;
+		item->prefer_os = d->prefer_os;
+		item->prefer_arch = d->prefer_arch;
 	}
+	c->fetch = fetch_many_start(c->items, n, imagestream_max_concurrent_requests,
+								imagestream_max_requests_per_registry);
+	return c;
+}
+
+/*
+ * A reload, or new work committed (or any other signal: the latch is set
+ * for many reasons), ends the cycle early; a new one takes it up.
+ */
+static bool
+new_work_waiting(void)
+{
+	return ConfigReloadPending || MyLatch->is_set;
+}
+
+/*
+ * Ends a chunk's fetch, with no transaction open, then starts the next
+ * chunk's requests and records what changed in one transaction while they go
+ * on.  Returns the next chunk: NULL when next_n is 0, or when the cycle is
+ * to end early (the requests under way are finished and recorded first).
+ */
+static Chunk *
+chunk_finish(MemoryContext loop_ctx, Chunk *c, List *work, int next_first, int next_n,
+			 CheckCounts *counts)
+{
+	DueTag	  **record_tags = palloc(sizeof(DueTag *) * c->n);
+	FetchResult **record = palloc(sizeof(FetchResult *) * c->n);
+	int			nrecord = 0;
+	TimestampTz now;
+	Chunk	   *next = NULL;
+
 	pgstat_report_activity(STATE_RUNNING, "imagestream worker: fetching");
-	fetch_many(items, n, imagestream_max_concurrent_requests,
-			   imagestream_max_requests_per_registry);
+	in_background = NULL;
+	fetch_many_finish(c->fetch);
 	now = GetCurrentTimestamp();
-	for (int i = 0; i < n; i++)
-		if (after_fetch(tags[i], &items[i].result, now, counts))
+	for (int i = 0; i < c->n; i++)
+		if (after_fetch(c->tags[i], &c->items[i].result, now, counts))
 		{
-			record_tags[nrecord] = tags[i];
-			record[nrecord++] = &items[i].result;
+			record_tags[nrecord] = c->tags[i];
+			record[nrecord++] = &c->items[i].result;
 		}
+	if (next_n > 0 && !new_work_waiting())
+	{
+		next = chunk_start(work, next_first, next_n);
+		in_background = next->fetch;
+	}
 	record_results(loop_ctx, record_tags, record, nrecord);
+	return next;
 }
 
 /* Tags checked together: a chunk's HEAD requests take about a second. */
@@ -547,6 +657,7 @@ run_cycle(MemoryContext loop_ctx)
 	List	   *scheduled_checks = NIL;
 	ListCell   *lc;
 	long		sleep_ms;
+	Chunk	   *chunk = NULL;
 
 	if (!imagestream_enable_worker)
 		return 5000;
@@ -570,23 +681,22 @@ run_cycle(MemoryContext loop_ctx)
 	work = list_concat(work, scheduled_checks);
 	update_status(status_add, &counts);
 
+	/* each chunk's requests run while the one before it is recorded */
 	for (int i = 0; i < list_length(work); i += CHECK_CHUNK)
 	{
-		int			n = Min(CHECK_CHUNK, list_length(work) - i);
-		DueTag	  **chunk = palloc(sizeof(DueTag *) * n);
+		int			rest = list_length(work) - i - CHECK_CHUNK;
 		CheckCounts done = {0};
 
-		for (int j = 0; j < n; j++)
-			chunk[j] = list_nth(work, i + j);
-		check_chunk(loop_ctx, chunk, n, &done);
+		if (chunk == NULL)
+			chunk = chunk_start(work, i, Min(CHECK_CHUNK, list_length(work) - i));
+		chunk = chunk_finish(loop_ctx, chunk, work, i + CHECK_CHUNK, Min(Max(rest, 0), CHECK_CHUNK), &done);
 		update_status(status_add, &done);
-		CHECK_FOR_INTERRUPTS();
-		/* a reload, or new work committed meanwhile: a new cycle takes it up */
-		if (ConfigReloadPending || MyLatch->is_set)
+		if (chunk == NULL && rest > 0)
 		{
 			next_due = GetCurrentTimestamp();
 			break;
 		}
+		CHECK_FOR_INTERRUPTS();
 	}
 	counts.cycle_end = true;
 	counts.next_due = next_due;
@@ -595,13 +705,15 @@ run_cycle(MemoryContext loop_ctx)
 	return Max(10, Min(sleep_ms, 1000));
 }
 
-/* While a request waits: settings reload at once, postmaster death ends us. */
+/*
+ * While a request waits: settings reload at once, postmaster death ends us.
+ * (The request and byte counters move with tags_checked, as a chunk ends,
+ * so that any reading pairs requests with the checks that made them.)
+ */
 static void
 status_in_flight(WorkerShared *w, void *arg)
 {
 	w->in_flight = http_in_flight;
-	w->requests = http_requests;
-	w->bytes_received = http_bytes_received;
 }
 
 static void
@@ -675,6 +787,7 @@ imagestream_worker_main(Datum arg)
 			MemoryContextSwitchTo(loop_ctx);
 			edata = CopyErrorData();
 			FlushErrorState();
+			cancel_background();
 			if (IsTransactionState())
 				AbortCurrentTransaction();
 			ereport(LOG, (errmsg("imagestream worker cycle failed: %s", edata->message)));

@@ -73,31 +73,33 @@ DECLARE
 	head imagestream.history;
 	same_ref boolean;
 	same_image boolean;
+	added integer;
 BEGIN
 	SELECT * INTO t FROM imagestream.tag WHERE id = p_tag_id FOR UPDATE;
 	SELECT * INTO head FROM imagestream.history
 		WHERE tag_id = p_tag_id ORDER BY seq DESC LIMIT 1 FOR UPDATE;
-	IF head.tag_id IS NULL THEN
+	same_ref := head.docker_image_reference = p_ref;
+	same_image := head.image IS NOT DISTINCT FROM p_image;
+	IF head.tag_id IS NOT NULL AND same_ref AND same_image AND head.generation = p_generation THEN
+		RETURN false;
+	ELSIF head.tag_id IS NOT NULL AND (same_ref OR same_image) THEN
+		-- collapse, or overwrite the head in place; created is kept
+		UPDATE imagestream.history
+		SET docker_image_reference = p_ref, image = p_image, generation = p_generation
+		WHERE tag_id = p_tag_id AND seq = head.seq;
+		added := 0;
+		p_created := head.created;
+	ELSE
 		INSERT INTO imagestream.history (tag_id, created, docker_image_reference, image, generation)
 			VALUES (p_tag_id, p_created, p_ref, p_image, p_generation);
-	ELSE
-		same_ref := head.docker_image_reference = p_ref;
-		same_image := head.image IS NOT DISTINCT FROM p_image;
-		IF same_ref AND same_image AND head.generation = p_generation THEN
-			RETURN false;
-		ELSIF same_ref OR same_image THEN
-			-- collapse, or overwrite the head in place; created is kept
-			UPDATE imagestream.history
-			SET docker_image_reference = p_ref, image = p_image, generation = p_generation
-			WHERE tag_id = p_tag_id AND seq = head.seq;
-		ELSE
-			INSERT INTO imagestream.history (tag_id, created, docker_image_reference, image, generation)
-				VALUES (p_tag_id, p_created, p_ref, p_image, p_generation);
-		END IF;
+		added := 1;
 	END IF;
-	PERFORM imagestream._refresh_head(p_tag_id);
+	-- the new head into the tag row (_refresh_head, without reading history
+	-- again), and the conditions cleared: one write of the tag
 	UPDATE imagestream.tag
-	SET import_status = NULL, import_reason = NULL, import_message = NULL,
+	SET image = p_image, docker_image_reference = p_ref, created = p_created,
+		status_generation = p_generation, history_length = history_length + added,
+		import_status = NULL, import_reason = NULL, import_message = NULL,
 		import_generation = NULL, import_transition = NULL
 	WHERE id = p_tag_id;
 
@@ -172,13 +174,15 @@ END $$;
 -- ImportSuccess=False condition unless an identical one is there already.
 -- As OpenShift, the condition and the tag's spec carry the next stream
 -- generation (the stream moves to it when the tag has a spec), so the tag is
--- no longer pending.  Returns false when nothing
+-- no longer pending.  p_generation, when given, is that next generation
+-- (shared by the worker's tags of one stream).  Returns false when nothing
 -- was written.
-CREATE FUNCTION _record_failure(p_tag_id bigint, p_reason text, p_message text)
+CREATE FUNCTION _record_failure(p_tag_id bigint, p_reason text, p_message text,
+	p_generation bigint DEFAULT NULL)
 RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
 	t imagestream.tag;
-	gen bigint;
+	gen bigint := p_generation;
 	msg text := coalesce(nullif(p_message, ''), 'unknown error prevented import');
 BEGIN
 	SELECT * INTO t FROM imagestream.tag WHERE id = p_tag_id FOR UPDATE;
@@ -186,10 +190,12 @@ BEGIN
 	   AND t.import_message = msg THEN
 		RETURN false;
 	END IF;
-	IF t.has_spec THEN
+	IF gen IS NOT NULL AND t.has_spec THEN
+		UPDATE imagestream.stream SET generation = gen WHERE id = t.stream_id AND generation <> gen;
+	ELSIF t.has_spec THEN
 		UPDATE imagestream.stream SET generation = generation + 1
 			WHERE id = t.stream_id RETURNING generation INTO gen;
-	ELSE
+	ELSIF gen IS NULL THEN
 		SELECT generation + 1 INTO gen FROM imagestream.stream WHERE id = t.stream_id;
 	END IF;
 	UPDATE imagestream.tag

@@ -4,22 +4,25 @@
 -- when the pull spec, the image or a pending spec changed, the spec points
 -- at the source and the new event carries the next stream generation;
 -- otherwise only the import policy is updated.  Conditions are cleared.
--- Writes nothing when nothing changed.
+-- Writes nothing when nothing changed.  p_generation, when given, is the
+-- generation the stream moves to (the worker's tags of one stream share it,
+-- as in OpenShift's import of a whole stream).
 CREATE FUNCTION _record_import(p_stream imagestream.stream, p_new_stream boolean, p_tag text,
 	p_source text, p_ref image_ref, p_image image_digest, p_source_digest image_digest,
-	p_scheduled boolean, p_insecure boolean, p_mode import_mode, p_policy reference_policy)
+	p_scheduled boolean, p_insecure boolean, p_mode import_mode, p_policy reference_policy,
+	p_generation bigint DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	t imagestream.tag := imagestream._lock_tag(p_stream, p_tag, true);
-	gen bigint;
+	gen bigint := coalesce(p_generation, CASE WHEN p_new_stream THEN p_stream.generation
+											  ELSE p_stream.generation + 1 END);
 	changed boolean;
 BEGIN
 	changed := t.history_length = 0 OR t.docker_image_reference <> p_ref
 		OR t.image IS DISTINCT FROM p_image OR NOT t.has_spec
 		OR t.spec_generation > coalesce(t.status_generation, 0);
 	IF changed THEN
-		gen := CASE WHEN p_new_stream THEN p_stream.generation ELSE p_stream.generation + 1 END;
-		UPDATE imagestream.stream SET generation = gen WHERE id = p_stream.id;
+		UPDATE imagestream.stream SET generation = gen WHERE id = p_stream.id AND generation <> gen;
 		UPDATE imagestream.tag
 		SET has_spec = true, from_kind = 'DockerImage', from_ref = p_source,
 			scheduled = p_scheduled, insecure = p_insecure, import_mode = p_mode,
@@ -30,7 +33,7 @@ BEGIN
 		RETURN;
 	END IF;
 	IF t.scheduled <> p_scheduled OR t.insecure <> p_insecure OR t.import_mode <> p_mode THEN
-		UPDATE imagestream.stream SET generation = generation + 1 WHERE id = p_stream.id;
+		UPDATE imagestream.stream SET generation = gen WHERE id = p_stream.id AND generation <> gen;
 		UPDATE imagestream.tag SET scheduled = p_scheduled, insecure = p_insecure, import_mode = p_mode
 		WHERE id = t.id;
 	END IF;
@@ -49,7 +52,7 @@ END $$;
 -- existing spec is kept), then the failure condition.
 CREATE FUNCTION _record_import_failure(p_stream imagestream.stream, p_tag text, p_source text,
 	p_scheduled boolean, p_insecure boolean, p_mode import_mode, p_policy reference_policy,
-	p_reason text, p_message text, p_create_spec boolean)
+	p_reason text, p_message text, p_create_spec boolean, p_generation bigint DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	t imagestream.tag := imagestream._lock_tag(p_stream, p_tag, true);
@@ -61,7 +64,7 @@ BEGIN
 			reference_policy = p_policy, spec_generation = p_stream.generation
 		WHERE id = t.id;
 	END IF;
-	PERFORM imagestream._record_failure(t.id, p_reason, p_message);
+	PERFORM imagestream._record_failure(t.id, p_reason, p_message, p_generation);
 END $$;
 
 -- The tag an import of "tag" targets: itself, or the end of its chain of
@@ -145,6 +148,7 @@ DECLARE
 	arches text[] := '{}';
 	fetched imagestream._fetched[];
 	one imagestream._fetched;			-- what was fetched for the current tag
+	gen bigint;					-- of this import, shared by its tags (OpenShift's nextGeneration)
 BEGIN
 	IF coalesce(all_tags, false) THEN
 		IF strpos(destination, ':') > 0 THEN
@@ -261,17 +265,19 @@ BEGIN
 		   AND t.source_digest = r.source_digest THEN
 			NULL;				-- nothing changed: nothing is written, not even a row lock
 		ELSIF NOT coalesce(dry_run, false) THEN
-			new_stream := s.id IS NULL;
-			s := imagestream._lock_stream(v_ns, v_stream, true);
+			IF gen IS NULL THEN
+				new_stream := s.id IS NULL;
+				s := imagestream._lock_stream(v_ns, v_stream, true);
+				gen := CASE WHEN new_stream THEN s.generation ELSE s.generation + 1 END;
+			END IF;
 			PERFORM imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, true);
 			IF r.status = 'Failure' THEN
 				PERFORM imagestream._record_import_failure(s, job->>'tag', job->>'source', v_sched,
-					v_insecure, v_mode, v_policy, r.reason, r.message, NOT coalesce(all_tags, false));
+					v_insecure, v_mode, v_policy, r.reason, r.message, NOT coalesce(all_tags, false), gen);
 			ELSIF r.status = 'Success' OR r.status = 'Unchanged' THEN
 				PERFORM imagestream._record_import(s, new_stream, job->>'tag', job->>'source', pull,
-					r.image, r.source_digest, v_sched, v_insecure, v_mode, v_policy);
+					r.image, r.source_digest, v_sched, v_insecure, v_mode, v_policy, gen);
 			END IF;
-			SELECT * INTO s FROM imagestream.stream x WHERE x.id = s.id;
 		END IF;
 		RETURN QUERY SELECT job->>'tag', CASE WHEN r.status = 'Failure' THEN 'Failure' ELSE 'Success' END,
 			r.image, pull, r.reason, r.message;

@@ -17,9 +17,17 @@ CREATE FUNCTION _worker_status(OUT pid integer, OUT started_at timestamptz,
 CREATE VIEW worker_status AS SELECT * FROM imagestream._worker_status();
 COMMENT ON VIEW worker_status IS 'the background worker, one row while it runs; counters since it started';
 
+-- The generation the worker's imports into a stream move it to, the stream
+-- locked: its tags recorded in one transaction share it (src/worker.c).
+CREATE FUNCTION _worker_stream_generation(p_stream_id bigint) RETURNS bigint
+LANGUAGE sql SET search_path = pg_catalog, imagestream, pg_temp AS $$
+	SELECT generation + 1 FROM imagestream.stream WHERE id = p_stream_id FOR UPDATE
+$$;
+
 -- Records what the worker fetched for a tag (src/worker.c), unless the
 -- tag's source changed meanwhile.
-CREATE FUNCTION _worker_apply(p_tag_id bigint, p_source text, f _fetched) RETURNS void
+CREATE FUNCTION _worker_apply(p_tag_id bigint, p_source text, f _fetched,
+	p_generation bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	t imagestream.tag;
@@ -36,7 +44,7 @@ BEGIN
 		UPDATE imagestream.tag SET import_requested_at = NULL WHERE id = t.id;
 	END IF;
 	IF f.status = 'Failure' THEN
-		PERFORM imagestream._record_failure(t.id, f.reason, f.message);
+		PERFORM imagestream._record_failure(t.id, f.reason, f.message, p_generation);
 		RETURN;
 	END IF;
 	PERFORM imagestream._import_fetched(f, p_source::imagestream.image_ref, true);
@@ -44,7 +52,7 @@ BEGIN
 		CASE WHEN f.status = 'Success' THEN imagestream.ref_with_digest(repo, f.image)
 			 ELSE t.docker_image_reference END,
 		CASE WHEN f.status = 'Success' THEN f.image ELSE t.image END,
-		f.source_digest, t.scheduled, t.insecure, t.import_mode, t.reference_policy);
+		f.source_digest, t.scheduled, t.insecure, t.import_mode, t.reference_policy, p_generation);
 END $$;
 
 -- import_now: the tag, every importable tag of the stream, or (NULL) every

@@ -153,6 +153,19 @@ is(scalar(grep { m{"HEAD /v2/org/same/manifests/s\d+ } } @access), 20, 'one HEAD
 is(scalar(grep { m{"GET /v2/org/same/manifests/} } @access), 1, 'the shared manifest fetched once');
 is(scalar(grep { m{"GET /v2/org/same/blobs/} } @access), 1, 'and its config once');
 
+# one import is one generation (OpenShift's nextGeneration), whatever the
+# number of tags: the stream it creates is at 1, a re-import moves it by one
+my $gen_of_tags = "SELECT count(DISTINCT status_generation) || ' ' || max(status_generation)
+	FROM imagestream.image_stream_tags WHERE namespace = 'im' AND stream = 'same'";
+is(q1("SELECT generation FROM imagestream.image_streams WHERE namespace = 'im' AND name = 'same'"), '1',
+	'a stream created by an import of 20 tags is at generation 1');
+is(q1($gen_of_tags), '1 1', 'and so are its tags');
+$reg->push_many_tags('org/same', 20, tags => \@same, content => 'same, rebuilt');
+q1("SELECT count(*) FROM imagestream.import_image('im/same', '$host/org/same', all_tags => true, insecure => true)");
+is(q1("SELECT generation FROM imagestream.image_streams WHERE namespace = 'im' AND name = 'same'"), '2',
+	'a re-import of its 20 moved tags moves it to generation 2');
+is(q1($gen_of_tags), '1 2', 'which all its tags carry');
+
 # allowed and blocked registries
 like(q1("SET imagestream.allowed_registries = 'quay.io, *.example.com';
 		 SELECT reason || ': ' || message FROM imagestream.import_image('im/app:v1', '$host/org/app:v1', insecure => true)"),

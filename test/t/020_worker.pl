@@ -56,9 +56,16 @@ is(q1('SELECT pg_current_wal_lsn()'), $lsn, 'and unchanged checks write no WAL')
 
 # many scheduled tags: unchanged checks go out together, one HEAD each
 my $many = $reg->push_many_tags('org/many', 30);
-q1(join('', map { "SELECT imagestream.tag('$host/org/many:1.0.$_', 'wk/many:t$_', scheduled => true, insecure => true);" } 1 .. 30));
+q1('BEGIN;' . join('', map { "SELECT imagestream.tag('$host/org/many:1.0.$_', 'wk/many:t$_', scheduled => true, insecure => true);" } 1 .. 30) . 'COMMIT');
 ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'many' AND image IS NOT NULL", '30', 20),
 	'30 scheduled tags are imported');
+# tag() moved the stream to 30 (one transaction); the worker's import of
+# them, once
+is(q1("SELECT count(DISTINCT t.status_generation) || ' ' || (max(t.status_generation) = max(s.generation))
+	   FROM imagestream.image_stream_tags t JOIN imagestream.image_streams s
+	     ON s.namespace = t.namespace AND s.name = t.stream
+	   WHERE t.stream = 'many'"), '1 true', 'one generation for the tags of a stream the worker imports together');
+is(q1("SELECT generation FROM imagestream.image_streams WHERE name = 'many'"), '31', 'the stream moved once for them');
 # counters read just after a cycle ends (requests count as they start,
 # checks as their chunk ends): a window of whole cycles
 sub at_cycle_end
@@ -120,6 +127,25 @@ ok(defined wait_for($node, "SELECT requests - $req0 FROM imagestream.worker_stat
 is(q1("SELECT count(*) FROM imagestream.change WHERE stream = 'release' AND event = 'tag_updated'") - $changes0,
 	20, 'one tag_updated change per tag');
 q1("SELECT imagestream.delete_stream('wk/release')");
+
+# a release of 1,200 tags: checked in chunks of 500, each chunk's HEADs
+# running while the chunk before it is recorded; nothing asked twice or lost
+my $big_old = $reg->push_many_tags('org/big', 1200, content => 'big one');
+is(q1("SET imagestream.max_bulk_import = -1;
+	   SELECT count(*) FILTER (WHERE status = 'Success') FROM imagestream.import_image('wk/big', '$host/org/big', all_tags => true, insecure => true)"),
+	'1200', 'a stream of 1,200 tags imported');
+my $big_new = $reg->push_many_tags('org/big', 1200, content => 'big two');
+$req0 = q1('SELECT requests FROM imagestream.worker_status');
+$changes0 = q1("SELECT count(*) FROM imagestream.change WHERE stream = 'big'");
+is(q1("SELECT imagestream.import_now('wk/big')"), '1200', 'import_now marks the 1,200 tags');
+ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'big' AND image::text = '$big_new->{digest}'",
+		'1200', 60), 'all 1,200 tags move to the new image');
+wait_for($node, "SELECT requests - $req0 FROM imagestream.worker_status", '1206', 5);
+is(q1("SELECT requests - $req0 FROM imagestream.worker_status"), '1206',
+	'with 1,206 requests: a HEAD per tag, and the new image (manifest and config) once per chunk');
+is(q1("SELECT count(*) FROM imagestream.change WHERE stream = 'big' AND event = 'tag_updated'") - $changes0,
+	1200, 'one tag_updated change per tag');
+q1("SELECT imagestream.delete_stream('wk/big')");
 
 # SIGHUP: a setting changed by reload applies (the worker stops checking)
 q1("ALTER SYSTEM SET imagestream.import_interval = '1s';
