@@ -92,12 +92,33 @@ BEGIN
 END $$;
 COMMENT ON FUNCTION history(text) IS 'the events of a tag, newest (position 0, current) first';
 
--- An image's metadata as JSON (the image part of OpenShift's ImageStreamImage).
-CREATE FUNCTION _image_json(p_digest image_digest) RETURNS jsonb
+-- The pull spec under which a stream holds an image (OpenShift's
+-- ImageStreamImage shows its event's): its newest event of that image, or
+-- for a platform image the repository of its index's event.  (The
+-- catalogue's one pull spec per image may be another namespace's.)
+CREATE FUNCTION _stream_reference(p_digest image_digest, p_namespace text, p_stream text)
+RETURNS image_ref LANGUAGE sql STABLE SET search_path = pg_catalog, imagestream, pg_temp AS $$
+	SELECT coalesce(
+		(SELECT h.docker_image_reference
+		 FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+		 WHERE h.image = p_digest AND t.namespace = p_namespace AND t.stream = p_stream
+		 ORDER BY h.created DESC LIMIT 1),
+		(SELECT imagestream.ref_with_digest(
+					imagestream.ref_name(h.docker_image_reference)::imagestream.image_ref, p_digest)
+		 FROM imagestream.image_child c
+		 JOIN imagestream.history h ON h.image = c.image
+		 JOIN imagestream.tag t ON t.id = h.tag_id
+		 WHERE c.digest = p_digest AND t.namespace = p_namespace AND t.stream = p_stream
+		 ORDER BY h.created DESC LIMIT 1))
+$$;
+
+-- An image's metadata as JSON (the image part of OpenShift's ImageStreamImage),
+-- with the pull spec p_ref (as OpenShift, the stream's event's).
+CREATE FUNCTION _image_json(p_digest image_digest, p_ref image_ref) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 	SELECT jsonb_strip_nulls(jsonb_build_object(
 		'digest', i.digest::text, 'mediaType', i.media_type,
-		'dockerImageReference', i.docker_image_reference::text, 'size', i.size,
+		'dockerImageReference', p_ref::text, 'size', i.size,
 		'os', i.os, 'architecture', i.architecture, 'variant', i.variant,
 		'created', i.created, 'labels', i.labels, 'config', i.config,
 		'layers', (SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
@@ -143,7 +164,8 @@ BEGIN
 	END IF;
 	RETURN jsonb_build_object('name', format('%s@%s', d.stream, matches[1]),
 		'namespace', d.namespace,
-		'image', coalesce(imagestream._image_json(matches[1]),
+		'image', coalesce(imagestream._image_json(matches[1],
+							imagestream._stream_reference(matches[1], d.namespace, d.stream)),
 						  jsonb_build_object('digest', matches[1]::text)));
 END $$;
 COMMENT ON FUNCTION image(text) IS 'OpenShift ImageStreamImage: metadata of an image held by a stream';

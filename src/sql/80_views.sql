@@ -46,7 +46,24 @@ COMMENT ON VIEW image_stream_tags IS 'oc get istag: one row per spec or status t
 -- Images held by a stream the caller may view: in a history, or a child of
 -- an index that is.
 CREATE VIEW images WITH (security_barrier) AS
-SELECT i.digest, i.media_type, i.docker_image_reference, i.size, i.os, i.architecture,
+SELECT i.digest, i.media_type,
+	-- the catalogue keeps one pull spec per image, of whichever stream
+	-- catalogued it first; a viewer reads one of a stream it may view
+	-- (security finding S5)
+	CASE WHEN imagestream._privileged() THEN i.docker_image_reference
+		 ELSE coalesce(
+			(SELECT h.docker_image_reference
+			 FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+			 WHERE h.image = i.digest AND imagestream._can(t.namespace, 'view')
+			 ORDER BY h.created DESC LIMIT 1),
+			(SELECT imagestream.ref_with_digest(
+						imagestream.ref_name(h.docker_image_reference)::imagestream.image_ref, i.digest)
+			 FROM imagestream.image_child c
+			 JOIN imagestream.history h ON h.image = c.image
+			 JOIN imagestream.tag t ON t.id = h.tag_id
+			 WHERE c.digest = i.digest AND imagestream._can(t.namespace, 'view')
+			 ORDER BY h.created DESC LIMIT 1)) END AS docker_image_reference,
+	i.size, i.os, i.architecture,
 	i.variant, i.created, i.labels, i.config,
 	coalesce((SELECT array_agg(l.digest ORDER BY l.position) FROM imagestream.image_layer l
 			  WHERE l.image = i.digest), '{}') AS layers,

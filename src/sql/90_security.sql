@@ -6,8 +6,12 @@ REVOKE ALL ON ALL TABLES IN SCHEMA imagestream FROM PUBLIC;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA imagestream FROM PUBLIC;
 GRANT USAGE ON SCHEMA imagestream TO PUBLIC;
 
-GRANT SELECT ON stream, tag, history, change, image, image_layer, image_child,
+GRANT SELECT ON stream, tag, history, change, image_layer, image_child,
 	namespace_grant TO PUBLIC;
+-- (not the catalogue's pull spec, which may be another namespace's: the
+-- images view gives each viewer one of its own streams')
+GRANT SELECT (digest, media_type, manifest, size, os, architecture, variant, created,
+	labels, config, imported_at) ON image TO PUBLIC;
 GRANT SELECT ON image_streams, image_stream_tags, images, worker_status TO PUBLIC;
 
 ALTER TABLE stream ENABLE ROW LEVEL SECURITY;
