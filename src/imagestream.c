@@ -1,14 +1,14 @@
 /*
  * imagestream.c
- *		The module's entry point: settings.
+ *		The module's entry point: settings, and the hooks.
  */
 #include "postgres.h"
-
 
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "log_redact.h"
 #include "policy.h"
 #include "settings.h"
 #include "worker.h"
@@ -102,6 +102,7 @@ _PG_init(void)
 							NULL, &imagestream_max_requests_per_registry,
 							4, 1, 1024, PGC_SIGHUP, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("imagestream");
+	log_redact_install();
 
 	/*
 	 * The worker needs its shared memory, so only when preloaded; a

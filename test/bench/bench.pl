@@ -124,6 +124,7 @@ imagestream.insecure_registries = '127.0.0.1:*'
 imagestream.import_interval = '1h'
 imagestream.max_imports_per_minute = -1
 imagestream.max_requests_per_registry = 4
+track_commit_timestamp = on
 CONF
 close $conf;
 sh("$bindir/pg_ctl -D $pgdata -l $dir/postgresql.log -w -s start");
@@ -381,10 +382,16 @@ set_scheduled(0);				# (the worker quiet, as after the memory part)
 my $new = $reg->push_many_tags('bench/r1', 1000, tags => [ map { "t$_" } 0 .. 999 ], content => 'repo 1, rebuilt');
 psql("ALTER SYSTEM SET imagestream.import_interval = '1h'; SELECT pg_reload_conf()");
 sleep 1;
-my $t0 = time;
-psql("SELECT imagestream.import_now('check/r1')");
-my $took = wait_until("SELECT count(*) FROM imagestream.tag WHERE namespace = 'check' AND stream = 'r1' AND image::text = '$new->{digest}'",
-	'1000', 300);
+# Timed by the server's commit timestamps: from the commit of import_now to
+# the commit of the last of the 1,000 changes it caused, so that polling for
+# the end (a psql process each time) takes no CPU from what is measured.
+my $c0 = psql('SELECT coalesce(max(id), 0) FROM imagestream.change');
+my ($xid) = reverse split /\n/, psql("BEGIN; SELECT imagestream.import_now('check/r1'); SELECT txid_current(); COMMIT;");
+wait_until("SELECT count(*) FROM imagestream.tag WHERE namespace = 'check' AND stream = 'r1' AND image::text = '$new->{digest}'",
+	'1000', 300, 0.5);
+my $took = psql("SELECT extract(epoch FROM max(pg_xact_commit_timestamp(c.xmin))
+		- pg_xact_commit_timestamp(($xid % 4294967296)::text::xid))
+	FROM imagestream.change c WHERE c.id > $c0 AND c.namespace = 'check' AND c.stream = 'r1'");
 my $rate_new = 1000 / $took;
 my $sk = median_time(20, sub { sh("skopeo inspect --tls-verify=false docker://$host/bench/r1:t$_[0] >/dev/null") });
 # The ceiling for any importer that asks the registry once per tag (the
@@ -393,7 +400,7 @@ my $ceiling = defined $ab ? ', registry ceiling at one HEAD per tag: ' . fmt($sk
 row('new-image import rate: 1,000 tags whose digests all changed (worker, import_now)',
 	'one `skopeo inspect` process per tag, serial', '>= 50x faster',
 	fmt($rate_new, 0) . ' tags/s (skopeo: ' . fmt(1 / $sk, 1) . " tags/s$ceiling)", fmt($rate_new * $sk, 1) . 'x',
-	'import_now(\'check/r1\') until all 1,000 moved; skopeo inspect --tls-verify=false, median of 20');
+	'import_now(\'check/r1\') until all 1,000 moved (commit timestamps: import_now to the last change); skopeo inspect --tls-verify=false, median of 20');
 
 print "== import_image(all_tags) of a 1,000-tag repository\n";
 my $ai = median_time(3, sub {
