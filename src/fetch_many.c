@@ -65,11 +65,28 @@ FetchMany *
 fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry)
 {
 	FetchMany  *f = palloc0(sizeof(FetchMany));
+	List	   *probed = NIL;
 
 	f->items = items;
 	f->n = n;
 	f->batch = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
 	f->asked = palloc(sizeof(int) * Max(n, 1));
+	/* an insecure registry new to this process: its scheme first, once */
+	for (int i = 0; i < n; i++)
+	{
+		ListCell   *lc;
+		bool		seen = false;
+
+		if (!items[i].target.insecure)
+			continue;
+		foreach(lc, probed)
+			seen = seen || strcmp(lfirst(lc), items[i].target.api_host) == 0;
+		if (!seen)
+		{
+			registry_settle_scheme(&items[i].target);
+			probed = lappend(probed, items[i].target.api_host);
+		}
+	}
 	for (int i = 0; i < n; i++)
 		if (registry_prepare_head(&items[i].target, items[i].reference, &f->batch[f->m]))
 			f->asked[f->m++] = i;

@@ -77,30 +77,69 @@ registry_target(Datum ref, bool insecure, RegistryTarget *t)
 /*
  * Insecure registries found to answer only plain HTTP in this process: they
  * are not tried over HTTPS again, so an unchanged check stays one request.
+ * And those found to answer HTTPS.
  */
 static List *plain_http_hosts = NIL;
+static List *https_hosts = NIL;
 
 static bool
-plain_http_known(const char *api_host)
+host_listed(List *hosts, const char *api_host)
 {
 	ListCell   *lc;
 
-	foreach(lc, plain_http_hosts)
+	foreach(lc, hosts)
 		if (strcmp(lfirst(lc), api_host) == 0)
 			return true;
 	return false;
 }
 
+static bool
+plain_http_known(const char *api_host)
+{
+	return host_listed(plain_http_hosts, api_host);
+}
+
 static void
-remember_plain_http(const char *api_host)
+remember_host(List **hosts, const char *api_host)
 {
 	MemoryContext old;
 
-	if (plain_http_known(api_host))
+	if (host_listed(*hosts, api_host))
 		return;
 	old = MemoryContextSwitchTo(TopMemoryContext);
-	plain_http_hosts = lappend(plain_http_hosts, pstrdup(api_host));
+	*hosts = lappend(*hosts, pstrdup(api_host));
 	MemoryContextSwitchTo(old);
+}
+
+static void
+remember_plain_http(const char *api_host)
+{
+	remember_host(&plain_http_hosts, api_host);
+}
+
+void
+registry_settle_scheme(const RegistryTarget *t)
+{
+	HttpRequest req = {0};
+	HttpResponse resp;
+	char		why[512];
+
+	if (!t->insecure || plain_http_known(t->api_host) || host_listed(https_hosts, t->api_host) ||
+		!policy_registry_allowed(t->host, why, sizeof(why)))
+		return;
+	req.method = "GET";
+	req.url = psprintf("https://%s/v2/", t->api_host);
+	req.max_body = 64 * 1024;
+	http_request(&req, &resp);
+	if (resp.status > 0)
+		remember_host(&https_hosts, t->api_host);
+	else if (!resp.blocked)
+	{
+		req.url = psprintf("http://%s/v2/", t->api_host);
+		http_request(&req, &resp);
+		if (resp.status > 0)
+			remember_plain_http(t->api_host);
+	}
 }
 
 /* Whether a failed HTTPS attempt found a server that only speaks HTTP. */
@@ -153,6 +192,8 @@ registry_request(const RegistryTarget *t, const char *path, const char *absolute
 		{
 			if (i == 1 && resp->status > 0)
 				remember_plain_http(t->api_host);
+			else if (i == 0 && resp->status > 0 && t->insecure)
+				remember_host(&https_hosts, t->api_host);
 			break;
 		}
 	}

@@ -55,6 +55,13 @@ extern bool registry_get_blob(const RegistryTarget *t, const Digest *d, Registry
 extern bool registry_get_tag_pages(const RegistryTarget *t, List **pages, RegistryFailure *f);
 
 /*
+ * For an insecure registry not yet reached by this process: finds whether it
+ * speaks HTTPS or only plain HTTP (GET /v2/, once or twice), so that the
+ * HEAD requests of a batch use the scheme that answers.
+ */
+extern void registry_settle_scheme(const RegistryTarget *t);
+
+/*
  * Prepares the HEAD of a manifest for http_batch, with the scheme and token
  * that worked before; false when policy forbids the registry (a full fetch
  * then reports why).

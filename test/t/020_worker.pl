@@ -147,6 +147,33 @@ is(q1("SELECT count(*) FROM imagestream.change WHERE stream = 'big' AND event = 
 	1200, 'one tag_updated change per tag');
 q1("SELECT imagestream.delete_stream('wk/big')");
 
+# a registry new to the worker, insecure and plain HTTP: its scheme is found
+# once (GET /v2/ over HTTPS, then HTTP), then the tags are asked together as
+# usual, not each on its own after a failed HTTPS batch
+my $reg2 = RegistryTest->start();
+my $host2 = $reg2->host;
+my @fresh = map { "f$_" } 1 .. 20;
+$reg2->push_many_tags('org/fresh', 20, tags => \@fresh, content => 'fresh one');
+is(q1("SELECT count(*) FILTER (WHERE status = 'Success') FROM imagestream.import_image('wk/fresh', '$host2/org/fresh', all_tags => true, insecure => true)"),
+	'20', 'a stream of 20 tags from a second registry imported');
+my $fresh_new = $reg2->push_many_tags('org/fresh', 20, tags => \@fresh, content => 'fresh two');
+my $fresh_log = -s $reg2->log_file;
+$req0 = q1('SELECT requests FROM imagestream.worker_status');
+q1("SELECT imagestream.import_now('wk/fresh')");
+ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'fresh' AND image::text = '$fresh_new->{digest}'",
+		'20', 20), 'the worker moves all 20 to the new image');
+wait_for($node, "SELECT requests - $req0 FROM imagestream.worker_status", '24', 5);
+is(q1("SELECT requests - $req0 FROM imagestream.worker_status"), '24',
+	'with 24 requests: the scheme (2), a HEAD per tag, the new image once (2)');
+sleep 0.5;
+open(my $flf, '<', $reg2->log_file) or die;
+seek($flf, $fresh_log, 0);
+my @fresh_access = grep { m{"[A-Z]+ /v2/org/fresh/} } <$flf>;
+close $flf;
+is(scalar(grep { m{"GET /v2/org/fresh/manifests/} } @fresh_access), 1, 'the new manifest fetched once, for all 20');
+q1("SELECT imagestream.delete_stream('wk/fresh')");
+$reg2->stop;
+
 # SIGHUP: a setting changed by reload applies (the worker stops checking)
 q1("ALTER SYSTEM SET imagestream.import_interval = '1s';
 	ALTER SYSTEM SET imagestream.enable_worker = off; SELECT pg_reload_conf()");
