@@ -162,6 +162,13 @@ psql(q{
 		image::text AS image, generation FROM imagestream.history;
 	ALTER TABLE history_as_text ADD PRIMARY KEY (tag_id, seq);
 	CREATE INDEX ON history_as_text (image);
+	-- the floor of a normalised design: the pull spec replaced by a 4-byte
+	-- repository id, the same key and hash index, filled as history is
+	CREATE TABLE history_floor (tag_id bigint, seq bigint, created timestamptz, generation bigint,
+		repository integer, image imagestream.image_digest, PRIMARY KEY (tag_id, seq));
+	CREATE INDEX ON history_floor USING hash (image);
+	INSERT INTO history_floor SELECT tag_id, seq, created, generation, 1, image
+	FROM imagestream.history ORDER BY tag_id, seq;
 	VACUUM ANALYZE;
 });
 my $events = psql('SELECT count(*) FROM imagestream.history');
@@ -171,6 +178,11 @@ row('storage: bytes per history event with its indexes', 'the same values as tex
 	'<= 160 B', fmt($per_event, 0) . ' B (text: ' . fmt($per_event_text, 0) . ' B)',
 	fmt($per_event / $per_event_text, 2),
 	"pg_total_relation_size('imagestream.history') / count(*)");
+my $per_event_floor = psql("SELECT pg_total_relation_size('history_floor')::numeric / $events");
+row('storage: bytes per history event of a normalised design (the floor)',
+	'the pull spec as a 4-byte repository id, the same key and hash index', 'reported',
+	fmt($per_event_floor, 0) . ' B', fmt($per_event_floor / 160, 2) . ' of the goal',
+	"pg_total_relation_size('history_floor') / count(*), history_floor(tag_id, seq, created, generation, repository integer, image) in test/bench/bench.pl");
 my $digest_bytes = psql('SELECT avg(pg_column_size(image)) FROM imagestream.history');
 my $digest_text = psql('SELECT avg(pg_column_size(image::text)) FROM imagestream.history');
 row('storage: bytes per stored sha256 digest', 'the digest as text', '<= 34 B',
