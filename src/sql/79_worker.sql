@@ -63,7 +63,15 @@ DECLARE
 	d record;
 	marked integer;
 BEGIN
+	-- The streams first, in id order, as the worker and every writer lock
+	-- them: marking tags row by row otherwise deadlocks with the worker,
+	-- which holds a stream's tags while it records a chunk.
 	IF target IS NULL THEN
+		PERFORM 1 FROM imagestream.stream s
+		WHERE EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.stream_id = s.id AND t.has_spec
+					  AND t.from_kind = 'DockerImage' AND NOT t.reference AND t.scheduled
+					  AND imagestream._can(t.namespace, 'edit'))
+		ORDER BY s.id FOR UPDATE;
 		UPDATE imagestream.tag t SET import_requested_at = now()
 		WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference AND t.scheduled
 		  AND imagestream._can(t.namespace, 'edit');
@@ -71,6 +79,7 @@ BEGIN
 	ELSIF strpos(target, ':') > 0 THEN
 		d := imagestream._parse_tag(target);
 		PERFORM imagestream._require(d.namespace, 'edit');
+		PERFORM 1 FROM imagestream.stream s WHERE s.namespace = d.namespace AND s.name = d.stream FOR UPDATE;
 		UPDATE imagestream.tag t SET import_requested_at = now()
 		WHERE t.namespace = d.namespace AND t.stream = d.stream AND t.name = d.tag
 		  AND t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference;
@@ -88,7 +97,8 @@ BEGIN
 	ELSE
 		d := imagestream._parse_stream(target);
 		PERFORM imagestream._require(d.namespace, 'edit');
-		IF NOT EXISTS (SELECT 1 FROM imagestream.stream s WHERE s.namespace = d.namespace AND s.name = d.name) THEN
+		PERFORM 1 FROM imagestream.stream s WHERE s.namespace = d.namespace AND s.name = d.name FOR UPDATE;
+		IF NOT FOUND THEN
 			RAISE EXCEPTION 'image stream "%" does not exist', target USING ERRCODE = 'undefined_object';
 		END IF;
 		UPDATE imagestream.tag t SET import_requested_at = now()
