@@ -157,7 +157,7 @@ require_view(const char *namespace)
 	Datum		args[2] = {CStringGetTextDatum(namespace), CStringGetTextDatum("view")};
 	bool		nulls[2] = {false, false};
 
-	if (rights_can(GetOuterUserId(), namespace, "view"))
+	if (rights_can(rights_role(), namespace, "view"))
 		return;
 	call_sql("_require", 2, types, args, nulls);
 	elog(ERROR, "imagestream: _require granted what rights_can refused");

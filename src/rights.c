@@ -2,11 +2,13 @@
  * rights.c
  *		Who is calling, and the namespace rights it has (SPEC section 8).
  *
- * The SQL functions are SECURITY DEFINER (they write tables no ordinary role
- * may write), so current_user inside them is the extension owner.  The role
- * that matters is the one in effect outside any SECURITY DEFINER function:
- * the session's current role as SET ROLE left it, which GetOuterUserId()
- * reports.
+ * The API functions run SECURITY DEFINER bodies (they write tables no
+ * ordinary role may write), so current_user inside them is the extension
+ * owner.  The role that matters is the one that called the API, as
+ * PostgreSQL would check a privilege at that point: the session's role, or
+ * the owner of a SECURITY DEFINER function that called it.  The API entry
+ * notes it (api_call.c); outside an API call (views, policies, resolve())
+ * it is current_user.
  *
  * The check runs for every resolve() and, through the row-level security
  * policies, for every row a role reads, so it is C reading the grants'
@@ -117,18 +119,26 @@ rights_can(Oid role, const char *namespace, const char *level)
 	return rank > 0 && granted(role, namespace, rank);
 }
 
+Oid
+rights_role(void)
+{
+	Oid			caller = api_call_caller();
+
+	return OidIsValid(caller) ? caller : GetUserId();
+}
+
 PG_FUNCTION_INFO_V1(imagestream_calling_role);
 Datum
 imagestream_calling_role(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_OID(GetOuterUserId());
+	PG_RETURN_OID(rights_role());
 }
 
 PG_FUNCTION_INFO_V1(imagestream_privileged);
 Datum
 imagestream_privileged(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_BOOL(rights_privileged(GetOuterUserId()));
+	PG_RETURN_BOOL(rights_privileged(rights_role()));
 }
 
 /* SQL: _can(namespace, level); a NULL namespace or level only for the privileged */
@@ -137,7 +147,7 @@ Datum
 imagestream_can(PG_FUNCTION_ARGS)
 {
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_BOOL(rights_privileged(GetOuterUserId()));
-	PG_RETURN_BOOL(rights_can(GetOuterUserId(), text_to_cstring(PG_GETARG_TEXT_PP(0)),
+		PG_RETURN_BOOL(rights_privileged(rights_role()));
+	PG_RETURN_BOOL(rights_can(rights_role(), text_to_cstring(PG_GETARG_TEXT_PP(0)),
 							  text_to_cstring(PG_GETARG_TEXT_PP(1))));
 }

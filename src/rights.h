@@ -7,6 +7,15 @@
 
 #include "postgres.h"
 
+/*
+ * The role whose rights count: the caller an API entry noted (api_call.c),
+ * else current_user (in a SECURITY DEFINER function, its owner).
+ */
+extern Oid	rights_role(void);
+
+/* The caller noted by the outermost API entry; InvalidOid outside one. */
+extern Oid	api_call_caller(void);
+
 /* Superuser, or a member of the extension owner: every right. */
 extern bool rights_privileged(Oid role);
 

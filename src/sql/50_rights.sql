@@ -1,17 +1,22 @@
 -- Rights per namespace (SPEC section 8): view < edit < admin.  Superusers and
--- the extension owner (and its members) have every right.  The functions of
--- the API are SECURITY DEFINER; they ask about the calling role, the role in
--- effect outside them (src/rights.c), not current_user.
+-- the extension owner (and its members) have every right.
+--
+-- An API function F that checks rights is a C entry (SECURITY INVOKER) that
+-- notes the role calling it and runs the body _api_F (SECURITY DEFINER, not
+-- executable by PUBLIC) with the same arguments (src/api_call.c).  Rights
+-- are those of the role the entry noted, or of current_user outside an API
+-- call (src/rights.c).  The functions that ask are PARALLEL RESTRICTED: a
+-- parallel worker does not know the role an entry noted.
 
 CREATE FUNCTION _calling_role() RETURNS oid
 	AS 'MODULE_PATHNAME', 'imagestream_calling_role'
-	LANGUAGE C STABLE PARALLEL SAFE;
+	LANGUAGE C STABLE PARALLEL RESTRICTED;
 
 -- In C (src/rights.c): the check runs per resolve() and per row under
 -- row-level security.
 CREATE FUNCTION _privileged() RETURNS boolean
 	AS 'MODULE_PATHNAME', 'imagestream_privileged'
-	LANGUAGE C STABLE PARALLEL SAFE;
+	LANGUAGE C STABLE PARALLEL RESTRICTED;
 
 CREATE FUNCTION _level_rank(level text) RETURNS integer
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
@@ -20,7 +25,7 @@ $$;
 
 CREATE FUNCTION _can(ns text, level text) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'imagestream_can'
-	LANGUAGE C STABLE PARALLEL SAFE;
+	LANGUAGE C STABLE PARALLEL RESTRICTED;
 
 -- resolve() calls it in the caller's context: its search_path is pinned.
 CREATE FUNCTION _require(ns text, level text) RETURNS void
@@ -44,7 +49,7 @@ BEGIN
 	END IF;
 END $$;
 
-CREATE FUNCTION grant_namespace(namespace text, grantee regrole, level text) RETURNS void
+CREATE FUNCTION _api_grant_namespace(namespace text, grantee regrole, level text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 BEGIN
 	PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
@@ -56,14 +61,20 @@ BEGIN
 	INSERT INTO imagestream.namespace_grant AS g VALUES (namespace, grantee, level)
 		ON CONFLICT ON CONSTRAINT namespace_grant_pkey DO UPDATE SET level = excluded.level;
 END $$;
+
+CREATE FUNCTION grant_namespace(namespace text, grantee regrole, level text) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION grant_namespace(text, regrole, text) IS 'give a role view, edit or admin rights on a namespace';
 
-CREATE FUNCTION revoke_namespace(namespace text, grantee regrole) RETURNS void
+CREATE FUNCTION _api_revoke_namespace(namespace text, grantee regrole) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 BEGIN
 	PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
 	PERFORM imagestream._require(namespace, 'admin');
 	DELETE FROM imagestream.namespace_grant g
-		WHERE g.namespace = revoke_namespace.namespace AND g.grantee = revoke_namespace.grantee;
+		WHERE g.namespace = _api_revoke_namespace.namespace AND g.grantee = _api_revoke_namespace.grantee;
 END $$;
+
+CREATE FUNCTION revoke_namespace(namespace text, grantee regrole) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION revoke_namespace(text, regrole) IS 'take back a role''s rights on a namespace';

@@ -37,7 +37,7 @@ BEGIN
 	RETURN new_id;
 END $$;
 
-CREATE FUNCTION changes_since(after_id bigint, max_rows integer DEFAULT 1000)
+CREATE FUNCTION _api_changes_since(after_id bigint, max_rows integer DEFAULT 1000)
 RETURNS SETOF change
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 BEGIN
@@ -51,4 +51,8 @@ BEGIN
 		ORDER BY c.id
 		LIMIT max_rows;
 END $$;
+
+CREATE FUNCTION changes_since(after_id bigint, max_rows integer DEFAULT 1000)
+RETURNS SETOF change
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION changes_since(bigint, integer) IS 'changes after the given id, oldest first, in namespaces the caller may view';

@@ -1,6 +1,6 @@
 -- Streams: create, delete, image lookup policy.
 
-CREATE FUNCTION create_stream(stream text, lookup_local boolean DEFAULT false,
+CREATE FUNCTION _api_create_stream(stream text, lookup_local boolean DEFAULT false,
 	annotations jsonb DEFAULT '{}', if_not_exists boolean DEFAULT false)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
@@ -15,13 +15,18 @@ BEGIN
 	VALUES (n.namespace, n.name, coalesce(lookup_local, false), annotations)
 	ON CONFLICT ON CONSTRAINT stream_namespace_name_key DO NOTHING;
 	IF NOT FOUND AND NOT coalesce(if_not_exists, false) THEN
-		RAISE EXCEPTION 'image stream "%" already exists', create_stream.stream
+		RAISE EXCEPTION 'image stream "%" already exists', _api_create_stream.stream
 			USING ERRCODE = 'duplicate_object';
 	END IF;
 END $$;
+
+CREATE FUNCTION create_stream(stream text, lookup_local boolean DEFAULT false,
+	annotations jsonb DEFAULT '{}', if_not_exists boolean DEFAULT false)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION create_stream(text, boolean, jsonb, boolean) IS 'create an image stream "namespace/name"';
 
-CREATE FUNCTION delete_stream(stream text) RETURNS void
+CREATE FUNCTION _api_delete_stream(stream text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	n record := imagestream._parse_stream(stream);
@@ -33,9 +38,12 @@ BEGIN
 	PERFORM imagestream._log_change('stream_deleted', s.namespace, s.name, NULL,
 		NULL, NULL, NULL, s.generation);
 END $$;
+
+CREATE FUNCTION delete_stream(stream text) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION delete_stream(text) IS 'remove an image stream with its spec and status tags';
 
-CREATE FUNCTION set_lookup_local(stream text, enabled boolean) RETURNS void
+CREATE FUNCTION _api_set_lookup_local(stream text, enabled boolean) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	n record := imagestream._parse_stream(stream);
@@ -53,4 +61,7 @@ BEGIN
 		WHERE id = s.id;
 	END IF;
 END $$;
+
+CREATE FUNCTION set_lookup_local(stream text, enabled boolean) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION set_lookup_local(text, boolean) IS 'oc set image-lookup: let short names in the namespace resolve to this stream';

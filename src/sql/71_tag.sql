@@ -93,7 +93,7 @@ BEGIN
 	END IF;
 END $$;
 
-CREATE FUNCTION tag(source text, destination text, source_kind source_kind DEFAULT NULL,
+CREATE FUNCTION _api_tag(source text, destination text, source_kind source_kind DEFAULT NULL,
 	alias boolean DEFAULT false, reference boolean DEFAULT false,
 	scheduled boolean DEFAULT false, insecure boolean DEFAULT false,
 	reference_policy reference_policy DEFAULT 'Source',
@@ -212,10 +212,18 @@ BEGIN
 		PERFORM imagestream._wake_worker();		-- the tag is pending
 	END IF;
 END $$;
+
+CREATE FUNCTION tag(source text, destination text, source_kind source_kind DEFAULT NULL,
+	alias boolean DEFAULT false, reference boolean DEFAULT false,
+	scheduled boolean DEFAULT false, insecure boolean DEFAULT false,
+	reference_policy reference_policy DEFAULT 'Source',
+	import_mode import_mode DEFAULT 'Legacy')
+RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION tag(text, text, source_kind, boolean, boolean, boolean, boolean, reference_policy, import_mode)
 	IS 'oc tag: point a tag at a container image, a tag or an image of a stream';
 
-CREATE FUNCTION untag(tag text) RETURNS void
+CREATE FUNCTION _api_untag(tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record := imagestream._parse_tag(tag);
@@ -235,4 +243,7 @@ BEGIN
 	PERFORM imagestream._log_change('tag_deleted', t.namespace, t.stream, t.name,
 		NULL, t.image, t.docker_image_reference, gen);
 END $$;
+
+CREATE FUNCTION untag(tag text) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION untag(text) IS 'oc tag -d: remove a tag''s spec and status';

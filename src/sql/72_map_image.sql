@@ -1,7 +1,7 @@
 -- OpenShift ImageStreamMapping: record an image pushed or imported elsewhere
 -- as a tag's current image.  No network I/O.
 
-CREATE FUNCTION map_image(tag text, docker_image_reference image_ref,
+CREATE FUNCTION _api_map_image(tag text, docker_image_reference image_ref,
 	image image_digest DEFAULT NULL, manifest bytea DEFAULT NULL, media_type text DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
@@ -57,4 +57,9 @@ BEGIN
 	-- a push records the stream's current generation
 	PERFORM imagestream._add_event(t.id, ref, digest, s.generation);
 END $$;
+
+CREATE FUNCTION map_image(tag text, docker_image_reference image_ref,
+	image image_digest DEFAULT NULL, manifest bytea DEFAULT NULL, media_type text DEFAULT NULL)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION map_image(text, image_ref, image_digest, bytea, text) IS 'OpenShift ImageStreamMapping: record a pushed image as a tag''s current image';

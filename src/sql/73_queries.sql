@@ -26,7 +26,7 @@ COMMENT ON FUNCTION resolve(text, boolean) IS 'the pull spec, by digest, that co
 -- OpenShift's image lookup policy: "name", "name:tag" or "name@id" with no
 -- registry and no namespace, naming a stream with lookup_local, resolves
 -- through the stream; anything else comes back normalised.
-CREATE FUNCTION resolve_image(namespace text, image text) RETURNS image_ref
+CREATE FUNCTION _api_resolve_image(namespace text, image text) RETURNS image_ref
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	m text[];
@@ -37,7 +37,7 @@ BEGIN
 	PERFORM imagestream._require(namespace, 'view');
 	m := regexp_match(image, '^([a-z0-9]+(?:[._-][a-z0-9]+)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@((?:sha256|sha512):[0-9a-f]+))?$');
 	IF m IS NOT NULL AND EXISTS (SELECT 1 FROM imagestream.stream s
-								 WHERE s.namespace = resolve_image.namespace
+								 WHERE s.namespace = _api_resolve_image.namespace
 								   AND s.name = m[1] AND s.lookup_local) THEN
 		IF m[3] IS NOT NULL THEN
 			BEGIN
@@ -49,7 +49,7 @@ BEGIN
 			END;
 		ELSE
 			SELECT * INTO t FROM imagestream.tag x
-			WHERE x.namespace = resolve_image.namespace AND x.stream = m[1]
+			WHERE x.namespace = _api_resolve_image.namespace AND x.stream = m[1]
 			  AND x.name = coalesce(m[2], 'latest');
 			IF t.docker_image_reference IS NOT NULL THEN
 				RETURN imagestream._pull_spec(t);
@@ -58,6 +58,9 @@ BEGIN
 	END IF;
 	RETURN image::imagestream.image_ref;
 END $$;
+
+CREATE FUNCTION resolve_image(namespace text, image text) RETURNS image_ref
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION resolve_image(text, text) IS 'resolve a short image name through streams with local lookup in a namespace';
 
 -- os/architecture[/variant] of an image, or of each child of an index.
@@ -71,7 +74,7 @@ LANGUAGE sql STABLE AS $$
 	FROM imagestream.image i WHERE i.digest = p_image
 $$;
 
-CREATE FUNCTION history(tag text) RETURNS SETOF tag_event
+CREATE FUNCTION _api_history(tag text) RETURNS SETOF tag_event
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record := imagestream._parse_tag(tag);
@@ -81,7 +84,7 @@ BEGIN
 	SELECT id INTO t_id FROM imagestream.tag
 	WHERE namespace = d.namespace AND stream = d.stream AND name = d.tag;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'image stream tag "%" does not exist', history.tag
+		RAISE EXCEPTION 'image stream tag "%" does not exist', _api_history.tag
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	RETURN QUERY
@@ -90,6 +93,9 @@ BEGIN
 		FROM imagestream.history h WHERE h.tag_id = t_id
 		ORDER BY h.seq DESC;
 END $$;
+
+CREATE FUNCTION history(tag text) RETURNS SETOF tag_event
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION history(text) IS 'the events of a tag, newest (position 0, current) first';
 
 -- The pull spec under which a stream holds an image (OpenShift's
@@ -134,7 +140,7 @@ LANGUAGE sql STABLE AS $$
 	FROM imagestream.image i WHERE i.digest = p_digest
 $$;
 
-CREATE FUNCTION image(stream_image text) RETURNS jsonb
+CREATE FUNCTION _api_image(stream_image text) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record := imagestream._parse_stream_image(stream_image);
@@ -168,4 +174,7 @@ BEGIN
 							imagestream._stream_reference(matches[1], d.namespace, d.stream)),
 						  jsonb_build_object('digest', matches[1]::text)));
 END $$;
+
+CREATE FUNCTION image(stream_image text) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION image(text) IS 'OpenShift ImageStreamImage: metadata of an image held by a stream';

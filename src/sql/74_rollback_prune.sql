@@ -1,6 +1,6 @@
 -- Going back to an earlier image, and pruning old history and images.
 
-CREATE FUNCTION rollback(tag text, to_image text DEFAULT NULL, steps integer DEFAULT 1)
+CREATE FUNCTION _api_rollback(tag text, to_image text DEFAULT NULL, steps integer DEFAULT 1)
 RETURNS tag_event LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record := imagestream._parse_tag(tag);
@@ -20,14 +20,14 @@ BEGIN
 		END IF;
 		IF (SELECT count(DISTINCT h.image) FROM imagestream.history h
 			WHERE h.tag_id = t.id AND imagestream.digest_has_prefix(h.image, to_image)) > 1 THEN
-			RAISE EXCEPTION 'more than one image in the history of "%" matches "%"', rollback.tag, to_image
+			RAISE EXCEPTION 'more than one image in the history of "%" matches "%"', _api_rollback.tag, to_image
 				USING ERRCODE = 'cardinality_violation', HINT = 'Give more digits of the digest.';
 		END IF;
 		SELECT * INTO target FROM imagestream.history h
 		WHERE h.tag_id = t.id AND imagestream.digest_has_prefix(h.image, to_image)
 		ORDER BY h.seq DESC LIMIT 1;
 		IF NOT FOUND THEN
-			RAISE EXCEPTION 'image "%" is not in the history of "%"', to_image, rollback.tag
+			RAISE EXCEPTION 'image "%" is not in the history of "%"', to_image, _api_rollback.tag
 				USING ERRCODE = 'undefined_object';
 		END IF;
 	ELSE
@@ -37,7 +37,7 @@ BEGIN
 		SELECT * INTO target FROM imagestream.history h
 		WHERE h.tag_id = t.id ORDER BY h.seq DESC OFFSET steps LIMIT 1;
 		IF NOT FOUND THEN
-			RAISE EXCEPTION 'the history of "%" has no event % steps back', rollback.tag, steps
+			RAISE EXCEPTION 'the history of "%" has no event % steps back', _api_rollback.tag, steps
 				USING ERRCODE = 'invalid_parameter_value',
 					DETAIL = format('It holds %s events.', t.history_length);
 		END IF;
@@ -56,12 +56,16 @@ BEGIN
 	-- below an event pushed since an earlier rollback to the same image
 	PERFORM imagestream._add_event(t.id, target.docker_image_reference, target.image,
 		(SELECT x.generation FROM imagestream.stream x WHERE x.id = s.id));
-	SELECT * INTO result FROM imagestream.history(rollback.tag) LIMIT 1;
+	SELECT * INTO result FROM imagestream.history(_api_rollback.tag) LIMIT 1;
 	RETURN result;
 END $$;
+
+CREATE FUNCTION rollback(tag text, to_image text DEFAULT NULL, steps integer DEFAULT 1)
+RETURNS tag_event
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION rollback(text, text, integer) IS 'point a tag back at an earlier image of its history and pin it there';
 
-CREATE FUNCTION prune(keep_tag_revisions integer DEFAULT 3,
+CREATE FUNCTION _api_prune(keep_tag_revisions integer DEFAULT 3,
 	keep_younger_than interval DEFAULT '60 minutes', confirm boolean DEFAULT false)
 RETURNS TABLE(action text, stream text, tag text, image image_digest)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
@@ -122,4 +126,9 @@ BEGIN
 	END IF;
 	DROP TABLE pg_temp.imagestream_prune_events, pg_temp.imagestream_prune_images;
 END $$;
+
+CREATE FUNCTION prune(keep_tag_revisions integer DEFAULT 3,
+	keep_younger_than interval DEFAULT '60 minutes', confirm boolean DEFAULT false)
+RETURNS TABLE(action text, stream text, tag text, image image_digest)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION prune(integer, interval, boolean) IS 'oc adm prune images: drop old history events and unreferenced images (a dry run unless confirm)';

@@ -118,7 +118,7 @@ BEGIN
 	RETURN CASE WHEN cur.name <> p_tag.name THEN cur.name END;
 END $$;
 
-CREATE FUNCTION describe(stream text) RETURNS text
+CREATE FUNCTION _api_describe(stream text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	n record := imagestream._parse_stream(stream);
@@ -138,7 +138,7 @@ BEGIN
 	PERFORM imagestream._require(n.namespace, 'view');
 	SELECT * INTO s FROM imagestream.stream WHERE namespace = n.namespace AND name = n.name;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'image stream "%" does not exist', describe.stream
+		RAISE EXCEPTION 'image stream "%" does not exist', _api_describe.stream
 			USING ERRCODE = 'undefined_object';
 	END IF;
 
@@ -226,4 +226,7 @@ BEGIN
 	END LOOP;
 	RETURN out;
 END $$;
+
+CREATE FUNCTION describe(stream text) RETURNS text
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION describe(text) IS 'oc describe is: a readable report of a stream and its tags';

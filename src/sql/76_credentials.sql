@@ -1,7 +1,7 @@
 -- Registry pull credentials: set and dropped by superusers and the extension
 -- owner; read by nobody else (the import reads them as the owner).
 
-CREATE FUNCTION set_registry_credentials(registry text, username text, secret text)
+CREATE FUNCTION _api_set_registry_credentials(registry text, username text, secret text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 BEGIN
 	PERFORM imagestream._require_privileged('set registry credentials');
@@ -17,15 +17,22 @@ BEGIN
 	ON CONFLICT ON CONSTRAINT registry_credential_pkey
 	DO UPDATE SET username = excluded.username, secret = excluded.secret;
 END $$;
+
+CREATE FUNCTION set_registry_credentials(registry text, username text, secret text)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION set_registry_credentials(text, text, text) IS 'pull credentials for a registry host or host/path prefix (the longest match wins)';
 
-CREATE FUNCTION drop_registry_credentials(registry text) RETURNS void
+CREATE FUNCTION _api_drop_registry_credentials(registry text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 BEGIN
 	PERFORM imagestream._require_privileged('drop registry credentials');
-	DELETE FROM imagestream.registry_credential c WHERE c.registry = drop_registry_credentials.registry;
+	DELETE FROM imagestream.registry_credential c WHERE c.registry = _api_drop_registry_credentials.registry;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'no credentials for registry "%"', registry USING ERRCODE = 'undefined_object';
 	END IF;
 END $$;
+
+CREATE FUNCTION drop_registry_credentials(registry text) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION drop_registry_credentials(text) IS 'forget the pull credentials of a registry';

@@ -109,7 +109,7 @@ BEGIN
 				  THEN t.source_digest END;
 END $$;
 
-CREATE FUNCTION import_image(destination text, from_image text DEFAULT NULL,
+CREATE FUNCTION _api_import_image(destination text, from_image text DEFAULT NULL,
 	all_tags boolean DEFAULT false, scheduled boolean DEFAULT NULL,
 	insecure boolean DEFAULT NULL, reference_policy reference_policy DEFAULT NULL,
 	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false)
@@ -283,5 +283,13 @@ BEGIN
 			r.image, pull, r.reason, r.message;
 	END LOOP;
 END $$;
+
+CREATE FUNCTION import_image(destination text, from_image text DEFAULT NULL,
+	all_tags boolean DEFAULT false, scheduled boolean DEFAULT NULL,
+	insecure boolean DEFAULT NULL, reference_policy reference_policy DEFAULT NULL,
+	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false)
+RETURNS TABLE(tag text, status text, image image_digest, docker_image_reference image_ref,
+	reason text, message text)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION import_image(text, text, boolean, boolean, boolean, reference_policy, import_mode, boolean)
 	IS 'oc import-image: import a tag, or every tag of a repository, from its registry now';

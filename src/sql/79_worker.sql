@@ -57,7 +57,7 @@ END $$;
 
 -- import_now: the tag, every importable tag of the stream, or (NULL) every
 -- scheduled tag the caller may edit is due now; the worker wakes at commit.
-CREATE FUNCTION import_now(target text DEFAULT NULL) RETURNS integer
+CREATE FUNCTION _api_import_now(target text DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record;
@@ -111,6 +111,9 @@ BEGIN
 	END IF;
 	RETURN marked;
 END $$;
+
+CREATE FUNCTION import_now(target text DEFAULT NULL) RETURNS integer
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION import_now(text) IS 'ask the worker to import a tag, a stream''s tags, or every scheduled tag, now (for registry webhooks)';
 
 -- (A WARNING: CREATE EXTENSION hides the NOTICEs of its script.)

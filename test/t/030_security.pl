@@ -434,21 +434,78 @@ is(q1(q{SELECT coalesce(string_agg(DISTINCT who || ': ' || what, ', '), '') FROM
 	'definer: nothing mallory planted in public runs as alice with the default search_path');
 q1('TRUNCATE public.pwned');
 
-# Open (finding S6): the rights checked are those of the role outside every
-# SECURITY DEFINER function, so a definer function of mallory's acts with
-# the rights of whoever calls it.
+# Finding S6, fixed: rights are those of the role that calls the API, as
+# PostgreSQL checks any privilege: in a SECURITY DEFINER function, its owner.
 ok_as('mallory', q{
 	CREATE FUNCTION public.harmless() RETURNS void LANGUAGE sql SECURITY DEFINER
 		SET search_path = pg_catalog AS $$ SELECT imagestream.tag('quay.io/mal/x:1', 'alpha/app:planted') $$;
+	CREATE FUNCTION public.peek_resolve() RETURNS text LANGUAGE sql SECURITY DEFINER
+		SET search_path = pg_catalog AS $$ SELECT imagestream.resolve('alpha/app:v1')::text $$;
+	CREATE FUNCTION public.peek_history() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+		SET search_path = pg_catalog AS $$ SELECT count(*) FROM imagestream.history('alpha/app:v1') $$;
+	CREATE FUNCTION public.peek_view() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+		SET search_path = pg_catalog AS $$ SELECT count(*) FROM imagestream.image_stream_tags WHERE namespace = 'alpha' $$;
+	GRANT EXECUTE ON FUNCTION public.harmless(), public.peek_resolve(), public.peek_history(),
+		public.peek_view() TO PUBLIC;
 });
-as_role('editor', 'SELECT public.harmless()');
-TODO:
-{
-	local $TODO = 'open finding S6: rights follow the outer role into other roles\' definer functions';
-	is(q1(q{SELECT count(*) FROM imagestream.tag WHERE name = 'planted'}), '0',
-		'definer: a definer function of mallory cannot use the rights of its caller');
-}
-q1(q{SELECT imagestream.untag('alpha/app:planted') FROM imagestream.tag WHERE name = 'planted'});
+($out, $err) = as_role('editor', 'SELECT public.harmless()');
+like($err, qr/permission denied for namespace "alpha"/,
+	'definer: a definer function of mallory cannot use the rights of its caller');
+is(q1(q{SELECT count(*) FROM imagestream.tag WHERE name = 'planted'}), '0', 'definer: and it tagged nothing');
+($out, $err) = as_role('alice', 'SELECT public.peek_resolve()');
+like($err, qr/permission denied for namespace "alpha"/, 'definer: nor read a tag through resolve() with them');
+($out, $err) = as_role('alice', 'SELECT public.peek_history()');
+like($err, qr/permission denied for namespace "alpha"|does not exist/, 'definer: nor through history()');
+is(ok_as('alice', 'SELECT public.peek_view()'), '0', 'definer: nor through the views');
+isnt(ok_as('alice', "SELECT count(*) FROM imagestream.image_stream_tags WHERE namespace = 'alpha'"), '0',
+	'definer: which alice reads herself');
+
+# the converse, PostgreSQL's rule for definer functions: the owner lends its
+# rights to whoever may execute the function
+q1('GRANT CREATE ON SCHEMA public TO editor');
+ok_as('editor', q{
+	CREATE FUNCTION public.publish() RETURNS void LANGUAGE sql SECURITY DEFINER
+		SET search_path = pg_catalog AS $$ SELECT imagestream.tag('quay.io/alpha-org/app:2', 'alpha/app:published') $$;
+	GRANT EXECUTE ON FUNCTION public.publish() TO eve;
+});
+ok_as('eve', 'SELECT public.publish()');
+is(q1(q{SELECT count(*) FROM imagestream.tag WHERE namespace = 'alpha' AND name = 'published'}), '1',
+	'definer: a definer function of an editor tags with its owner\'s rights, for eve who has none');
+($out, $err) = as_role('eve', q{SELECT imagestream.tag('quay.io/alpha-org/app:2', 'alpha/app:direct')});
+like($err, qr/permission denied for namespace "alpha"/, 'definer: eve cannot do it herself');
+q1(q{SELECT imagestream.untag('alpha/app:published'); DROP FUNCTION public.publish();
+	REVOKE CREATE ON SCHEMA public FROM editor});
+
+# the bodies cannot be called with a caller of one's choosing: PUBLIC cannot
+# execute them, and every API function that checks rights goes through an entry
+($out, $err) = as_role('mallory', q{SELECT imagestream._api_tag('quay.io/mal/x:1', 'alpha/app:planted')});
+like($err, qr/permission denied for function _api_tag/, 'definer: the bodies are not executable by PUBLIC');
+is(q1(q{
+	SELECT string_agg(p.oid::regprocedure::text, ', ')
+	FROM pg_proc p
+	WHERE p.pronamespace = 'imagestream'::regnamespace AND p.prosecdef
+	  AND (p.proname NOT LIKE '\_%' OR has_function_privilege('public', p.oid, 'EXECUTE'))
+}), '', 'definer: every SECURITY DEFINER function is internal and not executable by PUBLIC');
+is(q1(q{
+	SELECT string_agg(b.oid::regprocedure::text, ', ')
+	FROM pg_proc b
+	WHERE b.pronamespace = 'imagestream'::regnamespace AND b.proname LIKE '\_api\_%'
+	  AND NOT EXISTS (SELECT 1 FROM pg_proc e
+					  WHERE e.pronamespace = b.pronamespace AND e.proname = substr(b.proname, 6)
+						AND e.proargtypes = b.proargtypes AND e.prosrc = 'imagestream_api_call'
+						AND NOT e.prosecdef AND has_function_privilege('public', e.oid, 'EXECUTE'))
+}), '', 'definer: each body has its entry, SECURITY INVOKER and executable by PUBLIC');
+# a failed API call leaves no caller behind for the next statement
+($out, $err) = ('', '');
+$node->psql('postgres', q{
+	\set ON_ERROR_STOP 0
+	SELECT imagestream.tag('quay.io/mal/x:1', 'not a tag');
+	SET ROLE eve;
+	SELECT imagestream._calling_role()::regrole;
+}, stdout => \$out, stderr => \$err);
+like($err, qr/invalid image stream tag name/, 'definer: an API call of the superuser fails');
+is($out, 'eve', 'definer: and the next call\'s caller is the role then current, not the superuser');
+q1(q{DROP FUNCTION public.harmless(), public.peek_resolve(), public.peek_history(), public.peek_view()});
 
 # the planted objects do work when named, so the check above can fail
 ok_as('mallory', "SET search_path = public, pg_catalog; SELECT 'a'::text = 'a'::text");

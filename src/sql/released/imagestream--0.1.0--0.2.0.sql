@@ -1,0 +1,452 @@
+-- imagestream 0.1.0 -> 0.2.0
+--
+-- Rights are those of the role that calls an API function, not of the role
+-- outside every SECURITY DEFINER function (finding S6, doc/security.md).
+-- Each such function F becomes a C entry that notes its caller and runs the
+-- body _api_F.  The bodies keep the 0.1.0 functions (renamed, so that their
+-- privileges can be carried over to the entries) with the new text.
+
+\echo Use "ALTER EXTENSION imagestream UPDATE TO '0.2.0'" to load this file. \quit
+
+ALTER FUNCTION _calling_role() PARALLEL RESTRICTED;
+ALTER FUNCTION _privileged() PARALLEL RESTRICTED;
+ALTER FUNCTION _can(text, text) PARALLEL RESTRICTED;
+
+ALTER FUNCTION grant_namespace(text, regrole, text) RENAME TO _api_grant_namespace;
+COMMENT ON FUNCTION _api_grant_namespace(text, regrole, text) IS NULL;
+ALTER FUNCTION revoke_namespace(text, regrole) RENAME TO _api_revoke_namespace;
+COMMENT ON FUNCTION _api_revoke_namespace(text, regrole) IS NULL;
+ALTER FUNCTION changes_since(bigint, integer) RENAME TO _api_changes_since;
+COMMENT ON FUNCTION _api_changes_since(bigint, integer) IS NULL;
+ALTER FUNCTION create_stream(text, boolean, jsonb, boolean) RENAME TO _api_create_stream;
+COMMENT ON FUNCTION _api_create_stream(text, boolean, jsonb, boolean) IS NULL;
+ALTER FUNCTION delete_stream(text) RENAME TO _api_delete_stream;
+COMMENT ON FUNCTION _api_delete_stream(text) IS NULL;
+ALTER FUNCTION set_lookup_local(text, boolean) RENAME TO _api_set_lookup_local;
+COMMENT ON FUNCTION _api_set_lookup_local(text, boolean) IS NULL;
+ALTER FUNCTION tag(text, text, source_kind, boolean, boolean, boolean, boolean, reference_policy, import_mode) RENAME TO _api_tag;
+COMMENT ON FUNCTION _api_tag(text, text, source_kind, boolean, boolean, boolean, boolean, reference_policy, import_mode) IS NULL;
+ALTER FUNCTION untag(text) RENAME TO _api_untag;
+COMMENT ON FUNCTION _api_untag(text) IS NULL;
+ALTER FUNCTION map_image(text, image_ref, image_digest, bytea, text) RENAME TO _api_map_image;
+COMMENT ON FUNCTION _api_map_image(text, image_ref, image_digest, bytea, text) IS NULL;
+ALTER FUNCTION resolve_image(text, text) RENAME TO _api_resolve_image;
+COMMENT ON FUNCTION _api_resolve_image(text, text) IS NULL;
+ALTER FUNCTION history(text) RENAME TO _api_history;
+COMMENT ON FUNCTION _api_history(text) IS NULL;
+ALTER FUNCTION image(text) RENAME TO _api_image;
+COMMENT ON FUNCTION _api_image(text) IS NULL;
+ALTER FUNCTION rollback(text, text, integer) RENAME TO _api_rollback;
+COMMENT ON FUNCTION _api_rollback(text, text, integer) IS NULL;
+ALTER FUNCTION prune(integer, interval, boolean) RENAME TO _api_prune;
+COMMENT ON FUNCTION _api_prune(integer, interval, boolean) IS NULL;
+ALTER FUNCTION describe(text) RENAME TO _api_describe;
+COMMENT ON FUNCTION _api_describe(text) IS NULL;
+ALTER FUNCTION set_registry_credentials(text, text, text) RENAME TO _api_set_registry_credentials;
+COMMENT ON FUNCTION _api_set_registry_credentials(text, text, text) IS NULL;
+ALTER FUNCTION drop_registry_credentials(text) RENAME TO _api_drop_registry_credentials;
+COMMENT ON FUNCTION _api_drop_registry_credentials(text) IS NULL;
+ALTER FUNCTION import_image(text, text, boolean, boolean, boolean, reference_policy, import_mode, boolean) RENAME TO _api_import_image;
+COMMENT ON FUNCTION _api_import_image(text, text, boolean, boolean, boolean, reference_policy, import_mode, boolean) IS NULL;
+ALTER FUNCTION import_now(text) RENAME TO _api_import_now;
+COMMENT ON FUNCTION _api_import_now(text) IS NULL;
+ALTER FUNCTION check_invariants() RENAME TO _api_check_invariants;
+COMMENT ON FUNCTION _api_check_invariants() IS NULL;
+
+CREATE OR REPLACE FUNCTION _api_revoke_namespace(namespace text, grantee regrole) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+BEGIN
+	PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
+	PERFORM imagestream._require(namespace, 'admin');
+	DELETE FROM imagestream.namespace_grant g
+		WHERE g.namespace = _api_revoke_namespace.namespace AND g.grantee = _api_revoke_namespace.grantee;
+END $$;
+
+CREATE OR REPLACE FUNCTION _api_create_stream(stream text, lookup_local boolean DEFAULT false,
+	annotations jsonb DEFAULT '{}', if_not_exists boolean DEFAULT false)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	n record := imagestream._parse_stream(stream);
+BEGIN
+	PERFORM imagestream._require(n.namespace, 'edit');
+	IF annotations IS NULL OR jsonb_typeof(annotations) <> 'object' THEN
+		RAISE EXCEPTION 'annotations must be a JSON object'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	INSERT INTO imagestream.stream (namespace, name, lookup_local, annotations)
+	VALUES (n.namespace, n.name, coalesce(lookup_local, false), annotations)
+	ON CONFLICT ON CONSTRAINT stream_namespace_name_key DO NOTHING;
+	IF NOT FOUND AND NOT coalesce(if_not_exists, false) THEN
+		RAISE EXCEPTION 'image stream "%" already exists', _api_create_stream.stream
+			USING ERRCODE = 'duplicate_object';
+	END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION _api_resolve_image(namespace text, image text) RETURNS image_ref
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	m text[];
+	t imagestream.tag;
+	found record;
+BEGIN
+	PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
+	PERFORM imagestream._require(namespace, 'view');
+	m := regexp_match(image, '^([a-z0-9]+(?:[._-][a-z0-9]+)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@((?:sha256|sha512):[0-9a-f]+))?$');
+	IF m IS NOT NULL AND EXISTS (SELECT 1 FROM imagestream.stream s
+								 WHERE s.namespace = _api_resolve_image.namespace
+								   AND s.name = m[1] AND s.lookup_local) THEN
+		IF m[3] IS NOT NULL THEN
+			BEGIN
+				found := imagestream._resolve_image_id(namespace, m[1], m[3]);
+				RETURN imagestream.ref_with_digest(
+					imagestream.ref_name(found.docker_image_reference)::imagestream.image_ref, found.image);
+			EXCEPTION WHEN undefined_object OR cardinality_violation THEN
+				NULL;		-- not an image of the stream: fall through
+			END;
+		ELSE
+			SELECT * INTO t FROM imagestream.tag x
+			WHERE x.namespace = _api_resolve_image.namespace AND x.stream = m[1]
+			  AND x.name = coalesce(m[2], 'latest');
+			IF t.docker_image_reference IS NOT NULL THEN
+				RETURN imagestream._pull_spec(t);
+			END IF;
+		END IF;
+	END IF;
+	RETURN image::imagestream.image_ref;
+END $$;
+
+CREATE OR REPLACE FUNCTION _api_history(tag text) RETURNS SETOF tag_event
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record := imagestream._parse_tag(tag);
+	t_id bigint;
+BEGIN
+	PERFORM imagestream._require(d.namespace, 'view');
+	SELECT id INTO t_id FROM imagestream.tag
+	WHERE namespace = d.namespace AND stream = d.stream AND name = d.tag;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'image stream tag "%" does not exist', _api_history.tag
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN QUERY
+		SELECT (row_number() OVER (ORDER BY h.seq DESC) - 1)::integer, h.created,
+			h.docker_image_reference, h.image, h.generation, imagestream._platforms(h.image)
+		FROM imagestream.history h WHERE h.tag_id = t_id
+		ORDER BY h.seq DESC;
+END $$;
+
+CREATE OR REPLACE FUNCTION _api_rollback(tag text, to_image text DEFAULT NULL, steps integer DEFAULT 1)
+RETURNS tag_event LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record := imagestream._parse_tag(tag);
+	s imagestream.stream;
+	t imagestream.tag;
+	target imagestream.history;
+	result imagestream.tag_event;
+BEGIN
+	PERFORM imagestream._require(d.namespace, 'edit');
+	s := imagestream._lock_stream(d.namespace, d.stream);
+	t := imagestream._lock_tag(s, d.tag);
+	IF to_image IS NOT NULL THEN
+		IF to_image !~ '^((sha256|sha512):)?[0-9a-f]{7,128}$' THEN
+			RAISE EXCEPTION 'invalid image "%"', to_image
+				USING ERRCODE = 'invalid_parameter_value',
+					DETAIL = 'Give a digest or a prefix of its lowercase hex digits, at least 7 long.';
+		END IF;
+		IF (SELECT count(DISTINCT h.image) FROM imagestream.history h
+			WHERE h.tag_id = t.id AND imagestream.digest_has_prefix(h.image, to_image)) > 1 THEN
+			RAISE EXCEPTION 'more than one image in the history of "%" matches "%"', _api_rollback.tag, to_image
+				USING ERRCODE = 'cardinality_violation', HINT = 'Give more digits of the digest.';
+		END IF;
+		SELECT * INTO target FROM imagestream.history h
+		WHERE h.tag_id = t.id AND imagestream.digest_has_prefix(h.image, to_image)
+		ORDER BY h.seq DESC LIMIT 1;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'image "%" is not in the history of "%"', to_image, _api_rollback.tag
+				USING ERRCODE = 'undefined_object';
+		END IF;
+	ELSE
+		IF steps IS NULL OR steps < 1 THEN
+			RAISE EXCEPTION 'steps must be 1 or more' USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT * INTO target FROM imagestream.history h
+		WHERE h.tag_id = t.id ORDER BY h.seq DESC OFFSET steps LIMIT 1;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'the history of "%" has no event % steps back', _api_rollback.tag, steps
+				USING ERRCODE = 'invalid_parameter_value',
+					DETAIL = format('It holds %s events.', t.history_length);
+		END IF;
+		IF target.image IS NULL THEN
+			RAISE EXCEPTION 'the event % steps back has no image to roll back to', steps
+				USING ERRCODE = 'invalid_parameter_value',
+					DETAIL = format('It is a reference to %s only.', target.docker_image_reference);
+		END IF;
+	END IF;
+
+	-- as "oc tag stream@digest stream:tag": pin the spec, record a new event
+	PERFORM imagestream._set_spec(s, d.tag, 'ImageStreamImage',
+		format('%s/%s@%s', s.namespace, s.name, target.image), t.reference, false, false,
+		t.import_mode, t.reference_policy, '{}');
+	-- the stream's generation now: the spec's when the pin moved, and never
+	-- below an event pushed since an earlier rollback to the same image
+	PERFORM imagestream._add_event(t.id, target.docker_image_reference, target.image,
+		(SELECT x.generation FROM imagestream.stream x WHERE x.id = s.id));
+	SELECT * INTO result FROM imagestream.history(_api_rollback.tag) LIMIT 1;
+	RETURN result;
+END $$;
+
+CREATE OR REPLACE FUNCTION _api_describe(stream text) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	n record := imagestream._parse_stream(stream);
+	s imagestream.stream;
+	out text;
+	t imagestream.tag;
+	h imagestream.history;
+	names text[];
+	hidden jsonb := '{}';
+	target text;
+	local_registry text := nullif(current_setting('imagestream.local_registry', true), '');
+	first boolean := true;
+	i integer;
+	k text;
+	v text;
+BEGIN
+	PERFORM imagestream._require(n.namespace, 'view');
+	SELECT * INTO s FROM imagestream.stream WHERE namespace = n.namespace AND name = n.name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'image stream "%" does not exist', _api_describe.stream
+			USING ERRCODE = 'undefined_object';
+	END IF;
+
+	-- the header block: oc's tabwriter pads its first column to 24
+	out := format(E'Name:\t\t\t%s\nNamespace:\t\t%s\nCreated:\t\t%s ago\nLabels:\t\t\t<none>\n',
+				  s.name, s.namespace, imagestream._human_duration(now() - s.created_at));
+	i := 0;
+	FOR k, v IN SELECT key, value FROM jsonb_each_text(s.annotations) ORDER BY key COLLATE "C" LOOP
+		out := out || CASE WHEN i = 0 THEN E'Annotations:\t\t' ELSE E'\t\t\t' END || k || '=' || v || E'\n';
+		i := i + 1;
+	END LOOP;
+	IF i = 0 THEN
+		out := out || E'Annotations:\t\t<none>\n';
+	END IF;
+	out := out || format(E'Image Repository:\t%s\nImage Lookup:\t\tlocal=%s\n',
+		coalesce(local_registry || '/' || s.namespace || '/' || s.name, '<none>'), s.lookup_local);
+
+	SELECT array_agg(x.name) INTO names FROM imagestream.tag x WHERE x.stream_id = s.id;
+	IF names IS NULL THEN
+		RETURN out || E'Tags:\t\t\t<none>\n';
+	END IF;
+	out := out || format(E'Unique Images:\t\t%s\nTags:\t\t\t%s\n\n',
+		(SELECT count(DISTINCT coalesce(hh.image::text, '')) FROM imagestream.history hh
+		 JOIN imagestream.tag x ON x.id = hh.tag_id WHERE x.stream_id = s.id),
+		cardinality(names));
+
+	-- aliases that end at another spec tag are listed with it, not alone
+	FOR t IN SELECT * FROM imagestream.tag x WHERE x.stream_id = s.id LOOP
+		target := imagestream._alias_target(t);
+		IF target IS NOT NULL THEN
+			hidden := jsonb_set(hidden, ARRAY[target],
+				coalesce(hidden->target, '[]') || to_jsonb(t.name));
+		END IF;
+	END LOOP;
+
+	FOR t IN SELECT x.* FROM unnest(imagestream._prioritize_tags(names)) WITH ORDINALITY AS o(name, ord)
+			 JOIN imagestream.tag x ON x.stream_id = s.id AND x.name = o.name
+			 ORDER BY o.ord LOOP
+		CONTINUE WHEN EXISTS (SELECT 1 FROM jsonb_each(hidden) e
+							  WHERE e.value ? t.name);
+		IF NOT first THEN
+			out := out || E'\n';
+		END IF;
+		first := false;
+		out := out || t.name || CASE WHEN hidden ? t.name
+			THEN ' (' || array_to_string(imagestream._prioritize_tags(
+				ARRAY(SELECT jsonb_array_elements_text(hidden->t.name))), ', ') || ')'
+			ELSE '' END || E'\n';
+		out := out || CASE
+			WHEN NOT t.has_spec THEN E'  no spec tag\n'
+			WHEN t.from_kind = 'ImageStreamTag' THEN
+				format(CASE WHEN t.reference THEN E'  reference to %s\n' ELSE E'  tagged from %s\n' END,
+					   imagestream._from_display(t))
+			WHEN t.from_kind = 'DockerImage' THEN
+				format(CASE WHEN t.reference THEN E'  reference to registry %s\n'
+							WHEN t.scheduled THEN E'  updates automatically from registry %s\n'
+							ELSE E'  tagged from %s\n' END, t.from_ref)
+			ELSE format(CASE WHEN t.reference THEN E'  reference to image %s\n' ELSE E'  tagged from %s\n' END,
+						imagestream._from_display(t))
+		END;
+		IF t.has_spec AND t.insecure THEN
+			out := out || E'    will use insecure HTTPS or HTTP connections\n';
+		END IF;
+		IF t.has_spec AND t.reference_policy = 'Local' THEN
+			out := out || E'    prefer registry pullthrough when referencing this tag\n';
+		END IF;
+		out := out || E'\n';
+		IF t.has_spec AND NOT t.reference
+		   AND t.spec_generation > greatest(coalesce(t.status_generation, 0), coalesce(t.import_generation, 0)) THEN
+			out := out || E'  ~ importing latest image ...\n';
+		END IF;
+		IF t.import_status = 'False' THEN
+			out := out || format(E'  ! error: Import failed (%s): %s\n      %s ago\n',
+				t.import_reason, t.import_message, imagestream._human_duration(now() - t.import_transition));
+		END IF;
+		i := 0;
+		FOR h IN SELECT * FROM imagestream.history x WHERE x.tag_id = t.id ORDER BY x.seq DESC LOOP
+			out := out || CASE WHEN i = 0 THEN '  * ' ELSE '    ' END || h.docker_image_reference::text || E'\n';
+			out := out || '      ' || imagestream._human_duration(now() - h.created) || ' ago'
+				|| CASE WHEN h.image IS NOT NULL
+						 AND imagestream.ref_digest(h.docker_image_reference) IS DISTINCT FROM h.image
+						THEN E'\t' || h.image::text ELSE '' END || E'\n';
+			i := i + 1;
+		END LOOP;
+	END LOOP;
+	RETURN out;
+END $$;
+
+CREATE OR REPLACE FUNCTION _api_drop_registry_credentials(registry text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+BEGIN
+	PERFORM imagestream._require_privileged('drop registry credentials');
+	DELETE FROM imagestream.registry_credential c WHERE c.registry = _api_drop_registry_credentials.registry;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'no credentials for registry "%"', registry USING ERRCODE = 'undefined_object';
+	END IF;
+END $$;
+
+CREATE FUNCTION grant_namespace(namespace text, grantee regrole, level text) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION grant_namespace(text, regrole, text) IS 'give a role view, edit or admin rights on a namespace';
+
+CREATE FUNCTION revoke_namespace(namespace text, grantee regrole) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION revoke_namespace(text, regrole) IS 'take back a role''s rights on a namespace';
+
+CREATE FUNCTION changes_since(after_id bigint, max_rows integer DEFAULT 1000)
+RETURNS SETOF change
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+COMMENT ON FUNCTION changes_since(bigint, integer) IS 'changes after the given id, oldest first, in namespaces the caller may view';
+
+CREATE FUNCTION create_stream(stream text, lookup_local boolean DEFAULT false,
+	annotations jsonb DEFAULT '{}', if_not_exists boolean DEFAULT false)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION create_stream(text, boolean, jsonb, boolean) IS 'create an image stream "namespace/name"';
+
+CREATE FUNCTION delete_stream(stream text) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION delete_stream(text) IS 'remove an image stream with its spec and status tags';
+
+CREATE FUNCTION set_lookup_local(stream text, enabled boolean) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION set_lookup_local(text, boolean) IS 'oc set image-lookup: let short names in the namespace resolve to this stream';
+
+CREATE FUNCTION tag(source text, destination text, source_kind source_kind DEFAULT NULL,
+	alias boolean DEFAULT false, reference boolean DEFAULT false,
+	scheduled boolean DEFAULT false, insecure boolean DEFAULT false,
+	reference_policy reference_policy DEFAULT 'Source',
+	import_mode import_mode DEFAULT 'Legacy')
+RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION tag(text, text, source_kind, boolean, boolean, boolean, boolean, reference_policy, import_mode)
+	IS 'oc tag: point a tag at a container image, a tag or an image of a stream';
+
+CREATE FUNCTION untag(tag text) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION untag(text) IS 'oc tag -d: remove a tag''s spec and status';
+
+CREATE FUNCTION map_image(tag text, docker_image_reference image_ref,
+	image image_digest DEFAULT NULL, manifest bytea DEFAULT NULL, media_type text DEFAULT NULL)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION map_image(text, image_ref, image_digest, bytea, text) IS 'OpenShift ImageStreamMapping: record a pushed image as a tag''s current image';
+
+CREATE FUNCTION resolve_image(namespace text, image text) RETURNS image_ref
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+COMMENT ON FUNCTION resolve_image(text, text) IS 'resolve a short image name through streams with local lookup in a namespace';
+
+CREATE FUNCTION history(tag text) RETURNS SETOF tag_event
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+COMMENT ON FUNCTION history(text) IS 'the events of a tag, newest (position 0, current) first';
+
+CREATE FUNCTION image(stream_image text) RETURNS jsonb
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+COMMENT ON FUNCTION image(text) IS 'OpenShift ImageStreamImage: metadata of an image held by a stream';
+
+CREATE FUNCTION rollback(tag text, to_image text DEFAULT NULL, steps integer DEFAULT 1)
+RETURNS tag_event
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION rollback(text, text, integer) IS 'point a tag back at an earlier image of its history and pin it there';
+
+CREATE FUNCTION prune(keep_tag_revisions integer DEFAULT 3,
+	keep_younger_than interval DEFAULT '60 minutes', confirm boolean DEFAULT false)
+RETURNS TABLE(action text, stream text, tag text, image image_digest)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION prune(integer, interval, boolean) IS 'oc adm prune images: drop old history events and unreferenced images (a dry run unless confirm)';
+
+CREATE FUNCTION describe(stream text) RETURNS text
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+COMMENT ON FUNCTION describe(text) IS 'oc describe is: a readable report of a stream and its tags';
+
+CREATE FUNCTION set_registry_credentials(registry text, username text, secret text)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION set_registry_credentials(text, text, text) IS 'pull credentials for a registry host or host/path prefix (the longest match wins)';
+
+CREATE FUNCTION drop_registry_credentials(registry text) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION drop_registry_credentials(text) IS 'forget the pull credentials of a registry';
+
+CREATE FUNCTION import_image(destination text, from_image text DEFAULT NULL,
+	all_tags boolean DEFAULT false, scheduled boolean DEFAULT NULL,
+	insecure boolean DEFAULT NULL, reference_policy reference_policy DEFAULT NULL,
+	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false)
+RETURNS TABLE(tag text, status text, image image_digest, docker_image_reference image_ref,
+	reason text, message text)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION import_image(text, text, boolean, boolean, boolean, reference_policy, import_mode, boolean)
+	IS 'oc import-image: import a tag, or every tag of a repository, from its registry now';
+
+CREATE FUNCTION import_now(target text DEFAULT NULL) RETURNS integer
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION import_now(text) IS 'ask the worker to import a tag, a stream''s tags, or every scheduled tag, now (for registry webhooks)';
+
+CREATE FUNCTION check_invariants() RETURNS TABLE(invariant text, object text, detail text)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+COMMENT ON FUNCTION check_invariants() IS 'the model''s invariants: one row per violation, none when sound';
+
+-- A privilege granted or revoked on a 0.1.0 function now applies to its
+-- entry; the bodies are the owner's alone, as in a new installation.
+DO $$
+DECLARE
+	body regprocedure;
+	entry regprocedure;
+	grantee oid;
+BEGIN
+	FOR body, entry IN
+		SELECT p.oid, e.oid
+		FROM pg_catalog.pg_proc p
+		JOIN pg_catalog.pg_proc e ON e.pronamespace = p.pronamespace
+			AND e.proname OPERATOR(pg_catalog.=) pg_catalog.substr(p.proname, 6)
+			AND e.proargtypes OPERATOR(pg_catalog.=) p.proargtypes
+		WHERE p.pronamespace = 'imagestream'::regnamespace AND p.proname LIKE '\_api\_%'
+	LOOP
+		IF (SELECT p.proacl IS NOT NULL FROM pg_catalog.pg_proc p WHERE p.oid = body)
+		THEN
+			EXECUTE pg_catalog.format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', entry);
+		END IF;
+		FOR grantee IN
+			SELECT a.grantee FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a
+			WHERE p.oid = body AND a.grantee <> p.proowner
+		LOOP
+			IF grantee = 0 THEN
+				EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO PUBLIC', entry);
+				EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', body);
+			ELSE
+				EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s', entry, grantee::regrole);
+				EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM %s', body, grantee::regrole);
+			END IF;
+		END LOOP;
+		EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', body);
+	END LOOP;
+END $$;

@@ -1,0 +1,125 @@
+# ALTER EXTENSION imagestream UPDATE from every released version: the
+# updated database has the same SQL objects as a new installation (pg_dump
+# --binary-upgrade, which dumps an extension's objects one by one), keeps its
+# data, carries privileges a DBA changed on API functions over, and works
+# with the new rights rule (finding S6).
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+use ImagestreamTest qw(start_node invariants_hold);
+
+my $node = start_node('upgrade');
+sub q1 { my ($db, $sql) = @_; return $node->safe_psql($db, $sql) }
+
+my $current = q1('postgres', q{SELECT default_version FROM pg_available_extensions WHERE name = 'imagestream'});
+my @released = split /\n/, q1('postgres', qq{
+	SELECT version FROM pg_available_extension_versions
+	WHERE name = 'imagestream' AND version <> '$current' ORDER BY string_to_array(version, '.')::int[]});
+cmp_ok(scalar(@released), '>=', 1, "released versions to update from: @released");
+
+# The objects of the extension as pg_dump --binary-upgrade writes them,
+# without what differs by installation: OIDs and the version string.
+sub objects
+{
+	my ($db) = @_;
+	my ($out, $err);
+	$node->run_log([ 'pg_dump', '--schema-only', '--binary-upgrade', '-d', $node->connstr($db),
+		'-f', "$PostgreSQL::Test::Utils::tmp_check/$db.sql" ]) or die "pg_dump of $db failed";
+	open(my $fh, '<', "$PostgreSQL::Test::Utils::tmp_check/$db.sql") or die $!;
+	my @keep = grep { !/binary_upgrade_set_next_|binary_upgrade_create_empty_extension|^SET relfrozenxid|^WHERE oid = .\d+.;|^\\(un)?restrict |^--|^\s*$/ } <$fh>;
+	close $fh;
+	return join('', @keep);
+}
+
+sub objects_diff
+{
+	my ($want, $got) = @_;
+	my $dir = PostgreSQL::Test::Utils::tempdir;
+	for (["$dir/new", $want], ["$dir/updated", $got])
+	{
+		open(my $fh, '>', $_->[0]) or die $!;
+		print $fh $_->[1];
+		close $fh;
+	}
+	my ($diff) = run_command([ 'diff', '-u', "$dir/new", "$dir/updated" ]);
+	return substr($diff, 0, 20000);
+}
+
+q1('postgres', 'CREATE DATABASE fresh');
+q1('fresh', 'CREATE EXTENSION imagestream');
+my $fresh = objects('fresh');
+like($fresh, qr/ALTER EXTENSION imagestream ADD FUNCTION imagestream\._api_tag\(/,
+	'the dump lists the extension\'s objects one by one');
+
+# what the API of every released version can do, with the rights it checks
+my $populate = q{
+	SET search_path TO imagestream, public;
+	SELECT create_stream('up/web', lookup_local => true);
+	SELECT map_image('up/web:latest', ref_with_digest('quay.io/org/web', content_digest(v::bytea)))
+	FROM unnest(ARRAY['1', '2', '3']) v;
+	SELECT tag('web:latest', 'up/web:stable', alias => true);
+	SELECT tag('quay.io/org/web:9', 'up/web:next', scheduled => true);
+	SELECT rollback('up/web:latest');
+	SELECT grant_namespace('up', 'up_viewer', 'view');
+	SELECT set_registry_credentials('quay.io', 'robot', 'token');
+};
+my @tables = qw(stream tag history image image_layer image_child registry_credential
+  namespace_grant change);
+sub rows
+{
+	my ($db) = @_;
+	return join("\n", map {
+		q1($db, "SELECT '$_ ' || count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')
+				 FROM imagestream.$_ t")
+	} @tables);
+}
+
+q1('postgres', 'CREATE ROLE up_viewer; CREATE ROLE up_builder');
+for my $old (@released)
+{
+	(my $db = "from_$old") =~ s/\./_/g;
+	q1('postgres', "CREATE DATABASE $db");
+	q1($db, "CREATE EXTENSION imagestream VERSION '$old'");
+	isnt(objects($db), $fresh, "$old: its objects differ from $current before the update (the check can fail)");
+	q1($db, 'ALTER EXTENSION imagestream UPDATE');
+	is(q1($db, q{SELECT extversion FROM pg_extension WHERE extname = 'imagestream'}), $current,
+		"$old: updates to $current");
+	my $updated = objects($db);
+	ok($updated eq $fresh, "$old: the updated objects equal a new installation's")
+	  or diag(objects_diff($fresh, $updated));
+
+	# data written by the old version is kept, and the new one carries on
+	my $data = "${db}_data";
+	q1('postgres', "CREATE DATABASE $data");
+	q1($data, "CREATE EXTENSION imagestream VERSION '$old'");
+	q1($data, $populate);
+	q1($data, q{
+		REVOKE EXECUTE ON FUNCTION imagestream.import_image FROM PUBLIC;
+		GRANT EXECUTE ON FUNCTION imagestream.import_image TO up_builder;
+	}) if $old eq $released[0];
+	my $before = rows($data);
+	like($before, qr/^history 6 /m, "$old: the old version wrote history");
+	q1($data, 'ALTER EXTENSION imagestream UPDATE');
+	is(rows($data), $before, "$old: every table keeps its rows through the update");
+	is(q1($data, q{SELECT imagestream.resolve('up/web:stable')::text = imagestream.resolve('up/web:latest')::text}),
+		't', "$old: resolve works after the update");
+	q1($data, q{SELECT imagestream.map_image('up/web:latest', imagestream.ref_with_digest('quay.io/org/web', imagestream.content_digest('4'::bytea)))});
+	is(q1($data, q{SELECT count(*) FROM imagestream.history('up/web:latest')}), '5',
+		"$old: and so does writing");
+	is(q1($data, q{SET ROLE up_viewer; SELECT count(*) FROM imagestream.image_stream_tags WHERE namespace = 'up'}),
+		'3', "$old: a grant made before the update still gives its right");
+	if ($old eq $released[0])
+	{
+		is(q1($data, q{
+			SELECT has_function_privilege('up_builder', 'imagestream.import_image(text, text, boolean, boolean, boolean, imagestream.reference_policy, imagestream.import_mode, boolean)', 'EXECUTE')
+			|| ' ' || has_function_privilege('public', 'imagestream.import_image(text, text, boolean, boolean, boolean, imagestream.reference_policy, imagestream.import_mode, boolean)', 'EXECUTE')
+			|| ' ' || has_function_privilege('up_builder', 'imagestream._api_import_image(text, text, boolean, boolean, boolean, imagestream.reference_policy, imagestream.import_mode, boolean)', 'EXECUTE')
+		}), 'true false false', "$old: a DBA's grant and revoke on an API function apply to it after the update, not to its body");
+	}
+	is(q1($data, q{SELECT count(*) FROM imagestream.check_invariants()}), '0', "$old: invariants hold after the update");
+}
+
+done_testing();
