@@ -24,6 +24,14 @@ int			imagestream_max_manifest_size = 4096;
 int			imagestream_request_timeout = 30000;
 int			imagestream_max_bulk_import = 50;
 
+/* read by _log_change through current_setting() */
+static int	notify_payload = 0;
+static const struct config_enum_entry notify_payload_options[] = {
+	{"full", 0, false},
+	{"id", 1, false},
+	{NULL, 0, false}
+};
+
 void		_PG_init(void);
 
 /* Network and policy settings: superuser only (SPEC section 7). */
@@ -44,6 +52,10 @@ _PG_init(void)
 	define_string("imagestream.notify_channel",
 				  "Channel on which tag changes are announced with NOTIFY.",
 				  &imagestream_notify_channel, "imagestream", NULL, NULL);
+	DefineCustomEnumVariable("imagestream.notify_payload",
+							 "What a change's NOTIFY carries: every field (full) or its id alone (id), which listeners read through changes_since() with their rights.",
+							 NULL, &notify_payload, 0, notify_payload_options, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
 	define_string("imagestream.allowed_registries",
 				  "Registries imports may contact: comma-separated host[:port] patterns with * wildcards.",
 				  &imagestream_allowed_registries, "*", NULL, NULL);

@@ -22,11 +22,17 @@ BEGIN
 		VALUES (new_id, at, event, ns, stream, tag, image, previous_image, ref,
 				generation, reason, message);
 
-	payload := jsonb_strip_nulls(jsonb_build_object(
-		'id', new_id, 'at', at, 'event', event, 'namespace', ns, 'stream', stream,
-		'tag', tag, 'image', image::text, 'previous_image', previous_image::text,
-		'docker_image_reference', ref::text, 'generation', generation,
-		'reason', reason, 'message', message));
+	-- imagestream.notify_payload = id: any role may LISTEN, so a DBA can
+	-- send the id alone and let listeners read the change with their rights
+	IF current_setting('imagestream.notify_payload', true) = 'id' THEN
+		payload := jsonb_build_object('id', new_id);
+	ELSE
+		payload := jsonb_strip_nulls(jsonb_build_object(
+			'id', new_id, 'at', at, 'event', event, 'namespace', ns, 'stream', stream,
+			'tag', tag, 'image', image::text, 'previous_image', previous_image::text,
+			'docker_image_reference', ref::text, 'generation', generation,
+			'reason', reason, 'message', message));
+	END IF;
 	IF octet_length(payload::text) > imagestream._notify_payload_limit() THEN
 		payload := payload - 'docker_image_reference' - 'message' - 'reason'
 			|| '{"truncated": true}';

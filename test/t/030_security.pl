@@ -706,6 +706,32 @@ like(join(' ', map { $_->{message} // '' } @bravo), qr/127\.0\.0\.1:9/,
 	'notify: including the failure message (documented)');
 $listener->quit;
 
+# Finding S12: imagestream.notify_payload = id sends the id alone; a
+# listener reads the change through changes_since(), with its rights.
+($out, $err) = as_role('eve', "SET imagestream.notify_payload = 'full'");
+like($err, qr/permission denied to set parameter/, 'notify: only a superuser chooses the payload');
+q1("ALTER SYSTEM SET imagestream.notify_payload = 'id'; SELECT pg_reload_conf()");
+$listener = $node->background_psql('postgres');
+$listener->query_safe('SET ROLE eve; LISTEN imagestream');
+q1(qq{SELECT imagestream.map_image('bravo/hidden-stream:n', 'registry.bravo.example/bravo-team/hidden-repo\@$nd');
+	SELECT imagestream.map_image('alpha/app:n', 'quay.io/alpha-org/app\@$nd');});
+my @ids;
+my $deadline = time() + 10;
+while (@ids < 2 && time() < $deadline)
+{
+	my $o = $listener->query_safe('SELECT 1');
+	push @ids, $1 while $o =~ /Asynchronous notification "imagestream" with payload "\{"id": (\d+)\}" received/g;
+	sleep 0.1 if @ids < 2;
+}
+is(scalar(@ids), 2, 'notify: with notify_payload = id each change sends {"id": n} alone');
+is(ok_as('eve', "SELECT count(*) FROM imagestream.changes_since($ids[0] - 1)"), '0',
+	'notify: eve, with no right, reads neither change');
+is(ok_as('alice', "SELECT string_agg(namespace, ',') FROM imagestream.changes_since($ids[0] - 1)"), 'alpha',
+	'notify: alice reads the change of alpha, not that of bravo');
+$listener->quit;
+q1("ALTER SYSTEM RESET imagestream.notify_payload; SELECT pg_reload_conf()");
+q1("SELECT imagestream.untag('bravo/hidden-stream:n'); SELECT imagestream.untag('alpha/app:n')");
+
 # the server log: after failing and succeeding authenticated imports
 my $log = slurp_file($node->logfile);
 for my $s (@secrets)

@@ -5,6 +5,7 @@
 -- Each such function F becomes a C entry that notes its caller and runs the
 -- body _api_F.  The bodies keep the 0.1.0 functions (renamed, so that their
 -- privileges can be carried over to the entries) with the new text.
+-- _log_change reads the new setting imagestream.notify_payload (finding S12).
 
 \echo Use "ALTER EXTENSION imagestream UPDATE TO '0.2.0'" to load this file. \quit
 
@@ -414,6 +415,43 @@ COMMENT ON FUNCTION import_now(text) IS 'ask the worker to import a tag, a strea
 CREATE FUNCTION check_invariants() RETURNS TABLE(invariant text, object text, detail text)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION check_invariants() IS 'the model''s invariants: one row per violation, none when sound';
+
+CREATE OR REPLACE FUNCTION _log_change(event text, ns text, stream text, tag text,
+	image image_digest, previous_image image_digest, ref image_ref,
+	generation bigint, reason text DEFAULT NULL, message text DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	new_id bigint;
+	at timestamptz := now();
+	payload jsonb;
+BEGIN
+	-- Writers queue here until commit, so ids are dense and in commit order.
+	LOCK TABLE imagestream.change IN SHARE ROW EXCLUSIVE MODE;
+	SELECT coalesce(max(c.id), 0) + 1 INTO new_id FROM imagestream.change c;
+	INSERT INTO imagestream.change
+		VALUES (new_id, at, event, ns, stream, tag, image, previous_image, ref,
+				generation, reason, message);
+
+	-- imagestream.notify_payload = id: any role may LISTEN, so a DBA can
+	-- send the id alone and let listeners read the change with their rights
+	IF current_setting('imagestream.notify_payload', true) = 'id' THEN
+		payload := jsonb_build_object('id', new_id);
+	ELSE
+		payload := jsonb_strip_nulls(jsonb_build_object(
+			'id', new_id, 'at', at, 'event', event, 'namespace', ns, 'stream', stream,
+			'tag', tag, 'image', image::text, 'previous_image', previous_image::text,
+			'docker_image_reference', ref::text, 'generation', generation,
+			'reason', reason, 'message', message));
+	END IF;
+	IF octet_length(payload::text) > imagestream._notify_payload_limit() THEN
+		payload := payload - 'docker_image_reference' - 'message' - 'reason'
+			|| '{"truncated": true}';
+	END IF;
+	PERFORM pg_notify(coalesce(nullif(current_setting('imagestream.notify_channel', true), ''),
+							   'imagestream'),
+					  payload::text);
+	RETURN new_id;
+END $$;
 
 -- A privilege granted or revoked on a 0.1.0 function now applies to its
 -- entry; the bodies are the owner's alone, as in a new installation.
