@@ -413,6 +413,33 @@ set_scheduled(0);
 
 # -- new images --------------------------------------------------------------
 
+# Where the cores go: CPU seconds of the registry and the worker (from
+# /proc/PID/stat), the rest of the machine's busy time and its idle time
+# (/proc/stat), with the wall time; differences of two readings are a window.
+sub cpu_split
+{
+	my ($worker_pid) = @_;
+	my $tck = sh('getconf CLK_TCK');
+	my %t = (wall => time, registry => 0, worker => 0);
+	for my $stat (glob('/proc/[0-9]*/stat'))
+	{
+		open(my $fh, '<', $stat) or next;
+		my $line = <$fh> // '';
+		close $fh;
+		next unless $line =~ /^(\d+) \((.*)\) \S+ (?:\S+ ){10}(\d+) (\d+)/;
+		my ($pid, $comm, $cpu) = ($1, $2, ($3 + $4) / $tck);
+		$t{worker} += $cpu if $pid == $worker_pid;
+		$t{registry} += $cpu if $comm eq 'docker-registry';
+	}
+	open(my $fh, '<', '/proc/stat') or die "/proc/stat: $!";
+	my (undef, @f) = split ' ', scalar <$fh>;
+	close $fh;
+	my $busy = ($f[0] + $f[1] + $f[2] + $f[5] + $f[6] + $f[7]) / $tck;
+	$t{idle} = ($f[3] + $f[4]) / $tck;
+	$t{rest} = $busy - $t{registry} - $t{worker};
+	return \%t;
+}
+
 if (want('import'))
 {
 print "== 1,000 tags whose digests all changed\n";
@@ -424,9 +451,14 @@ sleep 1;
 # the commit of the last of the 1,000 changes it caused, so that polling for
 # the end (a psql process each time) takes no CPU from what is measured.
 my $c0 = psql('SELECT coalesce(max(id), 0) FROM imagestream.change');
+my $worker = psql('SELECT pid FROM imagestream.worker_status');
+my $cpu0 = cpu_split($worker);
 my ($xid) = reverse split /\n/, psql("BEGIN; SELECT imagestream.import_now('check/r1'); SELECT txid_current(); COMMIT;");
 wait_until("SELECT count(*) FROM imagestream.tag WHERE namespace = 'check' AND stream = 'r1' AND image::text = '$new->{digest}'",
 	'1000', 300, 0.5);
+my $cpu1 = cpu_split($worker);
+printf "   CPU during the worker's import (until the 1,000 tags were seen moved): %s\n",
+	join(', ', map { sprintf('%s %.2f s', $_, $cpu1->{$_} - $cpu0->{$_}) } qw(wall registry worker rest idle));
 my $took = psql("SELECT extract(epoch FROM max(pg_xact_commit_timestamp(c.xmin))
 		- pg_xact_commit_timestamp(($xid % 4294967296)::text::xid))
 	FROM imagestream.change c WHERE c.id > $c0 AND c.namespace = 'check' AND c.stream = 'r1'");
