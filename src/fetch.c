@@ -234,6 +234,20 @@ fetch_result_datum(const FetchResult *r, TupleDesc desc)
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
+Datum
+fetch_result_datum_shared(const FetchResult *r, TupleDesc desc)
+{
+	FetchResult brief = *r;
+	Datum		values[10];
+	bool		nulls[10];
+
+	brief.manifests = NIL;
+	result_columns(&brief, desc, values, nulls);
+	for (int i = 6; i < 10; i++)
+		nulls[i] = true;
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
 /*
  * _fetch_source(ref, insecure, preserve, known, prefer_os, prefer_arch) ->
  * (status, reason, message, retry_after, image, source_digest, digests,

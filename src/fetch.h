@@ -48,6 +48,12 @@ extern void fetch_source(const RegistryTarget *target, const char *reference, bo
 /* A result as a value of the SQL type imagestream._fetched, described by desc. */
 extern Datum fetch_result_datum(const FetchResult *r, TupleDesc desc);
 
+/*
+ * The same without the manifests (digests, media types, manifests and configs
+ * NULL): for a tag whose result shares another's fetch.
+ */
+extern Datum fetch_result_datum_shared(const FetchResult *r, TupleDesc desc);
+
 /* The reference part of a source image_ref to ask for: its digest, or tag. */
 extern void source_reference(Datum ref, char *reference, size_t size);
 

@@ -354,28 +354,33 @@ log_allowed(void)
 	return false;
 }
 
+/* Reads the rows of a recording statement, inside its subtransaction. */
+typedef void (*RowReader) (void *arg);
+
 /*
- * Runs a recording statement in a subtransaction: an error loses that tag's
- * result only.  Returns the first column of its one row (NULL if none).
+ * Runs a recording statement in a subtransaction: an error loses that
+ * statement's work only, and is logged (what names it).  read, if given,
+ * reads SPI_tuptable before the subtransaction ends.  Returns false on an
+ * error.
  */
-static Datum
-record_one(SPIPlanPtr plan, Datum *values, char *nulls, const char *source, bool *isnull)
+static bool
+run_recording(SPIPlanPtr plan, Datum *values, const char *nulls, const char *what,
+			  RowReader read, void *arg)
 {
 	MemoryContext ctx = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	volatile Datum result = (Datum) 0;
+	volatile bool ok = false;
 
-	*isnull = true;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(ctx);
 	PG_TRY();
 	{
 		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_SELECT)
 			elog(ERROR, "could not record an import");
-		/* (only by-value results: the tuple table goes with the subtransaction) */
-		if (SPI_processed == 1)
-			result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+		if (read)
+			read(arg);
 		ReleaseCurrentSubTransaction();
+		ok = true;
 	}
 	PG_CATCH();
 	{
@@ -385,17 +390,55 @@ record_one(SPIPlanPtr plan, Datum *values, char *nulls, const char *source, bool
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
-		*isnull = true;
 		if (log_allowed())
 			ereport(LOG,
 					(errmsg("imagestream worker could not record the import of %s: %s",
-							source, edata->message)));
+							what, edata->message)));
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(ctx);
 	CurrentResourceOwner = owner;
-	return result;
+	return ok;
+}
+
+/* The first column of the one row, by value (NULL if none). */
+typedef struct FirstValue
+{
+	Datum		value;
+	bool		isnull;
+} FirstValue;
+
+static void
+read_first(void *arg)
+{
+	FirstValue *v = arg;
+
+	if (SPI_processed == 1)
+		v->value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &v->isnull);
+}
+
+/* Marks the positions (1-based) a statement returned. */
+typedef struct Positions
+{
+	bool	   *marked;
+	int			n;
+} Positions;
+
+static void
+read_positions(void *arg)
+{
+	Positions  *p = arg;
+
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int32		pos = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (!isnull && pos >= 1 && pos <= p->n)
+			p->marked[pos - 1] = true;
+	}
 }
 
 /* The OID of the composite type imagestream._fetched. */
@@ -423,50 +466,117 @@ by_stream(const void *a, const void *b, void *arg)
 	return i - j;
 }
 
+/* The statements that record a chunk, prepared once per chunk. */
+typedef struct RecordPlans
+{
+	SPIPlanPtr	generation;		/* _worker_stream_generation */
+	SPIPlanPtr	many;			/* _worker_apply_many */
+	SPIPlanPtr	one;			/* _worker_apply */
+	Oid			fetched;		/* imagestream._fetched */
+	TupleDesc	desc;
+} RecordPlans;
+
+static void
+prepare_plans(RecordPlans *p)
+{
+	Oid			one_types[4] = {INT8OID, TEXTOID, InvalidOid, INT8OID};
+	Oid			many_types[5] = {INT8OID, INT8ARRAYOID, TEXTARRAYOID, InvalidOid, INT8OID};
+
+	p->fetched = fetched_type();
+	p->desc = lookup_rowtype_tupdesc_copy(p->fetched, -1);
+	one_types[2] = p->fetched;
+	many_types[3] = get_array_type(p->fetched);
+	p->generation = SPI_prepare("SELECT imagestream._worker_stream_generation($1)", 1, one_types);
+	p->one = SPI_prepare("SELECT imagestream._worker_apply($1, $2, $3, $4)", 4, one_types);
+	p->many = SPI_prepare("SELECT imagestream._worker_apply_many($1, $2, $3, $4, $5)", 5, many_types);
+	if (p->generation == NULL || p->one == NULL || p->many == NULL)
+		elog(ERROR, "could not prepare the recording of imports");
+}
+
 /*
- * Records a chunk stream by stream: each stream is locked once and moves to
- * one new generation for all its tags, as OpenShift's import of a stream's
- * scheduled tags does (and a stream row updated once, not once a tag).
+ * Records the results of one stream's tags (idx[0..m-1], in chunk order):
+ * the stream moves to one new generation for all of them, as OpenShift's
+ * import of a stream's scheduled tags does.  They are recorded together,
+ * set-based; the tags that call leaves, and all of them if it fails, one by
+ * one, each in a subtransaction of its own.
  */
+static void
+record_stream(RecordPlans *p, DueTag **tags, FetchResult **results, const int *idx, int m)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * m);
+	Datum	   *sources = palloc(sizeof(Datum) * m);
+	Datum	   *full = palloc(sizeof(Datum) * m);
+	Datum	   *elems = palloc(sizeof(Datum) * m);
+	Positions	alone = {palloc(sizeof(bool) * m), m};
+	FirstValue	gen = {(Datum) 0, true};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	values[0] = Int64GetDatum(tags[idx[0]]->stream_id);
+	/* (if this fails, each tag takes a generation of its own) */
+	run_recording(p->generation, values, nulls, tags[idx[0]]->source, read_first, &gen);
+	for (int j = 0; j < m; j++)
+	{
+		const FetchResult *r = results[idx[j]];
+		/* the tags that one new digest moved share its manifests: sent once */
+		bool		shares = j > 0 && r->manifests != NIL && r->manifests == results[idx[j - 1]]->manifests;
+
+		ids[j] = Int64GetDatum(tags[idx[j]]->tag_id);
+		sources[j] = CStringGetTextDatum(tags[idx[j]]->source);
+		full[j] = shares ? full[j - 1] : fetch_result_datum(r, p->desc);
+		elems[j] = shares ? fetch_result_datum_shared(r, p->desc) : full[j];
+		alone.marked[j] = gen.isnull;
+	}
+	if (!gen.isnull)
+	{
+		get_typlenbyvalalign(p->fetched, &typlen, &typbyval, &typalign);
+		values[1] = PointerGetDatum(construct_array(ids, m, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+													TYPALIGN_DOUBLE));
+		values[2] = PointerGetDatum(construct_array(sources, m, TEXTOID, -1, false, TYPALIGN_INT));
+		values[3] = PointerGetDatum(construct_array(elems, m, p->fetched, typlen, typbyval, typalign));
+		values[4] = gen.value;
+		if (!run_recording(p->many, values, nulls,
+						   psprintf("%d tags, together (the first %s)", m, tags[idx[0]]->source),
+						   read_positions, &alone))
+			memset(alone.marked, true, sizeof(bool) * m);
+	}
+	nulls[3] = gen.isnull ? 'n' : ' ';
+	values[3] = gen.value;
+	for (int j = 0; j < m; j++)
+	{
+		if (!alone.marked[j])
+			continue;
+		values[0] = ids[j];
+		values[1] = sources[j];
+		values[2] = full[j];
+		run_recording(p->one, values, nulls, tags[idx[j]]->source, NULL, NULL);
+		/* the next chunk's requests go on meanwhile */
+		if (in_background)
+			fetch_many_poll(in_background);
+	}
+}
+
+/* Records a chunk stream by stream, each stream's tags together. */
 static void
 record_all(DueTag **tags, FetchResult **results, int n)
 {
-	Oid			types[4] = {INT8OID, TEXTOID, fetched_type(), INT8OID};
-	TupleDesc	desc = lookup_rowtype_tupdesc_copy(types[2], -1);
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', ' '};
-	SPIPlanPtr	plan;
-	SPIPlanPtr	gen_plan;
+	RecordPlans plans;
 	int		   *order = palloc(sizeof(int) * n);
-	int			prev = -1;
+	int			first = 0;
 
-	plan = SPI_prepare("SELECT imagestream._worker_apply($1, $2, $3, $4)", 4, types);
-	gen_plan = SPI_prepare("SELECT imagestream._worker_stream_generation($1)", 1, types);
-	if (plan == NULL || gen_plan == NULL)
-		elog(ERROR, "could not prepare the recording of imports");
+	prepare_plans(&plans);
 	for (int i = 0; i < n; i++)
 		order[i] = i;
 	qsort_arg(order, n, sizeof(int), by_stream, tags);
-	for (int k = 0; k < n; k++)
+	for (int k = 1; k <= n; k++)
 	{
-		int			i = order[k];
-		bool		isnull;
-
-		if (k == 0 || tags[i]->stream_id != tags[order[k - 1]]->stream_id)
-		{
-			/* (if this fails, each tag takes a generation of its own) */
-			values[0] = Int64GetDatum(tags[i]->stream_id);
-			values[3] = record_one(gen_plan, values, nulls, tags[i]->source, &isnull);
-			nulls[3] = isnull ? 'n' : ' ';
-		}
-		values[0] = Int64GetDatum(tags[i]->tag_id);
-		values[1] = CStringGetTextDatum(tags[i]->source);
-		/* the tags that one new digest moved share one value */
-		if (prev < 0 || results[i]->manifests == NIL || results[i]->manifests != results[prev]->manifests)
-			values[2] = fetch_result_datum(results[i], desc);
-		prev = i;
-		record_one(plan, values, nulls, tags[i]->source, &isnull);
-		/* the next chunk's requests go on meanwhile */
+		if (k < n && tags[order[k]]->stream_id == tags[order[first]]->stream_id)
+			continue;
+		record_stream(&plans, tags, results, order + first, k - first);
+		first = k;
 		if (in_background)
 			fetch_many_poll(in_background);
 	}

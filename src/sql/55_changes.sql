@@ -6,32 +6,23 @@
 CREATE FUNCTION _notify_payload_limit() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $$ SELECT 7000 $$;
 
-CREATE FUNCTION _log_change(event text, ns text, stream text, tag text,
-	image image_digest, previous_image image_digest, ref image_ref,
-	generation bigint, reason text DEFAULT NULL, message text DEFAULT NULL)
-RETURNS bigint LANGUAGE plpgsql AS $$
+-- Announces a row of the change log (at commit).
+CREATE FUNCTION _notify_change(c change) RETURNS void
+LANGUAGE plpgsql AS $$
 DECLARE
-	new_id bigint;
-	at timestamptz := now();
 	payload jsonb;
 BEGIN
-	-- Writers queue here until commit, so ids are dense and in commit order.
-	LOCK TABLE imagestream.change IN SHARE ROW EXCLUSIVE MODE;
-	SELECT coalesce(max(c.id), 0) + 1 INTO new_id FROM imagestream.change c;
-	INSERT INTO imagestream.change
-		VALUES (new_id, at, event, ns, stream, tag, image, previous_image, ref,
-				generation, reason, message);
-
 	-- imagestream.notify_payload = id: any role may LISTEN, so a DBA can
 	-- send the id alone and let listeners read the change with their rights
 	IF current_setting('imagestream.notify_payload', true) = 'id' THEN
-		payload := jsonb_build_object('id', new_id);
+		payload := jsonb_build_object('id', c.id);
 	ELSE
 		payload := jsonb_strip_nulls(jsonb_build_object(
-			'id', new_id, 'at', at, 'event', event, 'namespace', ns, 'stream', stream,
-			'tag', tag, 'image', image::text, 'previous_image', previous_image::text,
-			'docker_image_reference', ref::text, 'generation', generation,
-			'reason', reason, 'message', message));
+			'id', c.id, 'at', c.at, 'event', c.event, 'namespace', c.namespace,
+			'stream', c.stream, 'tag', c.tag, 'image', c.image::text,
+			'previous_image', c.previous_image::text,
+			'docker_image_reference', c.docker_image_reference::text,
+			'generation', c.generation, 'reason', c.reason, 'message', c.message));
 	END IF;
 	IF octet_length(payload::text) > imagestream._notify_payload_limit() THEN
 		payload := payload - 'docker_image_reference' - 'message' - 'reason'
@@ -40,7 +31,24 @@ BEGIN
 	PERFORM pg_notify(coalesce(nullif(current_setting('imagestream.notify_channel', true), ''),
 							   'imagestream'),
 					  payload::text);
-	RETURN new_id;
+END $$;
+
+CREATE FUNCTION _log_change(event text, ns text, stream text, tag text,
+	image image_digest, previous_image image_digest, ref image_ref,
+	generation bigint, reason text DEFAULT NULL, message text DEFAULT NULL)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+	c imagestream.change;
+BEGIN
+	-- Writers queue here until commit, so ids are dense and in commit order.
+	LOCK TABLE imagestream.change IN SHARE ROW EXCLUSIVE MODE;
+	SELECT coalesce(max(x.id), 0) + 1 INTO c.id FROM imagestream.change x;
+	INSERT INTO imagestream.change
+		VALUES (c.id, now(), event, ns, stream, tag, image, previous_image, ref,
+				generation, reason, message)
+		RETURNING * INTO c;
+	PERFORM imagestream._notify_change(c);
+	RETURN c.id;
 END $$;
 
 CREATE FUNCTION _api_changes_since(after_id bigint, max_rows integer DEFAULT 1000)

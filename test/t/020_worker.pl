@@ -116,16 +116,28 @@ my $old = $reg->push_many_tags('org/release', 20, tags => \@rel, content => 'rel
 q1("SELECT imagestream.import_image('wk/release:$_', '$host/org/release:$_', insecure => true)") for @rel;
 is(q1("SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'release' AND image::text = '$old->{digest}'"),
 	'20', 'a release of 20 tags imported');
+# (the worker records a stream's tags together; a tag that another follows,
+# and a failure, one by one beside them)
+q1("SELECT imagestream.tag('wk/release:r7', 'wk/release:latest', alias => true)");
+is(q1("SELECT status FROM imagestream.import_image('wk/release:gone', '$host/org/release:gone', insecure => true)"),
+	'Failure', 'a tag whose source is missing');
 my $new = $reg->push_many_tags('org/release', 20, tags => \@rel, content => 'release two');
 my $req0 = q1('SELECT requests FROM imagestream.worker_status');
-my $changes0 = q1("SELECT count(*) FROM imagestream.change WHERE stream = 'release'");
-is(q1("SELECT imagestream.import_now('wk/release')"), '20', 'import_now marks the 20 tags');
+my $changes0 = q1("SELECT count(*) FROM imagestream.change WHERE stream = 'release' AND event = 'tag_updated'");
+is(q1("SELECT imagestream.import_now('wk/release')"), '21', 'import_now marks the 20 tags and the missing one');
 ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'release' AND image::text = '$new->{digest}'",
-		'20', 10), 'all 20 tags move to the new image');
-ok(defined wait_for($node, "SELECT requests - $req0 FROM imagestream.worker_status", '22', 5),
-	'with 22 requests: 20 HEADs, one manifest, one config');
+		'21', 10), 'all 20 tags move to the new image, and the alias with r7');
+ok(defined wait_for($node, "SELECT requests - $req0 FROM imagestream.worker_status", '23', 5),
+	'with 23 requests: 21 HEADs, one manifest, one config');
 is(q1("SELECT count(*) FROM imagestream.change WHERE stream = 'release' AND event = 'tag_updated'") - $changes0,
-	20, 'one tag_updated change per tag');
+	21, 'one tag_updated change per tag that moved');
+is(q1("SELECT count(DISTINCT status_generation) || ' ' || min(status_generation) FROM imagestream.image_stream_tags
+	WHERE stream = 'release' AND tag <> 'gone'"),
+	'1 ' . q1("SELECT generation FROM imagestream.image_streams WHERE name = 'release'"),
+	'all of them at the stream\'s one new generation');
+is(q1("SELECT import_status || ' ' || import_reason FROM imagestream.tag WHERE stream = 'release' AND name = 'gone'"),
+	'False NotFound', 'the missing tag keeps its condition');
+is(q1("SELECT count(*) FROM imagestream.check_invariants()"), '0', 'the invariants hold');
 q1("SELECT imagestream.delete_stream('wk/release')");
 
 # a release of 1,200 tags: checked in chunks of 500, each chunk's HEADs

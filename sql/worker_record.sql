@@ -1,0 +1,111 @@
+-- The worker records a stream's fetched tags together (_worker_apply_many,
+-- set-based) and leaves failures and followed tags to _worker_apply: the
+-- result must be what _worker_apply alone records for every tag.  Stream wa
+-- is recorded tag by tag, wb together, with the same fetches, over rounds
+-- that move tags, leave them, fail them, find them unchanged and re-stamp
+-- them.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/test/regress_setup.psql
+
+SELECT count(tag('reg.local:5000/org/app:t' || i, ns || '/app:t' || i, scheduled => true))
+FROM generate_series(0, 39) i, (VALUES ('wa'), ('wb')) v(ns);
+SELECT count(tag(ns || '/app:t5', ns || '/app:f5', alias => true))
+FROM (VALUES ('wa'), ('wb')) v(ns);
+
+-- What a fetch found: round r moves tags to image r, every fifth to one of
+-- its own; tag n fails when n % 7 = fail; with unchanged, every third is
+-- found unchanged.
+CREATE FUNCTION pg_temp.fetched(r text, tag text, fail integer, unchanged boolean)
+RETURNS _fetched LANGUAGE sql AS $$
+	SELECT CASE WHEN n % 7 = fail
+				THEN ROW('Failure', 'NotFound', 'gone', NULL, NULL, NULL, NULL, NULL, NULL, NULL)::_fetched
+				WHEN unchanged AND n % 3 = 0
+				THEN ROW('Unchanged', NULL, NULL, NULL, NULL, content_digest(r::bytea), NULL, NULL, NULL, NULL)::_fetched
+				ELSE ROW('Success', NULL, NULL, NULL, d, d, NULL, NULL, NULL, NULL)::_fetched END
+	FROM (SELECT substr(tag, 2)::integer AS n) x,
+		 LATERAL (SELECT content_digest((CASE WHEN n % 5 = 0 THEN r || tag ELSE r END)::bytea) AS d) y
+$$;
+
+CREATE FUNCTION pg_temp.round(r text, fail integer, unchanged boolean DEFAULT false,
+	OUT alone integer) LANGUAGE plpgsql AS $$
+DECLARE
+	sa bigint := (SELECT id FROM imagestream.stream WHERE namespace = 'wa');
+	sb bigint := (SELECT id FROM imagestream.stream WHERE namespace = 'wb');
+	g bigint;
+	ids bigint[];
+	sources text[];
+	f imagestream._fetched[];
+	t record;
+	p integer;
+BEGIN
+	g := imagestream._worker_stream_generation(sa);
+	FOR t IN SELECT * FROM imagestream.tag WHERE stream_id = sa AND from_kind = 'DockerImage' ORDER BY id LOOP
+		PERFORM imagestream._worker_apply(t.id, rtrim(t.from_ref, 'x'), pg_temp.fetched(r, t.name, fail, unchanged), g);
+	END LOOP;
+	g := imagestream._worker_stream_generation(sb);
+	SELECT array_agg(id ORDER BY id), array_agg(rtrim(from_ref, 'x') ORDER BY id),
+		   array_agg(pg_temp.fetched(r, name, fail, unchanged) ORDER BY id)
+	INTO ids, sources, f
+	FROM imagestream.tag WHERE stream_id = sb AND from_kind = 'DockerImage';
+	alone := 0;
+	FOR p IN SELECT * FROM imagestream._worker_apply_many(sb, ids, sources, f, g) LOOP
+		PERFORM imagestream._worker_apply(ids[p], sources[p], f[p], g);
+		alone := alone + 1;
+	END LOOP;
+END $$;
+
+CREATE VIEW pg_temp.differences AS
+WITH tags AS (
+	SELECT namespace, name, has_spec, from_kind, replace(from_ref, namespace || '/', '') AS from_ref,
+		spec_generation, image, docker_image_reference, created, status_generation,
+		history_length, source_digest, import_requested_at, import_status, import_reason,
+		import_message, import_generation, import_transition
+	FROM imagestream.tag),
+events AS (
+	SELECT t.namespace, t.name, h.created, h.docker_image_reference, h.image, h.generation,
+		rank() OVER (PARTITION BY h.tag_id ORDER BY h.seq) AS n
+	FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id),
+changes AS (
+	SELECT namespace, event, tag, image, previous_image, docker_image_reference, generation, reason, message
+	FROM imagestream.change WHERE namespace IN ('wa', 'wb'))
+SELECT 'tags' AS what, count(*) FROM (
+	SELECT (t.*)::text FROM tags t WHERE namespace = 'wa'
+	EXCEPT SELECT replace((t.*)::text, '(wb,', '(wa,') FROM tags t WHERE namespace = 'wb') d
+UNION ALL
+SELECT 'history', count(*) FROM (
+	SELECT name, created, docker_image_reference, image, generation, n FROM events WHERE namespace = 'wa'
+	EXCEPT SELECT name, created, docker_image_reference, image, generation, n FROM events WHERE namespace = 'wb') d
+UNION ALL
+SELECT 'changes', count(*) FROM (
+	SELECT event, tag, image, previous_image, docker_image_reference, generation, reason, message FROM changes WHERE namespace = 'wa'
+	EXCEPT ALL SELECT event, tag, image, previous_image, docker_image_reference, generation, reason, message FROM changes WHERE namespace = 'wb') d
+UNION ALL
+SELECT 'changes (wb - wa)', (SELECT count(*) FILTER (WHERE namespace = 'wb') - count(*) FILTER (WHERE namespace = 'wa') FROM changes)
+UNION ALL
+SELECT 'generations', (SELECT max(generation) - min(generation) FROM imagestream.stream WHERE namespace IN ('wa', 'wb'));
+
+-- the rounds, with how many tags each left to _worker_apply
+SELECT pg_temp.round('one', 3);			-- first images; failures
+SELECT pg_temp.round('two', 4);			-- new images; other failures
+SELECT pg_temp.round('two', -1);		-- the same again: no new events
+UPDATE imagestream.tag SET import_requested_at = now() WHERE name IN ('t1', 't2', 't3');
+SELECT pg_temp.round('two', 1, true);	-- unchanged and requested tags
+SELECT pg_temp.round('one', 0);			-- back to an earlier image
+-- a spec changed behind the history: the next import re-stamps the head
+UPDATE imagestream.tag SET spec_generation = spec_generation + 10 WHERE name = 't11';
+SELECT pg_temp.round('one', -1);
+-- a source changed since the fetch (the fetch asked the old one, without
+-- the x): skipped by both
+UPDATE imagestream.tag SET from_ref = from_ref || 'x' WHERE name = 't12';
+SELECT pg_temp.round('three', -1);
+
+SELECT * FROM pg_temp.differences;
+-- what happened, so that the comparison compares something
+SELECT event, count(*) AS changes, count(*) FILTER (WHERE tag = 'f5') AS follower_changes,
+	count(DISTINCT image) AS images
+FROM imagestream.change WHERE namespace = 'wb' GROUP BY event ORDER BY event;
+SELECT name, status_generation, history_length FROM imagestream.tag
+WHERE namespace = 'wb' AND name IN ('t11', 't12', 'f5') ORDER BY name;
+
+-- (the fetched images are not in the catalogue: leave nothing behind)
+SELECT delete_stream('wa/app'), delete_stream('wb/app');
