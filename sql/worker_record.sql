@@ -1,9 +1,11 @@
--- The worker records a stream's fetched tags together (_worker_apply_many,
--- set-based) and leaves failures and followed tags to _worker_apply: the
--- result must be what _worker_apply alone records for every tag.  Stream wa
--- is recorded tag by tag, wb together, with the same fetches, over rounds
--- that move tags, leave them, fail them, find them unchanged and re-stamp
--- them.
+-- import_image(all_tags) and the worker record a stream's imports together
+-- (_record_imports, _worker_apply_many: set-based) and leave failures and
+-- followed tags to _record_import and _worker_apply: the result must be what
+-- those record tag by tag.  Stream wa is recorded tag by tag, wb together,
+-- with the same fetches, over rounds that move tags, leave them, fail them,
+-- find them unchanged and re-stamp them; then ra and rb the same way with
+-- _record_import and _record_imports, which also create tags and change
+-- their options.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/test/regress_setup.psql
 
@@ -109,3 +111,74 @@ WHERE namespace = 'wb' AND name IN ('t11', 't12', 'f5') ORDER BY name;
 
 -- (the fetched images are not in the catalogue: leave nothing behind)
 SELECT delete_stream('wa/app'), delete_stream('wb/app');
+
+-- _record_import against _record_imports: round r imports tags t0..t(n-1)
+-- (new ones are created), every fifth to an image of its own; options
+-- change with the round.
+SELECT create_stream('ria/app'), create_stream('rib/app');
+CREATE FUNCTION pg_temp.record(r text, n integer, sched integer, mode import_mode,
+	policy reference_policy, OUT alone integer) LANGUAGE plpgsql AS $$
+DECLARE
+	s imagestream.stream;
+	g bigint;
+	k integer;
+	names text[];
+	sources text[];
+	refs imagestream.image_ref[];
+	images imagestream.image_digest[];
+	scheduled boolean[];
+	modes imagestream.import_mode[];
+	policies imagestream.reference_policy[];
+BEGIN
+	SELECT array_agg('t' || i ORDER BY i), array_agg('reg.local:5000/org/app:t' || i ORDER BY i),
+		   array_agg(ref_with_digest('reg.local:5000/org/app', d) ORDER BY i), array_agg(d ORDER BY i),
+		   array_agg(i % sched = 0 ORDER BY i), array_agg(mode ORDER BY i), array_agg(policy ORDER BY i)
+	INTO names, sources, refs, images, scheduled, modes, policies
+	FROM generate_series(0, n - 1) i,
+		 LATERAL (SELECT content_digest((CASE WHEN i % 5 = 0 THEN r || i ELSE r END)::bytea) AS d) x;
+	s := imagestream._lock_stream('ria', 'app');
+	g := s.generation + 1;
+	FOR k IN 1 .. n LOOP
+		PERFORM imagestream._record_import(s, false, names[k], sources[k], refs[k], images[k], images[k],
+			scheduled[k], false, modes[k], policies[k], g);
+	END LOOP;
+	s := imagestream._lock_stream('rib', 'app');
+	g := s.generation + 1;
+	alone := 0;
+	FOR k IN SELECT * FROM imagestream._record_imports(s, g, names, sources, refs, images, images,
+			scheduled, array_fill(false, ARRAY[n]), modes, policies) LOOP
+		PERFORM imagestream._record_import(s, false, names[k], sources[k], refs[k], images[k], images[k],
+			scheduled[k], false, modes[k], policies[k], g);
+		alone := alone + 1;
+	END LOOP;
+END $$;
+SELECT pg_temp.record('one', 20, 3, 'Legacy', 'Local');		-- new tags
+SELECT count(tag(ns || '/app:t5', ns || '/app:f5', alias => true))
+FROM (VALUES ('ria'), ('rib')) v(ns);
+SELECT pg_temp.record('one', 30, 3, 'Legacy', 'Source');	-- ten more; the rest unchanged
+SELECT pg_temp.record('one', 30, 2, 'PreserveOriginal', 'Source');	-- options only
+UPDATE imagestream.tag SET import_status = 'False', import_reason = 'NotFound', import_message = 'gone',
+	import_generation = 1, import_transition = now() WHERE name IN ('t1', 't2');
+SELECT pg_temp.record('two', 30, 2, 'PreserveOriginal', 'Source');	-- new images; conditions cleared
+UPDATE imagestream.tag SET spec_generation = spec_generation + 10 WHERE name = 't11';
+SELECT pg_temp.record('two', 30, 2, 'PreserveOriginal', 'Source');	-- a re-stamp
+SELECT count(*) AS differences FROM (
+	SELECT replace(replace((t.*)::text, '(' || t.id || ',' || t.stream_id || ',ria,', '('), 'ria/', '')
+	FROM imagestream.tag t WHERE namespace = 'ria'
+	EXCEPT SELECT replace(replace((t.*)::text, '(' || t.id || ',' || t.stream_id || ',rib,', '('), 'rib/', '')
+	FROM imagestream.tag t WHERE namespace = 'rib') d;
+SELECT count(*) AS differences FROM (
+	SELECT t.name, h.created, h.docker_image_reference, h.image, h.generation,
+		rank() OVER (PARTITION BY h.tag_id ORDER BY h.seq)
+	FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id WHERE t.namespace = 'ria'
+	EXCEPT SELECT t.name, h.created, h.docker_image_reference, h.image, h.generation,
+		rank() OVER (PARTITION BY h.tag_id ORDER BY h.seq)
+	FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id WHERE t.namespace = 'rib') d;
+SELECT count(*) AS differences FROM (
+	SELECT event, tag, image, previous_image, docker_image_reference, generation FROM change WHERE namespace = 'ria'
+	EXCEPT ALL SELECT event, tag, image, previous_image, docker_image_reference, generation FROM change WHERE namespace = 'rib') d;
+SELECT namespace, generation, (SELECT count(*) FROM change c WHERE c.namespace = s.namespace) AS changes,
+	(SELECT count(*) FROM imagestream.tag t WHERE t.stream_id = s.id AND t.scheduled) AS scheduled,
+	(SELECT count(*) FROM imagestream.tag t WHERE t.stream_id = s.id AND t.reference_policy = 'Local') AS local
+FROM imagestream.stream s WHERE namespace IN ('ria', 'rib') ORDER BY namespace;
+SELECT delete_stream('ria/app'), delete_stream('rib/app');

@@ -48,6 +48,156 @@ BEGIN
 	END IF;
 END $$;
 
+-- _record_import for many tags of a stream at once, set-based, in the order
+-- given (import_image of all tags, the worker's chunk of a stream): the
+-- same rows written, with one write of each tag row, and the change rows
+-- and their NOTIFYs together.  p_stream is locked; p_generation is the
+-- generation it moves to.  p_clear_requested also clears
+-- import_requested_at (the worker).  Returns the positions of the tags it
+-- leaves to _record_import: tags that other tags follow (their followers
+-- move with them, _add_event), and names given twice.
+CREATE FUNCTION _record_imports(p_stream imagestream.stream, p_generation bigint,
+	p_tags text[], p_sources text[], p_refs image_ref[], p_images image_digest[],
+	p_source_digests image_digest[], p_scheduled boolean[], p_insecure boolean[],
+	p_modes import_mode[], p_policies reference_policy[], p_clear_requested boolean DEFAULT false)
+RETURNS SETOF integer LANGUAGE plpgsql AS $$
+DECLARE
+	alone integer[];
+	-- per tag recorded here, by its position (pos) in the arrays given:
+	-- what _record_import and _add_event would do, decided before any write
+	pos integer[];
+	ids bigint[];
+	events text[];				-- insert, overwrite, none (no new event); NULL: not changed
+	options boolean[];			-- not changed, but scheduled, insecure or the mode differ
+	createds timestamptz[];		-- of the history head
+	seqs bigint[];
+	previous imagestream.image_digest[];
+	logged boolean[];
+	base bigint;
+	c imagestream.change;
+BEGIN
+	-- the new tags, in the order given (the stream is locked: no one else adds them)
+	INSERT INTO imagestream.tag (stream_id, namespace, stream, name)
+	SELECT p_stream.id, p_stream.namespace, p_stream.name, u.name
+	FROM unnest(p_tags) WITH ORDINALITY AS u(name, n)
+	WHERE NOT EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.namespace = p_stream.namespace
+					  AND t.stream = p_stream.name AND t.name = u.name)
+	GROUP BY u.name
+	ORDER BY min(u.n);
+	PERFORM 1 FROM imagestream.tag t
+	WHERE t.namespace = p_stream.namespace AND t.stream = p_stream.name AND t.name = ANY (p_tags)
+	ORDER BY t.id FOR UPDATE;
+
+	SELECT coalesce(array_agg(y.n ORDER BY y.n) FILTER (WHERE y.alone), '{}'),
+		   array_agg(y.n ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(y.id ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(CASE WHEN NOT y.changed THEN NULL
+						  WHEN y.seq IS NOT NULL AND y.same_ref AND y.same_image
+							   AND y.head_generation = p_generation THEN 'none'
+						  WHEN y.seq IS NOT NULL AND (y.same_ref OR y.same_image) THEN 'overwrite'
+						  ELSE 'insert' END ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(NOT y.changed AND (y.t_scheduled <> y.scheduled OR y.t_insecure <> y.insecure
+										OR y.t_mode <> y.mode) ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(y.head_created ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(y.seq ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(y.head_image ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(y.changed AND NOT (y.seq IS NOT NULL AND y.same_ref AND y.same_image)
+					 ORDER BY y.n) FILTER (WHERE NOT y.alone)
+	INTO alone, pos, ids, events, options, createds, seqs, previous, logged
+	FROM (SELECT z.*, coalesce(z.head_ref = z.ref, false) AS same_ref,
+				 z.head_image IS NOT DISTINCT FROM z.image AS same_image,
+				 coalesce(z.history_length = 0 OR z.t_ref <> z.ref OR z.t_image IS DISTINCT FROM z.image
+						  OR NOT z.has_spec OR z.spec_generation > coalesce(z.status_generation, 0),
+						  false) AS changed
+		  FROM (SELECT u.n::integer AS n, u.ref, u.image, u.scheduled, u.insecure, u.mode,
+					   t.id, t.has_spec, t.history_length, t.spec_generation, t.status_generation,
+					   t.docker_image_reference AS t_ref, t.image AS t_image,
+					   t.scheduled AS t_scheduled, t.insecure AS t_insecure, t.import_mode AS t_mode,
+					   count(*) OVER (PARTITION BY u.name) > 1
+					   OR EXISTS (SELECT 1 FROM imagestream.tag x
+								  WHERE x.stream_id = t.stream_id AND x.has_spec
+									AND x.from_kind = 'ImageStreamTag'
+									AND x.from_ref = format('%s/%s:%s', t.namespace, t.stream, t.name)
+									AND x.id <> t.id) AS alone,
+					   h.seq, h.created AS head_created, h.image AS head_image,
+					   h.docker_image_reference AS head_ref, h.generation AS head_generation
+				FROM unnest(p_tags, p_refs, p_images, p_scheduled, p_insecure, p_modes)
+					 WITH ORDINALITY AS u(name, ref, image, scheduled, insecure, mode, n)
+				JOIN imagestream.tag t ON t.namespace = p_stream.namespace
+					 AND t.stream = p_stream.name AND t.name = u.name
+				LEFT JOIN LATERAL (SELECT * FROM imagestream.history x WHERE x.tag_id = t.id
+								   ORDER BY x.seq DESC LIMIT 1) h ON true) z) y;
+	RETURN QUERY SELECT unnest(alone);
+	IF pos IS NULL THEN
+		RETURN;
+	END IF;
+
+	IF EXISTS (SELECT 1 FROM unnest(events, options) AS x(event, options)
+			   WHERE x.event IS NOT NULL OR x.options) THEN
+		UPDATE imagestream.stream SET generation = p_generation
+		WHERE id = p_stream.id AND generation <> p_generation;
+	END IF;
+	UPDATE imagestream.history h
+	SET docker_image_reference = u.ref, image = u.image, generation = p_generation
+	FROM unnest(pos, ids, events, seqs) AS x(n, id, event, seq)
+	JOIN unnest(p_refs, p_images) WITH ORDINALITY AS u(ref, image, n) ON u.n = x.n
+	WHERE x.event = 'overwrite' AND h.tag_id = x.id AND h.seq = x.seq;
+	INSERT INTO imagestream.history (tag_id, created, docker_image_reference, image, generation)
+	SELECT x.id, now(), u.ref, u.image, p_generation
+	FROM unnest(pos, ids, events) AS x(n, id, event)
+	JOIN unnest(p_refs, p_images) WITH ORDINALITY AS u(ref, image, n) ON u.n = x.n
+	WHERE x.event = 'insert'
+	ORDER BY x.n;
+	-- one write of each tag: the spec, the new head, the conditions cleared
+	UPDATE imagestream.tag t
+	SET has_spec = t.has_spec OR x.changed,
+		from_kind = CASE WHEN x.changed THEN 'DockerImage' ELSE t.from_kind END,
+		from_ref = CASE WHEN x.changed THEN x.source ELSE t.from_ref END,
+		scheduled = x.scheduled, insecure = x.insecure, import_mode = x.mode,
+		reference_policy = CASE WHEN x.changed AND NOT t.has_spec THEN x.policy ELSE t.reference_policy END,
+		spec_generation = CASE WHEN x.changed THEN p_generation ELSE t.spec_generation END,
+		source_digest = x.source_digest,
+		image = CASE WHEN x.moves THEN x.image ELSE t.image END,
+		docker_image_reference = CASE WHEN x.moves THEN x.ref ELSE t.docker_image_reference END,
+		created = CASE x.event WHEN 'insert' THEN now() WHEN 'overwrite' THEN x.created ELSE t.created END,
+		status_generation = CASE WHEN x.moves THEN p_generation ELSE t.status_generation END,
+		history_length = t.history_length + CASE x.event WHEN 'insert' THEN 1 ELSE 0 END,
+		import_status = CASE x.event WHEN 'none' THEN t.import_status END,
+		import_reason = CASE x.event WHEN 'none' THEN t.import_reason END,
+		import_message = CASE x.event WHEN 'none' THEN t.import_message END,
+		import_generation = CASE x.event WHEN 'none' THEN t.import_generation END,
+		import_transition = CASE x.event WHEN 'none' THEN t.import_transition END,
+		import_requested_at = CASE WHEN p_clear_requested THEN NULL ELSE t.import_requested_at END
+	FROM (SELECT d.id, d.event, d.created, d.event IS NOT NULL AS changed,
+				 coalesce(d.event IN ('insert', 'overwrite'), false) AS moves,
+				 u.source, u.ref, u.image, u.source_digest, u.scheduled, u.insecure, u.mode, u.policy
+		  FROM unnest(pos, ids, events, createds) AS d(n, id, event, created)
+		  JOIN unnest(p_sources, p_refs, p_images, p_source_digests, p_scheduled, p_insecure,
+					  p_modes, p_policies)
+			   WITH ORDINALITY AS u(source, ref, image, source_digest, scheduled, insecure, mode, policy, n)
+			   ON u.n = d.n) x
+	WHERE t.id = x.id
+	  AND (x.changed OR t.scheduled <> x.scheduled OR t.insecure <> x.insecure
+		   OR t.import_mode <> x.mode OR t.source_digest IS DISTINCT FROM x.source_digest
+		   OR t.import_status IS NOT NULL OR (p_clear_requested AND t.import_requested_at IS NOT NULL));
+
+	IF true = ANY (logged) THEN
+		-- as _log_change: dense ids in commit order
+		LOCK TABLE imagestream.change IN SHARE ROW EXCLUSIVE MODE;
+		SELECT coalesce(max(x.id), 0) INTO base FROM imagestream.change x;
+		INSERT INTO imagestream.change (id, at, event, namespace, stream, tag, image, previous_image,
+										docker_image_reference, generation)
+		SELECT base + row_number() OVER (ORDER BY x.n), now(), 'tag_updated', p_stream.namespace,
+			   p_stream.name, u.name, u.image, x.previous, u.ref, p_generation
+		FROM unnest(pos, logged, previous) AS x(n, logged, previous)
+		JOIN unnest(p_tags, p_refs, p_images) WITH ORDINALITY AS u(name, ref, image, n) ON u.n = x.n
+		WHERE x.logged;
+		FOR c IN SELECT * FROM imagestream.change x WHERE x.id > base ORDER BY x.id LOOP
+			PERFORM imagestream._notify_change(c);
+		END LOOP;
+	END IF;
+END $$;
+
 -- Records a failed import: a new tag gets a spec from the source (an
 -- existing spec is kept), then the failure condition.
 CREATE FUNCTION _record_import_failure(p_stream imagestream.stream, p_tag text, p_source text,
@@ -149,6 +299,18 @@ DECLARE
 	fetched imagestream._fetched[];
 	one imagestream._fetched;			-- what was fetched for the current tag
 	gen bigint;					-- of this import, shared by its tags (OpenShift's nextGeneration)
+	-- all tags: the imports recorded together at the end (_record_imports)
+	together text[] := '{}';
+	together_sources text[] := '{}';
+	together_refs imagestream.image_ref[] := '{}';
+	together_images imagestream.image_digest[] := '{}';
+	together_digests imagestream.image_digest[] := '{}';
+	together_scheduled boolean[] := '{}';
+	together_insecure boolean[] := '{}';
+	together_modes imagestream.import_mode[] := '{}';
+	together_policies imagestream.reference_policy[] := '{}';
+	catalogued text[] := '{}';
+	k integer;
 BEGIN
 	IF coalesce(all_tags, false) THEN
 		IF strpos(destination, ':') > 0 THEN
@@ -270,10 +432,24 @@ BEGIN
 				s := imagestream._lock_stream(v_ns, v_stream, true);
 				gen := CASE WHEN new_stream THEN s.generation ELSE s.generation + 1 END;
 			END IF;
-			PERFORM imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, true);
+			-- (what one source digest served is catalogued once)
+			IF r.status = 'Success' AND NOT (r.source_digest::text || r.image::text) = ANY (catalogued) THEN
+				PERFORM imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, true);
+				catalogued := array_append(catalogued, r.source_digest::text || r.image::text);
+			END IF;
 			IF r.status = 'Failure' THEN
 				PERFORM imagestream._record_import_failure(s, job->>'tag', job->>'source', v_sched,
 					v_insecure, v_mode, v_policy, r.reason, r.message, NOT coalesce(all_tags, false), gen);
+			ELSIF (r.status = 'Success' OR r.status = 'Unchanged') AND coalesce(all_tags, false) THEN
+				together := array_append(together, job->>'tag');
+				together_sources := array_append(together_sources, job->>'source');
+				together_refs := array_append(together_refs, pull);
+				together_images := array_append(together_images, r.image);
+				together_digests := array_append(together_digests, r.source_digest);
+				together_scheduled := array_append(together_scheduled, v_sched);
+				together_insecure := array_append(together_insecure, v_insecure);
+				together_modes := array_append(together_modes, v_mode);
+				together_policies := array_append(together_policies, v_policy);
 			ELSIF r.status = 'Success' OR r.status = 'Unchanged' THEN
 				PERFORM imagestream._record_import(s, new_stream, job->>'tag', job->>'source', pull,
 					r.image, r.source_digest, v_sched, v_insecure, v_mode, v_policy, gen);
@@ -282,6 +458,15 @@ BEGIN
 		RETURN QUERY SELECT job->>'tag', CASE WHEN r.status = 'Failure' THEN 'Failure' ELSE 'Success' END,
 			r.image, pull, r.reason, r.message;
 	END LOOP;
+	IF cardinality(together) > 0 THEN
+		FOR k IN SELECT * FROM imagestream._record_imports(s, gen, together, together_sources,
+				together_refs, together_images, together_digests, together_scheduled,
+				together_insecure, together_modes, together_policies) LOOP
+			PERFORM imagestream._record_import(s, new_stream, together[k], together_sources[k],
+				together_refs[k], together_images[k], together_digests[k], together_scheduled[k],
+				together_insecure[k], together_modes[k], together_policies[k], gen);
+		END LOOP;
+	END IF;
 END $$;
 
 CREATE FUNCTION import_image(destination text, from_image text DEFAULT NULL,

@@ -6,8 +6,9 @@
 -- body _api_F.  The bodies keep the 0.1.0 functions (renamed, so that their
 -- privileges can be carried over to the entries) with the new text.
 -- _log_change reads the new setting imagestream.notify_payload (finding S12).
--- The worker records a stream's tags together (_worker_apply_many), and
--- _notify_change, which both it and _log_change use, sends the NOTIFY.
+-- The worker and import_image(all_tags) record a stream's tags together
+-- (_record_imports, _worker_apply_many), and _notify_change, which they and
+-- _log_change use, sends the NOTIFY.
 
 \echo Use "ALTER EXTENSION imagestream UPDATE TO '0.2.0'" to load this file. \quit
 
@@ -463,36 +464,186 @@ BEGIN
 	RETURN c.id;
 END $$;
 
--- _worker_apply for the tags of one stream at once, set-based (src/worker.c):
--- p_generation is the stream's new generation, locked.  It records the tags
--- whose source served an image (Success or Unchanged) and skips those whose
--- source changed meanwhile, as _worker_apply does; it returns the positions
--- (in the arrays) of the tags it leaves to _worker_apply: failures, and tags
--- that other tags follow (their followers move with them, _add_event).
-CREATE FUNCTION _worker_apply_many(p_stream_id bigint, p_tag_ids bigint[], p_sources text[],
-	f _fetched[], p_generation bigint) RETURNS SETOF integer
-LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
+-- _record_import for many tags of a stream at once, set-based, in the order
+-- given (import_image of all tags, the worker's chunk of a stream): the
+-- same rows written, with one write of each tag row, and the change rows
+-- and their NOTIFYs together.  p_stream is locked; p_generation is the
+-- generation it moves to.  p_clear_requested also clears
+-- import_requested_at (the worker).  Returns the positions of the tags it
+-- leaves to _record_import: tags that other tags follow (their followers
+-- move with them, _add_event), and names given twice.
+CREATE FUNCTION _record_imports(p_stream imagestream.stream, p_generation bigint,
+	p_tags text[], p_sources text[], p_refs image_ref[], p_images image_digest[],
+	p_source_digests image_digest[], p_scheduled boolean[], p_insecure boolean[],
+	p_modes import_mode[], p_policies reference_policy[], p_clear_requested boolean DEFAULT false)
+RETURNS SETOF integer LANGUAGE plpgsql AS $$
 DECLARE
-	alone integer[];			-- positions left to _worker_apply
-	here boolean[];				-- per position: recorded here
-	fe imagestream._fetched;
-	shared imagestream._fetched;	-- the last with manifests: those after it with none share them
-	catalogued imagestream.image_digest[] := '{}';
-	i integer := 0;
-	-- per tag recorded here, in chunk order: what _record_import and
-	-- _add_event would do, decided from the locked rows before any write
+	alone integer[];
+	-- per tag recorded here, by its position (pos) in the arrays given:
+	-- what _record_import and _add_event would do, decided before any write
+	pos integer[];
 	ids bigint[];
-	events text[];				-- insert, overwrite, none (no new event), NULL (not changed)
-	refs imagestream.image_ref[];
-	images imagestream.image_digest[];
-	sources imagestream.image_digest[];
+	events text[];				-- insert, overwrite, none (no new event); NULL: not changed
+	options boolean[];			-- not changed, but scheduled, insecure or the mode differ
+	createds timestamptz[];		-- of the history head
 	seqs bigint[];
-	createds timestamptz[];
 	previous imagestream.image_digest[];
 	logged boolean[];
 	base bigint;
 	c imagestream.change;
 BEGIN
+	-- the new tags, in the order given (the stream is locked: no one else adds them)
+	INSERT INTO imagestream.tag (stream_id, namespace, stream, name)
+	SELECT p_stream.id, p_stream.namespace, p_stream.name, u.name
+	FROM unnest(p_tags) WITH ORDINALITY AS u(name, n)
+	WHERE NOT EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.namespace = p_stream.namespace
+					  AND t.stream = p_stream.name AND t.name = u.name)
+	GROUP BY u.name
+	ORDER BY min(u.n);
+	PERFORM 1 FROM imagestream.tag t
+	WHERE t.namespace = p_stream.namespace AND t.stream = p_stream.name AND t.name = ANY (p_tags)
+	ORDER BY t.id FOR UPDATE;
+
+	SELECT coalesce(array_agg(y.n ORDER BY y.n) FILTER (WHERE y.alone), '{}'),
+		   array_agg(y.n ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(y.id ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(CASE WHEN NOT y.changed THEN NULL
+						  WHEN y.seq IS NOT NULL AND y.same_ref AND y.same_image
+							   AND y.head_generation = p_generation THEN 'none'
+						  WHEN y.seq IS NOT NULL AND (y.same_ref OR y.same_image) THEN 'overwrite'
+						  ELSE 'insert' END ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(NOT y.changed AND (y.t_scheduled <> y.scheduled OR y.t_insecure <> y.insecure
+										OR y.t_mode <> y.mode) ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(y.head_created ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(y.seq ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(y.head_image ORDER BY y.n) FILTER (WHERE NOT y.alone),
+		   array_agg(y.changed AND NOT (y.seq IS NOT NULL AND y.same_ref AND y.same_image)
+					 ORDER BY y.n) FILTER (WHERE NOT y.alone)
+	INTO alone, pos, ids, events, options, createds, seqs, previous, logged
+	FROM (SELECT z.*, coalesce(z.head_ref = z.ref, false) AS same_ref,
+				 z.head_image IS NOT DISTINCT FROM z.image AS same_image,
+				 coalesce(z.history_length = 0 OR z.t_ref <> z.ref OR z.t_image IS DISTINCT FROM z.image
+						  OR NOT z.has_spec OR z.spec_generation > coalesce(z.status_generation, 0),
+						  false) AS changed
+		  FROM (SELECT u.n::integer AS n, u.ref, u.image, u.scheduled, u.insecure, u.mode,
+					   t.id, t.has_spec, t.history_length, t.spec_generation, t.status_generation,
+					   t.docker_image_reference AS t_ref, t.image AS t_image,
+					   t.scheduled AS t_scheduled, t.insecure AS t_insecure, t.import_mode AS t_mode,
+					   count(*) OVER (PARTITION BY u.name) > 1
+					   OR EXISTS (SELECT 1 FROM imagestream.tag x
+								  WHERE x.stream_id = t.stream_id AND x.has_spec
+									AND x.from_kind = 'ImageStreamTag'
+									AND x.from_ref = format('%s/%s:%s', t.namespace, t.stream, t.name)
+									AND x.id <> t.id) AS alone,
+					   h.seq, h.created AS head_created, h.image AS head_image,
+					   h.docker_image_reference AS head_ref, h.generation AS head_generation
+				FROM unnest(p_tags, p_refs, p_images, p_scheduled, p_insecure, p_modes)
+					 WITH ORDINALITY AS u(name, ref, image, scheduled, insecure, mode, n)
+				JOIN imagestream.tag t ON t.namespace = p_stream.namespace
+					 AND t.stream = p_stream.name AND t.name = u.name
+				LEFT JOIN LATERAL (SELECT * FROM imagestream.history x WHERE x.tag_id = t.id
+								   ORDER BY x.seq DESC LIMIT 1) h ON true) z) y;
+	RETURN QUERY SELECT unnest(alone);
+	IF pos IS NULL THEN
+		RETURN;
+	END IF;
+
+	IF EXISTS (SELECT 1 FROM unnest(events, options) AS x(event, options)
+			   WHERE x.event IS NOT NULL OR x.options) THEN
+		UPDATE imagestream.stream SET generation = p_generation
+		WHERE id = p_stream.id AND generation <> p_generation;
+	END IF;
+	UPDATE imagestream.history h
+	SET docker_image_reference = u.ref, image = u.image, generation = p_generation
+	FROM unnest(pos, ids, events, seqs) AS x(n, id, event, seq)
+	JOIN unnest(p_refs, p_images) WITH ORDINALITY AS u(ref, image, n) ON u.n = x.n
+	WHERE x.event = 'overwrite' AND h.tag_id = x.id AND h.seq = x.seq;
+	INSERT INTO imagestream.history (tag_id, created, docker_image_reference, image, generation)
+	SELECT x.id, now(), u.ref, u.image, p_generation
+	FROM unnest(pos, ids, events) AS x(n, id, event)
+	JOIN unnest(p_refs, p_images) WITH ORDINALITY AS u(ref, image, n) ON u.n = x.n
+	WHERE x.event = 'insert'
+	ORDER BY x.n;
+	-- one write of each tag: the spec, the new head, the conditions cleared
+	UPDATE imagestream.tag t
+	SET has_spec = t.has_spec OR x.changed,
+		from_kind = CASE WHEN x.changed THEN 'DockerImage' ELSE t.from_kind END,
+		from_ref = CASE WHEN x.changed THEN x.source ELSE t.from_ref END,
+		scheduled = x.scheduled, insecure = x.insecure, import_mode = x.mode,
+		reference_policy = CASE WHEN x.changed AND NOT t.has_spec THEN x.policy ELSE t.reference_policy END,
+		spec_generation = CASE WHEN x.changed THEN p_generation ELSE t.spec_generation END,
+		source_digest = x.source_digest,
+		image = CASE WHEN x.moves THEN x.image ELSE t.image END,
+		docker_image_reference = CASE WHEN x.moves THEN x.ref ELSE t.docker_image_reference END,
+		created = CASE x.event WHEN 'insert' THEN now() WHEN 'overwrite' THEN x.created ELSE t.created END,
+		status_generation = CASE WHEN x.moves THEN p_generation ELSE t.status_generation END,
+		history_length = t.history_length + CASE x.event WHEN 'insert' THEN 1 ELSE 0 END,
+		import_status = CASE x.event WHEN 'none' THEN t.import_status END,
+		import_reason = CASE x.event WHEN 'none' THEN t.import_reason END,
+		import_message = CASE x.event WHEN 'none' THEN t.import_message END,
+		import_generation = CASE x.event WHEN 'none' THEN t.import_generation END,
+		import_transition = CASE x.event WHEN 'none' THEN t.import_transition END,
+		import_requested_at = CASE WHEN p_clear_requested THEN NULL ELSE t.import_requested_at END
+	FROM (SELECT d.id, d.event, d.created, d.event IS NOT NULL AS changed,
+				 coalesce(d.event IN ('insert', 'overwrite'), false) AS moves,
+				 u.source, u.ref, u.image, u.source_digest, u.scheduled, u.insecure, u.mode, u.policy
+		  FROM unnest(pos, ids, events, createds) AS d(n, id, event, created)
+		  JOIN unnest(p_sources, p_refs, p_images, p_source_digests, p_scheduled, p_insecure,
+					  p_modes, p_policies)
+			   WITH ORDINALITY AS u(source, ref, image, source_digest, scheduled, insecure, mode, policy, n)
+			   ON u.n = d.n) x
+	WHERE t.id = x.id
+	  AND (x.changed OR t.scheduled <> x.scheduled OR t.insecure <> x.insecure
+		   OR t.import_mode <> x.mode OR t.source_digest IS DISTINCT FROM x.source_digest
+		   OR t.import_status IS NOT NULL OR (p_clear_requested AND t.import_requested_at IS NOT NULL));
+
+	IF true = ANY (logged) THEN
+		-- as _log_change: dense ids in commit order
+		LOCK TABLE imagestream.change IN SHARE ROW EXCLUSIVE MODE;
+		SELECT coalesce(max(x.id), 0) INTO base FROM imagestream.change x;
+		INSERT INTO imagestream.change (id, at, event, namespace, stream, tag, image, previous_image,
+										docker_image_reference, generation)
+		SELECT base + row_number() OVER (ORDER BY x.n), now(), 'tag_updated', p_stream.namespace,
+			   p_stream.name, u.name, u.image, x.previous, u.ref, p_generation
+		FROM unnest(pos, logged, previous) AS x(n, logged, previous)
+		JOIN unnest(p_tags, p_refs, p_images) WITH ORDINALITY AS u(name, ref, image, n) ON u.n = x.n
+		WHERE x.logged;
+		FOR c IN SELECT * FROM imagestream.change x WHERE x.id > base ORDER BY x.id LOOP
+			PERFORM imagestream._notify_change(c);
+		END LOOP;
+	END IF;
+END $$;
+
+-- _worker_apply for the tags of one stream at once, set-based (src/worker.c):
+-- p_generation is the stream's new generation, locked.  It records the tags
+-- whose source served an image (Success or Unchanged) with _record_imports
+-- and skips those whose source changed meanwhile, as _worker_apply does; it
+-- returns the positions (in the arrays) of the tags it leaves to
+-- _worker_apply: failures, and those _record_imports leaves.
+CREATE FUNCTION _worker_apply_many(p_stream_id bigint, p_tag_ids bigint[], p_sources text[],
+	f _fetched[], p_generation bigint) RETURNS SETOF integer
+LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	s imagestream.stream;
+	alone integer[];			-- positions left to _worker_apply
+	here boolean[];				-- per position: recorded here
+	fe imagestream._fetched;
+	shared imagestream._fetched;	-- the last with manifests: those after it with none share them
+	catalogued text[] := '{}';		-- source digest and image of each fetch catalogued
+	i integer := 0;
+	-- the tags recorded here, by their position in the arrays given
+	pos integer[];
+	names text[];
+	sources text[];
+	refs imagestream.image_ref[];
+	images imagestream.image_digest[];
+	source_digests imagestream.image_digest[];
+	scheduled boolean[];
+	insecure boolean[];
+	modes imagestream.import_mode[];
+	policies imagestream.reference_policy[];
+BEGIN
+	SELECT * INTO s FROM imagestream.stream WHERE id = p_stream_id;
 	PERFORM 1 FROM imagestream.tag t WHERE t.id = ANY (p_tag_ids) ORDER BY t.id FOR UPDATE;
 	-- (unnest expands each _fetched into its columns: u.status, u.image, ...)
 	SELECT coalesce(array_agg(x.pos ORDER BY x.pos) FILTER (WHERE x.tag_id IS NOT NULL AND x.alone), '{}'),
@@ -501,11 +652,7 @@ BEGIN
 	FROM (SELECT u.ordinality::integer AS pos, t.id AS tag_id,
 				 u.status IS DISTINCT FROM 'Success' AND u.status IS DISTINCT FROM 'Unchanged'
 				 OR (u.status = 'Unchanged' AND t.docker_image_reference IS NULL)
-				 OR t.stream_id <> p_stream_id OR count(*) OVER (PARTITION BY t.id) > 1
-				 OR EXISTS (SELECT 1 FROM imagestream.tag x
-							WHERE x.stream_id = t.stream_id AND x.has_spec AND x.from_kind = 'ImageStreamTag'
-							  AND x.from_ref = format('%s/%s:%s', t.namespace, t.stream, t.name)
-							  AND x.id <> t.id) AS alone
+				 OR t.stream_id <> p_stream_id AS alone
 		  FROM unnest(p_tag_ids, p_sources, f) WITH ORDINALITY AS u(tag_id, source)
 		  LEFT JOIN imagestream.tag t ON t.id = u.tag_id AND t.has_spec AND t.from_ref = u.source) x;
 	RETURN QUERY SELECT unnest(alone);
@@ -519,100 +666,247 @@ BEGIN
 		IF fe.digests IS NOT NULL THEN
 			shared := fe;
 		END IF;
-		IF fe.status = 'Success' AND here[i] AND NOT fe.image = ANY (catalogued)
-		   AND shared.image = fe.image THEN
+		IF fe.status = 'Success' AND here[i] AND shared.image = fe.image
+		   AND NOT (fe.source_digest::text || fe.image::text) = ANY (catalogued) THEN
 			PERFORM imagestream._import_fetched(shared, p_sources[i]::imagestream.image_ref, true);
-			catalogued := catalogued || fe.image;
+			catalogued := catalogued || (fe.source_digest::text || fe.image::text);
 		END IF;
 	END LOOP;
 
-	SELECT array_agg(y.id ORDER BY y.pos),
-		   array_agg(CASE WHEN NOT y.changed THEN NULL
-						  WHEN y.seq IS NOT NULL AND y.same_ref AND y.same_image
-							   AND y.head_generation = p_generation THEN 'none'
-						  WHEN y.seq IS NOT NULL AND (y.same_ref OR y.same_image) THEN 'overwrite'
-						  ELSE 'insert' END ORDER BY y.pos),
-		   array_agg(y.ref ORDER BY y.pos), array_agg(y.image ORDER BY y.pos),
-		   array_agg(y.source_digest ORDER BY y.pos), array_agg(y.seq ORDER BY y.pos),
-		   array_agg(y.head_created ORDER BY y.pos), array_agg(y.head_image ORDER BY y.pos),
-		   array_agg(y.changed AND NOT (y.seq IS NOT NULL AND y.same_ref AND y.same_image) ORDER BY y.pos)
-	INTO ids, events, refs, images, sources, seqs, createds, previous, logged
-	FROM (SELECT z.*, coalesce(z.head_ref = z.ref, false) AS same_ref,
-				 z.head_image IS NOT DISTINCT FROM z.image AS same_image,
-				 coalesce(z.history_length = 0 OR z.old_ref <> z.ref
-						  OR z.old_image IS DISTINCT FROM z.image
-						  OR z.spec_generation > coalesce(z.status_generation, 0), false) AS changed
-		  FROM (SELECT u.ordinality AS pos, t.id, t.history_length, t.spec_generation, t.status_generation,
-					   t.docker_image_reference AS old_ref, t.image AS old_image,
-					   CASE WHEN u.status = 'Success'
-							THEN imagestream.ref_with_digest(imagestream.ref_name(u.source::imagestream.image_ref)::imagestream.image_ref,
-															 u.image)
-							ELSE t.docker_image_reference END AS ref,
-					   CASE WHEN u.status = 'Success' THEN u.image ELSE t.image END AS image,
-					   u.source_digest, h.seq, h.created AS head_created, h.image AS head_image,
-					   h.docker_image_reference AS head_ref, h.generation AS head_generation
-				FROM unnest(p_tag_ids, p_sources, f) WITH ORDINALITY AS u(tag_id, source)
-				JOIN imagestream.tag t ON t.id = u.tag_id
-				LEFT JOIN LATERAL (SELECT * FROM imagestream.history x WHERE x.tag_id = t.id
-								   ORDER BY x.seq DESC LIMIT 1) h ON true
-				WHERE here[u.ordinality]) z) y;
+	-- each tag with its own options; Unchanged keeps the tag's pull spec
+	SELECT array_agg(u.ordinality ORDER BY u.ordinality), array_agg(t.name ORDER BY u.ordinality),
+		   array_agg(t.from_ref ORDER BY u.ordinality),
+		   array_agg(CASE WHEN u.status = 'Success'
+						  THEN imagestream.ref_with_digest(imagestream.ref_name(t.from_ref::imagestream.image_ref)::imagestream.image_ref,
+														   u.image)
+						  ELSE t.docker_image_reference END ORDER BY u.ordinality),
+		   array_agg(CASE WHEN u.status = 'Success' THEN u.image ELSE t.image END ORDER BY u.ordinality),
+		   array_agg(u.source_digest ORDER BY u.ordinality), array_agg(t.scheduled ORDER BY u.ordinality),
+		   array_agg(t.insecure ORDER BY u.ordinality), array_agg(t.import_mode ORDER BY u.ordinality),
+		   array_agg(t.reference_policy ORDER BY u.ordinality)
+	INTO pos, names, sources, refs, images, source_digests, scheduled, insecure, modes, policies
+	FROM unnest(p_tag_ids, f) WITH ORDINALITY AS u(tag_id)
+	JOIN imagestream.tag t ON t.id = u.tag_id
+	WHERE here[u.ordinality];
+	RETURN QUERY
+		SELECT pos[k] FROM imagestream._record_imports(s, p_generation, names, sources, refs, images,
+			source_digests, scheduled, insecure, modes, policies, true) AS k;
+END $$;
 
-	IF EXISTS (SELECT 1 FROM unnest(events) e WHERE e IS NOT NULL) THEN
-		UPDATE imagestream.stream SET generation = p_generation
-		WHERE id = p_stream_id AND generation <> p_generation;
+CREATE OR REPLACE FUNCTION _api_import_image(destination text, from_image text DEFAULT NULL,
+	all_tags boolean DEFAULT false, scheduled boolean DEFAULT NULL,
+	insecure boolean DEFAULT NULL, reference_policy reference_policy DEFAULT NULL,
+	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false)
+RETURNS TABLE(tag text, status text, image image_digest, docker_image_reference image_ref,
+	reason text, message text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+#variable_conflict use_variable
+DECLARE
+	d record;
+	v_ns text;
+	v_stream text;
+	v_tag text;
+	s imagestream.stream;
+	new_stream boolean;
+	t imagestream.tag;
+	source imagestream.image_ref;
+	repo imagestream.image_ref;
+	jobs jsonb := '[]';			-- [{tag, source}] in import order
+	job jsonb;
+	r record;
+	listed record;
+	names text[];
+	limit_n integer := current_setting('imagestream.max_bulk_import')::integer;
+	v_sched boolean;
+	v_insecure boolean;
+	v_mode imagestream.import_mode;
+	v_policy imagestream.reference_policy;
+	pull imagestream.image_ref;
+	i integer := 0;
+	o record;
+	srcs imagestream.image_ref[] := '{}';
+	insecures boolean[] := '{}';
+	preserves boolean[] := '{}';
+	knowns imagestream.image_digest[] := '{}';
+	oses text[] := '{}';
+	arches text[] := '{}';
+	fetched imagestream._fetched[];
+	one imagestream._fetched;			-- what was fetched for the current tag
+	gen bigint;					-- of this import, shared by its tags (OpenShift's nextGeneration)
+	-- all tags: the imports recorded together at the end (_record_imports)
+	together text[] := '{}';
+	together_sources text[] := '{}';
+	together_refs imagestream.image_ref[] := '{}';
+	together_images imagestream.image_digest[] := '{}';
+	together_digests imagestream.image_digest[] := '{}';
+	together_scheduled boolean[] := '{}';
+	together_insecure boolean[] := '{}';
+	together_modes imagestream.import_mode[] := '{}';
+	together_policies imagestream.reference_policy[] := '{}';
+	catalogued text[] := '{}';
+	k integer;
+BEGIN
+	IF coalesce(all_tags, false) THEN
+		IF strpos(destination, ':') > 0 THEN
+			RAISE EXCEPTION 'cannot import a tag "%" and all tags at once', destination
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		d := imagestream._parse_stream(destination);
+		v_ns := d.namespace;
+		v_stream := d.name;
+	ELSE
+		d := imagestream._parse_tag(destination);
+		v_ns := d.namespace;
+		v_stream := d.stream;
+		v_tag := d.tag;
 	END IF;
-	UPDATE imagestream.history h
-	SET docker_image_reference = x.ref, image = x.image, generation = p_generation
-	FROM unnest(ids, events, seqs, refs, images) AS x(id, event, seq, ref, image)
-	WHERE x.event = 'overwrite' AND h.tag_id = x.id AND h.seq = x.seq;
-	INSERT INTO imagestream.history (tag_id, created, docker_image_reference, image, generation)
-	SELECT x.id, now(), x.ref, x.image, p_generation
-	FROM unnest(ids, events, refs, images) WITH ORDINALITY AS x(id, event, ref, image, n)
-	WHERE x.event = 'insert'
-	ORDER BY x.n;
-	-- one write of each tag: the spec's generation and source digest, the
-	-- new head, the conditions cleared, no import requested
-	UPDATE imagestream.tag t
-	SET import_requested_at = NULL,
-		from_kind = CASE WHEN x.event IS NULL THEN t.from_kind ELSE 'DockerImage' END,
-		spec_generation = CASE WHEN x.event IS NULL THEN t.spec_generation ELSE p_generation END,
-		source_digest = x.source_digest,
-		image = CASE WHEN x.moves THEN x.image ELSE t.image END,
-		docker_image_reference = CASE WHEN x.moves THEN x.ref ELSE t.docker_image_reference END,
-		created = CASE x.event WHEN 'insert' THEN now() WHEN 'overwrite' THEN x.created ELSE t.created END,
-		status_generation = CASE WHEN x.moves THEN p_generation ELSE t.status_generation END,
-		history_length = t.history_length + CASE x.event WHEN 'insert' THEN 1 ELSE 0 END,
-		import_status = CASE x.event WHEN 'none' THEN t.import_status END,
-		import_reason = CASE x.event WHEN 'none' THEN t.import_reason END,
-		import_message = CASE x.event WHEN 'none' THEN t.import_message END,
-		import_generation = CASE x.event WHEN 'none' THEN t.import_generation END,
-		import_transition = CASE x.event WHEN 'none' THEN t.import_transition END
-	FROM (SELECT u.*, coalesce(u.event IN ('insert', 'overwrite'), false) AS moves
-		  FROM unnest(ids, events, refs, images, sources, createds)
-			   AS u(id, event, ref, image, source_digest, created)) x
-	WHERE t.id = x.id
-	  AND (x.event IS NOT NULL OR t.import_requested_at IS NOT NULL
-		   OR t.source_digest IS DISTINCT FROM x.source_digest OR t.import_status IS NOT NULL);
+	PERFORM imagestream._require(v_ns, 'edit');
+	IF from_image IS NOT NULL THEN
+		source := from_image::imagestream.image_ref;
+	END IF;
+	new_stream := NOT EXISTS (SELECT 1 FROM imagestream.stream x
+							  WHERE x.namespace = v_ns AND x.name = v_stream);
+	IF new_stream AND source IS NULL THEN
+		RAISE EXCEPTION 'image stream "%/%" does not exist', v_ns, v_stream
+			USING ERRCODE = 'undefined_object', HINT = 'Give from_image to create it.';
+	END IF;
+	-- no lock yet: the registry is asked before anything is locked
+	SELECT * INTO s FROM imagestream.stream x WHERE x.namespace = v_ns AND x.name = v_stream;
 
-	IF true = ANY (logged) THEN
-		-- as _log_change: dense ids in commit order
-		LOCK TABLE imagestream.change IN SHARE ROW EXCLUSIVE MODE;
-		SELECT coalesce(max(x.id), 0) INTO base FROM imagestream.change x;
-		INSERT INTO imagestream.change
-			(id, at, event, namespace, stream, tag, image, previous_image, docker_image_reference, generation)
-		SELECT base + row_number() OVER (ORDER BY x.n), now(), 'tag_updated', t.namespace, t.stream,
-			   t.name, x.image, x.previous, x.ref, p_generation
-		FROM unnest(ids, logged, images, previous, refs) WITH ORDINALITY AS x(id, logged, image, previous, ref, n)
-		JOIN imagestream.tag t ON t.id = x.id
-		WHERE x.logged;
-		FOR c IN SELECT * FROM imagestream.change x WHERE x.id > base ORDER BY x.id LOOP
-			PERFORM imagestream._notify_change(c);
+	-- what to import: (tag, source) pairs
+	IF NOT coalesce(all_tags, false) THEN
+		t := imagestream._import_target(s, v_tag);
+		IF source IS NULL THEN
+			IF t.id IS NULL THEN
+				RAISE EXCEPTION 'image stream tag "%" does not exist', destination
+					USING ERRCODE = 'undefined_object', HINT = 'Give from_image to import it.';
+			ELSIF t.from_kind <> 'DockerImage' THEN
+				RAISE EXCEPTION 'tag "%" points to %, which cannot be imported', t.name, t.from_ref
+					USING ERRCODE = 'invalid_parameter_value';
+			END IF;
+			jobs := jsonb_build_array(jsonb_build_object('tag', t.name, 'source', t.from_ref));
+		ELSE
+			jobs := jsonb_build_array(jsonb_build_object('tag', coalesce(t.name, v_tag), 'source', source::text));
+		END IF;
+	ELSIF source IS NOT NULL THEN
+		IF imagestream.ref_tag(source) IS NOT NULL OR imagestream.ref_digest(source) IS NOT NULL THEN
+			RAISE EXCEPTION 'from_image must name a repository, not a tag or digest, to import all tags'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		repo := source;
+		listed := imagestream._registry_tag_pages(repo, coalesce(insecure, false));
+		IF listed.status <> 'ok' THEN
+			RETURN QUERY SELECT NULL::text, 'Failure', NULL::imagestream.image_digest,
+				NULL::imagestream.image_ref, listed.reason, listed.message;
+			RETURN;
+		END IF;
+		SELECT imagestream._prioritize_tags(array_agg(DISTINCT x)) INTO names
+		FROM unnest(listed.pages) AS p,
+			 jsonb_array_elements_text(CASE WHEN jsonb_typeof(p::jsonb->'tags') = 'array'
+											THEN p::jsonb->'tags' ELSE '[]' END) AS x;
+		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', n,
+			'source', imagestream.ref_with_tag(repo, n)::text) ORDER BY o), '[]')
+		INTO jobs FROM unnest(names) WITH ORDINALITY AS u(n, o);
+	ELSE
+		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', x.name, 'source', x.from_ref)
+			ORDER BY x.name), '[]')
+		INTO jobs FROM imagestream.tag x
+		WHERE x.stream_id = s.id AND x.has_spec AND x.from_kind = 'DockerImage' AND NOT x.reference;
+	END IF;
+
+	-- all tags: every source is fetched first, together (src/fetch_many.c)
+	IF coalesce(all_tags, false) THEN
+		FOR job IN SELECT value FROM jsonb_array_elements(jobs) LOOP
+			EXIT WHEN limit_n >= 0 AND cardinality(srcs) >= limit_n;
+			o := imagestream._import_options(s.id, job, scheduled, insecure, import_mode, reference_policy);
+			srcs := srcs || (job->>'source')::imagestream.image_ref;
+			insecures := insecures || o.insecure;
+			preserves := preserves || (o.mode = 'PreserveOriginal');
+			knowns := knowns || o.known;
+			oses := oses || ((o.t).annotations->>'importer.image.openshift.io/prefer-os');
+			arches := arches || ((o.t).annotations->>'importer.image.openshift.io/prefer-arch');
+		END LOOP;
+		fetched := ARRAY(SELECT f FROM imagestream._fetch_sources(srcs, insecures, preserves,
+															 knowns, oses, arches) f);
+	END IF;
+
+	FOR job IN SELECT value FROM jsonb_array_elements(jobs) LOOP
+		i := i + 1;
+		IF coalesce(all_tags, false) AND limit_n >= 0 AND i > limit_n THEN
+			RETURN QUERY SELECT job->>'tag', 'Skipped', NULL::imagestream.image_digest,
+				NULL::imagestream.image_ref, NULL::text,
+				format('Over imagestream.max_bulk_import (%s).', limit_n);
+			CONTINUE;
+		END IF;
+		o := imagestream._import_options(s.id, job, scheduled, insecure, import_mode, reference_policy);
+		t := o.t;
+		v_sched := o.sched;
+		v_insecure := o.insecure;
+		v_mode := o.mode;
+		v_policy := o.policy;
+		one := CASE WHEN coalesce(all_tags, false) THEN fetched[i]
+				  ELSE imagestream._fetch_source((job->>'source')::imagestream.image_ref, v_insecure,
+					v_mode = 'PreserveOriginal', o.known,
+					t.annotations->>'importer.image.openshift.io/prefer-os',
+					t.annotations->>'importer.image.openshift.io/prefer-arch') END;
+		-- catalogued below, once the stream is locked (see prune)
+		r := imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, false);
+		IF r.status = 'Unchanged' THEN
+			r.image := t.image;
+		END IF;
+		pull := CASE WHEN r.image IS NOT NULL THEN imagestream.ref_with_digest(
+			imagestream.ref_name((job->>'source')::imagestream.image_ref)::imagestream.image_ref, r.image) END;
+		IF NOT coalesce(dry_run, false) AND r.status = 'Unchanged' AND t.import_status IS NULL
+		   AND t.scheduled = v_sched AND t.insecure = v_insecure AND t.import_mode = v_mode
+		   AND t.source_digest = r.source_digest THEN
+			NULL;				-- nothing changed: nothing is written, not even a row lock
+		ELSIF NOT coalesce(dry_run, false) THEN
+			IF gen IS NULL THEN
+				new_stream := s.id IS NULL;
+				s := imagestream._lock_stream(v_ns, v_stream, true);
+				gen := CASE WHEN new_stream THEN s.generation ELSE s.generation + 1 END;
+			END IF;
+			-- (what one source digest served is catalogued once)
+			IF r.status = 'Success' AND NOT (r.source_digest::text || r.image::text) = ANY (catalogued) THEN
+				PERFORM imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, true);
+				catalogued := array_append(catalogued, r.source_digest::text || r.image::text);
+			END IF;
+			IF r.status = 'Failure' THEN
+				PERFORM imagestream._record_import_failure(s, job->>'tag', job->>'source', v_sched,
+					v_insecure, v_mode, v_policy, r.reason, r.message, NOT coalesce(all_tags, false), gen);
+			ELSIF (r.status = 'Success' OR r.status = 'Unchanged') AND coalesce(all_tags, false) THEN
+				together := array_append(together, job->>'tag');
+				together_sources := array_append(together_sources, job->>'source');
+				together_refs := array_append(together_refs, pull);
+				together_images := array_append(together_images, r.image);
+				together_digests := array_append(together_digests, r.source_digest);
+				together_scheduled := array_append(together_scheduled, v_sched);
+				together_insecure := array_append(together_insecure, v_insecure);
+				together_modes := array_append(together_modes, v_mode);
+				together_policies := array_append(together_policies, v_policy);
+			ELSIF r.status = 'Success' OR r.status = 'Unchanged' THEN
+				PERFORM imagestream._record_import(s, new_stream, job->>'tag', job->>'source', pull,
+					r.image, r.source_digest, v_sched, v_insecure, v_mode, v_policy, gen);
+			END IF;
+		END IF;
+		RETURN QUERY SELECT job->>'tag', CASE WHEN r.status = 'Failure' THEN 'Failure' ELSE 'Success' END,
+			r.image, pull, r.reason, r.message;
+	END LOOP;
+	IF cardinality(together) > 0 THEN
+		FOR k IN SELECT * FROM imagestream._record_imports(s, gen, together, together_sources,
+				together_refs, together_images, together_digests, together_scheduled,
+				together_insecure, together_modes, together_policies) LOOP
+			PERFORM imagestream._record_import(s, new_stream, together[k], together_sources[k],
+				together_refs[k], together_images[k], together_digests[k], together_scheduled[k],
+				together_insecure[k], together_modes[k], together_policies[k], gen);
 		END LOOP;
 	END IF;
 END $$;
 
 REVOKE ALL ON FUNCTION _notify_change(change) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _worker_apply_many(bigint, bigint[], text[], _fetched[], bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _record_imports(stream, bigint, text[], text[], image_ref[], image_digest[],
+	image_digest[], boolean[], boolean[], import_mode[], reference_policy[], boolean) FROM PUBLIC;
 
 -- A privilege granted or revoked on a 0.1.0 function now applies to its
 -- entry; the bodies are the owner's alone, as in a new installation.
