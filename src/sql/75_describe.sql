@@ -61,7 +61,8 @@ LANGUAGE sql IMMUTABLE AS $$
 	SELECT coalesce(array_agg(t ORDER BY (p).priority, (p).major DESC, (p).minor DESC,
 			(p).patch DESC, (p).release DESC, (p).pre DESC, (p).prefix COLLATE "C",
 			t COLLATE "C"), '{}')
-	FROM (SELECT t, imagestream._tag_priority(t) AS p FROM unnest(tags) AS t) x
+	-- (OFFSET 0: one call a tag, not one for each field of p)
+	FROM (SELECT t, imagestream._tag_priority(t) AS p FROM unnest(tags) AS t OFFSET 0) x
 $$;
 
 -- docker's units.HumanDuration, as oc prints ages.

@@ -8,7 +8,7 @@
 -- _log_change reads the new setting imagestream.notify_payload (finding S12).
 -- The worker and import_image(all_tags) record a stream's tags together
 -- (_record_imports, _worker_apply_many), and _notify_change, which they and
--- _log_change use, sends the NOTIFY.
+-- _log_change use, sends the NOTIFY.  _prioritize_tags ranks each tag once.
 
 \echo Use "ALTER EXTENSION imagestream UPDATE TO '0.2.0'" to load this file. \quit
 
@@ -902,6 +902,15 @@ BEGIN
 		END LOOP;
 	END IF;
 END $$;
+
+CREATE OR REPLACE FUNCTION _prioritize_tags(tags text[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT coalesce(array_agg(t ORDER BY (p).priority, (p).major DESC, (p).minor DESC,
+			(p).patch DESC, (p).release DESC, (p).pre DESC, (p).prefix COLLATE "C",
+			t COLLATE "C"), '{}')
+	-- (OFFSET 0: one call a tag, not one for each field of p)
+	FROM (SELECT t, imagestream._tag_priority(t) AS p FROM unnest(tags) AS t OFFSET 0) x
+$$;
 
 REVOKE ALL ON FUNCTION _notify_change(change) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _worker_apply_many(bigint, bigint[], text[], _fetched[], bigint) FROM PUBLIC;
