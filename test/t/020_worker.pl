@@ -138,6 +138,22 @@ is(q1("SELECT count(DISTINCT status_generation) || ' ' || min(status_generation)
 is(q1("SELECT import_status || ' ' || import_reason FROM imagestream.tag WHERE stream = 'release' AND name = 'gone'"),
 	'False NotFound', 'the missing tag keeps its condition');
 is(q1("SELECT count(*) FROM imagestream.check_invariants()"), '0', 'the invariants hold');
+# if recording a stream's tags together fails, they are recorded one by one
+my $apply_many = 'imagestream._worker_apply_many(bigint, bigint[], text[], imagestream._fetched[], bigint)';
+q1("ALTER FUNCTION $apply_many RENAME TO _worker_apply_many_kept;
+	CREATE FUNCTION $apply_many RETURNS SETOF integer LANGUAGE plpgsql
+	AS \$\$ BEGIN RAISE EXCEPTION 'broken on purpose'; END \$\$");
+my $log_offset = -s $node->logfile;
+my $third = $reg->push_many_tags('org/release', 20, tags => \@rel, content => 'release three');
+is(q1("SELECT imagestream.import_now('wk/release')"), '21', 'import_now marks them again');
+ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'release' AND image::text = '$third->{digest}'",
+		'21', 10), 'with the set-based recording failing, each tag is recorded on its own');
+ok($node->log_contains(qr/could not record the import of 21 tags, together .*broken on purpose/, $log_offset),
+	'and the failure is logged');
+q1("DROP FUNCTION $apply_many;
+	ALTER FUNCTION imagestream._worker_apply_many_kept(bigint, bigint[], text[], imagestream._fetched[], bigint)
+	RENAME TO _worker_apply_many");
+is(q1("SELECT count(*) FROM imagestream.check_invariants()"), '0', 'the invariants hold');
 q1("SELECT imagestream.delete_stream('wk/release')");
 
 # a release of 1,200 tags: checked in chunks of 500, each chunk's HEADs
