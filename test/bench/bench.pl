@@ -162,8 +162,8 @@ psql(q{
 		image::text AS image, generation FROM imagestream.history;
 	ALTER TABLE history_as_text ADD PRIMARY KEY (tag_id, seq);
 	CREATE INDEX ON history_as_text (image);
-	-- the floor of a normalised design: the pull spec replaced by a 4-byte
-	-- repository id, the same key and hash index, filled as history is
+	-- a normalised design: the pull spec replaced by a 4-byte repository
+	-- id, the same key and hash index, filled as history is
 	CREATE TABLE history_floor (tag_id bigint, seq bigint, created timestamptz, generation bigint,
 		repository integer, image imagestream.image_digest, PRIMARY KEY (tag_id, seq));
 	CREATE INDEX ON history_floor USING hash (image);
@@ -187,7 +187,7 @@ row('storage: bytes per history event with its indexes', 'the same values as tex
 	fmt($per_event / $per_event_text, 2),
 	"pg_total_relation_size('imagestream.history') / count(*)");
 my $per_event_floor = psql("SELECT pg_total_relation_size('history_floor')::numeric / $events");
-row('storage: bytes per history event of a normalised design (the floor)',
+row('storage: bytes per history event of a normalised design',
 	'the pull spec as a 4-byte repository id, the same key and hash index', 'reported',
 	fmt($per_event_floor, 0) . ' B', fmt($per_event_floor / 160, 2) . ' of the goal',
 	"pg_total_relation_size('history_floor') / count(*), history_floor(tag_id, seq, created, generation, repository integer, image) in test/bench/bench.pl");
