@@ -3,7 +3,8 @@
 SET search_path TO imagestream, public;
 SELECT * FROM check_invariants();
 
--- a corrupted head, a gap in the change log, an orphan alias: each is reported
+-- a corrupted head, a gap in the change log, an orphan alias, an event
+-- without its digest: each is reported
 BEGIN;
 SELECT map_image('inv/app:v1', ('quay.io/inv/app@sha256:' || repeat('1', 64))::image_ref);
 SELECT map_image('inv/app:v2', ('quay.io/inv/app@sha256:' || repeat('2', 64))::image_ref);
@@ -16,6 +17,8 @@ UPDATE stream SET generation = 1 WHERE namespace = 'inv';
 DELETE FROM change WHERE id = (SELECT max(id) - 1 FROM change);
 DELETE FROM image WHERE digest::text = 'sha256:' || repeat('2', 64);
 UPDATE tag SET import_reason = 'NotFound' WHERE namespace = 'inv' AND name = 'v2';
+UPDATE history_event SET image = NULL
+	WHERE tag_id = (SELECT id FROM tag WHERE namespace = 'inv' AND name = 'v2');
 SELECT invariant, object FROM check_invariants() ORDER BY 1, 2;
 ROLLBACK;
 

@@ -19,6 +19,7 @@ SELECT pg_temp.sqlstate($$SELECT grant_namespace('RT', 'regress_is_nobody', 'vie
 SELECT pg_temp.sqlstate($$SELECT grant_namespace('rt', 'no_such_role', 'view')$$);
 SELECT set_registry_credentials('quay.io', 'robot', 's3cret');
 
+SELECT id AS rt2_tag FROM tag WHERE namespace = 'rt2' AND name = 'latest' \gset
 -- a viewer reads its namespace everywhere and nothing else
 SET ROLE regress_is_viewer;
 SELECT namespace, name FROM image_streams WHERE namespace LIKE 'rt%';
@@ -26,6 +27,9 @@ SELECT namespace, stream, tag FROM image_stream_tags WHERE namespace LIKE 'rt%';
 SELECT count(*) FROM images WHERE digest IN (content_digest('rt1'), content_digest('rt2'));
 SELECT namespace FROM stream WHERE namespace LIKE 'rt%';
 SELECT count(*) FROM history h JOIN tag t ON t.id = h.tag_id WHERE t.namespace LIKE 'rt%';
+SELECT count(*) FROM history WHERE tag_id = :rt2_tag;
+SELECT pg_temp.sqlstate($$SELECT 1 FROM history_event$$), pg_temp.sqlstate($$SELECT 1 FROM history_ref$$),
+	pg_temp.sqlstate($$SELECT 1 FROM _history$$);
 SELECT count(*) FROM image WHERE digest IN (content_digest('rt1'), content_digest('rt2'));
 SELECT DISTINCT namespace FROM changes_since(0) WHERE namespace LIKE 'rt%';
 SELECT resolve('rt/app:latest') = ref_with_digest('quay.io/rt/app', content_digest('rt1'));

@@ -43,7 +43,7 @@ SELECT rollback('rb/app:ref');
 -- prune: nothing is younger than an hour ago by default
 SELECT * FROM prune();
 -- age the history, then keep two revisions: a dry run reports, confirm deletes
-UPDATE history SET created = created - interval '2 hours'
+UPDATE history_event SET created = created - interval '2 hours'
 WHERE tag_id IN (SELECT id FROM tag WHERE namespace = 'rb');
 UPDATE image SET imported_at = imported_at - interval '2 hours';
 SELECT count(*) AS events_before FROM history h JOIN tag t ON t.id = h.tag_id WHERE t.namespace = 'rb';
@@ -70,3 +70,18 @@ SELECT tag('quay.io/rg/other:1', 'rg/app:other');	-- moves the stream's generati
 SELECT map_image('rg/app:t', ('quay.io/rg/app@sha256:' || repeat('c', 64))::image_ref);
 SELECT (rollback('rg/app:t', to_image => 'aaaaaaa')).image;
 SELECT position, image, generation FROM history('rg/app:t');
+
+-- pull specs are stored once per repository (history_ref); one that no
+-- event uses any more goes with the last event pruned
+SELECT map_image('rp/app:t', ref_with_digest('quay.io/once/app', content_digest('p1')));
+SELECT map_image('rp/app:t', ref_with_digest('quay.io/org/app', content_digest('p2')));
+SELECT map_image('rp/app:u', ref_with_digest('quay.io/org/app:pinned', content_digest('p3')));
+SELECT r.ref, r.with_digest, e.seq FROM history_event e JOIN history_ref r ON r.id = e.ref
+WHERE e.tag_id IN (SELECT id FROM tag WHERE namespace = 'rp') ORDER BY e.tag_id, e.seq;
+SELECT h.seq, h.docker_image_reference FROM history h JOIN tag t ON t.id = h.tag_id
+WHERE t.namespace = 'rp' ORDER BY t.name, h.seq;
+UPDATE history_event SET created = created - interval '2 hours'
+WHERE tag_id IN (SELECT id FROM tag WHERE namespace = 'rp');
+UPDATE tag SET created = created - interval '2 hours' WHERE namespace = 'rp';
+SELECT count(*) FROM prune(keep_tag_revisions => 0, confirm => true) WHERE stream = 'rp/app';
+SELECT count(*) AS once_left FROM history_ref WHERE ref = 'quay.io/once/app';

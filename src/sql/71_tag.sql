@@ -55,7 +55,7 @@ DECLARE
 	matches image_digest[];
 BEGIN
 	SELECT array_agg(DISTINCT h.image) INTO matches
-	FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+	FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
 	WHERE t.namespace = p_ns AND t.stream = p_stream AND h.image IS NOT NULL
 	  AND imagestream.digest_has_prefix(h.image, p_id);
 	IF matches IS NULL THEN
@@ -69,7 +69,7 @@ BEGIN
 	END IF;
 	image := matches[1];
 	SELECT h.docker_image_reference INTO docker_image_reference
-	FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+	FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
 	WHERE t.namespace = p_ns AND t.stream = p_stream AND h.image = matches[1]
 	ORDER BY h.seq DESC LIMIT 1;
 END $$;

@@ -36,9 +36,9 @@ BEGIN
 	-- sees.
 	IF manifest IS NULL AND NOT imagestream._privileged()
 	   AND NOT EXISTS (SELECT 1 FROM imagestream.images v WHERE v.digest = wanted::imagestream.image_digest)
-	   AND (EXISTS (SELECT 1 FROM imagestream.history h WHERE h.image = wanted::imagestream.image_digest)
+	   AND (EXISTS (SELECT 1 FROM imagestream._history h WHERE h.image = wanted::imagestream.image_digest)
 			OR EXISTS (SELECT 1 FROM imagestream.image_child c
-					   JOIN imagestream.history h ON h.image = c.image
+					   JOIN imagestream._history h ON h.image = c.image
 					   WHERE c.digest = wanted::imagestream.image_digest)) THEN
 		RAISE EXCEPTION 'image % is held only by image streams you may not view', digest
 			USING ERRCODE = 'insufficient_privilege',

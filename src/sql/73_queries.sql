@@ -90,7 +90,7 @@ BEGIN
 	RETURN QUERY
 		SELECT (row_number() OVER (ORDER BY h.seq DESC) - 1)::integer, h.created,
 			h.docker_image_reference, h.image, h.generation, imagestream._platforms(h.image)
-		FROM imagestream.history h WHERE h.tag_id = t_id
+		FROM imagestream._history h WHERE h.tag_id = t_id
 		ORDER BY h.seq DESC;
 END $$;
 
@@ -106,13 +106,13 @@ CREATE FUNCTION _stream_reference(p_digest image_digest, p_namespace text, p_str
 RETURNS image_ref LANGUAGE sql STABLE SET search_path = pg_catalog, imagestream, pg_temp AS $$
 	SELECT coalesce(
 		(SELECT h.docker_image_reference
-		 FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+		 FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
 		 WHERE h.image = p_digest AND t.namespace = p_namespace AND t.stream = p_stream
 		 ORDER BY h.created DESC LIMIT 1),
 		(SELECT imagestream.ref_with_digest(
 					imagestream.ref_name(h.docker_image_reference)::imagestream.image_ref, p_digest)
 		 FROM imagestream.image_child c
-		 JOIN imagestream.history h ON h.image = c.image
+		 JOIN imagestream._history h ON h.image = c.image
 		 JOIN imagestream.tag t ON t.id = h.tag_id
 		 WHERE c.digest = p_digest AND t.namespace = p_namespace AND t.stream = p_stream
 		 ORDER BY h.created DESC LIMIT 1))
@@ -153,7 +153,7 @@ BEGIN
 	END IF;
 	-- images of the stream's history, and the children of indexes among them
 	WITH held AS (
-		SELECT h.image FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+		SELECT h.image FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
 		WHERE t.namespace = d.namespace AND t.stream = d.stream AND h.image IS NOT NULL
 	)
 	SELECT array_agg(DISTINCT x.image) INTO matches

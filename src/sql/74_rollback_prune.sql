@@ -6,7 +6,7 @@ DECLARE
 	d record := imagestream._parse_tag(tag);
 	s imagestream.stream;
 	t imagestream.tag;
-	target imagestream.history;
+	target imagestream._history;
 	result imagestream.tag_event;
 BEGIN
 	PERFORM imagestream._require(d.namespace, 'edit');
@@ -18,12 +18,12 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value',
 					DETAIL = 'Give a digest or a prefix of its lowercase hex digits, at least 7 long.';
 		END IF;
-		IF (SELECT count(DISTINCT h.image) FROM imagestream.history h
+		IF (SELECT count(DISTINCT h.image) FROM imagestream._history h
 			WHERE h.tag_id = t.id AND imagestream.digest_has_prefix(h.image, to_image)) > 1 THEN
 			RAISE EXCEPTION 'more than one image in the history of "%" matches "%"', _api_rollback.tag, to_image
 				USING ERRCODE = 'cardinality_violation', HINT = 'Give more digits of the digest.';
 		END IF;
-		SELECT * INTO target FROM imagestream.history h
+		SELECT * INTO target FROM imagestream._history h
 		WHERE h.tag_id = t.id AND imagestream.digest_has_prefix(h.image, to_image)
 		ORDER BY h.seq DESC LIMIT 1;
 		IF NOT FOUND THEN
@@ -34,7 +34,7 @@ BEGIN
 		IF steps IS NULL OR steps < 1 THEN
 			RAISE EXCEPTION 'steps must be 1 or more' USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		SELECT * INTO target FROM imagestream.history h
+		SELECT * INTO target FROM imagestream._history h
 		WHERE h.tag_id = t.id ORDER BY h.seq DESC OFFSET steps LIMIT 1;
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'the history of "%" has no event % steps back', _api_rollback.tag, steps
@@ -87,15 +87,15 @@ BEGIN
 	END IF;
 	CREATE TEMPORARY TABLE pg_temp.imagestream_prune_events ON COMMIT DROP AS
 		SELECT h.tag_id, h.seq, t.namespace, t.stream, t.name, h.image
-		FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
-		JOIN LATERAL (SELECT count(*) AS newer FROM imagestream.history x
+		FROM imagestream.history_event h JOIN imagestream.tag t ON t.id = h.tag_id
+		JOIN LATERAL (SELECT count(*) AS newer FROM imagestream.history_event x
 					  WHERE x.tag_id = h.tag_id AND x.seq > h.seq) p ON true
 		WHERE p.newer >= greatest(keep_tag_revisions, 1) AND h.created < threshold;
 
 	-- images no history, spec or used index refers to any more
 	CREATE TEMPORARY TABLE pg_temp.imagestream_prune_images ON COMMIT DROP AS
 		WITH RECURSIVE used(digest) AS (
-			SELECT h.image FROM imagestream.history h
+			SELECT h.image FROM imagestream.history_event h
 			WHERE h.image IS NOT NULL
 			  AND NOT EXISTS (SELECT 1 FROM pg_temp.imagestream_prune_events e
 							  WHERE e.tag_id = h.tag_id AND e.seq = h.seq)
@@ -117,8 +117,11 @@ BEGIN
 		FROM pg_temp.imagestream_prune_images p ORDER BY p.digest;
 
 	IF coalesce(confirm, false) THEN
-		DELETE FROM imagestream.history h USING pg_temp.imagestream_prune_events e
+		DELETE FROM imagestream.history_event h USING pg_temp.imagestream_prune_events e
 		WHERE h.tag_id = e.tag_id AND h.seq = e.seq;
+		-- and the pull specs no event uses any more
+		DELETE FROM imagestream.history_ref r
+		WHERE NOT EXISTS (SELECT 1 FROM imagestream.history_event h WHERE h.ref = r.id);
 		PERFORM imagestream._refresh_head(x.tag_id)
 		FROM (SELECT DISTINCT tag_id FROM pg_temp.imagestream_prune_events) x;
 		DELETE FROM imagestream.image i USING pg_temp.imagestream_prune_images p

@@ -126,7 +126,7 @@ DECLARE
 	s imagestream.stream;
 	out text;
 	t imagestream.tag;
-	h imagestream.history;
+	h imagestream._history;
 	names text[];
 	hidden jsonb := '{}';
 	target text;
@@ -162,7 +162,7 @@ BEGIN
 		RETURN out || E'Tags:\t\t\t<none>\n';
 	END IF;
 	out := out || format(E'Unique Images:\t\t%s\nTags:\t\t\t%s\n\n',
-		(SELECT count(DISTINCT coalesce(hh.image::text, '')) FROM imagestream.history hh
+		(SELECT count(DISTINCT coalesce(hh.image::text, '')) FROM imagestream._history hh
 		 JOIN imagestream.tag x ON x.id = hh.tag_id WHERE x.stream_id = s.id),
 		cardinality(names));
 
@@ -216,7 +216,7 @@ BEGIN
 				t.import_reason, t.import_message, imagestream._human_duration(now() - t.import_transition));
 		END IF;
 		i := 0;
-		FOR h IN SELECT * FROM imagestream.history x WHERE x.tag_id = t.id ORDER BY x.seq DESC LOOP
+		FOR h IN SELECT * FROM imagestream._history x WHERE x.tag_id = t.id ORDER BY x.seq DESC LOOP
 			out := out || CASE WHEN i = 0 THEN '  * ' ELSE '    ' END || h.docker_image_reference::text || E'\n';
 			out := out || '      ' || imagestream._human_duration(now() - h.created) || ' ago'
 				|| CASE WHEN h.image IS NOT NULL

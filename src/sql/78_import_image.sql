@@ -70,7 +70,8 @@ DECLARE
 	events text[];				-- insert, overwrite, none (no new event); NULL: not changed
 	options boolean[];			-- not changed, but scheduled, insecure or the mode differ
 	createds timestamptz[];		-- of the history head
-	seqs bigint[];
+	seqs integer[];
+	refids integer[];			-- history_ref of the events written
 	previous imagestream.image_digest[];
 	logged boolean[];
 	base bigint;
@@ -125,7 +126,7 @@ BEGIN
 					 WITH ORDINALITY AS u(name, ref, image, scheduled, insecure, mode, n)
 				JOIN imagestream.tag t ON t.namespace = p_stream.namespace
 					 AND t.stream = p_stream.name AND t.name = u.name
-				LEFT JOIN LATERAL (SELECT * FROM imagestream.history x WHERE x.tag_id = t.id
+				LEFT JOIN LATERAL (SELECT * FROM imagestream._history x WHERE x.tag_id = t.id
 								   ORDER BY x.seq DESC LIMIT 1) h ON true) z) y;
 	RETURN QUERY SELECT unnest(alone);
 	IF pos IS NULL THEN
@@ -137,15 +138,19 @@ BEGIN
 		UPDATE imagestream.stream SET generation = p_generation
 		WHERE id = p_stream.id AND generation <> p_generation;
 	END IF;
-	UPDATE imagestream.history h
-	SET docker_image_reference = u.ref, image = u.image, generation = p_generation
-	FROM unnest(pos, ids, events, seqs) AS x(n, id, event, seq)
-	JOIN unnest(p_refs, p_images) WITH ORDINALITY AS u(ref, image, n) ON u.n = x.n
+	refids := imagestream._history_ref_ids(
+		ARRAY(SELECT CASE WHEN x.event IN ('insert', 'overwrite') THEN p_refs[x.n] END
+			  FROM unnest(pos, events) WITH ORDINALITY AS x(n, event, k) ORDER BY x.k),
+		ARRAY(SELECT p_images[x.n] FROM unnest(pos) WITH ORDINALITY AS x(n, k) ORDER BY x.k));
+	UPDATE imagestream.history_event h
+	SET ref = x.refid, image = u.image, generation = p_generation
+	FROM unnest(pos, ids, events, seqs, refids) AS x(n, id, event, seq, refid)
+	JOIN unnest(p_images) WITH ORDINALITY AS u(image, n) ON u.n = x.n
 	WHERE x.event = 'overwrite' AND h.tag_id = x.id AND h.seq = x.seq;
-	INSERT INTO imagestream.history (tag_id, created, docker_image_reference, image, generation)
-	SELECT x.id, now(), u.ref, u.image, p_generation
-	FROM unnest(pos, ids, events) AS x(n, id, event)
-	JOIN unnest(p_refs, p_images) WITH ORDINALITY AS u(ref, image, n) ON u.n = x.n
+	INSERT INTO imagestream.history_event (tag_id, seq, created, generation, ref, image)
+	SELECT x.id, coalesce(x.seq, 0) + 1, now(), p_generation, x.refid, u.image
+	FROM unnest(pos, ids, events, seqs, refids) AS x(n, id, event, seq, refid)
+	JOIN unnest(p_images) WITH ORDINALITY AS u(image, n) ON u.n = x.n
 	WHERE x.event = 'insert'
 	ORDER BY x.n;
 	-- one write of each tag: the spec, the new head, the conditions cleared

@@ -53,13 +53,13 @@ SELECT i.digest, i.media_type,
 	CASE WHEN imagestream._privileged() THEN i.docker_image_reference
 		 ELSE coalesce(
 			(SELECT h.docker_image_reference
-			 FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+			 FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
 			 WHERE h.image = i.digest AND imagestream._can(t.namespace, 'view')
 			 ORDER BY h.created DESC LIMIT 1),
 			(SELECT imagestream.ref_with_digest(
 						imagestream.ref_name(h.docker_image_reference)::imagestream.image_ref, i.digest)
 			 FROM imagestream.image_child c
-			 JOIN imagestream.history h ON h.image = c.image
+			 JOIN imagestream._history h ON h.image = c.image
 			 JOIN imagestream.tag t ON t.id = h.tag_id
 			 WHERE c.digest = i.digest AND imagestream._can(t.namespace, 'view')
 			 ORDER BY h.created DESC LIMIT 1)) END AS docker_image_reference,
@@ -72,10 +72,18 @@ SELECT i.digest, i.media_type,
 	i.imported_at
 FROM imagestream.image i
 WHERE imagestream._privileged()
-   OR EXISTS (SELECT 1 FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+   OR EXISTS (SELECT 1 FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
 			  WHERE h.image = i.digest AND imagestream._can(t.namespace, 'view'))
    OR EXISTS (SELECT 1 FROM imagestream.image_child c
-			  JOIN imagestream.history h ON h.image = c.image
+			  JOIN imagestream._history h ON h.image = c.image
 			  JOIN imagestream.tag t ON t.id = h.tag_id
 			  WHERE c.digest = i.digest AND imagestream._can(t.namespace, 'view'));
 COMMENT ON VIEW images IS 'the image catalogue, as far as the caller''s streams hold it';
+
+-- Tag events, of tags the caller may view, with their whole pull spec (the
+-- tables under it are the extension's own).
+CREATE VIEW history WITH (security_barrier) AS
+SELECT h.tag_id, h.seq, h.created, h.docker_image_reference, h.image, h.generation
+FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+WHERE imagestream._can(t.namespace, 'view');
+COMMENT ON VIEW history IS 'tag events (OpenShift TagEvent), newest of a tag by largest seq';

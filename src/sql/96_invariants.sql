@@ -21,9 +21,9 @@ BEGIN
 				   t.docker_image_reference, t.image, t.status_generation, t.history_length,
 				   h.docker_image_reference, h.image, h.generation, n.events)
 		FROM imagestream.tag t
-		CROSS JOIN LATERAL (SELECT count(*) AS events FROM imagestream.history x
+		CROSS JOIN LATERAL (SELECT count(*) AS events FROM imagestream._history x
 							WHERE x.tag_id = t.id) n
-		LEFT JOIN LATERAL (SELECT * FROM imagestream.history x WHERE x.tag_id = t.id
+		LEFT JOIN LATERAL (SELECT * FROM imagestream._history x WHERE x.tag_id = t.id
 						   ORDER BY x.seq DESC LIMIT 1) h ON true
 		WHERE t.history_length <> n.events
 		   OR t.docker_image_reference::text IS DISTINCT FROM h.docker_image_reference::text
@@ -38,7 +38,7 @@ BEGIN
 		FROM (SELECT h.*, lag(h.seq) OVER w AS prev_seq,
 					 lag(h.docker_image_reference::text) OVER w AS prev_ref,
 					 lag(h.image::text) OVER w AS prev_image
-			  FROM imagestream.history h WINDOW w AS (PARTITION BY h.tag_id ORDER BY h.seq)) p
+			  FROM imagestream._history h WINDOW w AS (PARTITION BY h.tag_id ORDER BY h.seq)) p
 		JOIN imagestream.tag t ON t.id = p.tag_id
 		WHERE p.prev_seq IS NOT NULL AND p.prev_ref = p.docker_image_reference::text
 		  AND p.prev_image IS NOT DISTINCT FROM p.image::text;
@@ -47,15 +47,23 @@ BEGIN
 	RETURN QUERY
 		SELECT 'event reference names its image', format('%s/%s:%s', t.namespace, t.stream, t.name),
 			format('event %s: %s, image %s', h.seq, h.docker_image_reference, h.image)
-		FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+		FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
 		WHERE imagestream.ref_digest(h.docker_image_reference) IS NOT NULL
 		  AND imagestream.ref_digest(h.docker_image_reference)::text IS DISTINCT FROM h.image::text;
+
+	-- every event has a pull spec: history_ref keeps one by its repository
+	-- only for events with a digest to rebuild it with
+	RETURN QUERY
+		SELECT 'event has a pull spec', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('event %s', h.seq)
+		FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+		WHERE h.docker_image_reference IS NULL;
 
 	-- every event's image is in the catalogue (reference-only events have none)
 	RETURN QUERY
 		SELECT 'event image catalogued', format('%s/%s:%s', t.namespace, t.stream, t.name),
 			format('event %s: image %s', h.seq, h.image)
-		FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id
+		FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
 		WHERE h.image IS NOT NULL
 		  AND NOT EXISTS (SELECT 1 FROM imagestream.image i WHERE i.digest = h.image);
 
@@ -71,7 +79,7 @@ BEGIN
 		SELECT 'event generations never decrease', format('%s/%s:%s', t.namespace, t.stream, t.name),
 			format('event %s has generation %s after %s', p.seq, p.generation, p.prev_generation)
 		FROM (SELECT h.*, lag(h.generation) OVER (PARTITION BY h.tag_id ORDER BY h.seq) AS prev_generation
-			  FROM imagestream.history h) p
+			  FROM imagestream._history h) p
 		JOIN imagestream.tag t ON t.id = p.tag_id
 		WHERE p.generation < p.prev_generation;
 

@@ -146,51 +146,46 @@ psql(q{
 	INSERT INTO imagestream.tag (stream_id, namespace, stream, name, has_spec, from_kind, from_ref, spec_generation)
 	SELECT s.id, 'bench', s.name, 't' || j, true, 'DockerImage', 'quay.io/bench/' || s.name || ':t' || j, 1
 	FROM imagestream.stream s, generate_series(0, 99) j WHERE s.namespace = 'bench';
-	INSERT INTO imagestream.history (tag_id, created, docker_image_reference, image, generation)
-	SELECT t.id, now() - (6 - k) * interval '1 hour',
-		('quay.io/bench/' || t.stream || '@sha256:' || encode(sha256((t.id * 10 + k)::text::bytea), 'hex'))::imagestream.image_ref,
-		('sha256:' || encode(sha256((t.id * 10 + k)::text::bytea), 'hex'))::imagestream.image_digest, 1
-	FROM imagestream.tag t, generate_series(1, 5) k WHERE t.namespace = 'bench' ORDER BY t.id, k;
+	-- events as imports write them: each stream's repository stored once
+	INSERT INTO imagestream.history_ref (ref, with_digest)
+	SELECT ('quay.io/bench/' || s.name)::imagestream.image_ref, true
+	FROM imagestream.stream s WHERE s.namespace = 'bench';
+	INSERT INTO imagestream.history_event (tag_id, seq, created, generation, ref, image)
+	SELECT t.id, k, now() - (6 - k) * interval '1 hour', 1, r.id,
+		('sha256:' || encode(sha256((t.id * 10 + k)::text::bytea), 'hex'))::imagestream.image_digest
+	FROM imagestream.tag t
+	JOIN imagestream.history_ref r ON imagestream.ref_name(r.ref) = 'quay.io/bench/' || t.stream,
+		generate_series(1, 5) k
+	WHERE t.namespace = 'bench' ORDER BY t.id, k;
 	UPDATE imagestream.tag t SET image = h.image, docker_image_reference = h.docker_image_reference,
 		created = h.created, status_generation = 1, history_length = 5
-	FROM (SELECT DISTINCT ON (tag_id) * FROM imagestream.history ORDER BY tag_id, seq DESC) h
+	FROM (SELECT DISTINCT ON (tag_id) * FROM imagestream._history ORDER BY tag_id, seq DESC) h
 	WHERE h.tag_id = t.id;
 	CREATE TABLE plain (tag text PRIMARY KEY, pull_spec text);
 	INSERT INTO plain SELECT namespace || '/' || stream || ':' || name, imagestream.resolve(namespace || '/' || stream || ':' || name)::text
 	FROM imagestream.tag WHERE namespace = 'bench';
 	CREATE TABLE history_as_text AS SELECT tag_id, seq, created, docker_image_reference::text AS docker_image_reference,
-		image::text AS image, generation FROM imagestream.history;
+		image::text AS image, generation FROM imagestream._history;
 	ALTER TABLE history_as_text ADD PRIMARY KEY (tag_id, seq);
 	CREATE INDEX ON history_as_text (image);
-	-- a normalised design: the pull spec replaced by a 4-byte repository
-	-- id, the same key and hash index, filled as history is
-	CREATE TABLE history_floor (tag_id bigint, seq bigint, created timestamptz, generation bigint,
-		repository integer, image imagestream.image_digest, PRIMARY KEY (tag_id, seq));
-	CREATE INDEX ON history_floor USING hash (image);
-	INSERT INTO history_floor SELECT tag_id, seq, created, generation, 1, image
-	FROM imagestream.history ORDER BY tag_id, seq;
 	-- the other way to save per-row overhead: each tag's events packed in
 	-- arrays of one row, with a GIN index for the image lookup
 	CREATE TABLE history_packed AS SELECT tag_id, array_agg(created ORDER BY seq) AS created,
 		array_agg(generation ORDER BY seq) AS generation, array_agg(image ORDER BY seq) AS image,
 		array_agg(docker_image_reference ORDER BY seq) AS reference
-	FROM imagestream.history GROUP BY tag_id;
+	FROM imagestream._history GROUP BY tag_id;
 	ALTER TABLE history_packed ADD PRIMARY KEY (tag_id);
 	CREATE INDEX history_packed_image ON history_packed USING gin (image);
 	VACUUM ANALYZE;
 });
-my $events = psql('SELECT count(*) FROM imagestream.history');
-my $per_event = psql("SELECT pg_total_relation_size('imagestream.history')::numeric / $events");
+my $events = psql('SELECT count(*) FROM imagestream.history_event');
+my $per_event = psql("SELECT (pg_total_relation_size('imagestream.history_event')
+	+ pg_total_relation_size('imagestream.history_ref'))::numeric / $events");
 my $per_event_text = psql("SELECT pg_total_relation_size('history_as_text')::numeric / $events");
 row('storage: bytes per history event with its indexes', 'the same values as text columns, same indexes',
 	'<= 160 B', fmt($per_event, 0) . ' B (text: ' . fmt($per_event_text, 0) . ' B)',
 	fmt($per_event / $per_event_text, 2),
-	"pg_total_relation_size('imagestream.history') / count(*)");
-my $per_event_floor = psql("SELECT pg_total_relation_size('history_floor')::numeric / $events");
-row('storage: bytes per history event of a normalised design',
-	'the pull spec as a 4-byte repository id, the same key and hash index', 'reported',
-	fmt($per_event_floor, 0) . ' B', fmt($per_event_floor / 160, 2) . ' of the goal',
-	"pg_total_relation_size('history_floor') / count(*), history_floor(tag_id, seq, created, generation, repository integer, image) in test/bench/bench.pl");
+	"(pg_total_relation_size('imagestream.history_event') + pg_total_relation_size('imagestream.history_ref')) / count(*)");
 my $per_event_packed = psql("SELECT pg_total_relation_size('history_packed')::numeric / $events");
 my $packed_index = psql("SELECT pg_relation_size('history_packed_image')::numeric / $events");
 row('storage: bytes per history event packed in arrays, a row per tag',
@@ -198,11 +193,11 @@ row('storage: bytes per history event packed in arrays, a row per tag',
 	fmt($per_event_packed, 0) . ' B (of which the GIN index ' . fmt($packed_index, 0) . ' B)',
 	fmt($per_event_packed / 160, 2) . ' of the goal',
 	"pg_total_relation_size('history_packed') / count(*) of history, history_packed in test/bench/bench.pl");
-my $digest_bytes = psql('SELECT avg(pg_column_size(image)) FROM imagestream.history');
-my $digest_text = psql('SELECT avg(pg_column_size(image::text)) FROM imagestream.history');
+my $digest_bytes = psql('SELECT avg(pg_column_size(image)) FROM imagestream.history_event');
+my $digest_text = psql('SELECT avg(pg_column_size(image::text)) FROM imagestream.history_event');
 row('storage: bytes per stored sha256 digest', 'the digest as text', '<= 34 B',
 	fmt($digest_bytes, 0) . ' B (text: ' . fmt($digest_text, 0) . ' B)', fmt($digest_bytes / $digest_text, 2),
-	'avg(pg_column_size(image)) FROM imagestream.history');
+	'avg(pg_column_size(image)) FROM imagestream.history_event');
 
 # -- resolve -----------------------------------------------------------------
 
@@ -270,8 +265,13 @@ psql(qq{
 	FROM imagestream.stream s JOIN (VALUES @{[ join(',', map { "('r$_', '$repo_digest{$_}')" } 0 .. 9) ]}) d(name, digest)
 	  ON d.name = s.name, generate_series(0, 999) j
 	WHERE s.namespace = 'check';
-	INSERT INTO imagestream.history (tag_id, created, docker_image_reference, image, generation)
-	SELECT id, created, docker_image_reference, image, 1 FROM imagestream.tag WHERE namespace = 'check';
+	INSERT INTO imagestream.history_ref (ref, with_digest)
+	SELECT DISTINCT imagestream.ref_name(docker_image_reference)::imagestream.image_ref, true
+	FROM imagestream.tag WHERE namespace = 'check';
+	INSERT INTO imagestream.history_event (tag_id, seq, created, generation, ref, image)
+	SELECT t.id, 1, t.created, 1, r.id, t.image FROM imagestream.tag t
+	JOIN imagestream.history_ref r ON imagestream.ref_name(r.ref) = imagestream.ref_name(t.docker_image_reference)
+	WHERE t.namespace = 'check';
 });
 
 # The counters just after the worker ends a cycle: a window made of whole

@@ -99,7 +99,7 @@ q1(q{
 	BEGIN
 		RAISE EXCEPTION 'refused by a test trigger';
 	END $$;
-	CREATE TRIGGER refuse BEFORE INSERT ON imagestream.history FOR EACH ROW EXECUTE FUNCTION refuse();
+	CREATE TRIGGER refuse BEFORE INSERT ON imagestream.history_event FOR EACH ROW EXECUTE FUNCTION refuse();
 });
 my $log1 = -s $node->logfile;
 my $checked0 = q1('SELECT tags_checked FROM imagestream.worker_status');
@@ -113,7 +113,7 @@ sleep 2;
 my $refused = log_lines($log1, qr/could not record the import/);
 cmp_ok($refused, '<=', 10, "at most 10 messages about single tags a minute ($refused)");
 cmp_ok($refused, '>=', 1, 'and they are there');
-q1('DROP TRIGGER refuse ON imagestream.history');
+q1('DROP TRIGGER refuse ON imagestream.history_event');
 q1("DELETE FROM imagestream.stream WHERE namespace = 'rf'");
 invariants_hold($node);
 ok($node->log_contains('terminated by signal') == 0, 'no backend crashed');

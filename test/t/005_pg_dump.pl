@@ -65,12 +65,16 @@ $node->safe_psql('restored', q{
 		imagestream.ref_with_digest('quay.io/org/web', imagestream.content_digest('4')));
 	SELECT imagestream.create_stream('dp/new');
 	SELECT imagestream.tag('quay.io/org/new:1', 'dp/new:x');
+	SELECT imagestream.map_image('dp/new:x',
+		imagestream.ref_with_digest('quay.io/org/new', imagestream.content_digest('5')));
 });
 is($node->safe_psql('restored', q{
 	SELECT (SELECT max(id) FROM imagestream.change)
 	     - (SELECT count(*) FROM imagestream.change) || ','
-	     || (SELECT count(DISTINCT seq) = count(*) FROM imagestream.history)
-}), '0,true', 'change ids stay dense and history sequence numbers unique after restore');
+	     || (SELECT bool_and(n = c) FROM (SELECT max(seq) AS n, count(*) AS c
+										  FROM imagestream.history_event GROUP BY tag_id) x)
+	     || ',' || (SELECT count(*) FROM imagestream.history_ref WHERE imagestream.ref_name(ref) = 'quay.io/org/new')
+}), '0,true,1', 'change ids stay dense, events numbered per tag and pull specs stored once after restore');
 
 # grants survive: the viewer sees the restored namespace
 is($node->safe_psql('restored', q{

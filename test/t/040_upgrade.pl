@@ -31,6 +31,9 @@ sub objects
 	open(my $fh, '<', "$PostgreSQL::Test::Utils::tmp_check/$db.sql") or die $!;
 	my @keep = grep { !/binary_upgrade_set_next_|binary_upgrade_create_empty_extension|^SET relfrozenxid|^WHERE oid = .\d+.;|^\\(un)?restrict |^--|^\s*$/ } <$fh>;
 	close $fh;
+	# the tables pg_dump dumps the rows of (their OIDs are left out above)
+	push @keep, "config: " . q1($db, q{SELECT string_agg(c::regclass::text, ' ' ORDER BY c::regclass::text)
+		FROM pg_extension, unnest(extconfig) c WHERE extname = 'imagestream'}) . "\n";
 	return join('', @keep);
 }
 
@@ -71,9 +74,12 @@ my @tables = qw(stream tag history image image_layer image_child registry_creden
 sub rows
 {
 	my ($db) = @_;
+	# events as each tag numbers them (0.1.0 numbered them across tags)
+	my %from = (history => '(SELECT tag_id, rank() OVER (PARTITION BY tag_id ORDER BY seq) AS seq, created,
+							 docker_image_reference, image, generation FROM imagestream.history)');
 	return join("\n", map {
 		q1($db, "SELECT '$_ ' || count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')
-				 FROM imagestream.$_ t")
+				 FROM " . ($from{$_} // "imagestream.$_") . " t")
 	} @tables);
 }
 

@@ -9,6 +9,7 @@
 -- The worker and import_image(all_tags) record a stream's tags together
 -- (_record_imports, _worker_apply_many), and _notify_change, which they and
 -- _log_change use, sends the NOTIFY.  _prioritize_tags ranks each tag once.
+-- History is kept in two tables with 4-byte keys (bytes per event, issue 6).
 
 \echo Use "ALTER EXTENSION imagestream UPDATE TO '0.2.0'" to load this file. \quit
 
@@ -135,7 +136,7 @@ BEGIN
 	RETURN QUERY
 		SELECT (row_number() OVER (ORDER BY h.seq DESC) - 1)::integer, h.created,
 			h.docker_image_reference, h.image, h.generation, imagestream._platforms(h.image)
-		FROM imagestream.history h WHERE h.tag_id = t_id
+		FROM imagestream._history h WHERE h.tag_id = t_id
 		ORDER BY h.seq DESC;
 END $$;
 
@@ -145,7 +146,7 @@ DECLARE
 	d record := imagestream._parse_tag(tag);
 	s imagestream.stream;
 	t imagestream.tag;
-	target imagestream.history;
+	target imagestream._history;
 	result imagestream.tag_event;
 BEGIN
 	PERFORM imagestream._require(d.namespace, 'edit');
@@ -157,12 +158,12 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value',
 					DETAIL = 'Give a digest or a prefix of its lowercase hex digits, at least 7 long.';
 		END IF;
-		IF (SELECT count(DISTINCT h.image) FROM imagestream.history h
+		IF (SELECT count(DISTINCT h.image) FROM imagestream._history h
 			WHERE h.tag_id = t.id AND imagestream.digest_has_prefix(h.image, to_image)) > 1 THEN
 			RAISE EXCEPTION 'more than one image in the history of "%" matches "%"', _api_rollback.tag, to_image
 				USING ERRCODE = 'cardinality_violation', HINT = 'Give more digits of the digest.';
 		END IF;
-		SELECT * INTO target FROM imagestream.history h
+		SELECT * INTO target FROM imagestream._history h
 		WHERE h.tag_id = t.id AND imagestream.digest_has_prefix(h.image, to_image)
 		ORDER BY h.seq DESC LIMIT 1;
 		IF NOT FOUND THEN
@@ -173,7 +174,7 @@ BEGIN
 		IF steps IS NULL OR steps < 1 THEN
 			RAISE EXCEPTION 'steps must be 1 or more' USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		SELECT * INTO target FROM imagestream.history h
+		SELECT * INTO target FROM imagestream._history h
 		WHERE h.tag_id = t.id ORDER BY h.seq DESC OFFSET steps LIMIT 1;
 		IF NOT FOUND THEN
 			RAISE EXCEPTION 'the history of "%" has no event % steps back', _api_rollback.tag, steps
@@ -206,7 +207,7 @@ DECLARE
 	s imagestream.stream;
 	out text;
 	t imagestream.tag;
-	h imagestream.history;
+	h imagestream._history;
 	names text[];
 	hidden jsonb := '{}';
 	target text;
@@ -242,7 +243,7 @@ BEGIN
 		RETURN out || E'Tags:\t\t\t<none>\n';
 	END IF;
 	out := out || format(E'Unique Images:\t\t%s\nTags:\t\t\t%s\n\n',
-		(SELECT count(DISTINCT coalesce(hh.image::text, '')) FROM imagestream.history hh
+		(SELECT count(DISTINCT coalesce(hh.image::text, '')) FROM imagestream._history hh
 		 JOIN imagestream.tag x ON x.id = hh.tag_id WHERE x.stream_id = s.id),
 		cardinality(names));
 
@@ -296,7 +297,7 @@ BEGIN
 				t.import_reason, t.import_message, imagestream._human_duration(now() - t.import_transition));
 		END IF;
 		i := 0;
-		FOR h IN SELECT * FROM imagestream.history x WHERE x.tag_id = t.id ORDER BY x.seq DESC LOOP
+		FOR h IN SELECT * FROM imagestream._history x WHERE x.tag_id = t.id ORDER BY x.seq DESC LOOP
 			out := out || CASE WHEN i = 0 THEN '  * ' ELSE '    ' END || h.docker_image_reference::text || E'\n';
 			out := out || '      ' || imagestream._human_duration(now() - h.created) || ' ago'
 				|| CASE WHEN h.image IS NOT NULL
@@ -486,7 +487,8 @@ DECLARE
 	events text[];				-- insert, overwrite, none (no new event); NULL: not changed
 	options boolean[];			-- not changed, but scheduled, insecure or the mode differ
 	createds timestamptz[];		-- of the history head
-	seqs bigint[];
+	seqs integer[];
+	refids integer[];			-- history_ref of the events written
 	previous imagestream.image_digest[];
 	logged boolean[];
 	base bigint;
@@ -541,7 +543,7 @@ BEGIN
 					 WITH ORDINALITY AS u(name, ref, image, scheduled, insecure, mode, n)
 				JOIN imagestream.tag t ON t.namespace = p_stream.namespace
 					 AND t.stream = p_stream.name AND t.name = u.name
-				LEFT JOIN LATERAL (SELECT * FROM imagestream.history x WHERE x.tag_id = t.id
+				LEFT JOIN LATERAL (SELECT * FROM imagestream._history x WHERE x.tag_id = t.id
 								   ORDER BY x.seq DESC LIMIT 1) h ON true) z) y;
 	RETURN QUERY SELECT unnest(alone);
 	IF pos IS NULL THEN
@@ -553,15 +555,19 @@ BEGIN
 		UPDATE imagestream.stream SET generation = p_generation
 		WHERE id = p_stream.id AND generation <> p_generation;
 	END IF;
-	UPDATE imagestream.history h
-	SET docker_image_reference = u.ref, image = u.image, generation = p_generation
-	FROM unnest(pos, ids, events, seqs) AS x(n, id, event, seq)
-	JOIN unnest(p_refs, p_images) WITH ORDINALITY AS u(ref, image, n) ON u.n = x.n
+	refids := imagestream._history_ref_ids(
+		ARRAY(SELECT CASE WHEN x.event IN ('insert', 'overwrite') THEN p_refs[x.n] END
+			  FROM unnest(pos, events) WITH ORDINALITY AS x(n, event, k) ORDER BY x.k),
+		ARRAY(SELECT p_images[x.n] FROM unnest(pos) WITH ORDINALITY AS x(n, k) ORDER BY x.k));
+	UPDATE imagestream.history_event h
+	SET ref = x.refid, image = u.image, generation = p_generation
+	FROM unnest(pos, ids, events, seqs, refids) AS x(n, id, event, seq, refid)
+	JOIN unnest(p_images) WITH ORDINALITY AS u(image, n) ON u.n = x.n
 	WHERE x.event = 'overwrite' AND h.tag_id = x.id AND h.seq = x.seq;
-	INSERT INTO imagestream.history (tag_id, created, docker_image_reference, image, generation)
-	SELECT x.id, now(), u.ref, u.image, p_generation
-	FROM unnest(pos, ids, events) AS x(n, id, event)
-	JOIN unnest(p_refs, p_images) WITH ORDINALITY AS u(ref, image, n) ON u.n = x.n
+	INSERT INTO imagestream.history_event (tag_id, seq, created, generation, ref, image)
+	SELECT x.id, coalesce(x.seq, 0) + 1, now(), p_generation, x.refid, u.image
+	FROM unnest(pos, ids, events, seqs, refids) AS x(n, id, event, seq, refid)
+	JOIN unnest(p_images) WITH ORDINALITY AS u(image, n) ON u.n = x.n
 	WHERE x.event = 'insert'
 	ORDER BY x.n;
 	-- one write of each tag: the spec, the new head, the conditions cleared
@@ -915,6 +921,553 @@ LANGUAGE sql IMMUTABLE AS $$
 	-- (OFFSET 0: one call a tag, not one for each field of p)
 	FROM (SELECT t, imagestream._tag_priority(t) AS p FROM unnest(tags) AS t OFFSET 0) x
 $$;
+
+-- History in two tables (history_ref, history_event; doc/model.md): the
+-- events move over, numbered per tag, and the views _history and history
+-- (a callers' view in place of the table) give them with their pull spec.
+DROP INDEX history_image;
+CREATE FUNCTION _history_key(p_ref image_ref, p_image image_digest,
+	OUT ref image_ref, OUT with_digest boolean)
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE WHEN b.w THEN b.repo ELSE p_ref END, b.w
+	FROM (SELECT a.repo, coalesce(imagestream.ref_with_digest(a.repo, p_image) = p_ref, false) AS w
+		  FROM (SELECT imagestream.ref_name(p_ref)::imagestream.image_ref AS repo) a) b
+$$;
+
+CREATE TABLE history_ref (
+	id integer GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+	-- with_digest: the event's pull spec is ref_with_digest(ref, image), ref
+	-- its repository; otherwise ref is the pull spec itself
+	ref image_ref NOT NULL,
+	with_digest boolean NOT NULL,
+	UNIQUE (ref, with_digest)
+);
+COMMENT ON TABLE history_ref IS 'pull specs of tag events, stored once';
+
+-- Newest first by seq, numbered per tag.  "Overwrite in place" updates the
+-- newest row; a new event is a new row with the next seq.  Columns in
+-- this order leave no padding.
+CREATE TABLE history_event (
+	tag_id integer NOT NULL REFERENCES tag ON DELETE CASCADE,
+	seq integer NOT NULL,
+	created timestamptz NOT NULL,
+	generation bigint NOT NULL,
+	ref integer NOT NULL REFERENCES history_ref,
+	image image_digest,
+	PRIMARY KEY (tag_id, seq)
+);
+-- equality lookups only (which tags hold an image): a hash index is a third
+-- the size of a btree on the 34-byte digest
+CREATE INDEX history_image ON history_event USING hash (image);
+COMMENT ON TABLE history_event IS 'tag events (OpenShift TagEvent), their pull spec in history_ref';
+
+-- history_event.tag_id is 4 bytes: tag ids stop there
+ALTER TABLE tag ALTER COLUMN id SET MAXVALUE 2147483647;
+
+CREATE VIEW _history AS
+SELECT e.tag_id, e.seq, e.created,
+	CASE WHEN r.with_digest THEN imagestream.ref_with_digest(r.ref, e.image) ELSE r.ref END
+		AS docker_image_reference,
+	e.image, e.generation
+FROM imagestream.history_event e LEFT JOIN imagestream.history_ref r ON r.id = e.ref;
+COMMENT ON VIEW _history IS 'tag events with their pull spec, for the extension''s own functions';
+
+INSERT INTO history_ref (ref, with_digest)
+SELECT DISTINCT k.ref, k.with_digest
+FROM history h CROSS JOIN LATERAL _history_key(h.docker_image_reference, h.image) k;
+INSERT INTO history_event (tag_id, seq, created, generation, ref, image)
+SELECT h.tag_id, row_number() OVER (PARTITION BY h.tag_id ORDER BY h.seq), h.created, h.generation,
+	r.id, h.image
+FROM history h CROSS JOIN LATERAL _history_key(h.docker_image_reference, h.image) k
+JOIN history_ref r ON r.ref = k.ref AND r.with_digest = k.with_digest;
+
+CREATE OR REPLACE VIEW images WITH (security_barrier) AS
+SELECT i.digest, i.media_type,
+	-- the catalogue keeps one pull spec per image, of whichever stream
+	-- catalogued it first; a viewer reads one of a stream it may view
+	-- (security finding S5)
+	CASE WHEN imagestream._privileged() THEN i.docker_image_reference
+		 ELSE coalesce(
+			(SELECT h.docker_image_reference
+			 FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+			 WHERE h.image = i.digest AND imagestream._can(t.namespace, 'view')
+			 ORDER BY h.created DESC LIMIT 1),
+			(SELECT imagestream.ref_with_digest(
+						imagestream.ref_name(h.docker_image_reference)::imagestream.image_ref, i.digest)
+			 FROM imagestream.image_child c
+			 JOIN imagestream._history h ON h.image = c.image
+			 JOIN imagestream.tag t ON t.id = h.tag_id
+			 WHERE c.digest = i.digest AND imagestream._can(t.namespace, 'view')
+			 ORDER BY h.created DESC LIMIT 1)) END AS docker_image_reference,
+	i.size, i.os, i.architecture,
+	i.variant, i.created, i.labels, i.config,
+	coalesce((SELECT array_agg(l.digest ORDER BY l.position) FROM imagestream.image_layer l
+			  WHERE l.image = i.digest), '{}') AS layers,
+	coalesce((SELECT array_agg(c.digest ORDER BY c.position) FROM imagestream.image_child c
+			  WHERE c.image = i.digest), '{}') AS manifests,
+	i.imported_at
+FROM imagestream.image i
+WHERE imagestream._privileged()
+   OR EXISTS (SELECT 1 FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+			  WHERE h.image = i.digest AND imagestream._can(t.namespace, 'view'))
+   OR EXISTS (SELECT 1 FROM imagestream.image_child c
+			  JOIN imagestream._history h ON h.image = c.image
+			  JOIN imagestream.tag t ON t.id = h.tag_id
+			  WHERE c.digest = i.digest AND imagestream._can(t.namespace, 'view'));
+COMMENT ON VIEW images IS 'the image catalogue, as far as the caller''s streams hold it';
+
+-- (out of the extension first: dropped as members, they would stay in its
+-- list of tables for pg_dump)
+ALTER EXTENSION imagestream DROP TABLE history;
+ALTER EXTENSION imagestream DROP SEQUENCE history_seq;
+DROP TABLE history;
+DROP SEQUENCE history_seq;
+CREATE VIEW history WITH (security_barrier) AS
+SELECT h.tag_id, h.seq, h.created, h.docker_image_reference, h.image, h.generation
+FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+WHERE imagestream._can(t.namespace, 'view');
+COMMENT ON VIEW history IS 'tag events (OpenShift TagEvent), newest of a tag by largest seq';
+
+REVOKE ALL ON history_ref, history_event, _history FROM PUBLIC;
+REVOKE ALL ON SEQUENCE history_ref_id_seq FROM PUBLIC;
+REVOKE ALL ON history FROM PUBLIC;
+GRANT SELECT ON history TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('history_ref', '');
+SELECT pg_catalog.pg_extension_config_dump('history_ref_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('history_event', '');
+
+CREATE FUNCTION _history_ref_id(p_ref image_ref, p_image image_digest) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+	k record := imagestream._history_key(p_ref, p_image);
+	found_id integer;
+BEGIN
+	LOOP
+		SELECT r.id INTO found_id FROM imagestream.history_ref r
+		WHERE r.ref = k.ref AND r.with_digest = k.with_digest;
+		IF found_id IS NOT NULL THEN
+			RETURN found_id;
+		END IF;
+		-- nothing when another transaction added it meanwhile: read it then
+		INSERT INTO imagestream.history_ref (ref, with_digest) VALUES (k.ref, k.with_digest)
+			ON CONFLICT DO NOTHING RETURNING id INTO found_id;
+		IF found_id IS NOT NULL THEN
+			RETURN found_id;
+		END IF;
+	END LOOP;
+END $$;
+
+CREATE FUNCTION _history_ref_ids(p_refs image_ref[], p_images image_digest[]) RETURNS integer[]
+LANGUAGE plpgsql AS $$
+DECLARE
+	keys imagestream.image_ref[];
+	withs boolean[];
+	ids integer[];
+BEGIN
+	SELECT array_agg(k.ref ORDER BY u.n), array_agg(k.with_digest ORDER BY u.n) INTO keys, withs
+	FROM unnest(p_refs, p_images) WITH ORDINALITY AS u(ref, image, n)
+	LEFT JOIN LATERAL imagestream._history_key(u.ref, u.image) k ON u.ref IS NOT NULL;
+	INSERT INTO imagestream.history_ref (ref, with_digest)
+	SELECT DISTINCT k.ref, k.with_digest FROM unnest(keys, withs) AS k(ref, with_digest)
+	WHERE k.ref IS NOT NULL
+	  AND NOT EXISTS (SELECT 1 FROM imagestream.history_ref r
+					  WHERE r.ref = k.ref AND r.with_digest = k.with_digest)
+	ON CONFLICT DO NOTHING;
+	SELECT array_agg(r.id ORDER BY k.n) INTO ids
+	FROM unnest(keys, withs) WITH ORDINALITY AS k(ref, with_digest, n)
+	LEFT JOIN imagestream.history_ref r ON r.ref = k.ref AND r.with_digest = k.with_digest;
+	RETURN ids;
+END $$;
+
+CREATE OR REPLACE FUNCTION _refresh_head(p_tag_id bigint) RETURNS void
+LANGUAGE sql AS $$
+	UPDATE imagestream.tag t
+	SET image = h.image, docker_image_reference = h.docker_image_reference,
+		created = h.created, status_generation = h.generation,
+		history_length = (SELECT count(*) FROM imagestream.history_event x WHERE x.tag_id = t.id)
+	FROM (SELECT NULL::integer AS dummy) d
+	LEFT JOIN LATERAL (SELECT * FROM imagestream._history x WHERE x.tag_id = p_tag_id
+					   ORDER BY x.seq DESC LIMIT 1) h ON true
+	WHERE t.id = p_tag_id
+$$;
+
+CREATE OR REPLACE FUNCTION _add_event(p_tag_id bigint, p_ref image_ref, p_image image_digest,
+	p_generation bigint, p_created timestamptz DEFAULT now())
+RETURNS boolean LANGUAGE plpgsql AS $$
+DECLARE
+	t imagestream.tag;
+	head imagestream._history;
+	same_ref boolean;
+	same_image boolean;
+	added integer;
+BEGIN
+	SELECT * INTO t FROM imagestream.tag WHERE id = p_tag_id FOR UPDATE;
+	-- (the tag row's lock keeps its history still)
+	SELECT * INTO head FROM imagestream._history
+		WHERE tag_id = p_tag_id ORDER BY seq DESC LIMIT 1;
+	same_ref := head.docker_image_reference = p_ref;
+	same_image := head.image IS NOT DISTINCT FROM p_image;
+	IF head.tag_id IS NOT NULL AND same_ref AND same_image AND head.generation = p_generation THEN
+		RETURN false;
+	ELSIF head.tag_id IS NOT NULL AND (same_ref OR same_image) THEN
+		-- collapse, or overwrite the head in place; created is kept
+		UPDATE imagestream.history_event
+		SET ref = imagestream._history_ref_id(p_ref, p_image), image = p_image, generation = p_generation
+		WHERE tag_id = p_tag_id AND seq = head.seq;
+		added := 0;
+		p_created := head.created;
+	ELSE
+		INSERT INTO imagestream.history_event (tag_id, seq, created, generation, ref, image)
+			VALUES (p_tag_id, coalesce(head.seq, 0) + 1, p_created, p_generation,
+					imagestream._history_ref_id(p_ref, p_image), p_image);
+		added := 1;
+	END IF;
+	-- the new head into the tag row (_refresh_head, without reading history
+	-- again), and the conditions cleared: one write of the tag
+	UPDATE imagestream.tag
+	SET image = p_image, docker_image_reference = p_ref, created = p_created,
+		status_generation = p_generation, history_length = history_length + added,
+		import_status = NULL, import_reason = NULL, import_message = NULL,
+		import_generation = NULL, import_transition = NULL
+	WHERE id = p_tag_id;
+
+	IF head.tag_id IS NULL OR NOT (same_ref AND same_image) THEN
+		PERFORM imagestream._log_change('tag_updated', t.namespace, t.stream, t.name,
+			p_image, head.image, p_ref, p_generation);
+	END IF;
+	PERFORM imagestream._update_followers(p_tag_id);
+	RETURN true;
+END $$;
+
+CREATE OR REPLACE FUNCTION _resolve_image_id(p_ns text, p_stream text, p_id text,
+	OUT image image_digest, OUT docker_image_reference image_ref)
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	matches image_digest[];
+BEGIN
+	SELECT array_agg(DISTINCT h.image) INTO matches
+	FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+	WHERE t.namespace = p_ns AND t.stream = p_stream AND h.image IS NOT NULL
+	  AND imagestream.digest_has_prefix(h.image, p_id);
+	IF matches IS NULL THEN
+		RAISE EXCEPTION 'image "%" not found in image stream "%/%"', p_id, p_ns, p_stream
+			USING ERRCODE = 'undefined_object';
+	ELSIF cardinality(matches) > 1 THEN
+		RAISE EXCEPTION 'more than one image of image stream "%/%" matches "%"', p_ns, p_stream, p_id
+			USING ERRCODE = 'cardinality_violation',
+				DETAIL = format('Matching images: %s.', array_to_string(matches, ', ')),
+				HINT = 'Give more digits of the digest.';
+	END IF;
+	image := matches[1];
+	SELECT h.docker_image_reference INTO docker_image_reference
+	FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+	WHERE t.namespace = p_ns AND t.stream = p_stream AND h.image = matches[1]
+	ORDER BY h.seq DESC LIMIT 1;
+END $$;
+
+CREATE OR REPLACE FUNCTION _api_map_image(tag text, docker_image_reference image_ref,
+	image image_digest DEFAULT NULL, manifest bytea DEFAULT NULL, media_type text DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record := imagestream._parse_tag(tag);
+	ref imagestream.image_ref := docker_image_reference;
+	digest imagestream.image_digest := coalesce(image, imagestream.ref_digest(ref));
+	wanted text := digest::text;
+	s imagestream.stream;
+	t imagestream.tag;
+BEGIN
+	PERFORM imagestream._require(d.namespace, 'edit');
+	IF ref IS NULL THEN
+		RAISE EXCEPTION 'docker_image_reference is required' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF digest IS NULL THEN
+		RAISE EXCEPTION 'the image digest is not known'
+			USING ERRCODE = 'invalid_parameter_value',
+				HINT = 'Pass image, or a docker_image_reference with "@sha256:…".';
+	END IF;
+	IF image IS NOT NULL AND imagestream.ref_digest(ref) IS NOT NULL
+	   AND imagestream.ref_digest(ref) <> image THEN
+		RAISE EXCEPTION 'image % does not match the digest of "%"', image, ref
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF media_type IS NOT NULL AND manifest IS NULL THEN
+		RAISE EXCEPTION 'media_type needs a manifest' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- A digest is public knowledge (NOTIFY announces every one): knowing it
+	-- must not open an image that only streams of other namespaces hold.
+	-- Without the manifest, an image held by a stream must be one the caller
+	-- sees.
+	IF manifest IS NULL AND NOT imagestream._privileged()
+	   AND NOT EXISTS (SELECT 1 FROM imagestream.images v WHERE v.digest = wanted::imagestream.image_digest)
+	   AND (EXISTS (SELECT 1 FROM imagestream._history h WHERE h.image = wanted::imagestream.image_digest)
+			OR EXISTS (SELECT 1 FROM imagestream.image_child c
+					   JOIN imagestream._history h ON h.image = c.image
+					   WHERE c.digest = wanted::imagestream.image_digest)) THEN
+		RAISE EXCEPTION 'image % is held only by image streams you may not view', digest
+			USING ERRCODE = 'insufficient_privilege',
+				HINT = 'Pass the image''s manifest to record it.';
+	END IF;
+
+	-- the stream first: prune, which locks every stream, then cannot delete
+	-- the image between its check here and the event
+	s := imagestream._lock_stream(d.namespace, d.stream, true);
+	IF manifest IS NOT NULL THEN
+		PERFORM imagestream._catalogue_manifest(digest, media_type, manifest, ref);
+	ELSE
+		PERFORM imagestream._ensure_image(digest, ref);
+	END IF;
+	t := imagestream._lock_tag(s, d.tag, true);
+	-- a push records the stream's current generation
+	PERFORM imagestream._add_event(t.id, ref, digest, s.generation);
+END $$;
+
+CREATE OR REPLACE FUNCTION _stream_reference(p_digest image_digest, p_namespace text, p_stream text)
+RETURNS image_ref LANGUAGE sql STABLE SET search_path = pg_catalog, imagestream, pg_temp AS $$
+	SELECT coalesce(
+		(SELECT h.docker_image_reference
+		 FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+		 WHERE h.image = p_digest AND t.namespace = p_namespace AND t.stream = p_stream
+		 ORDER BY h.created DESC LIMIT 1),
+		(SELECT imagestream.ref_with_digest(
+					imagestream.ref_name(h.docker_image_reference)::imagestream.image_ref, p_digest)
+		 FROM imagestream.image_child c
+		 JOIN imagestream._history h ON h.image = c.image
+		 JOIN imagestream.tag t ON t.id = h.tag_id
+		 WHERE c.digest = p_digest AND t.namespace = p_namespace AND t.stream = p_stream
+		 ORDER BY h.created DESC LIMIT 1))
+$$;
+
+CREATE OR REPLACE FUNCTION _api_image(stream_image text) RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record := imagestream._parse_stream_image(stream_image);
+	matches image_digest[];
+BEGIN
+	PERFORM imagestream._require(d.namespace, 'view');
+	IF NOT EXISTS (SELECT 1 FROM imagestream.stream WHERE namespace = d.namespace AND name = d.stream) THEN
+		RAISE EXCEPTION 'image stream "%/%" does not exist', d.namespace, d.stream
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	-- images of the stream's history, and the children of indexes among them
+	WITH held AS (
+		SELECT h.image FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+		WHERE t.namespace = d.namespace AND t.stream = d.stream AND h.image IS NOT NULL
+	)
+	SELECT array_agg(DISTINCT x.image) INTO matches
+	FROM (SELECT image FROM held
+		  UNION SELECT c.digest FROM imagestream.image_child c JOIN held ON c.image = held.image) x
+	WHERE imagestream.digest_has_prefix(x.image, d.id);
+	IF matches IS NULL THEN
+		RAISE EXCEPTION 'image "%" not found', stream_image USING ERRCODE = 'undefined_object';
+	ELSIF cardinality(matches) > 1 THEN
+		RAISE EXCEPTION 'more than one image of image stream "%/%" matches "%"', d.namespace, d.stream, d.id
+			USING ERRCODE = 'cardinality_violation',
+				DETAIL = format('Matching images: %s.', array_to_string(matches, ', ')),
+				HINT = 'Give more digits of the digest.';
+	END IF;
+	RETURN jsonb_build_object('name', format('%s@%s', d.stream, matches[1]),
+		'namespace', d.namespace,
+		'image', coalesce(imagestream._image_json(matches[1],
+							imagestream._stream_reference(matches[1], d.namespace, d.stream)),
+						  jsonb_build_object('digest', matches[1]::text)));
+END $$;
+
+CREATE OR REPLACE FUNCTION _api_prune(keep_tag_revisions integer DEFAULT 3,
+	keep_younger_than interval DEFAULT '60 minutes', confirm boolean DEFAULT false)
+RETURNS TABLE(action text, stream text, tag text, image image_digest)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	threshold timestamptz := now() - keep_younger_than;
+BEGIN
+	PERFORM imagestream._require_privileged('prune images');
+	IF keep_tag_revisions IS NULL OR keep_tag_revisions < 0 OR keep_younger_than IS NULL
+	   OR keep_younger_than < interval '0' THEN
+		RAISE EXCEPTION 'keep_tag_revisions and keep_younger_than must be zero or more'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- with confirm, every stream is locked first, as each writer locks its
+	-- stream: what is chosen below is then not changing under the deletes
+	-- (a head refreshed from a stale event, an image deleted that a new event
+	-- was about to use; found by make stress)
+	IF coalesce(confirm, false) THEN
+		PERFORM 1 FROM imagestream.stream x ORDER BY x.id FOR UPDATE;
+	END IF;
+	CREATE TEMPORARY TABLE pg_temp.imagestream_prune_events ON COMMIT DROP AS
+		SELECT h.tag_id, h.seq, t.namespace, t.stream, t.name, h.image
+		FROM imagestream.history_event h JOIN imagestream.tag t ON t.id = h.tag_id
+		JOIN LATERAL (SELECT count(*) AS newer FROM imagestream.history_event x
+					  WHERE x.tag_id = h.tag_id AND x.seq > h.seq) p ON true
+		WHERE p.newer >= greatest(keep_tag_revisions, 1) AND h.created < threshold;
+
+	-- images no history, spec or used index refers to any more
+	CREATE TEMPORARY TABLE pg_temp.imagestream_prune_images ON COMMIT DROP AS
+		WITH RECURSIVE used(digest) AS (
+			SELECT h.image FROM imagestream.history_event h
+			WHERE h.image IS NOT NULL
+			  AND NOT EXISTS (SELECT 1 FROM pg_temp.imagestream_prune_events e
+							  WHERE e.tag_id = h.tag_id AND e.seq = h.seq)
+			UNION
+			SELECT substr(t.from_ref, strpos(t.from_ref, '@') + 1)::imagestream.image_digest
+			FROM imagestream.tag t WHERE t.has_spec AND t.from_kind = 'ImageStreamImage'
+			UNION
+			SELECT c.digest FROM imagestream.image_child c JOIN used u ON c.image = u.digest
+		)
+		SELECT i.digest FROM imagestream.image i
+		WHERE i.digest NOT IN (SELECT u.digest FROM used u WHERE u.digest IS NOT NULL)
+		  AND i.imported_at < threshold;
+
+	RETURN QUERY
+		SELECT 'delete_event', e.namespace || '/' || e.stream, e.name, e.image
+		FROM pg_temp.imagestream_prune_events e ORDER BY e.namespace, e.stream, e.name, e.seq DESC;
+	RETURN QUERY
+		SELECT 'delete_image', NULL::text, NULL::text, p.digest
+		FROM pg_temp.imagestream_prune_images p ORDER BY p.digest;
+
+	IF coalesce(confirm, false) THEN
+		DELETE FROM imagestream.history_event h USING pg_temp.imagestream_prune_events e
+		WHERE h.tag_id = e.tag_id AND h.seq = e.seq;
+		-- and the pull specs no event uses any more
+		DELETE FROM imagestream.history_ref r
+		WHERE NOT EXISTS (SELECT 1 FROM imagestream.history_event h WHERE h.ref = r.id);
+		PERFORM imagestream._refresh_head(x.tag_id)
+		FROM (SELECT DISTINCT tag_id FROM pg_temp.imagestream_prune_events) x;
+		DELETE FROM imagestream.image i USING pg_temp.imagestream_prune_images p
+		WHERE i.digest = p.digest;
+	END IF;
+	DROP TABLE pg_temp.imagestream_prune_events, pg_temp.imagestream_prune_images;
+END $$;
+
+CREATE OR REPLACE FUNCTION _api_check_invariants() RETURNS TABLE(invariant text, object text, detail text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+BEGIN
+	PERFORM imagestream._require_privileged('check the invariants');
+
+	-- a tag repeats its stream's names
+	RETURN QUERY
+		SELECT 'tag names its stream', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('stream %s is %s/%s', s.id, s.namespace, s.name)
+		FROM imagestream.tag t JOIN imagestream.stream s ON s.id = t.stream_id
+		WHERE (t.namespace, t.stream) IS DISTINCT FROM (s.namespace, s.name);
+
+	-- the head columns are the newest event; history_length counts the events
+	RETURN QUERY
+		SELECT 'tag head is its newest event', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('head %s %s gen %s len %s; newest %s %s gen %s, %s events',
+				   t.docker_image_reference, t.image, t.status_generation, t.history_length,
+				   h.docker_image_reference, h.image, h.generation, n.events)
+		FROM imagestream.tag t
+		CROSS JOIN LATERAL (SELECT count(*) AS events FROM imagestream._history x
+							WHERE x.tag_id = t.id) n
+		LEFT JOIN LATERAL (SELECT * FROM imagestream._history x WHERE x.tag_id = t.id
+						   ORDER BY x.seq DESC LIMIT 1) h ON true
+		WHERE t.history_length <> n.events
+		   OR t.docker_image_reference::text IS DISTINCT FROM h.docker_image_reference::text
+		   OR t.image::text IS DISTINCT FROM h.image::text
+		   OR t.created IS DISTINCT FROM h.created
+		   OR t.status_generation IS DISTINCT FROM h.generation;
+
+	-- consecutive events differ (an equal one collapses into the head)
+	RETURN QUERY
+		SELECT 'consecutive events differ', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('events %s and %s: %s %s', p.prev_seq, p.seq, p.docker_image_reference, p.image)
+		FROM (SELECT h.*, lag(h.seq) OVER w AS prev_seq,
+					 lag(h.docker_image_reference::text) OVER w AS prev_ref,
+					 lag(h.image::text) OVER w AS prev_image
+			  FROM imagestream._history h WINDOW w AS (PARTITION BY h.tag_id ORDER BY h.seq)) p
+		JOIN imagestream.tag t ON t.id = p.tag_id
+		WHERE p.prev_seq IS NOT NULL AND p.prev_ref = p.docker_image_reference::text
+		  AND p.prev_image IS NOT DISTINCT FROM p.image::text;
+
+	-- an event's reference, when it has a digest, has its image's
+	RETURN QUERY
+		SELECT 'event reference names its image', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('event %s: %s, image %s', h.seq, h.docker_image_reference, h.image)
+		FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+		WHERE imagestream.ref_digest(h.docker_image_reference) IS NOT NULL
+		  AND imagestream.ref_digest(h.docker_image_reference)::text IS DISTINCT FROM h.image::text;
+
+	-- every event has a pull spec: history_ref keeps one by its repository
+	-- only for events with a digest to rebuild it with
+	RETURN QUERY
+		SELECT 'event has a pull spec', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('event %s', h.seq)
+		FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+		WHERE h.docker_image_reference IS NULL;
+
+	-- every event's image is in the catalogue (reference-only events have none)
+	RETURN QUERY
+		SELECT 'event image catalogued', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('event %s: image %s', h.seq, h.image)
+		FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+		WHERE h.image IS NOT NULL
+		  AND NOT EXISTS (SELECT 1 FROM imagestream.image i WHERE i.digest = h.image);
+
+	-- generations never exceed the stream's, events' never decrease
+	RETURN QUERY
+		SELECT 'generations within the stream', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('stream %s, spec %s, status %s, condition %s', s.generation, t.spec_generation,
+				   t.status_generation, t.import_generation)
+		FROM imagestream.tag t JOIN imagestream.stream s ON s.id = t.stream_id
+		WHERE t.spec_generation > s.generation OR t.status_generation > s.generation
+		   OR t.import_generation > s.generation;
+	RETURN QUERY
+		SELECT 'event generations never decrease', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('event %s has generation %s after %s', p.seq, p.generation, p.prev_generation)
+		FROM (SELECT h.*, lag(h.generation) OVER (PARTITION BY h.tag_id ORDER BY h.seq) AS prev_generation
+			  FROM imagestream._history h) p
+		JOIN imagestream.tag t ON t.id = p.tag_id
+		WHERE p.generation < p.prev_generation;
+
+	-- the ImportSuccess condition: complete when set, empty when not
+	RETURN QUERY
+		SELECT 'condition consistent', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('status %s, reason %s, generation %s, transition %s', t.import_status,
+				   t.import_reason, t.import_generation, t.import_transition)
+		FROM imagestream.tag t
+		WHERE (t.import_status IS NULL AND (t.import_reason IS NOT NULL OR t.import_message IS NOT NULL
+											OR t.import_generation IS NOT NULL OR t.import_transition IS NOT NULL))
+		   OR (t.import_status = 'False' AND (t.import_reason IS NULL OR t.import_generation IS NULL
+											  OR t.import_transition IS NULL OR NOT t.has_spec));
+
+	-- a tag that exists has a spec, an event or a condition
+	RETURN QUERY
+		SELECT 'no empty tags', format('%s/%s:%s', t.namespace, t.stream, t.name), 'no spec, history or condition'
+		FROM imagestream.tag t
+		WHERE NOT t.has_spec AND t.history_length = 0 AND t.import_status IS NULL;
+
+	-- a tag that follows a tag of its stream shows that tag's current event
+	RETURN QUERY
+		SELECT 'alias equals its source', format('%s/%s:%s', f.namespace, f.stream, f.name),
+			format('shows %s, source %s shows %s', f.docker_image_reference, f.from_ref, s.docker_image_reference)
+		FROM imagestream.tag f
+		JOIN imagestream.tag s ON s.stream_id = f.stream_id
+			AND f.from_ref = format('%s/%s:%s', s.namespace, s.stream, s.name)
+		WHERE f.has_spec AND f.from_kind = 'ImageStreamTag' AND NOT f.reference
+		  AND s.docker_image_reference IS NOT NULL
+		  AND (f.docker_image_reference::text IS DISTINCT FROM s.docker_image_reference::text
+			   OR f.image::text IS DISTINCT FROM s.image::text);
+
+	-- catalogue rows of an image belong to an image that is catalogued
+	RETURN QUERY
+		SELECT 'no orphan catalogue rows', c.image::text, 'image_child of an uncatalogued image'
+		FROM imagestream.image_child c
+		WHERE NOT EXISTS (SELECT 1 FROM imagestream.image i WHERE i.digest = c.image)
+		UNION ALL
+		SELECT 'no orphan catalogue rows', l.image::text, 'image_layer of an uncatalogued image'
+		FROM imagestream.image_layer l
+		WHERE NOT EXISTS (SELECT 1 FROM imagestream.image i WHERE i.digest = l.image);
+
+	-- change ids are dense from the oldest kept
+	RETURN QUERY
+		SELECT 'change ids dense', 'change', format('%s rows from id %s to %s', count(*), min(id), max(id))
+		FROM imagestream.change
+		HAVING count(*) > 0 AND max(id) - min(id) + 1 <> count(*);
+END $$;
+
+REVOKE ALL ON FUNCTION _history_key(image_ref, image_digest) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _history_ref_id(image_ref, image_digest) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _history_ref_ids(image_ref[], image_digest[]) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION _notify_change(change) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _worker_apply_many(bigint, bigint[], text[], _fetched[], bigint) FROM PUBLIC;
