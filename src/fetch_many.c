@@ -8,7 +8,9 @@
  *		repository to one image).  A HEAD refused with a status is that
  *		source's failure; a source whose HEAD gave no answer (no connection,
  *		401) is fetched on its own, which reports why or does the
- *		authentication the HEAD lacked.
+ *		authentication the HEAD lacked.  A registry found unreachable by one
+ *		such fetch fails the others at once: each would wait for the same
+ *		timeout, one after the other.
  */
 #include "postgres.h"
 
@@ -48,6 +50,46 @@ find_group(Group *groups, int n, const FetchItem *item, const Digest *d)
 		if (same_digest(&groups[g].digest, d) && same_fetch(groups[g].first, item))
 			return &groups[g];
 	return NULL;
+}
+
+/* A registry no connection could be made to, and the failure that said so. */
+typedef struct Unreachable
+{
+	const char *api_host;
+	RegistryFailure failure;
+} Unreachable;
+
+/*
+ * fetch_source, unless an earlier fetch of this call found the registry
+ * unreachable: then its failure.  down collects those registries.
+ */
+static void
+fetch_or_fail(const FetchItem *item, const char *reference, const Digest *known, List **down,
+			  FetchResult *r)
+{
+	ListCell   *lc;
+	Unreachable *u;
+
+	foreach(lc, *down)
+	{
+		u = lfirst(lc);
+		if (strcmp(u->api_host, item->target.api_host) == 0)
+		{
+			memset(r, 0, sizeof(*r));
+			r->status = FETCH_FAILURE;
+			r->failure = u->failure;
+			return;
+		}
+	}
+	fetch_source(&item->target, reference, item->preserve, known,
+				 item->prefer_os, item->prefer_arch, r);
+	if (r->status == FETCH_FAILURE && r->failure.unreachable)
+	{
+		u = palloc(sizeof(Unreachable));
+		u->api_host = item->target.api_host;
+		u->failure = r->failure;
+		*down = lappend(*down, u);
+	}
 }
 
 /* A fetch_many under way: its HEAD requests, in the background. */
@@ -117,6 +159,7 @@ fetch_many_finish(FetchMany *f)
 	Group	   *groups = palloc0(sizeof(Group) * Max(n, 1));
 	int		   *group_of = palloc(sizeof(int) * Max(n, 1));
 	int			ngroups = 0;
+	List	   *down = NIL;
 
 	http_batch_finish(f->running);
 	for (int k = 0; k < f->m; k++)
@@ -142,9 +185,8 @@ fetch_many_finish(FetchMany *f)
 		if (failed[i])
 			item->result.status = FETCH_FAILURE;
 		else if (!answered[i])
-			fetch_source(&item->target, item->reference, item->preserve,
-						 item->has_known ? &item->known : NULL,
-						 item->prefer_os, item->prefer_arch, &item->result);
+			fetch_or_fail(item, item->reference, item->has_known ? &item->known : NULL, &down,
+						  &item->result);
 		else if (item->has_known && same_digest(&item->known, &current[i]))
 		{
 			memset(&item->result, 0, sizeof(FetchResult));
@@ -162,8 +204,7 @@ fetch_many_finish(FetchMany *f)
 			g->first = item;
 			g->digest = current[i];
 			digest_format(&g->digest, text);
-			fetch_source(&item->target, text, item->preserve, NULL,
-						 item->prefer_os, item->prefer_arch, &g->result);
+			fetch_or_fail(item, text, NULL, &down, &g->result);
 			group_of[i] = ngroups++;
 		}
 	}

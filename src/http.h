@@ -26,6 +26,7 @@ typedef struct HttpResponse
 	size_t		body_len;
 	bool		too_large;		/* the body passed max_body */
 	bool		blocked;		/* a connection was refused by blocked_networks */
+	bool		unreachable;	/* no connection to the host could be made */
 	char	   *blocked_address;
 	int			curl_code;		/* CURLcode of the transfer */
 	char	   *error;			/* libcurl's message when curl_code != 0 */

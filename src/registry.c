@@ -56,6 +56,7 @@ fail(RegistryFailure *o, const char *reason, const char *fmt,...)
 	}
 	o->reason = reason;
 	o->message = buf.data;
+	o->unreachable = false;
 }
 
 void
@@ -230,6 +231,7 @@ registry_request(const RegistryTarget *t, const char *path, const char *absolute
 			default:
 				fail(o, "InternalError", "Registry %s could not be reached: %s.", t->api_host, resp->error);
 		}
+		o->unreachable = resp->unreachable;
 		return false;
 	}
 	if (resp->status == 401)

@@ -26,6 +26,7 @@ typedef struct RegistryFailure
 	const char *reason;			/* NotFound, Unauthorized, ... */
 	char	   *message;
 	int			retry_after;	/* seconds, from a 429 */
+	bool		unreachable;	/* no connection to the registry could be made */
 } RegistryFailure;
 
 typedef struct RegistryBody
