@@ -9,8 +9,9 @@
  *		source's failure; a source whose HEAD gave no answer (no connection,
  *		401) is fetched on its own, which reports why or does the
  *		authentication the HEAD lacked.  A registry found unreachable by one
- *		such fetch fails the others at once: each would wait for the same
- *		timeout, one after the other.
+ *		such fetch fails the other sources of it at once, and is not asked
+ *		again by the calls that share the list (a worker cycle): each would
+ *		wait for the same timeout, one after the other.
  */
 #include "postgres.h"
 
@@ -55,41 +56,19 @@ find_group(Group *groups, int n, const FetchItem *item, const Digest *d)
 /* A registry no connection could be made to, and the failure that said so. */
 typedef struct Unreachable
 {
-	const char *api_host;
+	char	   *api_host;
 	RegistryFailure failure;
 } Unreachable;
 
-/*
- * fetch_source, unless an earlier fetch of this call found the registry
- * unreachable: then its failure.  down collects those registries.
- */
-static void
-fetch_or_fail(const FetchItem *item, const char *reference, const Digest *known, List **down,
-			  FetchResult *r)
+static Unreachable *
+find_down(List *down, const char *api_host)
 {
 	ListCell   *lc;
-	Unreachable *u;
 
-	foreach(lc, *down)
-	{
-		u = lfirst(lc);
-		if (strcmp(u->api_host, item->target.api_host) == 0)
-		{
-			memset(r, 0, sizeof(*r));
-			r->status = FETCH_FAILURE;
-			r->failure = u->failure;
-			return;
-		}
-	}
-	fetch_source(&item->target, reference, item->preserve, known,
-				 item->prefer_os, item->prefer_arch, r);
-	if (r->status == FETCH_FAILURE && r->failure.unreachable)
-	{
-		u = palloc(sizeof(Unreachable));
-		u->api_host = item->target.api_host;
-		u->failure = r->failure;
-		*down = lappend(*down, u);
-	}
+	foreach(lc, down)
+		if (strcmp(((Unreachable *) lfirst(lc))->api_host, api_host) == 0)
+			return lfirst(lc);
+	return NULL;
 }
 
 /* A fetch_many under way: its HEAD requests, in the background. */
@@ -101,16 +80,52 @@ struct FetchMany
 	int		   *asked;			/* batch entry -> item */
 	int			m;
 	HttpBatch  *running;
+	List	  **down;			/* registries found unreachable */
+	MemoryContext ctx;			/* where *down lives */
 };
 
+/*
+ * fetch_source, unless the registry was found unreachable: then that
+ * failure, unasked.  A fetch that finds it so adds it to the list.
+ */
+static void
+fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const Digest *known,
+			  FetchResult *r)
+{
+	Unreachable *u = find_down(*f->down, item->target.api_host);
+
+	if (u != NULL)
+	{
+		memset(r, 0, sizeof(*r));
+		r->status = FETCH_FAILURE;
+		r->failure = u->failure;
+		return;
+	}
+	fetch_source(&item->target, reference, item->preserve, known,
+				 item->prefer_os, item->prefer_arch, r);
+	if (r->status == FETCH_FAILURE && r->failure.unreachable)
+	{
+		MemoryContext old = MemoryContextSwitchTo(f->ctx);
+
+		u = palloc(sizeof(Unreachable));
+		u->api_host = pstrdup(item->target.api_host);
+		u->failure = r->failure;
+		u->failure.message = pstrdup(r->failure.message);
+		*f->down = lappend(*f->down, u);
+		MemoryContextSwitchTo(old);
+	}
+}
+
 FetchMany *
-fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry)
+fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, List **down)
 {
 	FetchMany  *f = palloc0(sizeof(FetchMany));
 	List	   *probed = NIL;
 
 	f->items = items;
 	f->n = n;
+	f->down = down;
+	f->ctx = CurrentMemoryContext;
 	f->batch = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
 	f->asked = palloc(sizeof(int) * Max(n, 1));
 	/* an insecure registry new to this process: its scheme first, once */
@@ -119,7 +134,7 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry)
 		ListCell   *lc;
 		bool		seen = false;
 
-		if (!items[i].target.insecure)
+		if (!items[i].target.insecure || find_down(*down, items[i].target.api_host))
 			continue;
 		foreach(lc, probed)
 			seen = seen || strcmp(lfirst(lc), items[i].target.api_host) == 0;
@@ -129,8 +144,10 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry)
 			probed = lappend(probed, items[i].target.api_host);
 		}
 	}
+	/* (a source of a registry found unreachable is not asked: see finish) */
 	for (int i = 0; i < n; i++)
-		if (registry_prepare_head(&items[i].target, items[i].reference, &f->batch[f->m]))
+		if (!find_down(*down, items[i].target.api_host) &&
+			registry_prepare_head(&items[i].target, items[i].reference, &f->batch[f->m]))
 			f->asked[f->m++] = i;
 	f->running = http_batch_start(f->batch, f->m, max_total, max_per_registry);
 	return f;
@@ -159,7 +176,6 @@ fetch_many_finish(FetchMany *f)
 	Group	   *groups = palloc0(sizeof(Group) * Max(n, 1));
 	int		   *group_of = palloc(sizeof(int) * Max(n, 1));
 	int			ngroups = 0;
-	List	   *down = NIL;
 
 	http_batch_finish(f->running);
 	for (int k = 0; k < f->m; k++)
@@ -185,7 +201,7 @@ fetch_many_finish(FetchMany *f)
 		if (failed[i])
 			item->result.status = FETCH_FAILURE;
 		else if (!answered[i])
-			fetch_or_fail(item, item->reference, item->has_known ? &item->known : NULL, &down,
+			fetch_or_fail(f, item, item->reference, item->has_known ? &item->known : NULL,
 						  &item->result);
 		else if (item->has_known && same_digest(&item->known, &current[i]))
 		{
@@ -204,7 +220,7 @@ fetch_many_finish(FetchMany *f)
 			g->first = item;
 			g->digest = current[i];
 			digest_format(&g->digest, text);
-			fetch_or_fail(item, text, NULL, &down, &g->result);
+			fetch_or_fail(f, item, text, NULL, &g->result);
 			group_of[i] = ngroups++;
 		}
 	}
@@ -216,5 +232,7 @@ fetch_many_finish(FetchMany *f)
 void
 fetch_many(FetchItem *items, int n, int max_total, int max_per_registry)
 {
-	fetch_many_finish(fetch_many_start(items, n, max_total, max_per_registry));
+	List	   *down = NIL;
+
+	fetch_many_finish(fetch_many_start(items, n, max_total, max_per_registry, &down));
 }

@@ -685,9 +685,12 @@ typedef struct Chunk
 	FetchMany  *fetch;
 } Chunk;
 
-/* Starts the HEAD requests of a chunk (fetch_many_start). */
+/*
+ * Starts the HEAD requests of a chunk (fetch_many_start); down lists the
+ * registries this cycle found unreachable.
+ */
 static Chunk *
-chunk_start(List *work, int first, int n)
+chunk_start(List *work, int first, int n, List **down)
 {
 	Chunk	   *c = palloc0(sizeof(Chunk));
 
@@ -711,7 +714,7 @@ chunk_start(List *work, int first, int n)
 		item->prefer_arch = d->prefer_arch;
 	}
 	c->fetch = fetch_many_start(c->items, n, imagestream_max_concurrent_requests,
-								imagestream_max_requests_per_registry);
+								imagestream_max_requests_per_registry, down);
 	return c;
 }
 
@@ -733,7 +736,7 @@ new_work_waiting(void)
  */
 static Chunk *
 chunk_finish(MemoryContext loop_ctx, Chunk *c, List *work, int next_first, int next_n,
-			 CheckCounts *counts)
+			 List **down, CheckCounts *counts)
 {
 	DueTag	  **record_tags = palloc(sizeof(DueTag *) * c->n);
 	FetchResult **record = palloc(sizeof(FetchResult *) * c->n);
@@ -753,7 +756,7 @@ chunk_finish(MemoryContext loop_ctx, Chunk *c, List *work, int next_first, int n
 		}
 	if (next_n > 0 && !new_work_waiting())
 	{
-		next = chunk_start(work, next_first, next_n);
+		next = chunk_start(work, next_first, next_n, down);
 		in_background = next->fetch;
 	}
 	record_results(loop_ctx, record_tags, record, nrecord);
@@ -776,6 +779,7 @@ run_cycle(MemoryContext loop_ctx)
 	ListCell   *lc;
 	long		sleep_ms;
 	Chunk	   *chunk = NULL;
+	List	   *down = NIL;		/* registries found unreachable */
 
 	if (!imagestream_enable_worker)
 		return 5000;
@@ -806,8 +810,9 @@ run_cycle(MemoryContext loop_ctx)
 		CheckCounts done = {0};
 
 		if (chunk == NULL)
-			chunk = chunk_start(work, i, Min(CHECK_CHUNK, list_length(work) - i));
-		chunk = chunk_finish(loop_ctx, chunk, work, i + CHECK_CHUNK, Min(Max(rest, 0), CHECK_CHUNK), &done);
+			chunk = chunk_start(work, i, Min(CHECK_CHUNK, list_length(work) - i), &down);
+		chunk = chunk_finish(loop_ctx, chunk, work, i + CHECK_CHUNK, Min(Max(rest, 0), CHECK_CHUNK),
+							 &down, &done);
 		update_status(status_add, &done);
 		if (chunk == NULL && rest > 0)
 		{

@@ -1,7 +1,9 @@
 # A registry host that drops connections (a firewall that drops rather than
-# refuses, a host that is down) costs one timeout per batch of requests,
-# not one per tag: once a request to it times out before connecting, the
-# batch gives its other requests to that host the same answer unsent.
+# refuses, a host that is down) costs one wave of requests per worker
+# cycle, not a timeout per tag: once a request to it times out before
+# connecting, the batch gives its other requests to that host the same
+# answer unsent, and the cycle's later fetches and chunks (of 500 tags) do
+# not ask it again.
 # Loopback only: the "host" is a listening socket whose accept queue is
 # full, so the kernel drops new connections' SYNs.
 
@@ -35,15 +37,15 @@ my @held = map {
 
 my $before = q1('SELECT requests FROM imagestream.worker_status');
 q1('BEGIN;'
-	  . join('', map { "SELECT imagestream.tag('127.0.0.1:$port/org/gone:$_', 'un/gone:t$_');" } 1 .. 40)
+	  . join('', map { "SELECT imagestream.tag('127.0.0.1:$port/org/gone:$_', 'un/gone:t$_');" } 1 .. 600)
 	  . 'COMMIT');
 ok(defined wait_for($node, q{SELECT count(*) FROM imagestream.tag WHERE namespace = 'un' AND import_status = 'False'},
-		'40', 60),
+		'600', 60),
 	'every tag of the unreachable registry gets its failed condition');
 my $last = q1('SELECT last_cycle_at FROM imagestream.worker_status');
 wait_for($node, "SELECT last_cycle_at > '$last' FROM imagestream.worker_status", 't', 10);
 my $sent = q1('SELECT requests FROM imagestream.worker_status') - $before;
-ok($sent >= 1 && $sent <= 8, "one wave of requests at the per-registry limit, not one a tag ($sent for 40 tags)");
+ok($sent >= 1 && $sent <= 8, "one wave of requests at the per-registry limit, not one a tag ($sent for 600 tags in two chunks)");
 is(q1(q{SELECT count(DISTINCT import_message) || ' ' || min(import_reason)
 		FROM imagestream.tag WHERE namespace = 'un'}), '1 Timeout',
 	'each tag has the answer of the requests sent');
