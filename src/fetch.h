@@ -78,16 +78,28 @@ typedef struct FetchItem
 extern void fetch_many(FetchItem *items, int n, int max_total, int max_per_registry);
 
 /*
+ * Registries fetch_many found unreachable, each remembered for remember_ms
+ * (0: as long as the list lives): their sources fail with the failure
+ * that found them, unasked.  The worker keeps one across its cycles.
+ */
+typedef struct UnreachableHosts
+{
+	MemoryContext ctx;			/* where the entries live */
+	int			remember_ms;
+	List	   *hosts;
+} UnreachableHosts;
+
+/* Empties the list (and resets its context) once every entry expired. */
+extern void unreachable_forget_expired(UnreachableHosts *down);
+
+/*
  * fetch_many in steps: the HEAD requests start at once and go on while the
  * caller polls (the worker records the previous chunk meanwhile); finish
  * waits for them and does the rest.  A cancelled one is not finished.
- * *down lists the registries found unreachable (kept, in the memory
- * context of the start, across the calls that share it: a worker cycle's
- * chunks); their sources fail with that failure, unasked.
  */
 typedef struct FetchMany FetchMany;
 extern FetchMany *fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry,
-								   List **down);
+								   UnreachableHosts *down);
 extern void fetch_many_poll(FetchMany *f);
 extern void fetch_many_finish(FetchMany *f);
 extern void fetch_many_cancel(FetchMany *f);

@@ -10,13 +10,15 @@
  *		401) is fetched on its own, which reports why or does the
  *		authentication the HEAD lacked.  A registry found unreachable by one
  *		such fetch fails the other sources of it at once, and is not asked
- *		again by the calls that share the list (a worker cycle): each would
- *		wait for the same timeout, one after the other.
+ *		again while the list of such registries remembers it (the worker's
+ *		next chunks and cycles): each would wait for the same timeout.
  */
 #include "postgres.h"
 
 #include "fetch.h"
 #include "http.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 /* The sources that served one new digest, fetched once. */
 typedef struct Group
@@ -58,17 +60,42 @@ typedef struct Unreachable
 {
 	char	   *api_host;
 	RegistryFailure failure;
+	TimestampTz until;			/* 0: no end */
 } Unreachable;
 
+static bool
+expired(const Unreachable *u, TimestampTz now)
+{
+	return u->until != 0 && now >= u->until;
+}
+
 static Unreachable *
-find_down(List *down, const char *api_host)
+find_down(const UnreachableHosts *down, const char *api_host)
 {
 	ListCell   *lc;
+	TimestampTz now = GetCurrentTimestamp();
 
-	foreach(lc, down)
-		if (strcmp(((Unreachable *) lfirst(lc))->api_host, api_host) == 0)
-			return lfirst(lc);
+	foreach(lc, down->hosts)
+	{
+		Unreachable *u = lfirst(lc);
+
+		if (strcmp(u->api_host, api_host) == 0 && !expired(u, now))
+			return u;
+	}
 	return NULL;
+}
+
+void
+unreachable_forget_expired(UnreachableHosts *down)
+{
+	ListCell   *lc;
+	TimestampTz now = GetCurrentTimestamp();
+
+	foreach(lc, down->hosts)
+		if (!expired(lfirst(lc), now))
+			return;
+	down->hosts = NIL;
+	MemoryContextReset(down->ctx);
 }
 
 /* A fetch_many under way: its HEAD requests, in the background. */
@@ -80,8 +107,7 @@ struct FetchMany
 	int		   *asked;			/* batch entry -> item */
 	int			m;
 	HttpBatch  *running;
-	List	  **down;			/* registries found unreachable */
-	MemoryContext ctx;			/* where *down lives */
+	UnreachableHosts *down;
 };
 
 /*
@@ -92,7 +118,7 @@ static void
 fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const Digest *known,
 			  FetchResult *r)
 {
-	Unreachable *u = find_down(*f->down, item->target.api_host);
+	Unreachable *u = find_down(f->down, item->target.api_host);
 
 	if (u != NULL)
 	{
@@ -105,19 +131,21 @@ fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const 
 				 item->prefer_os, item->prefer_arch, r);
 	if (r->status == FETCH_FAILURE && r->failure.unreachable)
 	{
-		MemoryContext old = MemoryContextSwitchTo(f->ctx);
+		MemoryContext old = MemoryContextSwitchTo(f->down->ctx);
 
 		u = palloc(sizeof(Unreachable));
 		u->api_host = pstrdup(item->target.api_host);
 		u->failure = r->failure;
 		u->failure.message = pstrdup(r->failure.message);
-		*f->down = lappend(*f->down, u);
+		u->until = f->down->remember_ms > 0
+			? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), f->down->remember_ms) : 0;
+		f->down->hosts = lappend(f->down->hosts, u);
 		MemoryContextSwitchTo(old);
 	}
 }
 
 FetchMany *
-fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, List **down)
+fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, UnreachableHosts *down)
 {
 	FetchMany  *f = palloc0(sizeof(FetchMany));
 	List	   *probed = NIL;
@@ -125,7 +153,6 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, L
 	f->items = items;
 	f->n = n;
 	f->down = down;
-	f->ctx = CurrentMemoryContext;
 	f->batch = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
 	f->asked = palloc(sizeof(int) * Max(n, 1));
 	/* an insecure registry new to this process: its scheme first, once */
@@ -134,7 +161,7 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, L
 		ListCell   *lc;
 		bool		seen = false;
 
-		if (!items[i].target.insecure || find_down(*down, items[i].target.api_host))
+		if (!items[i].target.insecure || find_down(down, items[i].target.api_host))
 			continue;
 		foreach(lc, probed)
 			seen = seen || strcmp(lfirst(lc), items[i].target.api_host) == 0;
@@ -146,7 +173,7 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, L
 	}
 	/* (a source of a registry found unreachable is not asked: see finish) */
 	for (int i = 0; i < n; i++)
-		if (!find_down(*down, items[i].target.api_host) &&
+		if (!find_down(down, items[i].target.api_host) &&
 			registry_prepare_head(&items[i].target, items[i].reference, &f->batch[f->m]))
 			f->asked[f->m++] = i;
 	f->running = http_batch_start(f->batch, f->m, max_total, max_per_registry);
@@ -232,7 +259,7 @@ fetch_many_finish(FetchMany *f)
 void
 fetch_many(FetchItem *items, int n, int max_total, int max_per_registry)
 {
-	List	   *down = NIL;
+	UnreachableHosts down = {CurrentMemoryContext, 0, NIL};
 
 	fetch_many_finish(fetch_many_start(items, n, max_total, max_per_registry, &down));
 }

@@ -686,11 +686,18 @@ typedef struct Chunk
 } Chunk;
 
 /*
+ * Registries found unreachable, not asked again for 30 s (a chunk of their
+ * tags would otherwise cost a timeout per wave of requests, each cycle).
+ */
+#define UNREACHABLE_REMEMBER_MS 30000
+static UnreachableHosts unreachable;
+
+/*
  * Starts the HEAD requests of a chunk (fetch_many_start); down lists the
- * registries this cycle found unreachable.
+ * registries found unreachable.
  */
 static Chunk *
-chunk_start(List *work, int first, int n, List **down)
+chunk_start(List *work, int first, int n, UnreachableHosts *down)
 {
 	Chunk	   *c = palloc0(sizeof(Chunk));
 
@@ -736,7 +743,7 @@ new_work_waiting(void)
  */
 static Chunk *
 chunk_finish(MemoryContext loop_ctx, Chunk *c, List *work, int next_first, int next_n,
-			 List **down, CheckCounts *counts)
+			 UnreachableHosts *down, CheckCounts *counts)
 {
 	DueTag	  **record_tags = palloc(sizeof(DueTag *) * c->n);
 	FetchResult **record = palloc(sizeof(FetchResult *) * c->n);
@@ -779,11 +786,11 @@ run_cycle(MemoryContext loop_ctx)
 	ListCell   *lc;
 	long		sleep_ms;
 	Chunk	   *chunk = NULL;
-	List	   *down = NIL;		/* registries found unreachable */
 
 	if (!imagestream_enable_worker)
 		return 5000;
 	due = read_due(loop_ctx, now, &counts.scheduled, &next_due);
+	unreachable_forget_expired(&unreachable);
 
 	/* what the budget allows: new work (pending, requested) first */
 	foreach(lc, due)
@@ -810,9 +817,9 @@ run_cycle(MemoryContext loop_ctx)
 		CheckCounts done = {0};
 
 		if (chunk == NULL)
-			chunk = chunk_start(work, i, Min(CHECK_CHUNK, list_length(work) - i), &down);
+			chunk = chunk_start(work, i, Min(CHECK_CHUNK, list_length(work) - i), &unreachable);
 		chunk = chunk_finish(loop_ctx, chunk, work, i + CHECK_CHUNK, Min(Max(rest, 0), CHECK_CHUNK),
-							 &down, &done);
+							 &unreachable, &done);
 		update_status(status_add, &done);
 		if (chunk == NULL && rest > 0)
 		{
@@ -883,6 +890,9 @@ imagestream_worker_main(Datum arg)
 	schedule = hash_create("imagestream schedule", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
 	loop_ctx = AllocSetContextCreate(TopMemoryContext, "imagestream worker loop",
 									 ALLOCSET_DEFAULT_SIZES);
+	unreachable.ctx = AllocSetContextCreate(TopMemoryContext, "imagestream unreachable registries",
+											ALLOCSET_SMALL_SIZES);
+	unreachable.remember_ms = UNREACHABLE_REMEMBER_MS;
 	ereport(LOG, (errmsg("imagestream worker started in database \"%s\"", imagestream_database)));
 
 	for (;;)

@@ -2,8 +2,8 @@
 # refuses, a host that is down) costs one wave of requests per worker
 # cycle, not a timeout per tag: once a request to it times out before
 # connecting, the batch gives its other requests to that host the same
-# answer unsent, and the cycle's later fetches and chunks (of 500 tags) do
-# not ask it again.
+# answer unsent, and the worker's other fetches (later chunks of 500 tags,
+# later cycles) do not ask it again for 30 s.
 # Loopback only: the "host" is a listening socket whose accept queue is
 # full, so the kernel drops new connections' SYNs.
 
@@ -53,8 +53,8 @@ like(q1(q{SELECT min(import_message) FROM imagestream.tag WHERE namespace = 'un'
 	qr/^Registry 127\.0\.0\.1:$port did not answer within imagestream\.request_timeout: /,
 	'which says the registry did not answer');
 
-# a registry that answers is served as before, in the same batch as the
-# unreachable one
+# a registry that answers is served as before, beside the unreachable one
+# (not asked again: its tags fail at once)
 my $reg = RegistryTest->start();
 my $img = $reg->push_image('org/app', 'v1', content => 'reachable');
 my $host = $reg->host;
