@@ -247,9 +247,18 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in (headers or {}).items():
             self.send_header(k, v)
         self.send_header("Connection", "close")
+        # no longer counted as served at once: once the response goes out,
+        # the client may start its next request before this thread ends
+        self.uncount()
         self.end_headers()
         if self.command != "HEAD" and body:
             self.wfile.write(body)
+
+    def uncount(self):
+        if getattr(self, "counted", False):
+            self.counted = False
+            with self.server.log_lock:
+                self.server.active -= 1
 
     def error(self, code, ecode, msg, headers=None):
         self.send(code, json.dumps({"errors": [{"code": ecode, "message": msg}]}).encode(),
@@ -278,8 +287,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_any(self):
         srv = self.server
-        counted = not self.path.startswith("/_")
-        if counted:
+        self.counted = not self.path.startswith("/_")
+        if self.counted:
             with srv.log_lock:
                 srv.active += 1
                 srv.max_active = max(srv.max_active, srv.active)
@@ -288,9 +297,7 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
             self.close_connection = True
         finally:
-            if counted:
-                with srv.log_lock:
-                    srv.active -= 1
+            self.uncount()
 
     # -- routing
 
