@@ -11,7 +11,11 @@ PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
 # The install script is built from src/sql/*.sql, in name order.
 SQL_SOURCES = $(sort $(wildcard src/sql/*.sql))
-DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+# The update script from the previous release is built the same way, from
+# src/sql/update/*.sql (one piece per concern), until it is released.
+PREVIOUS = 0.2.0
+UPDATE_SOURCES = $(sort $(wildcard src/sql/update/*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql
 # released versions' install scripts and the update scripts from them, kept
 # as they shipped (doc/upgrading.md)
 DATA = $(wildcard src/sql/released/*.sql)
@@ -45,6 +49,9 @@ all install installcheck:
 endif
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
+	cat $^ > $@
+
+$(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql: $(UPDATE_SOURCES)
 	cat $^ > $@
 
 .PHONY: test fuzz demo bench stress
