@@ -10,13 +10,12 @@ FROM (VALUES ('nginx'), ('nginx:1.25'), ('library/nginx'), ('docker.io/nginx'),
 	('registry.example.com:443/ns/sub/app:v1.2.3-rc_1'),
 	('nginx:1.25@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'),
 	('nginx@sha512:cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e'),
-	('Registry.Example.COM/app'), ('localhost'), ('localhost:5000'), ('a.b_c/d')) AS v(r);
+	('Registry.Example.COM/app'), ('localhost'), ('localhost:5000')) AS v(r);
 
 -- accessors
 SELECT ref_registry(r), ref_repository(r), ref_tag(r), ref_digest(r), ref_name(r)
 FROM (VALUES ('nginx'::image_ref), ('localhost:5000/a/b:t'),
-	('quay.io/org/app:v1@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'),
-	('a.b_c/d')) AS v(r);
+	('quay.io/org/app:v1@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')) AS v(r);
 
 -- with_tag keeps a digest, with_digest keeps a tag (as the library's WithTag/WithDigest)
 SELECT ref_with_tag('nginx', '1.27');
@@ -45,6 +44,9 @@ SELECT 'Nginx'::image_ref;
 SELECT 'docker.io/library/Nginx'::image_ref;
 SELECT 'example.com/Org/app'::image_ref;
 SELECT 'localhost:5000/Foo'::image_ref;
+-- a first component taken for a registry must be one (the library falls back to no registry)
+SELECT 'a.b_c/d'::image_ref;
+SELECT 'foo_bar.x/repo:latest'::image_ref;
 SELECT ('example.com/' || repeat('a', 256))::image_ref;
 SELECT repeat('a', 248)::image_ref;
 SELECT ('nginx:' || repeat('t', 129))::image_ref;

@@ -140,6 +140,17 @@ fetch_source(const RegistryTarget *t, const char *reference, bool preserve, cons
 	r->status = FETCH_SUCCESS;
 }
 
+void
+fetch_result_error(FetchResult *r, const ErrorData *e)
+{
+	memset(r, 0, sizeof(*r));
+	r->status = FETCH_FAILURE;
+	r->failure.reason = "InternalError";
+	r->failure.message = e->detail
+		? psprintf("The import stopped on an error: %s. %s", e->message, e->detail)
+		: psprintf("The import stopped on an error: %s.", e->message);
+}
+
 static Datum
 make_bytea(const char *data, size_t len)
 {

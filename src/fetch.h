@@ -54,6 +54,12 @@ extern Datum fetch_result_datum(const FetchResult *r, TupleDesc desc);
  */
 extern Datum fetch_result_datum_shared(const FetchResult *r, TupleDesc desc);
 
+/*
+ * A failure (InternalError) that says what error stopped the fetch or
+ * reading of a source (caught by run_isolated, isolate.h).
+ */
+extern void fetch_result_error(FetchResult *r, const ErrorData *e);
+
 /* The reference part of a source image_ref to ask for: its digest, or tag. */
 extern void source_reference(Datum ref, char *reference, size_t size);
 
@@ -67,13 +73,15 @@ typedef struct FetchItem
 	bool		preserve;
 	const char *prefer_os;
 	const char *prefer_arch;
+	bool		settled;		/* result set before any request: not asked */
 	FetchResult result;
 } FetchItem;
 
 /*
  * Fetches many sources: their HEAD requests concurrently (at most max_total
  * at once, max_per_registry per registry), then each distinct new digest
- * once.  Results of one digest share their manifests.
+ * once.  Results of one digest share their manifests.  An error raised while
+ * one source is fetched is that source's failure (fetch_result_error).
  */
 extern void fetch_many(FetchItem *items, int n, int max_total, int max_per_registry);
 

@@ -17,6 +17,7 @@
 
 #include "fetch.h"
 #include "http.h"
+#include "isolate.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -110,15 +111,37 @@ struct FetchMany
 	UnreachableHosts *down;
 };
 
+/* The arguments of one fetch_source call, for run_isolated. */
+typedef struct SourceFetch
+{
+	const FetchItem *item;
+	const char *reference;
+	const Digest *known;
+	FetchResult *r;
+} SourceFetch;
+
+static void
+fetch_one(void *arg)
+{
+	SourceFetch *s = arg;
+
+	fetch_source(&s->item->target, s->reference, s->item->preserve, s->known,
+				 s->item->prefer_os, s->item->prefer_arch, s->r);
+}
+
 /*
  * fetch_source, unless the registry was found unreachable: then that
- * failure, unasked.  A fetch that finds it so adds it to the list.
+ * failure, unasked.  A fetch that finds it so adds it to the list.  An
+ * error it raises (a hostile answer the reader did not expect) fails this
+ * source only.
  */
 static void
 fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const Digest *known,
 			  FetchResult *r)
 {
 	Unreachable *u = find_down(f->down, item->target.api_host);
+	SourceFetch s = {item, reference, known, r};
+	ErrorData  *e;
 
 	if (u != NULL)
 	{
@@ -127,8 +150,12 @@ fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const 
 		r->failure = u->failure;
 		return;
 	}
-	fetch_source(&item->target, reference, item->preserve, known,
-				 item->prefer_os, item->prefer_arch, r);
+	if ((e = run_isolated(fetch_one, &s)) != NULL)
+	{
+		fetch_result_error(r, e);
+		FreeErrorData(e);
+		return;
+	}
 	if (r->status == FETCH_FAILURE && r->failure.unreachable)
 	{
 		MemoryContext old = MemoryContextSwitchTo(f->down->ctx);
@@ -161,7 +188,8 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, U
 		ListCell   *lc;
 		bool		seen = false;
 
-		if (!items[i].target.insecure || find_down(down, items[i].target.api_host))
+		if (items[i].settled || !items[i].target.insecure ||
+			find_down(down, items[i].target.api_host))
 			continue;
 		foreach(lc, probed)
 			seen = seen || strcmp(lfirst(lc), items[i].target.api_host) == 0;
@@ -173,7 +201,7 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, U
 	}
 	/* (a source of a registry found unreachable is not asked: see finish) */
 	for (int i = 0; i < n; i++)
-		if (!find_down(down, items[i].target.api_host) &&
+		if (!items[i].settled && !find_down(down, items[i].target.api_host) &&
 			registry_prepare_head(&items[i].target, items[i].reference, &f->batch[f->m]))
 			f->asked[f->m++] = i;
 	f->running = http_batch_start(f->batch, f->m, max_total, max_per_registry);
@@ -225,6 +253,8 @@ fetch_many_finish(FetchMany *f)
 		Group	   *g;
 
 		group_of[i] = -1;
+		if (item->settled)
+			continue;
 		if (failed[i])
 			item->result.status = FETCH_FAILURE;
 		else if (!answered[i])

@@ -71,6 +71,36 @@ fields_scalar(void *arg, char *token, JsonTokenType tokentype)
 }
 
 bool
+json_depth_within(const char *json, size_t len, int max_depth)
+{
+	int			depth = 0;
+	bool		in_string = false;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		char		c = json[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;			/* the escaped character, whatever it is */
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == '{' || c == '[')
+		{
+			if (++depth > max_depth)
+				return false;
+		}
+		else if ((c == '}' || c == ']') && depth > 0)
+			depth--;
+	}
+	return true;
+}
+
+bool
 json_top_fields(const char *json, size_t len, const char *const *names, int count,
 				char **values)
 {
@@ -82,7 +112,7 @@ json_top_fields(const char *json, size_t len, const char *const *names, int coun
 	memset(values, 0, sizeof(char *) * count);
 	memset(&st, 0, sizeof(st));
 	memset(&sem, 0, sizeof(sem));
-	if (len > PG_INT32_MAX)
+	if (len > PG_INT32_MAX || !json_depth_within(json, len, JSON_MAX_DEPTH))
 		return false;
 	/* all len bytes: pnstrdup would stop at a NUL, short of what the lexer reads */
 	copy = palloc(len + 1);

@@ -9,8 +9,24 @@
 #include "postgres.h"
 
 /*
+ * The deepest nesting of objects and arrays a reader of registry JSON
+ * accepts.  PostgreSQL's parser recurses once per level and raises "stack
+ * depth limit exceeded" long before the bytes a registry may send run out;
+ * manifests, indexes, tag lists and token answers nest a few levels.
+ */
+#define JSON_MAX_DEPTH 64
+
+/*
+ * Whether json (len bytes) nests objects and arrays at most max_depth deep.
+ * A scan of the bytes that knows only strings and brackets: valid JSON or
+ * not, it never recurses, and the parser runs only on what passed.
+ */
+extern bool json_depth_within(const char *json, size_t len, int max_depth);
+
+/*
  * Fills values[i] with the text of top-level scalar field names[i] (palloc'd,
- * NULL when absent or not a scalar).  False when json is not a JSON object.
+ * NULL when absent or not a scalar).  False when json is not a JSON object,
+ * or nests deeper than JSON_MAX_DEPTH.
  */
 extern bool json_top_fields(const char *json, size_t len, const char *const *names,
 							int count, char **values);

@@ -8,6 +8,7 @@
 #include "mb/pg_wchar.h"
 
 #include "compat.h"
+#include "json_fields.h"
 #include "manifest.h"
 
 #define PATH_DEPTH 6
@@ -135,6 +136,13 @@ manifest_read(const char *body, size_t len, const char *content_type, Manifest *
 	{
 		*reason = "InvalidManifest";
 		*message = pstrdup("The manifest is too large to read.");
+		return false;
+	}
+	if (!json_depth_within(body, len, JSON_MAX_DEPTH))
+	{
+		*reason = "InvalidManifest";
+		*message = psprintf("The manifest nests objects and arrays more than %d levels deep.",
+							JSON_MAX_DEPTH);
 		return false;
 	}
 	/* all len bytes: pnstrdup would stop at a NUL, short of what the lexer reads */

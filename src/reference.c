@@ -540,7 +540,19 @@ ref_parse_normalized(const char *s, size_t len, char *scratch,
 	pos += rest_len;
 	scratch[pos] = '\0';
 	if (ref_parse(scratch, pos, out, err))
+	{
+		/*
+		 * The first component was taken for a registry, and is no valid one
+		 * ("foo_bar.x/repo"): the library reads the whole name as a path on
+		 * no registry, which nothing can pull from.  Refused.
+		 */
+		if (out->domain_len == 0)
+		{
+			check_domain(domain, domain_len, err);
+			return false;
+		}
 		return true;
+	}
 	if (has_scheme(s, len))
 		parse_error_set(err, "An image reference is not a URL: leave out the scheme, as in \"quay.io/org/app\".");
 	return false;

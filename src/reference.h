@@ -23,7 +23,7 @@
 
 typedef struct ImageRefParts
 {
-	const char *domain;			/* host[:port]; empty in rare un-normalisable names */
+	const char *domain;			/* host[:port]; empty only from ref_parse */
 	size_t		domain_len;
 	const char *path;			/* repository path, never empty */
 	size_t		path_len;
@@ -35,7 +35,10 @@ typedef struct ImageRefParts
 
 /*
  * ParseNormalizedNamed: "nginx" becomes docker.io/library/nginx.  scratch
- * must hold len + REF_SCRATCH_EXTRA bytes; the parts point into it.
+ * must hold len + REF_SCRATCH_EXTRA bytes; the parts point into it.  Unlike
+ * the library, it refuses a name whose first component is taken for a
+ * registry and is not a valid one ("foo_bar.x/repo"): every result names a
+ * registry.
  */
 extern bool ref_parse_normalized(const char *s, size_t len, char *scratch,
 								 ImageRefParts *out, ParseError *err);

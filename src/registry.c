@@ -19,6 +19,7 @@
 #include "digest_type.h"
 #include "headers.h"
 #include "http.h"
+#include "json_fields.h"
 #include "policy.h"
 #include "ref_type.h"
 #include "registry.h"
@@ -426,6 +427,13 @@ registry_get_tag_pages(const RegistryTarget *t, List **pages, RegistryFailure *f
 					 t->repository);
 			else
 				fail_status(t, psprintf("the tag list of %s", t->repository), &resp, f);
+			return false;
+		}
+		/* read as jsonb by import_image, whose parser recurses per level */
+		if (!json_depth_within(resp.body, resp.body_len, JSON_MAX_DEPTH))
+		{
+			fail(f, "InternalError", "A tag list page of %s nests more than %d levels deep.",
+				 t->repository, JSON_MAX_DEPTH);
 			return false;
 		}
 		*pages = lappend(*pages, resp.body);

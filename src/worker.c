@@ -36,6 +36,7 @@
 #include "digest_type.h"
 #include "fetch.h"
 #include "http.h"
+#include "isolate.h"
 #include "ref_type.h"
 #include "worker.h"
 #include "worker_shmem.h"
@@ -56,6 +57,7 @@ typedef struct TagSchedule
 	TimestampTz next_due;
 	TimestampTz not_before;		/* a registry's Retry-After */
 	int			failures;
+	int			record_failures;	/* its results could not be recorded */
 	uint64		seen_cycle;
 } TagSchedule;
 
@@ -228,7 +230,8 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 					"  t.spec_generation > greatest(coalesce(t.status_generation, 0), "
 					"                               coalesce(t.import_generation, 0)) AS pending, "
 					"  t.import_requested_at IS NOT NULL AS requested, "
-					"  t.scheduled AND NOT (imagestream.ref_digest(t.from_ref::imagestream.image_ref) IS NOT NULL "
+					/* a digest reference has an "@" (no cast: a row stored before 0.3.0 may not parse) */
+					"  t.scheduled AND NOT (pg_catalog.strpos(t.from_ref, '@') > 0 "
 					"                       AND t.image IS NOT NULL) AS sched, "
 					"  t.stream_id "
 					"FROM imagestream.tag t "
@@ -257,6 +260,7 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 			entry->next_due = spread_start(id, now);
 			entry->not_before = 0;
 			entry->failures = 0;
+			entry->record_failures = 0;
 		}
 		entry->seen_cycle = cycle;
 		/* a shorter interval applies at once */
@@ -361,11 +365,11 @@ typedef void (*RowReader) (void *arg);
  * Runs a recording statement in a subtransaction: an error loses that
  * statement's work only, and is logged (what names it).  read, if given,
  * reads SPI_tuptable before the subtransaction ends.  Returns false on an
- * error.
+ * error, and the error in *error if that is not NULL.
  */
 static bool
 run_recording(SPIPlanPtr plan, Datum *values, const char *nulls, const char *what,
-			  RowReader read, void *arg)
+			  RowReader read, void *arg, ErrorData **error)
 {
 	MemoryContext ctx = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -394,7 +398,10 @@ run_recording(SPIPlanPtr plan, Datum *values, const char *nulls, const char *wha
 			ereport(LOG,
 					(errmsg("imagestream worker could not record the import of %s: %s",
 							what, edata->message)));
-		FreeErrorData(edata);
+		if (error)
+			*error = edata;
+		else
+			FreeErrorData(edata);
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(ctx);
@@ -494,6 +501,67 @@ prepare_plans(RecordPlans *p)
 }
 
 /*
+ * After a tag's results were recorded (ok) or could not be: a tag whose
+ * results cannot be recorded is not due again, even pending or requested,
+ * for 1 s, 2 s, 4 s, ... up to the interval, so that it cannot take the
+ * import budget of every cycle.
+ */
+static void
+recorded(int64 tag_id, bool ok)
+{
+	TagSchedule *entry = hash_search(schedule, &tag_id, HASH_FIND, NULL);
+
+	if (entry == NULL)
+		return;
+	if (ok)
+	{
+		entry->record_failures = 0;
+		return;
+	}
+	entry->record_failures = Min(entry->record_failures + 1, 30);
+	entry->not_before = Max(entry->not_before,
+							TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+														Min((int64) imagestream_import_interval,
+															(int64) 1000 << (entry->record_failures - 1))));
+}
+
+/* Errors that a later attempt may not meet: a deadlock, a lock not granted, a cancel. */
+static bool
+transient(const ErrorData *e)
+{
+	return ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_TRANSACTION_ROLLBACK ||
+		e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE || e->sqlerrcode == ERRCODE_QUERY_CANCELED;
+}
+
+/*
+ * Records one tag's result (values as p->one takes them).  A result that
+ * cannot be recorded (a manifest the catalogue refuses, a source stored
+ * before 0.3.0 refused it) is recorded as the tag's failure instead, unless
+ * the error may pass; the tag backs off if even that fails.
+ */
+static void
+record_one(RecordPlans *p, Datum *values, const char *nulls, const DueTag *d)
+{
+	ErrorData  *e = NULL;
+	bool		ok = run_recording(p->one, values, nulls, d->source, NULL, NULL, &e);
+
+	if (!ok && !transient(e))
+	{
+		FetchResult failure = {FETCH_FAILURE};
+
+		failure.failure.reason = "InternalError";
+		failure.failure.message = psprintf("The import could not be recorded: %s%s%s",
+										   e->message, e->detail ? ". " : ".",
+										   e->detail ? e->detail : "");
+		values[2] = fetch_result_datum(&failure, p->desc);
+		ok = run_recording(p->one, values, nulls, d->source, NULL, NULL, NULL);
+	}
+	if (e)
+		FreeErrorData(e);
+	recorded(d->tag_id, ok);
+}
+
+/*
  * The set-based recording costs about 2 ms a call whatever the number of
  * tags, one at a time about 0.3 ms a tag: fewer tags of a stream than this
  * are recorded one at a time.
@@ -525,7 +593,7 @@ record_stream(RecordPlans *p, DueTag **tags, FetchResult **results, const int *i
 
 	values[0] = Int64GetDatum(tags[idx[0]]->stream_id);
 	/* (if this fails, each tag takes a generation of its own) */
-	run_recording(p->generation, values, nulls, tags[idx[0]]->source, read_first, &gen);
+	run_recording(p->generation, values, nulls, tags[idx[0]]->source, read_first, &gen, NULL);
 	for (int j = 0; j < m; j++)
 	{
 		const FetchResult *r = results[idx[j]];
@@ -548,8 +616,11 @@ record_stream(RecordPlans *p, DueTag **tags, FetchResult **results, const int *i
 		values[4] = gen.value;
 		if (!run_recording(p->many, values, nulls,
 						   psprintf("%d tags, together (the first %s)", m, tags[idx[0]]->source),
-						   read_positions, &alone))
+						   read_positions, &alone, NULL))
 			memset(alone.marked, true, sizeof(bool) * m);
+		for (int j = 0; j < m; j++)
+			if (!alone.marked[j])
+				recorded(tags[idx[j]]->tag_id, true);
 	}
 	nulls[3] = gen.isnull ? 'n' : ' ';
 	values[3] = gen.value;
@@ -560,7 +631,7 @@ record_stream(RecordPlans *p, DueTag **tags, FetchResult **results, const int *i
 		values[0] = ids[j];
 		values[1] = sources[j];
 		values[2] = full[j];
-		run_recording(p->one, values, nulls, tags[idx[j]]->source, NULL, NULL);
+		record_one(p, values, nulls, tags[idx[j]]);
 		/* the next chunk's requests go on meanwhile */
 		if (in_background)
 			fetch_many_poll(in_background);
@@ -592,19 +663,21 @@ record_all(DueTag **tags, FetchResult **results, int n)
 
 /*
  * Records results in one transaction, each tag in a subtransaction of its
- * own.  If the commit itself fails, the error is logged, not fatal.
+ * own.  If the commit itself fails, the error is logged, not fatal; returns
+ * false then.
  */
-static void
-record_results(MemoryContext loop_ctx, DueTag **tags, FetchResult **results, int n)
+static bool
+record_in_transaction(MemoryContext loop_ctx, DueTag **tags, FetchResult **results, int n)
 {
-	if (n == 0)
-		return;
+	volatile bool ok = false;
+
 	PG_TRY();
 	{
 		begin_transaction();
 		pgstat_report_activity(STATE_RUNNING, "imagestream worker: recording imports");
 		record_all(tags, results, n);
 		end_transaction();
+		ok = true;
 	}
 	PG_CATCH();
 	{
@@ -620,16 +693,43 @@ record_results(MemoryContext loop_ctx, DueTag **tags, FetchResult **results, int
 		FreeErrorData(edata);
 	}
 	PG_END_TRY();
+	return ok;
 }
+
+/*
+ * Records a chunk's results.  Should the transaction fail as a whole (one
+ * tag's result cannot be built, the commit fails), each tag is recorded in
+ * a transaction of its own: one cannot keep the others from being recorded,
+ * and a tag that fails alone backs off.
+ */
+static void
+record_results(MemoryContext loop_ctx, DueTag **tags, FetchResult **results, int n)
+{
+	if (n == 0 || record_in_transaction(loop_ctx, tags, results, n))
+		return;
+	for (int i = 0; i < n; i++)
+		if (n == 1 || !record_in_transaction(loop_ctx, tags + i, results + i, 1))
+			recorded(tags[i]->tag_id, false);
+}
+
+/* A due tag and the fetch item of its source, for run_isolated. */
+typedef struct ItemSource
+{
+	const DueTag *d;
+	FetchItem  *item;
+} ItemSource;
 
 /* The registry target and the reference (tag or digest) of a tag's source. */
 static void
-source_target(const DueTag *d, RegistryTarget *t, char *reference, size_t size)
+source_target(void *arg)
 {
-	Datum		ref = DirectFunctionCall1(image_ref_in, CStringGetDatum(d->source));
+	ItemSource *s = arg;
+	Datum		ref = DirectFunctionCall1(image_ref_in, CStringGetDatum(s->d->source));
+	char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
 
-	registry_target(ref, d->insecure, t);
-	source_reference(ref, reference, size);
+	registry_target(ref, s->d->insecure, &s->item->target);
+	source_reference(ref, reference, sizeof(reference));
+	s->item->reference = pstrdup(reference);
 }
 
 /*
@@ -708,12 +808,19 @@ chunk_start(List *work, int first, int n, UnreachableHosts *down)
 	{
 		DueTag	   *d = list_nth(work, first + i);
 		FetchItem  *item = &c->items[i];
-		char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
+		ItemSource	s = {d, item};
 		ParseError	err;
+		ErrorData  *e;
 
 		c->tags[i] = d;
-		source_target(d, &item->target, reference, sizeof(reference));
-		item->reference = pstrdup(reference);
+		/* a source stored before 0.3.0 refused it may not parse: its failure */
+		if ((e = run_isolated(source_target, &s)) != NULL)
+		{
+			item->settled = true;
+			fetch_result_error(&item->result, e);
+			FreeErrorData(e);
+			continue;
+		}
 		item->has_known = d->known &&
 			digest_parse(d->known, strlen(d->known), &item->known, &err);
 		item->preserve = d->preserve;

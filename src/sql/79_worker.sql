@@ -32,7 +32,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	t imagestream.tag;
 	s imagestream.stream;
-	repo imagestream.image_ref := imagestream.ref_name(p_source::imagestream.image_ref)::imagestream.image_ref;
+	repo imagestream.image_ref;
 BEGIN
 	SELECT * INTO t FROM imagestream.tag WHERE id = p_tag_id;
 	IF NOT FOUND OR NOT t.has_spec OR t.from_ref IS DISTINCT FROM p_source THEN
@@ -47,6 +47,9 @@ BEGIN
 		PERFORM imagestream._record_failure(t.id, f.reason, f.message, p_generation);
 		RETURN;
 	END IF;
+	-- (only now: a failure is recorded even for a source stored before 0.3.0
+	-- refused it, which no longer parses)
+	repo := imagestream.ref_name(p_source::imagestream.image_ref)::imagestream.image_ref;
 	PERFORM imagestream._import_fetched(f, p_source::imagestream.image_ref, true);
 	PERFORM imagestream._record_import(s, false, t.name, t.from_ref,
 		CASE WHEN f.status = 'Success' THEN imagestream.ref_with_digest(repo, f.image)

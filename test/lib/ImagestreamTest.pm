@@ -10,7 +10,7 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 use Time::HiRes ();
 
-our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for);
+our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for assert_no_crash);
 
 # A started cluster that preloads the library, with the extension created
 # in database "postgres".  Its background worker is off unless worker => 1,
@@ -55,6 +55,22 @@ sub invariants_hold
 	my $v = $node->safe_psql('postgres',
 		"SELECT string_agg(format('%s: %s (%s)', invariant, object, detail), E'\\n') FROM imagestream.check_invariants()");
 	return is($v, '', $name // "the model's invariants hold");
+}
+
+# Tests that the server log of $node shows no crash: no process terminated
+# by a signal, no server process terminated, and no background worker that
+# exited with an exit code, unless the line matches $allow (a regexp, for a
+# deliberate end).  Before $node->stop: a shutdown ends workers with code 1.
+sub assert_no_crash
+{
+	my ($node, $allow) = @_;
+	my $name = $node->name;
+	my @lines = split /\n/, PostgreSQL::Test::Utils::slurp_file($node->logfile);
+	my @bad = grep {
+		/terminated by signal|server process .* was terminated|exited with exit code/
+		  && !(defined $allow && $_ =~ $allow)
+	} @lines;
+	return is(join("\n", @bad), '', "$name: no process crashed or exited unexpectedly");
 }
 
 # Rows of a TSV file as hashes keyed by its header, each with its line

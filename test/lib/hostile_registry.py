@@ -48,6 +48,13 @@ the scenario: its first path component that names one (so "ok" and
                    concurrent requests)
   paged            manifests like ok; tags/list paginated (n default 2) over
                    --paged-tags (5) tags with Link: <...>; rel="next"
+  deepnest         the ok manifest with one more field nested --deep-levels
+                   (200000) arrays deep, digest right; its tags/list page
+                   nests as deep
+  deeptoken        401 with a Bearer challenge to /token-deep, which answers a
+                   token in JSON nested as deep as deepnest
+  badlayer         the ok manifest with a layer digest that is no digest
+                   (a reader of the config alone accepts it), digest right
 
 Every scenario applies to manifests, blobs and tags/list alike where that
 makes sense (content scenarios serve the ok blobs).  GET /v2/ answers 200.
@@ -90,6 +97,7 @@ SCENARIOS = [
     "brokenjson", "schema1", "unknowntype", "auth401loop", "tokenfail",
     "ratelimit", "servererror", "redirectloop", "redirectblocked", "redirectok",
     "paged", "delayed", "redirectto", "redirectscheme", "basicauth", "bearerauth",
+    "deepnest", "deeptoken", "badlayer",
 ]
 
 # Spellings of the loopback (and other inward) addresses a redirect may use.
@@ -116,7 +124,7 @@ def jdump(obj, indent=3):
 class Content:
     """The fixed image served by "ok" and friends."""
 
-    def __init__(self, huge_size):
+    def __init__(self, huge_size, deep_levels):
         data = b"imagestream hostile registry: ok layer\n"
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
@@ -156,6 +164,16 @@ class Content:
         m["annotations"]["padding"] = "x" * pad
         self.huge = jdump(m)
         self.huge_digest = sha256(self.huge)
+        # nested deeper than any JSON parser that recurses per level can go
+        nest = b"[" * deep_levels + b"]" * deep_levels
+        self.deep = self.manifest[:-1].rstrip() + b', "nest": ' + nest + b"}"
+        self.deep_digest = sha256(self.deep)
+        self.deep_tags = b'{"name": "deepnest", "tags": ["latest"], "nest": ' + nest + b"}"
+        self.deep_token = b'{"token": "deep", "nest": ' + nest + b"}"
+        bad = self.image_manifest(MT_DOCKER)
+        bad["layers"][0]["digest"] = "sha256:nothex"
+        self.badlayer = jdump(bad)
+        self.badlayer_digest = sha256(self.badlayer)
         self.broken = self.manifest[: len(self.manifest) * 6 // 10] + b'"\x00,,}'
         self.schema1_cache = {}
         self.lock = threading.Lock()
@@ -333,6 +351,8 @@ class Handler(BaseHTTPRequestHandler):
                 "token": tok, "access_token": tok, "expires_in": 300,
                 "issued_at": datetime.datetime.now(datetime.timezone.utc)
                 .strftime("%Y-%m-%dT%H:%M:%SZ")}).encode(), "application/json")
+        if path == "/token-deep":
+            return self.send(200, c.deep_token, "application/json")
         if path == "/token-fail":
             return self.error(500, "UNKNOWN", "token endpoint failure")
         if path in ("/v2", "/v2/"):
@@ -368,6 +388,8 @@ class Handler(BaseHTTPRequestHandler):
     # -- content scenarios
 
     def tags(self, name, scen, qs):
+        if scen == "deepnest":
+            return self.send(200, self.server.content.deep_tags, "application/json")
         if scen != "paged":
             tags = ["1.0", "index", "latest"] if scen == "ok" else ["latest"]
             return self.send(200, json.dumps({"name": name, "tags": tags}).encode(),
@@ -409,6 +431,12 @@ class Handler(BaseHTTPRequestHandler):
             if bydigest and ref != c.huge_digest:
                 return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
             return self.send(200, c.huge, MT_OCI, {"Docker-Content-Digest": c.huge_digest})
+        for kind, body, dg in (("deepnest", c.deep, c.deep_digest),
+                               ("badlayer", c.badlayer, c.badlayer_digest)):
+            if scen == kind:
+                if bydigest and ref != dg:
+                    return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
+                return self.send(200, body, MT_DOCKER, {"Docker-Content-Digest": dg})
         if scen == "brokenjson":
             return self.send(200, c.broken, MT_DOCKER, {"Docker-Content-Digest": sha256(c.broken)})
         if scen == "bodymismatch" and bydigest:
@@ -501,6 +529,11 @@ class Handler(BaseHTTPRequestHandler):
             "WWW-Authenticate": 'Bearer realm="%s/token-fail",service="hostile",scope="repository:%s:pull"'
                                 % (self.base(), name)})
 
+    def behave_deeptoken(self, name, kind, ref, qs):
+        return self.error(401, "UNAUTHORIZED", "authentication required", {
+            "WWW-Authenticate": 'Bearer realm="%s/token-deep",service="hostile",scope="repository:%s:pull"'
+                                % (self.base(), name)})
+
     def behave_ratelimit(self, name, kind, ref, qs):
         return self.error(429, "TOOMANYREQUESTS", "rate limit exceeded", {"Retry-After": "7"})
 
@@ -580,6 +613,7 @@ def main():
     p.add_argument("--endless-delay", type=float, default=0.001)
     p.add_argument("--endless-max-bytes", type=int, default=1 << 30)
     p.add_argument("--paged-tags", type=int, default=5)
+    p.add_argument("--deep-levels", type=int, default=200000)
     p.add_argument("--redirect-target", default="http://127.0.0.1:9")
     p.add_argument("--basic-credentials", default="")
     p.add_argument("--max-lifetime", type=float, default=600)
@@ -594,7 +628,7 @@ def main():
     ThreadingHTTPServer.daemon_threads = True
     srv = ThreadingHTTPServer((args.host, args.port), Handler)
     srv.args = args
-    srv.content = Content(args.huge_size)
+    srv.content = Content(args.huge_size, args.deep_levels)
     srv.reqlog = []
     srv.log_lock = threading.Lock()
     srv.active = 0
