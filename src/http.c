@@ -396,6 +396,36 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 }
 
 char *
+http_origin(const char *url)
+{
+	CURLU	   *u = curl_url();
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	char	   *port = NULL;
+	char	   *origin = NULL;
+
+	if (u == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+		(strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0))
+	{
+		char	   *p;
+
+		origin = psprintf("%s://%s:%s", scheme, host, port);
+		for (p = origin; *p; p++)
+			*p = pg_tolower((unsigned char) *p);
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return origin;
+}
+
+char *
 http_escape(const char *s)
 {
 	char	   *escaped;

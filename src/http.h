@@ -74,6 +74,12 @@ extern void http_batch_cancel(HttpBatch *b);
  */
 extern void (*http_wait_hook) (void);
 
+/*
+ * The origin of an absolute http or https URL: "scheme://host:port" in lower
+ * case, the port always written (palloc'd); NULL for anything else.
+ */
+extern char *http_origin(const char *url);
+
 /* URL-encodes s (palloc'd). */
 extern char *http_escape(const char *s);
 

@@ -188,7 +188,7 @@ registry_request(const RegistryTarget *t, const char *path, const char *absolute
 		req.accept = accept;
 		req.max_body = max_body;
 		req.verify_tls = !t->insecure;
-		auth_perform(t->host, t->repository, &req, resp, &note);
+		auth_perform(t, &req, resp, &note);
 		if (resp->status > 0 || resp->blocked || absolute_url)
 		{
 			if (i == 1 && resp->status > 0)

@@ -10,7 +10,7 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 use Time::HiRes ();
 
-our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for);
+our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for assert_no_crash);
 
 # A started cluster that preloads the library, with the extension created
 # in database "postgres".  Its background worker is off unless worker => 1,
@@ -55,6 +55,21 @@ sub invariants_hold
 	my $v = $node->safe_psql('postgres',
 		"SELECT string_agg(format('%s: %s (%s)', invariant, object, detail), E'\\n') FROM imagestream.check_invariants()");
 	return is($v, '', $name // "the model's invariants hold");
+}
+
+# A test that $node's log shows no crash: no process terminated by a signal,
+# and no process or background worker that exited with an error code other
+# than the logical replication launcher's at shutdown and those matching
+# $opts{allow} (exits a test causes on purpose).
+sub assert_no_crash
+{
+	my ($node, %opts) = @_;
+	my @bad = grep {
+		/terminated by signal|server process .* was terminated|exited with exit code/
+		  && !/"logical replication launcher" .* exited with exit code 1/
+		  && !($opts{allow} && /$opts{allow}/)
+	} split /\n/, PostgreSQL::Test::Utils::slurp_file($node->logfile);
+	return is(join("\n", @bad), '', 'no process of ' . $node->name . ' crashed');
 }
 
 # Rows of a TSV file as hashes keyed by its header, each with its line
