@@ -133,6 +133,35 @@ like(import_row("'co/basic:a', '$bh/org/app:v1', insecure => true"), qr/^Success
 	'origin: Basic authentication with a real registry still works');
 $htpasswd->stop;
 
+# ---------------------------------------------------------------------------
+# Finding S23: the secret in no log line, through the extended protocol too
+# ---------------------------------------------------------------------------
+
+q1("ALTER SYSTEM SET log_parameter_max_length = -1;
+	ALTER SYSTEM SET log_parameter_max_length_on_error = -1;
+	ALTER SYSTEM SET log_min_error_statement = 'error';
+	ALTER SYSTEM SET log_statement = 'all';
+	ALTER SYSTEM SET log_min_duration_statement = 0;
+	SELECT pg_reload_conf()");
+my $call = 'SELECT imagestream.set_registry_credentials(:registry, :username, :secret);';
+for my $mode (qw(extended prepared))
+{
+	$node->pgbench("-n -t 1 -M $mode -D registry=not_a_registry! -D username=robot -D secret=Fa1led-$mode-s3cret",
+		2, [qr//], [qr/invalid registry/], "log: a failing call over the $mode protocol",
+		{ "034_fail_$mode" => $call });
+	$node->pgbench("-n -t 1 -M $mode -D registry=logged.example.org -D username=robot -D secret=Bound-$mode-s3cret",
+		0, [qr/processed: 1\/1/], [qr//], "log: a call over the $mode protocol",
+		{ "034_ok_$mode" => $call });
+}
+ok($node->log_contains('invalid registry'), 'log: (the failure was logged)');
+my $log = slurp_file($node->logfile);
+my @leaks = grep { /(Fa1led|Bound)-\w+-s3cret/ } split /\n/, $log;
+is(join("\n", @leaks), '', 'log: no bind parameter, statement or context line holds the secret');
+$node->pgbench("-n -t 1 -M extended -D word=still-logged-parameter", 0, [qr/processed: 1\/1/], [qr//],
+	'log: a call of something else', { '034_other' => 'SELECT :word::text;' });
+ok($node->log_contains('still-logged-parameter'), 'log: other statements keep their parameters in the log');
+q1("ALTER SYSTEM RESET ALL; SELECT pg_reload_conf()");
+
 $reg->stop;
 $other->stop;
 unlike(slurp_file($node->logfile), qr/\Q$secret\E|\Q$basic_form\E/, 'no secret in the server log');
