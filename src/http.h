@@ -9,6 +9,8 @@
 
 #include "postgres.h"
 
+#include "utils/guc.h"
+
 typedef struct HttpRequest
 {
 	const char *method;			/* "GET" or "HEAD" */
@@ -79,6 +81,9 @@ extern void (*http_wait_hook) (void);
  * case, the port always written (palloc'd); NULL for anything else.
  */
 extern char *http_origin(const char *url);
+
+/* GUC check hook of imagestream.proxy: empty, or http://host[:port]. */
+extern bool http_check_proxy(char **newval, void **extra, GucSource source);
 
 /* URL-encodes s (palloc'd). */
 extern char *http_escape(const char *s);

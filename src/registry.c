@@ -200,8 +200,12 @@ registry_request(const RegistryTarget *t, const char *path, const char *absolute
 	}
 	if (resp->blocked)
 	{
-		fail(o, "Forbidden", "The connection to %s was refused: address %s is in imagestream.blocked_networks.",
-			 t->api_host, resp->blocked_address);
+		if (resp->blocked_address[0] == '\0')
+			fail(o, "Forbidden", "The connection to %s was refused: a host it leads to does not resolve here, so imagestream.blocked_networks cannot be checked before the proxy connects to it.",
+				 t->api_host);
+		else
+			fail(o, "Forbidden", "The connection to %s was refused: address %s is in imagestream.blocked_networks.",
+				 t->api_host, resp->blocked_address);
 		return false;
 	}
 	if (resp->status == 0 && !resp->too_large)

@@ -58,17 +58,24 @@ sub invariants_hold
 }
 
 # A test that $node's log shows no crash: no process terminated by a signal,
-# and no process or background worker that exited with an error code other
-# than the logical replication launcher's at shutdown and those matching
-# $opts{allow} (exits a test causes on purpose).
+# and no process or background worker that exited with an error code, but
+# during a shutdown (where the worker and the logical replication launcher
+# exit with 1) and those matching $opts{allow} (exits a test causes on
+# purpose).
 sub assert_no_crash
 {
 	my ($node, %opts) = @_;
-	my @bad = grep {
-		/terminated by signal|server process .* was terminated|exited with exit code/
-		  && !/"logical replication launcher" .* exited with exit code 1/
-		  && !($opts{allow} && /$opts{allow}/)
-	} split /\n/, PostgreSQL::Test::Utils::slurp_file($node->logfile);
+	my $stopping = 0;
+	my @bad;
+	for (split /\n/, PostgreSQL::Test::Utils::slurp_file($node->logfile))
+	{
+		$stopping = 1 if /received \w+ shutdown request/;
+		$stopping = 0 if /database system is ready to accept connections/;
+		push @bad, $_
+		  if (/terminated by signal|server process .* was terminated/
+			|| (/exited with exit code/ && !$stopping))
+		  && !($opts{allow} && /$opts{allow}/);
+	}
 	return is(join("\n", @bad), '', 'no process of ' . $node->name . ' crashed');
 }
 

@@ -134,6 +134,83 @@ like(import_row("'co/basic:a', '$bh/org/app:v1', insecure => true"), qr/^Success
 $htpasswd->stop;
 
 # ---------------------------------------------------------------------------
+# Finding S22: a proxy only from imagestream.proxy; targets still checked
+# ---------------------------------------------------------------------------
+
+my $proxy = RegistryTest->start_proxy();
+my $plain = RegistryTest->start_hostile();
+my $ph = $plain->host;
+
+# every proxy variable libcurl reads, in the postmaster's environment
+{
+	local @ENV{qw(http_proxy https_proxy HTTPS_PROXY all_proxy ALL_PROXY)} = ($proxy->url) x 5;
+	delete local $ENV{no_proxy};
+	delete local $ENV{NO_PROXY};
+	$node->restart;
+}
+like(import_row("'px/env:a', '$ph/ok/app:latest', insecure => true"), qr/^Success\|/,
+	'proxy: with proxy variables in the server\'s environment, an import succeeds');
+is(scalar(@{ $proxy->request_log }), 0, 'proxy: and the environment\'s proxy was not asked');
+
+my ($ret, $out, $err) = $node->psql('postgres', "ALTER SYSTEM SET imagestream.proxy = 'socks5://127.0.0.1:1'");
+like($err, qr/invalid value for parameter "imagestream\.proxy"/, 'proxy: only an http:// proxy is accepted');
+q1("CREATE ROLE tenant LOGIN");
+($ret, $out, $err) = $node->psql('postgres', "SET ROLE tenant; SET imagestream.proxy = ''");
+like($err, qr/cannot be changed now/, 'proxy: no session sets it');
+my $pu = $proxy->url;
+q1("ALTER SYSTEM SET imagestream.proxy = '$pu'; SELECT pg_reload_conf()");
+$node->poll_query_until('postgres', "SELECT current_setting('imagestream.proxy') = '$pu'")
+  or die 'imagestream.proxy not reloaded';
+
+like(import_row("'px/http:a', '$ph/ok/app:latest', insecure => true"), qr/^Success\|/,
+	'proxy: a plain HTTP registry imports through the configured proxy');
+ok(scalar(grep { $_->{target} eq "http://$ph/v2/ok/app/manifests/latest" } @{ $proxy->request_log }) > 0,
+	'proxy: which forwarded its request');
+$proxy->reset_log;
+unlike(import_row("'px/all', '$ph/ok/app', all_tags => true, insecure => true"), qr/Failure/,
+	'proxy: a batch of requests (all_tags) goes through it too');
+ok(scalar(grep { $_->{method} eq 'HEAD' } @{ $proxy->request_log }) >= 3, 'proxy: (its HEAD requests did)');
+
+# https: a CONNECT tunnel, TLS verified end to end, credentials inside it
+my $tlsb = RegistryTest->start(tls => 1, auth => 'htpasswd', users => { robot => $secret });
+$tlsb->push_image('org/app', 'v1', content => 'through the proxy');
+my $sh = $tlsb->host;
+set_credentials($sh, 'robot', $secret);
+$proxy->reset_log;
+like(import_row("'px/tls:a', '$sh/org/app:v1'"), qr/^Failure\|InternalError\|.*certificate/i,
+	'proxy: TLS is verified against the registry through the tunnel');
+like(q1("SET imagestream.ca_file = '" . $tlsb->ca_file . "';
+		 SELECT status FROM imagestream.import_image('px/tls:b', '$sh/org/app:v1')"), qr/^Success$/,
+	'proxy: an authenticated TLS registry imports through the proxy');
+my @asked = @{ $proxy->request_log };
+ok(scalar(grep { $_->{method} eq 'CONNECT' && $_->{target} eq $sh } @asked) > 0, 'proxy: by a CONNECT tunnel');
+is(scalar(grep { $_->{method} ne 'CONNECT' || defined $_->{authorization} } @asked), 0,
+	'proxy: which never saw a request or an Authorization header');
+$tlsb->stop;
+
+# blocked_networks applies to the target, not to the configured proxy
+$proxy->reset_log;
+like(q1("SET imagestream.blocked_networks = '127.0.0.0/8';
+		 SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('px/blocked:a', '$ph/ok/app:latest', insecure => true)"),
+	qr/^Failure\|Forbidden\|.*address 127\.0\.0\.1 is in imagestream\.blocked_networks/,
+	'proxy: a target in blocked_networks is refused through the proxy');
+is(scalar(@{ $proxy->request_log }), 0, 'proxy: and the proxy was not asked');
+like(q1("SET imagestream.blocked_networks = '169.254.0.0/16';
+		 SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('px/blocked:b', '$ph/redirectblocked/app:latest', insecure => true)"),
+	qr/^Failure\|Forbidden\|.*address 169\.254\.169\.254 is in imagestream\.blocked_networks/,
+	'proxy: a redirect to a blocked address is refused through the proxy');
+@asked = @{ $proxy->request_log };
+ok(scalar(grep { $_->{target} =~ /redirectblocked/ } @asked) > 0, 'proxy: (the registry was asked)');
+is(scalar(grep { $_->{target} =~ /169\.254/ } @asked), 0, 'proxy: the redirect target was not');
+like(q1("SET imagestream.blocked_networks = '169.254.0.0/16';
+		 SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('px/blocked:c', 'no-such-host.invalid/app:latest')"),
+	qr/^Failure\|Forbidden\|.*does not resolve here/,
+	'proxy: a name that does not resolve here is refused while blocked_networks is set');
+q1("ALTER SYSTEM RESET imagestream.proxy; SELECT pg_reload_conf()");
+$proxy->stop;
+$plain->stop;
+
+# ---------------------------------------------------------------------------
 # Finding S23: the secret in no log line, through the extended protocol too
 # ---------------------------------------------------------------------------
 
