@@ -6,6 +6,14 @@
  * registry prefix of host/repository wins) by the extension owner, as the
  * import functions run; no secret leaves this file except in the
  * Authorization header sent to the registry or its token endpoint.
+ *
+ * The registry's origin is its API host and port over https (or plain http
+ * when it is insecure).  Stored credentials and the tokens obtained with
+ * them go to that origin, and the credentials to the token endpoint (realm)
+ * that a challenge of that origin names, as OpenShift and containers/image
+ * send them; nowhere else.  A request to another server (a tag list Link
+ * elsewhere) carries nothing, and a challenge that came from another server
+ * (after a redirect) is not answered.
  */
 #include "postgres.h"
 
@@ -22,6 +30,7 @@
 #include "auth.h"
 #include "headers.h"
 #include "json_fields.h"
+#include "registry.h"
 
 /* Authorization values that worked, per registry repository. */
 typedef struct CachedAuth
@@ -179,12 +188,26 @@ auth_cached(const char *host, const char *repository)
 	return cache_get(psprintf("%s/%s", host, repository));
 }
 
-void
-auth_perform(const char *host, const char *repository, HttpRequest *req,
-			 HttpResponse *resp, char **note)
+static bool
+same_origin(const char *a, const char *b)
 {
-	char	   *key = psprintf("%s/%s", host, repository);
-	const char *cached = cache_get(key);
+	return a != NULL && b != NULL && strcmp(a, b) == 0;
+}
+
+/* Is url on the registry's origin (see the head of this file)? */
+static bool
+of_registry(const RegistryTarget *t, const char *url)
+{
+	char	   *origin = http_origin(url);
+
+	return same_origin(origin, http_origin(psprintf("https://%s/", t->api_host))) ||
+		(t->insecure && same_origin(origin, http_origin(psprintf("http://%s/", t->api_host))));
+}
+
+void
+auth_perform(const RegistryTarget *t, HttpRequest *req, HttpResponse *resp, char **note)
+{
+	char	   *key = psprintf("%s/%s", t->host, t->repository);
 	Challenge	ch;
 	char	   *user = NULL;
 	char	   *secret = NULL;
@@ -192,18 +215,34 @@ auth_perform(const char *host, const char *repository, HttpRequest *req,
 	bool		have_creds;
 	int			seconds = 0;
 	char	   *authorization;
+	char	   *realm_origin;
 
 	*note = NULL;
-	req->authorization = cached;
+	if (!of_registry(t, req->url))
+	{
+		req->authorization = NULL;
+		http_request(req, resp);
+		if (resp->status == 401)
+			*note = psprintf("%s, where the registry sent the import, asks for authentication; the registry's credentials are only sent to the registry.",
+							 http_origin(req->url));
+		return;
+	}
+	req->authorization = cache_get(key);
 	http_request(req, resp);
 	if (resp->status != 401 || resp->www_authenticate == NULL)
 		return;
+	if (!of_registry(t, resp->effective_url))
+	{
+		*note = psprintf("%s, where the registry redirected, asks for authentication; the registry's credentials are only sent to the registry.",
+						 http_origin(resp->effective_url));
+		return;
+	}
 	if (!parse_challenge(resp->www_authenticate, &ch))
 	{
 		*note = "The registry's WWW-Authenticate challenge could not be read.";
 		return;
 	}
-	have_creds = lookup_credentials(host, repository, &user, &secret);
+	have_creds = lookup_credentials(t->host, t->repository, &user, &secret);
 	if (have_creds)
 		basic = basic_authorization(user, secret);
 
@@ -225,6 +264,15 @@ auth_perform(const char *host, const char *repository, HttpRequest *req,
 	if (pg_strcasecmp(ch.scheme, "Bearer") != 0 || ch.realm[0] == '\0')
 	{
 		*note = psprintf("The registry asks for %s authentication, which is not supported.", ch.scheme);
+		return;
+	}
+
+	/* a token endpoint over plain http would expose the credentials */
+	realm_origin = http_origin(ch.realm);
+	if (realm_origin == NULL || (strncmp(realm_origin, "https:", 6) != 0 && !t->insecure))
+	{
+		*note = psprintf("The registry's token endpoint %s is not an https URL (plain http is only for an insecure registry).",
+						 ch.realm);
 		return;
 	}
 

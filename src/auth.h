@@ -10,11 +10,14 @@
 
 /*
  * Performs req, answering a 401 challenge as the registry asks, with the
- * stored credentials of host/repository when there are any, and once more
- * anonymously when those are refused (as OpenShift does).  *note explains
- * an authentication failure in a sentence (NULL otherwise).
+ * stored credentials of its host/repository when there are any, and once
+ * more anonymously when those are refused (as OpenShift does).  A URL off
+ * the registry's origin gets no credentials, no token and no answer to its
+ * challenge.  *note explains an authentication failure in a sentence (NULL
+ * otherwise).
  */
-extern void auth_perform(const char *host, const char *repository, HttpRequest *req,
+struct RegistryTarget;
+extern void auth_perform(const struct RegistryTarget *t, HttpRequest *req,
 						 HttpResponse *resp, char **note);
 
 /* The Authorization value that last worked for host/repository, or NULL. */

@@ -7,6 +7,18 @@
  * buffers, and PostgreSQL errors (a cancel, a timeout) can only be raised
  * between curl calls, where PG_TRY releases the transfer.  One easy handle is
  * kept per process so that connections to a registry are reused.
+ *
+ * No proxy is taken from the environment (http_proxy, https_proxy,
+ * all_proxy): it would carry every request past blocked_networks, which
+ * would then only see the proxy's address.  imagestream.proxy names one
+ * explicitly (security finding S22).  Its own address is the superuser's
+ * choice and is not checked; instead the host each request is for is
+ * resolved here and all its addresses checked, before libcurl opens a
+ * connection (to the proxy, or a CONNECT tunnel through it) and before it
+ * sends a request on a connection it reuses, so redirects are checked too.
+ * https goes through a CONNECT tunnel: TLS, its verification and the
+ * Authorization header stay end to end; plain http (insecure registries) is
+ * forwarded, and the proxy sees it whole.
  */
 #include "postgres.h"
 
@@ -41,6 +53,8 @@ typedef struct Transfer
 	bool		blocked;
 	char		blocked_address[INET6_ADDRSTRLEN];
 	char	   *headers[5];
+	CURL	   *handle;			/* through imagestream.proxy; else NULL */
+	char	   *allowed_host;	/* the last host found not blocked */
 } Transfer;
 
 static const char *const captured[5] = {
@@ -53,6 +67,7 @@ transfer_free(Transfer *t)
 	int			i;
 
 	free(t->body);
+	free(t->allowed_host);
 	for (i = 0; i < lengthof(t->headers); i++)
 		free(t->headers[i]);
 	memset(t, 0, sizeof(*t));
@@ -123,23 +138,89 @@ header_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+static void
+note_blocked(Transfer *t, const struct sockaddr *addr)
+{
+	const void *in = addr->sa_family == AF_INET6
+		? (const void *) &((const struct sockaddr_in6 *) addr)->sin6_addr
+		: (const void *) &((const struct sockaddr_in *) addr)->sin_addr;
+
+	t->blocked = true;
+	if (inet_ntop(addr->sa_family, in, t->blocked_address, sizeof(t->blocked_address)) == NULL)
+		strcpy(t->blocked_address, "?");
+}
+
+/*
+ * Through the proxy: is the host of the URL libcurl is about to request (a
+ * redirect's, after one) in blocked_networks?  A blocked host leaves
+ * blocked_address empty when its name does not resolve here.  Runs inside
+ * libcurl: malloc only.
+ */
+static bool
+proxy_target_blocked(Transfer *t)
+{
+	char	   *url = NULL;
+	CURLU	   *u = curl_url();
+	char	   *host = NULL;
+	struct sockaddr_storage addr;
+	bool		unresolved;
+	bool		blocked = true;
+
+	if (u && curl_easy_getinfo(t->handle, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url &&
+		curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+	{
+		char	   *bare = host;
+		size_t		len = strlen(host);
+
+		/* an IPv6 literal without its brackets */
+		if (len > 2 && host[0] == '[' && host[len - 1] == ']')
+		{
+			bare = host + 1;
+			host[len - 1] = '\0';
+		}
+		if (t->allowed_host && strcmp(t->allowed_host, bare) == 0)
+			blocked = false;
+		else if (!policy_host_blocked(bare, &addr, &unresolved))
+		{
+			free(t->allowed_host);
+			t->allowed_host = strdup(bare);
+			blocked = false;
+		}
+		else if (unresolved)
+		{
+			t->blocked = true;
+			t->blocked_address[0] = '\0';
+		}
+		else
+			note_blocked(t, (struct sockaddr *) &addr);
+	}
+	else
+		t->blocked = true;
+	curl_free(host);
+	curl_url_cleanup(u);
+	return blocked;
+}
+
 static curl_socket_t
 opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
 {
 	Transfer   *t = arg;
 
-	if (policy_address_blocked(&address->addr))
+	if (t->handle ? proxy_target_blocked(t) : policy_address_blocked(&address->addr))
 	{
-		const void *in = address->family == AF_INET6
-			? (const void *) &((struct sockaddr_in6 *) &address->addr)->sin6_addr
-			: (const void *) &((struct sockaddr_in *) &address->addr)->sin_addr;
-
-		t->blocked = true;
-		if (inet_ntop(address->family, in, t->blocked_address, sizeof(t->blocked_address)) == NULL)
-			strcpy(t->blocked_address, "?");
+		if (!t->handle)
+			note_blocked(t, &address->addr);
 		return CURL_SOCKET_BAD;
 	}
 	return socket(address->family, address->socktype, address->protocol);
+}
+
+/* Through the proxy, a connection libcurl reuses is checked here. */
+static int
+prereq_cb(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	return proxy_target_blocked(arg) ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
 static void
@@ -203,6 +284,17 @@ set_options(CURL *easy, const HttpRequest *req, Transfer *t, struct curl_slist *
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	if (imagestream_proxy[0])
+	{
+		t->handle = easy;
+		curl_easy_setopt(easy, CURLOPT_PROXY, imagestream_proxy);
+		/* every host, whatever no_proxy says */
+		curl_easy_setopt(easy, CURLOPT_NOPROXY, "");
+		curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, prereq_cb);
+		curl_easy_setopt(easy, CURLOPT_PREREQDATA, t);
+	}
+	else
+		curl_easy_setopt(easy, CURLOPT_PROXY, "");
 }
 
 
@@ -393,6 +485,69 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 
 	fill_response(easy, code, &t, errbuf, resp);
 	transfer_free(&t);
+}
+
+char *
+http_origin(const char *url)
+{
+	CURLU	   *u = curl_url();
+	char	   *scheme = NULL;
+	char	   *host = NULL;
+	char	   *port = NULL;
+	char	   *origin = NULL;
+
+	if (u == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	if (url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+		(strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0))
+	{
+		char	   *p;
+
+		origin = psprintf("%s://%s:%s", scheme, host, port);
+		for (p = origin; *p; p++)
+			*p = pg_tolower((unsigned char) *p);
+	}
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return origin;
+}
+
+bool
+http_check_proxy(char **newval, void **extra, GucSource source)
+{
+	CURLU	   *u;
+	char	   *scheme = NULL;
+	char	   *user = NULL;
+	char	   *path = NULL;
+	char	   *query = NULL;
+	bool		ok;
+
+	if ((*newval)[0] == '\0')
+		return true;
+	if ((u = curl_url()) == NULL)
+	{
+		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+		return false;
+	}
+	ok = curl_url_set(u, CURLUPART_URL, *newval, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		strcmp(scheme, "http") == 0 &&
+		curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_NO_USER &&
+		curl_url_get(u, CURLUPART_PATH, &path, 0) == CURLUE_OK && strcmp(path, "/") == 0 &&
+		curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_NO_QUERY;
+	curl_free(scheme);
+	curl_free(user);
+	curl_free(path);
+	curl_free(query);
+	curl_url_cleanup(u);
+	if (!ok)
+		GUC_check_errdetail("Give an HTTP proxy as http://host[:port], without credentials or a path.");
+	return ok;
 }
 
 char *

@@ -9,6 +9,8 @@
 
 #include "postgres.h"
 
+#include "utils/guc.h"
+
 typedef struct HttpRequest
 {
 	const char *method;			/* "GET" or "HEAD" */
@@ -73,6 +75,15 @@ extern void http_batch_cancel(HttpBatch *b);
  * postmaster death there.
  */
 extern void (*http_wait_hook) (void);
+
+/*
+ * The origin of an absolute http or https URL: "scheme://host:port" in lower
+ * case, the port always written (palloc'd); NULL for anything else.
+ */
+extern char *http_origin(const char *url);
+
+/* GUC check hook of imagestream.proxy: empty, or http://host[:port]. */
+extern bool http_check_proxy(char **newval, void **extra, GucSource source);
 
 /* URL-encodes s (palloc'd). */
 extern char *http_escape(const char *s);

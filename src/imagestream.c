@@ -8,6 +8,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "http.h"
 #include "log_redact.h"
 #include "policy.h"
 #include "settings.h"
@@ -19,6 +20,7 @@ PG_MODULE_MAGIC;
 char	   *imagestream_local_registry = NULL;
 char	   *imagestream_notify_channel = NULL;
 char	   *imagestream_ca_file = NULL;
+char	   *imagestream_proxy = NULL;
 char	   *imagestream_preferred_platform = NULL;
 int			imagestream_max_manifest_size = 4096;
 int			imagestream_request_timeout = 30000;
@@ -68,6 +70,10 @@ _PG_init(void)
 	define_string("imagestream.ca_file",
 				  "PEM file of certificate authorities trusted besides the system store.",
 				  &imagestream_ca_file, "", NULL, NULL);
+	DefineCustomStringVariable("imagestream.proxy",
+							   "HTTP proxy (http://host:port) for every registry request; empty: none, whatever the environment says.",
+							   NULL, &imagestream_proxy, "", PGC_SIGHUP, 0,
+							   http_check_proxy, NULL, NULL);
 	define_string("imagestream.blocked_networks",
 				  "Networks no import connects to, checked on the address actually connected to.",
 				  &imagestream_blocked_networks,

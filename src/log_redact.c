@@ -13,6 +13,17 @@
  * loaded before the first message, which shared_preload_libraries (needed
  * by the worker anyway) ensures; a statement that does not name the
  * function (EXECUTE of a prepared one) is not recognised.
+ *
+ * Bind parameters reach the log by more than one road (security finding
+ * S23): the "parameters: …" detail of log_statement and
+ * log_min_duration_statement, and, with log_parameter_max_length_on_error,
+ * a context line of any error ("unnamed portal with parameters: …").  Those
+ * texts are translated, so they are not recognised by their words: while
+ * the statement names the function, every message drops its context (the
+ * bind parameters' line and the body's PL/pgSQL line), and log and debug
+ * messages, which only the server logs unless a client asks for them, drop
+ * their detail too (parameters, debug_print_* trees).  An error keeps its
+ * message and detail for the client.
  */
 #include "postgres.h"
 
@@ -47,11 +58,10 @@ redact_credentials(ErrorData *edata)
 		/* a message quoting the statement: "statement: …", "duration: …" */
 		if (edata->message && strstr(edata->message, debug_query_string) != NULL)
 			edata->message = pstrdup("statement: (a call of set_registry_credentials, not logged: it holds a secret)");
-		/* "parameters: $1 = '…'" */
-		if (edata->detail && strncmp(edata->detail, "parameters:", 11) == 0)
+		edata->context = NULL;
+		edata->detail_log = NULL;
+		if (edata->elevel < INFO)
 			edata->detail = NULL;
-		if (edata->detail_log && strncmp(edata->detail_log, "parameters:", 11) == 0)
-			edata->detail_log = NULL;
 	}
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);

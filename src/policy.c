@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 
 #include "utils/guc.h"
@@ -271,4 +272,33 @@ policy_address_blocked(const struct sockaddr *addr)
 			prefix_equal(bytes, blocked->nets[i].addr, blocked->nets[i].prefix))
 			return true;
 	return false;
+}
+
+bool
+policy_host_blocked(const char *host, struct sockaddr_storage *blocked_addr, bool *unresolved)
+{
+	struct addrinfo hints;
+	struct addrinfo *res;
+	struct addrinfo *ai;
+	bool		found = false;
+
+	*unresolved = false;
+	if (blocked == NULL || blocked->count == 0)
+		return false;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+	{
+		*unresolved = true;
+		return true;
+	}
+	for (ai = res; ai && !found; ai = ai->ai_next)
+		if (policy_address_blocked(ai->ai_addr))
+		{
+			memcpy(blocked_addr, ai->ai_addr, Min(ai->ai_addrlen, sizeof(*blocked_addr)));
+			found = true;
+		}
+	freeaddrinfo(res);
+	return found;
 }

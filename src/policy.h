@@ -27,6 +27,16 @@ extern bool policy_registry_insecure(const char *host);
 /* Is a socket address inside imagestream.blocked_networks? */
 extern bool policy_address_blocked(const struct sockaddr *addr);
 
+/*
+ * Does a host name (or address literal) resolve here to an address in
+ * blocked_networks?  For connections made through a proxy, which resolves
+ * the name itself: every address counts, and a name that does not resolve
+ * here is refused (*unresolved).  Nothing is resolved while the list is
+ * empty.  No palloc: libcurl's callbacks call it.
+ */
+extern bool policy_host_blocked(const char *host, struct sockaddr_storage *blocked_addr,
+								bool *unresolved);
+
 /* GUC hooks for imagestream.blocked_networks. */
 extern bool policy_check_networks(char **newval, void **extra, GucSource source);
 extern void policy_assign_networks(const char *newval, void *extra);

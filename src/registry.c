@@ -189,7 +189,7 @@ registry_request(const RegistryTarget *t, const char *path, const char *absolute
 		req.accept = accept;
 		req.max_body = max_body;
 		req.verify_tls = !t->insecure;
-		auth_perform(t->host, t->repository, &req, resp, &note);
+		auth_perform(t, &req, resp, &note);
 		if (resp->status > 0 || resp->blocked || absolute_url)
 		{
 			if (i == 1 && resp->status > 0)
@@ -201,8 +201,12 @@ registry_request(const RegistryTarget *t, const char *path, const char *absolute
 	}
 	if (resp->blocked)
 	{
-		fail(o, "Forbidden", "The connection to %s was refused: address %s is in imagestream.blocked_networks.",
-			 t->api_host, resp->blocked_address);
+		if (resp->blocked_address[0] == '\0')
+			fail(o, "Forbidden", "The connection to %s was refused: a host it leads to does not resolve here, so imagestream.blocked_networks cannot be checked before the proxy connects to it.",
+				 t->api_host);
+		else
+			fail(o, "Forbidden", "The connection to %s was refused: address %s is in imagestream.blocked_networks.",
+				 t->api_host, resp->blocked_address);
 		return false;
 	}
 	if (resp->status == 0 && !resp->too_large)

@@ -9,6 +9,7 @@
 extern char *imagestream_local_registry;
 extern char *imagestream_notify_channel;
 extern char *imagestream_ca_file;
+extern char *imagestream_proxy;
 extern char *imagestream_preferred_platform;
 extern int	imagestream_max_manifest_size;	/* kB */
 extern int	imagestream_request_timeout;	/* ms */

@@ -24,6 +24,7 @@
 #   make_tar, gzip_bytes, constants MT_* and $ACCEPT.
 # RegistryTest->start_hostile(%opts) -> RegistryTest::Hostile: host, port,
 #   url, log_file, request (no auth), request_log, reset_log, stop.
+# RegistryTest->start_proxy(%opts): an HTTP proxy that logs what it is asked.
 #
 # Responses are hashes {status, reason, headers (lower-case names, repeated
 # ones as array refs), content}; 599 means the transport failed.  Helpers
@@ -1148,6 +1149,28 @@ sub start_hostile
 	$self->{pid} = _spawn(\@cmd, $self->{log_file}, $self->{max_lifetime});
 	$self->{port} = _wait_port_file("$self->{dir}/port", $self->{pid},
 		$self->{log_file}, 'hostile registry');
+	return $self;
+}
+
+# RegistryTest->start_proxy(%opts) -> an HTTP proxy (tiny_proxy.py) with the
+# accessors of a hostile registry: host, port, url, request_log ([{method,
+# target, authorization}]), reset_log, stop.  max_lifetime (600).
+sub start_proxy
+{
+	my ($class, %opts) = @_;
+	my $self = bless {
+		kind => 'proxy',
+		tls => 0,
+		max_lifetime => $opts{max_lifetime} // 600,
+	}, 'RegistryTest::Hostile';
+	$self->{dir} = _tempdir('proxy');
+	$self->{log_file} = _log_file('proxy', $self->{dir});
+	$LIVE{"$self"} = $self;
+	weaken($LIVE{"$self"});
+	$self->{pid} = _spawn([ $PYTHON, "$LIBDIR/tiny_proxy.py", '--port-file', "$self->{dir}/port",
+			'--max-lifetime', $self->{max_lifetime}, '--parent-pid', $$ ],
+		$self->{log_file}, $self->{max_lifetime});
+	$self->{port} = _wait_port_file("$self->{dir}/port", $self->{pid}, $self->{log_file}, 'proxy');
 	return $self;
 }
 

@@ -41,6 +41,7 @@ the scenario: its first path component that names one (so "ok" and
   basicauth        401 with a Basic challenge unless the request carries
                    --basic-credentials (user:password); then as "ok", or as
                    "redirectto" when a later path component is "redirectto"
+                   (tag lists as "paged" or "linkaway" when one is named)
   bearerauth       401 with a Bearer challenge to our /token (which needs
                    --basic-credentials when they are set) unless the request
                    carries a token /token issued; then as "basicauth" does
@@ -55,6 +56,10 @@ the scenario: its first path component that names one (so "ok" and
                    token in JSON nested as deep as deepnest
   badlayer         the ok manifest with a layer digest that is no digest
                    (a reader of the config alone accepts it), digest right
+  linkaway         as paged, but each Link is absolute, at --redirect-target
+  redirectchallenge  302 to the same path at --redirect-target, under
+                   "bearerauth/" (or "basicauth/" when the next path component
+                   is "basic"), where that server challenges for itself
 
 Every scenario applies to manifests, blobs and tags/list alike where that
 makes sense (content scenarios serve the ok blobs).  GET /v2/ answers 200.
@@ -98,6 +103,7 @@ SCENARIOS = [
     "ratelimit", "servererror", "redirectloop", "redirectblocked", "redirectok",
     "paged", "delayed", "redirectto", "redirectscheme", "basicauth", "bearerauth",
     "deepnest", "deeptoken", "badlayer",
+    "linkaway", "redirectchallenge",
 ]
 
 # Spellings of the loopback (and other inward) addresses a redirect may use.
@@ -390,7 +396,7 @@ class Handler(BaseHTTPRequestHandler):
     def tags(self, name, scen, qs):
         if scen == "deepnest":
             return self.send(200, self.server.content.deep_tags, "application/json")
-        if scen != "paged":
+        if scen not in ("paged", "linkaway"):
             tags = ["1.0", "index", "latest"] if scen == "ok" else ["latest"]
             return self.send(200, json.dumps({"name": name, "tags": tags}).encode(),
                              "application/json")
@@ -404,7 +410,8 @@ class Handler(BaseHTTPRequestHandler):
         page = rest[:n]
         headers = {}
         if len(rest) > n:
-            headers["Link"] = '</v2/%s/tags/list?n=%d&last=%s>; rel="next"' % (name, n, page[-1])
+            base = self.server.args.redirect_target if scen == "linkaway" else ""
+            headers["Link"] = '<%s/v2/%s/tags/list?n=%d&last=%s>; rel="next"' % (base, name, n, page[-1])
         return self.send(200, json.dumps({"name": name, "tags": page}).encode(),
                          "application/json", headers)
 
@@ -575,11 +582,19 @@ class Handler(BaseHTTPRequestHandler):
             location = "%s://127.0.0.1:%d/x" % (scheme, self.server.server_address[1])
         return self.send(302, b"", None, {"Location": location})
 
+    def behave_redirectchallenge(self, name, kind, ref, qs):
+        parts = name.split("/")
+        i = parts.index("redirectchallenge")
+        auth = "basicauth" if i + 1 < len(parts) and parts[i + 1] == "basic" else "bearerauth"
+        target = self.path.replace("/v2/%s/" % name, "/v2/%s/%s/" % (auth, name), 1)
+        return self.send(302, b"", None, {"Location": self.server.args.redirect_target + target})
+
     def authorized(self, name, kind, ref, qs):
-        if "redirectto" in name.split("/"):
+        parts = name.split("/")
+        if "redirectto" in parts:
             return self.behave_redirectto(name, kind, ref, qs)
         if kind == "tags":
-            return self.tags(name, "ok", qs)
+            return self.tags(name, next((p for p in parts if p in ("paged", "linkaway")), "ok"), qs)
         if kind == "blobs":
             return self.blob("ok", ref)
         return self.manifest(name, "ok", ref)
