@@ -13,9 +13,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	payload jsonb;
 BEGIN
-	-- imagestream.notify_payload = id: any role may LISTEN, so a DBA can
-	-- send the id alone and let listeners read the change with their rights
-	IF current_setting('imagestream.notify_payload', true) = 'id' THEN
+	-- Any role may LISTEN, and any role may NOTIFY on any channel: by
+	-- default the payload is the id alone, a hint that listeners follow with
+	-- changes_since() and their rights; full is for a DBA who trusts both.
+	IF current_setting('imagestream.notify_payload', true) IS DISTINCT FROM 'full' THEN
 		payload := jsonb_build_object('id', c.id);
 	ELSE
 		payload := jsonb_strip_nulls(jsonb_build_object(

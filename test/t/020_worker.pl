@@ -42,7 +42,11 @@ $listener->query_safe('LISTEN imagestream');
 my $v2 = $reg->push_image('org/app', 'v1', content => 'two');
 my $took = wait_for($node, "SELECT image FROM imagestream.image_stream_tags WHERE tag = 'v1'", $v2->{digest}, 10);
 ok(defined $took && $took < 5, 'an upstream rebuild is picked up within the interval');
-like($listener->query_safe('SELECT 1'), qr/payload ".*"image": "\Q$v2->{digest}\E"/, 'a LISTEN client is told');
+# (the payload is the id alone, a hint: the client reads the change)
+my @ids = $listener->query_safe('SELECT 1') =~ /Asynchronous notification "imagestream" with payload "\{"id": (\d+)\}"/g;
+ok(@ids >= 1, 'a LISTEN client is told');
+like(q1("SELECT string_agg(image::text, ' ') FROM imagestream.changes_since(" . (($ids[0] // 1) - 1) . ')'),
+	qr/\Q$v2->{digest}\E/, 'and reads the new image with changes_since');
 
 my $t0;
 
