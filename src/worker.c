@@ -71,6 +71,8 @@ typedef struct DueTag
 	char	   *prefer_os;
 	char	   *prefer_arch;
 	bool		forced;			/* pending or requested: record even if unchanged */
+	int			rank;			/* among its namespace's due tags, forced or not */
+	int			turn;			/* its namespace's place in this cycle's rounds */
 } DueTag;
 
 static HTAB *schedule = NULL;
@@ -200,6 +202,43 @@ spread_start(int64 tag_id, TimestampTz now)
 	return TimestampTzPlusMilliseconds(now, (int64) (h % (uint64) imagestream_import_interval));
 }
 
+/* Forced tags first; then round by round, each namespace one tag a round. */
+static int
+fair_cmp(const ListCell *a, const ListCell *b)
+{
+	const DueTag *x = lfirst(a);
+	const DueTag *y = lfirst(b);
+
+	if (x->forced != y->forced)
+		return x->forced ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return (x->turn > y->turn) - (x->turn < y->turn);
+}
+
+/*
+ * The due tags in the order the budget and the chunks take them: fair
+ * across namespaces (finding S21), so that one namespace's hundreds of
+ * pending tags (failing ones included, each backing off on its own) delay
+ * another's by one tag per round, not by all of them.  The namespace that
+ * goes first in each round changes each cycle.
+ */
+static List *
+fair_order(List *due, int namespaces)
+{
+	ListCell   *lc;
+
+	if (namespaces > 1)
+		foreach(lc, due)
+		{
+			DueTag	   *d = lfirst(lc);
+
+			d->turn = (int) ((d->turn + cycle) % (uint64) namespaces);
+		}
+	list_sort(due, fair_cmp);
+	return due;
+}
+
 /*
  * Reads the importable tags and returns those due now; *next_due is when the
  * next of the others is.  NIL when the extension is not installed.
@@ -209,6 +248,9 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 {
 	List	   *due = NIL;
 	uint64		i;
+	char	   *namespace = NULL;	/* of the last due tag */
+	int			namespaces = 0;		/* with a due tag */
+	int			ranks[2] = {0, 0};	/* due tags of that namespace: scheduled, forced */
 
 	*scheduled = 0;
 	*next_due = TimestampTzPlusMilliseconds(now, imagestream_import_interval);
@@ -230,11 +272,13 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 					"  t.import_requested_at IS NOT NULL AS requested, "
 					"  t.scheduled AND NOT (imagestream.ref_digest(t.from_ref::imagestream.image_ref) IS NOT NULL "
 					"                       AND t.image IS NOT NULL) AS sched, "
-					"  t.stream_id "
+					"  t.stream_id, t.namespace "
 					"FROM imagestream.tag t "
 					"WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference) d "
 					/* only the tags the worker has to look at reach this process */
-					"WHERE d.pending OR d.requested OR d.sched",
+					"WHERE d.pending OR d.requested OR d.sched "
+					/* each namespace's together, for fair_order */
+					"ORDER BY d.namespace, d.id",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the tags to import");
 
@@ -250,6 +294,7 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 		bool		sched = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 		TagSchedule *entry;
 		bool		found;
+		char	   *ns;
 
 		entry = hash_search(schedule, &id, HASH_ENTER, &found);
 		if (!found)
@@ -279,6 +324,17 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 			d->prefer_os = SPI_getvalue(tup, desc, 6);
 			d->prefer_arch = SPI_getvalue(tup, desc, 7);
 			d->forced = pending || requested;
+			ns = SPI_getvalue(tup, desc, 12);
+			if (namespace == NULL || strcmp(namespace, ns) != 0)
+			{
+				namespace = ns;
+				namespaces++;
+				ranks[0] = ranks[1] = 0;
+			}
+			else
+				pfree(ns);
+			d->rank = ranks[d->forced]++;
+			d->turn = namespaces - 1;
 			due = lappend(due, d);
 			MemoryContextSwitchTo(old);
 		}
@@ -297,7 +353,7 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 			if (e->seen_cycle != cycle)
 				hash_search(schedule, &e->tag_id, HASH_REMOVE, NULL);
 	}
-	return due;
+	return fair_order(due, namespaces);
 }
 
 /* Is there budget for one more import (max_imports_per_minute, burst twice that)? */
