@@ -202,6 +202,14 @@ spread_start(int64 tag_id, TimestampTz now)
 	return TimestampTzPlusMilliseconds(now, (int64) (h % (uint64) imagestream_import_interval));
 }
 
+/* A namespace with due tags, this cycle. */
+typedef struct NamespaceTurn
+{
+	char		name[NAMEDATALEN];	/* hash key (a namespace has at most 63 bytes) */
+	int			turn;			/* in the order first seen */
+	int			ranks[2];		/* its due tags so far: scheduled, forced */
+} NamespaceTurn;
+
 /* Forced tags first; then round by round, each namespace one tag a round. */
 static int
 fair_cmp(const ListCell *a, const ListCell *b)
@@ -248,9 +256,8 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 {
 	List	   *due = NIL;
 	uint64		i;
-	char	   *namespace = NULL;	/* of the last due tag */
-	int			namespaces = 0;		/* with a due tag */
-	int			ranks[2] = {0, 0};	/* due tags of that namespace: scheduled, forced */
+	HTAB	   *turns;
+	HASHCTL		ctl;
 
 	*scheduled = 0;
 	*next_due = TimestampTzPlusMilliseconds(now, imagestream_import_interval);
@@ -276,12 +283,14 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 					"FROM imagestream.tag t "
 					"WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference) d "
 					/* only the tags the worker has to look at reach this process */
-					"WHERE d.pending OR d.requested OR d.sched "
-					/* each namespace's together, for fair_order */
-					"ORDER BY d.namespace, d.id",
+					"WHERE d.pending OR d.requested OR d.sched",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the tags to import");
 
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(NamespaceTurn);
+	ctl.hcxt = loop_ctx;
+	turns = hash_create("imagestream namespaces", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	cycle++;
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -295,6 +304,7 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 		TagSchedule *entry;
 		bool		found;
 		char	   *ns;
+		NamespaceTurn *turn;
 
 		entry = hash_search(schedule, &id, HASH_ENTER, &found);
 		if (!found)
@@ -325,16 +335,15 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 			d->prefer_arch = SPI_getvalue(tup, desc, 7);
 			d->forced = pending || requested;
 			ns = SPI_getvalue(tup, desc, 12);
-			if (namespace == NULL || strcmp(namespace, ns) != 0)
+			turn = hash_search(turns, ns, HASH_ENTER, &found);
+			if (!found)
 			{
-				namespace = ns;
-				namespaces++;
-				ranks[0] = ranks[1] = 0;
+				turn->turn = hash_get_num_entries(turns) - 1;
+				turn->ranks[0] = turn->ranks[1] = 0;
 			}
-			else
-				pfree(ns);
-			d->rank = ranks[d->forced]++;
-			d->turn = namespaces - 1;
+			pfree(ns);
+			d->rank = turn->ranks[d->forced]++;
+			d->turn = turn->turn;
 			due = lappend(due, d);
 			MemoryContextSwitchTo(old);
 		}
@@ -353,7 +362,7 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 			if (e->seen_cycle != cycle)
 				hash_search(schedule, &e->tag_id, HASH_REMOVE, NULL);
 	}
-	return fair_order(due, namespaces);
+	return fair_order(due, (int) hash_get_num_entries(turns));
 }
 
 /* Is there budget for one more import (max_imports_per_minute, burst twice that)? */
