@@ -4,7 +4,8 @@ EXTENSION = imagestream
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" $(EXTENSION).control)
 
 MODULE_big = imagestream
-OBJS = src/imagestream.o src/log_redact.o src/relation.o src/rights.o src/api_call.o src/policy.o src/json_fields.o src/digest.o src/reference.o src/digest_type.o src/ref_type.o src/payload_hash.o src/pull_spec.o src/resolve.o src/http.o src/headers.o src/auth.o src/registry.o src/manifest.o src/fetch.o src/fetch_many.o src/worker_shmem.o src/worker.o src/isolate.o
+# every C file of src/ is a part of the library
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 SHLIB_LINK += -lcrypto -lcurl
 PG_CPPFLAGS += -I$(srcdir)/src
 PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare

@@ -26,8 +26,8 @@ int			imagestream_max_manifest_size = 4096;
 int			imagestream_request_timeout = 30000;
 int			imagestream_max_bulk_import = 50;
 
-/* read by _log_change through current_setting() */
-static int	notify_payload = 0;
+/* read by _notify_change through current_setting(); id by default (S19) */
+static int	notify_payload = 1;
 static const struct config_enum_entry notify_payload_options[] = {
 	{"full", 0, false},
 	{"id", 1, false},
@@ -55,8 +55,8 @@ _PG_init(void)
 				  "Channel on which tag changes are announced with NOTIFY.",
 				  &imagestream_notify_channel, "imagestream", NULL, NULL);
 	DefineCustomEnumVariable("imagestream.notify_payload",
-							 "What a change's NOTIFY carries: every field (full) or its id alone (id), which listeners read through changes_since() with their rights.",
-							 NULL, &notify_payload, 0, notify_payload_options, PGC_SUSET, 0,
+							 "What a change's NOTIFY carries: its id alone (id), which listeners read through changes_since() with their rights, or every field (full).",
+							 NULL, &notify_payload, 1, notify_payload_options, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 	define_string("imagestream.allowed_registries",
 				  "Registries imports may contact: comma-separated host[:port] patterns with * wildcards.",

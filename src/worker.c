@@ -73,6 +73,8 @@ typedef struct DueTag
 	char	   *prefer_os;
 	char	   *prefer_arch;
 	bool		forced;			/* pending or requested: record even if unchanged */
+	int			rank;			/* among its namespace's due tags, forced or not */
+	int			turn;			/* its namespace's place in this cycle's rounds */
 } DueTag;
 
 static HTAB *schedule = NULL;
@@ -202,6 +204,51 @@ spread_start(int64 tag_id, TimestampTz now)
 	return TimestampTzPlusMilliseconds(now, (int64) (h % (uint64) imagestream_import_interval));
 }
 
+/* A namespace with due tags, this cycle. */
+typedef struct NamespaceTurn
+{
+	char		name[NAMEDATALEN];	/* hash key (a namespace has at most 63 bytes) */
+	int			turn;			/* in the order first seen */
+	int			ranks[2];		/* its due tags so far: scheduled, forced */
+} NamespaceTurn;
+
+/* Forced tags first; then round by round, each namespace one tag a round. */
+static int
+fair_cmp(const ListCell *a, const ListCell *b)
+{
+	const DueTag *x = lfirst(a);
+	const DueTag *y = lfirst(b);
+
+	if (x->forced != y->forced)
+		return x->forced ? -1 : 1;
+	if (x->rank != y->rank)
+		return x->rank < y->rank ? -1 : 1;
+	return (x->turn > y->turn) - (x->turn < y->turn);
+}
+
+/*
+ * The due tags in the order the budget and the chunks take them: fair
+ * across namespaces (finding S21), so that one namespace's hundreds of
+ * pending tags (failing ones included, each backing off on its own) delay
+ * another's by one tag per round, not by all of them.  The namespace that
+ * goes first in each round changes each cycle.
+ */
+static List *
+fair_order(List *due, int namespaces)
+{
+	ListCell   *lc;
+
+	if (namespaces > 1)
+		foreach(lc, due)
+		{
+			DueTag	   *d = lfirst(lc);
+
+			d->turn = (int) ((d->turn + cycle) % (uint64) namespaces);
+		}
+	list_sort(due, fair_cmp);
+	return due;
+}
+
 /*
  * Reads the importable tags and returns those due now; *next_due is when the
  * next of the others is.  NIL when the extension is not installed.
@@ -211,6 +258,8 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 {
 	List	   *due = NIL;
 	uint64		i;
+	HTAB	   *turns;
+	HASHCTL		ctl;
 
 	*scheduled = 0;
 	*next_due = TimestampTzPlusMilliseconds(now, imagestream_import_interval);
@@ -233,7 +282,7 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 					/* a digest reference has an "@" (no cast: a row stored before 0.3.0 may not parse) */
 					"  t.scheduled AND NOT (pg_catalog.strpos(t.from_ref, '@') > 0 "
 					"                       AND t.image IS NOT NULL) AS sched, "
-					"  t.stream_id "
+					"  t.stream_id, t.namespace "
 					"FROM imagestream.tag t "
 					"WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference) d "
 					/* only the tags the worker has to look at reach this process */
@@ -241,6 +290,10 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the tags to import");
 
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(NamespaceTurn);
+	ctl.hcxt = loop_ctx;
+	turns = hash_create("imagestream namespaces", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 	cycle++;
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -253,6 +306,8 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 		bool		sched = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
 		TagSchedule *entry;
 		bool		found;
+		char	   *ns;
+		NamespaceTurn *turn;
 
 		entry = hash_search(schedule, &id, HASH_ENTER, &found);
 		if (!found)
@@ -283,6 +338,16 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 			d->prefer_os = SPI_getvalue(tup, desc, 6);
 			d->prefer_arch = SPI_getvalue(tup, desc, 7);
 			d->forced = pending || requested;
+			ns = SPI_getvalue(tup, desc, 12);
+			turn = hash_search(turns, ns, HASH_ENTER, &found);
+			if (!found)
+			{
+				turn->turn = hash_get_num_entries(turns) - 1;
+				turn->ranks[0] = turn->ranks[1] = 0;
+			}
+			pfree(ns);
+			d->rank = turn->ranks[d->forced]++;
+			d->turn = turn->turn;
 			due = lappend(due, d);
 			MemoryContextSwitchTo(old);
 		}
@@ -301,7 +366,7 @@ read_due(MemoryContext loop_ctx, TimestampTz now, int64 *scheduled, TimestampTz 
 			if (e->seen_cycle != cycle)
 				hash_search(schedule, &e->tag_id, HASH_REMOVE, NULL);
 	}
-	return due;
+	return fair_order(due, (int) hash_get_num_entries(turns));
 }
 
 /* Is there budget for one more import (max_imports_per_minute, burst twice that)? */

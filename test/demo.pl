@@ -102,6 +102,8 @@ wait_until("SELECT image FROM imagestream.image_stream_tags WHERE tag = 'latest'
 show('imported', "SELECT tag, pull_spec, pending FROM imagestream.image_stream_tags WHERE stream = 'web' ORDER BY tag");
 
 print "\n-- a client LISTENs; upstream pushes a new build of shop/web:latest\n";
+my $last_read = psql_out('SELECT coalesce(max(id), 0) FROM imagestream.change', '-At');
+$last_read =~ s/\s+$//;
 my $listener = "$dir/listener.out";
 my $lpid = fork() // die "fork: $!";
 if ($lpid == 0)
@@ -122,6 +124,8 @@ while (<$lf>)
 	print "listener: $1\n" if /(Asynchronous notification .*?) received from server process/;
 }
 close $lf;
+show('the payload is a hint (any role may NOTIFY): the listener reads what changed after the last id it read',
+	"SELECT id, event, namespace, stream, tag, left(image::text, 19) AS image FROM imagestream.changes_since($last_read)");
 
 show('a consumer resolves the tag to an exact digest', "SELECT imagestream.resolve('shop/web:latest')");
 show('the new build is bad: roll back to the known-good image',

@@ -171,12 +171,15 @@ CREATE TABLE namespace_grant (
 	PRIMARY KEY (namespace, grantee)
 );
 
--- The durable change log.  A writer locks the table against other writers
--- (readers are not blocked) until it commits and takes max(id) + 1: ids are
--- dense and in commit order, so a consumer that has read up to id N never
--- misses a later commit with a smaller id, as it could with a sequence.
+-- The durable change log.  Ids are dense and in commit order, so a consumer
+-- that has read up to id N never misses a later commit with a smaller id, as
+-- it could with a sequence: a row is written with a provisional id (negative,
+-- unique among open transactions) and its transaction's commit numbers it
+-- max(id) + 1 under a lock held only while it commits (src/change_commit.c).
+CREATE SEQUENCE change_provisional_id AS bigint
+	MINVALUE -9223372036854775808 MAXVALUE -1 START WITH -9223372036854775808;
 CREATE TABLE change (
-	id bigint PRIMARY KEY,
+	id bigint PRIMARY KEY DEFAULT nextval('change_provisional_id'),
 	at timestamptz NOT NULL DEFAULT now(),
 	event text NOT NULL CHECK (event IN ('tag_updated', 'tag_deleted', 'stream_deleted', 'import_failed')),
 	namespace text COLLATE "C" NOT NULL,

@@ -1,5 +1,6 @@
--- The change log (SPEC section 6): one row per change and a NOTIFY with the
--- same fields, sent in the changing transaction (delivered only on commit).
+-- The change log (SPEC section 6): one row per change and a NOTIFY, both
+-- numbered when the changing transaction commits (src/change_commit.c) and
+-- the NOTIFY delivered only then.
 
 -- NOTIFY payloads must stay under 8000 bytes; past this size the long text
 -- fields are left out and "truncated" is set (changes_since has them all).
@@ -12,9 +13,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	payload jsonb;
 BEGIN
-	-- imagestream.notify_payload = id: any role may LISTEN, so a DBA can
-	-- send the id alone and let listeners read the change with their rights
-	IF current_setting('imagestream.notify_payload', true) = 'id' THEN
+	-- Any role may LISTEN, and any role may NOTIFY on any channel: by
+	-- default the payload is the id alone, a hint that listeners follow with
+	-- changes_since() and their rights; full is for a DBA who trusts both.
+	IF current_setting('imagestream.notify_payload', true) IS DISTINCT FROM 'full' THEN
 		payload := jsonb_build_object('id', c.id);
 	ELSE
 		payload := jsonb_strip_nulls(jsonb_build_object(
@@ -33,22 +35,40 @@ BEGIN
 					  payload::text);
 END $$;
 
+-- Marks the transaction as one whose commit numbers its change rows.
+CREATE FUNCTION _number_at_commit() RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_number_at_commit' LANGUAGE C VOLATILE;
+
+-- Logs a change with a provisional id; the commit numbers and announces it.
 CREATE FUNCTION _log_change(event text, ns text, stream text, tag text,
 	image image_digest, previous_image image_digest, ref image_ref,
 	generation bigint, reason text DEFAULT NULL, message text DEFAULT NULL)
-RETURNS bigint LANGUAGE plpgsql AS $$
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO imagestream.change (at, event, namespace, stream, tag, image, previous_image,
+									docker_image_reference, generation, reason, message)
+		VALUES (now(), event, ns, stream, tag, image, previous_image, ref,
+				generation, reason, message);
+	PERFORM imagestream._number_at_commit();
+END $$;
+
+-- At commit, under the commit lock (src/change_commit.c): this transaction's
+-- rows, in the order written, become base + 1, base + 2, ... (base: the
+-- greatest committed id), and each is announced with its final id.
+CREATE FUNCTION _number_changes(base bigint) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	c imagestream.change;
 BEGIN
-	-- Writers queue here until commit, so ids are dense and in commit order.
-	LOCK TABLE imagestream.change IN SHARE ROW EXCLUSIVE MODE;
-	SELECT coalesce(max(x.id), 0) + 1 INTO c.id FROM imagestream.change x;
-	INSERT INTO imagestream.change
-		VALUES (c.id, now(), event, ns, stream, tag, image, previous_image, ref,
-				generation, reason, message)
-		RETURNING * INTO c;
-	PERFORM imagestream._notify_change(c);
-	RETURN c.id;
+	-- (only this transaction's provisional rows are visible: no other is
+	-- committed with one)
+	UPDATE imagestream.change x SET id = base + p.n
+	FROM (SELECT y.id, row_number() OVER (ORDER BY y.id) AS n
+		  FROM imagestream.change y WHERE y.id < 0) p
+	WHERE x.id = p.id;
+	FOR c IN SELECT * FROM imagestream.change x WHERE x.id > base ORDER BY x.id LOOP
+		PERFORM imagestream._notify_change(c);
+	END LOOP;
 END $$;
 
 CREATE FUNCTION _api_changes_since(after_id bigint, max_rows integer DEFAULT 1000)
@@ -61,7 +81,8 @@ BEGIN
 	END IF;
 	RETURN QUERY
 		SELECT c.* FROM imagestream.change c
-		WHERE c.id > coalesce(after_id, 0) AND imagestream._can(c.namespace, 'view')
+		-- (greatest: never this transaction's provisional rows, negative)
+		WHERE c.id > greatest(after_id, 0) AND imagestream._can(c.namespace, 'view')
 		ORDER BY c.id
 		LIMIT max_rows;
 END $$;

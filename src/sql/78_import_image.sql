@@ -74,8 +74,6 @@ DECLARE
 	refids integer[];			-- history_ref of the events written
 	previous imagestream.image_digest[];
 	logged boolean[];
-	base bigint;
-	c imagestream.change;
 BEGIN
 	-- the new tags, in the order given (the stream is locked: no one else adds them)
 	INSERT INTO imagestream.tag (stream_id, namespace, stream, name)
@@ -187,19 +185,16 @@ BEGIN
 		   OR t.import_status IS NOT NULL OR (p_clear_requested AND t.import_requested_at IS NOT NULL));
 
 	IF true = ANY (logged) THEN
-		-- as _log_change: dense ids in commit order
-		LOCK TABLE imagestream.change IN SHARE ROW EXCLUSIVE MODE;
-		SELECT coalesce(max(x.id), 0) INTO base FROM imagestream.change x;
-		INSERT INTO imagestream.change (id, at, event, namespace, stream, tag, image, previous_image,
+		-- as _log_change: provisional ids in this order, numbered at commit
+		INSERT INTO imagestream.change (at, event, namespace, stream, tag, image, previous_image,
 										docker_image_reference, generation)
-		SELECT base + row_number() OVER (ORDER BY x.n), now(), 'tag_updated', p_stream.namespace,
-			   p_stream.name, u.name, u.image, x.previous, u.ref, p_generation
+		SELECT now(), 'tag_updated', p_stream.namespace, p_stream.name, u.name, u.image,
+			   x.previous, u.ref, p_generation
 		FROM unnest(pos, logged, previous) AS x(n, logged, previous)
 		JOIN unnest(p_tags, p_refs, p_images) WITH ORDINALITY AS u(name, ref, image, n) ON u.n = x.n
-		WHERE x.logged;
-		FOR c IN SELECT * FROM imagestream.change x WHERE x.id > base ORDER BY x.id LOOP
-			PERFORM imagestream._notify_change(c);
-		END LOOP;
+		WHERE x.logged
+		ORDER BY x.n;
+		PERFORM imagestream._number_at_commit();
 	END IF;
 END $$;
 

@@ -7,6 +7,7 @@ use warnings;
 use Exporter 'import';
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils ();
 use Test::More;
 use Time::HiRes ();
 

@@ -1,6 +1,8 @@
 # NOTIFY on tag changes: delivered to a listening session only when the
-# changing transaction commits, with a JSON payload of the change; the
-# durable change log lets a consumer catch up; payloads stay under the limit.
+# changing transaction commits, with a JSON payload of the change
+# (imagestream.notify_payload = full, set here; the default is the id
+# alone); the durable change log lets a consumer catch up; payloads stay
+# under the limit.
 use strict;
 use warnings;
 
@@ -10,7 +12,7 @@ use Test::More;
 
 use ImagestreamTest qw(start_node invariants_hold);
 
-my $node = start_node('notify');
+my $node = start_node('notify', conf => 'imagestream.notify_payload = full');
 my $digest = $node->safe_psql('postgres', "SELECT imagestream.content_digest('n1')");
 
 my $listener = $node->background_psql('postgres');

@@ -13,7 +13,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-use ImagestreamTest qw(start_node);
+use ImagestreamTest qw(start_node wait_for);
 use RegistryTest;
 
 my $node = start_node('security');
@@ -590,6 +590,10 @@ for my $scheme (qw(file ftp gopher dict ldap telnet tftp smb scp))
 # 5. Secrets
 # ---------------------------------------------------------------------------
 
+# the full payload, where a leak would show (id alone is the default: S19,
+# test/t/036_notify_locks_fairness.pl)
+q1("ALTER SYSTEM SET imagestream.notify_payload = 'full'; SELECT pg_reload_conf()");
+wait_for($node, 'SHOW imagestream.notify_payload', 'full', 10);
 my $listener = $node->background_psql('postgres');
 $listener->query_safe('SET ROLE eve; LISTEN imagestream');
 
@@ -711,6 +715,7 @@ $listener->quit;
 ($out, $err) = as_role('eve', "SET imagestream.notify_payload = 'full'");
 like($err, qr/permission denied to set parameter/, 'notify: only a superuser chooses the payload');
 q1("ALTER SYSTEM SET imagestream.notify_payload = 'id'; SELECT pg_reload_conf()");
+wait_for($node, 'SHOW imagestream.notify_payload', 'id', 10);
 $listener = $node->background_psql('postgres');
 $listener->query_safe('SET ROLE eve; LISTEN imagestream');
 q1(qq{SELECT imagestream.map_image('bravo/hidden-stream:n', 'registry.bravo.example/bravo-team/hidden-repo\@$nd');

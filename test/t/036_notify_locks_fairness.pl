@@ -1,0 +1,190 @@
+# Issue 15, findings S19-S21 (doc/security.md):
+# S19: any role can NOTIFY on the channel; by default a payload is the id
+#      alone, a hint, and a listener that acts only on what changes_since()
+#      returns is not fooled by a forged one.
+# S20: an open transaction in one namespace blocks no writer of another,
+#      nor the worker; change ids stay dense and in commit order, and each
+#      NOTIFY carries the final id.
+# S21: 250 failing pending tags of one namespace do not hold back another
+#      namespace's import (the worker's queue is fair across namespaces).
+use strict;
+use warnings;
+
+use IO::Socket::INET;
+use JSON::PP;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+use ImagestreamTest qw(start_node invariants_hold wait_for assert_no_crash);
+use RegistryTest;
+
+my $reg = RegistryTest->start();
+my $host = $reg->host;
+
+my $node = start_node('notify_locks', worker => 1, conf => qq{
+imagestream.blocked_networks = ''
+imagestream.import_interval = '1h'
+max_prepared_transactions = 2
+});
+sub q1 { return $node->safe_psql('postgres', shift) }
+ok(defined wait_for($node, 'SELECT count(*) FROM imagestream.worker_status', '1', 10), 'the worker runs');
+
+q1(q{
+	CREATE ROLE alice LOGIN;	-- edit on alpha
+	CREATE ROLE bob LOGIN;		-- edit on bravo
+	CREATE ROLE eve LOGIN;		-- no right at all
+	SELECT imagestream.grant_namespace('alpha', 'alice', 'edit');
+	SELECT imagestream.grant_namespace('bravo', 'bob', 'edit');
+});
+# each tag its own image (map_image refuses one that only streams the
+# caller may not view hold)
+sub map_sql
+{
+	my ($tag) = @_;
+	return "SELECT imagestream.map_image('$tag', imagestream.ref_with_digest('quay.io/org/app', "
+	  . "imagestream.content_digest('$tag')));";
+}
+
+# the notifications a background session has received, as payload texts
+sub payloads
+{
+	my ($session) = @_;
+	my $out = $session->query_safe('SELECT 1');
+	my @got;
+	push @got, $1 while $out =~ /Asynchronous notification "imagestream" with payload "(.*?)" received from server process/g;
+	return @got;
+}
+
+my $listener = $node->background_psql('postgres');
+$listener->query_safe('LISTEN imagestream');
+
+# ---------------------------------------------------------------------------
+# S19: forged notifications
+
+is(q1('SHOW imagestream.notify_payload'), 'id', 'S19: notify_payload is id by default');
+q1('SET ROLE alice; ' . map_sql('alpha/app:first'));
+my @got = payloads($listener);
+is_deeply(\@got, ['{"id": 1}'], 'S19: a change is announced by its id alone');
+
+# alice's listener follows the documented pattern: on any notification,
+# changes_since(last id read) and act only on what it returns
+my $alice = $node->background_psql('postgres');
+$alice->query_safe('SET ROLE alice; LISTEN imagestream');
+my $last = $alice->query_safe('SELECT coalesce(max(id), 0) FROM imagestream.changes_since(0)');
+is($last, '1', 'S19: the listener has read the log up to id 1');
+my $fake = '{"id": 2, "event": "tag_updated", "namespace": "alpha", "stream": "app", "tag": "first", '
+  . '"image": "sha256:' . ('0' x 61) . 'bad"}';
+my ($ret, $out, $err) = $node->psql('postgres', "SET ROLE eve; SELECT pg_notify('imagestream', '$fake')");
+is($ret, 0, 'S19: a role with no right at all may NOTIFY on the channel (PostgreSQL has no NOTIFY privilege)');
+my @forged = payloads($alice);
+is(scalar(@forged), 1, 'S19: the listener receives the forged notification');
+like($forged[0] // '', qr/0bad/, 'S19: which carries what the forger wrote');
+is($alice->query_safe("SELECT count(*) FROM imagestream.changes_since($last)"), '0',
+	'S19: changes_since() after it returns nothing: the listener acts on nothing');
+is($alice->query_safe("SELECT image FROM imagestream.image_stream_tags WHERE namespace = 'alpha' AND tag = 'first'"),
+	q1("SELECT imagestream.content_digest('alpha/app:first')"), 'S19: and the tag still points at the real image');
+$alice->quit;
+payloads($listener);
+
+# ---------------------------------------------------------------------------
+# S20: an open transaction blocks no one else
+
+my $img = $reg->push_image('org/pulled', 'v1', content => 'pulled by the worker');
+my $s1 = $node->background_psql('postgres');
+$s1->query_safe('SET ROLE alice; BEGIN; ' . map_sql('alpha/app:second'));
+is($s1->query_safe('SELECT count(*) FROM imagestream.changes_since(0) WHERE id > 1'), '0',
+	'S20: changes_since() shows no provisional row, not even to its own transaction');
+is($s1->query_safe('SELECT count(*) FROM imagestream.change WHERE id > 0'), '1',
+	'S20: the open change has no id yet');
+$s1->query_safe('SET CONSTRAINTS ALL IMMEDIATE');
+
+# session 2 changes bravo and commits while session 1 stays open
+my $t0 = time();
+($ret, $out, $err) = $node->psql('postgres',
+	"SET ROLE bob; SET lock_timeout = '10s'; " . map_sql('bravo/app:one'));
+my $took = time() - $t0;
+is($ret, 0, 'S20: a writer of another namespace commits while a transaction of alpha is open')
+  or diag($err);
+ok($took < 5, sprintf('S20: without waiting for it (%.1f s)', $took));
+
+# the worker imports a tag of bravo meanwhile
+q1("SET ROLE bob; SELECT imagestream.tag('$host/org/pulled:v1', 'bravo/pulled:v1', insecure => true)");
+ok(defined wait_for($node,
+		"SELECT image FROM imagestream.image_stream_tags WHERE namespace = 'bravo' AND stream = 'pulled'",
+		$img->{digest}, 20),
+	'S20: the worker imports a tag of bravo meanwhile');
+
+# a subtransaction's change rolled back leaves no hole
+$s1->query_safe('SAVEPOINT a; ' . map_sql('alpha/app:gone') . ' ROLLBACK TO a; '
+	  . map_sql('alpha/app:third'));
+$s1->query_safe('COMMIT');
+$s1->quit;
+
+my @rows = split /\n/, q1(q{SELECT id || ' ' || namespace || '/' || stream || ':' || tag || ' ' || event
+	FROM imagestream.change ORDER BY id});
+is_deeply(\@rows, [
+		'1 alpha/app:first tag_updated',
+		'2 bravo/app:one tag_updated',
+		'3 bravo/pulled:v1 tag_updated',
+		'4 alpha/app:second tag_updated',
+		'5 alpha/app:third tag_updated' ],
+	'S20: ids are dense and in commit order: the transaction open first committed last');
+@got = payloads($listener);
+is_deeply(\@got, [ map { qq({"id": $_}) } 2 .. 5 ], 'S20: each NOTIFY carries the final id, in commit order');
+
+# prepared transactions cannot hold the commit lock: they are refused
+($ret, $out, $err) = $node->psql('postgres',
+	'SET ROLE alice; BEGIN; ' . map_sql('alpha/app:prepared') . " PREPARE TRANSACTION 'p'");
+like($err, qr/cannot PREPARE a transaction that changed image stream tags/,
+	'S20: a transaction that changed tags cannot be prepared');
+is(q1('SELECT count(*) FROM pg_prepared_xacts'), '0', 'S20: and is not');
+
+# concurrent committers: still dense
+my @writers = map {
+	my $w = $node->background_psql('postgres');
+	$w->query_safe("SET ROLE bob; BEGIN; " . map_sql("bravo/many$_:w$_"));
+	$w
+} 1 .. 3;
+$_->query_safe('COMMIT') for reverse @writers;
+$_->quit for @writers;
+is(q1('SELECT count(*) || \' \' || min(id) || \' \' || max(id) FROM imagestream.change'), '8 1 8',
+	'S20: three transactions open together commit to dense ids');
+@got = payloads($listener);
+is_deeply(\@got, [ map { qq({"id": $_}) } 6 .. 8 ], 'S20: and are announced in that order');
+is(q1(q{SELECT string_agg(tag, ' ' ORDER BY id) FROM imagestream.change WHERE id > 5}), 'w3 w2 w1',
+	'S20: in the order they committed, not the order they wrote');
+$listener->quit;
+invariants_hold($node, 'S20: the invariants hold');
+
+# ---------------------------------------------------------------------------
+# S21: fairness across namespaces
+
+# a closed port on loopback: every junk import fails at once
+my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1, Proto => 'tcp')
+  or die "listen: $!";
+my $closed = $sock->sockport;
+close $sock;
+
+my $fair = start_node('fairness', worker => 1, conf => q{
+imagestream.blocked_networks = ''
+imagestream.import_interval = '1h'
+});
+ok(defined wait_for($fair, 'SELECT count(*) FROM imagestream.worker_status', '1', 10), 'S21: the worker runs');
+# the junk first: before the fix the worker took them in table order
+$fair->safe_psql('postgres', 'BEGIN;'
+	  . join('', map { "SELECT imagestream.tag('127.0.0.1:$closed/junk/app:$_', 'junk/app:t$_');" } 1 .. 250)
+	  . 'COMMIT');
+my $good = $reg->push_image('org/good', 'v1', content => 'good namespace');
+$fair->safe_psql('postgres', "SELECT imagestream.tag('$host/org/good:v1', 'good/app:v1', insecure => true)");
+$took = wait_for($fair, "SELECT image FROM imagestream.image_stream_tags WHERE namespace = 'good'",
+	$good->{digest}, 30);
+ok(defined $took, sprintf('S21: a tag of namespace good is imported within 30 s beside 250 failing pending tags of junk (%s s)',
+		defined $took ? sprintf('%.1f', $took) : 'not'));
+ok($fair->safe_psql('postgres', q{SELECT count(*) FROM imagestream.tag WHERE namespace = 'junk' AND import_status = 'False'}) > 0,
+	'S21: the junk tags are tried and fail meanwhile');
+
+assert_no_crash($node);
+assert_no_crash($fair);
+$reg->stop;
+done_testing();
