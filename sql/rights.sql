@@ -1,5 +1,5 @@
--- Rights per namespace: view, edit, admin; row-level security in views,
--- tables and functions; credentials for the owner only.
+-- Rights per namespace: view, edit, admin, in views and functions; no base
+-- table readable by ordinary roles; credentials for the owner only.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/test/regress_setup.psql
 
@@ -25,12 +25,13 @@ SET ROLE regress_is_viewer;
 SELECT namespace, name FROM image_streams WHERE namespace LIKE 'rt%';
 SELECT namespace, stream, tag FROM image_stream_tags WHERE namespace LIKE 'rt%';
 SELECT count(*) FROM images WHERE digest IN (content_digest('rt1'), content_digest('rt2'));
-SELECT namespace FROM stream WHERE namespace LIKE 'rt%';
-SELECT count(*) FROM history h JOIN tag t ON t.id = h.tag_id WHERE t.namespace LIKE 'rt%';
+SELECT count(*) FROM history;
 SELECT count(*) FROM history WHERE tag_id = :rt2_tag;
-SELECT pg_temp.sqlstate($$SELECT 1 FROM history_event$$), pg_temp.sqlstate($$SELECT 1 FROM history_ref$$),
-	pg_temp.sqlstate($$SELECT 1 FROM _history$$);
-SELECT count(*) FROM image WHERE digest IN (content_digest('rt1'), content_digest('rt2'));
+SELECT count(*) FROM namespace_grants;
+-- no base table, not even of its own namespace (security finding S17)
+SELECT c.relname, pg_temp.sqlstate(format('SELECT 1 FROM imagestream.%I', c.relname))
+FROM pg_class c WHERE c.relnamespace = 'imagestream'::regnamespace AND c.relkind IN ('r', 'v')
+  AND NOT has_table_privilege(c.oid, 'SELECT') ORDER BY 1;
 SELECT DISTINCT namespace FROM changes_since(0) WHERE namespace LIKE 'rt%';
 SELECT resolve('rt/app:latest') = ref_with_digest('quay.io/rt/app', content_digest('rt1'));
 SELECT count(*) FROM history('rt/app:latest');
@@ -77,7 +78,7 @@ RESET ROLE;
 -- an admin grants and revokes in its namespace only
 SET ROLE regress_is_admin;
 SELECT grant_namespace('rt', 'regress_is_nobody', 'view');
-SELECT grantee, level FROM namespace_grant WHERE namespace = 'rt' ORDER BY grantee::text;
+SELECT namespace, grantee, level FROM namespace_grants ORDER BY grantee::text;
 SELECT revoke_namespace('rt', 'regress_is_nobody');
 SELECT pg_temp.sqlstate($$SELECT grant_namespace('rt2', 'regress_is_nobody', 'view')$$);
 SELECT tag('quay.io/rt/app:3', 'rt/app:three', reference => true);
@@ -88,7 +89,8 @@ SET ROLE regress_is_nobody;
 SELECT count(*) FROM image_streams WHERE namespace LIKE 'rt%';
 SELECT count(*) FROM image_stream_tags WHERE namespace LIKE 'rt%';
 SELECT count(*) FROM images WHERE digest IN (content_digest('rt1'), content_digest('rt2'));
-SELECT count(*) FROM stream WHERE namespace LIKE 'rt%';
+SELECT count(*) FROM history;
+SELECT pg_temp.sqlstate($$SELECT 1 FROM stream$$);
 SELECT count(*) FROM changes_since(0) WHERE namespace LIKE 'rt%';
 SELECT pg_temp.sqlstate($$SELECT resolve('rt/app:latest')$$);
 SELECT pg_temp.sqlstate($$SELECT resolve_image('rt', 'app')$$);

@@ -156,6 +156,17 @@ CREATE TABLE image_child (
 );
 CREATE INDEX image_child_digest ON image_child (digest);
 
+-- The children whose manifests an import into the stream fetched and
+-- verified.  An index may list any digest (whoever writes one chooses its
+-- children), so a child opens to the viewers of a stream that holds the
+-- index only if it is listed here for that stream (security finding S16).
+CREATE TABLE held_child (
+	stream_id bigint NOT NULL REFERENCES stream ON DELETE CASCADE,
+	digest image_digest NOT NULL REFERENCES image ON DELETE CASCADE,
+	PRIMARY KEY (stream_id, digest)
+);
+COMMENT ON TABLE held_child IS 'children of indexes whose manifests an import into the stream verified';
+
 -- Pull credentials per registry host or host/path prefix; readable by the
 -- extension owner only.
 CREATE TABLE registry_credential (
@@ -206,6 +217,7 @@ SELECT pg_catalog.pg_extension_config_dump('history_event', '');
 SELECT pg_catalog.pg_extension_config_dump('image', '');
 SELECT pg_catalog.pg_extension_config_dump('image_layer', '');
 SELECT pg_catalog.pg_extension_config_dump('image_child', '');
+SELECT pg_catalog.pg_extension_config_dump('held_child', '');
 SELECT pg_catalog.pg_extension_config_dump('registry_credential', '');
 SELECT pg_catalog.pg_extension_config_dump('namespace_grant', '');
 SELECT pg_catalog.pg_extension_config_dump('change', '');

@@ -27,6 +27,16 @@ CREATE FUNCTION _can(ns text, level text) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'imagestream_can'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
 
+-- The namespaces in which the calling role has at least p_level, from its
+-- grants; NULL for the privileged (all of them).  The views' bodies read only
+-- these namespaces' rows.
+CREATE FUNCTION _granted_namespaces(p_level text) RETURNS text[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+	SELECT CASE WHEN NOT imagestream._privileged()
+		THEN (SELECT coalesce(array_agg(DISTINCT g.namespace), '{}') FROM imagestream.namespace_grant g
+			  WHERE imagestream._can(g.namespace, p_level)) END
+$$;
+
 -- resolve() calls it in the caller's context: its search_path is pinned.
 CREATE FUNCTION _require(ns text, level text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$

@@ -111,3 +111,20 @@ BEGIN
 	END IF;
 	RETURN mt;
 END $$;
+
+-- Whether the calling role may see image p_digest, as the view images
+-- decides it (security findings S4, S16): a stream of a namespace it may
+-- view holds the image in its history, or holds an index that lists it and
+-- verified it when the stream imported the index (held_child).  A listed
+-- child alone proves nothing: whoever writes an index chooses its children.
+CREATE FUNCTION _image_visible(p_digest image_digest) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+	SELECT imagestream._privileged()
+		OR EXISTS (SELECT 1 FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+				   WHERE h.image = p_digest AND imagestream._can(t.namespace, 'view'))
+		OR EXISTS (SELECT 1 FROM imagestream.held_child p
+				   JOIN imagestream.tag t ON t.stream_id = p.stream_id
+				   JOIN imagestream._history h ON h.tag_id = t.id
+				   JOIN imagestream.image_child c ON c.image = h.image AND c.digest = p.digest
+				   WHERE p.digest = p_digest AND imagestream._can(t.namespace, 'view'))
+$$;

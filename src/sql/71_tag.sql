@@ -91,6 +91,15 @@ BEGIN
 		PERFORM imagestream._add_event((spec.t).id, found.docker_image_reference, found.image,
 									   (spec.t).spec_generation);
 	END IF;
+	-- the children of an index that the source stream verified come along:
+	-- the caller, who views the source, sees them there
+	INSERT INTO imagestream.held_child (stream_id, digest)
+	SELECT p_dest.id, p.digest
+	FROM imagestream.held_child p
+	JOIN imagestream.stream s ON s.id = p.stream_id
+	JOIN imagestream.image_child c ON c.digest = p.digest AND c.image = found.image
+	WHERE s.namespace = p_src_ns AND s.name = p_src_stream
+	ON CONFLICT DO NOTHING;
 END $$;
 
 CREATE FUNCTION _api_tag(source text, destination text, source_kind source_kind DEFAULT NULL,

@@ -34,8 +34,7 @@ BEGIN
 	-- must not open an image that only streams of other namespaces hold.
 	-- Without the manifest, an image held by a stream must be one the caller
 	-- sees.
-	IF manifest IS NULL AND NOT imagestream._privileged()
-	   AND NOT EXISTS (SELECT 1 FROM imagestream.images v WHERE v.digest = wanted::imagestream.image_digest)
+	IF manifest IS NULL AND NOT imagestream._image_visible(wanted::imagestream.image_digest)
 	   AND (EXISTS (SELECT 1 FROM imagestream._history h WHERE h.image = wanted::imagestream.image_digest)
 			OR EXISTS (SELECT 1 FROM imagestream.image_child c
 					   JOIN imagestream._history h ON h.image = c.image

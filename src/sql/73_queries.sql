@@ -152,13 +152,18 @@ BEGIN
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	-- images of the stream's history, and the children of indexes among them
+	-- that the stream verified when it imported the index, or that the
+	-- caller sees anyway (an index may list any digest: security finding S16)
 	WITH held AS (
-		SELECT h.image FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+		SELECT h.image, t.stream_id FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
 		WHERE t.namespace = d.namespace AND t.stream = d.stream AND h.image IS NOT NULL
 	)
 	SELECT array_agg(DISTINCT x.image) INTO matches
 	FROM (SELECT image FROM held
-		  UNION SELECT c.digest FROM imagestream.image_child c JOIN held ON c.image = held.image) x
+		  UNION SELECT c.digest FROM imagestream.image_child c JOIN held ON c.image = held.image
+		  WHERE EXISTS (SELECT 1 FROM imagestream.held_child p
+						WHERE p.stream_id = held.stream_id AND p.digest = c.digest)
+			 OR imagestream._image_visible(c.digest)) x
 	WHERE imagestream.digest_has_prefix(x.image, d.id);
 	IF matches IS NULL THEN
 		RAISE EXCEPTION 'image "%" not found', stream_image USING ERRCODE = 'undefined_object';

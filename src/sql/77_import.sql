@@ -77,3 +77,15 @@ BEGIN
 		END LOOP;
 	END IF;
 END $$;
+
+-- Records that an import into stream p_stream_id fetched and verified the
+-- children of the index it imported (what f fetched, but the index): these
+-- children, and no others the index lists, open to the stream's viewers
+-- (held_child).  Call it once f is catalogued.
+CREATE FUNCTION _hold_children(p_stream_id bigint, f _fetched) RETURNS void
+LANGUAGE sql AS $$
+	INSERT INTO imagestream.held_child (stream_id, digest)
+	SELECT DISTINCT p_stream_id, d FROM unnest(f.digests) AS d
+	WHERE f.status = 'Success' AND d IS DISTINCT FROM f.image
+	ON CONFLICT DO NOTHING
+$$;

@@ -436,6 +436,7 @@ BEGIN
 			-- (what one source digest served is catalogued once)
 			IF r.status = 'Success' AND NOT (r.source_digest::text || r.image::text) = ANY (catalogued) THEN
 				PERFORM imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, true);
+				PERFORM imagestream._hold_children(s.id, one);
 				catalogued := array_append(catalogued, r.source_digest::text || r.image::text);
 			END IF;
 			IF r.status = 'Failure' THEN

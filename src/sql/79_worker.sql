@@ -51,6 +51,7 @@ BEGIN
 	-- refused it, which no longer parses)
 	repo := imagestream.ref_name(p_source::imagestream.image_ref)::imagestream.image_ref;
 	PERFORM imagestream._import_fetched(f, p_source::imagestream.image_ref, true);
+	PERFORM imagestream._hold_children(s.id, f);
 	PERFORM imagestream._record_import(s, false, t.name, t.from_ref,
 		CASE WHEN f.status = 'Success' THEN imagestream.ref_with_digest(repo, f.image)
 			 ELSE t.docker_image_reference END,
@@ -113,6 +114,7 @@ BEGIN
 		IF fe.status = 'Success' AND here[i] AND shared.image = fe.image
 		   AND NOT (fe.source_digest::text || fe.image::text) = ANY (catalogued) THEN
 			PERFORM imagestream._import_fetched(shared, p_sources[i]::imagestream.image_ref, true);
+			PERFORM imagestream._hold_children(p_stream_id, shared);
 			catalogued := catalogued || (fe.source_digest::text || fe.image::text);
 		END IF;
 	END LOOP;

@@ -1,89 +1,200 @@
 -- Views of SPEC section 4, each showing only namespaces the caller may view.
--- They run as their owner, so they filter with _can() themselves;
--- security_barrier keeps the filter ahead of any function a caller adds.
+--
+-- No base table is readable by ordinary roles (security finding S17): each
+-- view reads the rows of a set-returning function, whose body runs as the
+-- extension owner and returns only rows of namespaces the caller may view,
+-- reading only those namespaces' rows.  The function is the boundary that a
+-- caller's conditions are never pushed below.  A security_barrier view is
+-- not one: the planner evaluates leakproof conditions (= and < of text,
+-- digests, numbers) below its filter, even as index conditions, and EXPLAIN
+-- ANALYZE's row counts then told which rows of other namespaces matched
+-- (its estimates, from the tables' statistics, could tell too).
+--
+-- Each function is an API entry (C, src/api_call.c) that notes the caller
+-- and runs its PL/pgSQL body, which returns all its rows in that one call.
 
--- Called by the view image_streams as the caller, under the caller's
--- search_path: every function and operator is named by schema.
+-- Called by the bodies under their search_path; named by schema all the same.
 CREATE FUNCTION _local_repository(ns text, name text) RETURNS text
 LANGUAGE sql STABLE AS $$
 	SELECT CASE WHEN pg_catalog.current_setting('imagestream.local_registry', true) OPERATOR(pg_catalog.<>) ''
 		THEN pg_catalog.concat_ws('/', pg_catalog.current_setting('imagestream.local_registry', true), ns, name) END
 $$;
 
-CREATE VIEW image_streams WITH (security_barrier) AS
-SELECT s.namespace, s.name, s.generation, s.lookup_local,
-	imagestream._local_repository(s.namespace, s.name) AS local_repository,
-	coalesce((SELECT array_agg(t.name ORDER BY t.name COLLATE "C") FROM imagestream.tag t
-			  WHERE t.stream_id = s.id), '{}') AS tags,
-	(SELECT max(t.created) FROM imagestream.tag t WHERE t.stream_id = s.id) AS updated,
-	s.annotations
-FROM imagestream.stream s
-WHERE imagestream._can(s.namespace, 'view');
+CREATE FUNCTION _api__view_image_streams() RETURNS TABLE(namespace text, name text,
+	generation bigint, lookup_local boolean, local_repository text, tags text[],
+	updated timestamptz, annotations jsonb)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	ns text[] COLLATE "C" := imagestream._granted_namespaces('view');
+BEGIN
+	RETURN QUERY
+		SELECT s.namespace, s.name, s.generation, s.lookup_local,
+			imagestream._local_repository(s.namespace, s.name),
+			coalesce((SELECT array_agg(t.name ORDER BY t.name COLLATE "C") FROM imagestream.tag t
+					  WHERE t.stream_id = s.id), '{}'),
+			(SELECT max(t.created) FROM imagestream.tag t WHERE t.stream_id = s.id),
+			s.annotations
+		FROM imagestream.stream s
+		WHERE ns IS NULL OR s.namespace = ANY (ns);
+END $$;
+
+CREATE FUNCTION _view_image_streams() RETURNS TABLE(namespace text, name text,
+	generation bigint, lookup_local boolean, local_repository text, tags text[],
+	updated timestamptz, annotations jsonb)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+
+CREATE VIEW image_streams AS
+SELECT s.namespace COLLATE "C" AS namespace, s.name COLLATE "C" AS name, s.generation,
+	s.lookup_local, s.local_repository COLLATE "C" AS local_repository,
+	s.tags COLLATE "C" AS tags, s.updated, s.annotations
+FROM imagestream._view_image_streams() s;
 COMMENT ON VIEW image_streams IS 'oc get is';
 
-CREATE VIEW image_stream_tags WITH (security_barrier) AS
-SELECT t.namespace, t.stream, t.name AS tag,
-	CASE WHEN t.has_spec THEN t.from_kind END AS from_kind,
-	CASE WHEN t.has_spec THEN t.from_ref END AS from_ref,
-	CASE WHEN t.has_spec THEN t.reference END AS reference,
-	CASE WHEN t.has_spec THEN t.scheduled END AS scheduled,
-	CASE WHEN t.has_spec THEN t.insecure END AS insecure,
-	CASE WHEN t.has_spec THEN t.import_mode END AS import_mode,
-	CASE WHEN t.has_spec THEN t.reference_policy END AS reference_policy,
-	t.spec_generation,
-	t.image, t.docker_image_reference,
-	imagestream._pull_spec(t) AS pull_spec,
-	t.created, t.status_generation,
-	coalesce(t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference
-			 AND t.spec_generation > greatest(coalesce(t.status_generation, 0),
-											 coalesce(t.import_generation, 0)), false) AS pending,
-	t.import_status, t.import_reason, t.import_message,
-	t.history_length
-FROM imagestream.tag t
-WHERE imagestream._can(t.namespace, 'view');
+CREATE FUNCTION _api__view_image_stream_tags() RETURNS TABLE(namespace text, stream text,
+	tag text, from_kind source_kind, from_ref text, reference boolean, scheduled boolean,
+	insecure boolean, import_mode import_mode, reference_policy reference_policy,
+	spec_generation bigint, image image_digest, docker_image_reference image_ref,
+	pull_spec image_ref, created timestamptz, status_generation bigint, pending boolean,
+	import_status text, import_reason text, import_message text, history_length integer)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	ns text[] COLLATE "C" := imagestream._granted_namespaces('view');
+BEGIN
+	RETURN QUERY
+		SELECT t.namespace, t.stream, t.name,
+			CASE WHEN t.has_spec THEN t.from_kind END,
+			CASE WHEN t.has_spec THEN t.from_ref END,
+			CASE WHEN t.has_spec THEN t.reference END,
+			CASE WHEN t.has_spec THEN t.scheduled END,
+			CASE WHEN t.has_spec THEN t.insecure END,
+			CASE WHEN t.has_spec THEN t.import_mode END,
+			CASE WHEN t.has_spec THEN t.reference_policy END,
+			t.spec_generation,
+			t.image, t.docker_image_reference,
+			imagestream._pull_spec(t),
+			t.created, t.status_generation,
+			coalesce(t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference
+					 AND t.spec_generation > greatest(coalesce(t.status_generation, 0),
+													 coalesce(t.import_generation, 0)), false),
+			t.import_status, t.import_reason, t.import_message,
+			t.history_length
+		FROM imagestream.tag t
+		WHERE ns IS NULL OR t.namespace = ANY (ns);
+END $$;
+
+CREATE FUNCTION _view_image_stream_tags() RETURNS TABLE(namespace text, stream text,
+	tag text, from_kind source_kind, from_ref text, reference boolean, scheduled boolean,
+	insecure boolean, import_mode import_mode, reference_policy reference_policy,
+	spec_generation bigint, image image_digest, docker_image_reference image_ref,
+	pull_spec image_ref, created timestamptz, status_generation bigint, pending boolean,
+	import_status text, import_reason text, import_message text, history_length integer)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+
+CREATE VIEW image_stream_tags AS
+SELECT t.namespace COLLATE "C" AS namespace, t.stream COLLATE "C" AS stream,
+	t.tag COLLATE "C" AS tag, t.from_kind, t.from_ref, t.reference, t.scheduled, t.insecure,
+	t.import_mode, t.reference_policy, t.spec_generation, t.image, t.docker_image_reference,
+	t.pull_spec, t.created, t.status_generation, t.pending, t.import_status, t.import_reason,
+	t.import_message, t.history_length
+FROM imagestream._view_image_stream_tags() t;
 COMMENT ON VIEW image_stream_tags IS 'oc get istag: one row per spec or status tag';
 
 -- Images held by a stream the caller may view: in a history, or a child of
--- an index that is.
-CREATE VIEW images WITH (security_barrier) AS
-SELECT i.digest, i.media_type,
-	-- the catalogue keeps one pull spec per image, of whichever stream
-	-- catalogued it first; a viewer reads one of a stream it may view
-	-- (security finding S5)
-	CASE WHEN imagestream._privileged() THEN i.docker_image_reference
-		 ELSE coalesce(
-			(SELECT h.docker_image_reference
-			 FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
-			 WHERE h.image = i.digest AND imagestream._can(t.namespace, 'view')
-			 ORDER BY h.created DESC LIMIT 1),
-			(SELECT imagestream.ref_with_digest(
-						imagestream.ref_name(h.docker_image_reference)::imagestream.image_ref, i.digest)
-			 FROM imagestream.image_child c
-			 JOIN imagestream._history h ON h.image = c.image
-			 JOIN imagestream.tag t ON t.id = h.tag_id
-			 WHERE c.digest = i.digest AND imagestream._can(t.namespace, 'view')
-			 ORDER BY h.created DESC LIMIT 1)) END AS docker_image_reference,
-	i.size, i.os, i.architecture,
-	i.variant, i.created, i.labels, i.config,
-	coalesce((SELECT array_agg(l.digest ORDER BY l.position) FROM imagestream.image_layer l
-			  WHERE l.image = i.digest), '{}') AS layers,
-	coalesce((SELECT array_agg(c.digest ORDER BY c.position) FROM imagestream.image_child c
-			  WHERE c.image = i.digest), '{}') AS manifests,
-	i.imported_at
-FROM imagestream.image i
-WHERE imagestream._privileged()
-   OR EXISTS (SELECT 1 FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
-			  WHERE h.image = i.digest AND imagestream._can(t.namespace, 'view'))
-   OR EXISTS (SELECT 1 FROM imagestream.image_child c
-			  JOIN imagestream._history h ON h.image = c.image
-			  JOIN imagestream.tag t ON t.id = h.tag_id
-			  WHERE c.digest = i.digest AND imagestream._can(t.namespace, 'view'));
+-- an index that is and that the stream verified (_image_visible says the
+-- same of one image).  The catalogue keeps one pull spec per image, of
+-- whichever stream catalogued it first; a viewer reads that of the newest
+-- event of a stream it may view (security finding S5).
+CREATE FUNCTION _api__view_images() RETURNS TABLE(digest image_digest, media_type text,
+	docker_image_reference image_ref, size bigint, os text, architecture text, variant text,
+	created timestamptz, labels jsonb, config jsonb, layers image_digest[],
+	manifests image_digest[], imported_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	ns text[] COLLATE "C" := imagestream._granted_namespaces('view');
+BEGIN
+	RETURN QUERY
+		SELECT i.digest, i.media_type,
+			CASE WHEN ns IS NULL THEN i.docker_image_reference ELSE v.ref END,
+			i.size, i.os, i.architecture, i.variant, i.created, i.labels, i.config,
+			coalesce((SELECT array_agg(l.digest ORDER BY l.position) FROM imagestream.image_layer l
+					  WHERE l.image = i.digest), '{}'),
+			coalesce((SELECT array_agg(c.digest ORDER BY c.position) FROM imagestream.image_child c
+					  WHERE c.image = i.digest), '{}'),
+			i.imported_at
+		FROM imagestream.image i
+		LEFT JOIN (SELECT DISTINCT ON (x.digest) x.digest, x.ref
+				   FROM (SELECT h.image AS digest, h.docker_image_reference AS ref, h.created, 0 AS via
+						 FROM imagestream.tag t JOIN imagestream._history h ON h.tag_id = t.id
+						 WHERE t.namespace = ANY (ns) AND h.image IS NOT NULL
+						 UNION ALL
+						 -- a platform image: its index's repository
+						 SELECT c.digest, imagestream.ref_with_digest(
+								imagestream.ref_name(h.docker_image_reference)::imagestream.image_ref, c.digest),
+							h.created, 1
+						 FROM imagestream.tag t JOIN imagestream._history h ON h.tag_id = t.id
+						 JOIN imagestream.image_child c ON c.image = h.image
+						 JOIN imagestream.held_child p ON p.stream_id = t.stream_id AND p.digest = c.digest
+						 WHERE t.namespace = ANY (ns)) x
+				   ORDER BY x.digest, x.via, x.created DESC) v ON v.digest = i.digest
+		WHERE ns IS NULL OR v.digest IS NOT NULL;
+END $$;
+
+CREATE FUNCTION _view_images() RETURNS TABLE(digest image_digest, media_type text,
+	docker_image_reference image_ref, size bigint, os text, architecture text, variant text,
+	created timestamptz, labels jsonb, config jsonb, layers image_digest[],
+	manifests image_digest[], imported_at timestamptz)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+
+CREATE VIEW images AS
+SELECT i.digest, i.media_type, i.docker_image_reference, i.size, i.os, i.architecture,
+	i.variant, i.created, i.labels, i.config, i.layers, i.manifests, i.imported_at
+FROM imagestream._view_images() i;
 COMMENT ON VIEW images IS 'the image catalogue, as far as the caller''s streams hold it';
 
--- Tag events, of tags the caller may view, with their whole pull spec (the
--- tables under it are the extension's own).
-CREATE VIEW history WITH (security_barrier) AS
+-- Tag events, of tags the caller may view, with their whole pull spec.
+CREATE FUNCTION _api__view_history() RETURNS TABLE(tag_id integer, seq integer,
+	created timestamptz, docker_image_reference image_ref, image image_digest, generation bigint)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	ns text[] COLLATE "C" := imagestream._granted_namespaces('view');
+BEGIN
+	RETURN QUERY
+		SELECT h.tag_id, h.seq, h.created, h.docker_image_reference, h.image, h.generation
+		FROM imagestream.tag t JOIN imagestream._history h ON h.tag_id = t.id
+		WHERE ns IS NULL OR t.namespace = ANY (ns);
+END $$;
+
+CREATE FUNCTION _view_history() RETURNS TABLE(tag_id integer, seq integer,
+	created timestamptz, docker_image_reference image_ref, image image_digest, generation bigint)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+
+CREATE VIEW history AS
 SELECT h.tag_id, h.seq, h.created, h.docker_image_reference, h.image, h.generation
-FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
-WHERE imagestream._can(t.namespace, 'view');
+FROM imagestream._view_history() h;
 COMMENT ON VIEW history IS 'tag events (OpenShift TagEvent), newest of a tag by largest seq';
+
+-- The grants of the namespaces the caller administers.
+CREATE FUNCTION _api__view_namespace_grants() RETURNS TABLE(namespace text, grantee regrole,
+	level text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	ns text[] COLLATE "C" := imagestream._granted_namespaces('admin');
+BEGIN
+	RETURN QUERY
+		SELECT g.namespace, g.grantee, g.level FROM imagestream.namespace_grant g
+		WHERE ns IS NULL OR g.namespace = ANY (ns);
+END $$;
+
+CREATE FUNCTION _view_namespace_grants() RETURNS TABLE(namespace text, grantee regrole,
+	level text)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+
+CREATE VIEW namespace_grants AS
+SELECT g.namespace COLLATE "C" AS namespace, g.grantee, g.level
+FROM imagestream._view_namespace_grants() g;
+COMMENT ON VIEW namespace_grants IS 'the grants of the namespaces the caller administers';

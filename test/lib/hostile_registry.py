@@ -60,6 +60,10 @@ the scenario: its first path component that names one (so "ok" and
   redirectchallenge  302 to the same path at --redirect-target, under
                    "bearerauth/" (or "basicauth/" when the next path component
                    is "basic"), where that server challenges for itself
+  foreignchild     "foreignchild/HEX/app": by tag, a manifest list of the ok
+                   manifest (linux/amd64) and of sha256:HEX (linux/s390x), a
+                   digest this registry does not have; by that digest, the ok
+                   manifest (so the body does not hash to it); else as "ok"
 
 Every scenario applies to manifests, blobs and tags/list alike where that
 makes sense (content scenarios serve the ok blobs).  GET /v2/ answers 200.
@@ -104,6 +108,7 @@ SCENARIOS = [
     "paged", "delayed", "redirectto", "redirectscheme", "basicauth", "bearerauth",
     "deepnest", "deeptoken", "badlayer",
     "linkaway", "redirectchallenge",
+    "foreignchild",
 ]
 
 # Spellings of the loopback (and other inward) addresses a redirect may use.
@@ -427,6 +432,8 @@ class Handler(BaseHTTPRequestHandler):
     def manifest(self, name, scen, ref):
         c = self.server.content
         bydigest = ref.startswith("sha256:")
+        if scen == "foreignchild":
+            return self.foreign_child(name, ref)
         if scen == "ok" and (ref == "index" or ref == c.index_digest):
             return self.send(200, c.index, MT_DOCKER_LIST, {"Docker-Content-Digest": c.index_digest})
         if scen == "schema1":
@@ -455,6 +462,24 @@ class Handler(BaseHTTPRequestHandler):
             digest = sha256(b"this is not the body")
         ctype = "application/x-unknown" if scen == "unknowntype" else MT_DOCKER
         return self.send(200, c.manifest, ctype, {"Docker-Content-Digest": digest})
+
+    def foreign_child(self, name, ref):
+        c = self.server.content
+        parts = name.split("/")
+        i = parts.index("foreignchild")
+        foreign = "sha256:" + (parts[i + 1] if i + 1 < len(parts) else "0" * 64)
+        if ref == c.digest or ref == foreign:
+            return self.send(200, c.manifest, MT_DOCKER, {"Docker-Content-Digest": ref})
+        index = jdump({
+            "schemaVersion": 2, "mediaType": MT_DOCKER_LIST,
+            "manifests": [
+                {"mediaType": MT_DOCKER, "size": len(c.manifest), "digest": c.digest,
+                 "platform": {"architecture": "amd64", "os": "linux"}},
+                {"mediaType": MT_DOCKER, "size": len(c.manifest), "digest": foreign,
+                 "platform": {"architecture": "s390x", "os": "linux"}}]})
+        if ref.startswith("sha256:") and ref != sha256(index):
+            return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
+        return self.send(200, index, MT_DOCKER_LIST, {"Docker-Content-Digest": sha256(index)})
 
     # -- behaviour scenarios (any endpoint of the repository)
 
