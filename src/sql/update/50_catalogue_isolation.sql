@@ -5,6 +5,9 @@
 -- (held_child).  S17: no base table is readable by PUBLIC; the views read
 -- set-returning functions that the planner cannot push a caller's
 -- conditions into.
+-- _worker_apply below also carries finding S14's change: it records a
+-- failure before it parses the source, so a source stored before 0.3.0
+-- refused it gets its failure condition instead of an error each cycle.
 
 -- The children whose manifests an import into the stream fetched and
 -- verified.  An index may list any digest (whoever writes one chooses its
@@ -401,7 +404,7 @@ LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	t imagestream.tag;
 	s imagestream.stream;
-	repo imagestream.image_ref := imagestream.ref_name(p_source::imagestream.image_ref)::imagestream.image_ref;
+	repo imagestream.image_ref;
 BEGIN
 	SELECT * INTO t FROM imagestream.tag WHERE id = p_tag_id;
 	IF NOT FOUND OR NOT t.has_spec OR t.from_ref IS DISTINCT FROM p_source THEN
@@ -416,6 +419,9 @@ BEGIN
 		PERFORM imagestream._record_failure(t.id, f.reason, f.message, p_generation);
 		RETURN;
 	END IF;
+	-- (only now: a failure is recorded even for a source stored before 0.3.0
+	-- refused it, which no longer parses)
+	repo := imagestream.ref_name(p_source::imagestream.image_ref)::imagestream.image_ref;
 	PERFORM imagestream._import_fetched(f, p_source::imagestream.image_ref, true);
 	PERFORM imagestream._hold_children(s.id, f);
 	PERFORM imagestream._record_import(s, false, t.name, t.from_ref,
