@@ -7,10 +7,11 @@ use warnings;
 use Exporter 'import';
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils ();
 use Test::More;
 use Time::HiRes ();
 
-our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for);
+our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for assert_no_crash);
 
 # A started cluster that preloads the library, with the extension created
 # in database "postgres".  Its background worker is off unless worker => 1,
@@ -55,6 +56,20 @@ sub invariants_hold
 	my $v = $node->safe_psql('postgres',
 		"SELECT string_agg(format('%s: %s (%s)', invariant, object, detail), E'\\n') FROM imagestream.check_invariants()");
 	return is($v, '', $name // "the model's invariants hold");
+}
+
+# A test that no process of $node crashed: its log has no process
+# terminated by a signal, no server process that ended abnormally and no
+# background worker that exited with an error, except lines matching
+# $opts{allow} (a deliberate kill).
+sub assert_no_crash
+{
+	my ($node, %opts) = @_;
+	my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile);
+	my @bad = grep { /terminated by signal|server process .* was terminated|exited with exit code|terminating any other active server processes|Failed process was running/ }
+	  split /\n/, $log;
+	@bad = grep { !/$opts{allow}/ } @bad if $opts{allow};
+	return is(join("\n", @bad), '', $opts{name} // 'no backend crashed: ' . $node->name);
 }
 
 # Rows of a TSV file as hashes keyed by its header, each with its line
