@@ -60,15 +60,23 @@ sub invariants_hold
 
 # A test that no process of $node crashed: its log has no process
 # terminated by a signal, no server process that ended abnormally and no
-# background worker that exited with an error, except lines matching
-# $opts{allow} (a deliberate kill).
+# background worker that exited with an error outside a shutdown (where
+# workers exit with 1), except lines matching $opts{allow} (a deliberate
+# kill).
 sub assert_no_crash
 {
 	my ($node, %opts) = @_;
-	my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile);
-	my @bad = grep { /terminated by signal|server process .* was terminated|exited with exit code|terminating any other active server processes|Failed process was running/ }
-	  split /\n/, $log;
-	@bad = grep { !/$opts{allow}/ } @bad if $opts{allow};
+	my @bad;
+	my $stopping = 0;
+	for my $line (split /\n/, PostgreSQL::Test::Utils::slurp_file($node->logfile))
+	{
+		$stopping = 1 if $line =~ /received (smart|fast|immediate) shutdown request/;
+		$stopping = 0 if $line =~ /database system is ready to accept connections/;
+		next if $opts{allow} && $line =~ $opts{allow};
+		push @bad, $line
+		  if $line =~ /terminated by signal|was terminated by exception|server process .* exited with exit code|terminating any other active server processes|Failed process was running/
+		  || (!$stopping && $line =~ /exited with exit code/);
+	}
 	return is(join("\n", @bad), '', $opts{name} // 'no backend crashed: ' . $node->name);
 }
 

@@ -321,5 +321,77 @@ is(q1(q{SELECT count(*) FROM imagestream.tag WHERE namespace = 'alpha'}), '4', '
 my $seconds = time() - $t0;
 note sprintf('%.0f s', $seconds);
 cmp_ok($seconds, '<', 120, 'the whole surface is called in under 2 minutes');
+
+# ---------------------------------------------------------------------------
+# S24: namespace grants outlived DROP ROLE as a bare OID, which a restore or
+# a new role with the same OID took over.
+# ---------------------------------------------------------------------------
+
+# what $role sees of namespace alpha in $db ('' if it cannot even connect)
+sub sees
+{
+	my ($db, $role) = @_;
+	my ($ret, $out) = $node->psql($db, "SET ROLE $role;\nSELECT count(*) FROM imagestream.image_streams WHERE namespace = 'alpha'");
+	return $out;
+}
+
+q1(q{CREATE ROLE leaver LOGIN; CREATE DATABASE other});
+$node->safe_psql('other', q{
+	CREATE EXTENSION imagestream;
+	SELECT imagestream.create_stream('alpha/app');
+	SELECT imagestream.grant_namespace('alpha', 'leaver', 'view');
+});
+q1(q{SELECT imagestream.grant_namespace('alpha', 'leaver', 'view')});
+my $oid = q1(q{SELECT 'leaver'::regrole::oid});
+is(sees('postgres', 'leaver') . sees('other', 'leaver'), '11', 'S24: a grantee sees its namespace in both databases');
+($ret, $out, $err) = $node->psql('postgres', 'DROP ROLE leaver');
+like($err, qr/role "leaver" cannot be dropped because some objects depend on it\n.*privileges for function imagestream\.namespace_grantee\(\)/,
+	'S24: DROP ROLE refuses a role that holds namespace grants');
+$node->psql('postgres', 'DROP OWNED BY leaver');
+is(sees('postgres', 'leaver') . sees('other', 'leaver'), '01',
+	'S24: DROP OWNED BY takes its grants in that database at once, not in another');
+($ret, $out, $err) = $node->psql('postgres', 'DROP ROLE leaver');
+like($err, qr/1 object in database other/, 'S24: DROP ROLE refuses while another database holds one');
+$node->psql('other', 'DROP OWNED BY leaver');
+$node->psql('postgres', 'DROP ROLE leaver');
+q1('CREATE ROLE leaver LOGIN');
+is(sees('postgres', 'leaver') . sees('other', 'leaver'), '00', 'S24: a new role with the same name has no right');
+q1('DROP ROLE leaver');
+
+# a new role gets the dropped one's OID, as after a wraparound: the OID
+# counter is set a little before it (the server may take an OID as it
+# starts), and roles are created until one has it
+$node->stop;
+$node->command_ok([ 'pg_resetwal', '-o', $oid - 50, $node->data_dir ], 'pg_resetwal sets the next OID');
+$node->start;
+q1(qq{
+	DO \$\$
+	DECLARE
+		i integer := 0;
+	BEGIN
+		LOOP
+			i := i + 1;
+			EXECUTE format('CREATE ROLE filler_%s', i);
+			EXIT WHEN ('filler_' || i)::regrole::oid >= $oid OR i = 60;
+		END LOOP;
+		EXECUTE format('ALTER ROLE filler_%s RENAME TO heir', i);
+	END \$\$;
+});
+is(q1(q{SELECT 'heir'::regrole::oid}), $oid, 'S24: a new role gets the OID of the dropped grantee');
+is(sees('postgres', 'heir') . sees('other', 'heir'), '00', 'S24: and none of its rights');
+
+# a dump holds the grants that count, by role name
+my $dir = PostgreSQL::Test::Utils::tempdir;
+$node->command_ok([ 'pg_dump', '-Fc', '-f', "$dir/dump", '-d', $node->connstr('postgres') ], 'pg_dump succeeds');
+q1('CREATE DATABASE restored');
+$node->command_ok([ 'pg_restore', '--exit-on-error', '-d', $node->connstr('restored'), "$dir/dump" ],
+	'pg_restore succeeds');
+is($node->safe_psql('restored', q{SELECT string_agg(grantee::text, ',') FROM imagestream.namespace_grant}),
+	'tenant', 'S24: the dump leaves out the grant of the dropped role, which its OID would give to another');
+is(sees('restored', 'tenant') . sees('restored', 'heir'), '10', 'S24: a restored grant gives its right, by role name');
+
+($ret, $out, $err) = $node->psql('postgres', q{SELECT imagestream.grant_namespace('alpha', 4000000000::oid::regrole, 'view')});
+like($err, qr/role with OID 4000000000 does not exist/, 'S24: a grant to a role that does not exist is refused');
+
 assert_no_crash($node);
 done_testing();
