@@ -64,7 +64,7 @@ REVOKE ALL ON FUNCTION namespace_grantee() FROM PUBLIC;
 -- revoked); its last row revokes it.  Writers of grants take the table's
 -- SHARE ROW EXCLUSIVE lock first: the privilege is one catalog row.
 CREATE FUNCTION _namespace_grant_marker() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	marker aclitem[] := (SELECT proacl FROM pg_proc WHERE oid = 'imagestream.namespace_grantee()'::regprocedure);
 	role name;
