@@ -245,12 +245,17 @@ sub run_calls
 	{
 		wait_for($node, 'SELECT 1', '1', 60);
 		my @run = @calls[ $from .. $#calls ];
-		my $script = $header . join('', map { "BEGIN; $_ ROLLBACK;\n" } @run);
-		my ($ret, $out, $err) = $node->psql('postgres', $script, on_error_stop => 0, extra_params => [ '-U', $role ]);
+		# from a file: psql may end early (a crash), and a script on its
+		# stdin would then end the test with SIGPIPE
+		my $file = "$PostgreSQL::Test::Utils::tmp_check/calls.sql";
+		open(my $fh, '>', $file) or die "cannot write $file: $!";
+		print $fh $header, map { "BEGIN; $_ ROLLBACK;\n" } @run;
+		close $fh;
+		my ($ret, $out, $err) = $node->psql('postgres', '', on_error_stop => 0, extra_params => [ '-U', $role, '-f', $file ]);
 		my $lost;
 		for my $line (split /\n/, $err)
 		{
-			next unless $line =~ /^psql:<stdin>:(\d+): (.*)/;
+			next unless $line =~ /^psql:[^:]*:(\d+): (.*)/;
 			my ($i, $text) = ($1 - $first - 1, $2);
 			my $what = $run[$i] // "line $1";
 			if ($text =~ /server closed the connection|connection to server was lost/)
