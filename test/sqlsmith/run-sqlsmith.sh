@@ -40,7 +40,7 @@ CONN="host=$WORK port=5432 dbname=postgres"
 psql_as() { local user=$1; shift; run_as "$BIN/psql" -X -q -v ON_ERROR_STOP=1 "$CONN user=$user" "$@"; }
 
 stop() { run_as "$BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1; }
-trap stop EXIT
+trap 'stop; echo "logs kept in $WORK"' EXIT
 
 run_as "$BIN/initdb" -D "$WORK/data" -A trust -U "$owner" --no-sync >/dev/null || exit 1
 # No registry named by a tag is allowed: every import, by a query or by the
