@@ -55,7 +55,7 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 $(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql: $(UPDATE_SOURCES)
 	cat $^ > $@
 
-.PHONY: test fuzz demo bench stress
+.PHONY: test fuzz demo bench stress sqlsmith
 
 # The one command that checks everything: dependencies, -Werror build,
 # install, pg_regress, TAP tests and 20 s of each fuzz target.
@@ -73,6 +73,11 @@ bench:
 # The tests that take minutes: concurrency, resource bounds (doc/reliability.md).
 stress:
 	bash test/stress/run-stress.sh
+
+# Random queries by Debian's sqlsmith, about 5 minutes, no crash allowed
+# (test/sqlsmith/run-sqlsmith.sh; SQLSMITH_SECONDS, SQLSMITH_QUERIES).
+sqlsmith:
+	bash test/sqlsmith/run-sqlsmith.sh
 
 # The libFuzzer targets (test/fuzz/run-fuzz.sh); FUZZ_SECONDS is per target.
 FUZZ_SECONDS ?= 20

@@ -259,10 +259,18 @@ fetch_result_datum_shared(const FetchResult *r, TupleDesc desc)
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
+/* a boolean argument that may be NULL: NULL is false */
+static bool
+optional_bool(FunctionCallInfo fcinfo, int arg)
+{
+	return !PG_ARGISNULL(arg) && PG_GETARG_BOOL(arg);
+}
+
 /*
  * _fetch_source(ref, insecure, preserve, known, prefer_os, prefer_arch) ->
  * (status, reason, message, retry_after, image, source_digest, digests,
- * media_types, manifests, configs)
+ * media_types, manifests, configs).  Not STRICT: known and the preferred
+ * platform may be NULL; a NULL ref fetches nothing and gives NULL.
  */
 PG_FUNCTION_INFO_V1(imagestream_fetch_source);
 Datum
@@ -274,11 +282,13 @@ imagestream_fetch_source(PG_FUNCTION_ARGS)
 	char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
 	TupleDesc	desc;
 
-	registry_target(PG_GETARG_DATUM(0), PG_GETARG_BOOL(1), &t);
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	registry_target(PG_GETARG_DATUM(0), optional_bool(fcinfo, 1), &t);
 	source_reference(PG_GETARG_DATUM(0), reference, sizeof(reference));
 	if (!PG_ARGISNULL(3))
 		datum_get_digest(PG_GETARG_DATUM(3), &known);
-	fetch_source(&t, reference, PG_GETARG_BOOL(2), PG_ARGISNULL(3) ? NULL : &known,
+	fetch_source(&t, reference, optional_bool(fcinfo, 2), PG_ARGISNULL(3) ? NULL : &known,
 				 optional_text(fcinfo, 4), optional_text(fcinfo, 5), &r);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
@@ -383,7 +393,11 @@ imagestream_fetch_sources(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* _registry_tag_pages(ref, insecure) -> (status, reason, message, pages text[]) */
+/*
+ * _registry_tag_pages(ref, insecure) -> (status, reason, message, pages
+ * text[]).  STRICT since 0.3.0; the check stays for a library that runs
+ * under 0.2.0's SQL objects until ALTER EXTENSION UPDATE.
+ */
 PG_FUNCTION_INFO_V1(imagestream_registry_tag_pages);
 Datum
 imagestream_registry_tag_pages(PG_FUNCTION_ARGS)
@@ -396,6 +410,8 @@ imagestream_registry_tag_pages(PG_FUNCTION_ARGS)
 	bool		nulls[4] = {0};
 	bool		ok;
 
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
 	registry_target(PG_GETARG_DATUM(0), PG_GETARG_BOOL(1), &t);
 	ok = registry_get_tag_pages(&t, &pages, &f);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)

@@ -40,13 +40,15 @@ pull_spec_datum(Datum reference, bool has_image, Datum image, bool local_policy,
 
 /*
  * SQL: _pull_spec_of(reference, image, local_policy, namespace, stream), for
- * the view; NULL when the tag has no event.
+ * the view; NULL when the tag has no event.  Not STRICT, because a NULL image
+ * is a reference-only event and a NULL local_policy means Source; a NULL
+ * reference, namespace or stream gives NULL (any role may call it).
  */
 PG_FUNCTION_INFO_V1(imagestream_pull_spec);
 Datum
 imagestream_pull_spec(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(0))
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(3) || PG_ARGISNULL(4))
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(pull_spec_datum(PG_GETARG_DATUM(0), !PG_ARGISNULL(1), PG_GETARG_DATUM(1),
 									!PG_ARGISNULL(2) && PG_GETARG_BOOL(2),

@@ -22,14 +22,18 @@
 #include "access/tableam.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_proc.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
 #include "relation.h"
 #include "rights.h"
@@ -78,6 +82,46 @@ rights_privileged(Oid role)
 	return OidIsValid(owner) && has_privs_of_role(role, owner);
 }
 
+/*
+ * Whether grantee holds EXECUTE on namespace_grantee() itself (not through
+ * PUBLIC or a role): the privilege that makes its namespace_grant rows count
+ * (src/sql/50_rights.sql).  DROP OWNED BY revokes it, and a role that gets
+ * the OID of a dropped one does not have it.  Under the SQL objects of 0.2.0
+ * (the library updated, ALTER EXTENSION UPDATE not run yet) there is no such
+ * function, and a row counts as it did then.
+ */
+static bool
+holds_grants(Oid grantee)
+{
+	Oid			marker = LookupFuncName(list_make2(makeString(IMAGESTREAM_SCHEMA),
+												   makeString("namespace_grantee")),
+										0, NULL, true);
+	HeapTuple	tup;
+	Datum		acl_datum;
+	bool		isnull;
+	bool		found = false;
+
+	if (!OidIsValid(marker))
+		return true;
+	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(marker));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for function %u", marker);
+	acl_datum = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proacl, &isnull);
+	if (!isnull)
+	{
+		Acl		   *acl = DatumGetAclP(acl_datum);
+		AclItem    *items = ACL_DAT(acl);
+
+		for (int i = 0; i < ACL_NUM(acl) && !found; i++)
+			found = items[i].ai_grantee == grantee && (items[i].ai_privs & ACL_EXECUTE) != 0;
+		/* it runs per row a policy checks: free a detoasted copy */
+		if ((Pointer) acl != DatumGetPointer(acl_datum))
+			pfree(acl);
+	}
+	ReleaseSysCache(tup);
+	return found;
+}
+
 /* A grant of at least rank on namespace held by role (or a role it inherits). */
 static bool
 granted(Oid role, const char *namespace, int rank)
@@ -100,7 +144,7 @@ granted(Oid role, const char *namespace, int rank)
 		Oid			grantee = DatumGetObjectId(slot_getattr(slot, grantee_att, &isnull));
 		char	   *level = TextDatumGetCString(slot_getattr(slot, level_att, &isnull));
 
-		found = level_rank(level) >= rank && has_privs_of_role(role, grantee);
+		found = level_rank(level) >= rank && has_privs_of_role(role, grantee) && holds_grants(grantee);
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);

@@ -18,7 +18,7 @@ CREATE FUNCTION _fetch_sources(refs image_ref[], insecure boolean[], preserve bo
 
 CREATE FUNCTION _registry_tag_pages(ref image_ref, insecure boolean,
 	OUT status text, OUT reason text, OUT message text, OUT pages text[])
-	AS 'MODULE_PATHNAME', 'imagestream_registry_tag_pages' LANGUAGE C VOLATILE;
+	AS 'MODULE_PATHNAME', 'imagestream_registry_tag_pages' LANGUAGE C VOLATILE STRICT;
 
 -- Fills an image's platform and configuration from its config blob.
 CREATE FUNCTION _catalogue_config(p_digest image_digest, p_config bytea) RETURNS void

@@ -58,26 +58,26 @@ sub invariants_hold
 	return is($v, '', $name // "the model's invariants hold");
 }
 
-# A test that $node's log shows no crash: no process terminated by a signal,
-# and no process or background worker that exited with an error code, but
-# during a shutdown (where the worker and the logical replication launcher
-# exit with 1) and those matching $opts{allow} (exits a test causes on
-# purpose).
+# A test that no process of $node crashed: its log has no process
+# terminated by a signal, no server process that ended abnormally and no
+# background worker that exited with an error outside a shutdown (where
+# workers exit with 1), except lines matching $opts{allow} (a deliberate
+# kill).
 sub assert_no_crash
 {
 	my ($node, %opts) = @_;
-	my $stopping = 0;
 	my @bad;
-	for (split /\n/, PostgreSQL::Test::Utils::slurp_file($node->logfile))
+	my $stopping = 0;
+	for my $line (split /\n/, PostgreSQL::Test::Utils::slurp_file($node->logfile))
 	{
-		$stopping = 1 if /received \w+ shutdown request/;
-		$stopping = 0 if /database system is ready to accept connections/;
-		push @bad, $_
-		  if (/terminated by signal|server process .* was terminated/
-			|| (/exited with exit code/ && !$stopping))
-		  && !($opts{allow} && /$opts{allow}/);
+		$stopping = 1 if $line =~ /received (smart|fast|immediate) shutdown request/;
+		$stopping = 0 if $line =~ /database system is ready to accept connections/;
+		next if $opts{allow} && $line =~ $opts{allow};
+		push @bad, $line
+		  if $line =~ /terminated by signal|was terminated by exception|server process .* exited with exit code|terminating any other active server processes|Failed process was running/
+		  || (!$stopping && $line =~ /exited with exit code/);
 	}
-	return is(join("\n", @bad), '', 'no process of ' . $node->name . ' crashed');
+	return is(join("\n", @bad), '', $opts{name} // 'no backend crashed: ' . $node->name);
 }
 
 # Rows of a TSV file as hashes keyed by its header, each with its line
