@@ -7,10 +7,11 @@ use warnings;
 use Exporter 'import';
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils ();
 use Test::More;
 use Time::HiRes ();
 
-our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for);
+our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for assert_no_crash);
 
 # A started cluster that preloads the library, with the extension created
 # in database "postgres".  Its background worker is off unless worker => 1,
@@ -55,6 +56,19 @@ sub invariants_hold
 	my $v = $node->safe_psql('postgres',
 		"SELECT string_agg(format('%s: %s (%s)', invariant, object, detail), E'\\n') FROM imagestream.check_invariants()");
 	return is($v, '', $name // "the model's invariants hold");
+}
+
+# A test that no process of $node crashed, as its server log tells: no
+# process ended by a signal, no backend terminated, no background worker
+# that exited with an error (but those matching $allow, a deliberate exit).
+sub assert_no_crash
+{
+	my ($node, $allow, $name) = @_;
+	my @bad = grep {
+		/terminated by signal|server process .* was terminated|exited with exit code/
+		  && !(defined $allow && /$allow/)
+	} split /\n/, PostgreSQL::Test::Utils::slurp_file($node->logfile);
+	return is(join("\n", @bad), '', $name // 'no server process crashed');
 }
 
 # Rows of a TSV file as hashes keyed by its header, each with its line
