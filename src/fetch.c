@@ -13,6 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
 #include "digest_type.h"
@@ -157,9 +158,9 @@ fetch_children(const RegistryTarget *t, const char *reference, const Manifest *m
 	return true;
 }
 
-void
-fetch_source(const RegistryTarget *t, const char *reference, bool preserve, const Digest *known,
-			 const char *prefer_os, const char *prefer_arch, FetchResult *r)
+static void
+fetch_into(const RegistryTarget *t, const char *reference, bool preserve, const Digest *known,
+		   const char *prefer_os, const char *prefer_arch, FetchResult *r)
 {
 	RegistryBody body;
 	Manifest	m;
@@ -222,6 +223,28 @@ fetch_source(const RegistryTarget *t, const char *reference, bool preserve, cons
 		r->image = ((FetchedManifest *) llast(r->manifests))->digest;
 	}
 	r->status = FETCH_SUCCESS;
+}
+
+/*
+ * In a memory context of its own, so that what a failed fetch read goes at
+ * once, not with its caller's context (the worker's lives for a cycle).
+ */
+void
+fetch_source(const RegistryTarget *t, const char *reference, bool preserve, const Digest *known,
+			 const char *prefer_os, const char *prefer_arch, FetchResult *r)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext ctx = AllocSetContextCreate(caller, "imagestream fetch", ALLOCSET_DEFAULT_SIZES);
+
+	MemoryContextSwitchTo(ctx);
+	fetch_into(t, reference, preserve, known, prefer_os, prefer_arch, r);
+	MemoryContextSwitchTo(caller);
+	if (r->status == FETCH_FAILURE)
+	{
+		r->failure.message = r->failure.message ? pstrdup(r->failure.message) : NULL;
+		r->manifests = NIL;
+		MemoryContextDelete(ctx);
+	}
 }
 
 static Datum
