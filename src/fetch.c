@@ -7,9 +7,13 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/tuplestore.h"
 
 #include "digest_type.h"
@@ -80,9 +84,83 @@ fetch_child(const RegistryTarget *t, const ManifestChild *c, FetchResult *r)
 	return fetch_image(t, &body, &m, r);
 }
 
-void
-fetch_source(const RegistryTarget *t, const char *reference, bool preserve, const Digest *known,
-			 const char *prefer_os, const char *prefer_arch, FetchResult *r)
+static int
+compare_strings(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* How many distinct digests the children of an index have. */
+static int
+distinct_children(const Manifest *m)
+{
+	int			n = list_length(m->children);
+	const char **digests = palloc(sizeof(char *) * Max(n, 1));
+	int			count = 0;
+	ListCell   *lc;
+	int			i = 0;
+
+	foreach(lc, m->children)
+	{
+		const char *d = ((ManifestChild *) lfirst(lc))->digest;
+
+		digests[i++] = d ? d : "";
+	}
+	qsort(digests, n, sizeof(char *), compare_strings);
+	for (i = 0; i < n; i++)
+		if (i == 0 || strcmp(digests[i], digests[i - 1]) != 0)
+			count++;
+	pfree(digests);
+	return count;
+}
+
+static bool
+listed(const List *digests, const char *digest)
+{
+	const ListCell *lc;
+
+	foreach(lc, digests)
+		if (strcmp(lfirst(lc), digest) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The children of an index for PreserveOriginal: each distinct one once,
+ * however often the index lists it, and no more than the setting allows.
+ */
+static bool
+fetch_children(const RegistryTarget *t, const char *reference, const Manifest *m, FetchResult *r)
+{
+	int			distinct = distinct_children(m);
+	List	   *fetched = NIL;
+	ListCell   *lc;
+
+	if (distinct > imagestream_max_index_children)
+	{
+		r->failure.reason = "ManifestTooLarge";
+		r->failure.message = psprintf("The index %s of %s lists %d manifests, over imagestream.max_index_children (%d).",
+									  reference, t->repository, distinct,
+									  imagestream_max_index_children);
+		return false;
+	}
+	foreach(lc, m->children)
+	{
+		ManifestChild *c = lfirst(lc);
+
+		if (c->digest && listed(fetched, c->digest))
+			continue;
+		if (!fetch_child(t, c, r))
+			return false;
+		fetched = lappend(fetched, c->digest);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return true;
+}
+
+static void
+fetch_into(const RegistryTarget *t, const char *reference, bool preserve, const Digest *known,
+		   const char *prefer_os, const char *prefer_arch, FetchResult *r)
 {
 	RegistryBody body;
 	Manifest	m;
@@ -90,8 +168,17 @@ fetch_source(const RegistryTarget *t, const char *reference, bool preserve, cons
 	char	   *os = strtok(platform, "/");
 	char	   *arch = os ? strtok(NULL, "/") : NULL;
 	char	   *variant = arch ? strtok(NULL, "/") : NULL;
+	RegistryTarget bounded;
+	ReadBudget	budget;
 
 	memset(r, 0, sizeof(*r));
+	if (t->budget == NULL)
+	{
+		read_budget_start(&budget, imagestream_max_import_size, "imagestream.max_import_size");
+		bounded = *t;
+		bounded.budget = &budget;
+		t = &bounded;
+	}
 	r->status = FETCH_FAILURE;
 	if (!registry_get_manifest(t, reference, known, &body, &r->failure))
 		return;
@@ -113,11 +200,9 @@ fetch_source(const RegistryTarget *t, const char *reference, bool preserve, cons
 	else if (preserve)
 	{
 		FetchedManifest *index = palloc0(sizeof(FetchedManifest));
-		ListCell   *lc;
 
-		foreach(lc, m.children)
-			if (!fetch_child(t, lfirst(lc), r))
-				return;
+		if (!fetch_children(t, reference, &m, r))
+			return;
 		index->digest = body.digest;
 		index->media_type = m.media_type;
 		index->manifest = body.data;
@@ -149,6 +234,28 @@ fetch_result_error(FetchResult *r, const ErrorData *e)
 	r->failure.message = e->detail
 		? psprintf("The import stopped on an error: %s. %s", e->message, e->detail)
 		: psprintf("The import stopped on an error: %s.", e->message);
+}
+
+/*
+ * In a memory context of its own, so that what a failed fetch read goes at
+ * once, not with its caller's context (the worker's lives for a cycle).
+ */
+void
+fetch_source(const RegistryTarget *t, const char *reference, bool preserve, const Digest *known,
+			 const char *prefer_os, const char *prefer_arch, FetchResult *r)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext ctx = AllocSetContextCreate(caller, "imagestream fetch", ALLOCSET_DEFAULT_SIZES);
+
+	MemoryContextSwitchTo(ctx);
+	fetch_into(t, reference, preserve, known, prefer_os, prefer_arch, r);
+	MemoryContextSwitchTo(caller);
+	if (r->status == FETCH_FAILURE)
+	{
+		r->failure.message = r->failure.message ? pstrdup(r->failure.message) : NULL;
+		r->manifests = NIL;
+		MemoryContextDelete(ctx);
+	}
 }
 
 static Datum
@@ -189,7 +296,9 @@ source_reference(Datum ref, char *reference, size_t size)
 static void
 result_columns(const FetchResult *r, TupleDesc desc, Datum *values, bool *nulls)
 {
-	int			n = list_length(r->manifests);
+	/* a failure half-way keeps nothing of what it read */
+	List	   *fetched = r->status == FETCH_SUCCESS ? r->manifests : NIL;
+	int			n = list_length(fetched);
 	Datum	   *digests = palloc(sizeof(Datum) * (n + 1));
 	Datum	   *types = palloc(sizeof(Datum) * (n + 1));
 	Datum	   *manifests = palloc(sizeof(Datum) * (n + 1));
@@ -213,7 +322,7 @@ result_columns(const FetchResult *r, TupleDesc desc, Datum *values, bool *nulls)
 	values[4] = nulls[4] ? (Datum) 0 : digest_get_datum(&r->image);
 	nulls[5] = r->status == FETCH_FAILURE;
 	values[5] = nulls[5] ? (Datum) 0 : digest_get_datum(&r->source_digest);
-	foreach(lc, r->manifests)
+	foreach(lc, fetched)
 	{
 		FetchedManifest *fm = lfirst(lc);
 
@@ -394,26 +503,22 @@ imagestream_fetch_sources(PG_FUNCTION_ARGS)
 }
 
 /*
- * _registry_tag_pages(ref, insecure) -> (status, reason, message, pages
- * text[]).  STRICT since 0.3.0; the check stays for a library that runs
- * under 0.2.0's SQL objects until ALTER EXTENSION UPDATE.
+ * The tags of a tag list as (status, reason, message, tags text[]), or with
+ * as_page, the one element of tags a JSON page {"tags": [...]}.
  */
-PG_FUNCTION_INFO_V1(imagestream_registry_tag_pages);
-Datum
-imagestream_registry_tag_pages(PG_FUNCTION_ARGS)
+static Datum
+registry_tags_datum(FunctionCallInfo fcinfo, bool as_page)
 {
 	RegistryTarget t;
 	RegistryFailure f;
-	List	   *pages;
+	List	   *tags;
 	TupleDesc	desc;
 	Datum		values[4] = {0};
 	bool		nulls[4] = {0};
 	bool		ok;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_NULL();
 	registry_target(PG_GETARG_DATUM(0), PG_GETARG_BOOL(1), &t);
-	ok = registry_get_tag_pages(&t, &pages, &f);
+	ok = registry_get_tags(&t, &tags, &f);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	values[0] = CStringGetTextDatum(ok ? "ok" : "failed");
@@ -422,16 +527,59 @@ imagestream_registry_tag_pages(PG_FUNCTION_ARGS)
 	nulls[2] = ok;
 	values[2] = ok ? (Datum) 0 : CStringGetTextDatum(f.message);
 	nulls[3] = !ok;
-	if (ok)
+	if (ok && as_page)
 	{
-		int			n = list_length(pages);
+		StringInfoData page;
+		Datum		item;
+		ListCell   *lc;
+
+		initStringInfo(&page);
+		appendStringInfoString(&page, "{\"tags\": [");
+		foreach(lc, tags)
+		{
+			if (lc != list_head(tags))
+				appendStringInfoString(&page, ", ");
+			escape_json(&page, lfirst(lc));
+		}
+		appendStringInfoString(&page, "]}");
+		list_free_deep(tags);
+		item = CStringGetTextDatum(page.data);
+		values[3] = PointerGetDatum(construct_array(&item, 1, TEXTOID, -1, false, TYPALIGN_INT));
+	}
+	else if (ok)
+	{
+		int			n = list_length(tags);
 		Datum	   *items = palloc(sizeof(Datum) * (n + 1));
 		ListCell   *lc;
 		int			i = 0;
 
-		foreach(lc, pages)
+		foreach(lc, tags)
 			items[i++] = CStringGetTextDatum((char *) lfirst(lc));
+		list_free_deep(tags);
 		values[3] = PointerGetDatum(construct_array(items, n, TEXTOID, -1, false, TYPALIGN_INT));
 	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
+}
+
+/* _registry_tags(ref, insecure) -> (status, reason, message, tags text[]) */
+PG_FUNCTION_INFO_V1(imagestream_registry_tags);
+Datum
+imagestream_registry_tags(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_DATUM(registry_tags_datum(fcinfo, false));
+}
+
+/*
+ * _registry_tag_pages(ref, insecure) -> (status, reason, message, pages
+ * text[]) of 0.1.0 and 0.2.0, until ALTER EXTENSION UPDATE replaces it: the
+ * tags as one page, so that their import_image reads as little as ours.
+ */
+PG_FUNCTION_INFO_V1(imagestream_registry_tag_pages);
+Datum
+imagestream_registry_tag_pages(PG_FUNCTION_ARGS)
+{
+	/* (0.2.0 did not declare it STRICT) */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	PG_RETURN_DATUM(registry_tags_datum(fcinfo, true));
 }

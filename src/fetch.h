@@ -14,7 +14,8 @@ typedef enum FetchStatus
 {
 	FETCH_SUCCESS,
 	FETCH_UNCHANGED,
-	FETCH_FAILURE
+	FETCH_FAILURE,
+	FETCH_DEFERRED				/* not fetched: fetch_many's budget ran out */
 } FetchStatus;
 
 /* One manifest to catalogue, with its config blob (NULL for an index). */
@@ -39,7 +40,10 @@ typedef struct FetchResult
 
 /*
  * Fetches reference (a tag or digest) of target.  With known (the digest the
- * source served last time) an unchanged source costs one HEAD request.
+ * source served last time) an unchanged source costs one HEAD request.  It
+ * reads no more than the target's budget, or imagestream.max_import_size
+ * when it has none; a PreserveOriginal import reads each child of an index
+ * once, and no more than imagestream.max_index_children of them.
  */
 extern void fetch_source(const RegistryTarget *target, const char *reference, bool preserve,
 						 const Digest *known, const char *prefer_os, const char *prefer_arch,
@@ -80,8 +84,10 @@ typedef struct FetchItem
 /*
  * Fetches many sources: their HEAD requests concurrently (at most max_total
  * at once, max_per_registry per registry), then each distinct new digest
- * once.  Results of one digest share their manifests.  An error raised while
- * one source is fetched is that source's failure (fetch_result_error).
+ * once.  Results of one digest share their manifests.  Together they read
+ * at most imagestream.max_import_size: those left fail (ManifestTooLarge).
+ * An error raised while one source is fetched is that source's failure
+ * (fetch_result_error).
  */
 extern void fetch_many(FetchItem *items, int n, int max_total, int max_per_registry);
 
@@ -103,11 +109,13 @@ extern void unreachable_forget_expired(UnreachableHosts *down);
 /*
  * fetch_many in steps: the HEAD requests start at once and go on while the
  * caller polls (the worker records the previous chunk meanwhile); finish
- * waits for them and does the rest.  A cancelled one is not finished.
+ * waits for them and does the rest.  A cancelled one is not finished.  Once
+ * budget (if not NULL) has run out, the sources that need more than a HEAD
+ * request are not fetched (FETCH_DEFERRED); the first always is.
  */
 typedef struct FetchMany FetchMany;
 extern FetchMany *fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry,
-								   UnreachableHosts *down);
+								   UnreachableHosts *down, ReadBudget *budget);
 extern void fetch_many_poll(FetchMany *f);
 extern void fetch_many_finish(FetchMany *f);
 extern void fetch_many_cancel(FetchMany *f);

@@ -18,6 +18,7 @@
 #include "fetch.h"
 #include "http.h"
 #include "isolate.h"
+#include "settings.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -109,6 +110,7 @@ struct FetchMany
 	int			m;
 	HttpBatch  *running;
 	UnreachableHosts *down;
+	ReadBudget *budget;
 };
 
 /* The arguments of one fetch_source call, for run_isolated. */
@@ -131,9 +133,9 @@ fetch_one(void *arg)
 
 /*
  * fetch_source, unless the registry was found unreachable: then that
- * failure, unasked.  A fetch that finds it so adds it to the list.  An
- * error it raises (a hostile answer the reader did not expect) fails this
- * source only.
+ * failure, unasked; or the budget ran out: then nothing.  A fetch that
+ * finds it so adds it to the list.  An error it raises (a hostile answer the
+ * reader did not expect) fails this source only.
  */
 static void
 fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const Digest *known,
@@ -143,6 +145,12 @@ fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const 
 	SourceFetch s = {item, reference, known, r};
 	ErrorData  *e;
 
+	if (f->budget && read_budget_left(f->budget) == 0)
+	{
+		memset(r, 0, sizeof(*r));
+		r->status = FETCH_DEFERRED;
+		return;
+	}
 	if (u != NULL)
 	{
 		memset(r, 0, sizeof(*r));
@@ -172,7 +180,8 @@ fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const 
 }
 
 FetchMany *
-fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, UnreachableHosts *down)
+fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, UnreachableHosts *down,
+				 ReadBudget *budget)
 {
 	FetchMany  *f = palloc0(sizeof(FetchMany));
 	List	   *probed = NIL;
@@ -180,6 +189,7 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, U
 	f->items = items;
 	f->n = n;
 	f->down = down;
+	f->budget = budget;
 	f->batch = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
 	f->asked = palloc(sizeof(int) * Max(n, 1));
 	/* an insecure registry new to this process: its scheme first, once */
@@ -290,6 +300,23 @@ void
 fetch_many(FetchItem *items, int n, int max_total, int max_per_registry)
 {
 	UnreachableHosts down = {CurrentMemoryContext, 0, NIL};
+	ReadBudget	budget;
 
-	fetch_many_finish(fetch_many_start(items, n, max_total, max_per_registry, &down));
+	/* the sources of one import share what it may read */
+	read_budget_start(&budget, imagestream_max_import_size, "imagestream.max_import_size");
+	for (int i = 0; i < n; i++)
+		items[i].target.budget = &budget;
+	fetch_many_finish(fetch_many_start(items, n, max_total, max_per_registry, &down, &budget));
+	for (int i = 0; i < n; i++)
+	{
+		FetchResult *r = &items[i].result;
+
+		items[i].target.budget = NULL;
+		if (r->status != FETCH_DEFERRED)
+			continue;
+		r->status = FETCH_FAILURE;
+		r->failure.reason = "ManifestTooLarge";
+		r->failure.message = psprintf("Not read: the sources before it took this import to %s (%s).",
+									  budget.setting, size_text(budget.limit_kb));
+	}
 }

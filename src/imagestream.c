@@ -4,6 +4,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -25,6 +27,11 @@ char	   *imagestream_preferred_platform = NULL;
 int			imagestream_max_manifest_size = 4096;
 int			imagestream_request_timeout = 30000;
 int			imagestream_max_bulk_import = 50;
+int			imagestream_max_config_size = 16 * 1024;
+int			imagestream_max_index_children = 64;
+int			imagestream_max_import_size = 64 * 1024;
+int			imagestream_max_tag_list_size = 8 * 1024;
+int			imagestream_max_cycle_size = 128 * 1024;
 
 /* read by _notify_change through current_setting(); id by default (S19) */
 static int	notify_payload = 1;
@@ -96,6 +103,31 @@ _PG_init(void)
 							"Most tags one import of a whole repository imports (-1: no limit).",
 							NULL, &imagestream_max_bulk_import,
 							50, -1, PG_INT32_MAX, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("imagestream.max_config_size",
+							"Largest config blob an import reads.",
+							NULL, &imagestream_max_config_size,
+							16 * 1024, 1, 1024 * 1024, PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("imagestream.max_index_children",
+							"Most distinct manifests an index may list for a PreserveOriginal import.",
+							NULL, &imagestream_max_index_children,
+							64, 1, 100000, PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("imagestream.max_import_size",
+							"Most bytes one import reads from registries: a tag's source, or all sources of an import of all tags.",
+							NULL, &imagestream_max_import_size,
+							64 * 1024, 1, MAX_KILOBYTES, PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("imagestream.max_tag_list_size",
+							"Most bytes of tag list pages an import of all tags reads.",
+							NULL, &imagestream_max_tag_list_size,
+							8 * 1024, 1, MAX_KILOBYTES, PGC_SUSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("imagestream.max_cycle_size",
+							"Most bytes the worker reads from registries in one cycle; the tags left wait for the next.",
+							NULL, &imagestream_max_cycle_size,
+							128 * 1024, 1, MAX_KILOBYTES, PGC_SIGHUP, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomBoolVariable("imagestream.enable_worker",
 							 "Whether the background worker imports scheduled and pending tags.",

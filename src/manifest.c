@@ -6,6 +6,7 @@
 
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
+#include "utils/memutils.h"
 
 #include "compat.h"
 #include "json_fields.h"
@@ -13,11 +14,17 @@
 
 #define PATH_DEPTH 6
 
-/* Where the parser is: the field names on the way down, by level. */
+/*
+ * Where the parser is: the field names on the way down, by level.  The
+ * parser hands the callbacks a palloc'd copy of every field name and scalar;
+ * they free what they do not keep (an index of "1,1,1,..." took twelve
+ * times its size), and keep values in out.
+ */
 typedef struct ReadState
 {
 	JsonLexContext *lex;
 	char	   *path[PATH_DEPTH];
+	MemoryContext out;			/* where the Manifest's fields go */
 	Manifest   *m;
 	char	   *declared_type;
 	char	   *schema_version;
@@ -43,10 +50,17 @@ read_field_start(void *arg, char *fname, bool isnull)
 	{
 		int			i;
 
-		st->path[level] = fname;
-		for (i = level + 1; i < PATH_DEPTH; i++)
+		/* the names of the field before at this level and below are done */
+		for (i = level; i < PATH_DEPTH; i++)
+		{
+			if (st->path[i])
+				pfree(st->path[i]);
 			st->path[i] = NULL;
+		}
+		st->path[level] = fname;
 	}
+	else if (fname)
+		pfree(fname);
 	JSON_ACTION_DONE;
 }
 
@@ -59,8 +73,11 @@ read_object_start(void *arg)
 	/* entering an element of the top-level "manifests" array */
 	if (level == 2 && at(st, 1, "manifests"))
 	{
+		MemoryContext old = MemoryContextSwitchTo(st->out);
+
 		st->child = palloc0(sizeof(ManifestChild));
 		st->m->children = lappend(st->m->children, st->child);
+		MemoryContextSwitchTo(old);
 	}
 	if (level == 1 && at(st, 1, "config"))
 		st->has_config = true;
@@ -79,36 +96,47 @@ read_array_start(void *arg)
 	JSON_ACTION_DONE;
 }
 
+/* token, kept in out (and the earlier value of *field freed) */
+static void
+keep(ReadState *st, char **field, char *token)
+{
+	if (*field)
+		pfree(*field);
+	*field = MemoryContextStrdup(st->out, token);
+}
+
 static JSON_ACTION_RESULT
 read_scalar(void *arg, char *token, JsonTokenType type)
 {
 	ReadState  *st = arg;
 	int			level = st->lex->lex_level;
 
-	if (type == JSON_TOKEN_NULL)
-		JSON_ACTION_DONE;
-	if (level == 1 && at(st, 1, "mediaType"))
-		st->declared_type = token;
+	if (type == JSON_TOKEN_NULL || token == NULL)
+		;
+	else if (level == 1 && at(st, 1, "mediaType"))
+		keep(st, &st->declared_type, token);
 	else if (level == 1 && at(st, 1, "schemaVersion"))
-		st->schema_version = token;
+		keep(st, &st->schema_version, token);
 	else if (level == 2 && at(st, 1, "config") && at(st, 2, "digest"))
-		st->m->config_digest = token;
+		keep(st, &st->m->config_digest, token);
 	else if (level == 3 && at(st, 1, "manifests") && st->child)
 	{
 		if (at(st, 3, "digest"))
-			st->child->digest = token;
+			keep(st, &st->child->digest, token);
 		else if (at(st, 3, "mediaType"))
-			st->child->media_type = token;
+			keep(st, &st->child->media_type, token);
 	}
 	else if (level == 4 && at(st, 1, "manifests") && at(st, 3, "platform") && st->child)
 	{
 		if (at(st, 4, "os"))
-			st->child->os = token;
+			keep(st, &st->child->os, token);
 		else if (at(st, 4, "architecture"))
-			st->child->architecture = token;
+			keep(st, &st->child->architecture, token);
 		else if (at(st, 4, "variant"))
-			st->child->variant = token;
+			keep(st, &st->child->variant, token);
 	}
+	if (token)
+		pfree(token);
 	JSON_ACTION_DONE;
 }
 
@@ -127,11 +155,14 @@ manifest_read(const char *body, size_t len, const char *content_type, Manifest *
 	JsonSemAction sem;
 	const char *type;
 	char	   *copy;
+	MemoryContext parse_ctx;
+	JsonParseErrorType parsed;
 
 	memset(out, 0, sizeof(*out));
 	memset(&st, 0, sizeof(st));
 	memset(&sem, 0, sizeof(sem));
 	st.m = out;
+	st.out = CurrentMemoryContext;
 	if (len > PG_INT32_MAX)
 	{
 		*reason = "InvalidManifest";
@@ -145,6 +176,10 @@ manifest_read(const char *body, size_t len, const char *content_type, Manifest *
 							JSON_MAX_DEPTH);
 		return false;
 	}
+	/* the copy, the lexer and the names on the path go with parse_ctx */
+	parse_ctx = AllocSetContextCreate(CurrentMemoryContext, "imagestream manifest parse",
+									  ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(parse_ctx);
 	/* all len bytes: pnstrdup would stop at a NUL, short of what the lexer reads */
 	copy = palloc(len + 1);
 	memcpy(copy, body, len);
@@ -155,7 +190,10 @@ manifest_read(const char *body, size_t len, const char *content_type, Manifest *
 	sem.object_start = read_object_start;
 	sem.array_start = read_array_start;
 	sem.scalar = read_scalar;
-	if (pg_parse_json(st.lex, &sem) != JSON_SUCCESS || len == 0 || body[0] != '{')
+	parsed = pg_parse_json(st.lex, &sem);
+	MemoryContextSwitchTo(st.out);
+	MemoryContextDelete(parse_ctx);
+	if (parsed != JSON_SUCCESS || len == 0 || body[0] != '{')
 	{
 		*reason = "InvalidManifest";
 		*message = pstrdup("The manifest is not a valid JSON object.");

@@ -12,6 +12,7 @@
 #include <curl/curl.h>
 
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/memutils.h"
 #include "utils/builtins.h"
 
@@ -31,7 +32,6 @@
 	"application/vnd.oci.image.manifest.v1+json, " \
 	"application/vnd.docker.distribution.manifest.v2+json"
 
-#define CONFIG_MAX_BYTES (16 * 1024 * 1024)
 #define TAG_PAGES_MAX 1000
 
 static void
@@ -61,6 +61,33 @@ fail(RegistryFailure *o, const char *reason, const char *fmt,...)
 }
 
 void
+read_budget_start(ReadBudget *b, int limit_kb, const char *setting)
+{
+	b->start = http_bytes_received;
+	b->limit_kb = limit_kb;
+	b->setting = setting;
+}
+
+uint64
+read_budget_left(const ReadBudget *b)
+{
+	uint64		read = http_bytes_received - b->start;
+	uint64		limit = (uint64) b->limit_kb * 1024;
+
+	return read >= limit ? 0 : limit - read;
+}
+
+char *
+size_text(int kb)
+{
+	if (kb % (1024 * 1024) == 0)
+		return psprintf("%d GB", kb / (1024 * 1024));
+	if (kb % 1024 == 0)
+		return psprintf("%d MB", kb / 1024);
+	return psprintf("%d kB", kb);
+}
+
+void
 registry_target(Datum ref, bool insecure, RegistryTarget *t)
 {
 	ImageRefParts p;
@@ -74,6 +101,7 @@ registry_target(Datum ref, bool insecure, RegistryTarget *t)
 	t->repository = pnstrdup(p.path, p.path_len);
 	t->api_host = strcmp(t->host, "docker.io") == 0 ? pstrdup("registry-1.docker.io") : t->host;
 	t->insecure = insecure || policy_registry_insecure(t->host);
+	t->budget = NULL;
 }
 
 /*
@@ -158,11 +186,19 @@ answers_plain_http(const RegistryTarget *t)
 	return resp.status > 0;
 }
 
+static void
+fail_budget(const RegistryTarget *t, RegistryFailure *o)
+{
+	fail(o, "ManifestTooLarge", "The import of %s would read more than %s (%s) from registry %s.",
+		 t->repository, t->budget->setting, size_text(t->budget->limit_kb), t->api_host);
+}
+
 /*
  * One request to the registry API at path (below /v2/<repository>/ unless
  * absolute_url), HTTPS first and plain HTTP too for an insecure registry.
- * False, with the failure in o, when no HTTP answer came or the answer was
- * an authentication refusal.
+ * The body may be max_body bytes long, and no longer than the target's
+ * budget leaves.  False, with the failure in o, when no HTTP answer came,
+ * the answer was an authentication refusal, or the budget ran out.
  */
 static bool
 registry_request(const RegistryTarget *t, const char *path, const char *absolute_url,
@@ -173,10 +209,16 @@ registry_request(const RegistryTarget *t, const char *path, const char *absolute
 	char		why[512];
 	int			i;
 	char	   *note = NULL;
+	uint64		left = t->budget ? read_budget_left(t->budget) : PG_UINT64_MAX;
 
 	if (!policy_registry_allowed(t->host, why, sizeof(why)))
 	{
 		fail(o, "Forbidden", "%s", why);
+		return false;
+	}
+	if (left == 0)
+	{
+		fail_budget(t, o);
 		return false;
 	}
 	for (i = (t->insecure && plain_http_known(t->api_host)) ? 1 : 0; i < (t->insecure ? 2 : 1); i++)
@@ -187,7 +229,7 @@ registry_request(const RegistryTarget *t, const char *path, const char *absolute
 		req.url = absolute_url ? absolute_url
 			: psprintf("%s://%s/v2/%s/%s", schemes[i], t->api_host, t->repository, path);
 		req.accept = accept;
-		req.max_body = max_body;
+		req.max_body = (size_t) Min((uint64) max_body, left);
 		req.verify_tls = !t->insecure;
 		auth_perform(t, &req, resp, &note);
 		if (resp->status > 0 || resp->blocked || absolute_url)
@@ -207,6 +249,12 @@ registry_request(const RegistryTarget *t, const char *path, const char *absolute
 		else
 			fail(o, "Forbidden", "The connection to %s was refused: address %s is in imagestream.blocked_networks.",
 				 t->api_host, resp->blocked_address);
+		return false;
+	}
+	/* cut by the budget, not by the request's own limit */
+	if (resp->too_large && left < (uint64) max_body)
+	{
+		fail_budget(t, o);
 		return false;
 	}
 	if (resp->status == 0 && !resp->too_large)
@@ -363,8 +411,8 @@ registry_get_manifest(const RegistryTarget *t, const char *reference, const Dige
 						  (size_t) imagestream_max_manifest_size * 1024, &resp, f))
 		return false;
 	if (resp.too_large)
-		fail(f, "ManifestTooLarge", "The %s is over imagestream.max_manifest_size (%d kB).",
-			 what, imagestream_max_manifest_size);
+		fail(f, "ManifestTooLarge", "The %s is over imagestream.max_manifest_size (%s).",
+			 what, size_text(imagestream_max_manifest_size));
 	else if (resp.status != 200)
 		fail_status(t, what, &resp, f);
 	else if (resp.content_type &&
@@ -394,10 +442,11 @@ registry_get_blob(const RegistryTarget *t, const Digest *d, RegistryBody *out, R
 	digest_format(d, text);
 	what = psprintf("blob %s of %s", text, t->repository);
 	if (!registry_request(t, psprintf("blobs/%s", text), NULL, "GET", NULL,
-						  CONFIG_MAX_BYTES, &resp, f))
+						  (size_t) imagestream_max_config_size * 1024, &resp, f))
 		return false;
 	if (resp.too_large)
-		fail(f, "ManifestTooLarge", "The %s is over 16 MB.", what);
+		fail(f, "ManifestTooLarge", "The %s is over imagestream.max_config_size (%s).",
+			 what, size_text(imagestream_max_config_size));
 	else if (resp.status != 200)
 		fail_status(t, what, &resp, f);
 	else if (verify_body(&resp, d, what, &got, f))
@@ -408,59 +457,99 @@ registry_get_blob(const RegistryTarget *t, const Digest *d, RegistryBody *out, R
 	return false;
 }
 
-bool
-registry_get_tag_pages(const RegistryTarget *t, List **pages, RegistryFailure *f)
+/*
+ * One page of the tag list, at url (NULL: the first): its tags appended to
+ * *tags in context out, and the URL of the next page, if any, in *next
+ * (in out).
+ */
+static bool
+tag_list_page(const RegistryTarget *t, const char *url, List **tags, char **next,
+			  MemoryContext out, RegistryFailure *f)
 {
 	HttpResponse resp;
-	char	   *next = NULL;
-	int			n;
+	char		link[2048];
 
-	*pages = NIL;
-	memset(f, 0, sizeof(*f));
-	for (n = 0; n < TAG_PAGES_MAX; n++)
+	*next = NULL;
+	if (!registry_request(t, "tags/list?n=1000", url, "GET", "application/json",
+						  (size_t) imagestream_max_manifest_size * 1024, &resp, f))
+		return false;
+	if (resp.too_large)
 	{
-		char		link[2048];
+		fail(f, "ManifestTooLarge", "A tag list page of %s is over imagestream.max_manifest_size (%s).",
+			 t->repository, size_text(imagestream_max_manifest_size));
+		return false;
+	}
+	if (resp.status != 200)
+	{
+		fail_status(t, psprintf("the tag list of %s", t->repository), &resp, f);
+		return false;
+	}
+	if (!json_top_array(resp.body, resp.body_len, "tags", out, tags))
+	{
+		fail(f, "InternalError", "Registry %s sent a tag list page of %s that is not a JSON object.",
+			 t->api_host, t->repository);
+		return false;
+	}
+	if (resp.link == NULL || !parse_next_link(resp.link, link, sizeof(link)))
+		return true;
+	/* a relative link continues on the URL that answered */
+	if (link[0] == '/')
+	{
+		const char *answered = resp.effective_url;
+		const char *host_end = strstr(answered, "://");
 
-		if (!registry_request(t, "tags/list?n=1000", next, "GET", "application/json",
-							  (size_t) imagestream_max_manifest_size * 1024, &resp, f))
-			return false;
-		if (resp.status != 200 || resp.too_large)
-		{
-			if (resp.too_large)
-				fail(f, "InternalError", "A tag list page of %s is over imagestream.max_manifest_size.",
-					 t->repository);
-			else
-				fail_status(t, psprintf("the tag list of %s", t->repository), &resp, f);
-			return false;
-		}
-		/* read as jsonb by import_image, whose parser recurses per level */
-		if (!json_depth_within(resp.body, resp.body_len, JSON_MAX_DEPTH))
-		{
-			fail(f, "InternalError", "A tag list page of %s nests more than %d levels deep.",
-				 t->repository, JSON_MAX_DEPTH);
-			return false;
-		}
-		*pages = lappend(*pages, resp.body);
-		if (resp.link == NULL || !parse_next_link(resp.link, link, sizeof(link)))
-			return true;
-		/* a relative link continues on the URL that answered */
-		if (link[0] == '/')
-		{
-			const char *url = resp.effective_url;
-			const char *host_end = strstr(url, "://");
-
-			host_end = host_end ? strchr(host_end + 3, '/') : NULL;
-			next = psprintf("%.*s%s", host_end ? (int) (host_end - url) : (int) strlen(url), url, link);
-		}
-		else if (strncmp(link, "http://", 7) == 0 || strncmp(link, "https://", 8) == 0)
-			next = pstrdup(link);
-		else
-		{
-			fail(f, "InternalError", "Registry %s sent a tag list link that is not a URL.", t->api_host);
-			return false;
-		}
+		host_end = host_end ? strchr(host_end + 3, '/') : NULL;
+		*next = MemoryContextStrdup(out, psprintf("%.*s%s", host_end ? (int) (host_end - answered)
+												  : (int) strlen(answered), answered, link));
+	}
+	else if (strncmp(link, "http://", 7) == 0 || strncmp(link, "https://", 8) == 0)
+		*next = MemoryContextStrdup(out, link);
+	else
+	{
+		fail(f, "InternalError", "Registry %s sent a tag list link that is not a URL.", t->api_host);
+		return false;
 	}
 	return true;
+}
+
+/*
+ * A page at a time: what reading one allocates (the body, the parser's
+ * tokens) goes with its memory context, so that only the names stay.
+ */
+bool
+registry_get_tags(const RegistryTarget *t, List **tags, RegistryFailure *f)
+{
+	MemoryContext out = CurrentMemoryContext;
+	MemoryContext page_ctx = AllocSetContextCreate(CurrentMemoryContext, "imagestream tag list page",
+												   ALLOCSET_DEFAULT_SIZES);
+	ReadBudget	budget;
+	RegistryTarget bounded = *t;
+	char	   *url = NULL;
+	bool		ok = true;
+
+	*tags = NIL;
+	memset(f, 0, sizeof(*f));
+	read_budget_start(&budget, imagestream_max_tag_list_size, "imagestream.max_tag_list_size");
+	bounded.budget = &budget;
+	for (int n = 0; ok && n < TAG_PAGES_MAX; n++)
+	{
+		MemoryContext old = MemoryContextSwitchTo(page_ctx);
+		char	   *next;
+
+		ok = tag_list_page(&bounded, url, tags, &next, out, f);
+		MemoryContextSwitchTo(old);
+		if (!ok)
+			f->message = MemoryContextStrdup(out, f->message);
+		MemoryContextReset(page_ctx);
+		if (url)
+			pfree(url);
+		url = next;
+		if (url == NULL)
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	MemoryContextDelete(page_ctx);
+	return ok;
 }
 
 bool

@@ -12,12 +12,32 @@
 #include "digest.h"
 #include "nodes/pg_list.h"
 
+/*
+ * What reading may still receive: every body this process receives counts
+ * (http_bytes_received), token endpoint answers and error bodies included.
+ * Each request may receive what is left and no more; then requests fail
+ * (ManifestTooLarge, naming the setting) without being sent.
+ */
+typedef struct ReadBudget
+{
+	uint64		start;			/* http_bytes_received when it began */
+	int			limit_kb;
+	const char *setting;		/* the setting that sets the limit, for messages */
+} ReadBudget;
+
+extern void read_budget_start(ReadBudget *b, int limit_kb, const char *setting);
+extern uint64 read_budget_left(const ReadBudget *b);
+
+/* "64 MB" for 65536 kB: a size setting as messages show it. */
+extern char *size_text(int kb);
+
 typedef struct RegistryTarget
 {
 	char	   *host;			/* registry as written in the reference */
 	char	   *api_host;		/* where requests go (Docker Hub's differs) */
 	char	   *repository;
 	bool		insecure;		/* plain HTTP and unverified TLS allowed */
+	ReadBudget *budget;			/* what its requests may read, or NULL */
 } RegistryTarget;
 
 /* Why an operation failed. */
@@ -48,12 +68,17 @@ extern void registry_target(Datum ref, bool insecure, RegistryTarget *t);
 extern bool registry_get_manifest(const RegistryTarget *t, const char *reference,
 								  const Digest *known, RegistryBody *out, RegistryFailure *f);
 
-/* A blob (at most 16 MB) that must hash to d. */
+/* A blob (at most imagestream.max_config_size) that must hash to d. */
 extern bool registry_get_blob(const RegistryTarget *t, const Digest *d, RegistryBody *out,
 							  RegistryFailure *f);
 
-/* The bodies (char *) of the tag list pages, following Link rel="next". */
-extern bool registry_get_tag_pages(const RegistryTarget *t, List **pages, RegistryFailure *f);
+/*
+ * The tags (char *) of the repository's tag list, in the registry's order,
+ * following Link rel="next": all the pages together at most
+ * imagestream.max_tag_list_size, read one at a time; only the names are
+ * kept, in the memory context current at the call.
+ */
+extern bool registry_get_tags(const RegistryTarget *t, List **tags, RegistryFailure *f);
 
 /*
  * For an insecure registry not yet reached by this process: finds whether it

@@ -15,4 +15,11 @@ extern int	imagestream_max_manifest_size;	/* kB */
 extern int	imagestream_request_timeout;	/* ms */
 extern int	imagestream_max_bulk_import;
 
+/* What is read from registries (doc/import.md, doc/security.md S15). */
+extern int	imagestream_max_config_size;	/* kB */
+extern int	imagestream_max_index_children;
+extern int	imagestream_max_import_size;	/* kB */
+extern int	imagestream_max_tag_list_size;	/* kB */
+extern int	imagestream_max_cycle_size; /* kB */
+
 #endif

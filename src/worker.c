@@ -38,6 +38,7 @@
 #include "http.h"
 #include "isolate.h"
 #include "ref_type.h"
+#include "settings.h"
 #include "worker.h"
 #include "worker_shmem.h"
 
@@ -808,6 +809,12 @@ after_fetch(const DueTag *d, const FetchResult *r, TimestampTz now, CheckCounts 
 	TagSchedule *entry = hash_search(schedule, &d->tag_id, HASH_FIND, NULL);
 	int64		delay_ms = imagestream_import_interval;
 
+	/* over max_cycle_size: still due, in the next cycle; its import not spent */
+	if (r->status == FETCH_DEFERRED)
+	{
+		budget += 1;
+		return false;
+	}
 	counts->checked++;
 	if (r->status == FETCH_FAILURE)
 	{
@@ -857,6 +864,9 @@ typedef struct Chunk
 #define UNREACHABLE_REMEMBER_MS 30000
 static UnreachableHosts unreachable;
 
+/* What the cycle may still read (imagestream.max_cycle_size). */
+static ReadBudget cycle_read;
+
 /*
  * Starts the HEAD requests of a chunk (fetch_many_start); down lists the
  * registries found unreachable.
@@ -893,7 +903,7 @@ chunk_start(List *work, int first, int n, UnreachableHosts *down)
 		item->prefer_arch = d->prefer_arch;
 	}
 	c->fetch = fetch_many_start(c->items, n, imagestream_max_concurrent_requests,
-								imagestream_max_requests_per_registry, down);
+								imagestream_max_requests_per_registry, down, &cycle_read);
 	return c;
 }
 
@@ -911,7 +921,8 @@ new_work_waiting(void)
  * Ends a chunk's fetch, with no transaction open, then starts the next
  * chunk's requests and records what changed in one transaction while they go
  * on.  Returns the next chunk: NULL when next_n is 0, or when the cycle is
- * to end early (the requests under way are finished and recorded first).
+ * to end early (the requests under way are finished and recorded first):
+ * new work waits, or the cycle read imagestream.max_cycle_size.
  */
 static Chunk *
 chunk_finish(MemoryContext loop_ctx, Chunk *c, List *work, int next_first, int next_n,
@@ -933,7 +944,7 @@ chunk_finish(MemoryContext loop_ctx, Chunk *c, List *work, int next_first, int n
 			record_tags[nrecord] = c->tags[i];
 			record[nrecord++] = &c->items[i].result;
 		}
-	if (next_n > 0 && !new_work_waiting())
+	if (next_n > 0 && !new_work_waiting() && read_budget_left(&cycle_read) > 0)
 	{
 		next = chunk_start(work, next_first, next_n, down);
 		in_background = next->fetch;
@@ -963,6 +974,7 @@ run_cycle(MemoryContext loop_ctx)
 		return 5000;
 	due = read_due(loop_ctx, now, &counts.scheduled, &next_due);
 	unreachable_forget_expired(&unreachable);
+	read_budget_start(&cycle_read, imagestream_max_cycle_size, "imagestream.max_cycle_size");
 
 	/* what the budget allows: new work (pending, requested) first */
 	foreach(lc, due)
@@ -1000,6 +1012,9 @@ run_cycle(MemoryContext loop_ctx)
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
+	/* the tags left over max_cycle_size: the next cycle starts at once */
+	if (read_budget_left(&cycle_read) == 0)
+		next_due = GetCurrentTimestamp();
 	counts.cycle_end = true;
 	counts.next_due = next_due;
 	update_status(status_add, &counts);

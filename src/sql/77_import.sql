@@ -16,9 +16,10 @@ CREATE FUNCTION _fetch_sources(refs image_ref[], insecure boolean[], preserve bo
 	known image_digest[], prefer_os text[], prefer_arch text[]) RETURNS SETOF _fetched
 	AS 'MODULE_PATHNAME', 'imagestream_fetch_sources' LANGUAGE C VOLATILE;
 
-CREATE FUNCTION _registry_tag_pages(ref image_ref, insecure boolean,
-	OUT status text, OUT reason text, OUT message text, OUT pages text[])
-	AS 'MODULE_PATHNAME', 'imagestream_registry_tag_pages' LANGUAGE C VOLATILE STRICT;
+-- The tags of a repository's tag list, in the registry's order (src/registry.c).
+CREATE FUNCTION _registry_tags(ref image_ref, insecure boolean,
+	OUT status text, OUT reason text, OUT message text, OUT tags text[])
+	AS 'MODULE_PATHNAME', 'imagestream_registry_tags' LANGUAGE C VOLATILE STRICT;
 
 -- Fills an image's platform and configuration from its config blob.
 CREATE FUNCTION _catalogue_config(p_digest image_digest, p_config bytea) RETURNS void
@@ -59,11 +60,14 @@ END $$;
 
 -- What an import of source found (f, from _fetch_source or _fetch_sources);
 -- when p_write, every manifest fetched is catalogued.  status is 'Success',
--- 'Unchanged' or 'Failure'.
+-- 'Unchanged' or 'Failure'.  Generic plans: a custom plan copies each
+-- parameter into every place it is used (f's arrays in each statement of the
+-- loop, a config 11 times in _catalogue_config), and an 8 MB config then
+-- took 200 MB to catalogue instead of 80 (doc/security.md S15).
 CREATE FUNCTION _import_fetched(f _fetched, p_source image_ref, p_write boolean,
 	OUT status text, OUT reason text, OUT message text, OUT image image_digest,
 	OUT source_digest image_digest, OUT retry_after integer)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 DECLARE
 	i integer;
 	repo imagestream.image_ref := imagestream.ref_name(p_source)::imagestream.image_ref;

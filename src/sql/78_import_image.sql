@@ -361,16 +361,14 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		repo := source;
-		listed := imagestream._registry_tag_pages(repo, coalesce(insecure, false));
+		listed := imagestream._registry_tags(repo, coalesce(insecure, false));
 		IF listed.status <> 'ok' THEN
 			RETURN QUERY SELECT NULL::text, 'Failure', NULL::imagestream.image_digest,
 				NULL::imagestream.image_ref, listed.reason, listed.message;
 			RETURN;
 		END IF;
 		SELECT imagestream._prioritize_tags(array_agg(DISTINCT x)) INTO names
-		FROM unnest(listed.pages) AS p,
-			 jsonb_array_elements_text(CASE WHEN jsonb_typeof(p::jsonb->'tags') = 'array'
-											THEN p::jsonb->'tags' ELSE '[]' END) AS x;
+		FROM unnest(listed.tags) AS x;
 		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', n,
 			'source', imagestream.ref_with_tag(repo, n)::text) ORDER BY o), '[]')
 		INTO jobs FROM unnest(names) WITH ORDINALITY AS u(n, o);

@@ -3,7 +3,8 @@
  *		The few backend symbols that src/manifest.c and src/json_fields.c need
  *		outside a server.  Why this file exists: those two files are backend
  *		code (postgres.h), but all they call besides PostgreSQL's JSON parser
- *		is memory allocation, lappend() and GetDatabaseEncoding(); the parser
+ *		is memory allocation, lappend(), memory contexts and
+ *		GetDatabaseEncoding(); the parser
  *		itself comes from the frontend library libpgcommon.a (with
  *		libpgport.a), which postgresql-server-dev-15 ships.  Neither file
  *		raises errors (both report through their results), so there is no
@@ -11,7 +12,8 @@
  *
  * palloc and friends stand for a memory context that the harness resets
  * after every input (stub_reset_memory), as the server resets the context
- * an import runs in.  Every chunk is a malloc of its own, so that
+ * an import runs in; the contexts the two files make for a parse are that
+ * one context too, deleted with it.  Every chunk is a malloc of its own, so that
  * AddressSanitizer sees an access past its end.  Defining palloc here keeps
  * libpgcommon's fe_memutils.o (its own palloc) out of the link.
  */
@@ -111,6 +113,28 @@ pnstrdup(const char *in, Size len)
 	memcpy(out, in, len);
 	out[len] = '\0';
 	return out;
+}
+
+MemoryContext CurrentMemoryContext = NULL;
+
+MemoryContext
+AllocSetContextCreateInternal(MemoryContext parent, const char *name, Size minContextSize,
+							  Size initBlockSize, Size maxBlockSize)
+{
+	static MemoryContextData the_context;
+
+	return &the_context;
+}
+
+void
+MemoryContextDelete(MemoryContext context)
+{
+}
+
+char *
+MemoryContextStrdup(MemoryContext context, const char *string)
+{
+	return pstrdup(string);
 }
 
 /* The server's list.c, reduced to appending to a pointer list. */

@@ -64,6 +64,19 @@ the scenario: its first path component that names one (so "ok" and
                    manifest (linux/amd64) and of sha256:HEX (linux/s390x), a
                    digest this registry does not have; by that digest, the ok
                    manifest (so the body does not hash to it); else as "ok"
+  bigconfigs       --big-count (8) images "c0", "c1", ... each with a config
+                   of its own of --big-config-size (8 MiB); "latest" is a
+                   manifest list of them all, "repeat" one that lists c0
+                   --repeat-count (20) times; its tag list lists them
+  manychildren     "many" is a manifest list of --many-children (100)
+                   distinct images (the ok image, each with an annotation);
+                   "tiny" one of --tiny-count (8) images of about --tiny-size
+                   (3.5 MiB) bytes, each padded with an array of 1s
+                   ("1,1,1,..."), and last a child that is missing (404)
+  manypages        manifests like ok; tags/list in --page-count (50) pages of
+                   about --page-size (3.5 MiB) bytes, each filled with tag
+                   names, or, with a path component "padded", with two tags
+                   and a padding field
 
 Every scenario applies to manifests, blobs and tags/list alike where that
 makes sense (content scenarios serve the ok blobs).  GET /v2/ answers 200.
@@ -109,6 +122,7 @@ SCENARIOS = [
     "deepnest", "deeptoken", "badlayer",
     "linkaway", "redirectchallenge",
     "foreignchild",
+    "bigconfigs", "manychildren", "manypages",
 ]
 
 # Spellings of the loopback (and other inward) addresses a redirect may use.
@@ -188,6 +202,60 @@ class Content:
         self.broken = self.manifest[: len(self.manifest) * 6 // 10] + b'"\x00,,}'
         self.schema1_cache = {}
         self.lock = threading.Lock()
+
+    def big(self, args):
+        """The bigconfigs and manychildren content, made on first use:
+        {"blobs", "manifests" (digest -> body), "tags" (tag -> digest)}."""
+        with self.lock:
+            if getattr(self, "big_cache", None) is None:
+                blobs, manifests, tags = {}, {}, {}
+                children = []
+                for i in range(args.big_count):
+                    cfg = json.loads(self.config)
+                    cfg["config"]["Labels"] = {"child": str(i)}
+                    cfg["padding"] = ""
+                    cfg["padding"] = "x" * max(0, args.big_config_size - len(jdump(cfg, None)))
+                    body = jdump(cfg, None)
+                    blobs[sha256(body)] = body
+                    m = self.image_manifest(MT_DOCKER)
+                    m["config"]["size"] = len(body)
+                    m["config"]["digest"] = sha256(body)
+                    mb = jdump(m)
+                    tags["c%d" % i] = sha256(mb)
+                    children.append(mb)
+                tags["latest"] = self.add_list(manifests, children)
+                tags["repeat"] = self.add_list(manifests, children[:1] * args.repeat_count)
+                small = []
+                for i in range(args.many_children):
+                    m = self.image_manifest(MT_OCI)
+                    m["annotations"] = {"child": str(i)}
+                    small.append(jdump(m))
+                tags["many"] = self.add_list(manifests, small)
+                tiny = []
+                for i in range(args.tiny_count):
+                    m = self.image_manifest(MT_OCI)
+                    m["annotations"] = {"child": str(i)}
+                    m["padding"] = [1] * (args.tiny_size // 2)
+                    tiny.append(json.dumps(m, separators=(",", ":")).encode())
+                missing = jdump(self.image_manifest(MT_OCI) | {"annotations": {"missing": "yes"}})
+                tags["tiny"] = self.add_list(manifests, tiny + [missing])
+                del manifests[sha256(missing)]  # listed, not served
+                self.big_cache = {"blobs": blobs, "manifests": manifests, "tags": tags}
+            return self.big_cache
+
+    def add_list(self, manifests, children):
+        """A manifest list of children (bodies), added to manifests; its digest."""
+        for c in children:
+            manifests[sha256(c)] = c
+        body = jdump({
+            "schemaVersion": 2, "mediaType": MT_DOCKER_LIST,
+            "manifests": [{"mediaType": json.loads(c)["mediaType"], "size": len(c),
+                           "digest": sha256(c),
+                           "platform": {"architecture": "amd64", "os": "linux"}}
+                          for c in children],
+        })
+        manifests[sha256(body)] = body
+        return sha256(body)
 
     def image_manifest(self, mt):
         oci = mt == MT_OCI
@@ -401,6 +469,8 @@ class Handler(BaseHTTPRequestHandler):
     def tags(self, name, scen, qs):
         if scen == "deepnest":
             return self.send(200, self.server.content.deep_tags, "application/json")
+        if scen == "manypages":
+            return self.many_pages(name, qs)
         if scen not in ("paged", "linkaway"):
             tags = ["1.0", "index", "latest"] if scen == "ok" else ["latest"]
             return self.send(200, json.dumps({"name": name, "tags": tags}).encode(),
@@ -419,6 +489,46 @@ class Handler(BaseHTTPRequestHandler):
             headers["Link"] = '<%s/v2/%s/tags/list?n=%d&last=%s>; rel="next"' % (base, name, n, page[-1])
         return self.send(200, json.dumps({"name": name, "tags": page}).encode(),
                          "application/json", headers)
+
+    def many_pages(self, name, qs):
+        """Page "last" + 1 of --page-count, each about --page-size bytes."""
+        args = self.server.args
+        last = qs.get("last", [None])[0]
+        page = int(last[1:].split("-")[0]) + 1 if last else 0
+        padded = "padded" in name.split("/")
+        if padded:
+            tags = ["p%d-a" % page, "p%d-b" % page]
+            doc = {"name": name, "tags": tags, "padding": "x" * args.page_size}
+        else:
+            # names of 100 bytes and more, as many as fill the page
+            tags = ["p%d-%06d-%s" % (page, j, "x" * 90) for j in range(args.page_size // 110)]
+            doc = {"name": name, "tags": tags}
+        headers = {}
+        if page + 1 < args.page_count:
+            headers["Link"] = '</v2/%s/tags/list?n=1000&last=%s>; rel="next"' % (name, tags[-1])
+        return self.send(200, json.dumps(doc).encode(), "application/json", headers)
+
+    def big_content(self, kind, ref):
+        big = self.server.content.big(self.server.args)
+        if kind == "blobs":
+            data = big["blobs"].get(ref) or self.server.content.blobs.get(ref)
+            if data is None:
+                return self.error(404, "BLOB_UNKNOWN", "blob unknown to registry")
+            return self.send(200, data, "application/octet-stream", {"Docker-Content-Digest": ref})
+        digest = big["tags"].get(ref, ref)
+        body = big["manifests"].get(digest)
+        if body is None:
+            return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
+        return self.send(200, body, json.loads(body)["mediaType"], {"Docker-Content-Digest": digest})
+
+    def behave_bigconfigs(self, name, kind, ref, qs):
+        if kind == "tags":
+            big = self.server.content.big(self.server.args)
+            tags = sorted(t for t in big["tags"] if t not in ("many", "tiny"))
+            return self.send(200, json.dumps({"name": name, "tags": tags}).encode(), "application/json")
+        return self.big_content(kind, ref)
+
+    behave_manychildren = behave_bigconfigs
 
     def blob(self, scen, ref):
         c = self.server.content
@@ -654,6 +764,14 @@ def main():
     p.add_argument("--endless-max-bytes", type=int, default=1 << 30)
     p.add_argument("--paged-tags", type=int, default=5)
     p.add_argument("--deep-levels", type=int, default=200000)
+    p.add_argument("--big-count", type=int, default=8)
+    p.add_argument("--big-config-size", type=int, default=8 * 1024 * 1024)
+    p.add_argument("--repeat-count", type=int, default=20)
+    p.add_argument("--many-children", type=int, default=100)
+    p.add_argument("--tiny-count", type=int, default=8)
+    p.add_argument("--tiny-size", type=int, default=3584 * 1024)
+    p.add_argument("--page-count", type=int, default=50)
+    p.add_argument("--page-size", type=int, default=3584 * 1024)
     p.add_argument("--redirect-target", default="http://127.0.0.1:9")
     p.add_argument("--basic-credentials", default="")
     p.add_argument("--max-lifetime", type=float, default=600)

@@ -1,8 +1,6 @@
-
--- Issue 15, finding S13: C functions that read NULL arguments.  The library
--- checks every argument a function reads; those with no optional argument
--- are STRICT.
-ALTER FUNCTION _registry_tag_pages(image_ref, boolean) STRICT;
+-- Issue 15, finding S13: C functions that read NULL arguments check them in
+-- the library (_registry_tag_pages, which was not STRICT, is replaced by
+-- _registry_tags in 30_registry_bounds.sql).
 
 -- Issue 15, finding S24: namespace grants outlived DROP ROLE as a bare OID.
 -- (src/sql/50_rights.sql)
