@@ -484,6 +484,12 @@ tag_list_page(const RegistryTarget *t, const char *url, List **tags, char **next
 		fail_status(t, psprintf("the tag list of %s", t->repository), &resp, f);
 		return false;
 	}
+	if (!json_depth_within(resp.body, resp.body_len, JSON_MAX_DEPTH))
+	{
+		fail(f, "InternalError", "A tag list page of %s nests more than %d levels deep.",
+			 t->repository, JSON_MAX_DEPTH);
+		return false;
+	}
 	if (!json_top_array(resp.body, resp.body_len, "tags", out, tags))
 	{
 		fail(f, "InternalError", "Registry %s sent a tag list page of %s that is not a JSON object.",
