@@ -41,6 +41,9 @@ static const struct config_enum_entry notify_payload_options[] = {
 	{NULL, 0, false}
 };
 
+/* read by _number_changes through current_setting() (finding S26) */
+static double notify_queue_limit = 0.5;
+
 void		_PG_init(void);
 
 /* Network and policy settings: superuser only (SPEC section 7). */
@@ -64,6 +67,11 @@ _PG_init(void)
 	DefineCustomEnumVariable("imagestream.notify_payload",
 							 "What a change's NOTIFY carries: its id alone (id), which listeners read through changes_since() with their rights, or every field (full).",
 							 NULL, &notify_payload, 1, notify_payload_options, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomRealVariable("imagestream.notify_queue_limit",
+							 "Fraction of the server's notification queue past which changes are logged but not announced.",
+							 "Any role can fill the queue, which is shared by every channel, while a listener idles in a transaction; a full queue would fail every commit that announces a change.",
+							 &notify_queue_limit, 0.5, 0.0, 1.0, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 	define_string("imagestream.allowed_registries",
 				  "Registries imports may contact: comma-separated host[:port] patterns with * wildcards.",

@@ -159,6 +159,32 @@ $listener->quit;
 invariants_hold($node, 'S20: the invariants hold');
 
 # ---------------------------------------------------------------------------
+# S26: a notification queue filled by anyone stops no change
+
+# The queue is the server's (8 GB), shared by every channel; a listener idle
+# in a transaction holds it.  A low limit lets a few megabytes stand for it.
+q1("ALTER SYSTEM SET imagestream.notify_queue_limit = 0.0001; SELECT pg_reload_conf()");
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('SET ROLE eve; LISTEN junk; BEGIN; SELECT 1');
+q1("SET ROLE eve; SELECT count(pg_notify('junk', g || repeat('x', 7900))) FROM generate_series(1, 400) g");
+is(q1('SELECT pg_notification_queue_usage() > 0.0001'), 't', 'S26: eve filled the queue past the limit');
+$listener = $node->background_psql('postgres');
+$listener->query_safe('LISTEN imagestream');
+($ret, $out, $err) = $node->psql('postgres', 'SET ROLE alice; ' . map_sql('alpha/app:queued'));
+is($ret, 0, 'S26: a change commits while the queue is past the limit');
+like($err, qr/WARNING:  imagestream changes 9 to 9 were not announced/, 'S26: and says it was not announced');
+is(q1(q{SELECT tag FROM imagestream.changes_since(8)}), 'queued', 'S26: changes_since has it');
+is_deeply([ payloads($listener) ], [], 'S26: no NOTIFY was sent for it');
+$holder->query_safe('COMMIT');
+$holder->quit;
+ok(defined wait_for($node, 'SELECT pg_notification_queue_usage() <= 0.0001', 't', 30),
+	'S26: the queue drains once the holder ends');
+q1('SET ROLE alice; ' . map_sql('alpha/app:announced'));
+is_deeply([ payloads($listener) ], ['{"id": 10}'], 'S26: then changes are announced again');
+$listener->quit;
+q1("ALTER SYSTEM RESET imagestream.notify_queue_limit; SELECT pg_reload_conf()");
+
+# ---------------------------------------------------------------------------
 # S21: fairness across namespaces
 
 # a closed port on loopback: every junk import fails at once

@@ -63,6 +63,8 @@ CREATE FUNCTION _number_changes(base bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	c imagestream.change;
+	lo bigint;
+	hi bigint;
 BEGIN
 	-- (only this transaction's provisional rows are visible: no other is
 	-- committed with one)
@@ -70,6 +72,20 @@ BEGIN
 	FROM (SELECT y.id, row_number() OVER (ORDER BY y.id) AS n
 		  FROM imagestream.change y WHERE y.id < 0) p
 	WHERE x.id = p.id;
+	-- The notification queue is the server's, shared by every channel, and
+	-- any role can fill it while a listener idles in a transaction; once
+	-- full, every NOTIFY fails its transaction.  Past the limit the changes
+	-- are logged, and not announced: listeners read them with changes_since
+	-- when the next announced change, or their own poll, wakes them.
+	IF pg_notification_queue_usage() >
+	   coalesce(nullif(current_setting('imagestream.notify_queue_limit', true), '')::float8, 0.5) THEN
+		SELECT min(x.id), max(x.id) INTO lo, hi FROM imagestream.change x WHERE x.id > base;
+		RAISE WARNING 'imagestream changes % to % were not announced', lo, hi
+			USING DETAIL = format('The notification queue is %s%% full, over imagestream.notify_queue_limit.',
+								  round((pg_notification_queue_usage() * 100)::numeric, 3)),
+				  HINT = 'A session that LISTENs and stays in a transaction holds the queue: end it (idle_in_transaction_session_timeout ends such sessions).';
+		RETURN;
+	END IF;
 	FOR c IN SELECT * FROM imagestream.change x WHERE x.id > base ORDER BY x.id LOOP
 		PERFORM imagestream._notify_change(c);
 	END LOOP;
