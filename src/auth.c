@@ -14,6 +14,14 @@
  * send them; nowhere else.  A request to another server (a tag list Link
  * elsewhere) carries nothing, and a challenge that came from another server
  * (after a redirect) is not answered.
+ *
+ * Over unverified TLS or plain HTTP, whoever is on the path reads or
+ * answers the requests.  There the credentials, and the tokens obtained with
+ * them, go only to a registry the superuser listed in
+ * imagestream.insecure_registries; an editor's insecure import of another
+ * registry is answered anonymously (RegistryTarget.credentials), and its
+ * tokens are cached apart, so that no value obtained with the credentials
+ * is sent on its requests.
  */
 #include "postgres.h"
 
@@ -182,10 +190,17 @@ fetch_token(const Challenge *ch, const char *basic, bool verify_tls, int *second
 	return psprintf("Bearer %s", token);
 }
 
-const char *
-auth_cached(const char *host, const char *repository)
+/* The cache key of a target: host/repository, set apart when anonymous. */
+static char *
+cache_key(const RegistryTarget *t)
 {
-	return cache_get(psprintf("%s/%s", host, repository));
+	return psprintf("%s/%s%s", t->host, t->repository, t->credentials ? "" : " anonymous");
+}
+
+const char *
+auth_cached(const RegistryTarget *t)
+{
+	return cache_get(cache_key(t));
 }
 
 static bool
@@ -204,18 +219,87 @@ of_registry(const RegistryTarget *t, const char *url)
 		(t->insecure && same_origin(origin, http_origin(psprintf("http://%s/", t->api_host))));
 }
 
-void
-auth_perform(const RegistryTarget *t, HttpRequest *req, HttpResponse *resp, char **note)
+/*
+ * Answers the challenge ch of the registry's origin to req: with basic (the
+ * stored credentials as a Basic value) when it is not NULL, else
+ * anonymously.
+ */
+static void
+answer_challenge(const RegistryTarget *t, const Challenge *ch, const char *basic,
+				 const char *key, HttpRequest *req, HttpResponse *resp, char **note)
 {
-	char	   *key = psprintf("%s/%s", t->host, t->repository);
-	Challenge	ch;
-	char	   *user = NULL;
-	char	   *secret = NULL;
-	char	   *basic = NULL;
-	bool		have_creds;
 	int			seconds = 0;
 	char	   *authorization;
 	char	   *realm_origin;
+
+	if (pg_strcasecmp(ch->scheme, "Basic") == 0)
+	{
+		if (basic == NULL)
+		{
+			*note = "The registry asks for credentials and none are stored for it.";
+			return;
+		}
+		req->authorization = basic;
+		http_request(req, resp);
+		if (resp->status == 401)
+			*note = "The registry refused the stored credentials.";
+		else
+			cache_put(key, basic, 3600);
+		return;
+	}
+	if (pg_strcasecmp(ch->scheme, "Bearer") != 0 || ch->realm[0] == '\0')
+	{
+		*note = psprintf("The registry asks for %s authentication, which is not supported.", ch->scheme);
+		return;
+	}
+
+	/* a token endpoint over plain http would expose the credentials */
+	realm_origin = http_origin(ch->realm);
+	if (realm_origin == NULL || (strncmp(realm_origin, "https:", 6) != 0 && !t->insecure))
+	{
+		*note = psprintf("The registry's token endpoint %s is not an https URL (plain http is only for an insecure registry).",
+						 ch->realm);
+		return;
+	}
+
+	/* Bearer: a token with the credentials, then anonymously */
+	authorization = fetch_token(ch, basic, req->verify_tls, &seconds, note);
+	if (authorization == NULL && basic)
+		authorization = fetch_token(ch, NULL, req->verify_tls, &seconds, note);
+	if (authorization == NULL)
+		return;
+	req->authorization = authorization;
+	http_request(req, resp);
+	if (resp->status == 401 && basic)
+	{
+		char	   *anonymous = fetch_token(ch, NULL, req->verify_tls, &seconds, note);
+
+		if (anonymous)
+		{
+			req->authorization = authorization = anonymous;
+			http_request(req, resp);
+		}
+	}
+	if (resp->status == 401)
+	{
+		if (*note == NULL)
+			*note = basic ? "The registry refused the token obtained with the stored credentials."
+				: "The registry refused an anonymous token; credentials may be needed.";
+		return;
+	}
+	*note = NULL;
+	/* keep the token a little less long than it lives */
+	cache_put(key, authorization, Max(seconds - 10, 5));
+}
+
+void
+auth_perform(const RegistryTarget *t, HttpRequest *req, HttpResponse *resp, char **note)
+{
+	char	   *key = cache_key(t);
+	Challenge	ch;
+	char	   *user = NULL;
+	char	   *secret = NULL;
+	bool		have_creds;
 
 	*note = NULL;
 	if (!of_registry(t, req->url))
@@ -243,65 +327,14 @@ auth_perform(const RegistryTarget *t, HttpRequest *req, HttpResponse *resp, char
 		return;
 	}
 	have_creds = lookup_credentials(t->host, t->repository, &user, &secret);
-	if (have_creds)
-		basic = basic_authorization(user, secret);
-
-	if (pg_strcasecmp(ch.scheme, "Basic") == 0)
+	if (have_creds && !t->credentials)
 	{
-		if (!have_creds)
-		{
-			*note = "The registry asks for credentials and none are stored for it.";
-			return;
-		}
-		req->authorization = basic;
-		http_request(req, resp);
+		/* withheld (see the head of this file): anonymously, and say why */
+		answer_challenge(t, &ch, NULL, key, req, resp, note);
 		if (resp->status == 401)
-			*note = "The registry refused the stored credentials.";
-		else
-			cache_put(key, basic, 3600);
+			*note = "The stored credentials are not sent over unverified TLS or plain HTTP (an insecure import); the registry must be listed in imagestream.insecure_registries to use them.";
 		return;
 	}
-	if (pg_strcasecmp(ch.scheme, "Bearer") != 0 || ch.realm[0] == '\0')
-	{
-		*note = psprintf("The registry asks for %s authentication, which is not supported.", ch.scheme);
-		return;
-	}
-
-	/* a token endpoint over plain http would expose the credentials */
-	realm_origin = http_origin(ch.realm);
-	if (realm_origin == NULL || (strncmp(realm_origin, "https:", 6) != 0 && !t->insecure))
-	{
-		*note = psprintf("The registry's token endpoint %s is not an https URL (plain http is only for an insecure registry).",
-						 ch.realm);
-		return;
-	}
-
-	/* Bearer: a token with the credentials, then anonymously */
-	authorization = fetch_token(&ch, basic, req->verify_tls, &seconds, note);
-	if (authorization == NULL && have_creds)
-		authorization = fetch_token(&ch, NULL, req->verify_tls, &seconds, note);
-	if (authorization == NULL)
-		return;
-	req->authorization = authorization;
-	http_request(req, resp);
-	if (resp->status == 401 && have_creds)
-	{
-		char	   *anonymous = fetch_token(&ch, NULL, req->verify_tls, &seconds, note);
-
-		if (anonymous)
-		{
-			req->authorization = authorization = anonymous;
-			http_request(req, resp);
-		}
-	}
-	if (resp->status == 401)
-	{
-		if (*note == NULL)
-			*note = have_creds ? "The registry refused the token obtained with the stored credentials."
-				: "The registry refused an anonymous token; credentials may be needed.";
-		return;
-	}
-	*note = NULL;
-	/* keep the token a little less long than it lives */
-	cache_put(key, authorization, Max(seconds - 10, 5));
+	answer_challenge(t, &ch, have_creds ? basic_authorization(user, secret) : NULL, key,
+					 req, resp, note);
 }

@@ -13,14 +13,16 @@
  * stored credentials of its host/repository when there are any, and once
  * more anonymously when those are refused (as OpenShift does).  A URL off
  * the registry's origin gets no credentials, no token and no answer to its
- * challenge.  *note explains an authentication failure in a sentence (NULL
- * otherwise).
+ * challenge.  A target without the credentials flag (an insecure import
+ * of a registry the superuser did not list insecure) gets neither the
+ * credentials nor a token obtained with them: it is answered anonymously.
+ * *note explains an authentication failure in a sentence (NULL otherwise).
  */
 struct RegistryTarget;
 extern void auth_perform(const struct RegistryTarget *t, HttpRequest *req,
 						 HttpResponse *resp, char **note);
 
-/* The Authorization value that last worked for host/repository, or NULL. */
-extern const char *auth_cached(const char *host, const char *repository);
+/* The Authorization value that last worked for the target, or NULL. */
+extern const char *auth_cached(const struct RegistryTarget *t);
 
 #endif

@@ -44,6 +44,7 @@ same_fetch(const FetchItem *a, const FetchItem *b)
 		strcmp(a->target.api_host, b->target.api_host) == 0 &&
 		strcmp(a->target.repository, b->target.repository) == 0 &&
 		a->target.insecure == b->target.insecure &&
+		a->target.credentials == b->target.credentials &&
 		strcmp(a->prefer_os ? a->prefer_os : "", b->prefer_os ? b->prefer_os : "") == 0 &&
 		strcmp(a->prefer_arch ? a->prefer_arch : "", b->prefer_arch ? b->prefer_arch : "") == 0;
 }

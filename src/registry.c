@@ -91,6 +91,7 @@ void
 registry_target(Datum ref, bool insecure, RegistryTarget *t)
 {
 	ImageRefParts p;
+	bool		listed_insecure;
 
 	datum_get_ref(ref, &p);
 	if (p.domain_len == 0)
@@ -100,7 +101,15 @@ registry_target(Datum ref, bool insecure, RegistryTarget *t)
 	t->host = pnstrdup(p.domain, p.domain_len);
 	t->repository = pnstrdup(p.path, p.path_len);
 	t->api_host = strcmp(t->host, "docker.io") == 0 ? pstrdup("registry-1.docker.io") : t->host;
-	t->insecure = insecure || policy_registry_insecure(t->host);
+	listed_insecure = policy_registry_insecure(t->host);
+	t->insecure = insecure || listed_insecure;
+
+	/*
+	 * Any editor may ask for an insecure import; the stored credentials must
+	 * not cross a connection that someone on the path could read or answer
+	 * unless the superuser chose so for the registry (S25).
+	 */
+	t->credentials = !t->insecure || listed_insecure;
 	t->budget = NULL;
 }
 
@@ -571,7 +580,7 @@ registry_prepare_head(const RegistryTarget *t, const char *reference, HttpBatchI
 							 t->insecure && plain_http_known(t->api_host) ? "http" : "https",
 							 t->api_host, t->repository, reference);
 	item->req.accept = MANIFEST_TYPES;
-	item->req.authorization = auth_cached(t->host, t->repository);
+	item->req.authorization = auth_cached(t);
 	item->req.verify_tls = !t->insecure;
 	item->group = t->api_host;
 	return true;

@@ -37,6 +37,9 @@ typedef struct RegistryTarget
 	char	   *api_host;		/* where requests go (Docker Hub's differs) */
 	char	   *repository;
 	bool		insecure;		/* plain HTTP and unverified TLS allowed */
+	bool		credentials;	/* stored credentials may be sent: TLS is
+								 * verified, or the superuser listed the
+								 * registry in insecure_registries */
 	ReadBudget *budget;			/* what its requests may read, or NULL */
 } RegistryTarget;
 

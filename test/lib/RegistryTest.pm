@@ -1121,7 +1121,7 @@ sub delete_manifest
 # endless_max_bytes, paged_tags, redirect_target, basic_credentials,
 # big_count, big_config_size, repeat_count, many_children, tiny_count,
 # tiny_size, page_count, page_size, max_lifetime (600), port, bind
-# (127.0.0.1).
+# (127.0.0.1), tls (HTTPS with a certificate of a CA of its own, ca_file).
 sub start_hostile
 {
 	my ($class, %opts) = @_;
@@ -1130,12 +1130,13 @@ sub start_hostile
 	my $self = bless {
 		kind => 'hostile',
 		auth => 'none',
-		tls => 0,
+		tls => $opts{tls} ? 1 : 0,
 		max_lifetime => $opts{max_lifetime} // 600,
 		tokens => {},
 		bind => $opts{bind},
 	}, 'RegistryTest::Hostile';
 	$self->{dir} = _tempdir('hostile');
+	$self->_make_tls if $self->{tls};
 	$self->{log_file} = _log_file('hostile', $self->{dir});
 	$LIVE{"$self"} = $self;
 	weaken($LIVE{"$self"});
@@ -1143,6 +1144,7 @@ sub start_hostile
 		'--host', $opts{bind} // '127.0.0.1', '--port', $opts{port} // 0,
 		'--port-file', "$self->{dir}/port",
 		'--max-lifetime', $self->{max_lifetime}, '--parent-pid', $$);
+	push @cmd, '--tls-cert', $self->{tls_cert}, '--tls-key', $self->{tls_key} if $self->{tls};
 	for my $k (qw(huge_size slow_interval slow_seconds endless_seconds endless_chunk
 		endless_delay endless_max_bytes paged_tags redirect_target basic_credentials
 		big_count big_config_size repeat_count many_children tiny_count tiny_size page_count page_size))

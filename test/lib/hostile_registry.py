@@ -84,6 +84,9 @@ HEAD is GET without body.  GET /_log gives the request log as JSON
 [{"method","path","authorization"}]; GET /_reset clears it;
 GET /_concurrency gives {"max": n}, the most requests served at once since.
 
+With --tls-cert and --tls-key it speaks HTTPS (the handshake in each
+request's thread), and its token realms are https URLs.
+
 When ready it prints "PORT n" on stdout (and writes n to --port-file).  It
 exits by itself after --max-lifetime seconds, when --parent-pid is gone, or on
 SIGTERM/SIGINT.
@@ -100,6 +103,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import sys
 import tarfile
 import threading
@@ -362,7 +366,8 @@ class Handler(BaseHTTPRequestHandler):
                   "application/json", headers)
 
     def base(self):
-        return "http://%s:%d" % self.server.server_address[:2]
+        scheme = "https" if self.server.args.tls_cert else "http"
+        return "%s://%s:%d" % ((scheme,) + self.server.server_address[:2])
 
     def expected_basic(self):
         return "Basic " + base64.b64encode(self.server.args.basic_credentials.encode()).decode()
@@ -774,6 +779,8 @@ def main():
     p.add_argument("--page-size", type=int, default=3584 * 1024)
     p.add_argument("--redirect-target", default="http://127.0.0.1:9")
     p.add_argument("--basic-credentials", default="")
+    p.add_argument("--tls-cert", default="")
+    p.add_argument("--tls-key", default="")
     p.add_argument("--max-lifetime", type=float, default=600)
     p.add_argument("--parent-pid", type=int, default=0)
     args = p.parse_args()
@@ -785,6 +792,12 @@ def main():
 
     ThreadingHTTPServer.daemon_threads = True
     srv = ThreadingHTTPServer((args.host, args.port), Handler)
+    if args.tls_cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.tls_cert, args.tls_key)
+        # the handshake happens on the first read, in the request's thread,
+        # so that a client that never completes it blocks no other
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True, do_handshake_on_connect=False)
     srv.args = args
     srv.content = Content(args.huge_size, args.deep_levels)
     srv.reqlog = []

@@ -40,6 +40,13 @@ is(q1("SELECT image FROM imagestream.image_stream_tags WHERE tag = 'b'"), $img->
 	'over TLS, the digest is the registry\'s');
 $tls->stop;
 
+# the registries below speak plain HTTP: the superuser lists them insecure,
+# or the stored credentials would not be sent (S25)
+$node->append_conf('postgresql.conf', "imagestream.insecure_registries = '127.0.0.1:*'");
+$node->reload;
+$node->poll_query_until('postgres', "SELECT current_setting('imagestream.insecure_registries') = '127.0.0.1:*'")
+  or die 'imagestream.insecure_registries not reloaded';
+
 # htpasswd Basic auth
 my $basic = RegistryTest->start(auth => 'htpasswd', users => { robot => 'b4sic-s3cret' });
 $basic->push_image('org/app', 'v1', content => 'basic');

@@ -5,7 +5,10 @@
 # token flows still work.  A proxy comes only from imagestream.proxy, never
 # from the environment, and the target is still checked against
 # blocked_networks (S22).  The secret is in no log line, whatever the
-# logging settings, also through the extended query protocol (S23).
+# logging settings, also through the extended query protocol (S23).  A
+# tenant's insecure import sends neither the stored credentials nor a token
+# obtained with them over unverified TLS or plain HTTP; only a registry the
+# superuser lists in imagestream.insecure_registries gets them there (S25).
 use strict;
 use warnings;
 
@@ -16,7 +19,7 @@ use Test::More;
 use ImagestreamTest qw(start_node assert_no_crash);
 use RegistryTest;
 
-my ($ok, $why) = RegistryTest->available(auth => 'token', hostile => 1);
+my ($ok, $why) = RegistryTest->available(auth => 'token', hostile => 1, tls => 1);
 plan skip_all => $why unless $ok;
 
 my $node = start_node('creds_origin', conf => "imagestream.blocked_networks = ''");
@@ -25,9 +28,17 @@ sub q1 { return $node->safe_psql('postgres', shift) }
 
 sub import_row
 {
-	my ($args) = @_;
-	return q1("SELECT string_agg(status || '|' || coalesce(reason, '') || '|' || coalesce(message, ''), E'\\n')
+	my ($args, $setup) = @_;
+	return q1(($setup // '') . "SELECT string_agg(status || '|' || coalesce(reason, '') || '|' || coalesce(message, ''), E'\\n')
 			   FROM imagestream.import_image($args)");
+}
+
+# the same, the loopback registries listed insecure by the superuser: plain
+# HTTP with the stored credentials (S25)
+sub trusted_row
+{
+	my ($args) = @_;
+	return import_row($args, "SET imagestream.insecure_registries = '127.0.0.1:*';");
 }
 
 # set with log_statement off: the echo of the statement is PostgreSQL's
@@ -59,7 +70,7 @@ my $rh = $reg->host;
 set_credentials($rh, 'robot', $secret);
 
 # a redirect to another server that asks for a token from its own realm
-like(import_row("'co/app:bearer', '$rh/redirectchallenge/app:latest', insecure => true"),
+like(trusted_row("'co/app:bearer', '$rh/redirectchallenge/app:latest'"),
 	qr/^Failure\|Unauthorized\|.*where the registry redirected, asks for authentication/,
 	'origin: a challenge from the redirect target is not answered (Bearer)');
 ok(scalar(@{ $other->request_log }) > 0, 'origin: (the redirect target was asked)');
@@ -67,7 +78,7 @@ is(scalar(with_authorization($other)), 0,
 	'origin: the redirect target and its token realm received no credentials');
 $other->reset_log;
 
-like(import_row("'co/app:basic', '$rh/redirectchallenge/basic/app:latest', insecure => true"),
+like(trusted_row("'co/app:basic', '$rh/redirectchallenge/basic/app:latest'"),
 	qr/^Failure\|Unauthorized\|.*where the registry redirected/,
 	'origin: a challenge from the redirect target is not answered (Basic)');
 is(scalar(with_authorization($other)), 0, 'origin: the redirect target received no credentials');
@@ -76,7 +87,7 @@ $other->reset_log;
 # a tag list whose next page is on another server: first with Basic, whose
 # value is cached, then with a token
 $reg->reset_log;
-like(import_row("'co/basiclist', '$rh/basicauth/linkaway/app', all_tags => true, insecure => true, dry_run => true"),
+like(trusted_row("'co/basiclist', '$rh/basicauth/linkaway/app', all_tags => true, dry_run => true"),
 	qr/Unauthorized\|.*where the registry sent the import, asks for authentication/,
 	'origin: a tag list Link to another server gets no credentials (Basic)');
 ok(scalar(grep { $_->{path} =~ m{/tags/list} } @{ $other->request_log }) > 0,
@@ -85,13 +96,13 @@ is(scalar(with_authorization($other)), 0, 'origin: and carried no Authorization 
 ok(scalar(grep { ($_->{authorization} // '') eq "Basic $basic_form" } @{ $reg->request_log }) > 0,
 	'origin: (the registry itself did receive the credentials)');
 $other->reset_log;
-like(import_row("'co/bearerlist', '$rh/bearerauth/linkaway/app', all_tags => true, insecure => true, dry_run => true"),
+like(trusted_row("'co/bearerlist', '$rh/bearerauth/linkaway/app', all_tags => true, dry_run => true"),
 	qr/Unauthorized\|/, 'origin: a tag list Link to another server gets no token');
 is(scalar(with_authorization($other)), 0, 'origin: and carried no Authorization header (Bearer)');
 
 # a relative Link stays on the registry, credentials and all
 $reg->reset_log;
-my $paged = import_row("'co/paged', '$rh/basicauth/paged/app', all_tags => true, insecure => true, dry_run => true");
+my $paged = trusted_row("'co/paged', '$rh/basicauth/paged/app', all_tags => true, dry_run => true");
 unlike($paged, qr/Failure/, 'origin: a relative tag list Link continues with the credentials');
 is(scalar(grep { $_->{path} =~ m{/tags/list\?.*last=} && ($_->{authorization} // '') eq "Basic $basic_form" }
 		@{ $reg->request_log }), 1, 'origin: (its second page was asked with them)');
@@ -110,9 +121,10 @@ like(q1("SET imagestream.ca_file = '$ca';
 	qr/^Failure\|Unauthorized\|.*token endpoint http:.* is not an https URL/,
 	'origin: a plain HTTP token endpoint of a TLS registry is refused');
 is($tls->token_stats->{requests} - $asked, 0, 'origin: and it was not asked');
-# insecure, the same registry may use it (as before)
-like(q1("SELECT status FROM imagestream.import_image('co/tls:b', '$th/org/app:v1', insecure => true)"),
-	qr/^Success$/, 'origin: an insecure registry may name a plain HTTP token endpoint');
+# listed insecure by the superuser, the same registry may use it
+like(q1("SET imagestream.insecure_registries = '$th';
+		 SELECT status FROM imagestream.import_image('co/tls:b', '$th/org/app:v1')"),
+	qr/^Success$/, 'origin: a registry in insecure_registries may name a plain HTTP token endpoint');
 $tls->stop;
 
 # the legitimate flows of a real registry
@@ -120,18 +132,108 @@ my $token = RegistryTest->start(auth => 'token', users => { deployer => $secret 
 $token->push_image('org/app', 'v1', content => 'token');
 my $kh = $token->host;
 set_credentials($kh, 'deployer', $secret);
-like(import_row("'co/tok:a', '$kh/org/app:v1', insecure => true"), qr/^Success\|/,
+like(trusted_row("'co/tok:a', '$kh/org/app:v1'"), qr/^Success\|/,
 	'origin: the token flow of a real registry, its realm on another port, still works');
-like(import_row("'co/tok', '$kh/org/app', all_tags => true, insecure => true"), qr/^Success\|/,
+like(trusted_row("'co/tok', '$kh/org/app', all_tags => true"), qr/^Success\|/,
 	'origin: and so does its tag list');
 $token->stop;
 my $htpasswd = RegistryTest->start(auth => 'htpasswd', users => { robot => $secret });
 $htpasswd->push_image('org/app', 'v1', content => 'basic');
 my $bh = $htpasswd->host;
 set_credentials($bh, 'robot', $secret);
-like(import_row("'co/basic:a', '$bh/org/app:v1', insecure => true"), qr/^Success\|/,
+like(trusted_row("'co/basic:a', '$bh/org/app:v1'"), qr/^Success\|/,
 	'origin: Basic authentication with a real registry still works');
 $htpasswd->stop;
+
+# ---------------------------------------------------------------------------
+# Finding S25: a tenant's insecure flag does not expose the DBA's credentials
+# ---------------------------------------------------------------------------
+
+my $s25 = 'S25-dba-s3cret';
+my $s25_basic = 'Basic ' . encode_base64("robot:$s25", '');
+my $tlsh = RegistryTest->start_hostile(tls => 1, basic_credentials => "robot:$s25");
+my $plainh = RegistryTest->start_hostile(basic_credentials => "robot:$s25");
+my %s25_hosts = (tls => $tlsh, plain => $plainh);
+set_credentials($_->host, 'robot', $s25) for values %s25_hosts;
+q1("CREATE ROLE editor LOGIN;
+	SELECT imagestream.grant_namespace('alpha', 'editor', 'edit')");
+
+# as the editor, in a session of its own
+sub editor_row
+{
+	my ($args, $setup) = @_;
+	return import_row($args, ($setup // '') . 'SET ROLE editor;');
+}
+
+my ($r, $o, $e) = $node->psql('postgres', "SET ROLE editor; SET imagestream.insecure_registries = '*'");
+like($e, qr/permission denied to set parameter "imagestream\.insecure_registries"/,
+	'insecure: a tenant cannot list a registry in insecure_registries');
+
+my $th25 = $tlsh->host;
+like(editor_row("'alpha/mitm:a', '$th25/basicauth/app:latest'"), qr/^Failure\|InternalError\|.*certificate/i,
+	'insecure: an unknown certificate is refused');
+is(scalar(with_authorization($tlsh)), 0, 'insecure: (and nothing was sent with it)');
+for my $kind (sort keys %s25_hosts)
+{
+	my $srv = $s25_hosts{$kind};
+	my $h = $srv->host;
+	for my $auth (qw(basicauth bearerauth))
+	{
+		$srv->reset_log;
+		like(editor_row("'alpha/mitm:$kind-$auth', '$h/$auth/app:latest', insecure => true"),
+			qr/^Failure\|Unauthorized\|.*credentials are not sent over .*imagestream\.insecure_registries/,
+			"insecure: a tenant's insecure import of a $kind registry ($auth) is Unauthorized, and says why");
+		ok(scalar(@{ $srv->request_log }) > 0, "insecure: ($kind, $auth: the registry was asked)");
+		is(scalar(with_authorization($srv)), 0,
+			"insecure: $kind, $auth: neither the credentials nor a token obtained with them were sent");
+	}
+	$srv->reset_log;
+	like(editor_row("'alpha/mitm', '$h/basicauth/app', all_tags => true, insecure => true"),
+		qr/Unauthorized\|.*credentials are not sent over/, "insecure: $kind: a tag list neither");
+	is(scalar(with_authorization($srv)), 0, "insecure: $kind: (nothing sent for it)");
+}
+
+# a value that worked over verified TLS is not reused unverified (the
+# worker serves every tenant in one process): the DBA imports with the CA
+# trusted, then the editor, the same repository in the same session
+$tlsh->reset_log;
+like(import_row("'alpha/mitm:cached', '$th25/basicauth/app:1.0', insecure => true",
+		"SET imagestream.ca_file = '" . $tlsh->ca_file . "';
+		 SELECT status FROM imagestream.import_image('alpha/mitm:verified', '$th25/basicauth/app:latest');
+		 SET ROLE editor;"),
+	qr/^Success\nFailure\|Unauthorized\|.*credentials are not sent over/,
+	'insecure: a verified import succeeds, an unverified one after it in the session does not');
+my @cached = grep { $_->{path} =~ m{/manifests/1\.0$} } @{ $tlsh->request_log };
+ok(scalar(@cached) > 0, 'insecure: (the unverified import asked the registry)');
+is(scalar(grep { defined $_->{authorization} } @cached), 0,
+	'insecure: without the cached credentials');
+
+# listed by the superuser (ALTER SYSTEM, reload), the credentials go
+q1("ALTER SYSTEM SET imagestream.insecure_registries = '127.0.0.1:*'; SELECT pg_reload_conf()");
+$node->poll_query_until('postgres', "SELECT current_setting('imagestream.insecure_registries') = '127.0.0.1:*'")
+  or die 'imagestream.insecure_registries not reloaded';
+for my $kind (sort keys %s25_hosts)
+{
+	my $srv = $s25_hosts{$kind};
+	my $h = $srv->host;
+	$srv->reset_log;
+	like(editor_row("'alpha/listed:$kind-basic', '$h/basicauth/app:latest'"), qr/^Success\|/,
+		"insecure: a $kind registry in insecure_registries gets the credentials (Basic)");
+	ok(scalar(grep { ($_->{authorization} // '') eq $s25_basic } @{ $srv->request_log }) > 0,
+		"insecure: ($kind: they were sent)");
+	like(editor_row("'alpha/listed:$kind-bearer', '$h/bearerauth/app:latest', insecure => true"), qr/^Success\|/,
+		"insecure: and a token obtained with them (Bearer, $kind)");
+}
+# anonymous insecure imports keep working
+like(editor_row("'alpha/listed:anon', '" . $plainh->host . "/ok/app:latest', insecure => true"), qr/^Success\|/,
+	'insecure: an anonymous insecure import');
+q1("ALTER SYSTEM RESET imagestream.insecure_registries; SELECT pg_reload_conf()");
+$node->poll_query_until('postgres', "SELECT current_setting('imagestream.insecure_registries') = ''")
+  or die 'imagestream.insecure_registries not reset';
+like(editor_row("'alpha/listed:anon2', '" . $tlsh->host . "/ok/app:latest', insecure => true"), qr/^Success\|/,
+	'insecure: an anonymous insecure import over unverified TLS');
+$tlsh->stop;
+$plainh->stop;
 
 # ---------------------------------------------------------------------------
 # Finding S22: a proxy only from imagestream.proxy; targets still checked
@@ -154,8 +256,7 @@ is(scalar(@{ $proxy->request_log }), 0, 'proxy: and the environment\'s proxy was
 
 my ($ret, $out, $err) = $node->psql('postgres', "ALTER SYSTEM SET imagestream.proxy = 'socks5://127.0.0.1:1'");
 like($err, qr/invalid value for parameter "imagestream\.proxy"/, 'proxy: only an http:// proxy is accepted');
-q1("CREATE ROLE tenant LOGIN");
-($ret, $out, $err) = $node->psql('postgres', "SET ROLE tenant; SET imagestream.proxy = ''");
+($ret, $out, $err) = $node->psql('postgres', "SET ROLE editor; SET imagestream.proxy = ''");
 like($err, qr/cannot be changed now/, 'proxy: no session sets it');
 my $pu = $proxy->url;
 q1("ALTER SYSTEM SET imagestream.proxy = '$pu'; SELECT pg_reload_conf()");
@@ -241,6 +342,6 @@ q1("ALTER SYSTEM RESET ALL; SELECT pg_reload_conf()");
 
 $reg->stop;
 $other->stop;
-unlike(slurp_file($node->logfile), qr/\Q$secret\E|\Q$basic_form\E/, 'no secret in the server log');
+unlike(slurp_file($node->logfile), qr/\Q$secret\E|\Q$basic_form\E|\Q$s25\E/, 'no secret in the server log');
 assert_no_crash($node);
 done_testing();
