@@ -23,14 +23,26 @@ FROM image WHERE digest = content_digest(:'idx');
 -- refused: a manifest that does not hash to the digest, schema 1, an
 -- unknown media type, broken JSON, a bad descriptor; nothing is recorded
 SELECT map_image('cg/app:bad', ref_with_digest('quay.io/org/app', content_digest('x')), manifest => :'oci');
-SELECT pg_temp.sqlstate(format('SELECT map_image(%L, %L, manifest => %L)', 'cg/app:bad', ref_with_digest('quay.io/org/app', content_digest(m)), m))
-FROM (VALUES (convert_to('{"schemaVersion":1,"name":"a","tag":"b","fsLayers":[]}', 'UTF8')),
-	(convert_to('{"schemaVersion":2,"mediaType":"application/vnd.example+json"}', 'UTF8')),
-	(convert_to('{"schemaVersion":2,', 'UTF8')),
-	('\xff00'::bytea),
-	(convert_to('[1,2]', 'UTF8')),
-	(convert_to('{"schemaVersion":2,"config":{"digest":"sha256:abc"},"layers":[]}', 'UTF8')),
-	(convert_to('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}', 'UTF8'))) AS v(m);
+-- (each with the detail that says what is wrong with it)
+CREATE FUNCTION pg_temp.refusal(sql text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	detail text;
+BEGIN
+	EXECUTE sql;
+	RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+	RETURN SQLSTATE || ': ' || SQLERRM || ': ' || coalesce(nullif(detail, ''), '(no detail)');
+END $$;
+SELECT what, pg_temp.refusal(format('SELECT map_image(%L, %L, manifest => %L)', 'cg/app:bad',
+	ref_with_digest('quay.io/org/app', content_digest(m)), m)) AS refusal
+FROM (VALUES ('schema 1', convert_to('{"schemaVersion":1,"name":"a","tag":"b","fsLayers":[]}', 'UTF8')),
+	('unknown media type', convert_to('{"schemaVersion":2,"mediaType":"application/vnd.example+json"}', 'UTF8')),
+	('truncated JSON', convert_to('{"schemaVersion":2,', 'UTF8')),
+	('not UTF-8', '\xff00'::bytea),
+	('not an object', convert_to('[1,2]', 'UTF8')),
+	('bad config digest', convert_to('{"schemaVersion":2,"config":{"digest":"sha256:abc"},"layers":[]}', 'UTF8')),
+	('index without manifests', convert_to('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json"}', 'UTF8'))) AS v(what, m);
 SELECT map_image('cg/app:bad', ref_with_digest('quay.io/org/app', content_digest(convert_to('{"schemaVersion":1}', 'UTF8'))),
 	manifest => convert_to('{"schemaVersion":1}', 'UTF8'));
 SELECT count(*) FROM image_stream_tags WHERE namespace = 'cg' AND tag = 'bad';

@@ -63,15 +63,26 @@ DECLARE
 	doc jsonb;
 	mt text;
 	layer_size bigint;
+	parse_detail text;
 BEGIN
 	IF imagestream.content_digest(p_manifest, imagestream.digest_algorithm(p_digest)) <> p_digest THEN
 		PERFORM imagestream._manifest_error(format('The manifest hashes to %s, not %s.',
 			imagestream.content_digest(p_manifest, imagestream.digest_algorithm(p_digest)), p_digest));
 	END IF;
+	-- what is wrong with the bytes, said in the detail (the parser's own
+	-- detail names the token, so it is cut short)
 	BEGIN
 		doc := convert_from(p_manifest, 'UTF8')::jsonb;
-	EXCEPTION WHEN OTHERS THEN
-		PERFORM imagestream._manifest_error('The manifest is not valid UTF-8 JSON.');
+	EXCEPTION
+		WHEN character_not_in_repertoire THEN
+			PERFORM imagestream._manifest_error(format('The manifest is not valid UTF-8: %s.', SQLERRM));
+		WHEN invalid_text_representation THEN
+			GET STACKED DIAGNOSTICS parse_detail = PG_EXCEPTION_DETAIL;
+			parse_detail := coalesce(nullif(parse_detail, ''), SQLERRM || '.');
+			PERFORM imagestream._manifest_error(format('The manifest is not valid JSON: %s',
+				CASE WHEN length(parse_detail) > 200 THEN left(parse_detail, 200) || '...' ELSE parse_detail END));
+		WHEN OTHERS THEN
+			PERFORM imagestream._manifest_error(format('The manifest could not be read as JSON: %s.', SQLERRM));
 	END;
 	IF jsonb_typeof(doc) <> 'object' THEN
 		PERFORM imagestream._manifest_error('The manifest is not a JSON object.');

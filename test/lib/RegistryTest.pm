@@ -1146,7 +1146,7 @@ sub start_hostile
 		'--max-lifetime', $self->{max_lifetime}, '--parent-pid', $$);
 	push @cmd, '--tls-cert', $self->{tls_cert}, '--tls-key', $self->{tls_key} if $self->{tls};
 	for my $k (qw(huge_size slow_interval slow_seconds endless_seconds endless_chunk
-		endless_delay endless_max_bytes paged_tags redirect_target basic_credentials
+		endless_delay endless_max_bytes paged_tags page_cap redirect_target basic_credentials
 		big_count big_config_size repeat_count many_children tiny_count tiny_size page_count page_size))
 	{
 		push @cmd, '--' . ($k =~ tr/_/-/r), $opts{$k} if defined $opts{$k};

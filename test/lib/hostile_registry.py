@@ -48,7 +48,9 @@ the scenario: its first path component that names one (so "ok" and
   delayed          like ok, each answer half a second late (to see
                    concurrent requests)
   paged            manifests like ok; tags/list paginated (n default 2) over
-                   --paged-tags (5) tags with Link: <...>; rel="next"
+                   --paged-tags (5) tags with Link: <...>; rel="next"; a
+                   page holds at most --page-cap tags (0: no cap but 1000)
+                   whatever n asks, and its Link repeats the n asked
   deepnest         the ok manifest with one more field nested --deep-levels
                    (200000) arrays deep, digest right; its tags/list page
                    nests as deep
@@ -485,11 +487,13 @@ class Handler(BaseHTTPRequestHandler):
             n = max(1, min(1000, int(qs.get("n", ["2"])[0])))
         except ValueError:
             n = 2
+        # a registry may send fewer than n (distribution's own limit)
+        size = min(n, self.server.args.page_cap) if self.server.args.page_cap > 0 else n
         last = qs.get("last", [None])[0]
         rest = [t for t in alltags if last is None or t > last]
-        page = rest[:n]
+        page = rest[:size]
         headers = {}
-        if len(rest) > n:
+        if len(rest) > size:
             base = self.server.args.redirect_target if scen == "linkaway" else ""
             headers["Link"] = '<%s/v2/%s/tags/list?n=%d&last=%s>; rel="next"' % (base, name, n, page[-1])
         return self.send(200, json.dumps({"name": name, "tags": page}).encode(),
@@ -768,6 +772,7 @@ def main():
     p.add_argument("--endless-delay", type=float, default=0.001)
     p.add_argument("--endless-max-bytes", type=int, default=1 << 30)
     p.add_argument("--paged-tags", type=int, default=5)
+    p.add_argument("--page-cap", type=int, default=0)
     p.add_argument("--deep-levels", type=int, default=200000)
     p.add_argument("--big-count", type=int, default=8)
     p.add_argument("--big-config-size", type=int, default=8 * 1024 * 1024)

@@ -59,10 +59,15 @@ BEGIN
 		PERFORM imagestream.import_now('st/hot');
 	END CASE;
 EXCEPTION
-	-- documented: a tag untagged meanwhile (42704), rollback with nothing
-	-- to go back to (22023)
+	-- documented, and only where the operation can meet it: untag and
+	-- rollback of a tag untagged meanwhile (42704), rollback with nothing
+	-- to go back to (22023); the same error from any other operation is
+	-- raised again (the transaction fails)
 	WHEN undefined_object OR invalid_parameter_value THEN
 		GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE;
+		IF NOT ((op = 'untag' AND state = '42704') OR (op = 'rollback' AND state IN ('42704', '22023'))) THEN
+			RAISE;
+		END IF;
 		INSERT INTO stress_error VALUES (op, state, 1)
 			ON CONFLICT ON CONSTRAINT stress_error_pkey DO UPDATE SET n = stress_error.n + 1;
 END $$;
@@ -115,7 +120,12 @@ like($out, qr/number of transactions actually processed: [1-9]/, 'the clients ra
 # (the total, not one script's line: pgbench counts deadlocks as failures)
 like($out, qr/^number of failed transactions: 0 /m, 'no transaction failed (no deadlock, no undocumented error)');
 unlike($out . $err, qr/aborted|deadlock/i, 'no client aborted');
-note('documented errors: ' . q1("SELECT string_agg(format('%s %s x%s', op, sqlstate, n), ', ' ORDER BY op) FROM stress_error"));
+my $documented = q1("SELECT string_agg(format('%s %s x%s', op, sqlstate, n), ', ' ORDER BY op, sqlstate) FROM stress_error");
+note("documented errors: $documented");
+# the three races happen in every run of a few seconds (6 tags untagged and
+# made again, a tag rolled back to its first image and further)
+is(q1("SELECT string_agg(op || ' ' || sqlstate, ', ' ORDER BY op, sqlstate) FROM stress_error WHERE n > 0"),
+	'rollback 22023, rollback 42704, untag 42704', "the documented errors, each from its operation ($documented)");
 my $pushes = q1("SELECT count(*) FROM imagestream.change WHERE id > $first_change AND tag LIKE 'h_' AND event = 'tag_updated'");
 cmp_ok($pushes, '>', 10, "the worker imported upstream pushes meanwhile ($pushes)");
 

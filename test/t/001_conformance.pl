@@ -137,12 +137,47 @@ sub consistent
 
 # What the error detail must say for each of the library's sentinel errors.
 my %error_detail = (
-	ErrNameEmpty => qr/empty/,
-	ErrReferenceInvalidFormat => qr/./,
-	ErrNameContainsUppercase => qr/lowercase/,
-	ErrNameTooLong => qr/at most 255/,
-	'digest.ErrDigestInvalidLength' => qr/hexadecimal digits, not/,
-	'digest.ErrDigestUnsupported' => qr/not supported/);
+	ErrNameEmpty => qr/^The reference is empty\.$/,
+	ErrNameContainsUppercase => qr/^The repository path "[^"]*[A-Z][^"]*" must be lowercase\.$/,
+	ErrNameTooLong => qr/^The repository path is \d+ bytes long; at most 255 are allowed\.$/,
+	'digest.ErrDigestInvalidLength' => qr/^A sha256 digest has 64 hexadecimal digits, not \d+\.$/,
+	'digest.ErrDigestUnsupported' => qr/^Digest algorithm "[^"]+" is not supported; only sha256 and sha512 are\.$/);
+
+# ErrReferenceInvalidFormat covers many rules: the detail of each such row,
+# by its input, names the one it breaks.
+my $ipv6_host = 'an IPv6 address may hold only hexadecimal digits and colons (no zone, no embedded IPv4).';
+my $no_path = 'A registry must be followed by a repository path, as in "[::1]:5000/repository".';
+my %format_detail = (
+	':justtag' => 'The reference has no repository name before its tag or digest.',
+	'@sha256:' . ('f' x 64) => 'The reference has no repository name before its tag or digest.',
+	'aa/asdf$$^/aa' => 'The repository path "aa/asdf$$^/aa" contains "$"; only lowercase letters, digits, "/" '
+	  . 'and the separators ".", "_", "__" and "-" are allowed.',
+	'[2001:db8::1]' => $no_path,
+	'[2001:db8::1]:5000' => $no_path,
+	'[2001:db8::1]:tag' => $no_path,
+	'[fe80::1%eth0]:5000/repo' => qq{The registry host "[fe80::1%eth0]:5000" is not valid: $ipv6_host},
+	'[fe80::1%@invalidzone]:5000/repo' => qq{The registry host "[fe80::1%\@invalidzone]:5000" is not valid: $ipv6_host});
+
+# A rejected row of reference_parse.tsv: its detail names the rule.
+my %format_detail_seen;
+sub check_rule_detail
+{
+	my ($r, $g, $label) = @_;
+	if ($r->{error} eq 'ErrReferenceInvalidFormat')
+	{
+		$format_detail_seen{ $r->{input} } = 1;
+		ok(exists $format_detail{ $r->{input} }, "$label: (a detail is expected for this input)");
+		is($g->{detail}, $format_detail{ $r->{input} }, "$label: rejected, detail names the rule");
+	}
+	elsif ($error_detail{ $r->{error} })
+	{
+		like($g->{detail}, $error_detail{ $r->{error} }, "$label: rejected, detail names the rule");
+	}
+	else
+	{
+		fail("$label: no expected detail for rule '$r->{error}' in 001_conformance.pl");
+	}
+}
 
 # Runs every row of a file through fn and checks it: validity first, then
 # $rejected (default: a detail is given) or $accepted on the result.
@@ -186,11 +221,9 @@ check_file('reference_parse.tsv', 'try_ref',
 			[ $g->{registry}, $g->{repository}, $g->{tag} // '', $g->{digest} // '', consistent($g) ],
 			[ $domain, $path, $r->{tag}, $r->{digest}, 1 ], $label);
 	},
-	sub {
-		my ($r, $g, $label) = @_;
-		like($g->{detail}, $error_detail{ $r->{error} } // qr/./,
-			"$label: rejected, detail names the rule");
-	});
+	\&check_rule_detail);
+is(join(' ', grep { !$format_detail_seen{$_} } sort keys %format_detail), '',
+	'reference_parse.tsv: every expected detail names a rejected row');
 
 # reference_normalize.tsv and our own extra_normalize.tsv: full and familiar.
 for my $file ('reference_normalize.tsv', 'extra_normalize.tsv')

@@ -11,6 +11,7 @@ use strict;
 use warnings;
 
 use IO::Socket::INET;
+use Time::HiRes qw(time);
 use PostgreSQL::Test::Utils;
 use Test::More;
 
@@ -26,6 +27,25 @@ imagestream.max_requests_per_registry = 4
 });
 sub q1 { return $node->safe_psql('postgres', shift) }
 ok(defined wait_for($node, 'SELECT count(*) FROM imagestream.worker_status', '1', 10), 'the worker runs');
+
+# Waits until the worker ends a cycle after this call: the requests of what
+# it recorded before the call are then in worker_status.requests (a chunk's
+# are counted after its recording, before its cycle ends).
+sub cycle_ends
+{
+	my $last = q1('SELECT last_cycle_at FROM imagestream.worker_status');
+	return defined wait_for($node, "SELECT last_cycle_at > '$last' FROM imagestream.worker_status", 't', 60);
+}
+
+# a registry that answers (used at the end), imported from once now, so
+# that the worker knows it speaks plain HTTP: its HTTPS attempt is no HTTP
+# request the server could log
+my $reg = RegistryTest->start_hostile();
+my $host = $reg->host;
+my $digest = RegistryTest::header($reg->request('HEAD', '/v2/ok/app/manifests/latest'), 'Docker-Content-Digest');
+q1("SELECT imagestream.tag('$host/ok/app:latest', 'ok/warm:v1', insecure => true)");
+ok(defined wait_for($node, q{SELECT image FROM imagestream.image_stream_tags WHERE namespace = 'ok' AND stream = 'warm'},
+		$digest, 60) && cycle_ends(), '(the worker imported from the reachable registry once)');
 
 my $hole = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 0, Proto => 'tcp')
   or die "listen: $!";
@@ -53,20 +73,47 @@ like(q1(q{SELECT min(import_message) FROM imagestream.tag WHERE namespace = 'un'
 	qr/^Registry 127\.0\.0\.1:$port did not answer within imagestream\.request_timeout: /,
 	'which says the registry did not answer');
 
+my $message = q1(q{SELECT min(import_message) FROM imagestream.tag WHERE namespace = 'un'});
+my $phase1_done = time;
+
+# 20 more tags a moment later: not asked again (doc/worker.md), they fail at
+# once with the same answer, and the worker sends no request at all
+$before = q1('SELECT requests FROM imagestream.worker_status');
+q1('BEGIN;'
+	  . join('', map { "SELECT imagestream.tag('127.0.0.1:$port/org/gone:$_', 'un/more:t$_');" } 1 .. 20)
+	  . 'COMMIT');
+ok(defined wait_for($node, q{SELECT count(*) FROM imagestream.tag WHERE namespace = 'un' AND stream = 'more'
+		AND import_status = 'False'}, '20', 60),
+	'20 more tags of the unreachable registry fail');
+ok(cycle_ends(), '(the cycle that failed them ended)');
+is(q1('SELECT requests FROM imagestream.worker_status') - $before, 0,
+	'and no request was sent for them: the registry is remembered as unreachable');
+is(q1(q{SELECT count(*) FROM imagestream.tag WHERE namespace = 'un' AND stream = 'more'
+		AND import_reason = 'Timeout' AND import_message = } . ImagestreamTest::literal($message)), '20',
+	'each has the answer the requests of a moment ago got');
+
 # a registry that answers is served as before, beside the unreachable one
-# (not asked again: its tags fail at once)
-my $reg = RegistryTest->start();
-my $img = $reg->push_image('org/app', 'v1', content => 'reachable');
-my $host = $reg->host;
+# (not asked again: its tags fail at once); the requests sent are the
+# reachable registry's alone
+$reg->reset_log;
+$before = q1('SELECT requests FROM imagestream.worker_status');
 q1('BEGIN;'
 	  . join('', map { "SELECT imagestream.tag('127.0.0.1:$port/org/gone:$_', 'un/again:t$_');" } 1 .. 20)
-	  . "SELECT imagestream.tag('$host/org/app:v1', 'un/app:v1', insecure => true); COMMIT");
+	  . "SELECT imagestream.tag('$host/ok/app:latest', 'un/app:v1', insecure => true); COMMIT");
 ok(defined wait_for($node, q{SELECT image FROM imagestream.image_stream_tags WHERE namespace = 'un' AND stream = 'app'},
-		$img->{digest}, 60),
+		$digest, 60),
 	'a tag of a reachable registry is imported beside them');
 ok(defined wait_for($node, q{SELECT count(*) FROM imagestream.tag WHERE namespace = 'un' AND stream = 'again'
 		AND import_status = 'False'}, '20', 60),
 	'and the unreachable ones fail');
+ok(cycle_ends(), '(the cycle ended)');
+my $answered = grep { $_->{path} =~ m{^/v2/} } @{ $reg->request_log };
+cmp_ok($answered, '>', 0, "the reachable registry was asked ($answered requests)");
+is(q1('SELECT requests FROM imagestream.worker_status') - $before, $answered,
+	'every request sent went to the reachable registry, none to the unreachable one');
+# (the registry is remembered for 30 s from its last failed request, and
+# its first 600 tags retry after their back-off)
+cmp_ok(time - $phase1_done, '<', 25, 'all within the 30 s the unreachable registry is remembered');
 
 invariants_hold($node, 'the invariants hold');
 ok($node->log_contains('terminated by signal') == 0, 'no backend crashed');
