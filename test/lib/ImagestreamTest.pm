@@ -99,8 +99,9 @@ sub invariants_hold
 
 # Declares a deliberate crash of a process of $node: a log line matching
 # $pattern (say qr/\(PID $pid\) was terminated by signal 9/) is no crash
-# for assert_no_crash, and neither are the lines the postmaster logs while
-# it restarts after it (until the server accepts connections again).
+# for assert_no_crash, and neither are the lines the postmaster logs about
+# it as it restarts (the failed process's query, "terminating any other
+# active server processes") until the server accepts connections again.
 sub expect_crash
 {
 	my ($node, $pattern) = @_;
@@ -112,8 +113,8 @@ sub expect_crash
 # terminated by a signal, no server process that ended abnormally and no
 # background worker that exited with an error outside a shutdown (where
 # workers exit with 1), except lines matching $opts{allow} or a pattern
-# given to expect_crash (a deliberate kill), and what follows such a line
-# until the server is ready again.  Runs by itself at done_testing for each
+# given to expect_crash (a deliberate kill), and the lines that such a kill
+# causes until the server is ready again.  Runs by itself at done_testing for each
 # node not checked since its log last grew.
 sub assert_no_crash
 {
@@ -121,17 +122,19 @@ sub assert_no_crash
 	my @allow = (@{ $allow{ $node->name } // [] }, $opts{allow} // ());
 	my @bad;
 	my $stopping = 0;
+	my $killed = 0;		# after a deliberate kill, until the server is ready again
 	my $size = -s $node->logfile;
 	for my $line (split /\n/, PostgreSQL::Test::Utils::slurp_file($node->logfile))
 	{
 		$stopping = 1 if $line =~ /received (smart|fast|immediate) shutdown request/;
-		$stopping = 0 if $line =~ /database system is ready to accept connections/;
+		$stopping = $killed = 0 if $line =~ /database system is ready to accept connections/;
 		if (grep { $line =~ $_ } @allow)
 		{
-			$stopping = 1;		# the restart that follows a deliberate kill
+			$killed = 1;
 			next;
 		}
-		next if $stopping && $line =~ /terminating any other active server processes|Failed process was running/;
+		# what the postmaster logs after the deliberate kill
+		next if $killed && $line =~ /terminating any other active server processes|Failed process was running/;
 		push @bad, $line
 		  if $line =~ /terminated by signal|was terminated by exception|server process .* exited with exit code|terminating any other active server processes|Failed process was running/
 		  || (!$stopping && $line =~ /exited with exit code/);
