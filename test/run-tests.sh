@@ -2,9 +2,88 @@
 # The project's one test command (`make test`, README.md): installs missing
 # Debian packages (as root), builds with warnings as errors, installs, runs
 # pg_regress on a temporary cluster, every TAP test, and 20 s of each fuzz target,
-# then prints "N passed, N failed".  PostgreSQL refuses to run as root, so
-# when started by root the servers and tests run as the postgres user.
+# then prints "N passed, N failed, N skipped" (CI reads "N passed, N
+# failed"; a skip is neither, and is listed with its reason).  PostgreSQL
+# refuses to run as root, so when started by root the servers and tests run
+# as the postgres user.
 set -uo pipefail
+
+passed=0
+failed=0
+skipped=0
+
+# count LOG OK_REGEX FAIL_REGEX STATUS: adds the log's results to the totals;
+# a failing step that reported no failure of its own counts as one.
+count() {
+	local ok bad
+	ok=$(grep -cE "$2" "$1")
+	bad=$(grep -cE "$3" "$1")
+	passed=$((passed + ok))
+	failed=$((failed + bad))
+	if [ "$4" -ne 0 ] && [ "$bad" -eq 0 ]; then
+		failed=$((failed + 1))
+	fi
+}
+
+# count_tap LOG DIR STATUS: adds the results of a `prove -v` log of the TAP
+# files DIR/test/t/*.pl to the totals.  A skipped assertion ("ok N # skip
+# WHY") and a skipped file ("FILE .. skipped: WHY", plan skip_all) count as
+# skipped, neither passed nor failed, and are listed with their reasons.
+# "not ok … # TODO" marks an open finding (doc/security.md): prove passes
+# it, and it counts as neither passed nor failed; "ok … # TODO" (fixed, and
+# the TODO left behind) counts as passed.  Every TAP file must have run: a
+# PGXS without TAP support runs none and says so only in a message.
+count_tap() {
+	local log=$1 dir=$2 status=$3 todo expected ran missing
+	todo=$(grep -cE '^ *not ok [0-9]+.*# TODO' "$log")
+	awk '
+		/^test\/t\/[^ ]+\.pl \.\./ { file = $1 }
+		/^test\/t\/[^ ]+\.pl \.\. skipped: / { sub(/^[^ ]+ \.\. skipped: /, ""); print file ": skipped whole (skip_all): " $0; next }
+		tolower($0) ~ /^ *ok [0-9]+[^#]*# skip/ { line = $0; sub(/^ */, "", line); print file ": " line }
+	' "$log" >"$log.skips"
+	skipped=$((skipped + $(wc -l <"$log.skips")))
+	grep -viE '^ *not ok [0-9]+.*# TODO|^ *ok [0-9]+[^#]*# skip' "$log" >"$log.counted"
+	count "$log.counted" '^ *ok [0-9]+' '^ *not ok [0-9]+' "$status"
+	echo "($todo open findings marked TODO)"
+	if [ -s "$log.skips" ]; then
+		echo "skipped:"
+		sed 's/^/  /' "$log.skips"
+	fi
+	expected=$(cd "$dir" && ls test/t/*.pl | sort)
+	ran=$(sed -nE 's/^(test\/t\/[^ ]+\.pl) \.\..*/\1/p' "$log" | sort -u)
+	missing=$(comm -23 <(echo "$expected") <(echo "$ran"))
+	if [ -n "$missing" ]; then
+		echo "TAP files that did not run ($(echo "$ran" | grep -c .) of $(echo "$expected" | grep -c .) ran; a PGXS without TAP support runs none):"
+		echo "$missing" | sed 's/^/  /'
+		failed=$((failed + 1))
+	fi
+}
+
+# check_crash_helper DIR: every TAP file that starts PostgreSQL servers
+# loads ImagestreamTest, whose check of every node's log for crashes runs
+# at done_testing (doc/testing.md); a file without it counts as a failure.
+check_crash_helper() {
+	local f bad=0
+	for f in "$1"/test/t/*.pl; do
+		if grep -qE 'PostgreSQL::Test::Cluster|start_node' "$f" && ! grep -qE '^use ImagestreamTest\b' "$f"; then
+			echo "$(basename "$f") starts servers without 'use ImagestreamTest' (the crash check of its servers' logs)"
+			bad=1
+		fi
+	done
+	[ "$bad" -eq 0 ] || failed=$((failed + 1))
+}
+
+finish() {
+	echo
+	echo "$passed passed, $failed failed, $skipped skipped"
+	[ "$failed" -eq 0 ]
+	exit
+}
+
+# sourced (to try the functions above on a log): nothing more
+if [ "${BASH_SOURCE[0]}" != "$0" ]; then
+	return 0
+fi
 
 cd "$(dirname "$0")/.."
 SRC=$PWD
@@ -12,15 +91,6 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 
 source test/install-deps.sh
 install_deps || exit 1
-
-passed=0
-failed=0
-finish() {
-	echo
-	echo "$passed passed, $failed failed"
-	[ "$failed" -eq 0 ]
-	exit
-}
 
 echo "== build (warnings are errors) and install"
 if ! { make -s clean && make -s COPT='-Werror' && make -s install; } >/tmp/imagestream-build.$$ 2>&1; then
@@ -45,19 +115,6 @@ cp -r Makefile imagestream.control sql expected test "$WORK"/
 chown -R "$owner" "$WORK"
 chmod 755 "$WORK"
 
-# count LOG OK_REGEX FAIL_REGEX STATUS: adds the log's results to the totals;
-# a failing step that reported no failure of its own counts as one.
-count() {
-	local ok bad
-	ok=$(grep -cE "$2" "$1")
-	bad=$(grep -cE "$3" "$1")
-	passed=$((passed + ok))
-	failed=$((failed + bad))
-	if [ "$4" -ne 0 ] && [ "$bad" -eq 0 ]; then
-		failed=$((failed + 1))
-	fi
-}
-
 echo "== pg_regress"
 run_as make -C "$WORK" -s installcheck TAP_TESTS= 2>&1 | tee "$WORK/regress.log"
 status=${PIPESTATUS[0]}
@@ -70,13 +127,8 @@ echo "== TAP tests"
 run_as make -C "$WORK" -s installcheck REGRESS= PROVE_FLAGS='-I test/lib -v' 2>&1 |
 	tee "$WORK/tap.log"
 status=${PIPESTATUS[0]}
-# "not ok … # TODO" marks an open finding (doc/security.md): prove passes
-# it, and it counts as neither passed nor failed; "ok … # TODO" (fixed, and
-# the TODO left behind) counts as passed.
-todo=$(grep -cE '^ *not ok [0-9]+.*# TODO' "$WORK/tap.log")
-grep -vE '^ *not ok [0-9]+.*# TODO' "$WORK/tap.log" >"$WORK/tap-counted.log"
-count "$WORK/tap-counted.log" '^ *ok [0-9]+' '^ *not ok [0-9]+' "$status"
-echo "($todo open findings marked TODO)"
+count_tap "$WORK/tap.log" "$WORK" "$status"
+check_crash_helper "$WORK"
 
 if command -v clang >/dev/null; then
 	echo "== libFuzzer, $FUZZ_SECONDS s per target"

@@ -1,6 +1,11 @@
 # make bench: measures imagestream against the registry's own ceiling and the
 # peers, side by side in one run, and writes doc/performance.md.  Every
 # figure is a median over repeated runs; ratios compare runs made here, now.
+# Each row with a goal is judged against it from the measured numbers (met,
+# MISSED); a measurement that fails (a tool's error, a timeout) is a row
+# marked FAILED and the others go on.  The goals missed and the measurements
+# failed are listed at the end, and a failed measurement makes the exit
+# status non-zero.
 use strict;
 use warnings;
 
@@ -17,7 +22,7 @@ my $bindir = '/usr/lib/postgresql/15/bin';
 my $dir = tempdir('imagestream-bench-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 my $pgdata = "$dir/data";
 my $port = RegistryTest::free_port();
-my @rows;						# [measure, baseline, goal, measured, ratio, command]
+my @rows;						# [measure, baseline, goal, measured, ratio, command, result]
 
 sub sh
 {
@@ -94,7 +99,35 @@ sub wait_until
 	die "timed out ($seconds s): $sql\nworker: " . psql("SELECT row_to_json(w) FROM imagestream.worker_status w") . "\n";
 }
 
-sub row { push @rows, [@_]; print '   ', join(' | ', @_[0, 3, 4]), "\n" }
+# row(measure, baseline, goal, measured, ratio, command, result): result
+# is goal()'s answer, or '' for a row only reported.
+sub row
+{
+	my @r = @_;
+	$r[6] //= '';
+	push @rows, \@r;
+	print '   ', join(' | ', @r[0, 3, 4, 6]), "\n";
+}
+
+# The result of a row with a goal: 'FAILED' when a value it is judged by is
+# missing or not a number (a measurement that failed), else 'met' or
+# 'MISSED' as $test->(@values) says.
+sub goal
+{
+	my ($test, @values) = @_;
+	return 'FAILED' if grep { !defined $_ || $_ !~ /^\s*-?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?\s*$/i } @values;
+	return $test->(@values) ? 'met' : 'MISSED';
+}
+
+# A part of the bench that died: a FAILED row with the error's first line.
+sub part_failed
+{
+	my ($part, $err) = @_;
+	my ($first) = split /\n/, $err // 'died';
+	print "   $part failed: $err";
+	row("$part: the measurement failed", '', '', "$first", '', "BENCH_ONLY=$part", 'FAILED');
+	return;
+}
 
 # BENCH_ONLY=resolve,checks,memory,import,notify runs only those parts
 # (and writes no report): for working on one row.
@@ -105,6 +138,20 @@ sub want { my ($part) = @_; return !$ENV{BENCH_ONLY} || grep { $_ eq $part } spl
 sub fmt { my ($v, $d) = @_; return defined $v ? sprintf("%.${d}f", $v) : 'n/a' }
 
 END { system("$bindir/pg_ctl -D $pgdata -m immediate -s stop >/dev/null 2>&1") if -d $pgdata }
+
+# Which goals are met, from the rows' results: the goals missed and the
+# measurements failed by name.
+sub summary
+{
+	my @r = @_;
+	my @goals = grep { $_->[6] =~ /^(met|MISSED)$/ } @r;
+	my @missed = grep { $_->[6] eq 'MISSED' } @r;
+	my @failed = grep { $_->[6] eq 'FAILED' } @r;
+	my $s = sprintf('Goals: %d of %d met', scalar(@goals) - scalar(@missed), scalar(@goals));
+	$s .= @missed ? '; missed: ' . join('; ', map { "$_->[0] (goal $_->[2], measured $_->[3])" } @missed) : '';
+	$s .= "\nFailed measurements (their goals are not judged): " . join('; ', map { "$_->[0] ($_->[3])" } @failed) if @failed;
+	return $s;
+}
 
 # -- setup -------------------------------------------------------------------
 
@@ -140,6 +187,7 @@ my $accept = join(', ', 'application/vnd.oci.image.index.v1+json',
 
 if (want('resolve'))
 {
+eval {
 print "== seeding 100,000 tags with 5 events each\n";
 psql(q{
 	INSERT INTO imagestream.stream (namespace, name) SELECT 'bench', 's' || i FROM generate_series(0, 999) i;
@@ -185,7 +233,8 @@ my $per_event_text = psql("SELECT pg_total_relation_size('history_as_text')::num
 row('storage: bytes per history event with its indexes', 'the same values as text columns, same indexes',
 	'<= 160 B', fmt($per_event, 0) . ' B (text: ' . fmt($per_event_text, 0) . ' B)',
 	fmt($per_event / $per_event_text, 2),
-	"(pg_total_relation_size('imagestream.history_event') + pg_total_relation_size('imagestream.history_ref')) / count(*)");
+	"(pg_total_relation_size('imagestream.history_event') + pg_total_relation_size('imagestream.history_ref')) / count(*)",
+	goal(sub { $_[0] <= 160 }, $per_event));
 my $per_event_packed = psql("SELECT pg_total_relation_size('history_packed')::numeric / $events");
 my $packed_index = psql("SELECT pg_relation_size('history_packed_image')::numeric / $events");
 row('storage: bytes per history event packed in arrays, a row per tag',
@@ -197,7 +246,7 @@ my $digest_bytes = psql('SELECT avg(pg_column_size(image)) FROM imagestream.hist
 my $digest_text = psql('SELECT avg(pg_column_size(image::text)) FROM imagestream.history_event');
 row('storage: bytes per stored sha256 digest', 'the digest as text', '<= 34 B',
 	fmt($digest_bytes, 0) . ' B (text: ' . fmt($digest_text, 0) . ' B)', fmt($digest_bytes / $digest_text, 2),
-	'avg(pg_column_size(image)) FROM imagestream.history_event');
+	'avg(pg_column_size(image)) FROM imagestream.history_event', goal(sub { $_[0] <= 34 }, $digest_bytes));
 
 # -- resolve -----------------------------------------------------------------
 
@@ -225,7 +274,8 @@ for (1 .. ($ENV{BENCH_QUICK} ? 1 : 3))
 }
 row('`resolve()` throughput, 100,000 tags with 5 events each', 'the same pgbench on `plain (tag text primary key, pull_spec text)`',
 	'>= 0.9x', fmt(median(@r), 0) . ' tps (plain: ' . fmt(median(@p), 0) . ' tps)', fmt(median(@r) / median(@p), 2),
-	'pgbench -n -M prepared -c 2 -j 2 -T 10 -f resolve.sql (3 runs, median)');
+	'pgbench -n -M prepared -c 2 -j 2 -T 10 -f resolve.sql (3 runs, median)',
+	goal(sub { $_[0] / $_[1] >= 0.9 }, median(@r), median(@p)));
 
 # The same as a role that is no superuser, with a view grant on the namespace:
 # the rights check reads the grants.
@@ -243,6 +293,8 @@ for (1 .. ($ENV{BENCH_QUICK} ? 1 : 3))
 row('`resolve()` throughput as a role with a view grant (no superuser)', 'the same pgbench on `plain`, same role',
 	'reported', fmt(median(@rv), 0) . ' tps (plain: ' . fmt(median(@pv), 0) . ' tps)', fmt(median(@rv) / median(@pv), 2),
 	'pgbench -n -M prepared -c 2 -j 2 -T 10 -U bench_viewer -f resolve.sql (3 runs, median)');
+1;
+} or part_failed('resolve', $@);
 }
 
 # -- the worker's unchanged checks -------------------------------------------
@@ -296,19 +348,28 @@ sub check_window
 
 # The WAL between two LSNs, less what an idle server writes on its own (the
 # background writer's running-transactions records, checkpoints): the WAL
-# someone wrote, by pg_waldump's statistics per record type.
+# someone wrote, by pg_waldump's statistics per record type.  undef (with
+# pg_waldump's message printed) when pg_waldump fails or its statistics
+# cannot be read: a failed measurement, not "0 B".
 sub wal_not_idle
 {
 	my ($from, $to) = @_;
 	return 0 if psql("SELECT pg_wal_lsn_diff('$to', '$from')") <= 0;
-	my $o = sh("$bindir/pg_waldump -p $pgdata/pg_wal --start=$from --end=$to --stats=record 2>&1 || true");
-	my $bytes = 0;
+	my $o = `$bindir/pg_waldump -p $pgdata/pg_wal --start=$from --end=$to --stats=record 2>&1` // '';
+	my $status = $?;
+	my ($bytes, $types) = (0, 0);
 	for (split /\n/, $o)
 	{
 		next unless m{^(\S+/\S+)\s+\d+\s+\(.*?\)\s+\d+\s+\(.*?\)\s+\d+\s+\(.*?\)\s+(\d+)};
 		my ($type, $combined) = ($1, $2);
+		$types++;
 		next if $type =~ m{^(Standby/RUNNING_XACTS|XLOG/CHECKPOINT_ONLINE|XLOG/CHECKPOINT_SHUTDOWN)$};
 		$bytes += $combined;
+	}
+	if ($status != 0 || $types == 0 || $o !~ /^Total\s/m)
+	{
+		print "   pg_waldump failed (status $status) from $from to $to:\n$o";
+		return undef;
 	}
 	return $bytes;
 }
@@ -322,6 +383,7 @@ sub set_scheduled
 
 if (want('checks'))
 {
+eval {
 print "== worker: unchanged checks (interval 1 s)\n";
 psql("ALTER SYSTEM SET imagestream.import_interval = '1s'; SELECT pg_reload_conf()");
 my %rate;
@@ -338,9 +400,9 @@ for my $n (1000, 10000)
 		$req += $q;
 		$chk += $c;
 		$wal += $w;
-		$busy += $b;
+		$busy = defined $b && defined $busy ? $busy + $b : undef;		# a pg_waldump failure stays one
 	}
-	$rate{$n} = [ median(@rates), $req / ($chk || 1), $busy / ($chk || 1), $wal, $busy ];
+	$rate{$n} = [ median(@rates), $req / ($chk || 1), defined $busy ? $busy / ($chk || 1) : undef, $wal, $busy ];
 }
 my $url = "http://$host/v2/bench/r0/manifests/t0";
 my @ab;
@@ -354,20 +416,27 @@ $ab = median(@ab);
 row('unchanged-tag checks per second, 10,000 scheduled tags over 10 repositories',
 	'`ab -i -k -c 4` (the worker per-registry limit) HEAD rate on one manifest URL of the same registry', '>= 0.7x',
 	fmt($rate{10000}[0], 0) . ' checks/s (ab: ' . fmt($ab, 0) . ' req/s)', fmt($rate{10000}[0] / $ab, 2),
-	"worker_status.tags_checked over 3 windows of whole cycles, at least 15 s each; ab -i -k -q -c 4 -n 20000 $url (3 runs)");
+	"worker_status.tags_checked over 3 windows of whole cycles, at least 15 s each; ab -i -k -q -c 4 -n 20000 $url (3 runs)",
+	goal(sub { $_[0] / $_[1] >= 0.7 }, $rate{10000}[0], $ab));
 row('HTTP requests per unchanged check', '', 'exactly 1', fmt($rate{10000}[1], 3), '',
-	'worker_status.requests / tags_checked over the same windows');
+	'worker_status.requests / tags_checked over the same windows', goal(sub { abs($_[0] - 1) < 0.0005 }, $rate{10000}[1]));
 row('WAL bytes per unchanged check', '', '0',
-	fmt($rate{10000}[2], 3) . " ($rate{10000}[4] B of the windows' $rate{10000}[3] B of WAL are not the server's own idle records)", '',
-	'pg_current_wal_lsn() over the same windows, then pg_waldump --stats=record without Standby/RUNNING_XACTS and checkpoints');
+	defined $rate{10000}[4]
+	? fmt($rate{10000}[2], 3) . " ($rate{10000}[4] B of the windows' $rate{10000}[3] B of WAL are not the server's own idle records)"
+	: "pg_waldump failed (the windows wrote $rate{10000}[3] B of WAL)", '',
+	'pg_current_wal_lsn() over the same windows, then pg_waldump --stats=record without Standby/RUNNING_XACTS and checkpoints',
+	goal(sub { $_[0] == 0 }, $rate{10000}[2]));
 row('scaling: worker check rate at 1,000 and 10,000 tags', '', 'reported',
 	fmt($rate{1000}[0], 0) . ' / ' . fmt($rate{10000}[0], 0) . ' checks/s', '', 'as above, with 1,000 then 10,000 tags scheduled');
+1;
+} or part_failed('checks', $@);
 }
 
 # worker memory over 100 cycles of 10,000 tags (BENCH_MEMORY_CYCLES): at
 # this registry's HEAD rate, about 20 minutes
 if (want('memory'))
 {
+eval {
 my $cycles = $ENV{BENCH_MEMORY_CYCLES} // 100;
 print "== worker memory over $cycles cycles of 10,000 tags\n";
 psql("ALTER SYSTEM SET imagestream.import_interval = '1s'; SELECT pg_reload_conf()");
@@ -407,8 +476,11 @@ row("worker resident memory over $cycles cycles of 10,000 tags", 'its size over 
 	"RssAnon peak $peak{first} kB over cycles 1-10, $peak{last} kB over the last 10 "
 	  . "(VmRSS, with shared buffers: $peak_vm{first} kB, $peak_vm{last} kB)",
 	fmt($peak{last} / $peak{first}, 3),
-	"RssAnon and VmRSS of the worker (/proc/PID/status) every second; the peaks over the first and the last 10 cycles");
+	"RssAnon and VmRSS of the worker (/proc/PID/status) every second; the peaks over the first and the last 10 cycles",
+	goal(sub { abs($_[0] / $_[1] - 1) <= 0.05 }, $peak{last}, $peak{first}));
 set_scheduled(0);
+1;
+} or part_failed('memory', $@);
 }
 
 # -- new images --------------------------------------------------------------
@@ -442,6 +514,7 @@ sub cpu_split
 
 if (want('import'))
 {
+eval {
 print "== 1,000 tags whose digests all changed\n";
 set_scheduled(0);				# (the worker quiet, as after the memory part)
 my $new = $reg->push_many_tags('bench/r1', 1000, tags => [ map { "t$_" } 0 .. 999 ], content => 'repo 1, rebuilt');
@@ -470,7 +543,8 @@ my $ceiling = defined $ab ? ', registry ceiling at one HEAD per tag: ' . fmt($sk
 row('new-image import rate: 1,000 tags whose digests all changed (worker, import_now)',
 	'one `skopeo inspect` process per tag, serial', '>= 50x faster',
 	fmt($rate_new, 0) . ' tags/s (skopeo: ' . fmt(1 / $sk, 1) . " tags/s$ceiling)", fmt($rate_new * $sk, 1) . 'x',
-	'import_now(\'check/r1\') until all 1,000 moved (commit timestamps: import_now to the last change); skopeo inspect --tls-verify=false, median of 20');
+	'import_now(\'check/r1\') until all 1,000 moved (commit timestamps: import_now to the last change); skopeo inspect --tls-verify=false, median of 20',
+	goal(sub { $_[0] * $_[1] >= 50 }, $rate_new, $sk));
 
 print "== import_image(all_tags) of a 1,000-tag repository\n";
 my $ai = median_time(3, sub {
@@ -478,13 +552,17 @@ my $ai = median_time(3, sub {
 });
 row('`import_image(all_tags)` of a 1,000-tag repository', 'one `skopeo inspect` per tag, serial (from the median above)',
 	'>= 50x faster', fmt($ai, 1) . ' s (skopeo: ' . fmt($sk * 1000, 0) . " s$ceiling)", fmt($sk * 1000 / $ai, 1) . 'x',
-	"import_image('all/rN', '$host/bench/rN', all_tags => true), 3 repositories, median");
+	"import_image('all/rN', '$host/bench/rN', all_tags => true), 3 repositories, median",
+	goal(sub { $_[0] * 1000 / $_[1] >= 50 }, $sk, $ai));
+1;
+} or part_failed('import', $@);
 }
 
 # -- notifications -----------------------------------------------------------
 
 if (want('notify'))
 {
+eval {
 print "== import_now -> NOTIFY latency\n";
 my @files;
 for my $i (1 .. 60)
@@ -503,7 +581,8 @@ my @ms = split /\n/, $lat;
 shift @ms for 1 .. 10;			# warm-up
 row('`import_now` commit to the NOTIFY a LISTEN client receives, after an upstream push', '', 'p50 <= 50 ms, p99 <= 200 ms',
 	'p50 ' . fmt(pctl(50, @ms), 1) . ' ms, p99 ' . fmt(pctl(99, @ms), 1) . ' ms', '',
-	'test/bench/notify_latency.py (psycopg2), 50 pushes after 10 warm-up');
+	'test/bench/notify_latency.py (psycopg2), 50 pushes after 10 warm-up',
+	goal(sub { $_[0] <= 50 && $_[1] <= 200 }, pctl(50, @ms), pctl(99, @ms)));
 
 print "== NOTIFY cost\n";
 open(my $mi, '>', "$dir/map.sql") or die;
@@ -527,12 +606,15 @@ for (1 .. 3)
 row('NOTIFY cost: `map_image` with and without a listener', '', 'reported',
 	fmt(median(@without), 0) . ' tps without, ' . fmt(median(@with), 0) . ' tps with a listener',
 	fmt(median(@with) / median(@without), 2), 'pgbench -n -M prepared -c 2 -j 2 -T 5 -f map.sql (3 runs each)');
+1;
+} or part_failed('notify', $@);
 }
 
 # -- resolve scaling ---------------------------------------------------------
 
 if (want('resolve'))
 {
+eval {
 print "== resolve at 10,000 and 1,000,000 tags\n";
 psql(q{
 	DELETE FROM imagestream.stream WHERE namespace IN ('bench', 'check', 'all', 'nt', 'lat');
@@ -562,13 +644,18 @@ for my $spec ([ 100, 100 ], [ 10000, 100 ])
 row('scaling: `resolve()` cost per call at 10,000 and 1,000,000 tags', '', 'reported',
 	fmt($scale{10000}, 0) . ' us / ' . fmt($scale{1000000}, 0) . ' us', fmt($scale{1000000} / $scale{10000}, 2),
 	'pgbench -n -M prepared -c 1 -T 5 -f resolve.sql (3 runs, median); one history event per tag');
+1;
+} or part_failed('resolve scaling', $@);
 }
 
 $reg->stop;
 
 # -- the report --------------------------------------------------------------
 
-exit 0 if $ENV{BENCH_ONLY};
+my $summary = summary(@rows);
+print "== $_\n" for split /\n/, $summary;
+my $failed = grep { $_->[6] eq 'FAILED' } @rows;
+exit($failed ? 1 : 0) if $ENV{BENCH_ONLY};
 
 my $cpu = (grep { /model name/ } split /\n/, sh('cat /proc/cpuinfo'))[0] // '';
 $cpu =~ s/.*:\s*//;
@@ -578,10 +665,12 @@ open(my $md, '>', $out) or die "$out: $!";
 print $md "# Performance\n\n";
 print $md "Written by `make bench` (test/bench/bench.pl) on " . sh('date -u +%Y-%m-%d') . "\n";
 print $md "Machine: $nproc cores, $cpu. PostgreSQL 15 cluster and Debian's `docker-registry` on 127.0.0.1, both with their data on tmpfs where /dev/shm exists. Every figure is measured in the same run as its baseline; medians of repeated runs. The machine is small and shared: compare the ratios, not the absolute numbers.\n\n";
-print $md "| measure | baseline in the same run | goal | measured | ratio | command |\n";
-print $md "| --- | --- | --- | --- | --- | --- |\n";
+print $md "| measure | baseline in the same run | goal | measured | ratio | command | result |\n";
+print $md "| --- | --- | --- | --- | --- | --- | --- |\n";
 print $md '| ' . join(' | ', map { $_ // '' } @$_) . " |\n" for @rows;
+print $md "\n", join("\n", map { "$_  " } split /\n/, $summary), "\n";
 open(my $an, '<', 'test/bench/analysis.md') or die "analysis.md: $!";
 print $md "\n", <$an>;
 close $md;
 print "== done\n";
+exit($failed ? 1 : 0);

@@ -9,9 +9,40 @@ use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils ();
 use Test::More;
+use Test2::API ();
 use Time::HiRes ();
 
-our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for assert_no_crash);
+our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for assert_no_crash expect_crash);
+
+# Every node a test creates, however (start_node or PostgreSQL::Test::Cluster->new
+# directly), is recorded, and when the test calls done_testing its log is
+# checked for crashes (assert_no_crash) unless the test checked that node
+# itself since the log last grew.  A deliberate kill is declared with
+# expect_crash.  Loading this module is enough: test/run-tests.sh refuses a
+# TAP file that creates nodes without it.
+my @nodes;			# every node created, in order
+my %allow;			# node name => [patterns of deliberate crashes]
+my %checked;		# node name => log size when assert_no_crash last ran
+
+{
+	no warnings 'redefine';
+	my $new = \&PostgreSQL::Test::Cluster::new;
+	*PostgreSQL::Test::Cluster::new = sub {
+		my $node = $new->(@_);
+		push @nodes, $node;
+		return $node;
+	};
+}
+
+Test2::API::test2_add_callback_testing_done(
+	sub {
+		for my $node (@nodes)
+		{
+			next unless -e $node->logfile;
+			next if defined $checked{ $node->name } && $checked{ $node->name } == -s $node->logfile;
+			assert_no_crash($node, name => 'no process of ' . $node->name . ' crashed (checked at done_testing)');
+		}
+	});
 
 # A started cluster that preloads the library, with the extension created
 # in database "postgres".  Its background worker is off unless worker => 1,
@@ -33,16 +64,24 @@ sub start_node
 }
 
 # Polls $sql in database "postgres" of $node until it returns $want or
-# $seconds pass; returns the time taken, or undef.  Connection errors (a
-# server restarting) count as "not yet".
+# $seconds pass; returns the time taken, or undef.  An error of $sql counts
+# as "not yet"; a connection error (psql's exit status 2: the server is
+# down, crashed or restarting) is a failed test at once, with psql's
+# message, unless restarting => 1 says the server may be restarting.
 sub wait_for
 {
-	my ($node, $sql, $want, $seconds) = @_;
+	my ($node, $sql, $want, $seconds, %opts) = @_;
 	my $t0 = Time::HiRes::time();
 	while (Time::HiRes::time() - $t0 < $seconds)
 	{
-		my ($ret, $out) = $node->psql('postgres', $sql);
+		my ($ret, $out, $err) = $node->psql('postgres', $sql);
 		return Time::HiRes::time() - $t0 if $ret == 0 && $out eq $want;
+		if ($ret == 2 && !$opts{restarting})
+		{
+			fail('wait_for: cannot connect to ' . $node->name . " (a crash?) while polling: $sql");
+			diag($err);
+			return undef;
+		}
 		Time::HiRes::sleep(0.1);
 	}
 	return undef;
@@ -58,25 +97,49 @@ sub invariants_hold
 	return is($v, '', $name // "the model's invariants hold");
 }
 
+# Declares a deliberate crash of a process of $node: a log line matching
+# $pattern (say qr/\(PID $pid\) was terminated by signal 9/) is no crash
+# for assert_no_crash, and neither are the lines the postmaster logs about
+# it as it restarts (the failed process's query, "terminating any other
+# active server processes") until the server accepts connections again.
+sub expect_crash
+{
+	my ($node, $pattern) = @_;
+	push @{ $allow{ $node->name } }, $pattern;
+	return;
+}
+
 # A test that no process of $node crashed: its log has no process
 # terminated by a signal, no server process that ended abnormally and no
 # background worker that exited with an error outside a shutdown (where
-# workers exit with 1), except lines matching $opts{allow} (a deliberate
-# kill).
+# workers exit with 1), except lines matching $opts{allow} or a pattern
+# given to expect_crash (a deliberate kill), and the lines that such a kill
+# causes until the server is ready again.  Runs by itself at done_testing for each
+# node not checked since its log last grew.
 sub assert_no_crash
 {
 	my ($node, %opts) = @_;
+	my @allow = (@{ $allow{ $node->name } // [] }, $opts{allow} // ());
 	my @bad;
 	my $stopping = 0;
+	my $killed = 0;		# after a deliberate kill, until the server is ready again
+	my $size = -s $node->logfile;
 	for my $line (split /\n/, PostgreSQL::Test::Utils::slurp_file($node->logfile))
 	{
 		$stopping = 1 if $line =~ /received (smart|fast|immediate) shutdown request/;
-		$stopping = 0 if $line =~ /database system is ready to accept connections/;
-		next if $opts{allow} && $line =~ $opts{allow};
+		$stopping = $killed = 0 if $line =~ /database system is ready to accept connections/;
+		if (grep { $line =~ $_ } @allow)
+		{
+			$killed = 1;
+			next;
+		}
+		# what the postmaster logs after the deliberate kill
+		next if $killed && $line =~ /terminating any other active server processes|Failed process was running/;
 		push @bad, $line
 		  if $line =~ /terminated by signal|was terminated by exception|server process .* exited with exit code|terminating any other active server processes|Failed process was running/
 		  || (!$stopping && $line =~ /exited with exit code/);
 	}
+	$checked{ $node->name } = $size;
 	return is(join("\n", @bad), '', $opts{name} // 'no backend crashed: ' . $node->name);
 }
 

@@ -6,6 +6,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use ImagestreamTest ();	# its crash check of every node at done_testing
 
 my $node = PostgreSQL::Test::Cluster->new('without_preload');
 $node->init;

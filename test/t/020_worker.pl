@@ -9,7 +9,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time sleep);
 
-use ImagestreamTest qw(start_node invariants_hold wait_for);
+use ImagestreamTest qw(start_node invariants_hold wait_for expect_crash);
 use RegistryTest;
 
 my $node = start_node('worker', allows_streaming => 1, worker => 1, conf => qq{
@@ -261,6 +261,7 @@ q1("SELECT imagestream.tag('$ehost/slow/app:1', 'wk/app:slow', scheduled => true
 ok(defined wait_for($node, 'SELECT in_flight FROM imagestream.worker_status', '1', 10), 'a request is in flight');
 my $pid = q1('SELECT pid FROM imagestream.worker_status');
 $t0 = time;
+expect_crash($node, qr/\(PID $pid\) exited with exit code 1/);
 kill 'TERM', $pid;
 my $gone = 0;
 while (time - $t0 < 5) { if (!kill(0, $pid)) { $gone = 1; last } sleep 0.05 }
@@ -270,8 +271,9 @@ q1("SELECT imagestream.untag('wk/app:slow')");
 # kill -9: the postmaster restarts everything, and the worker carries on
 ok(defined wait_for($node, 'SELECT count(*) FROM imagestream.worker_status', '1', 15), 'the worker is back');
 $pid = q1('SELECT pid FROM imagestream.worker_status');
+expect_crash($node, qr/\(PID $pid\) was terminated by signal 9/);
 kill 'KILL', $pid;
-ok(defined wait_for($node, "SELECT count(*) FROM imagestream.worker_status WHERE pid <> $pid", '1', 30),
+ok(defined wait_for($node, "SELECT count(*) FROM imagestream.worker_status WHERE pid <> $pid", '1', 30, restarting => 1),
 	'after kill -9 the worker is restarted');
 my $v4 = $reg->push_image('org/app', 'v1', content => 'four');
 q1("SELECT imagestream.import_now('wk/app:v1')");
