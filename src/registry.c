@@ -11,10 +11,13 @@
 
 #include <curl/curl.h>
 
+#include "datatype/timestamp.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
-#include "utils/memutils.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "auth.h"
 #include "digest_type.h"
@@ -305,6 +308,178 @@ registry_request(const RegistryTarget *t, const char *path, const char *absolute
 	return true;
 }
 
+static const char *const http_day_names[] = {
+	"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"
+};
+static const char *const http_long_day_names[] = {
+	"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"
+};
+static const char *const http_month_names[] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+};
+
+/* Exactly n digits at *p: their value in *out, *p past them. */
+static bool
+take_digits(const char **p, int n, int *out)
+{
+	int			v = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return false;
+		v = v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	*out = v;
+	return true;
+}
+
+/* The literal lit at *p: *p past it. */
+static bool
+take_literal(const char **p, const char *lit)
+{
+	size_t		len = strlen(lit);
+
+	if (strncmp(*p, lit, len) != 0)
+		return false;
+	*p += len;
+	return true;
+}
+
+/* One of names followed by the literal after at *p: its index in *out. */
+static bool
+take_name(const char **p, const char *const *names, int count, const char *after, int *out)
+{
+	for (int i = 0; i < count; i++)
+	{
+		const char *q = *p;
+
+		if (take_literal(&q, names[i]) && take_literal(&q, after))
+		{
+			*p = q;
+			*out = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* hour ":" minute ":" second, each two digits. */
+static bool
+take_time_of_day(const char **p, int *hour, int *minute, int *second)
+{
+	return take_digits(p, 2, hour) && take_literal(p, ":") &&
+		take_digits(p, 2, minute) && take_literal(p, ":") &&
+		take_digits(p, 2, second) &&
+		*hour <= 23 && *minute <= 59 && *second <= 60;
+}
+
+/*
+ * An HTTP-date (RFC 9110 section 5.6.7), case-sensitive as its grammar is:
+ * IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), or the obsolete forms a
+ * recipient must also accept, RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT", a
+ * year more than 50 years ahead of now's being the century before) and
+ * asctime ("Sun Nov  6 08:49:37 1994").  The day name is not checked
+ * against the date.  Its instant in *at.
+ */
+static bool
+parse_http_date(const char *s, TimestampTz now, TimestampTz *at)
+{
+	const char *p = s;
+	int			wday,
+				mon,
+				mday,
+				year,
+				hour,
+				minute,
+				second;
+
+	if (take_name(&p, http_day_names, lengthof(http_day_names), ", ", &wday))
+	{
+		/* IMF-fixdate */
+		if (!(take_digits(&p, 2, &mday) && take_literal(&p, " ") &&
+			  take_name(&p, http_month_names, lengthof(http_month_names), " ", &mon) &&
+			  take_digits(&p, 4, &year) && take_literal(&p, " ") &&
+			  take_time_of_day(&p, &hour, &minute, &second) && take_literal(&p, " GMT")))
+			return false;
+	}
+	else if (take_name(&p, http_long_day_names, lengthof(http_long_day_names), ", ", &wday))
+	{
+		/* rfc850-date */
+		int			yy,
+					this_year,
+					m,
+					d;
+
+		if (!(take_digits(&p, 2, &mday) && take_literal(&p, "-") &&
+			  take_name(&p, http_month_names, lengthof(http_month_names), "-", &mon) &&
+			  take_digits(&p, 2, &yy) && take_literal(&p, " ") &&
+			  take_time_of_day(&p, &hour, &minute, &second) && take_literal(&p, " GMT")))
+			return false;
+		j2date((int) (now / USECS_PER_DAY) + POSTGRES_EPOCH_JDATE, &this_year, &m, &d);
+		year = this_year - this_year % 100 + yy;
+		if (year > this_year + 50)
+			year -= 100;
+	}
+	else if (take_name(&p, http_day_names, lengthof(http_day_names), " ", &wday))
+	{
+		/* asctime-date: the day of the month is two digits or a space and one */
+		if (!take_name(&p, http_month_names, lengthof(http_month_names), " ", &mon))
+			return false;
+		if (*p == ' ')
+		{
+			p++;
+			if (!take_digits(&p, 1, &mday))
+				return false;
+		}
+		else if (!take_digits(&p, 2, &mday))
+			return false;
+		if (!(take_literal(&p, " ") && take_time_of_day(&p, &hour, &minute, &second) &&
+			  take_literal(&p, " ") && take_digits(&p, 4, &year)))
+			return false;
+	}
+	else
+		return false;
+	if (*p != '\0')
+		return false;
+	mon += 1;
+	if (mday < 1 || mday > day_tab[isleap(year) ? 1 : 0][mon - 1])
+		return false;
+	*at = (TimestampTz) (date2j(year, mon, mday) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY +
+		(TimestampTz) ((hour * 60 + minute) * 60 + second) * USECS_PER_SEC;
+	return true;
+}
+
+/*
+ * The seconds a 429's Retry-After asks to wait (RFC 9110 section 10.2.3):
+ * delay-seconds (digits, at most INT_MAX), or an HTTP-date, rounded up
+ * from now.  0 when it asks for no wait of its own: a date not after now
+ * (retry now), or a value of neither form, which is ignored.  Either way
+ * the worker's own back-off of a failing tag (1 s, 2 s, 4 s, ... up to the
+ * interval) still spaces its retries.
+ */
+static int
+retry_after_seconds(const char *value, TimestampTz now)
+{
+	const char *p = value;
+	TimestampTz at;
+	int64		wait;
+
+	if (*p >= '0' && *p <= '9')
+	{
+		int64		seconds = 0;
+
+		for (; *p >= '0' && *p <= '9'; p++)
+			seconds = Min(seconds * 10 + (*p - '0'), (int64) PG_INT32_MAX);
+		return *p == '\0' ? (int) seconds : 0;
+	}
+	if (!parse_http_date(value, now, &at) || at <= now)
+		return 0;
+	wait = (at - now + USECS_PER_SEC - 1) / USECS_PER_SEC;
+	return (int) Min(wait, (int64) PG_INT32_MAX);
+}
+
 /* A failure for an HTTP status that is not a success. */
 static void
 fail_status(const RegistryTarget *t, const char *what, const HttpResponse *resp, RegistryFailure *o)
@@ -318,7 +493,8 @@ fail_status(const RegistryTarget *t, const char *what, const HttpResponse *resp,
 			fail(o, "NotFound", "Registry %s has no %s.", t->api_host, what);
 			break;
 		case 429:
-			o->retry_after = resp->retry_after ? atoi(resp->retry_after) : 0;
+			o->retry_after = resp->retry_after
+				? retry_after_seconds(resp->retry_after, GetCurrentTimestamp()) : 0;
 			fail(o, "TooManyRequests", "Registry %s asked to slow down%s.", t->api_host,
 				 resp->retry_after ? psprintf(" (Retry-After: %s)", resp->retry_after) : "");
 			break;

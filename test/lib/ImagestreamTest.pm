@@ -5,6 +5,7 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use IPC::Run ();
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils ();
@@ -107,6 +108,79 @@ sub expect_crash
 	my ($node, $pattern) = @_;
 	push @{ $allow{ $node->name } }, $pattern;
 	return;
+}
+
+# What the extension writes over a window of $node's life, by the WAL:
+# wal_window_open($node) (it needs wal_level replica: allows_streaming)
+# reserves the WAL from there with a physical replication slot, so that no
+# checkpoint removes it, and writes a marker; wal_window_writes($node, $w)
+# writes another, reads the records between the two with pg_waldump, drops
+# the slot, and returns the records that a transaction (tx not 0) wrote to a
+# relation of schema imagestream (its tables, indexes, sequences and their
+# TOAST), but for what a reader or a vacuum leaves (Heap2 PRUNE, VACUUM,
+# FREEZE_PAGE, VISIBLE; XLOG FPI_FOR_HINT).  The server's own records
+# (running transactions, checkpoints), autovacuum's and the bgwriter's have
+# no transaction id or name no such relation: the list is empty unless the
+# extension wrote.  It dies when pg_waldump fails or misses a marker.
+sub wal_window_open
+{
+	my ($node) = @_;
+	my $slot = 'imagestream_wal_window';
+	$node->safe_psql('postgres', "SELECT pg_create_physical_replication_slot('$slot', true)");
+	my $start = $node->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
+	$node->safe_psql('postgres', "SELECT pg_logical_emit_message(true, 'imagestream-window-opens', '')");
+	return { slot => $slot, start => $start };
+}
+
+sub wal_window_writes
+{
+	my ($node, $w) = @_;
+	$node->safe_psql('postgres', "SELECT pg_logical_emit_message(true, 'imagestream-window-closes', '')");
+	# the closing marker's commit flushed the WAL up to it
+	my $flushed = $node->safe_psql('postgres', 'SELECT pg_current_wal_flush_lsn()');
+	my $rels = $node->safe_psql('postgres', q{
+		WITH ext AS (SELECT oid, reltoastrelid FROM pg_class WHERE relnamespace = 'imagestream'::regnamespace),
+		rel AS (SELECT oid FROM ext
+				UNION SELECT reltoastrelid FROM ext WHERE reltoastrelid <> 0
+				UNION SELECT i.indexrelid FROM pg_index i JOIN ext ON i.indrelid = ext.reltoastrelid)
+		SELECT string_agg(format('%s/%s/%s',
+				CASE c.reltablespace WHEN 0 THEN d.dattablespace ELSE c.reltablespace END,
+				d.oid, pg_relation_filenode(c.oid)), ' ')
+		FROM rel JOIN pg_class c ON c.oid = rel.oid
+		JOIN pg_database d ON d.datname = current_database()
+		WHERE pg_relation_filenode(c.oid) IS NOT NULL});
+	my %ext = map { $_ => 1 } split / /, $rels;
+	die "no relations of schema imagestream found" if keys %ext < 10;
+	my ($out, $err) = ('', '');
+	my $ok = IPC::Run::run([ $node->installed_command('pg_waldump'), '-p', $node->data_dir . '/pg_wal',
+			'--start', $w->{start}, '--end', $flushed ], '>', \$out, '2>', \$err);
+	$node->safe_psql('postgres', "SELECT pg_drop_replication_slot('$w->{slot}')");
+	die "pg_waldump failed: $err" unless $ok;
+	my ($opened, $closed) = (0, 0);
+	my @writes;
+	for my $l (split /\n/, $out)
+	{
+		die "pg_waldump wrote what this does not read: $l"
+		  unless $l =~ /^rmgr: (\S+)\s+len .*, tx:\s+(\d+), lsn: [0-9A-F]+\/[0-9A-F]+, .*desc: (\S+)/;
+		my ($rmgr, $tx, $what) = ($1, $2, $3);
+		if (!$opened)
+		{
+			$opened = $l =~ /prefix "imagestream-window-opens"/;
+			next;
+		}
+		if ($l =~ /prefix "imagestream-window-closes"/)
+		{
+			$closed = 1;
+			last;
+		}
+		next if $tx == 0;
+		next if ($rmgr eq 'Heap2' && $what =~ /^(PRUNE|VACUUM|FREEZE_PAGE|VISIBLE)$/)
+		  || ($rmgr eq 'XLOG' && $what eq 'FPI_FOR_HINT');
+		push @writes, $l if grep { $ext{$_} } $l =~ /\brel (\d+\/\d+\/\d+)/g;
+	}
+	die "pg_waldump did not read the window from its opening marker (from $w->{start})" unless $opened;
+	die "pg_waldump did not read the window to its closing marker (to $flushed)" unless $closed;
+	return @writes;
 }
 
 # A test that no process of $node crashed: its log has no process

@@ -26,7 +26,14 @@ the scenario: its first path component that names one (so "ok" and
   auth401loop      401 with a Bearer challenge to our /token, which hands out
                    a token that is refused again
   tokenfail        401 with a Bearer challenge to /token-fail, which says 500
-  ratelimit        429 with Retry-After: 7
+  ratelimit        429 with Retry-After: 7; when the next path component is
+                   one of these, instead (N seconds; a date is the first whole
+                   second at least N s after the request, logged as hold_until):
+                   "seconds-N" N, "date-N" an IMF-fixdate ("Wed, 21 Oct 2015
+                   07:28:00 GMT"), "rfc850-N" the obsolete RFC 850 form
+                   ("Wednesday, 21-Oct-15 07:28:00 GMT"), "asctime-N" the
+                   obsolete asctime form ("Wed Oct 21 07:28:00 2015"), "past"
+                   an IMF-fixdate of 2015, or a key of RETRY_AFTER_GARBAGE
   servererror      500
   redirectloop     302 to itself
   redirectblocked  302 to http://169.254.169.254/latest/meta-data/...
@@ -83,7 +90,9 @@ the scenario: its first path component that names one (so "ok" and
 Every scenario applies to manifests, blobs and tags/list alike where that
 makes sense (content scenarios serve the ok blobs).  GET /v2/ answers 200.
 HEAD is GET without body.  GET /_log gives the request log as JSON
-[{"method","path","authorization"}]; GET /_reset clears it;
+[{"method","path","authorization","time"}] (time: seconds since the epoch
+when the request was read; a 429 adds "retry_after", the header sent, and
+"hold_until", the time a date in it names); GET /_reset clears it;
 GET /_concurrency gives {"max": n}, the most requests served at once since.
 
 With --tls-cert and --tls-key it speaks HTTPS (the handshake in each
@@ -101,6 +110,7 @@ import gzip
 import hashlib
 import io
 import json
+import math
 import os
 import re
 import signal
@@ -138,6 +148,25 @@ REDIRECT_HOSTS = {
     "any": "0.0.0.0", "v6loopback": "[::1]", "v6mapped": "[::ffff:127.0.0.1]",
     "v6any": "[::]", "metadata": "169.254.169.254",
 }
+
+
+# Retry-After values of neither form (RFC 9110 section 10.2.3) that a lax
+# reader would take for a long wait.
+RETRY_AFTER_GARBAGE = {
+    "words": "3600 seconds",
+    "feb31": "Sun, 31 Feb 2099 07:28:00 GMT",
+    "utc": "Wed, 21 Oct 2099 07:28:00 UTC",
+}
+
+
+def http_date(t, form):
+    """t (seconds since the epoch) as an HTTP-date of the form named."""
+    g = time.gmtime(t)
+    if form == "rfc850":
+        return time.strftime("%A, %d-%b-%y %H:%M:%S GMT", g)
+    if form == "asctime":
+        return time.strftime("%a %b ", g) + ("%2d" % g.tm_mday) + time.strftime(" %H:%M:%S %Y", g)
+    return time.strftime("%a, %d %b %Y %H:%M:%S GMT", g)
 
 
 def sha256(b):
@@ -334,10 +363,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def record(self):
         srv = self.server
+        self.logged = None
         with srv.log_lock:
             if len(srv.reqlog) < 10000:
-                srv.reqlog.append({"method": self.command, "path": self.path,
-                                   "authorization": self.headers.get("Authorization")})
+                self.logged = {"method": self.command, "path": self.path,
+                               "authorization": self.headers.get("Authorization"),
+                               "time": time.time()}
+                srv.reqlog.append(self.logged)
 
     def send(self, code, body=b"", ctype=None, headers=None, length=None):
         """A complete response; no body on HEAD."""
@@ -686,7 +718,28 @@ class Handler(BaseHTTPRequestHandler):
                                 % (self.base(), name)})
 
     def behave_ratelimit(self, name, kind, ref, qs):
-        return self.error(429, "TOOMANYREQUESTS", "rate limit exceeded", {"Retry-After": "7"})
+        parts = name.split("/")
+        i = parts.index("ratelimit")
+        form = parts[i + 1] if i + 1 < len(parts) else ""
+        m = re.match(r"^(seconds|date|rfc850|asctime)-(\d+)$", form)
+        hold = None
+        if m and m.group(1) == "seconds":
+            value = m.group(2)
+        elif m:
+            # the first whole second at least N s after the request was read
+            hold = float(math.ceil((self.logged or {}).get("time", time.time()) + int(m.group(2))))
+            value = http_date(hold, m.group(1))
+        elif form == "past":
+            value = http_date(1445412480, "imf")
+        elif form in RETRY_AFTER_GARBAGE:
+            value = RETRY_AFTER_GARBAGE[form]
+        else:
+            value = "7"
+        if self.logged is not None:
+            with self.server.log_lock:
+                self.logged["retry_after"] = value
+                self.logged["hold_until"] = hold
+        return self.error(429, "TOOMANYREQUESTS", "rate limit exceeded", {"Retry-After": value})
 
     def behave_servererror(self, name, kind, ref, qs):
         return self.error(500, "UNKNOWN", "internal server error")
