@@ -8,37 +8,26 @@
  * open transaction stopped every writer of every namespace (finding S20).
  * Now a change row is written with a provisional id (negative, from a
  * sequence: concurrent writers never meet on the primary key), and the
- * transaction's last step before its commit record (XACT_EVENT_PRE_COMMIT,
- * after deferred triggers, where no user code runs any more) takes the
- * commit lock, numbers its rows max(id) + 1, ... in the order they were
- * written and sends their NOTIFYs.  The lock is held from there to the end
- * of the commit only: committers queue for the moment each takes to commit,
- * never behind a transaction still open.
+ * transaction's commit (commit_steps.c, under the commit lock, held only
+ * while committing) numbers its rows max(id) + 1, ... in the order they
+ * were written and sends their NOTIFYs: committers queue for the moment each
+ * takes to commit, never behind a transaction still open.
  */
 #include "postgres.h"
 
-#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "storage/lock.h"
 #include "utils/lsyscache.h"
 #include "utils/snapmgr.h"
 
+#include "commit_steps.h"
 #include "relation.h"
-
-/*
- * The commit lock: an advisory lock tag with a last field that no SQL
- * function produces (pg_advisory_lock and its kin use 1 and 2), so no role
- * can take it and hold it.
- */
-#define CHANGE_COMMIT_LOCK_FIELD4 15
 
 /* the role that wrote this transaction's first change; InvalidOid if none */
 static Oid	numbering_role = InvalidOid;
-static bool callback_registered = false;
 
 /*
  * The greatest committed id, read under the commit lock with a snapshot
@@ -59,12 +48,24 @@ committed_max_id(void)
 	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
-static void
-number_changes(void)
+bool
+change_commit_pending(void)
+{
+	return OidIsValid(numbering_role);
+}
+
+void
+change_commit_reset(void)
+{
+	numbering_role = InvalidOid;
+}
+
+/* Under the commit lock: number this transaction's change rows. */
+void
+change_commit_run(void)
 {
 	Oid			schema = get_namespace_oid(IMAGESTREAM_SCHEMA, true);
 	Oid			change = OidIsValid(schema) ? get_relname_relid("change", schema) : InvalidOid;
-	LOCKTAG		tag;
 	Oid			save_userid;
 	int			save_sec_context;
 	Oid			argtypes[1] = {INT8OID};
@@ -73,8 +74,6 @@ number_changes(void)
 	/* (an extension dropped since took its rows with it) */
 	if (!OidIsValid(change))
 		return;
-	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, change, 0, CHANGE_COMMIT_LOCK_FIELD4);
-	(void) LockAcquire(&tag, ExclusiveLock, false, false);
 
 	/*
 	 * As the role that wrote the rows (an API body's owner, or the worker):
@@ -97,29 +96,6 @@ number_changes(void)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
-static void
-change_xact_callback(XactEvent event, void *arg)
-{
-	switch (event)
-	{
-		case XACT_EVENT_PRE_COMMIT:
-			if (OidIsValid(numbering_role))
-				number_changes();
-			break;
-		case XACT_EVENT_PRE_PREPARE:
-			if (OidIsValid(numbering_role))
-				ereport(ERROR,
-						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("cannot PREPARE a transaction that changed image stream tags"),
-						 errdetail("Change log ids are assigned when the transaction commits.")));
-			break;
-		default:
-			/* committed, aborted or prepared: nothing left to number */
-			numbering_role = InvalidOid;
-			break;
-	}
-}
-
 /*
  * _number_at_commit(): this transaction wrote change rows with provisional
  * ids; its commit numbers them.
@@ -128,11 +104,7 @@ PG_FUNCTION_INFO_V1(imagestream_number_at_commit);
 Datum
 imagestream_number_at_commit(PG_FUNCTION_ARGS)
 {
-	if (!callback_registered)
-	{
-		RegisterXactCallback(change_xact_callback, NULL);
-		callback_registered = true;
-	}
+	commit_steps_arm();
 	if (!OidIsValid(numbering_role))
 		numbering_role = GetUserId();
 	PG_RETURN_VOID();

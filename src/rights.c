@@ -82,28 +82,22 @@ rights_privileged(Oid role)
 	return OidIsValid(owner) && has_privs_of_role(role, owner);
 }
 
-/*
- * Whether grantee holds EXECUTE on namespace_grantee() itself (not through
- * PUBLIC or a role): the privilege that makes its namespace_grant rows count
- * (src/sql/50_rights.sql).  DROP OWNED BY revokes it, and a role that gets
- * the OID of a dropped one does not have it.  Under the SQL objects of 0.2.0
- * (the library updated, ALTER EXTENSION UPDATE not run yet) there is no such
- * function, and a row counts as it did then.
- */
-static bool
-holds_grants(Oid grantee)
+/* The function namespace_grantee(); InvalidOid if there is none. */
+Oid
+rights_marker(void)
 {
-	Oid			marker = LookupFuncName(list_make2(makeString(IMAGESTREAM_SCHEMA),
-												   makeString("namespace_grantee")),
-										0, NULL, true);
-	HeapTuple	tup;
+	return LookupFuncName(list_make2(makeString(IMAGESTREAM_SCHEMA), makeString("namespace_grantee")),
+						  0, NULL, true);
+}
+
+bool
+rights_marked(Oid marker, Oid grantee)
+{
+	HeapTuple	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(marker));
 	Datum		acl_datum;
 	bool		isnull;
 	bool		found = false;
 
-	if (!OidIsValid(marker))
-		return true;
-	tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(marker));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for function %u", marker);
 	acl_datum = SysCacheGetAttr(PROCOID, tup, Anum_pg_proc_proacl, &isnull);
@@ -120,6 +114,19 @@ holds_grants(Oid grantee)
 	}
 	ReleaseSysCache(tup);
 	return found;
+}
+
+/*
+ * Whether grantee's namespace_grant rows count.  Under the SQL objects of
+ * 0.2.0 (the library updated, ALTER EXTENSION UPDATE not run yet) there is
+ * no marker, and a row counts as it did then.
+ */
+static bool
+holds_grants(Oid grantee)
+{
+	Oid			marker = rights_marker();
+
+	return !OidIsValid(marker) || rights_marked(marker, grantee);
 }
 
 /* A grant of at least rank on namespace held by role (or a role it inherits). */

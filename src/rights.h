@@ -22,4 +22,15 @@ extern bool rights_privileged(Oid role);
 /* Whether role has the right level ("view", "edit", "admin") on namespace. */
 extern bool rights_can(Oid role, const char *namespace, const char *level);
 
+/* The function namespace_grantee(), whose ACL marks grantees; InvalidOid if none. */
+extern Oid	rights_marker(void);
+
+/*
+ * Whether grantee holds EXECUTE on the marker itself (not through PUBLIC or
+ * a role): the privilege that makes its namespace_grant rows count
+ * (src/sql/50_rights.sql).  DROP OWNED BY revokes it, and a role that gets
+ * the OID of a dropped one does not have it.
+ */
+extern bool rights_marked(Oid marker, Oid grantee);
+
 #endif

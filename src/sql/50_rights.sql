@@ -69,47 +69,17 @@ COMMENT ON FUNCTION namespace_grantee() IS 'EXECUTE on it marks a role that hold
 REVOKE ALL ON FUNCTION namespace_grantee() FROM PUBLIC;
 
 -- Keeps the privilege with the rows, however they are written (the API, a
--- restore's COPY): a grantee's first row grants it, and clears rows of
--- that OID left from before (a dropped role's, or ones DROP OWNED BY
--- revoked); its last row revokes it.  Writers of grants take the table's
--- SHARE ROW EXCLUSIVE lock first: the privilege is one catalog row.
+-- restore's COPY): the trigger notes whose rows changed, and the commit
+-- grants the privilege to a role that has rows and revokes it from one that
+-- has none, one commit at a time, under a lock held only while committing
+-- (src/grantee_commit.c).  A role's first row after DROP OWNED BY, or after
+-- its OID belonged to a dropped role, deletes the rows left from then.  So a
+-- grant counts from its commit, and an open transaction holds up no one.
 CREATE FUNCTION _namespace_grant_marker() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
-DECLARE
-	marker aclitem[] := (SELECT proacl FROM pg_proc WHERE oid = 'imagestream.namespace_grantee()'::regprocedure);
-	role name;
-BEGIN
-	IF TG_OP IN ('UPDATE', 'DELETE') AND (TG_OP = 'DELETE' OR OLD.grantee <> NEW.grantee)
-	   AND NOT EXISTS (SELECT 1 FROM imagestream.namespace_grant g WHERE g.grantee = OLD.grantee) THEN
-		role := (SELECT rolname FROM pg_roles WHERE oid = OLD.grantee);
-		IF role IS NOT NULL THEN
-			EXECUTE format('REVOKE ALL ON FUNCTION imagestream.namespace_grantee() FROM %I', role);
-		END IF;
-	END IF;
-	IF TG_OP = 'DELETE' THEN
-		RETURN NULL;
-	END IF;
-	role := (SELECT rolname FROM pg_roles WHERE oid = NEW.grantee);
-	-- a row of a role that does not exist never counts (a restored dump of
-	-- 0.2.0 may hold one)
-	IF role IS NOT NULL AND NOT EXISTS (SELECT 1 FROM aclexplode(marker) a WHERE a.grantee = NEW.grantee) THEN
-		DELETE FROM imagestream.namespace_grant g
-			WHERE g.grantee = NEW.grantee AND g.namespace <> NEW.namespace;
-		EXECUTE format('GRANT EXECUTE ON FUNCTION imagestream.namespace_grantee() TO %I', role);
-	END IF;
-	RETURN NULL;
-END $$;
+	AS 'MODULE_PATHNAME', 'imagestream_namespace_grant_changed' LANGUAGE C;
 
 CREATE TRIGGER grantee_marker AFTER INSERT OR UPDATE OR DELETE ON namespace_grant
 	FOR EACH ROW EXECUTE FUNCTION _namespace_grant_marker();
-
--- Writers of grants one at a time; rows of roles that no longer exist go
--- (they count for no one).
-CREATE FUNCTION _lock_grants() RETURNS void
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
-	LOCK TABLE imagestream.namespace_grant IN SHARE ROW EXCLUSIVE MODE;
-	DELETE FROM imagestream.namespace_grant g WHERE NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = g.grantee);
-$$;
 
 CREATE FUNCTION _api_grant_namespace(namespace text, grantee regrole, level text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
@@ -124,7 +94,6 @@ BEGIN
 	IF grantee IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.oid = grantee) THEN
 		RAISE EXCEPTION 'role with OID % does not exist', grantee::oid USING ERRCODE = 'undefined_object';
 	END IF;
-	PERFORM imagestream._lock_grants();
 	INSERT INTO imagestream.namespace_grant AS g VALUES (namespace, grantee, level)
 		ON CONFLICT ON CONSTRAINT namespace_grant_pkey DO UPDATE SET level = excluded.level;
 END $$;
@@ -138,7 +107,6 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_
 BEGIN
 	PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
 	PERFORM imagestream._require(namespace, 'admin');
-	PERFORM imagestream._lock_grants();
 	DELETE FROM imagestream.namespace_grant g
 		WHERE g.namespace = _api_revoke_namespace.namespace AND g.grantee = _api_revoke_namespace.grantee;
 END $$;

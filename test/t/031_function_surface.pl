@@ -23,6 +23,7 @@ imagestream.allowed_registries = 'allowed.invalid'
 imagestream.request_timeout = '2s'
 log_min_error_statement = panic
 restart_after_crash = on
+max_prepared_transactions = 2
 });
 
 sub q1 { return $node->safe_psql('postgres', shift) }
@@ -397,6 +398,135 @@ is(sees('restored', 'tenant') . sees('restored', 'heir'), '10', 'S24: a restored
 
 ($ret, $out, $err) = $node->psql('postgres', q{SELECT imagestream.grant_namespace('alpha', 4000000000::oid::regrole, 'view')});
 like($err, qr/role with OID 4000000000 does not exist/, 'S24: a grant to a role that does not exist is refused');
+
+# The privilege is set at commit, under a lock held only while committing:
+# an admin's open transaction holds up no grant or revoke elsewhere, and
+# grants of one role in two namespaces end right in either commit order.
+q1(q{
+	CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; CREATE ROLE carol LOGIN; CREATE ROLE dave LOGIN;
+	SELECT imagestream.grant_namespace('alpha', 'alice', 'admin');
+	SELECT imagestream.grant_namespace('bravo', 'bob', 'admin');
+	SELECT imagestream.create_stream('bravo/app');
+});
+
+# the namespaces whose streams $role sees, in database postgres
+sub visible
+{
+	my ($role) = @_;
+	return q1("SET ROLE $role; SELECT string_agg(DISTINCT namespace, ',' ORDER BY namespace) FROM imagestream.image_streams");
+}
+
+# whether $role holds the marker and whether it has a grant row: '11' or
+# '00' when they agree
+sub marker_and_rows
+{
+	my ($role) = @_;
+	return q1(qq{SELECT has_function_privilege('$role', 'imagestream.namespace_grantee()', 'EXECUTE')::int
+		|| '' || EXISTS (SELECT 1 FROM imagestream.namespace_grant WHERE grantee = '$role'::regrole)::int});
+}
+
+# a session of $role in a repeatable read transaction (its snapshot taken)
+sub open_as
+{
+	my ($role) = @_;
+	my $s = $node->background_psql('postgres');
+	$s->query_safe("SET statement_timeout = '10s'; SET lock_timeout = '10s'; SET ROLE $role; "
+		  . 'BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1');
+	return $s;
+}
+
+my $alice = open_as('alice');
+$alice->query_safe(q{SELECT imagestream.grant_namespace('alpha', 'carol', 'view')});
+my $t1 = time();
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET statement_timeout = '10s'; SET ROLE bob; SELECT imagestream.grant_namespace('bravo', 'dave', 'view')});
+my $took = time() - $t1;
+is($ret, 0, "S24: an admin's open grant holds up no grant in another namespace") or diag($err);
+ok($took < 5, sprintf('S24: bob grants on bravo without waiting for alice (%.1f s)', $took));
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET statement_timeout = '10s'; SET ROLE bob; SELECT imagestream.revoke_namespace('bravo', 'dave')});
+is($ret, 0, "S24: nor a revoke") or diag($err);
+$node->psql('postgres',
+	q{SET statement_timeout = '10s'; SET ROLE bob; SELECT imagestream.grant_namespace('bravo', 'dave', 'view')});
+$alice->query_safe('COMMIT');
+$alice->quit;
+is(visible('carol') . ' ' . visible('dave') . ' ' . marker_and_rows('carol') . marker_and_rows('dave'),
+	'alpha bravo 1111', 'S24: both committed grants count');
+
+# two transactions change grants of carol in alpha and bravo at once,
+# committing in either order; $start and $moves as [role, SQL]
+sub race
+{
+	my ($name, $want, $start, @moves) = @_;
+	for my $order ([ 0, 1 ], [ 1, 0 ])
+	{
+		q1("DELETE FROM imagestream.namespace_grant WHERE grantee = 'carol'::regrole; $start");
+		# (a background psql stops at an error: the test goes on)
+		my $failed = eval {
+			my @s = map { open_as($_->[0]) } @moves;
+			my $stderr = '';
+			for my $i (0, 1)
+			{
+				$s[$i]->query("SELECT imagestream.$moves[$i][1]");
+				$stderr .= $s[$i]->{stderr};
+			}
+			for my $i (@$order)
+			{
+				$s[$i]->query('COMMIT');
+				$stderr .= $s[$i]->{stderr};
+				$s[$i]->quit;
+			}
+			$stderr;
+		} // "died: $@";
+		is($failed, '', "S24: $name, committed in order @$order: no error");
+		is(visible('carol') // '', $want, "S24: $name, committed in order @$order: carol sees $want");
+		my $m = marker_and_rows('carol');
+		ok($m eq '11' || $m eq '00', "S24: $name, committed in order @$order: the privilege is held exactly when a row exists ($m)");
+	}
+}
+race('revoke of her last grant while she is granted another', 'bravo',
+	q{SELECT imagestream.grant_namespace('alpha', 'carol', 'view')},
+	[ 'alice', q{revoke_namespace('alpha', 'carol')} ], [ 'bob', q{grant_namespace('bravo', 'carol', 'view')} ]);
+race('revokes of her two grants', '',
+	q{SELECT imagestream.grant_namespace('alpha', 'carol', 'view'); SELECT imagestream.grant_namespace('bravo', 'carol', 'view')},
+	[ 'alice', q{revoke_namespace('alpha', 'carol')} ], [ 'bob', q{revoke_namespace('bravo', 'carol')} ]);
+race('two first grants', 'alpha,bravo', '',
+	[ 'alice', q{grant_namespace('alpha', 'carol', 'view')} ], [ 'bob', q{grant_namespace('bravo', 'carol', 'view')} ]);
+
+# rows that DROP OWNED BY left do not count again with new grants
+q1(q{SELECT imagestream.create_stream('gamma/app')});
+my $dropped = q{SELECT imagestream.grant_namespace('gamma', 'carol', 'edit'); DROP OWNED BY carol};
+race('grants after DROP OWNED BY', 'alpha,bravo', $dropped,
+	[ 'alice', q{grant_namespace('alpha', 'carol', 'view')} ], [ 'bob', q{grant_namespace('bravo', 'carol', 'view')} ]);
+q1("DELETE FROM imagestream.namespace_grant WHERE grantee = 'carol'::regrole; $dropped");
+q1(q{SET ROLE bob; SELECT imagestream.grant_namespace('bravo', 'carol', 'view')});
+is(q1(q{SELECT string_agg(namespace, ',') FROM imagestream.namespace_grant WHERE grantee = 'carol'::regrole}),
+	'bravo', 'S24: a first grant after DROP OWNED BY deletes the rows it revoked');
+
+# a grantee may lock the privilege's catalog row (PostgreSQL lets any
+# holder run GRANT on the function): a grant then fails at once rather
+# than wait under the commit lock, and tag changes go on
+q1(q{CREATE ROLE erin LOGIN});
+my $carol = open_as('carol');
+$carol->query_safe(q{SET client_min_messages = error; GRANT EXECUTE ON FUNCTION imagestream.namespace_grantee() TO carol});
+$t1 = time();
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET lock_timeout = '10s'; SET ROLE bob; SELECT imagestream.grant_namespace('bravo', 'erin', 'view')});
+like($err, qr/could not set the privilege that makes namespace grants count/,
+	'S24: a grant fails while a grantee holds the privilege row');
+$took = time() - $t1;
+ok($took < 5, sprintf('S24: at once (%.1f s)', $took));
+($ret, $out, $err) = $node->psql('postgres', q{SET lock_timeout = '10s'; SET ROLE bob; }
+	  . q{SELECT imagestream.map_image('bravo/app:x', imagestream.ref_with_digest('none.invalid/org/app', imagestream.content_digest('x')))});
+is($ret, 0, 'S24: meanwhile a tag change commits') or diag($err);
+$carol->query_safe('ROLLBACK');
+$carol->quit;
+is(marker_and_rows('erin'), '00', 'S24: the failed grant left neither row nor privilege');
+
+($ret, $out, $err) = $node->psql('postgres',
+	q{SET ROLE alice; BEGIN; SELECT imagestream.grant_namespace('alpha', 'dave', 'edit'); PREPARE TRANSACTION 'g'});
+like($err, qr/cannot PREPARE a transaction that changed namespace grants/, 'S24: PREPARE TRANSACTION of a grant is refused');
+$node->psql('postgres', q{ROLLBACK PREPARED 'g'}) if $ret == 0;
 
 assert_no_crash($node);
 done_testing();
