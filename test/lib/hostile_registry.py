@@ -802,6 +802,9 @@ def main():
                      daemon=True).start()
 
     ThreadingHTTPServer.daemon_threads = True
+    # (socketserver's backlog of 5 made the sixth of requests sent at once
+    # wait for a retried connection: a concurrency the client never limited)
+    ThreadingHTTPServer.request_queue_size = 64
     srv = ThreadingHTTPServer((args.host, args.port), Handler)
     srv.args = args
     srv.content = Content(args.huge_size, args.deep_levels)
