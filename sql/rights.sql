@@ -96,6 +96,51 @@ SELECT pg_temp.sqlstate($$SELECT resolve('rt/app:latest')$$);
 SELECT pg_temp.sqlstate($$SELECT resolve_image('rt', 'app')$$);
 RESET ROLE;
 
+-- import_image and import_now need edit: refused to a viewer and to a role
+-- with no right (42501), with one message whether the stream or tag exists
+-- or not, so that they tell no existence; import_now() marks only what the
+-- caller may edit
+SELECT tag('quay.io/rt/web:1', 'rt/web:1', scheduled => true);
+SET ROLE regress_is_viewer;
+SELECT pg_temp.sqlstate($$SELECT * FROM import_image('rt/web:1')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM import_image('rt/web:1', 'quay.io/rt/web:1', dry_run => true)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM import_image('rt/web:2', 'quay.io/rt/web:2')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM import_image('rt/missing:1', 'quay.io/rt/web:1')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM import_image('rt/web', 'quay.io/rt/web', all_tags => true)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM import_image('rt/missing', 'quay.io/rt/web', all_tags => true)$$);
+SELECT pg_temp.sqlstate($$SELECT import_now('rt/web:1')$$);
+SELECT pg_temp.sqlstate($$SELECT import_now('rt/web:missing')$$);
+SELECT pg_temp.sqlstate($$SELECT import_now('rt/web')$$);
+SELECT pg_temp.sqlstate($$SELECT import_now('rt/missing')$$);
+SELECT import_now();
+RESET ROLE;
+SET ROLE regress_is_nobody;
+SELECT pg_temp.sqlstate($$SELECT * FROM import_image('rt/web:1')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM import_image('rt/web:1', 'quay.io/rt/web:1', dry_run => true)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM import_image('rt/web:2', 'quay.io/rt/web:2')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM import_image('rt/missing:1', 'quay.io/rt/web:1')$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM import_image('rt/web', 'quay.io/rt/web', all_tags => true)$$);
+SELECT pg_temp.sqlstate($$SELECT * FROM import_image('rt/missing', 'quay.io/rt/web', all_tags => true)$$);
+SELECT pg_temp.sqlstate($$SELECT import_now('rt/web:1')$$);
+SELECT pg_temp.sqlstate($$SELECT import_now('rt/web:missing')$$);
+SELECT pg_temp.sqlstate($$SELECT import_now('rt/web')$$);
+SELECT pg_temp.sqlstate($$SELECT import_now('rt/missing')$$);
+SELECT import_now();
+RESET ROLE;
+SELECT count(*) AS requested FROM tag WHERE namespace = 'rt' AND import_requested_at IS NOT NULL;
+SELECT count(*) AS streams FROM stream WHERE namespace = 'rt' AND name = 'missing';
+-- an editor passes the check (the registry policy refuses the source
+-- without a request)
+SET imagestream.allowed_registries = 'registry.invalid';
+SET ROLE regress_is_editor;
+SELECT tag, status, reason FROM import_image('rt/web:1', 'quay.io/rt/web:1', dry_run => true);
+SELECT import_now('rt/web:1');
+SELECT import_now();
+RESET ROLE;
+RESET imagestream.allowed_registries;
+SELECT count(*) AS requested FROM tag WHERE namespace = 'rt' AND import_requested_at IS NOT NULL;
+SELECT delete_stream('rt/web');
+
 -- credentials: no role but the owner reads them; no function returns them
 SELECT registry, username FROM registry_credential;
 SELECT set_registry_credentials('quay.io', 'robot2', 'n3w');

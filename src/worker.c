@@ -600,6 +600,25 @@ transient(const ErrorData *e)
 }
 
 /*
+ * Set once a recording statement meets such an error: the chunk's tags not
+ * recorded yet are then postponed, not tried in this transaction.  Each try
+ * would meet the same lock (an ALTER EXTENSION UPDATE waiting for the
+ * stream this transaction locked, and holding a table the recording
+ * writes), costing deadlock_timeout a tag while the other transaction waits
+ * for this one to end.  Postponed tags back off as any tag whose result
+ * could not be recorded.
+ */
+static bool record_yield = false;
+static int	record_postponed = 0;
+
+static void
+postpone(int64 tag_id)
+{
+	record_postponed++;
+	recorded(tag_id, false);
+}
+
+/*
  * Records one tag's result (values as p->one takes them).  A result that
  * cannot be recorded (a manifest the catalogue refuses, a source stored
  * before 0.3.0 refused it) is recorded as the tag's failure instead, unless
@@ -611,7 +630,9 @@ record_one(RecordPlans *p, Datum *values, const char *nulls, const DueTag *d)
 	ErrorData  *e = NULL;
 	bool		ok = run_recording(p->one, values, nulls, d->source, NULL, NULL, &e);
 
-	if (!ok && !transient(e))
+	if (!ok && transient(e))
+		record_yield = true;
+	else if (!ok)
 	{
 		FetchResult failure = {FETCH_FAILURE};
 
@@ -656,10 +677,22 @@ record_stream(RecordPlans *p, DueTag **tags, FetchResult **results, const int *i
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
+	ErrorData  *e = NULL;
 
+	if (record_yield)
+	{
+		for (int j = 0; j < m; j++)
+			postpone(tags[idx[j]]->tag_id);
+		return;
+	}
 	values[0] = Int64GetDatum(tags[idx[0]]->stream_id);
 	/* (if this fails, each tag takes a generation of its own) */
-	run_recording(p->generation, values, nulls, tags[idx[0]]->source, read_first, &gen, NULL);
+	if (!run_recording(p->generation, values, nulls, tags[idx[0]]->source, read_first, &gen, &e))
+	{
+		record_yield = transient(e);
+		FreeErrorData(e);
+		e = NULL;
+	}
 	for (int j = 0; j < m; j++)
 	{
 		const FetchResult *r = results[idx[j]];
@@ -682,8 +715,12 @@ record_stream(RecordPlans *p, DueTag **tags, FetchResult **results, const int *i
 		values[4] = gen.value;
 		if (!run_recording(p->many, values, nulls,
 						   psprintf("%d tags, together (the first %s)", m, tags[idx[0]]->source),
-						   read_positions, &alone, NULL))
+						   read_positions, &alone, &e))
+		{
 			memset(alone.marked, true, sizeof(bool) * m);
+			record_yield = transient(e);
+			FreeErrorData(e);
+		}
 		for (int j = 0; j < m; j++)
 			if (!alone.marked[j])
 				recorded(tags[idx[j]]->tag_id, true);
@@ -694,6 +731,11 @@ record_stream(RecordPlans *p, DueTag **tags, FetchResult **results, const int *i
 	{
 		if (!alone.marked[j])
 			continue;
+		if (record_yield)
+		{
+			postpone(tags[idx[j]]->tag_id);
+			continue;
+		}
 		values[0] = ids[j];
 		values[1] = sources[j];
 		values[2] = full[j];
@@ -737,6 +779,8 @@ record_in_transaction(MemoryContext loop_ctx, DueTag **tags, FetchResult **resul
 {
 	volatile bool ok = false;
 
+	record_yield = false;
+	record_postponed = 0;
 	PG_TRY();
 	{
 		begin_transaction();
@@ -744,6 +788,11 @@ record_in_transaction(MemoryContext loop_ctx, DueTag **tags, FetchResult **resul
 		record_all(tags, results, n);
 		end_transaction();
 		ok = true;
+		if (record_postponed > 0 && log_allowed())
+			ereport(LOG,
+					(errmsg("imagestream worker postponed recording %d imports to a later cycle",
+							record_postponed),
+					 errdetail("Recording an import met an error that may pass (a deadlock, a lock not granted), logged above.")));
 	}
 	PG_CATCH();
 	{

@@ -54,6 +54,8 @@ the scenario: its first path component that names one (so "ok" and
                    carries a token /token issued; then as "basicauth" does
   delayed          like ok, each answer half a second late (to see
                    concurrent requests)
+  flaky            500 while GET /_flaky?fail=1 is in force (until
+                   /_flaky?fail=0), else as ok
   paged            manifests like ok; tags/list paginated (n default 2) over
                    --paged-tags (5) tags with Link: <...>; rel="next"; a
                    page holds at most --page-cap tags (0: no cap but 1000)
@@ -90,10 +92,12 @@ the scenario: its first path component that names one (so "ok" and
 Every scenario applies to manifests, blobs and tags/list alike where that
 makes sense (content scenarios serve the ok blobs).  GET /v2/ answers 200.
 HEAD is GET without body.  GET /_log gives the request log as JSON
-[{"method","path","authorization","time"}] (time: seconds since the epoch
-when the request was read; a 429 adds "retry_after", the header sent, and
-"hold_until", the time a date in it names); GET /_reset clears it;
-GET /_concurrency gives {"max": n}, the most requests served at once since.
+[{"method","path","authorization","host","time"}] (host: the Host header;
+time: seconds since the epoch when the request was read; a 429 adds
+"retry_after", the header sent, and "hold_until", the time a date in it
+names); GET /_reset clears it; GET /_concurrency gives {"max": n,
+"by_host": {host: n}}, the most requests served at once since, in all and
+by Host header.
 
 With --tls-cert and --tls-key it speaks HTTPS (the handshake in each
 request's thread), and its token realms are https URLs.
@@ -134,7 +138,7 @@ SCENARIOS = [
     "ok", "wrongdigest", "bodymismatch", "huge", "slow", "endless", "truncated",
     "brokenjson", "schema1", "unknowntype", "auth401loop", "tokenfail",
     "ratelimit", "servererror", "redirectloop", "redirectblocked", "redirectok",
-    "paged", "delayed", "redirectto", "redirectscheme", "basicauth", "bearerauth",
+    "paged", "delayed", "flaky", "redirectto", "redirectscheme", "basicauth", "bearerauth",
     "deepnest", "deeptoken", "badlayer",
     "linkaway", "redirectchallenge",
     "foreignchild",
@@ -368,7 +372,7 @@ class Handler(BaseHTTPRequestHandler):
             if len(srv.reqlog) < 10000:
                 self.logged = {"method": self.command, "path": self.path,
                                "authorization": self.headers.get("Authorization"),
-                               "time": time.time()}
+                               "host": self.headers.get("Host"), "time": time.time()}
                 srv.reqlog.append(self.logged)
 
     def send(self, code, body=b"", ctype=None, headers=None, length=None):
@@ -394,6 +398,7 @@ class Handler(BaseHTTPRequestHandler):
             self.counted = False
             with self.server.log_lock:
                 self.server.active -= 1
+                self.server.active_by_host[self.count_host] -= 1
 
     def error(self, code, ecode, msg, headers=None):
         self.send(code, json.dumps({"errors": [{"code": ecode, "message": msg}]}).encode(),
@@ -425,9 +430,13 @@ class Handler(BaseHTTPRequestHandler):
         srv = self.server
         self.counted = not self.path.startswith("/_")
         if self.counted:
+            self.count_host = self.headers.get("Host") or ""
             with srv.log_lock:
                 srv.active += 1
                 srv.max_active = max(srv.max_active, srv.active)
+                n = srv.active_by_host.get(self.count_host, 0) + 1
+                srv.active_by_host[self.count_host] = n
+                srv.max_by_host[self.count_host] = max(srv.max_by_host.get(self.count_host, 0), n)
         try:
             self.route()
         except (BrokenPipeError, ConnectionResetError, socket.timeout):
@@ -450,11 +459,15 @@ class Handler(BaseHTTPRequestHandler):
             with srv.log_lock:
                 srv.reqlog.clear()
                 srv.max_active = srv.active
+                srv.max_by_host = {h: n for h, n in srv.active_by_host.items() if n > 0}
             return self.send(200, b"{}", "application/json")
         if path == "/_concurrency":
             with srv.log_lock:
-                body = json.dumps({"max": srv.max_active}).encode()
+                body = json.dumps({"max": srv.max_active, "by_host": srv.max_by_host}).encode()
             return self.send(200, body, "application/json")
+        if path == "/_flaky":
+            srv.flaky_fail = qs.get("fail", ["0"])[0] == "1"
+            return self.send(200, b"{}", "application/json")
         self.record()
         n = int(self.headers.get("Content-Length") or 0)
         if n:
@@ -493,6 +506,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(405, "UNSUPPORTED", "read-only")
         if scen == "delayed":
             time.sleep(0.5)
+            scen = "ok"
+        if scen == "flaky":
+            if srv.flaky_fail:
+                return self.error(500, "UNKNOWN", "internal server error (flaky)")
             scen = "ok"
         behave = getattr(self, "behave_" + scen, None)
         if behave is not None:
@@ -849,6 +866,9 @@ def main():
                      daemon=True).start()
 
     ThreadingHTTPServer.daemon_threads = True
+    # (socketserver's backlog of 5 made the sixth of requests sent at once
+    # wait for a retried connection: a concurrency the client never limited)
+    ThreadingHTTPServer.request_queue_size = 64
     srv = ThreadingHTTPServer((args.host, args.port), Handler)
     if args.tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -862,6 +882,9 @@ def main():
     srv.log_lock = threading.Lock()
     srv.active = 0
     srv.max_active = 0
+    srv.active_by_host = {}
+    srv.max_by_host = {}
+    srv.flaky_fail = False
     srv.tokens = 0
     port = srv.server_address[1]
     if args.port_file:
