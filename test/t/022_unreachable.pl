@@ -63,7 +63,8 @@ ok(defined wait_for($node, q{SELECT count(*) FROM imagestream.tag WHERE namespac
 		'600', 60),
 	'every tag of the unreachable registry gets its failed condition');
 my $last = q1('SELECT last_cycle_at FROM imagestream.worker_status');
-wait_for($node, "SELECT last_cycle_at > '$last' FROM imagestream.worker_status", 't', 10);
+ok(defined wait_for($node, "SELECT last_cycle_at > '$last' FROM imagestream.worker_status", 't', 60),
+	'a further cycle ran');
 my $sent = q1('SELECT requests FROM imagestream.worker_status') - $before;
 ok($sent >= 1 && $sent <= 8, "one wave of requests at the per-registry limit, not one a tag ($sent for 600 tags in two chunks)");
 is(q1(q{SELECT count(DISTINCT import_message) || ' ' || min(import_reason)
