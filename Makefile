@@ -35,7 +35,7 @@ PROVE_TESTS = test/t/*.pl
 
 EXTRA_CLEAN = tmp_regress tmp_check results regression.diffs regression.out \
 	test/fuzz/fuzz_parsers test/fuzz/fuzz_headers test/fuzz/fuzz_manifest \
-	test/fuzz/work
+	test/fuzz/work $(UNIT_TESTS)
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -55,7 +55,7 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 $(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql: $(UPDATE_SOURCES)
 	cat $^ > $@
 
-.PHONY: test fuzz demo bench stress sqlsmith
+.PHONY: test fuzz demo bench stress sqlsmith unit
 
 # The one command that checks everything: dependencies, -Werror build,
 # install, pg_regress, TAP tests and 20 s of each fuzz target.
@@ -78,6 +78,18 @@ stress:
 # (test/sqlsmith/run-sqlsmith.sh; SQLSMITH_SECONDS, SQLSMITH_QUERIES).
 sqlsmith:
 	bash test/sqlsmith/run-sqlsmith.sh
+
+# Unit tests of rules in plain C (test/unit/*.c), built outside the server
+# with assertions on, as the fuzz targets are; each prints TAP.
+UNIT_TESTS = test/unit/test_worker_schedule
+
+test/unit/test_worker_schedule: test/unit/test_worker_schedule.c src/worker_schedule.c src/worker_schedule.h
+	$(CC) -g -O1 -Wall -Werror -DUSE_ASSERT_CHECKING -I$(srcdir)/src \
+		-I"$(shell $(PG_CONFIG) --includedir-server)" $(filter %.c,$^) \
+		-L"$(shell $(PG_CONFIG) --pkglibdir)" -lpgcommon -lpgport -o $@
+
+unit: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do ./$$t || exit 1; done
 
 # The libFuzzer targets (test/fuzz/run-fuzz.sh); FUZZ_SECONDS is per target.
 FUZZ_SECONDS ?= 20

@@ -103,6 +103,74 @@ worker_wake_at_commit(void)
 	wake_at_commit = true;
 }
 
+/*
+ * The worker starts: its row is cleared, then says who it is.  The row is
+ * built first, so that the spinlock is held for a copy only.
+ */
+void
+status_start(pid_t pid, Latch *latch, TimestampTz started_at)
+{
+	WorkerShared fresh;
+	const size_t from = offsetof(WorkerShared, pid);
+
+	memset(&fresh, 0, sizeof(fresh));
+	fresh.pid = pid;
+	fresh.latch = latch;
+	fresh.started_at = started_at;
+	SpinLockAcquire(&worker_shared->mutex);
+	memcpy((char *) worker_shared + from, (char *) &fresh + from, sizeof(WorkerShared) - from);
+	SpinLockRelease(&worker_shared->mutex);
+}
+
+/* The worker leaves: no row, and nobody sets its latch. */
+void
+status_clear(void)
+{
+	SpinLockAcquire(&worker_shared->mutex);
+	worker_shared->pid = 0;
+	worker_shared->latch = NULL;
+	SpinLockRelease(&worker_shared->mutex);
+}
+
+/* Checks done: their counts added, the HTTP counters that go with them. */
+void
+status_add(const CheckCounts *add, uint64 requests, uint64 bytes_received, int in_flight)
+{
+	Assert(add->checked >= 0 && add->imports >= 0 && add->failures >= 0);
+	SpinLockAcquire(&worker_shared->mutex);
+	worker_shared->tags_checked += add->checked;
+	worker_shared->imports += add->imports;
+	worker_shared->failures += add->failures;
+	worker_shared->requests = requests;
+	worker_shared->bytes_received = bytes_received;
+	worker_shared->in_flight = in_flight;
+	SpinLockRelease(&worker_shared->mutex);
+}
+
+/* A cycle ended at at: the tags it found scheduled, when it is due next. */
+void
+status_cycle_end(TimestampTz at, int64 scheduled, TimestampTz next_due,
+				 uint64 requests, uint64 bytes_received, int in_flight)
+{
+	SpinLockAcquire(&worker_shared->mutex);
+	worker_shared->requests = requests;
+	worker_shared->bytes_received = bytes_received;
+	worker_shared->in_flight = in_flight;
+	worker_shared->last_cycle_at = at;
+	worker_shared->tags_scheduled = scheduled;
+	worker_shared->next_due_at = next_due;
+	SpinLockRelease(&worker_shared->mutex);
+}
+
+/* The requests under way, while the worker waits for them. */
+void
+status_in_flight(int in_flight)
+{
+	SpinLockAcquire(&worker_shared->mutex);
+	worker_shared->in_flight = in_flight;
+	SpinLockRelease(&worker_shared->mutex);
+}
+
 /* _wake_worker(): the worker looks for work when this transaction commits. */
 PG_FUNCTION_INFO_V1(imagestream_wake_worker);
 Datum

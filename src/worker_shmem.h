@@ -33,6 +33,27 @@ typedef struct WorkerShared
 /* NULL unless the library was preloaded. */
 extern WorkerShared *worker_shared;
 
+/* Counters of checks, added to the shared ones. */
+typedef struct CheckCounts
+{
+	int64		checked;
+	int64		imports;
+	int64		failures;
+} CheckCounts;
+
+/*
+ * The worker's setters of its row: each copies the values it is given in
+ * under the spinlock, and computes nothing there.  requests, bytes_received
+ * and in_flight are the worker's HTTP counters as they stand (http.h).
+ */
+extern void status_start(pid_t pid, Latch *latch, TimestampTz started_at);
+extern void status_clear(void);
+extern void status_add(const CheckCounts *add, uint64 requests, uint64 bytes_received,
+					   int in_flight);
+extern void status_cycle_end(TimestampTz at, int64 scheduled, TimestampTz next_due,
+							 uint64 requests, uint64 bytes_received, int in_flight);
+extern void status_in_flight(int in_flight);
+
 extern void worker_shmem_init_hooks(void);
 
 /* Wakes the worker when the current transaction commits. */

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The project's one test command (`make test`, README.md): installs missing
 # Debian packages (as root), builds with warnings as errors, installs, runs
-# pg_regress on a temporary cluster, every TAP test, and 20 s of each fuzz target,
-# then prints "N passed, N failed, N skipped" (CI reads "N passed, N
-# failed"; a skip is neither, and is listed with its reason).  PostgreSQL
+# pg_regress on a temporary cluster, every TAP test, the unit tests
+# (test/unit) and 20 s of each fuzz target, then prints "N passed, N
+# failed, N skipped" (CI reads "N passed, N failed"; a skip is neither, and
+# is listed with its reason).  PostgreSQL
 # refuses to run as root, so when started by root the servers and tests run
 # as the postgres user.
 set -uo pipefail
@@ -129,6 +130,10 @@ run_as make -C "$WORK" -s installcheck REGRESS= PROVE_FLAGS='-I test/lib -v' 2>&
 status=${PIPESTATUS[0]}
 count_tap "$WORK/tap.log" "$WORK" "$status"
 check_crash_helper "$WORK"
+
+echo "== unit tests (test/unit)"
+make -s unit 2>&1 | tee "$WORK/unit.log"
+count "$WORK/unit.log" '^ok [0-9]+' '^not ok [0-9]+' "${PIPESTATUS[0]}"
 
 if command -v clang >/dev/null; then
 	echo "== libFuzzer, $FUZZ_SECONDS s per target"

@@ -1,0 +1,227 @@
+/*
+ * worker_chunks.c
+ *		The background worker's chunk pipeline (worker_chunks.h).
+ *
+ * A chunk's sources are fetched with no transaction open (fetch_many,
+ * src/fetch_many.c); once its requests are done, the next chunk's start,
+ * and the results of this one that change something are recorded
+ * (worker_record.c) while they go on.  All the pipeline keeps is in the
+ * ChunkPipeline its caller owns.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/interrupt.h"
+#include "storage/latch.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "digest_type.h"
+#include "fetch.h"
+#include "isolate.h"
+#include "ref_type.h"
+#include "settings.h"
+#include "worker.h"
+#include "worker_chunks.h"
+#include "worker_record.h"
+
+/* A chunk of due tags, and the fetch of their sources once started. */
+struct Chunk
+{
+	DueTag	  **tags;
+	int			n;
+	FetchItem  *items;
+	FetchMany  *fetch;
+};
+
+/*
+ * Registries found unreachable, not asked again for 30 s (a chunk of their
+ * tags would otherwise cost a timeout per wave of requests, each cycle).
+ */
+#define UNREACHABLE_REMEMBER_MS 30000
+
+void
+pipeline_init(ChunkPipeline *p, WorkerSchedule *schedule, MemoryContext loop_ctx)
+{
+	memset(p, 0, sizeof(*p));
+	p->schedule = schedule;
+	p->loop_ctx = loop_ctx;
+	p->unreachable.ctx = AllocSetContextCreate(TopMemoryContext, "imagestream unreachable registries",
+											   ALLOCSET_SMALL_SIZES);
+	p->unreachable.remember_ms = UNREACHABLE_REMEMBER_MS;
+}
+
+/* A cycle starts: registries unreachable long enough are asked again. */
+void
+pipeline_cycle_start(ChunkPipeline *p)
+{
+	Assert(p->in_background == NULL);
+	unreachable_forget_expired(&p->unreachable);
+	read_budget_start(&p->cycle_read, imagestream_max_cycle_size, "imagestream.max_cycle_size");
+}
+
+/* Has the cycle read imagestream.max_cycle_size? */
+bool
+pipeline_read_all(const ChunkPipeline *p)
+{
+	return read_budget_left(&p->cycle_read) == 0;
+}
+
+/* Leaving the cycle early: the next chunk's requests are cancelled. */
+void
+pipeline_cancel(ChunkPipeline *p)
+{
+	if (p->in_background)
+		fetch_many_cancel(p->in_background);
+	p->in_background = NULL;
+}
+
+/* A due tag and the fetch item of its source, for run_isolated. */
+typedef struct ItemSource
+{
+	const DueTag *d;
+	FetchItem  *item;
+} ItemSource;
+
+/* The registry target and the reference (tag or digest) of a tag's source. */
+static void
+source_target(void *arg)
+{
+	ItemSource *s = arg;
+	Datum		ref = DirectFunctionCall1(image_ref_in, CStringGetDatum(s->d->source));
+	char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
+
+	registry_target(ref, s->d->insecure, &s->item->target);
+	source_reference(ref, reference, sizeof(reference));
+	s->item->reference = pstrdup(reference);
+}
+
+/*
+ * After a tag's fetch: when it is due again (a failure retries after 1 s,
+ * 2 s, 4 s, ... up to the interval, or the registry's Retry-After), and
+ * whether the result must be recorded.
+ */
+static bool
+after_fetch(WorkerSchedule *s, const DueTag *d, const FetchResult *r, TimestampTz now,
+			CheckCounts *counts)
+{
+	TagSchedule *entry = hash_search(s->tags, &d->tag_id, HASH_FIND, NULL);
+
+	/* over max_cycle_size: still due, in the next cycle; its import not spent */
+	if (r->status == FETCH_DEFERRED)
+	{
+		budget_return(&s->budget);
+		return false;
+	}
+	counts->checked++;
+	if (r->status == FETCH_FAILURE)
+		counts->failures++;
+	if (entry)
+	{
+		bool		failed = r->status == FETCH_FAILURE;
+
+		schedule_fetched(entry, failed, failed ? r->failure.retry_after : 0, now,
+						 imagestream_import_interval);
+	}
+
+	if (r->status == FETCH_UNCHANGED && !d->forced)
+		return false;			/* nothing new: nothing written */
+	if (r->status == FETCH_SUCCESS)
+		counts->imports++;
+	return true;
+}
+
+/*
+ * Starts the HEAD requests of a chunk, work[first .. first + n - 1]
+ * (fetch_many_start); the pipeline's list of unreachable registries spares
+ * the ones found unreachable.
+ */
+Chunk *
+chunk_start(ChunkPipeline *p, DueTag **work, int first, int n)
+{
+	Chunk	   *c = palloc0(sizeof(Chunk));
+
+	Assert(first >= 0 && n > 0);
+	c->n = n;
+	c->tags = palloc(sizeof(DueTag *) * n);
+	c->items = palloc0(sizeof(FetchItem) * n);
+	for (int i = 0; i < n; i++)
+	{
+		DueTag	   *d = work[first + i];
+		FetchItem  *item = &c->items[i];
+		ItemSource	s = {d, item};
+		ParseError	err;
+		ErrorData  *e;
+
+		c->tags[i] = d;
+		/* a source stored before 0.3.0 refused it may not parse: its failure */
+		if ((e = run_isolated(source_target, &s)) != NULL)
+		{
+			item->settled = true;
+			fetch_result_error(&item->result, e);
+			FreeErrorData(e);
+			continue;
+		}
+		item->has_known = d->known &&
+			digest_parse(d->known, strlen(d->known), &item->known, &err);
+		item->preserve = d->preserve;
+		item->prefer_os = d->prefer_os;
+		item->prefer_arch = d->prefer_arch;
+	}
+	c->fetch = fetch_many_start(c->items, n, imagestream_max_concurrent_requests,
+								imagestream_max_requests_per_registry, &p->unreachable, &p->cycle_read);
+	return c;
+}
+
+/*
+ * A reload, or new work committed (or any other signal: the latch is set
+ * for many reasons), ends the cycle early; a new one takes it up.
+ */
+static bool
+new_work_waiting(void)
+{
+	return ConfigReloadPending || MyLatch->is_set;
+}
+
+/*
+ * Ends a chunk's fetch, with no transaction open, then starts the next
+ * chunk's requests and records what changed in one transaction while they go
+ * on.  Returns the next chunk: NULL when next_n is 0, or when the cycle is
+ * to end early (the requests under way are finished and recorded first):
+ * new work waits, or the cycle read imagestream.max_cycle_size.
+ */
+Chunk *
+chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, int next_first, int next_n,
+			 CheckCounts *counts)
+{
+	DueTag	  **record_tags = palloc(sizeof(DueTag *) * c->n);
+	FetchResult **record = palloc(sizeof(FetchResult *) * c->n);
+	int			nrecord = 0;
+	TimestampTz now;
+	Chunk	   *next = NULL;
+
+	Assert(c->n > 0 && next_n >= 0);
+	/* the fetch finished here is the one started in the background, if any */
+	Assert(p->in_background == NULL || p->in_background == c->fetch);
+	pgstat_report_activity(STATE_RUNNING, "imagestream worker: fetching");
+	p->in_background = NULL;
+	fetch_many_finish(c->fetch);
+	now = GetCurrentTimestamp();
+	for (int i = 0; i < c->n; i++)
+		if (after_fetch(p->schedule, c->tags[i], &c->items[i].result, now, counts))
+		{
+			record_tags[nrecord] = c->tags[i];
+			record[nrecord++] = &c->items[i].result;
+		}
+	Assert(nrecord <= c->n);
+	if (next_n > 0 && !new_work_waiting() && read_budget_left(&p->cycle_read) > 0)
+	{
+		next = chunk_start(p, work, next_first, next_n);
+		p->in_background = next->fetch;
+	}
+	record_results(p->schedule, p->in_background, p->loop_ctx, record_tags, record, nrecord);
+	return next;
+}

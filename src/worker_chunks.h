@@ -1,0 +1,42 @@
+/*
+ * worker_chunks.h
+ *		The background worker's chunk pipeline: a cycle's due tags are
+ *		checked in chunks, the next chunk's requests running while the
+ *		results of the one before are recorded.
+ */
+#ifndef IMAGESTREAM_WORKER_CHUNKS_H
+#define IMAGESTREAM_WORKER_CHUNKS_H
+
+#include "fetch.h"
+#include "worker_schedule.h"
+#include "worker_shmem.h"
+
+/* The pipeline's state: the loop owns it, and passes it to every call. */
+typedef struct ChunkPipeline
+{
+	WorkerSchedule *schedule;	/* the loop's: each check moves a tag's due time */
+	MemoryContext loop_ctx;		/* the loop's, reset each cycle */
+
+	/*
+	 * The fetch of the next chunk, running while the current one is
+	 * recorded; cancelled (pipeline_cancel) by whoever leaves the cycle
+	 * early, an error included.
+	 */
+	FetchMany  *in_background;
+	UnreachableHosts unreachable;	/* kept across cycles */
+	ReadBudget	cycle_read;		/* what the cycle may still read */
+} ChunkPipeline;
+
+/* A chunk of due tags, and the fetch of their sources once started. */
+typedef struct Chunk Chunk;
+
+extern void pipeline_init(ChunkPipeline *p, WorkerSchedule *schedule, MemoryContext loop_ctx);
+extern void pipeline_cycle_start(ChunkPipeline *p);
+extern bool pipeline_read_all(const ChunkPipeline *p);
+extern void pipeline_cancel(ChunkPipeline *p);
+
+extern Chunk *chunk_start(ChunkPipeline *p, DueTag **work, int first, int n);
+extern Chunk *chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, int next_first, int next_n,
+						   CheckCounts *counts);
+
+#endif

@@ -1,0 +1,600 @@
+/*
+ * worker_record.c
+ *		The background worker's SPI (worker_record.h): the due tags read in
+ *		one short transaction, a chunk's results recorded in another.
+ *
+ * Recording goes through the SQL functions of the history rules
+ * (_worker_stream_generation, _worker_apply, _worker_apply_many), one
+ * stream at a time, each statement in a subtransaction, so that an error
+ * loses one statement's work only.  The schedule (worker_schedule.h) learns
+ * which tags could not be recorded, and holds them back.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "pgstat.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#include "fetch.h"
+#include "worker.h"
+#include "worker_record.h"
+#include "worker_schedule.h"
+
+/*
+ * A commit leaves CurrentMemoryContext at TopMemoryContext; the context the
+ * transaction began in is restored, so that what the cycle allocates after
+ * it stays in the loop context, reset each cycle.
+ */
+static MemoryContext before_transaction;
+
+static void
+begin_transaction(void)
+{
+	before_transaction = CurrentMemoryContext;
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+}
+
+static void
+end_transaction(void)
+{
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	MemoryContextSwitchTo(before_transaction);
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * Reads the importable tags and returns the number of those due now, in
+ * *due_out; *next_due is when the next of the others is.  None when the
+ * extension is not installed.
+ */
+int
+read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *scheduled,
+		 TimestampTz *next_due, DueTag ***due_out)
+{
+	DueTag	  **due;
+	int			ndue = 0;
+	uint64		i;
+	HTAB	   *turns;
+	HASHCTL		ctl;
+
+	*due_out = NULL;
+	*scheduled = 0;
+	*next_due = TimestampTzPlusMilliseconds(now, imagestream_import_interval);
+	begin_transaction();
+	pgstat_report_activity(STATE_RUNNING, "imagestream worker: reading due tags");
+	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'imagestream'",
+					true, 1) != SPI_OK_SELECT || SPI_processed == 0)
+	{
+		end_transaction();
+		return 0;
+	}
+	if (SPI_execute(
+					"SELECT * FROM (SELECT t.id, t.from_ref, t.insecure, t.import_mode = 'PreserveOriginal', "
+					"  t.source_digest::text, "
+					"  t.annotations->>'importer.image.openshift.io/prefer-os', "
+					"  t.annotations->>'importer.image.openshift.io/prefer-arch', "
+					"  t.spec_generation > greatest(coalesce(t.status_generation, 0), "
+					"                               coalesce(t.import_generation, 0)) AS pending, "
+					"  t.import_requested_at IS NOT NULL AS requested, "
+					/* a digest reference has an "@" (no cast: a row stored before 0.3.0 may not parse) */
+					"  t.scheduled AND NOT (pg_catalog.strpos(t.from_ref, '@') > 0 "
+					"                       AND t.image IS NOT NULL) AS sched, "
+					"  t.stream_id, t.namespace "
+					"FROM imagestream.tag t "
+					"WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference) d "
+					/* only the tags the worker has to look at reach this process */
+					"WHERE d.pending OR d.requested OR d.sched",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the tags to import");
+
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(NamespaceTurn);
+	ctl.hcxt = loop_ctx;
+	turns = hash_create("imagestream namespaces", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	s->cycle++;
+	due = MemoryContextAlloc(loop_ctx, sizeof(DueTag *) * Max(SPI_processed, 1));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		bool		pending = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
+		bool		requested = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
+		bool		sched = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+		TagSchedule *entry;
+		bool		found;
+		char	   *ns;
+		NamespaceTurn *turn;
+
+		entry = hash_search(s->tags, &id, HASH_ENTER, &found);
+		if (!found)
+			schedule_new(entry, now, imagestream_import_interval);
+		if (sched)
+			(*scheduled)++;
+		if (schedule_seen(entry, s->cycle, pending || requested, now, imagestream_import_interval))
+		{
+			MemoryContext old = MemoryContextSwitchTo(loop_ctx);
+			DueTag	   *d = palloc0(sizeof(DueTag));
+
+			d->tag_id = id;
+			d->stream_id = DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
+			d->source = SPI_getvalue(tup, desc, 2);
+			d->insecure = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+			d->preserve = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+			/* what the source served last is no guide for a new spec */
+			d->known = pending ? NULL : SPI_getvalue(tup, desc, 5);
+			d->prefer_os = SPI_getvalue(tup, desc, 6);
+			d->prefer_arch = SPI_getvalue(tup, desc, 7);
+			d->forced = pending || requested;
+			ns = SPI_getvalue(tup, desc, 12);
+			turn = hash_search(turns, ns, HASH_ENTER, &found);
+			if (!found)
+			{
+				turn->turn = hash_get_num_entries(turns) - 1;
+				turn->ranks[0] = turn->ranks[1] = 0;
+			}
+			pfree(ns);
+			fair_place(d, turn);
+			Assert(ndue < SPI_processed);
+			due[ndue++] = d;
+			MemoryContextSwitchTo(old);
+		}
+		else if (schedule_wake(entry) < *next_due)
+			*next_due = schedule_wake(entry);
+	}
+	end_transaction();
+
+	/* forget tags that are gone or no longer importable */
+	{
+		HASH_SEQ_STATUS seq;
+		TagSchedule *e;
+
+		hash_seq_init(&seq, s->tags);
+		while ((e = hash_seq_search(&seq)) != NULL)
+			if (e->seen_cycle != s->cycle)
+				hash_search(s->tags, &e->tag_id, HASH_REMOVE, NULL);
+	}
+	fair_order(due, ndue, (int) hash_get_num_entries(turns), s->cycle);
+	*due_out = due;
+	return ndue;
+}
+
+/*
+ * Messages about single tags are limited to LOG_BURST a minute (a limit of
+ * the process's log, kept across cycles); how many were left out is said
+ * when the next minute starts.
+ */
+static LogLimit tag_messages;
+
+static bool
+log_allowed(void)
+{
+	int64		left_out;
+	bool		allowed = log_limit_take(&tag_messages, GetCurrentTimestamp(), &left_out);
+
+	if (left_out > 0)
+		ereport(LOG,
+				(errmsg("imagestream worker left out " INT64_FORMAT " similar messages in the last minute",
+						left_out)));
+	return allowed;
+}
+
+/* Reads the rows of a recording statement, inside its subtransaction. */
+typedef void (*RowReader) (void *arg);
+
+/*
+ * Runs a recording statement in a subtransaction: an error loses that
+ * statement's work only, and is logged (what names it).  read, if given,
+ * reads SPI_tuptable before the subtransaction ends.  Returns false on an
+ * error, and the error in *error if that is not NULL.
+ */
+static bool
+run_recording(SPIPlanPtr plan, Datum *values, const char *nulls, const char *what,
+			  RowReader read, void *arg, ErrorData **error)
+{
+	MemoryContext ctx = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile bool ok = false;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(ctx);
+	PG_TRY();
+	{
+		if (SPI_execute_plan(plan, values, nulls, false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not record an import");
+		if (read)
+			read(arg);
+		ReleaseCurrentSubTransaction();
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(ctx);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		if (log_allowed())
+			ereport(LOG,
+					(errmsg("imagestream worker could not record the import of %s: %s",
+							what, edata->message)));
+		if (error)
+			*error = edata;
+		else
+			FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(ctx);
+	CurrentResourceOwner = owner;
+	return ok;
+}
+
+/* The first column of the one row, by value (NULL if none). */
+typedef struct FirstValue
+{
+	Datum		value;
+	bool		isnull;
+} FirstValue;
+
+static void
+read_first(void *arg)
+{
+	FirstValue *v = arg;
+
+	if (SPI_processed == 1)
+		v->value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &v->isnull);
+}
+
+/* Marks the positions (1-based) a statement returned. */
+typedef struct Positions
+{
+	bool	   *marked;
+	int			n;
+} Positions;
+
+static void
+read_positions(void *arg)
+{
+	Positions  *p = arg;
+
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+		int32		pos = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[r],
+													  SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (!isnull && pos >= 1 && pos <= p->n)
+			p->marked[pos - 1] = true;
+	}
+}
+
+/* The OID of the composite type imagestream._fetched. */
+static Oid
+fetched_type(void)
+{
+	Oid			typoid = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("_fetched"),
+										 ObjectIdGetDatum(get_namespace_oid("imagestream", false)));
+
+	if (!OidIsValid(typoid))
+		elog(ERROR, "type imagestream._fetched is missing");
+	return typoid;
+}
+
+/* Orders a chunk's results by stream, keeping their order within one. */
+static int
+by_stream(const void *a, const void *b, void *arg)
+{
+	DueTag	  **tags = arg;
+	int			i = *(const int *) a;
+	int			j = *(const int *) b;
+
+	if (tags[i]->stream_id != tags[j]->stream_id)
+		return tags[i]->stream_id < tags[j]->stream_id ? -1 : 1;
+	return i - j;
+}
+
+/* The statements that record a chunk, prepared once per chunk. */
+typedef struct RecordPlans
+{
+	SPIPlanPtr	generation;		/* _worker_stream_generation */
+	SPIPlanPtr	many;			/* _worker_apply_many */
+	SPIPlanPtr	one;			/* _worker_apply */
+	Oid			fetched;		/* imagestream._fetched */
+	TupleDesc	desc;
+} RecordPlans;
+
+static void
+prepare_plans(RecordPlans *p)
+{
+	Oid			one_types[4] = {INT8OID, TEXTOID, InvalidOid, INT8OID};
+	Oid			many_types[5] = {INT8OID, INT8ARRAYOID, TEXTARRAYOID, InvalidOid, INT8OID};
+
+	p->fetched = fetched_type();
+	p->desc = lookup_rowtype_tupdesc_copy(p->fetched, -1);
+	one_types[2] = p->fetched;
+	many_types[3] = get_array_type(p->fetched);
+	p->generation = SPI_prepare("SELECT imagestream._worker_stream_generation($1)", 1, one_types);
+	p->one = SPI_prepare("SELECT imagestream._worker_apply($1, $2, $3, $4)", 4, one_types);
+	p->many = SPI_prepare("SELECT imagestream._worker_apply_many($1, $2, $3, $4, $5)", 5, many_types);
+	if (p->generation == NULL || p->one == NULL || p->many == NULL)
+		elog(ERROR, "could not prepare the recording of imports");
+}
+
+/* After a tag's results were recorded (ok) or could not be (it backs off). */
+static void
+recorded(WorkerSchedule *s, int64 tag_id, bool ok)
+{
+	TagSchedule *entry = hash_search(s->tags, &tag_id, HASH_FIND, NULL);
+
+	if (entry == NULL)
+		return;
+	schedule_recorded(entry, ok, GetCurrentTimestamp(), imagestream_import_interval);
+}
+
+/* Errors that a later attempt may not meet: a deadlock, a lock not granted, a cancel. */
+static bool
+transient(const ErrorData *e)
+{
+	return ERRCODE_TO_CATEGORY(e->sqlerrcode) == ERRCODE_TRANSACTION_ROLLBACK ||
+		e->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE || e->sqlerrcode == ERRCODE_QUERY_CANCELED;
+}
+
+/* One recording transaction: what its statements share. */
+typedef struct Recording
+{
+	WorkerSchedule *schedule;	/* learns which tags could not be recorded */
+	FetchMany  *background;		/* the next chunk's fetch (or NULL), polled */
+	RecordPlans plans;
+
+	/*
+	 * Set once a recording statement meets an error that may pass: the
+	 * chunk's tags not recorded yet are then postponed, not tried in this
+	 * transaction.  Each try would meet the same lock (an ALTER EXTENSION
+	 * UPDATE waiting for the stream this transaction locked, and holding a
+	 * table the recording writes), costing deadlock_timeout a tag while the
+	 * other transaction waits for this one to end.  Postponed tags back off
+	 * as any tag whose result could not be recorded.
+	 */
+	bool		yield;
+	int			postponed;
+} Recording;
+
+static void
+postpone(Recording *rec, int64 tag_id)
+{
+	rec->postponed++;
+	recorded(rec->schedule, tag_id, false);
+}
+
+/*
+ * Records one tag's result (values as p->one takes them).  A result that
+ * cannot be recorded (a manifest the catalogue refuses, a source stored
+ * before 0.3.0 refused it) is recorded as the tag's failure instead, unless
+ * the error may pass; the tag backs off if even that fails.
+ */
+static void
+record_one(Recording *rec, Datum *values, const char *nulls, const DueTag *d)
+{
+	RecordPlans *p = &rec->plans;
+	ErrorData  *e = NULL;
+	bool		ok = run_recording(p->one, values, nulls, d->source, NULL, NULL, &e);
+
+	if (!ok && transient(e))
+		rec->yield = true;
+	else if (!ok)
+	{
+		FetchResult failure = {FETCH_FAILURE};
+
+		failure.failure.reason = "InternalError";
+		failure.failure.message = psprintf("The import could not be recorded: %s%s%s",
+										   e->message, e->detail ? ". " : ".",
+										   e->detail ? e->detail : "");
+		values[2] = fetch_result_datum(&failure, p->desc);
+		ok = run_recording(p->one, values, nulls, d->source, NULL, NULL, NULL);
+	}
+	if (e)
+		FreeErrorData(e);
+	recorded(rec->schedule, d->tag_id, ok);
+}
+
+/*
+ * The set-based recording costs about 2 ms a call whatever the number of
+ * tags, one at a time about 0.3 ms a tag: fewer tags of a stream than this
+ * are recorded one at a time.
+ */
+#define RECORD_TOGETHER_MIN 16
+
+/*
+ * Records the results of one stream's tags (idx[0..m-1], in chunk order):
+ * the stream moves to one new generation for all of them, as OpenShift's
+ * import of a stream's scheduled tags does.  They are recorded together,
+ * set-based (if there are RECORD_TOGETHER_MIN or more); the tags that call
+ * leaves, and all of them if it fails, one by one, each in a subtransaction
+ * of its own.
+ */
+static void
+record_stream(Recording *rec, DueTag **tags, FetchResult **results, const int *idx, int m)
+{
+	RecordPlans *p = &rec->plans;
+	Datum	   *ids = palloc(sizeof(Datum) * m);
+	Datum	   *sources = palloc(sizeof(Datum) * m);
+	Datum	   *full = palloc(sizeof(Datum) * m);
+	Datum	   *elems = palloc(sizeof(Datum) * m);
+	Positions	alone = {palloc(sizeof(bool) * m), m};
+	FirstValue	gen = {(Datum) 0, true};
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', ' '};
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	ErrorData  *e = NULL;
+
+	Assert(m > 0);
+	if (rec->yield)
+	{
+		for (int j = 0; j < m; j++)
+			postpone(rec, tags[idx[j]]->tag_id);
+		return;
+	}
+	values[0] = Int64GetDatum(tags[idx[0]]->stream_id);
+	/* (if this fails, each tag takes a generation of its own) */
+	if (!run_recording(p->generation, values, nulls, tags[idx[0]]->source, read_first, &gen, &e))
+	{
+		rec->yield = transient(e);
+		FreeErrorData(e);
+		e = NULL;
+	}
+	for (int j = 0; j < m; j++)
+	{
+		const FetchResult *r = results[idx[j]];
+		/* the tags that one new digest moved share its manifests: sent once */
+		bool		shares = j > 0 && r->manifests != NIL && r->manifests == results[idx[j - 1]]->manifests;
+
+		Assert(tags[idx[j]]->stream_id == tags[idx[0]]->stream_id);
+		ids[j] = Int64GetDatum(tags[idx[j]]->tag_id);
+		sources[j] = CStringGetTextDatum(tags[idx[j]]->source);
+		full[j] = shares ? full[j - 1] : fetch_result_datum(r, p->desc);
+		elems[j] = shares ? fetch_result_datum_shared(r, p->desc) : full[j];
+		alone.marked[j] = gen.isnull || m < RECORD_TOGETHER_MIN;
+	}
+	if (!gen.isnull && m >= RECORD_TOGETHER_MIN)
+	{
+		get_typlenbyvalalign(p->fetched, &typlen, &typbyval, &typalign);
+		values[1] = PointerGetDatum(construct_array(ids, m, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+													TYPALIGN_DOUBLE));
+		values[2] = PointerGetDatum(construct_array(sources, m, TEXTOID, -1, false, TYPALIGN_INT));
+		values[3] = PointerGetDatum(construct_array(elems, m, p->fetched, typlen, typbyval, typalign));
+		values[4] = gen.value;
+		if (!run_recording(p->many, values, nulls,
+						   psprintf("%d tags, together (the first %s)", m, tags[idx[0]]->source),
+						   read_positions, &alone, &e))
+		{
+			memset(alone.marked, true, sizeof(bool) * m);
+			rec->yield = transient(e);
+			FreeErrorData(e);
+		}
+		for (int j = 0; j < m; j++)
+			if (!alone.marked[j])
+				recorded(rec->schedule, tags[idx[j]]->tag_id, true);
+	}
+	nulls[3] = gen.isnull ? 'n' : ' ';
+	values[3] = gen.value;
+	for (int j = 0; j < m; j++)
+	{
+		if (!alone.marked[j])
+			continue;
+		if (rec->yield)
+		{
+			postpone(rec, tags[idx[j]]->tag_id);
+			continue;
+		}
+		values[0] = ids[j];
+		values[1] = sources[j];
+		values[2] = full[j];
+		record_one(rec, values, nulls, tags[idx[j]]);
+		/* the next chunk's requests go on meanwhile */
+		if (rec->background)
+			fetch_many_poll(rec->background);
+	}
+}
+
+/* Records a chunk stream by stream, each stream's tags together. */
+static void
+record_all(Recording *rec, DueTag **tags, FetchResult **results, int n)
+{
+	int		   *order = palloc(sizeof(int) * n);
+	int			first = 0;
+
+	Assert(n > 0);
+	prepare_plans(&rec->plans);
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	qsort_arg(order, n, sizeof(int), by_stream, tags);
+	for (int k = 1; k <= n; k++)
+	{
+		if (k < n && tags[order[k]]->stream_id == tags[order[first]]->stream_id)
+			continue;
+		record_stream(rec, tags, results, order + first, k - first);
+		first = k;
+		if (rec->background)
+			fetch_many_poll(rec->background);
+	}
+}
+
+/*
+ * Records results in one transaction, each tag in a subtransaction of its
+ * own.  If the commit itself fails, the error is logged, not fatal; returns
+ * false then.
+ */
+static bool
+record_in_transaction(WorkerSchedule *s, FetchMany *background, MemoryContext loop_ctx,
+					  DueTag **tags, FetchResult **results, int n)
+{
+	volatile bool ok = false;
+	Recording	rec = {s, background};
+
+	PG_TRY();
+	{
+		begin_transaction();
+		pgstat_report_activity(STATE_RUNNING, "imagestream worker: recording imports");
+		record_all(&rec, tags, results, n);
+		end_transaction();
+		ok = true;
+		if (rec.postponed > 0 && log_allowed())
+			ereport(LOG,
+					(errmsg("imagestream worker postponed recording %d imports to a later cycle",
+							rec.postponed),
+					 errdetail("Recording an import met an error that may pass (a deadlock, a lock not granted), logged above.")));
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(loop_ctx);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		if (log_allowed())
+			ereport(LOG,
+					(errmsg("imagestream worker could not record %d imports: %s", n, edata->message)));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * Records a chunk's results.  Should the transaction fail as a whole (one
+ * tag's result cannot be built, the commit fails), each tag is recorded in
+ * a transaction of its own: one cannot keep the others from being recorded,
+ * and a tag that fails alone backs off.
+ */
+void
+record_results(WorkerSchedule *s, FetchMany *background, MemoryContext loop_ctx,
+			   DueTag **tags, FetchResult **results, int n)
+{
+	Assert(n >= 0);
+	if (n == 0 || record_in_transaction(s, background, loop_ctx, tags, results, n))
+		return;
+	for (int i = 0; i < n; i++)
+		if (n == 1 || !record_in_transaction(s, background, loop_ctx, tags + i, results + i, 1))
+			recorded(s, tags[i]->tag_id, false);
+}

@@ -1,0 +1,29 @@
+/*
+ * worker_record.h
+ *		The background worker's SPI: reading the due tags, and recording the
+ *		results of a chunk of them by the SQL functions of the history rules.
+ */
+#ifndef IMAGESTREAM_WORKER_RECORD_H
+#define IMAGESTREAM_WORKER_RECORD_H
+
+#include "fetch.h"
+#include "worker_schedule.h"
+
+/*
+ * Reads the importable tags in a transaction of its own; *due is set to
+ * those due now (in loop_ctx), in the fair order, and their number
+ * returned; *next_due is when the next of the others is.  No tags when the
+ * extension is not installed.
+ */
+extern int	read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now,
+					 int64 *scheduled, TimestampTz *next_due, DueTag ***due);
+
+/*
+ * Records the results of a chunk's tags (tags[i]'s in results[i]) in one
+ * transaction, polling background (the next chunk's fetch, or NULL)
+ * meanwhile; the tags whose results could not be recorded back off.
+ */
+extern void record_results(WorkerSchedule *s, FetchMany *background, MemoryContext loop_ctx,
+						   DueTag **tags, FetchResult **results, int n);
+
+#endif

@@ -1,0 +1,100 @@
+/*
+ * worker_schedule.h
+ *		The background worker's scheduling rules: when a tag is due, the
+ *		order in which the due tags are taken, the import budget, how
+ *		failures back off, and how many messages about single tags are logged.
+ *
+ * Pure functions over the plain structs below and the current time, which
+ * the caller passes in: no SPI, no shared memory, no setting read here, so
+ * that test/unit runs them outside a server.  The table of TagSchedule
+ * entries is the caller's (a dynahash kept across cycles).
+ */
+#ifndef IMAGESTREAM_WORKER_SCHEDULE_H
+#define IMAGESTREAM_WORKER_SCHEDULE_H
+
+#include "datatype/timestamp.h"
+#include "utils/hsearch.h"
+
+/* When a tag is next due; kept across cycles, never written to tables. */
+typedef struct TagSchedule
+{
+	int64		tag_id;			/* hash key */
+	TimestampTz next_due;
+	TimestampTz not_before;		/* a registry's Retry-After */
+	int			failures;
+	int			record_failures;	/* its results could not be recorded */
+	uint64		seen_cycle;
+} TagSchedule;
+
+/* A tag to check this cycle. */
+typedef struct DueTag
+{
+	int64		tag_id;
+	int64		stream_id;
+	char	   *source;
+	bool		insecure;
+	bool		preserve;
+	char	   *known;			/* digest text, or NULL for a full fetch */
+	char	   *prefer_os;
+	char	   *prefer_arch;
+	bool		forced;			/* pending or requested: record even if unchanged */
+	int			rank;			/* among its namespace's due tags, forced or not */
+	int			turn;			/* its namespace's place in this cycle's rounds */
+} DueTag;
+
+/* A namespace with due tags, this cycle. */
+typedef struct NamespaceTurn
+{
+	char		name[NAMEDATALEN];	/* hash key (a namespace has at most 63 bytes) */
+	int			turn;			/* in the order first seen */
+	int			ranks[2];		/* its due tags so far: scheduled, forced */
+} NamespaceTurn;
+
+/* Imports allowed now: a token bucket, max_imports_per_minute a minute. */
+typedef struct TokenBucket
+{
+	double		tokens;
+	TimestampTz at;				/* last filled; 0 before the first take */
+} TokenBucket;
+
+/* Messages about single tags logged in the current minute. */
+typedef struct LogLimit
+{
+	TimestampTz window;			/* when the minute began */
+	int			count;
+	int64		suppressed;
+} LogLimit;
+
+/* The worker's memory of its tags, kept across cycles by the loop. */
+typedef struct WorkerSchedule
+{
+	HTAB	   *tags;			/* TagSchedule by tag_id */
+	uint64		cycle;			/* cycles that read the tags so far */
+	TokenBucket budget;
+} WorkerSchedule;
+
+/* A failure's delay doubles up to this many failures (1 s << 29: days). */
+#define SCHEDULE_MAX_FAILURES 30
+
+/* Messages about single tags logged a minute, at most. */
+#define LOG_BURST 10
+
+extern TimestampTz spread_start(int64 tag_id, TimestampTz now, int interval_ms);
+extern void schedule_new(TagSchedule *e, TimestampTz now, int interval_ms);
+extern bool schedule_seen(TagSchedule *e, uint64 cycle, bool forced, TimestampTz now,
+						  int interval_ms);
+extern TimestampTz schedule_wake(const TagSchedule *e);
+extern int64 backoff_ms(int failures, int interval_ms);
+extern void schedule_fetched(TagSchedule *e, bool failed, int retry_after_s, TimestampTz now,
+							 int interval_ms);
+extern void schedule_recorded(TagSchedule *e, bool ok, TimestampTz now, int interval_ms);
+
+extern void fair_place(DueTag *d, NamespaceTurn *ns);
+extern void fair_order(DueTag **due, int n, int namespaces, uint64 cycle);
+
+extern bool budget_take(TokenBucket *b, double per_minute, TimestampTz now);
+extern void budget_return(TokenBucket *b);
+
+extern bool log_limit_take(LogLimit *l, TimestampTz now, int64 *left_out);
+
+#endif

@@ -1,0 +1,325 @@
+/*
+ * test_worker_schedule.c
+ *		Unit test of the background worker's scheduling rules
+ *		(src/worker_schedule.c), built outside a server by `make unit` with
+ *		assertions on, and run by test/run-tests.sh.  Prints TAP: one
+ *		"ok N - what" or "not ok N - what" line a check; exits non-zero if
+ *		any failed.
+ *
+ * Those rules are pure functions of plain structs and the time passed in,
+ * so each case states a time and the structs, and checks what comes out.
+ */
+#include "postgres.h"
+
+#include <setjmp.h>
+
+#include "utils/timestamp.h"
+
+#include "worker_schedule.h"
+
+static int	checks = 0;
+static int	failed = 0;
+
+static void
+check(bool ok, const char *what)
+{
+	checks++;
+	if (!ok)
+		failed++;
+	printf("%sok %d - %s\n", ok ? "" : "not ", checks, what);
+}
+
+/* An Assert of worker_schedule.c that fails comes back here. */
+static sigjmp_buf assert_jump;
+static bool assert_expected = false;
+
+#if PG_VERSION_NUM >= 160000
+void
+ExceptionalCondition(const char *conditionName, const char *fileName, int lineNumber)
+#else
+void
+ExceptionalCondition(const char *conditionName, const char *errorType,
+					 const char *fileName, int lineNumber)
+#endif
+{
+	if (assert_expected)
+		siglongjmp(assert_jump, 1);
+	fprintf(stderr, "assertion failed: %s (%s:%d)\n", conditionName, fileName, lineNumber);
+	abort();
+}
+
+/* Does fn(arg) fail an Assert? */
+static bool
+asserts(void (*fn) (void *), void *arg)
+{
+	bool		fired = false;
+
+	assert_expected = true;
+	if (sigsetjmp(assert_jump, 0) == 0)
+		fn(arg);
+	else
+		fired = true;
+	assert_expected = false;
+	return fired;
+}
+
+#define NOW		((TimestampTz) 800000000 * USECS_PER_SEC)	/* in 2025 */
+#define SEC(n)	((TimestampTz) (n) * USECS_PER_SEC)
+#define INTERVAL (15 * 60 * 1000)	/* the default import_interval, ms */
+
+static void
+test_spread(void)
+{
+	bool		inside = true;
+	int			first_half = 0;
+	TagSchedule e = {42};
+
+	for (int64 id = 1; id <= 1000; id++)
+	{
+		TimestampTz t = spread_start(id, NOW, INTERVAL);
+
+		inside &= t >= NOW && t < NOW + (TimestampTz) INTERVAL * 1000;
+		first_half += t < NOW + (TimestampTz) INTERVAL * 500;
+	}
+	check(inside, "spread start: within the interval from now");
+	check(first_half > 400 && first_half < 600, "spread start: 1000 tags spread over the interval");
+	check(spread_start(42, NOW, INTERVAL) == spread_start(42, NOW, INTERVAL),
+		  "spread start: the same for the same tag");
+
+	e.failures = 7;
+	e.not_before = NOW;
+	schedule_new(&e, NOW, INTERVAL);
+	check(e.next_due == spread_start(42, NOW, INTERVAL) && e.not_before == 0 &&
+		  e.failures == 0 && e.record_failures == 0,
+		  "a new tag: due at its spread start, no failures");
+}
+
+static void
+test_seen(void)
+{
+	TagSchedule e = {1};
+
+	e.next_due = NOW + SEC(3600);
+	check(!schedule_seen(&e, 5, false, NOW, INTERVAL) && e.next_due == NOW + SEC(900) &&
+		  e.seen_cycle == 5,
+		  "a shorter interval applies at once; not due before it");
+	check(schedule_seen(&e, 6, true, NOW, INTERVAL), "forced: due at once");
+	check(schedule_seen(&e, 7, false, NOW + SEC(900), INTERVAL), "due at its due time");
+	e.not_before = NOW + SEC(30);
+	check(!schedule_seen(&e, 8, true, NOW + SEC(10), INTERVAL),
+		  "forced, but held back by Retry-After");
+	check(schedule_seen(&e, 9, true, NOW + SEC(30), INTERVAL), "due once Retry-After passed");
+	e.next_due = NOW + SEC(100);
+	e.not_before = NOW + SEC(200);
+	check(schedule_wake(&e) == NOW + SEC(200), "wakes at the later of due time and Retry-After");
+}
+
+static void
+test_backoff(void)
+{
+	TagSchedule e = {1};
+	bool		doubles = true;
+
+	check(backoff_ms(1, INTERVAL) == 1000 && backoff_ms(2, INTERVAL) == 2000 &&
+		  backoff_ms(5, INTERVAL) == 16000,
+		  "back-off: 1 s, 2 s, ... 16 s after 5 failures");
+	check(backoff_ms(5, 10000) == 10000 && backoff_ms(SCHEDULE_MAX_FAILURES, INTERVAL) == INTERVAL,
+		  "back-off: never beyond the interval");
+
+	for (int i = 1; i <= 5; i++)
+	{
+		schedule_fetched(&e, true, 0, NOW, INTERVAL);
+		doubles &= e.failures == i && e.next_due == NOW + ((TimestampTz) 1000000 << (i - 1));
+	}
+	check(doubles, "failed fetches: due after 1, 2, 4, 8, 16 s");
+	check(e.not_before == 0, "a failure without Retry-After does not hold the tag back");
+	schedule_fetched(&e, true, 120, NOW, INTERVAL);
+	check(e.not_before == NOW + SEC(120), "Retry-After: 120 s holds the tag back");
+	for (int i = 0; i < 40; i++)
+		schedule_fetched(&e, true, 0, NOW, INTERVAL);
+	check(e.failures == SCHEDULE_MAX_FAILURES && e.next_due == NOW + SEC(900),
+		  "many failures: the count stops, the delay is the interval");
+	schedule_fetched(&e, false, 0, NOW, INTERVAL);
+	check(e.failures == 0 && e.next_due == NOW + SEC(900),
+		  "a fetch that succeeds: failures forgotten, due after the interval");
+}
+
+static void
+test_recorded(void)
+{
+	TagSchedule e = {1};
+
+	schedule_recorded(&e, false, NOW, INTERVAL);
+	schedule_recorded(&e, false, NOW, INTERVAL);
+	check(e.record_failures == 2 && e.not_before == NOW + SEC(2),
+		  "results not recorded twice: held back 2 s");
+	e.not_before = NOW + SEC(300);
+	schedule_recorded(&e, false, NOW, INTERVAL);
+	check(e.not_before == NOW + SEC(300), "a longer Retry-After is not shortened");
+	schedule_recorded(&e, true, NOW, INTERVAL);
+	check(e.record_failures == 0, "recorded: its record failures forgotten");
+}
+
+/*
+ * Places due tags as read_due does, in the order read: spec has a letter a
+ * tag, its namespace (A, B, C, first seen in that order), lower case for a
+ * forced tag.  The test keeps a tag's namespace in its stream_id.
+ */
+static int
+place(DueTag *tags, DueTag **due, const char *spec)
+{
+	NamespaceTurn ns[3] = {{"A", 0}, {"B", 1}, {"C", 2}};
+	int			n = 0;
+
+	for (const char *c = spec; *c; c++, n++)
+	{
+		memset(&tags[n], 0, sizeof(DueTag));
+		tags[n].tag_id = n;
+		tags[n].stream_id = (*c | 0x20) - 'a';
+		tags[n].forced = *c >= 'a';
+		fair_place(&tags[n], &ns[tags[n].stream_id]);
+		due[n] = &tags[n];
+	}
+	return n;
+}
+
+/* The order of the due tags, written as place's spec. */
+static const char *
+order_of(DueTag **due, int n)
+{
+	static char buf[256];
+
+	for (int i = 0; i < n; i++)
+		buf[i] = (due[i]->forced ? 'a' : 'A') + due[i]->stream_id;
+	buf[n] = '\0';
+	return buf;
+}
+
+static void
+test_fair_order(void)
+{
+	/* A: 4 forced, 1 scheduled; B: 2 scheduled, 1 forced; C: 1 of each */
+	const char *spec = "aaaaABBcbC";
+	static const char *const expect[3] = {
+		"abcaaaABCB",			/* cycle 0: A opens each round */
+		"cabaaaCABB",			/* cycle 1: C */
+		"bcaaaaBCAB",			/* cycle 2: B */
+	};
+	DueTag		tags[101];
+	DueTag	   *due[101];
+	char		what[100];
+	bool		near_front = true;
+	int			n;
+
+	for (uint64 cycle = 0; cycle < 4; cycle++)
+	{
+		n = place(tags, due, spec);
+		fair_order(due, n, 3, cycle);
+		snprintf(what, sizeof(what), "fair order, cycle %d: forced first, one tag a namespace a round",
+				 (int) cycle);
+		check(strcmp(order_of(due, n), expect[cycle % 3]) == 0, what);
+	}
+
+	/* finding S21: 100 pending tags of A delay B's one by one tag at most */
+	for (uint64 cycle = 0; cycle < 6; cycle++)
+	{
+		char		many[102];
+
+		memset(many, 'a', 100);
+		strcpy(many + 100, "b");
+		n = place(tags, due, many);
+		fair_order(due, n, 2, cycle);
+		near_front &= due[0]->stream_id == 1 || due[1]->stream_id == 1;
+	}
+	check(near_front, "fair order: 100 pending tags of one namespace delay another's by one");
+	n = place(tags, due, "AAa");
+	fair_order(due, n, 1, 7);
+	check(strcmp(order_of(due, n), "aAA") == 0, "fair order: one namespace, forced first, in read order");
+}
+
+static void
+test_budget(void)
+{
+	TokenBucket b = {0};
+	int			taken = 0;
+
+	while (taken < 1000 && budget_take(&b, 60, NOW))
+		taken++;
+	check(taken == 120, "budget: a burst of twice the rate a minute at the start");
+	check(!budget_take(&b, 60, NOW + SEC(1) / 2), "budget: half a second later, none");
+	check(budget_take(&b, 60, NOW + SEC(1)) && !budget_take(&b, 60, NOW + SEC(1)),
+		  "budget: 60 a minute is one a second");
+	taken = 0;
+	while (taken < 1000 && budget_take(&b, 60, NOW + SEC(3600)))
+		taken++;
+	check(taken == 120, "budget: an hour idle fills no more than the burst");
+	budget_return(&b);
+	check(budget_take(&b, 60, NOW + SEC(3600)) && !budget_take(&b, 60, NOW + SEC(3600)),
+		  "budget: an import not spent is given back");
+	check(b.tokens >= 0, "budget: never below zero");
+	check(!budget_take(&(TokenBucket) {0}, 0, NOW), "budget: a rate of 0 allows none");
+	b = (TokenBucket) {0};
+	for (taken = 0; taken < 1000 && budget_take(&b, -1, NOW); taken++)
+		;
+	check(taken == 1000 && b.at == 0, "budget: a negative rate is no limit, and no state");
+}
+
+static void
+test_log_limit(void)
+{
+	LogLimit	l = {0};
+	int64		left_out;
+	int			allowed = 0;
+
+	for (int i = 0; i < 15; i++)
+	{
+		allowed += log_limit_take(&l, NOW + SEC(i), &left_out);
+		if (left_out != 0)
+			allowed = -100;
+	}
+	check(allowed == LOG_BURST, "log limit: 10 of 15 messages in a minute");
+	check(log_limit_take(&l, NOW + SEC(60), &left_out) && left_out == 5,
+		  "log limit: the next minute says 5 were left out");
+	check(log_limit_take(&l, NOW + SEC(61), &left_out) && left_out == 0,
+		  "log limit: said once");
+	check(log_limit_take(&l, NOW + SEC(200), &left_out) && left_out == 0,
+		  "log limit: a minute that left nothing out says nothing");
+}
+
+static void
+backoff_of_no_failure(void *arg)
+{
+	(void) backoff_ms(0, INTERVAL);
+}
+
+static void
+order_turn_out_of_range(void *arg)
+{
+	DueTag		d = {1};
+	DueTag	   *due[1] = {&d};
+
+	d.turn = 5;
+	fair_order(due, 1, 2, 0);
+}
+
+static void
+test_asserts(void)
+{
+	check(asserts(backoff_of_no_failure, NULL), "Assert: a back-off needs a failure");
+	check(asserts(order_turn_out_of_range, NULL), "Assert: a turn beyond the namespaces");
+}
+
+int
+main(void)
+{
+	test_spread();
+	test_seen();
+	test_backoff();
+	test_recorded();
+	test_fair_order();
+	test_budget();
+	test_log_limit();
+	test_asserts();
+	printf("1..%d\n", checks);
+	return failed > 0;
+}
