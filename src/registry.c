@@ -530,9 +530,9 @@ verify_body(const HttpResponse *resp, const Digest *expected, const char *what,
 	}
 	if (!digest_compute(algorithm, resp->body, resp->body_len, out))
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not compute a digest")));
-	if ((expected && memcmp(out, expected, sizeof(Digest)) != 0) ||
+	if ((expected && !digest_equal(out, expected)) ||
 		(have_announced && announced.algorithm == out->algorithm &&
-		 memcmp(out, &announced, sizeof(Digest)) != 0))
+		 !digest_equal(out, &announced)))
 	{
 		char		got[DIGEST_MAX_TEXT];
 		char		want[DIGEST_MAX_TEXT];
