@@ -4,6 +4,13 @@
 -- functions now call it.  (src/sql/45_names.sql, 50_rights.sql,
 -- 65_catalogue.sql)
 
+-- Refuses input (a name of kind what) unless ns is a namespace, name a
+-- stream name and tag, when given, a tag.
+CREATE OR REPLACE FUNCTION _check_names(input text, what text, ns text, name text, tag text DEFAULT NULL)
+RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_check_names'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
 -- The media type of a manifest: the one given unless empty, then the one it
 -- declares, then (OCI content without one) the one its fields imply.
 -- Schema 1 and unknown types are refused.  The media types are C's
