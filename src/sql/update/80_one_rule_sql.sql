@@ -11,6 +11,12 @@ RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_check_names'
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
+-- view 1 < edit 2 < admin 3, NULL for what is not a right: the ranking
+-- _can uses (src/rights.c)
+CREATE OR REPLACE FUNCTION _level_rank(level text) RETURNS integer
+	AS 'MODULE_PATHNAME', 'imagestream_level_rank'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
 -- The media type of a manifest: the one given unless empty, then the one it
 -- declares, then (OCI content without one) the one its fields imply.
 -- Schema 1 and unknown types are refused.  The media types are C's
