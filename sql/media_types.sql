@@ -3,16 +3,7 @@
 -- manifest's fields; which are indexes; what is refused.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/test/regress_setup.psql
-CREATE FUNCTION pg_temp.refusal(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	detail text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-	RETURN SQLSTATE || ': ' || SQLERRM || ': ' || coalesce(nullif(detail, ''), '(no detail)');
-END $$;
+\i :abs_srcdir/test/regress_refusal.psql
 
 -- an image manifest and an index, without a mediaType field
 SELECT '{"schemaVersion":2,"config":{"digest":"' || content_digest('mt-config')::text || '","size":1},"layers":[]}' AS image \gset

@@ -4,16 +4,11 @@
 -- the SQL parsers do.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/test/regress_setup.psql
-CREATE FUNCTION pg_temp.refusal(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-	detail text;
-BEGIN
-	EXECUTE sql;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-	RETURN SQLSTATE || ': ' || left(SQLERRM, 60) || ': ' || left(coalesce(nullif(detail, ''), '(no detail)'), 60);
-END $$;
+\i :abs_srcdir/test/regress_refusal.psql
+-- a long name's run of one letter shown as "s.."
+CREATE FUNCTION pg_temp.short(t text) RETURNS text LANGUAGE sql AS $$
+	SELECT regexp_replace(t, '(.)\1{9,}', '\1..', 'g')
+$$;
 
 -- at the limits: 63 bytes, 255 bytes, 128 characters
 SELECT 'nm' || repeat('s', 61) AS ns, 'st' || repeat('r', 253) AS stream, 'V' || repeat('t', 127) AS tag \gset
@@ -24,11 +19,11 @@ FROM image_stream_tags WHERE namespace = :'ns';
 SELECT resolve(:'ns' || '/' || :'stream' || ':' || :'tag') = ref_with_digest('quay.io/org/long', content_digest('long'));
 
 -- one byte over, by the SQL parsers and by resolve()
-SELECT what, pg_temp.refusal(format('SELECT create_stream(%L)', name)) AS create_stream,
-	pg_temp.refusal(format('SELECT resolve(%L)', name || ':x')) AS resolve
+SELECT what, pg_temp.short(pg_temp.refusal(format('SELECT create_stream(%L)', name))) AS create_stream,
+	pg_temp.short(pg_temp.refusal(format('SELECT resolve(%L)', name || ':x'))) AS resolve
 FROM (VALUES ('namespace of 64', :'ns' || 's/' || :'stream'),
 	('stream name of 256', :'ns' || '/' || :'stream' || 'r')) AS v(what, name);
-SELECT pg_temp.refusal(format('SELECT resolve(%L)', :'ns' || '/' || :'stream' || ':' || :'tag' || 't')) AS tag_of_129;
+SELECT pg_temp.short(pg_temp.refusal(format('SELECT resolve(%L)', :'ns' || '/' || :'stream' || ':' || :'tag' || 't'))) AS tag_of_129;
 
 -- the grammar: each part's first and last characters, its separators, case
 SELECT name, pg_temp.refusal(format('SELECT resolve(%L, missing_ok => true)', name)) AS resolve,
