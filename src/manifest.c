@@ -1,6 +1,8 @@
 /*
  * manifest.c
- *		Reading OCI and Docker schema 2 manifests and indexes for the import.
+ *		Reading OCI and Docker schema 2 manifests and indexes for the import,
+ *		and the media types they come in: the one table of the types read,
+ *		which of them are indexes, and the Accept header that asks for them.
  */
 #include "postgres.h"
 
