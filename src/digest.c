@@ -182,6 +182,13 @@ digest_parse(const char *s, size_t len, Digest *out, ParseError *err)
 	return true;
 }
 
+bool
+digest_equal(const Digest *a, const Digest *b)
+{
+	return a->algorithm == b->algorithm &&
+		memcmp(a->hash, b->hash, digest_hash_bytes(a->algorithm)) == 0;
+}
+
 size_t
 digest_format(const Digest *d, char *buf)
 {

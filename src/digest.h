@@ -48,6 +48,12 @@ extern DigestAlgorithm digest_algorithm_from_name(const char *name, size_t len);
  */
 extern bool digest_parse(const char *s, size_t len, Digest *out, ParseError *err);
 
+/*
+ * Whether a and b are the same digest: the same algorithm and hash.  The
+ * one comparison of Digests; the bytes past the hash are not compared.
+ */
+extern bool digest_equal(const Digest *a, const Digest *b);
+
 /* Writes the text form with a terminating NUL; returns its length. */
 extern size_t digest_format(const Digest *d, char *buf);
 

@@ -31,13 +31,6 @@ typedef struct Group
 } Group;
 
 static bool
-same_digest(const Digest *a, const Digest *b)
-{
-	return a->algorithm == b->algorithm &&
-		memcmp(a->hash, b->hash, digest_hash_bytes(a->algorithm)) == 0;
-}
-
-static bool
 same_fetch(const FetchItem *a, const FetchItem *b)
 {
 	return a->preserve == b->preserve &&
@@ -53,7 +46,7 @@ static Group *
 find_group(Group *groups, int n, const FetchItem *item, const Digest *d)
 {
 	for (int g = 0; g < n; g++)
-		if (same_digest(&groups[g].digest, d) && same_fetch(groups[g].first, item))
+		if (digest_equal(&groups[g].digest, d) && same_fetch(groups[g].first, item))
 			return &groups[g];
 	return NULL;
 }
@@ -271,7 +264,7 @@ fetch_many_finish(FetchMany *f)
 		else if (!answered[i])
 			fetch_or_fail(f, item, item->reference, item->has_known ? &item->known : NULL,
 						  &item->result);
-		else if (item->has_known && same_digest(&item->known, &current[i]))
+		else if (item->has_known && digest_equal(&item->known, &current[i]))
 		{
 			memset(&item->result, 0, sizeof(FetchResult));
 			item->result.status = FETCH_UNCHANGED;

@@ -1,6 +1,8 @@
 /*
  * manifest.c
- *		Reading OCI and Docker schema 2 manifests and indexes for the import.
+ *		Reading OCI and Docker schema 2 manifests and indexes for the import,
+ *		and the media types they come in: the one table of the types read,
+ *		which of them are indexes, and the Accept header that asks for them.
  */
 #include "postgres.h"
 
@@ -13,6 +15,88 @@
 #include "manifest.h"
 
 #define PATH_DEPTH 6
+
+/*
+ * The media types read, in the order of the Accept header: indexes first,
+ * so that a registry serves a multi-platform tag whole rather than the
+ * image of one platform it chose.
+ */
+typedef struct ManifestType
+{
+	const char *name;
+	bool		is_index;
+} ManifestType;
+
+static const ManifestType manifest_types[] = {
+	{MT_OCI_INDEX, true},
+	{MT_DOCKER_LIST, true},
+	{MT_OCI_MANIFEST, false},
+	{MT_DOCKER_MANIFEST, false},
+};
+
+static const ManifestType *
+find_type(const char *media_type)
+{
+	if (media_type == NULL)
+		return NULL;
+	for (int i = 0; i < lengthof(manifest_types); i++)
+		if (strcmp(media_type, manifest_types[i].name) == 0)
+			return &manifest_types[i];
+	return NULL;
+}
+
+bool
+manifest_type_known(const char *media_type)
+{
+	return find_type(media_type) != NULL;
+}
+
+bool
+manifest_type_is_index(const char *media_type)
+{
+	const ManifestType *t = find_type(media_type);
+
+	Assert(t != NULL);
+	return t->is_index;
+}
+
+bool
+manifest_type_is_schema1(const char *media_type)
+{
+	return media_type &&
+		strncmp(media_type, MT_DOCKER_SCHEMA1_PREFIX, strlen(MT_DOCKER_SCHEMA1_PREFIX)) == 0;
+}
+
+const char *
+manifest_type_by_shape(bool has_manifests, bool has_config)
+{
+	return has_manifests ? MT_OCI_INDEX : has_config ? MT_OCI_MANIFEST : NULL;
+}
+
+char *
+manifest_type_refusal(const char *media_type)
+{
+	return psprintf("Media type \"%s\" is not an OCI or Docker schema 2 image manifest or index.",
+					media_type);
+}
+
+const char *
+manifest_accept(void)
+{
+	static char accept[256];
+
+	if (accept[0] == '\0')
+	{
+		for (int i = 0; i < lengthof(manifest_types); i++)
+		{
+			if (i > 0)
+				strlcat(accept, ", ", sizeof(accept));
+			strlcat(accept, manifest_types[i].name, sizeof(accept));
+		}
+		Assert(strlen(accept) < sizeof(accept) - 1);
+	}
+	return accept;
+}
 
 /*
  * Where the parser is: the field names on the way down, by level.  The
@@ -140,13 +224,6 @@ read_scalar(void *arg, char *token, JsonTokenType type)
 	JSON_ACTION_DONE;
 }
 
-static bool
-is_manifest_type(const char *t)
-{
-	return t && (strcmp(t, MT_OCI_MANIFEST) == 0 || strcmp(t, MT_OCI_INDEX) == 0 ||
-				 strcmp(t, MT_DOCKER_MANIFEST) == 0 || strcmp(t, MT_DOCKER_LIST) == 0);
-}
-
 bool
 manifest_read(const char *body, size_t len, const char *content_type, Manifest *out,
 			  const char **reason, char **message)
@@ -200,34 +277,33 @@ manifest_read(const char *body, size_t len, const char *content_type, Manifest *
 		return false;
 	}
 	if ((st.schema_version && strcmp(st.schema_version, "1") == 0) ||
-		(st.declared_type && strncmp(st.declared_type, "application/vnd.docker.distribution.manifest.v1", 47) == 0))
+		manifest_type_is_schema1(st.declared_type))
 	{
 		*reason = "UnsupportedMediaType";
-		*message = pstrdup("Docker schema 1 manifests are not supported; push the image again with a current client.");
+		*message = pstrdup(MANIFEST_SCHEMA1_REFUSAL);
 		return false;
 	}
 	/* the served type, unless it is generic, then the declared one, then the shape */
-	type = is_manifest_type(content_type) ? content_type : NULL;
+	type = manifest_type_known(content_type) ? content_type : NULL;
 	if (type == NULL && content_type && strcmp(content_type, "application/json") != 0 &&
 		strcmp(content_type, "text/plain") != 0)
 	{
 		*reason = "UnsupportedMediaType";
-		*message = psprintf("Media type \"%s\" is not an OCI or Docker schema 2 image manifest or index.", content_type);
+		*message = manifest_type_refusal(content_type);
 		return false;
 	}
 	if (type == NULL)
 		type = st.declared_type;
 	if (type == NULL)
-		type = st.has_manifests ? MT_OCI_INDEX : st.has_config ? MT_OCI_MANIFEST : NULL;
-	if (!is_manifest_type(type))
+		type = manifest_type_by_shape(st.has_manifests, st.has_config);
+	if (!manifest_type_known(type))
 	{
 		*reason = "UnsupportedMediaType";
-		*message = psprintf("Media type \"%s\" is not an OCI or Docker schema 2 image manifest or index.",
-							type ? type : "(none)");
+		*message = manifest_type_refusal(type ? type : "(none)");
 		return false;
 	}
 	out->media_type = pstrdup(type);
-	out->is_index = strcmp(type, MT_OCI_INDEX) == 0 || strcmp(type, MT_DOCKER_LIST) == 0;
+	out->is_index = manifest_type_is_index(type);
 	if (out->is_index ? !st.has_manifests || out->children == NIL
 		: !st.has_config || !st.has_layers || out->config_digest == NULL)
 	{

@@ -24,16 +24,11 @@
 #include "headers.h"
 #include "http.h"
 #include "json_fields.h"
+#include "manifest.h"
 #include "policy.h"
 #include "ref_type.h"
 #include "registry.h"
 #include "settings.h"
-
-#define MANIFEST_TYPES \
-	"application/vnd.oci.image.index.v1+json, " \
-	"application/vnd.docker.distribution.manifest.list.v2+json, " \
-	"application/vnd.oci.image.manifest.v1+json, " \
-	"application/vnd.docker.distribution.manifest.v2+json"
 
 #define TAG_PAGES_MAX 1000
 
@@ -530,9 +525,9 @@ verify_body(const HttpResponse *resp, const Digest *expected, const char *what,
 	}
 	if (!digest_compute(algorithm, resp->body, resp->body_len, out))
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not compute a digest")));
-	if ((expected && memcmp(out, expected, sizeof(Digest)) != 0) ||
+	if ((expected && !digest_equal(out, expected)) ||
 		(have_announced && announced.algorithm == out->algorithm &&
-		 memcmp(out, &announced, sizeof(Digest)) != 0))
+		 !digest_equal(out, &announced)))
 	{
 		char		got[DIGEST_MAX_TEXT];
 		char		want[DIGEST_MAX_TEXT];
@@ -582,7 +577,7 @@ registry_get_manifest(const RegistryTarget *t, const char *reference, const Dige
 		char		text[DIGEST_MAX_TEXT];
 
 		digest_format(known, text);
-		if (registry_request(t, path, NULL, "HEAD", MANIFEST_TYPES, 0, &resp, f) &&
+		if (registry_request(t, path, NULL, "HEAD", manifest_accept(), 0, &resp, f) &&
 			resp.status == 200 && resp.docker_content_digest &&
 			strcmp(resp.docker_content_digest, text) == 0)
 		{
@@ -592,7 +587,7 @@ registry_get_manifest(const RegistryTarget *t, const char *reference, const Dige
 		}
 		memset(f, 0, sizeof(*f));
 	}
-	if (!registry_request(t, path, NULL, "GET", MANIFEST_TYPES,
+	if (!registry_request(t, path, NULL, "GET", manifest_accept(),
 						  (size_t) imagestream_max_manifest_size * 1024, &resp, f))
 		return false;
 	if (resp.too_large)
@@ -755,7 +750,7 @@ registry_prepare_head(const RegistryTarget *t, const char *reference, HttpBatchI
 	item->req.url = psprintf("%s://%s/v2/%s/manifests/%s",
 							 t->insecure && plain_http_known(t->api_host) ? "http" : "https",
 							 t->api_host, t->repository, reference);
-	item->req.accept = MANIFEST_TYPES;
+	item->req.accept = manifest_accept();
 	item->req.authorization = auth_cached(t);
 	item->req.verify_tls = !t->insecure;
 	item->group = t->api_host;

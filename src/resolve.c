@@ -7,11 +7,12 @@
  * read directly rather than through SPI or PL/pgSQL: per call that saves the
  * executor start-up of an inner query and the save and restore of a
  * function's search_path, which made the PL/pgSQL version 7 times slower
- * than a plain indexed table (doc/performance.md).  The index scan checks
- * no table privilege; the namespace right is checked here first.  Input
- * that is not a valid tag name and a missing right are reported by the SQL
- * functions that define those messages (_parse_tag, _require), so that the
- * wording stays in one place.
+ * than a plain indexed table (doc/performance.md).  The name is checked by
+ * the grammar of names.c, which the SQL parsers share.  The index scan
+ * checks no table privilege; the namespace right is checked here first.
+ * Input that is not a valid tag name and a missing right are reported by
+ * the SQL functions that define those messages (_parse_tag, _require), so
+ * that the wording stays in one place.
  */
 #include "postgres.h"
 
@@ -33,90 +34,10 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "names.h"
 #include "pull_spec.h"
 #include "relation.h"
 #include "rights.h"
-
-typedef struct TagName
-{
-	char	   *namespace;
-	char	   *stream;
-	char	   *tag;
-} TagName;
-
-static inline bool
-is_lower_alnum(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/* ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$, at most 63 bytes: a DNS label */
-static bool
-namespace_valid(const char *s)
-{
-	size_t		len = strlen(s);
-
-	if (len == 0 || len > 63 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[len - 1]))
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!is_lower_alnum(s[i]) && s[i] != '-')
-			return false;
-	return true;
-}
-
-/* ^[a-z0-9]+([._-][a-z0-9]+)*$, at most 255 bytes */
-static bool
-stream_valid(const char *s)
-{
-	size_t		len = strlen(s);
-
-	if (len == 0 || len > 255 || !is_lower_alnum(s[0]) || !is_lower_alnum(s[len - 1]))
-		return false;
-	for (size_t i = 1; i < len; i++)
-		if (!is_lower_alnum(s[i]) &&
-			!((s[i] == '.' || s[i] == '_' || s[i] == '-') && is_lower_alnum(s[i + 1])))
-			return false;
-	return true;
-}
-
-/* ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ */
-static bool
-tag_valid(const char *s)
-{
-	size_t		len = strlen(s);
-
-	if (len == 0 || len > 128 || s[0] == '.' || s[0] == '-')
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= 'A' && s[i] <= 'Z') || is_lower_alnum(s[i]) ||
-			  s[i] == '_' || s[i] == '.' || s[i] == '-'))
-			return false;
-	return true;
-}
-
-/* "ns/name[:tag]" as _parse_tag splits it; false if not a valid name */
-static bool
-parse_tag_name(const char *input, TagName *out)
-{
-	const char *slash = strchr(input, '/');
-	const char *colon;
-
-	if (slash == NULL || strchr(input, '@') != NULL)
-		return false;
-	out->namespace = pnstrdup(input, slash - input);
-	colon = strchr(slash + 1, ':');
-	if (colon)
-	{
-		out->stream = pnstrdup(slash + 1, colon - slash - 1);
-		out->tag = pstrdup(colon + 1);
-	}
-	else
-	{
-		out->stream = pstrdup(slash + 1);
-		out->tag = "latest";
-	}
-	return namespace_valid(out->namespace) && stream_valid(out->stream) && tag_valid(out->tag);
-}
 
 /* Calls imagestream.name(args...) directly, without an ACL check. */
 static Datum
@@ -137,14 +58,14 @@ call_sql(const char *name, int nargs, Oid *argtypes, Datum *args, bool *nulls)
 	return FunctionCallInvoke(fcinfo);
 }
 
-/* Raises _parse_tag's error for input that parse_tag_name refused. */
+/* Raises _parse_tag's error for input that name_parse_tag refused. */
 static void
 report_bad_name(Datum input, bool isnull)
 {
 	Oid			types[1] = {TEXTOID};
 
 	call_sql("_parse_tag", 1, types, &input, &isnull);
-	/* _parse_tag accepted what parse_tag_name refused: the two disagree */
+	/* _parse_tag accepted what name_parse_tag refused: the two disagree */
 	elog(ERROR, "imagestream: tag name \"%s\" refused by resolve but accepted by _parse_tag",
 		 TextDatumGetCString(input));
 }
@@ -208,7 +129,7 @@ imagestream_resolve(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		report_bad_name((Datum) 0, true);
 	input = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (!parse_tag_name(input, &name))
+	if (!name_parse_tag(input, &name))
 		report_bad_name(PG_GETARG_DATUM(0), false);
 	require_view(name.namespace);
 

@@ -38,7 +38,10 @@
 #include "relation.h"
 #include "rights.h"
 
-/* view < edit < admin; 0 for anything else */
+/*
+ * The ranking of rights: view < edit < admin; 0 for anything else.  SQL
+ * asks it through _level_rank.
+ */
 static int
 level_rank(const char *level)
 {
@@ -201,4 +204,16 @@ imagestream_can(PG_FUNCTION_ARGS)
 		PG_RETURN_BOOL(rights_privileged(rights_role()));
 	PG_RETURN_BOOL(rights_can(rights_role(), text_to_cstring(PG_GETARG_TEXT_PP(0)),
 							  text_to_cstring(PG_GETARG_TEXT_PP(1))));
+}
+
+/* SQL: _level_rank(level): 1 to 3, NULL for what is not a right */
+PG_FUNCTION_INFO_V1(imagestream_level_rank);
+Datum
+imagestream_level_rank(PG_FUNCTION_ARGS)
+{
+	int			rank = level_rank(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	if (rank == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT32(rank);
 }

@@ -1,5 +1,8 @@
 -- Names of SPEC section 1: "namespace/name", "namespace/name:tag",
 -- "namespace/name@digest-or-prefix".  Malformed names are SQLSTATE 22023.
+-- The grammar of each part, and the sentence that states it when a name
+-- breaks it, are C's (_check_names, src/names.c): resolve() checks names
+-- there without a query.
 -- resolve() (C, not SECURITY DEFINER) reports a bad tag name through
 -- _parse_tag in the caller's context: the functions it reaches pin their
 -- search_path, so that nothing a caller's path finds (a public.format, say)
@@ -13,22 +16,12 @@ BEGIN
 		USING ERRCODE = 'invalid_parameter_value', DETAIL = detail;
 END $$;
 
+-- Refuses input (a name of kind what) unless ns is a namespace, name a
+-- stream name and tag, when given, a tag.
 CREATE FUNCTION _check_names(input text, what text, ns text, name text, tag text DEFAULT NULL)
-RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-	IF ns IS NULL OR ns !~ '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' OR octet_length(ns) > 63 THEN
-		PERFORM imagestream._name_error(what, input,
-			format('The namespace "%s" must be a DNS label: at most 63 lowercase letters, digits and inner hyphens.', ns));
-	END IF;
-	IF name IS NULL OR name !~ '^[a-z0-9]+([._-][a-z0-9]+)*$' OR octet_length(name) > 255 THEN
-		PERFORM imagestream._name_error(what, input,
-			format('The stream name "%s" must be lowercase letters and digits joined by single ".", "_" or "-", at most 255 bytes.', name));
-	END IF;
-	IF tag IS NOT NULL AND tag !~ '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$' THEN
-		PERFORM imagestream._name_error(what, input,
-			format('The tag "%s" must be 1 to 128 letters, digits, "_", "." or "-", not starting with "." or "-".', tag));
-	END IF;
-END $$;
+RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_check_names'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- "ns/name"
 CREATE FUNCTION _parse_stream(input text, OUT namespace text, OUT name text)

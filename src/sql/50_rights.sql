@@ -18,10 +18,11 @@ CREATE FUNCTION _privileged() RETURNS boolean
 	AS 'MODULE_PATHNAME', 'imagestream_privileged'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
 
+-- view 1 < edit 2 < admin 3, NULL for what is not a right: the ranking
+-- _can uses (src/rights.c)
 CREATE FUNCTION _level_rank(level text) RETURNS integer
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-	SELECT CASE level WHEN 'view' THEN 1 WHEN 'edit' THEN 2 WHEN 'admin' THEN 3 END
-$$;
+	AS 'MODULE_PATHNAME', 'imagestream_level_rank'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 CREATE FUNCTION _can(ns text, level text) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'imagestream_can'

@@ -8,34 +8,17 @@ BEGIN
 		USING ERRCODE = 'invalid_parameter_value', DETAIL = detail;
 END $$;
 
--- The media type a manifest declares or, for OCI content without one, the
--- one its fields imply.  Schema 1 and unknown types are refused.
+-- The media type of a manifest: the one given unless empty, then the one it
+-- declares, then (OCI content without one) the one its fields imply.
+-- Schema 1 and unknown types are refused.  The media types are C's
+-- (src/manifest.c), shared with the import and its Accept header.
 CREATE FUNCTION _manifest_media_type(doc jsonb, given text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-	mt text := coalesce(nullif(given, ''), doc->>'mediaType');
-BEGIN
-	IF doc->>'schemaVersion' = '1' OR mt LIKE 'application/vnd.docker.distribution.manifest.v1%' THEN
-		PERFORM imagestream._manifest_error('Docker schema 1 manifests are not supported; push the image again with a current client.');
-	END IF;
-	IF mt IS NULL THEN
-		mt := CASE WHEN doc ? 'manifests' THEN 'application/vnd.oci.image.index.v1+json'
-				   WHEN doc ? 'config' THEN 'application/vnd.oci.image.manifest.v1+json' END;
-	END IF;
-	IF mt IS NULL OR mt NOT IN ('application/vnd.oci.image.manifest.v1+json',
-								'application/vnd.oci.image.index.v1+json',
-								'application/vnd.docker.distribution.manifest.v2+json',
-								'application/vnd.docker.distribution.manifest.list.v2+json') THEN
-		PERFORM imagestream._manifest_error(format('Media type "%s" is not an OCI or Docker schema 2 image manifest or index.', mt));
-	END IF;
-	RETURN mt;
-END $$;
+	AS 'MODULE_PATHNAME', 'imagestream_manifest_media_type'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 CREATE FUNCTION _is_index(media_type text) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT media_type IN ('application/vnd.oci.image.index.v1+json',
-						  'application/vnd.docker.distribution.manifest.list.v2+json')
-$$;
+	AS 'MODULE_PATHNAME', 'imagestream_is_index'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- A descriptor's digest, refusing a malformed one with a clear message.
 CREATE FUNCTION _descriptor_digest(d jsonb, what text) RETURNS image_digest
