@@ -6,14 +6,14 @@
 -- runs in their place, and _check_names and _name_error are executable by
 -- PUBLIC (90_security.sql).
 
-CREATE FUNCTION _name_error(what text, input text, detail text) RETURNS void
+CREATE OR REPLACE FUNCTION _name_error(what text, input text, detail text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	RAISE EXCEPTION 'invalid %: "%"', what, input
 		USING ERRCODE = 'invalid_parameter_value', DETAIL = detail;
 END $$;
 
-CREATE FUNCTION _check_names(input text, what text, ns text, name text, tag text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION _check_names(input text, what text, ns text, name text, tag text DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	IF ns IS NULL OR ns !~ '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' OR octet_length(ns) > 63 THEN
@@ -31,7 +31,7 @@ BEGIN
 END $$;
 
 -- "ns/name"
-CREATE FUNCTION _parse_stream(input text, OUT namespace text, OUT name text)
+CREATE OR REPLACE FUNCTION _parse_stream(input text, OUT namespace text, OUT name text)
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
 	IF input IS NULL OR strpos(input, '/') = 0 THEN
@@ -44,7 +44,7 @@ BEGIN
 END $$;
 
 -- "ns/name[:tag]", tag "latest" when left out
-CREATE FUNCTION _parse_tag(input text, OUT namespace text, OUT stream text, OUT tag text)
+CREATE OR REPLACE FUNCTION _parse_tag(input text, OUT namespace text, OUT stream text, OUT tag text)
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	rest text;
@@ -66,7 +66,7 @@ BEGIN
 END $$;
 
 -- "ns/name@id": id is a digest or a prefix of one (hex, or "algorithm:hex")
-CREATE FUNCTION _parse_stream_image(input text, OUT namespace text, OUT stream text, OUT id text)
+CREATE OR REPLACE FUNCTION _parse_stream_image(input text, OUT namespace text, OUT stream text, OUT id text)
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
 	name text;

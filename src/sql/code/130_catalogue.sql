@@ -1,7 +1,7 @@
 -- The image catalogue: manifests (OCI and Docker schema 2, images and
 -- indexes) read into image, image_layer and image_child rows.
 
-CREATE FUNCTION _manifest_error(detail text) RETURNS void
+CREATE OR REPLACE FUNCTION _manifest_error(detail text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
 	RAISE EXCEPTION 'invalid image manifest'
@@ -10,7 +10,7 @@ END $$;
 
 -- The media type a manifest declares or, for OCI content without one, the
 -- one its fields imply.  Schema 1 and unknown types are refused.
-CREATE FUNCTION _manifest_media_type(doc jsonb, given text) RETURNS text
+CREATE OR REPLACE FUNCTION _manifest_media_type(doc jsonb, given text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
 	mt text := coalesce(nullif(given, ''), doc->>'mediaType');
@@ -31,14 +31,14 @@ BEGIN
 	RETURN mt;
 END $$;
 
-CREATE FUNCTION _is_index(media_type text) RETURNS boolean
+CREATE OR REPLACE FUNCTION _is_index(media_type text) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
 	SELECT media_type IN ('application/vnd.oci.image.index.v1+json',
 						  'application/vnd.docker.distribution.manifest.list.v2+json')
 $$;
 
 -- A descriptor's digest, refusing a malformed one with a clear message.
-CREATE FUNCTION _descriptor_digest(d jsonb, what text) RETURNS image_digest
+CREATE OR REPLACE FUNCTION _descriptor_digest(d jsonb, what text) RETURNS image_digest
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
 	RETURN (d->>'digest')::imagestream.image_digest;
@@ -47,7 +47,7 @@ EXCEPTION WHEN invalid_text_representation OR null_value_not_allowed THEN
 END $$;
 
 -- Records an image known only by its digest (no manifest at hand).
-CREATE FUNCTION _ensure_image(p_digest image_digest, p_ref image_ref) RETURNS void
+CREATE OR REPLACE FUNCTION _ensure_image(p_digest image_digest, p_ref image_ref) RETURNS void
 LANGUAGE sql AS $$
 	INSERT INTO imagestream.image (digest, docker_image_reference)
 	VALUES (p_digest, p_ref)
@@ -56,7 +56,7 @@ $$;
 
 -- Verifies a manifest against its digest and stores it with its layers or
 -- children.  An image already catalogued with its manifest is left as it is.
-CREATE FUNCTION _catalogue_manifest(p_digest image_digest, p_media_type text,
+CREATE OR REPLACE FUNCTION _catalogue_manifest(p_digest image_digest, p_media_type text,
 	p_manifest bytea, p_ref image_ref) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -128,7 +128,7 @@ END $$;
 -- view holds the image in its history, or holds an index that lists it and
 -- verified it when the stream imported the index (held_child).  A listed
 -- child alone proves nothing: whoever writes an index chooses its children.
-CREATE FUNCTION _image_visible(p_digest image_digest) RETURNS boolean
+CREATE OR REPLACE FUNCTION _image_visible(p_digest image_digest) RETURNS boolean
 LANGUAGE sql STABLE AS $$
 	SELECT imagestream._privileged()
 		OR EXISTS (SELECT 1 FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
