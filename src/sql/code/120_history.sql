@@ -2,8 +2,18 @@
 -- stream and tag generations, AddTagEventToImageStream, tag tracking, and the
 -- ImportSuccess=False condition.  Internal: called by the API functions.
 
+-- Events with their whole pull spec (history_event and history_ref,
+-- src/sql/schema/40_tables.sql).
+CREATE OR REPLACE VIEW _history AS
+SELECT e.tag_id, e.seq, e.created,
+	CASE WHEN r.with_digest THEN imagestream.ref_with_digest(r.ref, e.image) ELSE r.ref END
+		AS docker_image_reference,
+	e.image, e.generation
+FROM imagestream.history_event e LEFT JOIN imagestream.history_ref r ON r.id = e.ref;
+COMMENT ON VIEW _history IS 'tag events with their pull spec, for the extension''s own functions';
+
 -- The stream row, locked; created (generation 1) when missing and p_create.
-CREATE FUNCTION _lock_stream(p_ns text, p_name text, p_create boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION _lock_stream(p_ns text, p_name text, p_create boolean DEFAULT false)
 RETURNS imagestream.stream LANGUAGE plpgsql AS $$
 DECLARE
 	s imagestream.stream;
@@ -24,7 +34,7 @@ BEGIN
 END $$;
 
 -- The tag row of a stream, locked; created empty when missing and p_create.
-CREATE FUNCTION _lock_tag(p_stream imagestream.stream, p_tag text, p_create boolean DEFAULT false)
+CREATE OR REPLACE FUNCTION _lock_tag(p_stream imagestream.stream, p_tag text, p_create boolean DEFAULT false)
 RETURNS imagestream.tag LANGUAGE plpgsql AS $$
 DECLARE
 	t imagestream.tag;
@@ -44,14 +54,14 @@ BEGIN
 END $$;
 
 -- A tag with no spec, no history and no condition does not exist.
-CREATE FUNCTION _drop_if_empty(p_tag_id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION _drop_if_empty(p_tag_id bigint) RETURNS void
 LANGUAGE sql AS $$
 	DELETE FROM imagestream.tag
 	WHERE id = p_tag_id AND NOT has_spec AND history_length = 0 AND import_status IS NULL
 $$;
 
 -- Copies the newest history event into the tag row.
-CREATE FUNCTION _refresh_head(p_tag_id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION _refresh_head(p_tag_id bigint) RETURNS void
 LANGUAGE sql AS $$
 	UPDATE imagestream.tag t
 	SET image = h.image, docker_image_reference = h.docker_image_reference,
@@ -65,7 +75,7 @@ $$;
 
 -- How history_ref keeps a pull spec: as its repository when it is the
 -- repository and the event's digest (an import's), else whole.
-CREATE FUNCTION _history_key(p_ref image_ref, p_image image_digest,
+CREATE OR REPLACE FUNCTION _history_key(p_ref image_ref, p_image image_digest,
 	OUT ref image_ref, OUT with_digest boolean)
 LANGUAGE sql IMMUTABLE AS $$
 	SELECT CASE WHEN b.w THEN b.repo ELSE p_ref END, b.w
@@ -76,7 +86,7 @@ $$;
 -- The history_ref id of a pull spec of an event of p_image, added when new.
 -- The lookup comes first: ON CONFLICT alone would take an id from the
 -- sequence on every call.
-CREATE FUNCTION _history_ref_id(p_ref image_ref, p_image image_digest) RETURNS integer
+CREATE OR REPLACE FUNCTION _history_ref_id(p_ref image_ref, p_image image_digest) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
 	k record := imagestream._history_key(p_ref, p_image);
@@ -99,7 +109,7 @@ END $$;
 
 -- The same for many events: the ids in the order given, NULL for a NULL
 -- pull spec.
-CREATE FUNCTION _history_ref_ids(p_refs image_ref[], p_images image_digest[]) RETURNS integer[]
+CREATE OR REPLACE FUNCTION _history_ref_ids(p_refs image_ref[], p_images image_digest[]) RETURNS integer[]
 LANGUAGE plpgsql AS $$
 DECLARE
 	keys imagestream.image_ref[];
@@ -123,7 +133,7 @@ END $$;
 
 -- AddTagEventToImageStream, then the change log and tracking tags.
 -- Returns false when nothing changed.
-CREATE FUNCTION _add_event(p_tag_id bigint, p_ref image_ref, p_image image_digest,
+CREATE OR REPLACE FUNCTION _add_event(p_tag_id bigint, p_ref image_ref, p_image image_digest,
 	p_generation bigint, p_created timestamptz DEFAULT now())
 RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
@@ -174,7 +184,7 @@ END $$;
 -- UpdateTrackingTags: tags of the same stream whose spec follows this one
 -- (kind ImageStreamTag) get its newest event as it is.  Chains follow
 -- through _add_event; tag() refuses cycles.
-CREATE FUNCTION _update_followers(p_tag_id bigint) RETURNS void
+CREATE OR REPLACE FUNCTION _update_followers(p_tag_id bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
 	src imagestream.tag;
@@ -202,7 +212,7 @@ END $$;
 -- reference flag or import mode changed (tagRefChanged), which ref_changed
 -- reports.  In a stream created by the same call the spec is part of the
 -- creation: generation 1 for both.
-CREATE FUNCTION _set_spec(p_stream imagestream.stream, p_tag text, p_kind source_kind,
+CREATE OR REPLACE FUNCTION _set_spec(p_stream imagestream.stream, p_tag text, p_kind source_kind,
 	p_from text, p_reference boolean, p_scheduled boolean, p_insecure boolean,
 	p_import_mode import_mode, p_policy reference_policy, p_annotations jsonb,
 	p_new_stream boolean DEFAULT false, OUT t imagestream.tag, OUT ref_changed boolean)
@@ -237,7 +247,7 @@ END $$;
 -- no longer pending.  p_generation, when given, is that next generation
 -- (shared by the worker's tags of one stream).  Returns false when nothing
 -- was written.
-CREATE FUNCTION _record_failure(p_tag_id bigint, p_reason text, p_message text,
+CREATE OR REPLACE FUNCTION _record_failure(p_tag_id bigint, p_reason text, p_message text,
 	p_generation bigint DEFAULT NULL)
 RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE

@@ -7,7 +7,7 @@
 -- Writes nothing when nothing changed.  p_generation, when given, is the
 -- generation the stream moves to (the worker's tags of one stream share it,
 -- as in OpenShift's import of a whole stream).
-CREATE FUNCTION _record_import(p_stream imagestream.stream, p_new_stream boolean, p_tag text,
+CREATE OR REPLACE FUNCTION _record_import(p_stream imagestream.stream, p_new_stream boolean, p_tag text,
 	p_source text, p_ref image_ref, p_image image_digest, p_source_digest image_digest,
 	p_scheduled boolean, p_insecure boolean, p_mode import_mode, p_policy reference_policy,
 	p_generation bigint DEFAULT NULL)
@@ -56,7 +56,7 @@ END $$;
 -- import_requested_at (the worker).  Returns the positions of the tags it
 -- leaves to _record_import: tags that other tags follow (their followers
 -- move with them, _add_event), and names given twice.
-CREATE FUNCTION _record_imports(p_stream imagestream.stream, p_generation bigint,
+CREATE OR REPLACE FUNCTION _record_imports(p_stream imagestream.stream, p_generation bigint,
 	p_tags text[], p_sources text[], p_refs image_ref[], p_images image_digest[],
 	p_source_digests image_digest[], p_scheduled boolean[], p_insecure boolean[],
 	p_modes import_mode[], p_policies reference_policy[], p_clear_requested boolean DEFAULT false)
@@ -200,7 +200,7 @@ END $$;
 
 -- Records a failed import: a new tag gets a spec from the source (an
 -- existing spec is kept), then the failure condition.
-CREATE FUNCTION _record_import_failure(p_stream imagestream.stream, p_tag text, p_source text,
+CREATE OR REPLACE FUNCTION _record_import_failure(p_stream imagestream.stream, p_tag text, p_source text,
 	p_scheduled boolean, p_insecure boolean, p_mode import_mode, p_policy reference_policy,
 	p_reason text, p_message text, p_create_spec boolean, p_generation bigint DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql AS $$
@@ -219,7 +219,7 @@ END $$;
 
 -- The tag an import of "tag" targets: itself, or the end of its chain of
 -- same-stream aliases (oc's FollowTagReference).
-CREATE FUNCTION _import_target(p_stream imagestream.stream, p_tag text) RETURNS imagestream.tag
+CREATE OR REPLACE FUNCTION _import_target(p_stream imagestream.stream, p_tag text) RETURNS imagestream.tag
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
 	t imagestream.tag;
@@ -243,7 +243,7 @@ END $$;
 -- How one tag of an import is imported: its row (if any), and the options
 -- in effect.  Re-importing never turns scheduled or insecure off; known is
 -- what the source served last, when the tag follows that source still.
-CREATE FUNCTION _import_options(p_stream_id bigint, p_job jsonb, p_scheduled boolean,
+CREATE OR REPLACE FUNCTION _import_options(p_stream_id bigint, p_job jsonb, p_scheduled boolean,
 	p_insecure boolean, p_mode import_mode, p_policy reference_policy,
 	OUT t imagestream.tag, OUT sched boolean, OUT insecure boolean, OUT mode import_mode,
 	OUT policy reference_policy, OUT known image_digest)
@@ -259,7 +259,7 @@ BEGIN
 				  THEN t.source_digest END;
 END $$;
 
-CREATE FUNCTION _api_import_image(destination text, from_image text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION _api_import_image(destination text, from_image text DEFAULT NULL,
 	all_tags boolean DEFAULT false, scheduled boolean DEFAULT NULL,
 	insecure boolean DEFAULT NULL, reference_policy reference_policy DEFAULT NULL,
 	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false)
@@ -472,7 +472,7 @@ BEGIN
 	END LOOP;
 END $$;
 
-CREATE FUNCTION import_image(destination text, from_image text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION import_image(destination text, from_image text DEFAULT NULL,
 	all_tags boolean DEFAULT false, scheduled boolean DEFAULT NULL,
 	insecure boolean DEFAULT NULL, reference_policy reference_policy DEFAULT NULL,
 	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false)

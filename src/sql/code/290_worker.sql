@@ -1,32 +1,32 @@
 -- The background worker's SQL side (SPEC section 7): waking it, recording
 -- what it fetched, import_now, and its status.
 
-CREATE FUNCTION _wake_worker() RETURNS void
+CREATE OR REPLACE FUNCTION _wake_worker() RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_wake_worker' LANGUAGE C VOLATILE;
 
-CREATE FUNCTION _worker_preloaded() RETURNS boolean
+CREATE OR REPLACE FUNCTION _worker_preloaded() RETURNS boolean
 	AS 'MODULE_PATHNAME', 'imagestream_worker_preloaded' LANGUAGE C VOLATILE;
 
-CREATE FUNCTION _worker_status(OUT pid integer, OUT started_at timestamptz,
+CREATE OR REPLACE FUNCTION _worker_status(OUT pid integer, OUT started_at timestamptz,
 	OUT last_cycle_at timestamptz, OUT tags_scheduled bigint, OUT tags_checked bigint,
 	OUT imports bigint, OUT failures bigint, OUT requests bigint, OUT bytes_received bigint,
 	OUT in_flight integer, OUT next_due_at timestamptz)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'imagestream_worker_status' LANGUAGE C VOLATILE;
 
-CREATE VIEW worker_status AS SELECT * FROM imagestream._worker_status();
+CREATE OR REPLACE VIEW worker_status AS SELECT * FROM imagestream._worker_status();
 COMMENT ON VIEW worker_status IS 'the background worker, one row while it runs; counters since it started';
 
 -- The generation the worker's imports into a stream move it to, the stream
 -- locked: its tags recorded in one transaction share it (src/worker.c).
-CREATE FUNCTION _worker_stream_generation(p_stream_id bigint) RETURNS bigint
+CREATE OR REPLACE FUNCTION _worker_stream_generation(p_stream_id bigint) RETURNS bigint
 LANGUAGE sql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 	SELECT generation + 1 FROM imagestream.stream WHERE id = p_stream_id FOR UPDATE
 $$;
 
 -- Records what the worker fetched for a tag (src/worker.c), unless the
 -- tag's source changed meanwhile.
-CREATE FUNCTION _worker_apply(p_tag_id bigint, p_source text, f _fetched,
+CREATE OR REPLACE FUNCTION _worker_apply(p_tag_id bigint, p_source text, f _fetched,
 	p_generation bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
@@ -65,7 +65,7 @@ END $$;
 -- and skips those whose source changed meanwhile, as _worker_apply does; it
 -- returns the positions (in the arrays) of the tags it leaves to
 -- _worker_apply: failures, and those _record_imports leaves.
-CREATE FUNCTION _worker_apply_many(p_stream_id bigint, p_tag_ids bigint[], p_sources text[],
+CREATE OR REPLACE FUNCTION _worker_apply_many(p_stream_id bigint, p_tag_ids bigint[], p_sources text[],
 	f _fetched[], p_generation bigint) RETURNS SETOF integer
 LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
@@ -141,7 +141,7 @@ END $$;
 
 -- import_now: the tag, every importable tag of the stream, or (NULL) every
 -- scheduled tag the caller may edit is due now; the worker wakes at commit.
-CREATE FUNCTION _api_import_now(target text DEFAULT NULL) RETURNS integer
+CREATE OR REPLACE FUNCTION _api_import_now(target text DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record;
@@ -196,7 +196,7 @@ BEGIN
 	RETURN marked;
 END $$;
 
-CREATE FUNCTION import_now(target text DEFAULT NULL) RETURNS integer
+CREATE OR REPLACE FUNCTION import_now(target text DEFAULT NULL) RETURNS integer
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION import_now(text) IS 'ask the worker to import a tag, a stream''s tags, or every scheduled tag, now (for registry webhooks)';
 

@@ -106,14 +106,6 @@ COMMENT ON TABLE history_event IS 'tag events (OpenShift TagEvent), their pull s
 -- history_event.tag_id is 4 bytes: tag ids stop there
 ALTER TABLE tag ALTER COLUMN id SET MAXVALUE 2147483647;
 
-CREATE VIEW _history AS
-SELECT e.tag_id, e.seq, e.created,
-	CASE WHEN r.with_digest THEN imagestream.ref_with_digest(r.ref, e.image) ELSE r.ref END
-		AS docker_image_reference,
-	e.image, e.generation
-FROM imagestream.history_event e LEFT JOIN imagestream.history_ref r ON r.id = e.ref;
-COMMENT ON VIEW _history IS 'tag events with their pull spec, for the extension''s own functions';
-
 -- The image catalogue, shared by digest.  manifest holds the bytes exactly
 -- as served, so that the digest can be checked again; it is NULL for an
 -- image known only by its digest.
