@@ -1,6 +1,6 @@
--- The rules of SPEC section 3 (OpenShift's strategy and imageutil helpers):
--- stream and tag generations, AddTagEventToImageStream, tag tracking, and the
--- ImportSuccess=False condition.  Internal: called by the API functions.
+-- Tag history (SPEC section 3, OpenShift's imageutil helpers): events
+-- with their pull spec, AddTagEventToImageStream with the change log, and
+-- tag tracking.  Internal: called by the API functions.
 
 -- Events with their whole pull spec (history_event and history_ref,
 -- src/sql/schema/40_tables.sql).
@@ -11,54 +11,6 @@ SELECT e.tag_id, e.seq, e.created,
 	e.image, e.generation
 FROM imagestream.history_event e LEFT JOIN imagestream.history_ref r ON r.id = e.ref;
 COMMENT ON VIEW _history IS 'tag events with their pull spec, for the extension''s own functions';
-
--- The stream row, locked; created (generation 1) when missing and p_create.
-CREATE OR REPLACE FUNCTION _lock_stream(p_ns text, p_name text, p_create boolean DEFAULT false)
-RETURNS imagestream.stream LANGUAGE plpgsql AS $$
-DECLARE
-	s imagestream.stream;
-BEGIN
-	SELECT * INTO s FROM imagestream.stream
-		WHERE namespace = p_ns AND name = p_name FOR UPDATE;
-	IF NOT FOUND AND p_create THEN
-		INSERT INTO imagestream.stream (namespace, name) VALUES (p_ns, p_name)
-			ON CONFLICT (namespace, name) DO NOTHING;
-		SELECT * INTO s FROM imagestream.stream
-			WHERE namespace = p_ns AND name = p_name FOR UPDATE;
-	END IF;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'image stream "%/%" does not exist', p_ns, p_name
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	RETURN s;
-END $$;
-
--- The tag row of a stream, locked; created empty when missing and p_create.
-CREATE OR REPLACE FUNCTION _lock_tag(p_stream imagestream.stream, p_tag text, p_create boolean DEFAULT false)
-RETURNS imagestream.tag LANGUAGE plpgsql AS $$
-DECLARE
-	t imagestream.tag;
-BEGIN
-	SELECT * INTO t FROM imagestream.tag
-		WHERE namespace = p_stream.namespace AND stream = p_stream.name AND name = p_tag
-		FOR UPDATE;
-	IF NOT FOUND AND p_create THEN
-		INSERT INTO imagestream.tag (stream_id, namespace, stream, name)
-			VALUES (p_stream.id, p_stream.namespace, p_stream.name, p_tag)
-			RETURNING * INTO t;
-	ELSIF NOT FOUND THEN
-		RAISE EXCEPTION 'image stream tag "%/%:%" does not exist', p_stream.namespace, p_stream.name, p_tag
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	RETURN t;
-END $$;
-
--- A tag with no spec, no history and no condition does not exist.
-CREATE OR REPLACE FUNCTION _drop_if_empty(p_tag_id bigint) RETURNS void
-LANGUAGE sql AS $$
-	DELETE FROM imagestream.tag
-	WHERE id = p_tag_id AND NOT has_spec AND history_length = 0 AND import_status IS NULL
-$$;
 
 -- Copies the newest history event into the tag row.
 CREATE OR REPLACE FUNCTION _refresh_head(p_tag_id bigint) RETURNS void
@@ -206,74 +158,3 @@ BEGIN
 	END LOOP;
 END $$;
 
--- Sets a tag's spec (TagReference) with OpenShift's generation rules: the
--- stream generation grows by one when the spec differs at all; the tag's
--- generation becomes the stream's when the tag is new or its source,
--- reference flag or import mode changed (tagRefChanged), which ref_changed
--- reports.  In a stream created by the same call the spec is part of the
--- creation: generation 1 for both.
-CREATE OR REPLACE FUNCTION _set_spec(p_stream imagestream.stream, p_tag text, p_kind source_kind,
-	p_from text, p_reference boolean, p_scheduled boolean, p_insecure boolean,
-	p_import_mode import_mode, p_policy reference_policy, p_annotations jsonb,
-	p_new_stream boolean DEFAULT false, OUT t imagestream.tag, OUT ref_changed boolean)
-LANGUAGE plpgsql AS $$
-DECLARE
-	gen bigint := p_stream.generation;
-	differs boolean;
-BEGIN
-	t := imagestream._lock_tag(p_stream, p_tag, true);
-	ref_changed := NOT t.has_spec OR t.from_ref IS DISTINCT FROM p_from
-		OR t.reference <> p_reference OR t.import_mode <> p_import_mode;
-	differs := ref_changed OR t.from_kind IS DISTINCT FROM p_kind
-		OR t.scheduled <> p_scheduled OR t.insecure <> p_insecure
-		OR t.reference_policy <> p_policy OR t.annotations <> p_annotations;
-	IF differs AND NOT p_new_stream THEN
-		UPDATE imagestream.stream SET generation = generation + 1
-			WHERE id = p_stream.id RETURNING generation INTO gen;
-	END IF;
-	UPDATE imagestream.tag
-	SET has_spec = true, from_kind = p_kind, from_ref = p_from, reference = p_reference,
-		scheduled = p_scheduled, insecure = p_insecure, import_mode = p_import_mode,
-		reference_policy = p_policy, annotations = p_annotations,
-		spec_generation = CASE WHEN ref_changed THEN gen ELSE spec_generation END
-	WHERE id = t.id
-	RETURNING * INTO t;
-END $$;
-
--- A failed import: the history stays; the conditions become one
--- ImportSuccess=False condition unless an identical one is there already.
--- As OpenShift, the condition and the tag's spec carry the next stream
--- generation (the stream moves to it when the tag has a spec), so the tag is
--- no longer pending.  p_generation, when given, is that next generation
--- (shared by the worker's tags of one stream).  Returns false when nothing
--- was written.
-CREATE OR REPLACE FUNCTION _record_failure(p_tag_id bigint, p_reason text, p_message text,
-	p_generation bigint DEFAULT NULL)
-RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE
-	t imagestream.tag;
-	gen bigint := p_generation;
-	msg text := coalesce(nullif(p_message, ''), 'unknown error prevented import');
-BEGIN
-	SELECT * INTO t FROM imagestream.tag WHERE id = p_tag_id FOR UPDATE;
-	IF t.import_status = 'False' AND t.import_reason IS NOT DISTINCT FROM p_reason
-	   AND t.import_message = msg THEN
-		RETURN false;
-	END IF;
-	IF gen IS NOT NULL AND t.has_spec THEN
-		UPDATE imagestream.stream SET generation = gen WHERE id = t.stream_id AND generation <> gen;
-	ELSIF t.has_spec THEN
-		UPDATE imagestream.stream SET generation = generation + 1
-			WHERE id = t.stream_id RETURNING generation INTO gen;
-	ELSIF gen IS NULL THEN
-		SELECT generation + 1 INTO gen FROM imagestream.stream WHERE id = t.stream_id;
-	END IF;
-	UPDATE imagestream.tag
-	SET import_status = 'False', import_reason = p_reason, import_message = msg,
-		import_generation = gen, import_transition = now(),
-		spec_generation = CASE WHEN has_spec THEN gen END
-	WHERE id = p_tag_id;
-	PERFORM imagestream._log_change('import_failed', t.namespace, t.stream, t.name,
-		NULL, t.image, t.docker_image_reference, gen, p_reason, msg);
-	RETURN true;
-END $$;
