@@ -37,6 +37,7 @@
 #include "fetch.h"
 #include "http.h"
 #include "isolate.h"
+#include "record_together.h"
 #include "ref_type.h"
 #include "settings.h"
 #include "worker.h"
@@ -647,13 +648,6 @@ record_one(RecordPlans *p, Datum *values, const char *nulls, const DueTag *d)
 		FreeErrorData(e);
 	recorded(d->tag_id, ok);
 }
-
-/*
- * The set-based recording costs about 2 ms a call whatever the number of
- * tags, one at a time about 0.3 ms a tag: fewer tags of a stream than this
- * are recorded one at a time.
- */
-#define RECORD_TOGETHER_MIN 16
 
 /*
  * Records the results of one stream's tags (idx[0..m-1], in chunk order):

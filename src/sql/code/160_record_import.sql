@@ -3,6 +3,12 @@
 -- a stream; and the ImportSuccess=False condition of a failure.  import_image
 -- (280_import_image.sql) and the worker (170_worker_record.sql) record here.
 
+-- _record_import and _record_imports apply the same rules, to one tag and
+-- set-based to many: they must change together.  sql/worker_record.sql
+-- checks that they write the same rows, for each branch of the rules.  (The
+-- one tag is not a one-element _record_imports: that costs 1.4 times as
+-- much for a new image and 20 times for an unchanged tag, doc/performance.md.)
+
 -- Records a successful import into a tag by OpenShift's importSuccessful:
 -- when the pull spec, the image or a pending spec changed, the spec points
 -- at the source and the new event carries the next stream generation;
@@ -10,38 +16,36 @@
 -- Writes nothing when nothing changed.  p_generation, when given, is the
 -- generation the stream moves to (the worker's tags of one stream share it,
 -- as in OpenShift's import of a whole stream).
-CREATE OR REPLACE FUNCTION _record_import(p_stream imagestream.stream, p_new_stream boolean, p_tag text,
-	p_source text, p_ref image_ref, p_image image_digest, p_source_digest image_digest,
-	p_scheduled boolean, p_insecure boolean, p_mode import_mode, p_policy reference_policy,
-	p_generation bigint DEFAULT NULL)
+CREATE OR REPLACE FUNCTION _record_import(p_stream imagestream.stream, p_new_stream boolean,
+	i imagestream._tag_import, p_generation bigint DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-	t imagestream.tag := imagestream._lock_tag(p_stream, p_tag, true);
+	t imagestream.tag := imagestream._lock_tag(p_stream, i.tag, true);
 	gen bigint := coalesce(p_generation, CASE WHEN p_new_stream THEN p_stream.generation
 											  ELSE p_stream.generation + 1 END);
 	changed boolean;
 BEGIN
-	changed := t.history_length = 0 OR t.docker_image_reference <> p_ref
-		OR t.image IS DISTINCT FROM p_image OR NOT t.has_spec
+	changed := t.history_length = 0 OR t.docker_image_reference <> i.ref
+		OR t.image IS DISTINCT FROM i.image OR NOT t.has_spec
 		OR t.spec_generation > coalesce(t.status_generation, 0);
 	IF changed THEN
 		UPDATE imagestream.stream SET generation = gen WHERE id = p_stream.id AND generation <> gen;
 		UPDATE imagestream.tag
-		SET has_spec = true, from_kind = 'DockerImage', from_ref = p_source,
-			scheduled = p_scheduled, insecure = p_insecure, import_mode = p_mode,
-			reference_policy = CASE WHEN has_spec THEN reference_policy ELSE p_policy END,
-			spec_generation = gen, source_digest = p_source_digest
+		SET has_spec = true, from_kind = 'DockerImage', from_ref = i.source,
+			scheduled = i.scheduled, insecure = i.insecure, import_mode = i.mode,
+			reference_policy = CASE WHEN has_spec THEN reference_policy ELSE i.policy END,
+			spec_generation = gen, source_digest = i.source_digest
 		WHERE id = t.id;
-		PERFORM imagestream._add_event(t.id, p_ref, p_image, gen);
+		PERFORM imagestream._add_event(t.id, i.ref, i.image, gen);
 		RETURN;
 	END IF;
-	IF t.scheduled <> p_scheduled OR t.insecure <> p_insecure OR t.import_mode <> p_mode THEN
+	IF t.scheduled <> i.scheduled OR t.insecure <> i.insecure OR t.import_mode <> i.mode THEN
 		UPDATE imagestream.stream SET generation = gen WHERE id = p_stream.id AND generation <> gen;
-		UPDATE imagestream.tag SET scheduled = p_scheduled, insecure = p_insecure, import_mode = p_mode
+		UPDATE imagestream.tag SET scheduled = i.scheduled, insecure = i.insecure, import_mode = i.mode
 		WHERE id = t.id;
 	END IF;
-	IF t.source_digest IS DISTINCT FROM p_source_digest THEN
-		UPDATE imagestream.tag SET source_digest = p_source_digest WHERE id = t.id;
+	IF t.source_digest IS DISTINCT FROM i.source_digest THEN
+		UPDATE imagestream.tag SET source_digest = i.source_digest WHERE id = t.id;
 	END IF;
 	IF t.import_status IS NOT NULL THEN
 		UPDATE imagestream.tag
@@ -60,13 +64,11 @@ END $$;
 -- leaves to _record_import: tags that other tags follow (their followers
 -- move with them, _add_event), and names given twice.
 CREATE OR REPLACE FUNCTION _record_imports(p_stream imagestream.stream, p_generation bigint,
-	p_tags text[], p_sources text[], p_refs image_ref[], p_images image_digest[],
-	p_source_digests image_digest[], p_scheduled boolean[], p_insecure boolean[],
-	p_modes import_mode[], p_policies reference_policy[], p_clear_requested boolean DEFAULT false)
+	p_imports imagestream._tag_import[], p_clear_requested boolean DEFAULT false)
 RETURNS SETOF integer LANGUAGE plpgsql AS $$
 DECLARE
 	alone integer[];
-	-- per tag recorded here, by its position (pos) in the arrays given:
+	-- per tag recorded here, by its position (pos) in p_imports:
 	-- what _record_import and _add_event would do, decided before any write
 	pos integer[];
 	ids bigint[];
@@ -81,13 +83,13 @@ BEGIN
 	-- the new tags, in the order given (the stream is locked: no one else adds them)
 	INSERT INTO imagestream.tag (stream_id, namespace, stream, name)
 	SELECT p_stream.id, p_stream.namespace, p_stream.name, u.name
-	FROM unnest(p_tags) WITH ORDINALITY AS u(name, n)
+	FROM unnest(p_imports) WITH ORDINALITY AS u(name, source, ref, image, source_digest, scheduled, insecure, mode, policy, n)
 	WHERE NOT EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.namespace = p_stream.namespace
 					  AND t.stream = p_stream.name AND t.name = u.name)
 	GROUP BY u.name
 	ORDER BY min(u.n);
 	PERFORM 1 FROM imagestream.tag t
-	WHERE t.namespace = p_stream.namespace AND t.stream = p_stream.name AND t.name = ANY (p_tags)
+	WHERE t.namespace = p_stream.namespace AND t.stream = p_stream.name AND t.name IN (SELECT u.tag FROM unnest(p_imports) AS u)
 	ORDER BY t.id FOR UPDATE;
 
 	SELECT coalesce(array_agg(y.n ORDER BY y.n) FILTER (WHERE y.alone), '{}'),
@@ -123,8 +125,7 @@ BEGIN
 									AND x.id <> t.id) AS alone,
 					   h.seq, h.created AS head_created, h.image AS head_image,
 					   h.docker_image_reference AS head_ref, h.generation AS head_generation
-				FROM unnest(p_tags, p_refs, p_images, p_scheduled, p_insecure, p_modes)
-					 WITH ORDINALITY AS u(name, ref, image, scheduled, insecure, mode, n)
+				FROM unnest(p_imports) WITH ORDINALITY AS u(name, source, ref, image, source_digest, scheduled, insecure, mode, policy, n)
 				JOIN imagestream.tag t ON t.namespace = p_stream.namespace
 					 AND t.stream = p_stream.name AND t.name = u.name
 				LEFT JOIN LATERAL (SELECT * FROM imagestream._history x WHERE x.tag_id = t.id
@@ -140,18 +141,20 @@ BEGIN
 		WHERE id = p_stream.id AND generation <> p_generation;
 	END IF;
 	refids := imagestream._history_ref_ids(
-		ARRAY(SELECT CASE WHEN x.event IN ('insert', 'overwrite') THEN p_refs[x.n] END
-			  FROM unnest(pos, events) WITH ORDINALITY AS x(n, event, k) ORDER BY x.k),
-		ARRAY(SELECT p_images[x.n] FROM unnest(pos) WITH ORDINALITY AS x(n, k) ORDER BY x.k));
+		ARRAY(SELECT CASE WHEN x.event IN ('insert', 'overwrite') THEN u.ref END
+			  FROM unnest(pos, events) WITH ORDINALITY AS x(n, event, k)
+			  JOIN unnest(p_imports) WITH ORDINALITY AS u(name, source, ref, image, source_digest, scheduled, insecure, mode, policy, n) ON u.n = x.n ORDER BY x.k),
+		ARRAY(SELECT u.image FROM unnest(pos) WITH ORDINALITY AS x(n, k)
+			  JOIN unnest(p_imports) WITH ORDINALITY AS u(name, source, ref, image, source_digest, scheduled, insecure, mode, policy, n) ON u.n = x.n ORDER BY x.k));
 	UPDATE imagestream.history_event h
 	SET ref = x.refid, image = u.image, generation = p_generation
 	FROM unnest(pos, ids, events, seqs, refids) AS x(n, id, event, seq, refid)
-	JOIN unnest(p_images) WITH ORDINALITY AS u(image, n) ON u.n = x.n
+	JOIN unnest(p_imports) WITH ORDINALITY AS u(name, source, ref, image, source_digest, scheduled, insecure, mode, policy, n) ON u.n = x.n
 	WHERE x.event = 'overwrite' AND h.tag_id = x.id AND h.seq = x.seq;
 	INSERT INTO imagestream.history_event (tag_id, seq, created, generation, ref, image)
 	SELECT x.id, coalesce(x.seq, 0) + 1, now(), p_generation, x.refid, u.image
 	FROM unnest(pos, ids, events, seqs, refids) AS x(n, id, event, seq, refid)
-	JOIN unnest(p_images) WITH ORDINALITY AS u(image, n) ON u.n = x.n
+	JOIN unnest(p_imports) WITH ORDINALITY AS u(name, source, ref, image, source_digest, scheduled, insecure, mode, policy, n) ON u.n = x.n
 	WHERE x.event = 'insert'
 	ORDER BY x.n;
 	-- one write of each tag: the spec, the new head, the conditions cleared
@@ -178,10 +181,7 @@ BEGIN
 				 coalesce(d.event IN ('insert', 'overwrite'), false) AS moves,
 				 u.source, u.ref, u.image, u.source_digest, u.scheduled, u.insecure, u.mode, u.policy
 		  FROM unnest(pos, ids, events, createds) AS d(n, id, event, created)
-		  JOIN unnest(p_sources, p_refs, p_images, p_source_digests, p_scheduled, p_insecure,
-					  p_modes, p_policies)
-			   WITH ORDINALITY AS u(source, ref, image, source_digest, scheduled, insecure, mode, policy, n)
-			   ON u.n = d.n) x
+		  JOIN unnest(p_imports) WITH ORDINALITY AS u(name, source, ref, image, source_digest, scheduled, insecure, mode, policy, n) ON u.n = d.n) x
 	WHERE t.id = x.id
 	  AND (x.changed OR t.scheduled <> x.scheduled OR t.insecure <> x.insecure
 		   OR t.import_mode <> x.mode OR t.source_digest IS DISTINCT FROM x.source_digest
@@ -194,11 +194,35 @@ BEGIN
 		SELECT now(), 'tag_updated', p_stream.namespace, p_stream.name, u.name, u.image,
 			   x.previous, u.ref, p_generation
 		FROM unnest(pos, logged, previous) AS x(n, logged, previous)
-		JOIN unnest(p_tags, p_refs, p_images) WITH ORDINALITY AS u(name, ref, image, n) ON u.n = x.n
+		JOIN unnest(p_imports) WITH ORDINALITY AS u(name, source, ref, image, source_digest, scheduled, insecure, mode, policy, n) ON u.n = x.n
 		WHERE x.logged
 		ORDER BY x.n;
 		PERFORM imagestream._number_at_commit();
 	END IF;
+END $$;
+
+-- RECORD_TOGETHER_MIN (src/record_together.h): the worker decides in C.
+CREATE OR REPLACE FUNCTION _record_together_min() RETURNS integer
+	AS 'MODULE_PATHNAME', 'imagestream_record_together_min' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- Records the imports of many tags of a locked stream (import_image of all
+-- tags): set-based when there are _record_together_min() or more, then the
+-- tags _record_imports leaves, one by one.
+CREATE OR REPLACE FUNCTION _record_together(p_stream imagestream.stream, p_new_stream boolean,
+	p_generation bigint, p_imports imagestream._tag_import[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	one_by_one integer[];
+	k integer;
+BEGIN
+	IF cardinality(p_imports) >= imagestream._record_together_min() THEN
+		one_by_one := ARRAY(SELECT imagestream._record_imports(p_stream, p_generation, p_imports));
+	ELSE
+		one_by_one := ARRAY(SELECT generate_series(1, cardinality(p_imports)));
+	END IF;
+	FOREACH k IN ARRAY one_by_one LOOP
+		PERFORM imagestream._record_import(p_stream, p_new_stream, p_imports[k], p_generation);
+	END LOOP;
 END $$;
 
 -- A failed import: the history stays; the conditions become one

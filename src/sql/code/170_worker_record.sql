@@ -37,11 +37,13 @@ BEGIN
 	repo := imagestream.ref_name(p_source::imagestream.image_ref)::imagestream.image_ref;
 	PERFORM imagestream._import_fetched(f, p_source::imagestream.image_ref, true);
 	PERFORM imagestream._hold_children(s.id, f);
-	PERFORM imagestream._record_import(s, false, t.name, t.from_ref,
-		CASE WHEN f.status = 'Success' THEN imagestream.ref_with_digest(repo, f.image)
-			 ELSE t.docker_image_reference END,
-		CASE WHEN f.status = 'Success' THEN f.image ELSE t.image END,
-		f.source_digest, t.scheduled, t.insecure, t.import_mode, t.reference_policy, p_generation);
+	PERFORM imagestream._record_import(s, false,
+		ROW(t.name, t.from_ref,
+			CASE WHEN f.status = 'Success' THEN imagestream.ref_with_digest(repo, f.image)
+				 ELSE t.docker_image_reference END,
+			CASE WHEN f.status = 'Success' THEN f.image ELSE t.image END,
+			f.source_digest, t.scheduled, t.insecure, t.import_mode, t.reference_policy)::imagestream._tag_import,
+		p_generation);
 END $$;
 
 -- _worker_apply for the tags of one stream at once, set-based (src/worker.c):
@@ -61,17 +63,9 @@ DECLARE
 	shared imagestream._fetched;	-- the last with manifests: those after it with none share them
 	catalogued text[] := '{}';		-- source digest and image of each fetch catalogued
 	i integer := 0;
-	-- the tags recorded here, by their position in the arrays given
+	-- the tags recorded here, and their positions in the arrays given
 	pos integer[];
-	names text[];
-	sources text[];
-	refs imagestream.image_ref[];
-	images imagestream.image_digest[];
-	source_digests imagestream.image_digest[];
-	scheduled boolean[];
-	insecure boolean[];
-	modes imagestream.import_mode[];
-	policies imagestream.reference_policy[];
+	imports imagestream._tag_import[];
 BEGIN
 	SELECT * INTO s FROM imagestream.stream WHERE id = p_stream_id;
 	PERFORM 1 FROM imagestream.tag t WHERE t.id = ANY (p_tag_ids) ORDER BY t.id FOR UPDATE;
@@ -105,21 +99,19 @@ BEGIN
 	END LOOP;
 
 	-- each tag with its own options; Unchanged keeps the tag's pull spec
-	SELECT array_agg(u.ordinality ORDER BY u.ordinality), array_agg(t.name ORDER BY u.ordinality),
-		   array_agg(t.from_ref ORDER BY u.ordinality),
-		   array_agg(CASE WHEN u.status = 'Success'
-						  THEN imagestream.ref_with_digest(imagestream.ref_name(t.from_ref::imagestream.image_ref)::imagestream.image_ref,
-														   u.image)
-						  ELSE t.docker_image_reference END ORDER BY u.ordinality),
-		   array_agg(CASE WHEN u.status = 'Success' THEN u.image ELSE t.image END ORDER BY u.ordinality),
-		   array_agg(u.source_digest ORDER BY u.ordinality), array_agg(t.scheduled ORDER BY u.ordinality),
-		   array_agg(t.insecure ORDER BY u.ordinality), array_agg(t.import_mode ORDER BY u.ordinality),
-		   array_agg(t.reference_policy ORDER BY u.ordinality)
-	INTO pos, names, sources, refs, images, source_digests, scheduled, insecure, modes, policies
+	SELECT array_agg(u.ordinality ORDER BY u.ordinality),
+		   array_agg(ROW(t.name, t.from_ref,
+						 CASE WHEN u.status = 'Success'
+							  THEN imagestream.ref_with_digest(imagestream.ref_name(t.from_ref::imagestream.image_ref)::imagestream.image_ref,
+															   u.image)
+							  ELSE t.docker_image_reference END,
+						 CASE WHEN u.status = 'Success' THEN u.image ELSE t.image END,
+						 u.source_digest, t.scheduled, t.insecure, t.import_mode,
+						 t.reference_policy)::imagestream._tag_import ORDER BY u.ordinality)
+	INTO pos, imports
 	FROM unnest(p_tag_ids, f) WITH ORDINALITY AS u(tag_id)
 	JOIN imagestream.tag t ON t.id = u.tag_id
 	WHERE here[u.ordinality];
 	RETURN QUERY
-		SELECT pos[k] FROM imagestream._record_imports(s, p_generation, names, sources, refs, images,
-			source_digests, scheduled, insecure, modes, policies, true) AS k;
+		SELECT pos[k] FROM imagestream._record_imports(s, p_generation, imports, true) AS k;
 END $$;
