@@ -50,6 +50,23 @@ LANGUAGE sql AS $$
 	WHERE id = p_tag_id AND NOT has_spec AND history_length = 0 AND import_status IS NULL
 $$;
 
+-- Whether a tag is imported from a registry (by the worker, import_now and
+-- import_image of a stream's tags): its spec takes a container image
+-- (DockerImage) and is no reference.  Inlined where it is called, so it
+-- names its operators by schema rather than pinning search_path.
+CREATE OR REPLACE FUNCTION _importable(t imagestream.tag) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT t.has_spec AND t.from_kind OPERATOR(pg_catalog.=) 'DockerImage' AND NOT t.reference
+$$;
+
+-- Whether a tag's spec is newer than what its status shows, an import's
+-- event or failure (OpenShift's pending import).
+CREATE OR REPLACE FUNCTION _spec_pending(t imagestream.tag) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT t.spec_generation OPERATOR(pg_catalog.>)
+		greatest(coalesce(t.status_generation, 0), coalesce(t.import_generation, 0))
+$$;
+
 -- Sets a tag's spec (TagReference) with OpenShift's generation rules: the
 -- stream generation grows by one when the spec differs at all; the tag's
 -- generation becomes the stream's when the tag is new or its source,

@@ -207,8 +207,7 @@ BEGIN
 			out := out || E'    prefer registry pullthrough when referencing this tag\n';
 		END IF;
 		out := out || E'\n';
-		IF t.has_spec AND NOT t.reference
-		   AND t.spec_generation > greatest(coalesce(t.status_generation, 0), coalesce(t.import_generation, 0)) THEN
+		IF t.has_spec AND NOT t.reference AND imagestream._spec_pending(t) THEN
 			out := out || E'  ~ importing latest image ...\n';
 		END IF;
 		IF t.import_status = 'False' THEN

@@ -113,7 +113,7 @@ BEGIN
 		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', x.name, 'source', x.from_ref)
 			ORDER BY x.name), '[]')
 		INTO jobs FROM imagestream.tag x
-		WHERE x.stream_id = p_stream.id AND x.has_spec AND x.from_kind = 'DockerImage' AND NOT x.reference;
+		WHERE x.stream_id = p_stream.id AND imagestream._importable(x);
 	END IF;
 END $$;
 

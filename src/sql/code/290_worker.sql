@@ -17,6 +17,32 @@ CREATE OR REPLACE FUNCTION _worker_status(OUT pid integer, OUT started_at timest
 CREATE OR REPLACE VIEW worker_status AS SELECT * FROM imagestream._worker_status();
 COMMENT ON VIEW worker_status IS 'the background worker, one row while it runs; counters since it started';
 
+-- The tags the worker looks at (src/worker.c, read_due), with what it needs
+-- to fetch their source: importable tags whose spec is pending, that
+-- import_now requested, or that are scheduled (sched: not a digest
+-- reference already imported, which cannot move).  The worker keeps their
+-- due times.  One query, which the worker's inlines.
+CREATE OR REPLACE FUNCTION _due_tags() RETURNS TABLE(id bigint, source text, insecure boolean,
+	preserve boolean, known text, prefer_os text, prefer_arch text, pending boolean,
+	requested boolean, sched boolean, stream_id bigint, namespace text)
+LANGUAGE sql STABLE AS $$
+	SELECT * FROM (SELECT t.id, t.from_ref, t.insecure,
+			t.import_mode OPERATOR(pg_catalog.=) 'PreserveOriginal', t.source_digest::text,
+			t.annotations OPERATOR(pg_catalog.->>) 'importer.image.openshift.io/prefer-os',
+			t.annotations OPERATOR(pg_catalog.->>) 'importer.image.openshift.io/prefer-arch',
+			imagestream._spec_pending(t) AS pending,
+			t.import_requested_at IS NOT NULL AS requested,
+			-- a digest reference has an "@" (no cast: a row stored before
+			-- 0.3.0 may not parse)
+			t.scheduled AND NOT (pg_catalog.strpos(t.from_ref, '@') OPERATOR(pg_catalog.>) 0
+								 AND t.image IS NOT NULL) AS sched,
+			t.stream_id, t.namespace
+		FROM imagestream.tag t
+		WHERE imagestream._importable(t)) d
+	-- only the tags the worker has to look at reach it
+	WHERE d.pending OR d.requested OR d.sched
+$$;
+
 -- import_now: the tag, every importable tag of the stream, or (NULL) every
 -- scheduled tag the caller may edit is due now; the worker wakes at commit.
 CREATE OR REPLACE FUNCTION _api_import_now(target text DEFAULT NULL) RETURNS integer
@@ -30,13 +56,12 @@ BEGIN
 	-- which holds a stream's tags while it records a chunk.
 	IF target IS NULL THEN
 		PERFORM 1 FROM imagestream.stream s
-		WHERE EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.stream_id = s.id AND t.has_spec
-					  AND t.from_kind = 'DockerImage' AND NOT t.reference AND t.scheduled
+		WHERE EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.stream_id = s.id
+					  AND imagestream._importable(t) AND t.scheduled
 					  AND imagestream._can(t.namespace, 'edit'))
 		ORDER BY s.id FOR UPDATE;
 		UPDATE imagestream.tag t SET import_requested_at = now()
-		WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference AND t.scheduled
-		  AND imagestream._can(t.namespace, 'edit');
+		WHERE imagestream._importable(t) AND t.scheduled AND imagestream._can(t.namespace, 'edit');
 		GET DIAGNOSTICS marked = ROW_COUNT;
 	ELSIF strpos(target, ':') > 0 THEN
 		d := imagestream._parse_tag(target);
@@ -44,7 +69,7 @@ BEGIN
 		PERFORM 1 FROM imagestream.stream s WHERE s.namespace = d.namespace AND s.name = d.stream FOR UPDATE;
 		UPDATE imagestream.tag t SET import_requested_at = now()
 		WHERE t.namespace = d.namespace AND t.stream = d.stream AND t.name = d.tag
-		  AND t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference;
+		  AND imagestream._importable(t);
 		GET DIAGNOSTICS marked = ROW_COUNT;
 		IF marked = 0 THEN
 			IF NOT EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.namespace = d.namespace
@@ -64,8 +89,7 @@ BEGIN
 			RAISE EXCEPTION 'image stream "%" does not exist', target USING ERRCODE = 'undefined_object';
 		END IF;
 		UPDATE imagestream.tag t SET import_requested_at = now()
-		WHERE t.namespace = d.namespace AND t.stream = d.name
-		  AND t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference;
+		WHERE t.namespace = d.namespace AND t.stream = d.name AND imagestream._importable(t);
 		GET DIAGNOSTICS marked = ROW_COUNT;
 	END IF;
 	IF marked > 0 THEN

@@ -75,9 +75,7 @@ BEGIN
 			t.image, t.docker_image_reference,
 			imagestream._pull_spec(t),
 			t.created, t.status_generation,
-			coalesce(t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference
-					 AND t.spec_generation > greatest(coalesce(t.status_generation, 0),
-													 coalesce(t.import_generation, 0)), false),
+			coalesce(imagestream._importable(t) AND imagestream._spec_pending(t), false),
 			t.import_status, t.import_reason, t.import_message,
 			t.history_length
 		FROM imagestream.tag t
