@@ -212,7 +212,7 @@ SELECT pg_catalog.pg_extension_config_dump('image_child', '');
 SELECT pg_catalog.pg_extension_config_dump('held_child', '');
 SELECT pg_catalog.pg_extension_config_dump('registry_credential', '');
 -- (only grants that count: a row whose grantee lost the privilege that
--- marks grantees (src/sql/50_rights.sql) would be restored by role name,
+-- marks grantees (src/sql/code/030_rights.sql) would be restored by role name,
 -- perhaps to a role that now has the OID)
 SELECT pg_catalog.pg_extension_config_dump('namespace_grant', $$WHERE grantee OPERATOR(pg_catalog.=) ANY (SELECT a.grantee FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a WHERE p.oid = 'imagestream.namespace_grantee()'::pg_catalog.regprocedure)$$);
 SELECT pg_catalog.pg_extension_config_dump('change', '');
