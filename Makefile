@@ -10,12 +10,22 @@ SHLIB_LINK += -lcrypto -lcurl
 PG_CPPFLAGS += -I$(srcdir)/src
 PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
-# The install script is built from src/sql/*.sql, in name order.
-SQL_SOURCES = $(sort $(wildcard src/sql/*.sql))
-# The update script from the previous release is built the same way, from
-# src/sql/update/*.sql (one piece per concern), until it is released.
+# The SQL is run-once objects, src/sql/schema/*.sql (types, tables, indexes,
+# sequences: what CREATE makes once and ALTER changes), and code,
+# src/sql/code/*.sql (functions, views, triggers, comments, privileges),
+# every statement of which can run again harmlessly (CREATE OR REPLACE).
+# The install script is the schema and then the code, each in name order.
+SCHEMA_SOURCES = $(sort $(wildcard src/sql/schema/*.sql))
+CODE_SOURCES = $(sort $(wildcard src/sql/code/*.sql))
+SQL_SOURCES = $(SCHEMA_SOURCES) $(CODE_SOURCES)
+# The update script from the previous release is src/sql/update/*.sql, what
+# the code cannot do by running again (new tables, columns and types, data
+# migrations, DROP of a function whose signature or result type changed, of
+# a view whose columns changed), and then the same code.  At a release,
+# freeze both scripts in src/sql/released/, set PREVIOUS to the release and
+# empty src/sql/update/ but for its header (doc/upgrading.md).
 PREVIOUS = 0.2.0
-UPDATE_SOURCES = $(sort $(wildcard src/sql/update/*.sql))
+UPDATE_SOURCES = $(sort $(wildcard src/sql/update/*.sql)) $(CODE_SOURCES)
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql $(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql
 # released versions' install scripts and the update scripts from them, kept
 # as they shipped (doc/upgrading.md)

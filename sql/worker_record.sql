@@ -113,42 +113,40 @@ WHERE namespace = 'wb' AND name IN ('t11', 't12', 'f5') ORDER BY name;
 SELECT delete_stream('wa/app'), delete_stream('wb/app');
 
 -- _record_import against _record_imports: round r imports tags t0..t(n-1)
--- (new ones are created), every fifth to an image of its own; options
--- change with the round.
+-- (new ones are created), every fifth to an image of its own, from repo;
+-- options change with the round; with list, the source served a list (a
+-- source digest that is not the image); with twice, the last tag is given
+-- twice.
 SELECT create_stream('ria/app'), create_stream('rib/app');
 CREATE FUNCTION pg_temp.record(r text, n integer, sched integer, mode import_mode,
-	policy reference_policy, OUT alone integer) LANGUAGE plpgsql AS $$
+	policy reference_policy, repo text DEFAULT 'reg.local:5000/org/app',
+	list boolean DEFAULT false, twice boolean DEFAULT false, OUT alone integer)
+LANGUAGE plpgsql AS $$
 DECLARE
 	s imagestream.stream;
 	g bigint;
 	k integer;
-	names text[];
-	sources text[];
-	refs imagestream.image_ref[];
-	images imagestream.image_digest[];
-	scheduled boolean[];
-	modes imagestream.import_mode[];
-	policies imagestream.reference_policy[];
+	imports imagestream._tag_import[];
 BEGIN
-	SELECT array_agg('t' || i ORDER BY i), array_agg('reg.local:5000/org/app:t' || i ORDER BY i),
-		   array_agg(ref_with_digest('reg.local:5000/org/app', d) ORDER BY i), array_agg(d ORDER BY i),
-		   array_agg(i % sched = 0 ORDER BY i), array_agg(mode ORDER BY i), array_agg(policy ORDER BY i)
-	INTO names, sources, refs, images, scheduled, modes, policies
+	SELECT array_agg(ROW('t' || i, 'reg.local:5000/org/app:t' || i, ref_with_digest(repo::image_ref, d), d,
+						 CASE WHEN list THEN content_digest((r || 'list')::bytea) ELSE d END,
+						 i % sched = 0, false, mode, policy)::imagestream._tag_import ORDER BY i)
+	INTO imports
 	FROM generate_series(0, n - 1) i,
 		 LATERAL (SELECT content_digest((CASE WHEN i % 5 = 0 THEN r || i ELSE r END)::bytea) AS d) x;
+	IF twice THEN
+		imports := imports || imports[n];
+	END IF;
 	s := imagestream._lock_stream('ria', 'app');
 	g := s.generation + 1;
-	FOR k IN 1 .. n LOOP
-		PERFORM imagestream._record_import(s, false, names[k], sources[k], refs[k], images[k], images[k],
-			scheduled[k], false, modes[k], policies[k], g);
+	FOR k IN 1 .. cardinality(imports) LOOP
+		PERFORM imagestream._record_import(s, false, imports[k], g);
 	END LOOP;
 	s := imagestream._lock_stream('rib', 'app');
 	g := s.generation + 1;
 	alone := 0;
-	FOR k IN SELECT * FROM imagestream._record_imports(s, g, names, sources, refs, images, images,
-			scheduled, array_fill(false, ARRAY[n]), modes, policies) LOOP
-		PERFORM imagestream._record_import(s, false, names[k], sources[k], refs[k], images[k], images[k],
-			scheduled[k], false, modes[k], policies[k], g);
+	FOR k IN SELECT * FROM imagestream._record_imports(s, g, imports) LOOP
+		PERFORM imagestream._record_import(s, false, imports[k], g);
 		alone := alone + 1;
 	END LOOP;
 END $$;
@@ -162,6 +160,9 @@ UPDATE imagestream.tag SET import_status = 'False', import_reason = 'NotFound', 
 SELECT pg_temp.record('two', 30, 2, 'PreserveOriginal', 'Source');	-- new images; conditions cleared
 UPDATE imagestream.tag SET spec_generation = spec_generation + 10 WHERE name = 't11';
 SELECT pg_temp.record('two', 30, 2, 'PreserveOriginal', 'Source');	-- a re-stamp
+SELECT pg_temp.record('two', 30, 2, 'PreserveOriginal', 'Source', list => true);	-- source digests only
+SELECT pg_temp.record('two', 30, 2, 'PreserveOriginal', 'Source', 'reg.local:5000/org/mirror');	-- same images, new pull specs
+SELECT pg_temp.record('three', 31, 2, 'PreserveOriginal', 'Source', twice => true);	-- a tag given twice
 SELECT count(*) AS differences FROM (
 	SELECT replace(replace((t.*)::text, '(' || t.id || ',' || t.stream_id || ',ria,', '('), 'ria/', '')
 	FROM imagestream.tag t WHERE namespace = 'ria'

@@ -1,7 +1,7 @@
 /*
  * manifest_sql.c
  *		The media types of manifest.c for the catalogue's SQL
- *		(src/sql/65_catalogue.sql), which has the manifest as jsonb already.
+ *		(src/sql/code/130_catalogue.sql), which has the manifest as jsonb already.
  *
  * The import decides a manifest's type from the type the registry served
  * (manifest_read); map_image has only the type its caller gives, so an

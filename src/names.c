@@ -4,7 +4,7 @@
  *		and tags, and how a tag's full name splits.
  *
  * Written once, in C: resolve() checks a name here on every call, with no
- * query and no call through fmgr, and the SQL parsers (src/sql/45_names.sql)
+ * query and no call through fmgr, and the SQL parsers (src/sql/code/020_names.sql)
  * check the parts of theirs with _check_names, which states the rule a bad
  * part breaks.  How a name splits into its parts is said again by the SQL
  * parsers (_parse_tag, _parse_stream, _parse_stream_image), which word the

@@ -26,7 +26,7 @@ typedef struct TagName
 
 /*
  * Splits "namespace/name[:tag]" (tag "latest" when left out) into palloc'd
- * parts, as _parse_tag (src/sql/45_names.sql) does; false if it is not a
+ * parts, as _parse_tag (src/sql/code/020_names.sql) does; false if it is not a
  * valid tag name.
  */
 extern bool name_parse_tag(const char *input, TagName *out);

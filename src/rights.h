@@ -28,7 +28,7 @@ extern Oid	rights_marker(void);
 /*
  * Whether grantee holds EXECUTE on the marker itself (not through PUBLIC or
  * a role): the privilege that makes its namespace_grant rows count
- * (src/sql/50_rights.sql).  DROP OWNED BY revokes it, and a role that gets
+ * (src/sql/code/030_rights.sql).  DROP OWNED BY revokes it, and a role that gets
  * the OID of a dropped one does not have it.
  */
 extern bool rights_marked(Oid marker, Oid grantee);

@@ -26,6 +26,7 @@
 #include "utils/typcache.h"
 
 #include "fetch.h"
+#include "record_together.h"
 #include "worker.h"
 #include "worker_record.h"
 #include "worker_schedule.h"
@@ -59,6 +60,30 @@ end_transaction(void)
 }
 
 /*
+ * The due tags are imagestream._due_tags() (src/sql/code/290_worker.sql).
+ * The objects of 0.2.0, which the worker meets between the server's restart
+ * with this library and ALTER EXTENSION UPDATE (doc/upgrading.md), have no
+ * such function: for them, the query 0.2.0's worker ran.  It goes with the
+ * first release whose previous release has _due_tags.
+ */
+static const char *const due_tags_0_2_0 =
+	"SELECT * FROM (SELECT t.id, t.from_ref, t.insecure, t.import_mode = 'PreserveOriginal', "
+	"  t.source_digest::text, "
+	"  t.annotations->>'importer.image.openshift.io/prefer-os', "
+	"  t.annotations->>'importer.image.openshift.io/prefer-arch', "
+	"  t.spec_generation > greatest(coalesce(t.status_generation, 0), "
+	"                               coalesce(t.import_generation, 0)) AS pending, "
+	"  t.import_requested_at IS NOT NULL AS requested, "
+	/* a digest reference has an "@" (no cast: a row stored before 0.3.0 may not parse) */
+	"  t.scheduled AND NOT (pg_catalog.strpos(t.from_ref, '@') > 0 "
+	"                       AND t.image IS NOT NULL) AS sched, "
+	"  t.stream_id, t.namespace "
+	"FROM imagestream.tag t "
+	"WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference) d "
+	/* only the tags the worker has to look at reach this process */
+	"WHERE d.pending OR d.requested OR d.sched";
+
+/*
  * Reads the importable tags and returns the number of those due now, in
  * *due_out; *next_due is when the next of the others is.  None when the
  * extension is not installed.
@@ -72,34 +97,24 @@ read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *sche
 	uint64		i;
 	HTAB	   *turns;
 	HASHCTL		ctl;
+	bool		has_due_tags;
+	bool		null_due_tags;
 
 	*due_out = NULL;
 	*scheduled = 0;
 	*next_due = TimestampTzPlusMilliseconds(now, imagestream_import_interval);
 	begin_transaction();
 	pgstat_report_activity(STATE_RUNNING, "imagestream worker: reading due tags");
-	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'imagestream'",
+	if (SPI_execute("SELECT pg_catalog.to_regprocedure('imagestream._due_tags()') IS NOT NULL "
+					"FROM pg_catalog.pg_extension WHERE extname = 'imagestream'",
 					true, 1) != SPI_OK_SELECT || SPI_processed == 0)
 	{
 		end_transaction();
 		return 0;
 	}
-	if (SPI_execute(
-					"SELECT * FROM (SELECT t.id, t.from_ref, t.insecure, t.import_mode = 'PreserveOriginal', "
-					"  t.source_digest::text, "
-					"  t.annotations->>'importer.image.openshift.io/prefer-os', "
-					"  t.annotations->>'importer.image.openshift.io/prefer-arch', "
-					"  t.spec_generation > greatest(coalesce(t.status_generation, 0), "
-					"                               coalesce(t.import_generation, 0)) AS pending, "
-					"  t.import_requested_at IS NOT NULL AS requested, "
-					/* a digest reference has an "@" (no cast: a row stored before 0.3.0 may not parse) */
-					"  t.scheduled AND NOT (pg_catalog.strpos(t.from_ref, '@') > 0 "
-					"                       AND t.image IS NOT NULL) AS sched, "
-					"  t.stream_id, t.namespace "
-					"FROM imagestream.tag t "
-					"WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference) d "
-					/* only the tags the worker has to look at reach this process */
-					"WHERE d.pending OR d.requested OR d.sched",
+	has_due_tags = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+											  &null_due_tags));
+	if (SPI_execute(has_due_tags ? "SELECT * FROM imagestream._due_tags()" : due_tags_0_2_0,
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the tags to import");
 
@@ -415,12 +430,6 @@ record_one(Recording *rec, Datum *values, const char *nulls, const DueTag *d)
 	recorded(rec->schedule, d->tag_id, ok);
 }
 
-/*
- * The set-based recording costs about 2 ms a call whatever the number of
- * tags, one at a time about 0.3 ms a tag: fewer tags of a stream than this
- * are recorded one at a time.
- */
-#define RECORD_TOGETHER_MIN 16
 
 /*
  * Records the results of one stream's tags (idx[0..m-1], in chunk order):

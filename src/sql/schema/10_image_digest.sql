@@ -87,23 +87,3 @@ CREATE OPERATOR CLASS image_digest_hash_ops
 	OPERATOR 1 =,
 	FUNCTION 1 image_digest_hash(image_digest),
 	FUNCTION 2 image_digest_hash_extended(image_digest, bigint);
-
-CREATE FUNCTION digest_algorithm(image_digest) RETURNS text
-	AS 'MODULE_PATHNAME', 'image_digest_algorithm'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION digest_algorithm(image_digest) IS 'the algorithm of a digest: sha256 or sha512';
-
-CREATE FUNCTION digest_hex(image_digest) RETURNS text
-	AS 'MODULE_PATHNAME', 'image_digest_hex'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION digest_hex(image_digest) IS 'the hexadecimal hash of a digest, without the algorithm';
-
-CREATE FUNCTION content_digest(bytea, algorithm text DEFAULT 'sha256') RETURNS image_digest
-	AS 'MODULE_PATHNAME', 'image_digest_content'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION content_digest(bytea, text) IS 'the digest of some content (sha256 or sha512)';
-
-CREATE FUNCTION digest_has_prefix(image_digest, text) RETURNS boolean
-	AS 'MODULE_PATHNAME', 'image_digest_has_prefix'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION digest_has_prefix(image_digest, text) IS 'does the hex part, or the whole algorithm:hex text, start with this prefix?';

@@ -3,7 +3,7 @@
 -- library-go PrioritizeTags: "latest", then minor versions (5.1, v5.1,
 -- 5.1-rc1) newest first, then full semantic versions newest first, then the
 -- rest by bytes.  Versions follow blang/semver.
-CREATE FUNCTION _tag_priority(tag text, OUT priority integer, OUT major numeric,
+CREATE OR REPLACE FUNCTION _tag_priority(tag text, OUT priority integer, OUT major numeric,
 	OUT minor numeric, OUT patch numeric, OUT release boolean, OUT pre text[], OUT prefix text)
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
@@ -56,7 +56,7 @@ BEGIN
 	release := m[4] IS NULL;
 END $$;
 
-CREATE FUNCTION _prioritize_tags(tags text[]) RETURNS text[]
+CREATE OR REPLACE FUNCTION _prioritize_tags(tags text[]) RETURNS text[]
 LANGUAGE sql IMMUTABLE AS $$
 	SELECT coalesce(array_agg(t ORDER BY (p).priority, (p).major DESC, (p).minor DESC,
 			(p).patch DESC, (p).release DESC, (p).pre DESC, (p).prefix COLLATE "C",
@@ -66,7 +66,7 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- docker's units.HumanDuration, as oc prints ages.
-CREATE FUNCTION _human_duration(d interval) RETURNS text
+CREATE OR REPLACE FUNCTION _human_duration(d interval) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
 	secs double precision := extract(epoch FROM d);
@@ -87,7 +87,7 @@ BEGIN
 END $$;
 
 -- A spec tag's source as oc prints it: the namespace only when it differs.
-CREATE FUNCTION _from_display(t imagestream.tag) RETURNS text
+CREATE OR REPLACE FUNCTION _from_display(t imagestream.tag) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
 	SELECT CASE WHEN t.from_kind <> 'DockerImage' AND starts_with(t.from_ref, t.namespace || '/')
 				THEN substr(t.from_ref, length(t.namespace) + 2)
@@ -96,7 +96,7 @@ $$;
 
 -- The tag a same-stream alias chain ends at, or NULL when the tag is no
 -- alias or its chain ends nowhere (oc's FollowTagReference).
-CREATE FUNCTION _alias_target(p_tag imagestream.tag) RETURNS text
+CREATE OR REPLACE FUNCTION _alias_target(p_tag imagestream.tag) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
 	cur imagestream.tag := p_tag;
@@ -119,7 +119,7 @@ BEGIN
 	RETURN CASE WHEN cur.name <> p_tag.name THEN cur.name END;
 END $$;
 
-CREATE FUNCTION _api_describe(stream text) RETURNS text
+CREATE OR REPLACE FUNCTION _api_describe(stream text) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	n record := imagestream._parse_stream(stream);
@@ -207,8 +207,7 @@ BEGIN
 			out := out || E'    prefer registry pullthrough when referencing this tag\n';
 		END IF;
 		out := out || E'\n';
-		IF t.has_spec AND NOT t.reference
-		   AND t.spec_generation > greatest(coalesce(t.status_generation, 0), coalesce(t.import_generation, 0)) THEN
+		IF t.has_spec AND NOT t.reference AND imagestream._spec_pending(t) THEN
 			out := out || E'  ~ importing latest image ...\n';
 		END IF;
 		IF t.import_status = 'False' THEN
@@ -228,6 +227,6 @@ BEGIN
 	RETURN out;
 END $$;
 
-CREATE FUNCTION describe(stream text) RETURNS text
+CREATE OR REPLACE FUNCTION describe(stream text) RETURNS text
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION describe(text) IS 'oc describe is: a readable report of a stream and its tags';

@@ -3,7 +3,7 @@
 -- The pull spec consumers must use for a tag's current event: by digest,
 -- from the source repository (policy Source) or the stream's local
 -- repository (policy Local, when imagestream.local_registry is set).
-CREATE FUNCTION _pull_spec_of(reference image_ref, image image_digest, local_policy boolean,
+CREATE OR REPLACE FUNCTION _pull_spec_of(reference image_ref, image image_digest, local_policy boolean,
 							  namespace text, stream text) RETURNS image_ref
 	AS 'MODULE_PATHNAME', 'imagestream_pull_spec'
 	LANGUAGE C STABLE PARALLEL SAFE;
@@ -11,14 +11,14 @@ CREATE FUNCTION _pull_spec_of(reference image_ref, image image_digest, local_pol
 -- The view image_stream_tags calls it as the caller, under the caller's
 -- search_path; it stays inlinable, so it names its operator by schema
 -- rather than pinning search_path.
-CREATE FUNCTION _pull_spec(t imagestream.tag) RETURNS image_ref
+CREATE OR REPLACE FUNCTION _pull_spec(t imagestream.tag) RETURNS image_ref
 LANGUAGE sql STABLE AS $$
 	SELECT imagestream._pull_spec_of(t.docker_image_reference, t.image,
 		t.has_spec AND t.reference_policy OPERATOR(pg_catalog.=) 'Local', t.namespace, t.stream)
 $$;
 
 -- In C (src/resolve.c): one index probe, the call consumers make most.
-CREATE FUNCTION resolve(tag text, missing_ok boolean DEFAULT false) RETURNS image_ref
+CREATE OR REPLACE FUNCTION resolve(tag text, missing_ok boolean DEFAULT false) RETURNS image_ref
 	AS 'MODULE_PATHNAME', 'imagestream_resolve'
 	LANGUAGE C STABLE;
 COMMENT ON FUNCTION resolve(text, boolean) IS 'the pull spec, by digest, that consumers of a tag must use now';
@@ -26,7 +26,7 @@ COMMENT ON FUNCTION resolve(text, boolean) IS 'the pull spec, by digest, that co
 -- OpenShift's image lookup policy: "name", "name:tag" or "name@id" with no
 -- registry and no namespace, naming a stream with lookup_local, resolves
 -- through the stream; anything else comes back normalised.
-CREATE FUNCTION _api_resolve_image(namespace text, image text) RETURNS image_ref
+CREATE OR REPLACE FUNCTION _api_resolve_image(namespace text, image text) RETURNS image_ref
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	m text[];
@@ -59,12 +59,12 @@ BEGIN
 	RETURN image::imagestream.image_ref;
 END $$;
 
-CREATE FUNCTION resolve_image(namespace text, image text) RETURNS image_ref
+CREATE OR REPLACE FUNCTION resolve_image(namespace text, image text) RETURNS image_ref
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION resolve_image(text, text) IS 'resolve a short image name through streams with local lookup in a namespace';
 
 -- os/architecture[/variant] of an image, or of each child of an index.
-CREATE FUNCTION _platforms(p_image image_digest) RETURNS text[]
+CREATE OR REPLACE FUNCTION _platforms(p_image image_digest) RETURNS text[]
 LANGUAGE sql STABLE AS $$
 	SELECT CASE
 		WHEN i.os IS NOT NULL THEN ARRAY[concat_ws('/', i.os, i.architecture, i.variant)]
@@ -74,7 +74,7 @@ LANGUAGE sql STABLE AS $$
 	FROM imagestream.image i WHERE i.digest = p_image
 $$;
 
-CREATE FUNCTION _api_history(tag text) RETURNS SETOF tag_event
+CREATE OR REPLACE FUNCTION _api_history(tag text) RETURNS SETOF tag_event
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record := imagestream._parse_tag(tag);
@@ -94,7 +94,7 @@ BEGIN
 		ORDER BY h.seq DESC;
 END $$;
 
-CREATE FUNCTION history(tag text) RETURNS SETOF tag_event
+CREATE OR REPLACE FUNCTION history(tag text) RETURNS SETOF tag_event
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION history(text) IS 'the events of a tag, newest (position 0, current) first';
 
@@ -102,7 +102,7 @@ COMMENT ON FUNCTION history(text) IS 'the events of a tag, newest (position 0, c
 -- ImageStreamImage shows its event's): its newest event of that image, or
 -- for a platform image the repository of its index's event.  (The
 -- catalogue's one pull spec per image may be another namespace's.)
-CREATE FUNCTION _stream_reference(p_digest image_digest, p_namespace text, p_stream text)
+CREATE OR REPLACE FUNCTION _stream_reference(p_digest image_digest, p_namespace text, p_stream text)
 RETURNS image_ref LANGUAGE sql STABLE SET search_path = pg_catalog, imagestream, pg_temp AS $$
 	SELECT coalesce(
 		(SELECT h.docker_image_reference
@@ -120,7 +120,7 @@ $$;
 
 -- An image's metadata as JSON (the image part of OpenShift's ImageStreamImage),
 -- with the pull spec p_ref (as OpenShift, the stream's event's).
-CREATE FUNCTION _image_json(p_digest image_digest, p_ref image_ref) RETURNS jsonb
+CREATE OR REPLACE FUNCTION _image_json(p_digest image_digest, p_ref image_ref) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
 	SELECT jsonb_strip_nulls(jsonb_build_object(
 		'digest', i.digest::text, 'mediaType', i.media_type,
@@ -140,7 +140,7 @@ LANGUAGE sql STABLE AS $$
 	FROM imagestream.image i WHERE i.digest = p_digest
 $$;
 
-CREATE FUNCTION _api_image(stream_image text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION _api_image(stream_image text) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record := imagestream._parse_stream_image(stream_image);
@@ -180,6 +180,6 @@ BEGIN
 						  jsonb_build_object('digest', matches[1]::text)));
 END $$;
 
-CREATE FUNCTION image(stream_image text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION image(stream_image text) RETURNS jsonb
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION image(text) IS 'OpenShift ImageStreamImage: metadata of an image held by a stream';

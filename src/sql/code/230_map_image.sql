@@ -1,7 +1,7 @@
 -- OpenShift ImageStreamMapping: record an image pushed or imported elsewhere
 -- as a tag's current image.  No network I/O.
 
-CREATE FUNCTION _api_map_image(tag text, docker_image_reference image_ref,
+CREATE OR REPLACE FUNCTION _api_map_image(tag text, docker_image_reference image_ref,
 	image image_digest DEFAULT NULL, manifest bytea DEFAULT NULL, media_type text DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
@@ -57,7 +57,7 @@ BEGIN
 	PERFORM imagestream._add_event(t.id, ref, digest, s.generation);
 END $$;
 
-CREATE FUNCTION map_image(tag text, docker_image_reference image_ref,
+CREATE OR REPLACE FUNCTION map_image(tag text, docker_image_reference image_ref,
 	image image_digest DEFAULT NULL, manifest bytea DEFAULT NULL, media_type text DEFAULT NULL)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;

@@ -1,28 +1,9 @@
--- oc import-image (SPEC sections 4 and 5): the network I/O is C
--- (src/registry.c); deciding what to fetch and recording it is here.
-
--- What a fetch of a source found (src/fetch.c).
-CREATE TYPE _fetched AS (status text, reason text, message text, retry_after integer,
-	image image_digest, source_digest image_digest, digests image_digest[],
-	media_types text[], manifests bytea[], configs bytea[]);
-
-CREATE FUNCTION _fetch_source(ref image_ref, insecure boolean, preserve boolean,
-	known image_digest, prefer_os text, prefer_arch text) RETURNS _fetched
-	AS 'MODULE_PATHNAME', 'imagestream_fetch_source' LANGUAGE C VOLATILE;
-
--- _fetch_source for many sources at once (src/fetch_many.c), in their order:
--- the HEAD requests concurrently, each distinct new digest fetched once.
-CREATE FUNCTION _fetch_sources(refs image_ref[], insecure boolean[], preserve boolean[],
-	known image_digest[], prefer_os text[], prefer_arch text[]) RETURNS SETOF _fetched
-	AS 'MODULE_PATHNAME', 'imagestream_fetch_sources' LANGUAGE C VOLATILE;
-
--- The tags of a repository's tag list, in the registry's order (src/registry.c).
-CREATE FUNCTION _registry_tags(ref image_ref, insecure boolean,
-	OUT status text, OUT reason text, OUT message text, OUT tags text[])
-	AS 'MODULE_PATHNAME', 'imagestream_registry_tags' LANGUAGE C VOLATILE STRICT;
+-- What an import fetched, into the catalogue (src/sql/code/130_catalogue.sql):
+-- manifests and config blobs, each digest once, and the children of an index
+-- that the import verified (held_child).
 
 -- Fills an image's platform and configuration from its config blob.
-CREATE FUNCTION _catalogue_config(p_digest image_digest, p_config bytea) RETURNS void
+CREATE OR REPLACE FUNCTION _catalogue_config(p_digest image_digest, p_config bytea) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
 	c jsonb;
@@ -45,7 +26,7 @@ END $$;
 
 -- Catalogues a fetched manifest and its config blob, unless the catalogue
 -- holds it already (a digest shared by many tags is checked and parsed once).
-CREATE FUNCTION _catalogue_fetched(p_digest image_digest, p_media_type text,
+CREATE OR REPLACE FUNCTION _catalogue_fetched(p_digest image_digest, p_media_type text,
 	p_manifest bytea, p_config bytea, p_ref image_ref) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -64,7 +45,7 @@ END $$;
 -- parameter into every place it is used (f's arrays in each statement of the
 -- loop, a config 11 times in _catalogue_config), and an 8 MB config then
 -- took 200 MB to catalogue instead of 80 (doc/security.md S15).
-CREATE FUNCTION _import_fetched(f _fetched, p_source image_ref, p_write boolean,
+CREATE OR REPLACE FUNCTION _import_fetched(f _fetched, p_source image_ref, p_write boolean,
 	OUT status text, OUT reason text, OUT message text, OUT image image_digest,
 	OUT source_digest image_digest, OUT retry_after integer)
 LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
@@ -86,7 +67,7 @@ END $$;
 -- children of the index it imported (what f fetched, but the index): these
 -- children, and no others the index lists, open to the stream's viewers
 -- (held_child).  Call it once f is catalogued.
-CREATE FUNCTION _hold_children(p_stream_id bigint, f _fetched) RETURNS void
+CREATE OR REPLACE FUNCTION _hold_children(p_stream_id bigint, f _fetched) RETURNS void
 LANGUAGE sql AS $$
 	INSERT INTO imagestream.held_child (stream_id, digest)
 	SELECT DISTINCT p_stream_id, d FROM unnest(f.digests) AS d

@@ -14,13 +14,13 @@
 -- and runs its PL/pgSQL body, which returns all its rows in that one call.
 
 -- Called by the bodies under their search_path; named by schema all the same.
-CREATE FUNCTION _local_repository(ns text, name text) RETURNS text
+CREATE OR REPLACE FUNCTION _local_repository(ns text, name text) RETURNS text
 LANGUAGE sql STABLE AS $$
 	SELECT CASE WHEN pg_catalog.current_setting('imagestream.local_registry', true) OPERATOR(pg_catalog.<>) ''
 		THEN pg_catalog.concat_ws('/', pg_catalog.current_setting('imagestream.local_registry', true), ns, name) END
 $$;
 
-CREATE FUNCTION _api__view_image_streams() RETURNS TABLE(namespace text, name text,
+CREATE OR REPLACE FUNCTION _api__view_image_streams() RETURNS TABLE(namespace text, name text,
 	generation bigint, lookup_local boolean, local_repository text, tags text[],
 	updated timestamptz, annotations jsonb)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
@@ -39,19 +39,19 @@ BEGIN
 		WHERE ns IS NULL OR s.namespace = ANY (ns);
 END $$;
 
-CREATE FUNCTION _view_image_streams() RETURNS TABLE(namespace text, name text,
+CREATE OR REPLACE FUNCTION _view_image_streams() RETURNS TABLE(namespace text, name text,
 	generation bigint, lookup_local boolean, local_repository text, tags text[],
 	updated timestamptz, annotations jsonb)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 
-CREATE VIEW image_streams AS
+CREATE OR REPLACE VIEW image_streams AS
 SELECT s.namespace COLLATE "C" AS namespace, s.name COLLATE "C" AS name, s.generation,
 	s.lookup_local, s.local_repository COLLATE "C" AS local_repository,
 	s.tags COLLATE "C" AS tags, s.updated, s.annotations
 FROM imagestream._view_image_streams() s;
 COMMENT ON VIEW image_streams IS 'oc get is';
 
-CREATE FUNCTION _api__view_image_stream_tags() RETURNS TABLE(namespace text, stream text,
+CREATE OR REPLACE FUNCTION _api__view_image_stream_tags() RETURNS TABLE(namespace text, stream text,
 	tag text, from_kind source_kind, from_ref text, reference boolean, scheduled boolean,
 	insecure boolean, import_mode import_mode, reference_policy reference_policy,
 	spec_generation bigint, image image_digest, docker_image_reference image_ref,
@@ -75,16 +75,14 @@ BEGIN
 			t.image, t.docker_image_reference,
 			imagestream._pull_spec(t),
 			t.created, t.status_generation,
-			coalesce(t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference
-					 AND t.spec_generation > greatest(coalesce(t.status_generation, 0),
-													 coalesce(t.import_generation, 0)), false),
+			coalesce(imagestream._importable(t) AND imagestream._spec_pending(t), false),
 			t.import_status, t.import_reason, t.import_message,
 			t.history_length
 		FROM imagestream.tag t
 		WHERE ns IS NULL OR t.namespace = ANY (ns);
 END $$;
 
-CREATE FUNCTION _view_image_stream_tags() RETURNS TABLE(namespace text, stream text,
+CREATE OR REPLACE FUNCTION _view_image_stream_tags() RETURNS TABLE(namespace text, stream text,
 	tag text, from_kind source_kind, from_ref text, reference boolean, scheduled boolean,
 	insecure boolean, import_mode import_mode, reference_policy reference_policy,
 	spec_generation bigint, image image_digest, docker_image_reference image_ref,
@@ -92,7 +90,7 @@ CREATE FUNCTION _view_image_stream_tags() RETURNS TABLE(namespace text, stream t
 	import_status text, import_reason text, import_message text, history_length integer)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 
-CREATE VIEW image_stream_tags AS
+CREATE OR REPLACE VIEW image_stream_tags AS
 SELECT t.namespace COLLATE "C" AS namespace, t.stream COLLATE "C" AS stream,
 	t.tag COLLATE "C" AS tag, t.from_kind, t.from_ref, t.reference, t.scheduled, t.insecure,
 	t.import_mode, t.reference_policy, t.spec_generation, t.image, t.docker_image_reference,
@@ -106,7 +104,7 @@ COMMENT ON VIEW image_stream_tags IS 'oc get istag: one row per spec or status t
 -- same of one image).  The catalogue keeps one pull spec per image, of
 -- whichever stream catalogued it first; a viewer reads that of the newest
 -- event of a stream it may view (security finding S5).
-CREATE FUNCTION _api__view_images() RETURNS TABLE(digest image_digest, media_type text,
+CREATE OR REPLACE FUNCTION _api__view_images() RETURNS TABLE(digest image_digest, media_type text,
 	docker_image_reference image_ref, size bigint, os text, architecture text, variant text,
 	created timestamptz, labels jsonb, config jsonb, layers image_digest[],
 	manifests image_digest[], imported_at timestamptz)
@@ -142,20 +140,20 @@ BEGIN
 		WHERE ns IS NULL OR v.digest IS NOT NULL;
 END $$;
 
-CREATE FUNCTION _view_images() RETURNS TABLE(digest image_digest, media_type text,
+CREATE OR REPLACE FUNCTION _view_images() RETURNS TABLE(digest image_digest, media_type text,
 	docker_image_reference image_ref, size bigint, os text, architecture text, variant text,
 	created timestamptz, labels jsonb, config jsonb, layers image_digest[],
 	manifests image_digest[], imported_at timestamptz)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 
-CREATE VIEW images AS
+CREATE OR REPLACE VIEW images AS
 SELECT i.digest, i.media_type, i.docker_image_reference, i.size, i.os, i.architecture,
 	i.variant, i.created, i.labels, i.config, i.layers, i.manifests, i.imported_at
 FROM imagestream._view_images() i;
 COMMENT ON VIEW images IS 'the image catalogue, as far as the caller''s streams hold it';
 
 -- Tag events, of tags the caller may view, with their whole pull spec.
-CREATE FUNCTION _api__view_history() RETURNS TABLE(tag_id integer, seq integer,
+CREATE OR REPLACE FUNCTION _api__view_history() RETURNS TABLE(tag_id integer, seq integer,
 	created timestamptz, docker_image_reference image_ref, image image_digest, generation bigint)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 #variable_conflict use_column
@@ -168,17 +166,17 @@ BEGIN
 		WHERE ns IS NULL OR t.namespace = ANY (ns);
 END $$;
 
-CREATE FUNCTION _view_history() RETURNS TABLE(tag_id integer, seq integer,
+CREATE OR REPLACE FUNCTION _view_history() RETURNS TABLE(tag_id integer, seq integer,
 	created timestamptz, docker_image_reference image_ref, image image_digest, generation bigint)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 
-CREATE VIEW history AS
+CREATE OR REPLACE VIEW history AS
 SELECT h.tag_id, h.seq, h.created, h.docker_image_reference, h.image, h.generation
 FROM imagestream._view_history() h;
 COMMENT ON VIEW history IS 'tag events (OpenShift TagEvent), newest of a tag by largest seq';
 
 -- The grants of the namespaces the caller administers.
-CREATE FUNCTION _api__view_namespace_grants() RETURNS TABLE(namespace text, grantee regrole,
+CREATE OR REPLACE FUNCTION _api__view_namespace_grants() RETURNS TABLE(namespace text, grantee regrole,
 	level text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 #variable_conflict use_column
@@ -190,11 +188,11 @@ BEGIN
 		WHERE ns IS NULL OR g.namespace = ANY (ns);
 END $$;
 
-CREATE FUNCTION _view_namespace_grants() RETURNS TABLE(namespace text, grantee regrole,
+CREATE OR REPLACE FUNCTION _view_namespace_grants() RETURNS TABLE(namespace text, grantee regrole,
 	level text)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 
-CREATE VIEW namespace_grants AS
+CREATE OR REPLACE VIEW namespace_grants AS
 SELECT g.namespace COLLATE "C" AS namespace, g.grantee, g.level
 FROM imagestream._view_namespace_grants() g;
 COMMENT ON VIEW namespace_grants IS 'the grants of the namespaces the caller administers';

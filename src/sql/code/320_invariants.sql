@@ -2,7 +2,7 @@
 -- Returns one row per violation: none when the model is sound.  The tests
 -- end with it, after concurrency, crashes and restarts.
 
-CREATE FUNCTION _api_check_invariants() RETURNS TABLE(invariant text, object text, detail text)
+CREATE OR REPLACE FUNCTION _api_check_invariants() RETURNS TABLE(invariant text, object text, detail text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 BEGIN
 	PERFORM imagestream._require_privileged('check the invariants');
@@ -131,7 +131,7 @@ BEGIN
 		HAVING count(*) > 0 AND max(id) - min(id) + 1 <> count(*);
 END $$;
 
-CREATE FUNCTION check_invariants() RETURNS TABLE(invariant text, object text, detail text)
+CREATE OR REPLACE FUNCTION check_invariants() RETURNS TABLE(invariant text, object text, detail text)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 REVOKE ALL ON FUNCTION _api_check_invariants() FROM PUBLIC;
 COMMENT ON FUNCTION check_invariants() IS 'the model''s invariants: one row per violation, none when sound';

@@ -1,7 +1,7 @@
 -- Registry pull credentials: set and dropped by superusers and the extension
 -- owner; read by nobody else (the import reads them as the owner).
 
-CREATE FUNCTION _api_set_registry_credentials(registry text, username text, secret text)
+CREATE OR REPLACE FUNCTION _api_set_registry_credentials(registry text, username text, secret text)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 BEGIN
 	PERFORM imagestream._require_privileged('set registry credentials');
@@ -18,12 +18,12 @@ BEGIN
 	DO UPDATE SET username = excluded.username, secret = excluded.secret;
 END $$;
 
-CREATE FUNCTION set_registry_credentials(registry text, username text, secret text)
+CREATE OR REPLACE FUNCTION set_registry_credentials(registry text, username text, secret text)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION set_registry_credentials(text, text, text) IS 'pull credentials for a registry host or host/path prefix (the longest match wins)';
 
-CREATE FUNCTION _api_drop_registry_credentials(registry text) RETURNS void
+CREATE OR REPLACE FUNCTION _api_drop_registry_credentials(registry text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 BEGIN
 	PERFORM imagestream._require_privileged('drop registry credentials');
@@ -33,6 +33,6 @@ BEGIN
 	END IF;
 END $$;
 
-CREATE FUNCTION drop_registry_credentials(registry text) RETURNS void
+CREATE OR REPLACE FUNCTION drop_registry_credentials(registry text) RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION drop_registry_credentials(text) IS 'forget the pull credentials of a registry';

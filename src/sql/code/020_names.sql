@@ -7,9 +7,9 @@
 -- _parse_tag in the caller's context: the functions it reaches pin their
 -- search_path, so that nothing a caller's path finds (a public.format, say)
 -- runs in their place, and _check_names and _name_error are executable by
--- PUBLIC (90_security.sql).
+-- PUBLIC (390_security.sql).
 
-CREATE FUNCTION _name_error(what text, input text, detail text) RETURNS void
+CREATE OR REPLACE FUNCTION _name_error(what text, input text, detail text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	RAISE EXCEPTION 'invalid %: "%"', what, input
@@ -18,13 +18,13 @@ END $$;
 
 -- Refuses input (a name of kind what) unless ns is a namespace, name a
 -- stream name and tag, when given, a tag.
-CREATE FUNCTION _check_names(input text, what text, ns text, name text, tag text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION _check_names(input text, what text, ns text, name text, tag text DEFAULT NULL)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_check_names'
 	LANGUAGE C IMMUTABLE PARALLEL SAFE;
 
 -- "ns/name"
-CREATE FUNCTION _parse_stream(input text, OUT namespace text, OUT name text)
+CREATE OR REPLACE FUNCTION _parse_stream(input text, OUT namespace text, OUT name text)
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
 	IF input IS NULL OR strpos(input, '/') = 0 THEN
@@ -37,7 +37,7 @@ BEGIN
 END $$;
 
 -- "ns/name[:tag]", tag "latest" when left out
-CREATE FUNCTION _parse_tag(input text, OUT namespace text, OUT stream text, OUT tag text)
+CREATE OR REPLACE FUNCTION _parse_tag(input text, OUT namespace text, OUT stream text, OUT tag text)
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
 	rest text;
@@ -59,7 +59,7 @@ BEGIN
 END $$;
 
 -- "ns/name@id": id is a digest or a prefix of one (hex, or "algorithm:hex")
-CREATE FUNCTION _parse_stream_image(input text, OUT namespace text, OUT stream text, OUT id text)
+CREATE OR REPLACE FUNCTION _parse_stream_image(input text, OUT namespace text, OUT stream text, OUT id text)
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
 	name text;

@@ -1,5 +1,5 @@
 -- Privileges (SPEC section 8).  Tables are written only through the API
--- functions and read only through them and the views (src/sql/80_views.sql),
+-- functions and read only through them and the views (310_views.sql),
 -- which show each role the namespaces it may view: no base table is readable
 -- by an ordinary role (security finding S17).  Row-level security stays on,
 -- without a policy: a role granted SELECT on a table by hand reads no row.

@@ -1,7 +1,42 @@
--- Issue 16: a manifest map_image refuses says what is wrong with it: bytes
--- that are not UTF-8 and text that is not JSON get details of their own (the
--- second with the parser's detail), where both said "not valid UTF-8 JSON".
--- (src/sql/65_catalogue.sql)
+-- The image catalogue: manifests (OCI and Docker schema 2, images and
+-- indexes) read into image, image_layer and image_child rows.
+
+CREATE OR REPLACE FUNCTION _manifest_error(detail text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	RAISE EXCEPTION 'invalid image manifest'
+		USING ERRCODE = 'invalid_parameter_value', DETAIL = detail;
+END $$;
+
+-- The media type of a manifest: the one given unless empty, then the one it
+-- declares, then (OCI content without one) the one its fields imply.
+-- Schema 1 and unknown types are refused.  The media types are C's
+-- (src/manifest.c), shared with the import and its Accept header.
+CREATE OR REPLACE FUNCTION _manifest_media_type(doc jsonb, given text) RETURNS text
+	AS 'MODULE_PATHNAME', 'imagestream_manifest_media_type'
+	LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE OR REPLACE FUNCTION _is_index(media_type text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'imagestream_is_index'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- A descriptor's digest, refusing a malformed one with a clear message.
+CREATE OR REPLACE FUNCTION _descriptor_digest(d jsonb, what text) RETURNS image_digest
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	RETURN (d->>'digest')::imagestream.image_digest;
+EXCEPTION WHEN invalid_text_representation OR null_value_not_allowed THEN
+	PERFORM imagestream._manifest_error(format('The %s descriptor has no valid digest: %s.', what, coalesce(d->>'digest', 'none')));
+END $$;
+
+-- Records an image known only by its digest (no manifest at hand).
+CREATE OR REPLACE FUNCTION _ensure_image(p_digest image_digest, p_ref image_ref) RETURNS void
+LANGUAGE sql AS $$
+	INSERT INTO imagestream.image (digest, docker_image_reference)
+	VALUES (p_digest, p_ref)
+	ON CONFLICT (digest) DO NOTHING
+$$;
+
 -- Verifies a manifest against its digest and stores it with its layers or
 -- children.  An image already catalogued with its manifest is left as it is.
 CREATE OR REPLACE FUNCTION _catalogue_manifest(p_digest image_digest, p_media_type text,
@@ -70,3 +105,20 @@ BEGIN
 	END IF;
 	RETURN mt;
 END $$;
+
+-- Whether the calling role may see image p_digest, as the view images
+-- decides it (security findings S4, S16): a stream of a namespace it may
+-- view holds the image in its history, or holds an index that lists it and
+-- verified it when the stream imported the index (held_child).  A listed
+-- child alone proves nothing: whoever writes an index chooses its children.
+CREATE OR REPLACE FUNCTION _image_visible(p_digest image_digest) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+	SELECT imagestream._privileged()
+		OR EXISTS (SELECT 1 FROM imagestream._history h JOIN imagestream.tag t ON t.id = h.tag_id
+				   WHERE h.image = p_digest AND imagestream._can(t.namespace, 'view'))
+		OR EXISTS (SELECT 1 FROM imagestream.held_child p
+				   JOIN imagestream.tag t ON t.stream_id = p.stream_id
+				   JOIN imagestream._history h ON h.tag_id = t.id
+				   JOIN imagestream.image_child c ON c.image = h.image AND c.digest = p.digest
+				   WHERE p.digest = p_digest AND imagestream._can(t.namespace, 'view'))
+$$;

@@ -4,11 +4,11 @@
 
 -- NOTIFY payloads must stay under 8000 bytes; past this size the long text
 -- fields are left out and "truncated" is set (changes_since has them all).
-CREATE FUNCTION _notify_payload_limit() RETURNS integer
+CREATE OR REPLACE FUNCTION _notify_payload_limit() RETURNS integer
 LANGUAGE sql IMMUTABLE AS $$ SELECT 7000 $$;
 
 -- Announces a row of the change log (at commit).
-CREATE FUNCTION _notify_change(c change) RETURNS void
+CREATE OR REPLACE FUNCTION _notify_change(c change) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
 	payload jsonb;
@@ -36,11 +36,11 @@ BEGIN
 END $$;
 
 -- Marks the transaction as one whose commit numbers its change rows.
-CREATE FUNCTION _number_at_commit() RETURNS void
+CREATE OR REPLACE FUNCTION _number_at_commit() RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_number_at_commit' LANGUAGE C VOLATILE;
 
 -- Logs a change with a provisional id; the commit numbers and announces it.
-CREATE FUNCTION _log_change(event text, ns text, stream text, tag text,
+CREATE OR REPLACE FUNCTION _log_change(event text, ns text, stream text, tag text,
 	image image_digest, previous_image image_digest, ref image_ref,
 	generation bigint, reason text DEFAULT NULL, message text DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql AS $$
@@ -55,7 +55,7 @@ END $$;
 -- At commit, under the commit lock (src/change_commit.c): this transaction's
 -- rows, in the order written, become base + 1, base + 2, ... (base: the
 -- greatest committed id), and each is announced with its final id.
-CREATE FUNCTION _number_changes(base bigint) RETURNS void
+CREATE OR REPLACE FUNCTION _number_changes(base bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	c imagestream.change;
@@ -87,7 +87,7 @@ BEGIN
 	END LOOP;
 END $$;
 
-CREATE FUNCTION _api_changes_since(after_id bigint, max_rows integer DEFAULT 1000)
+CREATE OR REPLACE FUNCTION _api_changes_since(after_id bigint, max_rows integer DEFAULT 1000)
 RETURNS SETOF change
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 BEGIN
@@ -103,7 +103,7 @@ BEGIN
 		LIMIT max_rows;
 END $$;
 
-CREATE FUNCTION changes_since(after_id bigint, max_rows integer DEFAULT 1000)
+CREATE OR REPLACE FUNCTION changes_since(after_id bigint, max_rows integer DEFAULT 1000)
 RETURNS SETOF change
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 COMMENT ON FUNCTION changes_since(bigint, integer) IS 'changes after the given id, oldest first, in namespaces the caller may view';

@@ -5,7 +5,7 @@
 -- an existing stream's tag or image is a DockerImage.  A stream in a
 -- namespace the caller may not view counts as missing, as for oc tag, whose
 -- lookup is refused: otherwise the kind would tell whether it exists.
-CREATE FUNCTION _infer_source_kind(p_source text, p_default_ns text) RETURNS source_kind
+CREATE OR REPLACE FUNCTION _infer_source_kind(p_source text, p_default_ns text) RETURNS source_kind
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
 	m text[];
@@ -25,7 +25,7 @@ END $$;
 
 -- "[ns/]stream:tag" or "[ns/]stream@id" of a source, its namespace
 -- defaulting to the destination's.
-CREATE FUNCTION _parse_source(p_source text, p_kind source_kind, p_default_ns text,
+CREATE OR REPLACE FUNCTION _parse_source(p_source text, p_kind source_kind, p_default_ns text,
 	OUT namespace text, OUT stream text, OUT tag text, OUT id text)
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
@@ -48,7 +48,7 @@ END $$;
 
 -- ResolveImageID: the one image of a stream's history whose digest starts
 -- with id, and the pull spec of its newest event.
-CREATE FUNCTION _resolve_image_id(p_ns text, p_stream text, p_id text,
+CREATE OR REPLACE FUNCTION _resolve_image_id(p_ns text, p_stream text, p_id text,
 	OUT image image_digest, OUT docker_image_reference image_ref)
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -75,7 +75,7 @@ BEGIN
 END $$;
 
 -- Pins a tag to an image of a stream (kind ImageStreamImage) and records it.
-CREATE FUNCTION _tag_image(p_dest imagestream.stream, p_tag text, p_src_ns text,
+CREATE OR REPLACE FUNCTION _tag_image(p_dest imagestream.stream, p_tag text, p_src_ns text,
 	p_src_stream text, p_id text, p_reference boolean, p_import_mode import_mode,
 	p_policy reference_policy, p_new_stream boolean) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -102,7 +102,7 @@ BEGIN
 	ON CONFLICT DO NOTHING;
 END $$;
 
-CREATE FUNCTION _api_tag(source text, destination text, source_kind source_kind DEFAULT NULL,
+CREATE OR REPLACE FUNCTION _api_tag(source text, destination text, source_kind source_kind DEFAULT NULL,
 	alias boolean DEFAULT false, reference boolean DEFAULT false,
 	scheduled boolean DEFAULT false, insecure boolean DEFAULT false,
 	reference_policy reference_policy DEFAULT 'Source',
@@ -222,7 +222,7 @@ BEGIN
 	END IF;
 END $$;
 
-CREATE FUNCTION tag(source text, destination text, source_kind source_kind DEFAULT NULL,
+CREATE OR REPLACE FUNCTION tag(source text, destination text, source_kind source_kind DEFAULT NULL,
 	alias boolean DEFAULT false, reference boolean DEFAULT false,
 	scheduled boolean DEFAULT false, insecure boolean DEFAULT false,
 	reference_policy reference_policy DEFAULT 'Source',
@@ -232,7 +232,7 @@ RETURNS void
 COMMENT ON FUNCTION tag(text, text, source_kind, boolean, boolean, boolean, boolean, reference_policy, import_mode)
 	IS 'oc tag: point a tag at a container image, a tag or an image of a stream';
 
-CREATE FUNCTION _api_untag(tag text) RETURNS void
+CREATE OR REPLACE FUNCTION _api_untag(tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record := imagestream._parse_tag(tag);
@@ -253,6 +253,6 @@ BEGIN
 		NULL, t.image, t.docker_image_reference, gen);
 END $$;
 
-CREATE FUNCTION untag(tag text) RETURNS void
+CREATE OR REPLACE FUNCTION untag(tag text) RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION untag(text) IS 'oc tag -d: remove a tag''s spec and status';

@@ -106,14 +106,6 @@ COMMENT ON TABLE history_event IS 'tag events (OpenShift TagEvent), their pull s
 -- history_event.tag_id is 4 bytes: tag ids stop there
 ALTER TABLE tag ALTER COLUMN id SET MAXVALUE 2147483647;
 
-CREATE VIEW _history AS
-SELECT e.tag_id, e.seq, e.created,
-	CASE WHEN r.with_digest THEN imagestream.ref_with_digest(r.ref, e.image) ELSE r.ref END
-		AS docker_image_reference,
-	e.image, e.generation
-FROM imagestream.history_event e LEFT JOIN imagestream.history_ref r ON r.id = e.ref;
-COMMENT ON VIEW _history IS 'tag events with their pull spec, for the extension''s own functions';
-
 -- The image catalogue, shared by digest.  manifest holds the bytes exactly
 -- as served, so that the digest can be checked again; it is NULL for an
 -- image known only by its digest.
@@ -220,7 +212,7 @@ SELECT pg_catalog.pg_extension_config_dump('image_child', '');
 SELECT pg_catalog.pg_extension_config_dump('held_child', '');
 SELECT pg_catalog.pg_extension_config_dump('registry_credential', '');
 -- (only grants that count: a row whose grantee lost the privilege that
--- marks grantees (src/sql/50_rights.sql) would be restored by role name,
+-- marks grantees (src/sql/code/030_rights.sql) would be restored by role name,
 -- perhaps to a role that now has the OID)
 SELECT pg_catalog.pg_extension_config_dump('namespace_grant', $$WHERE grantee OPERATOR(pg_catalog.=) ANY (SELECT a.grantee FROM pg_catalog.pg_proc p, pg_catalog.aclexplode(p.proacl) a WHERE p.oid = 'imagestream.namespace_grantee()'::pg_catalog.regprocedure)$$);
 SELECT pg_catalog.pg_extension_config_dump('change', '');

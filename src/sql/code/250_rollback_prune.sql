@@ -1,6 +1,6 @@
 -- Going back to an earlier image, and pruning old history and images.
 
-CREATE FUNCTION _api_rollback(tag text, to_image text DEFAULT NULL, steps integer DEFAULT 1)
+CREATE OR REPLACE FUNCTION _api_rollback(tag text, to_image text DEFAULT NULL, steps integer DEFAULT 1)
 RETURNS tag_event LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record := imagestream._parse_tag(tag);
@@ -60,12 +60,12 @@ BEGIN
 	RETURN result;
 END $$;
 
-CREATE FUNCTION rollback(tag text, to_image text DEFAULT NULL, steps integer DEFAULT 1)
+CREATE OR REPLACE FUNCTION rollback(tag text, to_image text DEFAULT NULL, steps integer DEFAULT 1)
 RETURNS tag_event
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION rollback(text, text, integer) IS 'point a tag back at an earlier image of its history and pin it there';
 
-CREATE FUNCTION _api_prune(keep_tag_revisions integer DEFAULT 3,
+CREATE OR REPLACE FUNCTION _api_prune(keep_tag_revisions integer DEFAULT 3,
 	keep_younger_than interval DEFAULT '60 minutes', confirm boolean DEFAULT false)
 RETURNS TABLE(action text, stream text, tag text, image image_digest)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
@@ -130,7 +130,7 @@ BEGIN
 	DROP TABLE pg_temp.imagestream_prune_events, pg_temp.imagestream_prune_images;
 END $$;
 
-CREATE FUNCTION prune(keep_tag_revisions integer DEFAULT 3,
+CREATE OR REPLACE FUNCTION prune(keep_tag_revisions integer DEFAULT 3,
 	keep_younger_than interval DEFAULT '60 minutes', confirm boolean DEFAULT false)
 RETURNS TABLE(action text, stream text, tag text, image image_digest)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;

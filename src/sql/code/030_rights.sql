@@ -8,30 +8,30 @@
 -- call (src/rights.c).  The functions that ask are PARALLEL RESTRICTED: a
 -- parallel worker does not know the role an entry noted.
 
-CREATE FUNCTION _calling_role() RETURNS oid
+CREATE OR REPLACE FUNCTION _calling_role() RETURNS oid
 	AS 'MODULE_PATHNAME', 'imagestream_calling_role'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
 
 -- In C (src/rights.c): the check runs per resolve() and per row under
 -- row-level security.
-CREATE FUNCTION _privileged() RETURNS boolean
+CREATE OR REPLACE FUNCTION _privileged() RETURNS boolean
 	AS 'MODULE_PATHNAME', 'imagestream_privileged'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
 
 -- view 1 < edit 2 < admin 3, NULL for what is not a right: the ranking
 -- _can uses (src/rights.c)
-CREATE FUNCTION _level_rank(level text) RETURNS integer
+CREATE OR REPLACE FUNCTION _level_rank(level text) RETURNS integer
 	AS 'MODULE_PATHNAME', 'imagestream_level_rank'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
-CREATE FUNCTION _can(ns text, level text) RETURNS boolean
+CREATE OR REPLACE FUNCTION _can(ns text, level text) RETURNS boolean
 	AS 'MODULE_PATHNAME', 'imagestream_can'
 	LANGUAGE C STABLE PARALLEL RESTRICTED;
 
 -- The namespaces in which the calling role has at least p_level, from its
 -- grants; NULL for the privileged (all of them).  The views' bodies read only
 -- these namespaces' rows.
-CREATE FUNCTION _granted_namespaces(p_level text) RETURNS text[]
+CREATE OR REPLACE FUNCTION _granted_namespaces(p_level text) RETURNS text[]
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 	SELECT CASE WHEN NOT imagestream._privileged()
 		THEN (SELECT coalesce(array_agg(DISTINCT g.namespace), '{}') FROM imagestream.namespace_grant g
@@ -39,7 +39,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- resolve() calls it in the caller's context: its search_path is pinned.
-CREATE FUNCTION _require(ns text, level text) RETURNS void
+CREATE OR REPLACE FUNCTION _require(ns text, level text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
 	IF NOT imagestream._can(ns, level) THEN
@@ -50,7 +50,7 @@ BEGIN
 	END IF;
 END $$;
 
-CREATE FUNCTION _require_privileged(what text) RETURNS void
+CREATE OR REPLACE FUNCTION _require_privileged(what text) RETURNS void
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
 	IF NOT imagestream._privileged() THEN
@@ -65,7 +65,7 @@ END $$;
 -- PostgreSQL tracks: DROP ROLE refuses a role that holds grants in any
 -- database, DROP OWNED BY revokes it (the role's grants in that database
 -- stop counting), and a role that later gets the same OID holds no grant.
-CREATE FUNCTION namespace_grantee() RETURNS void LANGUAGE sql AS '';
+CREATE OR REPLACE FUNCTION namespace_grantee() RETURNS void LANGUAGE sql AS '';
 COMMENT ON FUNCTION namespace_grantee() IS 'EXECUTE on it marks a role that holds namespace grants in this database; DROP OWNED BY revokes them';
 REVOKE ALL ON FUNCTION namespace_grantee() FROM PUBLIC;
 
@@ -76,13 +76,13 @@ REVOKE ALL ON FUNCTION namespace_grantee() FROM PUBLIC;
 -- (src/grantee_commit.c).  A role's first row after DROP OWNED BY, or after
 -- its OID belonged to a dropped role, deletes the rows left from then.  So a
 -- grant counts from its commit, and an open transaction holds up no one.
-CREATE FUNCTION _namespace_grant_marker() RETURNS trigger
+CREATE OR REPLACE FUNCTION _namespace_grant_marker() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'imagestream_namespace_grant_changed' LANGUAGE C;
 
-CREATE TRIGGER grantee_marker AFTER INSERT OR UPDATE OR DELETE ON namespace_grant
+CREATE OR REPLACE TRIGGER grantee_marker AFTER INSERT OR UPDATE OR DELETE ON namespace_grant
 	FOR EACH ROW EXECUTE FUNCTION _namespace_grant_marker();
 
-CREATE FUNCTION _api_grant_namespace(namespace text, grantee regrole, level text) RETURNS void
+CREATE OR REPLACE FUNCTION _api_grant_namespace(namespace text, grantee regrole, level text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 BEGIN
 	PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
@@ -99,11 +99,11 @@ BEGIN
 		ON CONFLICT ON CONSTRAINT namespace_grant_pkey DO UPDATE SET level = excluded.level;
 END $$;
 
-CREATE FUNCTION grant_namespace(namespace text, grantee regrole, level text) RETURNS void
+CREATE OR REPLACE FUNCTION grant_namespace(namespace text, grantee regrole, level text) RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION grant_namespace(text, regrole, text) IS 'give a role view, edit or admin rights on a namespace';
 
-CREATE FUNCTION _api_revoke_namespace(namespace text, grantee regrole) RETURNS void
+CREATE OR REPLACE FUNCTION _api_revoke_namespace(namespace text, grantee regrole) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 BEGIN
 	PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
@@ -112,6 +112,6 @@ BEGIN
 		WHERE g.namespace = _api_revoke_namespace.namespace AND g.grantee = _api_revoke_namespace.grantee;
 END $$;
 
-CREATE FUNCTION revoke_namespace(namespace text, grantee regrole) RETURNS void
+CREATE OR REPLACE FUNCTION revoke_namespace(namespace text, grantee regrole) RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION revoke_namespace(text, regrole) IS 'take back a role''s rights on a namespace';

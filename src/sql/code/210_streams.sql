@@ -1,6 +1,6 @@
 -- Streams: create, delete, image lookup policy.
 
-CREATE FUNCTION _api_create_stream(stream text, lookup_local boolean DEFAULT false,
+CREATE OR REPLACE FUNCTION _api_create_stream(stream text, lookup_local boolean DEFAULT false,
 	annotations jsonb DEFAULT '{}', if_not_exists boolean DEFAULT false)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
@@ -20,13 +20,13 @@ BEGIN
 	END IF;
 END $$;
 
-CREATE FUNCTION create_stream(stream text, lookup_local boolean DEFAULT false,
+CREATE OR REPLACE FUNCTION create_stream(stream text, lookup_local boolean DEFAULT false,
 	annotations jsonb DEFAULT '{}', if_not_exists boolean DEFAULT false)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION create_stream(text, boolean, jsonb, boolean) IS 'create an image stream "namespace/name"';
 
-CREATE FUNCTION _api_delete_stream(stream text) RETURNS void
+CREATE OR REPLACE FUNCTION _api_delete_stream(stream text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	n record := imagestream._parse_stream(stream);
@@ -39,11 +39,11 @@ BEGIN
 		NULL, NULL, NULL, s.generation);
 END $$;
 
-CREATE FUNCTION delete_stream(stream text) RETURNS void
+CREATE OR REPLACE FUNCTION delete_stream(stream text) RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION delete_stream(text) IS 'remove an image stream with its spec and status tags';
 
-CREATE FUNCTION _api_set_lookup_local(stream text, enabled boolean) RETURNS void
+CREATE OR REPLACE FUNCTION _api_set_lookup_local(stream text, enabled boolean) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	n record := imagestream._parse_stream(stream);
@@ -62,6 +62,6 @@ BEGIN
 	END IF;
 END $$;
 
-CREATE FUNCTION set_lookup_local(stream text, enabled boolean) RETURNS void
+CREATE OR REPLACE FUNCTION set_lookup_local(stream text, enabled boolean) RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION set_lookup_local(text, boolean) IS 'oc set image-lookup: let short names in the namespace resolve to this stream';

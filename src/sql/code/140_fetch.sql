@@ -1,0 +1,19 @@
+-- Fetching from registries (SPEC sections 4 and 5): the network I/O is C
+-- (src/fetch.c, src/fetch_many.c, src/registry.c); what a fetch found comes
+-- back as a _fetched (src/sql/schema/50_import_types.sql).
+
+CREATE OR REPLACE FUNCTION _fetch_source(ref image_ref, insecure boolean, preserve boolean,
+	known image_digest, prefer_os text, prefer_arch text) RETURNS _fetched
+	AS 'MODULE_PATHNAME', 'imagestream_fetch_source' LANGUAGE C VOLATILE;
+
+-- _fetch_source for many sources at once (src/fetch_many.c), in their order:
+-- the HEAD requests concurrently, each distinct new digest fetched once.
+CREATE OR REPLACE FUNCTION _fetch_sources(refs image_ref[], insecure boolean[], preserve boolean[],
+	known image_digest[], prefer_os text[], prefer_arch text[]) RETURNS SETOF _fetched
+	AS 'MODULE_PATHNAME', 'imagestream_fetch_sources' LANGUAGE C VOLATILE;
+
+-- The tags of a repository's tag list, in the registry's order (src/registry.c).
+CREATE OR REPLACE FUNCTION _registry_tags(ref image_ref, insecure boolean,
+	OUT status text, OUT reason text, OUT message text, OUT tags text[])
+	AS 'MODULE_PATHNAME', 'imagestream_registry_tags' LANGUAGE C VOLATILE STRICT;
+

@@ -1,0 +1,112 @@
+-- The background worker's SQL side (SPEC section 7): waking it, its status
+-- and import_now (recording what it fetched: 170_worker_record.sql).
+
+CREATE OR REPLACE FUNCTION _wake_worker() RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_wake_worker' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION _worker_preloaded() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'imagestream_worker_preloaded' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE FUNCTION _worker_status(OUT pid integer, OUT started_at timestamptz,
+	OUT last_cycle_at timestamptz, OUT tags_scheduled bigint, OUT tags_checked bigint,
+	OUT imports bigint, OUT failures bigint, OUT requests bigint, OUT bytes_received bigint,
+	OUT in_flight integer, OUT next_due_at timestamptz)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'imagestream_worker_status' LANGUAGE C VOLATILE;
+
+CREATE OR REPLACE VIEW worker_status AS SELECT * FROM imagestream._worker_status();
+COMMENT ON VIEW worker_status IS 'the background worker, one row while it runs; counters since it started';
+
+-- The tags the worker looks at (src/worker.c, read_due), with what it needs
+-- to fetch their source: importable tags whose spec is pending, that
+-- import_now requested, or that are scheduled (sched: not a digest
+-- reference already imported, which cannot move).  The worker keeps their
+-- due times.  One query, which the worker's inlines.
+CREATE OR REPLACE FUNCTION _due_tags() RETURNS TABLE(id bigint, source text, insecure boolean,
+	preserve boolean, known text, prefer_os text, prefer_arch text, pending boolean,
+	requested boolean, sched boolean, stream_id bigint, namespace text)
+LANGUAGE sql STABLE AS $$
+	SELECT * FROM (SELECT t.id, t.from_ref, t.insecure,
+			t.import_mode OPERATOR(pg_catalog.=) 'PreserveOriginal', t.source_digest::text,
+			t.annotations OPERATOR(pg_catalog.->>) 'importer.image.openshift.io/prefer-os',
+			t.annotations OPERATOR(pg_catalog.->>) 'importer.image.openshift.io/prefer-arch',
+			imagestream._spec_pending(t) AS pending,
+			t.import_requested_at IS NOT NULL AS requested,
+			-- a digest reference has an "@" (no cast: a row stored before
+			-- 0.3.0 may not parse)
+			t.scheduled AND NOT (pg_catalog.strpos(t.from_ref, '@') OPERATOR(pg_catalog.>) 0
+								 AND t.image IS NOT NULL) AS sched,
+			t.stream_id, t.namespace
+		FROM imagestream.tag t
+		WHERE imagestream._importable(t)) d
+	-- only the tags the worker has to look at reach it
+	WHERE d.pending OR d.requested OR d.sched
+$$;
+
+-- import_now: the tag, every importable tag of the stream, or (NULL) every
+-- scheduled tag the caller may edit is due now; the worker wakes at commit.
+CREATE OR REPLACE FUNCTION _api_import_now(target text DEFAULT NULL) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record;
+	marked integer;
+BEGIN
+	-- The streams first, in id order, as the worker and every writer lock
+	-- them: marking tags row by row otherwise deadlocks with the worker,
+	-- which holds a stream's tags while it records a chunk.
+	IF target IS NULL THEN
+		PERFORM 1 FROM imagestream.stream s
+		WHERE EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.stream_id = s.id
+					  AND imagestream._importable(t) AND t.scheduled
+					  AND imagestream._can(t.namespace, 'edit'))
+		ORDER BY s.id FOR UPDATE;
+		UPDATE imagestream.tag t SET import_requested_at = now()
+		WHERE imagestream._importable(t) AND t.scheduled AND imagestream._can(t.namespace, 'edit');
+		GET DIAGNOSTICS marked = ROW_COUNT;
+	ELSIF strpos(target, ':') > 0 THEN
+		d := imagestream._parse_tag(target);
+		PERFORM imagestream._require(d.namespace, 'edit');
+		PERFORM 1 FROM imagestream.stream s WHERE s.namespace = d.namespace AND s.name = d.stream FOR UPDATE;
+		UPDATE imagestream.tag t SET import_requested_at = now()
+		WHERE t.namespace = d.namespace AND t.stream = d.stream AND t.name = d.tag
+		  AND imagestream._importable(t);
+		GET DIAGNOSTICS marked = ROW_COUNT;
+		IF marked = 0 THEN
+			IF NOT EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.namespace = d.namespace
+						   AND t.stream = d.stream AND t.name = d.tag) THEN
+				RAISE EXCEPTION 'image stream tag "%" does not exist', target
+					USING ERRCODE = 'undefined_object';
+			END IF;
+			RAISE EXCEPTION 'image stream tag "%" is not imported from a registry', target
+				USING ERRCODE = 'invalid_parameter_value',
+					HINT = 'Only tags from a container image (DockerImage), not references, are imported.';
+		END IF;
+	ELSE
+		d := imagestream._parse_stream(target);
+		PERFORM imagestream._require(d.namespace, 'edit');
+		PERFORM 1 FROM imagestream.stream s WHERE s.namespace = d.namespace AND s.name = d.name FOR UPDATE;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'image stream "%" does not exist', target USING ERRCODE = 'undefined_object';
+		END IF;
+		UPDATE imagestream.tag t SET import_requested_at = now()
+		WHERE t.namespace = d.namespace AND t.stream = d.name AND imagestream._importable(t);
+		GET DIAGNOSTICS marked = ROW_COUNT;
+	END IF;
+	IF marked > 0 THEN
+		PERFORM imagestream._wake_worker();
+	END IF;
+	RETURN marked;
+END $$;
+
+CREATE OR REPLACE FUNCTION import_now(target text DEFAULT NULL) RETURNS integer
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION import_now(text) IS 'ask the worker to import a tag, a stream''s tags, or every scheduled tag, now (for registry webhooks)';
+
+-- (A WARNING: CREATE EXTENSION hides the NOTICEs of its script.)
+DO $$
+BEGIN
+	IF NOT imagestream._worker_preloaded() THEN
+		RAISE WARNING 'the imagestream background worker is not running: scheduled and pending tags are imported only by import_image()'
+			USING HINT = 'Add imagestream to shared_preload_libraries and restart the server.';
+	END IF;
+END $$;

@@ -1,0 +1,14 @@
+-- The composite types that the import's functions pass around
+-- (src/sql/code/150_fetch.sql and after).
+
+-- What a fetch of a source found (src/fetch.c).
+CREATE TYPE _fetched AS (status text, reason text, message text, retry_after integer,
+	image image_digest, source_digest image_digest, digests image_digest[],
+	media_types text[], manifests bytea[], configs bytea[]);
+
+-- A tag's import to record (src/sql/code/160_record_import.sql): the tag,
+-- its source, the event (ref, image), what the source served and the
+-- options the import sets.
+CREATE TYPE _tag_import AS (tag text, source text, ref image_ref, image image_digest,
+	source_digest image_digest, scheduled boolean, insecure boolean, mode import_mode,
+	policy reference_policy);
