@@ -33,8 +33,9 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "credentials.h"
 #include "digest_type.h"
-#include "fetch.h"
+#include "fetch_sql.h"
 #include "http.h"
 #include "isolate.h"
 #include "ref_type.h"
@@ -833,11 +834,8 @@ source_target(void *arg)
 {
 	ItemSource *s = arg;
 	Datum		ref = DirectFunctionCall1(image_ref_in, CStringGetDatum(s->d->source));
-	char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
 
-	registry_target(ref, s->d->insecure, &s->item->target);
-	source_reference(ref, reference, sizeof(reference));
-	s->item->reference = pstrdup(reference);
+	s->item->reference = fetch_target(ref, s->d->insecure, &s->item->target);
 }
 
 /*
@@ -904,19 +902,27 @@ typedef struct Chunk
  * tags would otherwise cost a timeout per wave of requests, each cycle).
  */
 #define UNREACHABLE_REMEMBER_MS 30000
-static UnreachableHosts unreachable;
 
 /* What the cycle may still read (imagestream.max_cycle_size). */
 static ReadBudget cycle_read;
 
+static void
+chunk_credentials(void *arg)
+{
+	Chunk	   *c = arg;
+
+	credentials_attach_items(c->items, c->n);
+}
+
 /*
- * Starts the HEAD requests of a chunk (fetch_many_start); down lists the
- * registries found unreachable.
+ * Starts the HEAD requests of a chunk (fetch_many_start), once the stored
+ * credentials of its registries are looked up (once each).
  */
 static Chunk *
-chunk_start(List *work, int first, int n, UnreachableHosts *down)
+chunk_start(List *work, int first, int n)
 {
 	Chunk	   *c = palloc0(sizeof(Chunk));
+	ErrorData  *unread;
 
 	c->n = n;
 	c->tags = palloc(sizeof(DueTag *) * n);
@@ -944,8 +950,20 @@ chunk_start(List *work, int first, int n, UnreachableHosts *down)
 		item->prefer_os = d->prefer_os;
 		item->prefer_arch = d->prefer_arch;
 	}
+	/* should they not be read, no source is fetched without them */
+	if ((unread = run_isolated(chunk_credentials, c)) != NULL)
+	{
+		for (int i = 0; i < n; i++)
+			if (!c->items[i].settled)
+			{
+				c->items[i].settled = true;
+				fetch_result_error(&c->items[i].result, unread);
+			}
+		FreeErrorData(unread);
+	}
 	c->fetch = fetch_many_start(c->items, n, imagestream_max_concurrent_requests,
-								imagestream_max_requests_per_registry, down, &cycle_read);
+								imagestream_max_requests_per_registry, UNREACHABLE_REMEMBER_MS,
+								&cycle_read);
 	return c;
 }
 
@@ -968,7 +986,7 @@ new_work_waiting(void)
  */
 static Chunk *
 chunk_finish(MemoryContext loop_ctx, Chunk *c, List *work, int next_first, int next_n,
-			 UnreachableHosts *down, CheckCounts *counts)
+			 CheckCounts *counts)
 {
 	DueTag	  **record_tags = palloc(sizeof(DueTag *) * c->n);
 	FetchResult **record = palloc(sizeof(FetchResult *) * c->n);
@@ -988,7 +1006,7 @@ chunk_finish(MemoryContext loop_ctx, Chunk *c, List *work, int next_first, int n
 		}
 	if (next_n > 0 && !new_work_waiting() && read_budget_left(&cycle_read) > 0)
 	{
-		next = chunk_start(work, next_first, next_n, down);
+		next = chunk_start(work, next_first, next_n);
 		in_background = next->fetch;
 	}
 	record_results(loop_ctx, record_tags, record, nrecord);
@@ -1015,7 +1033,6 @@ run_cycle(MemoryContext loop_ctx)
 	if (!imagestream_enable_worker)
 		return 5000;
 	due = read_due(loop_ctx, now, &counts.scheduled, &next_due);
-	unreachable_forget_expired(&unreachable);
 	read_budget_start(&cycle_read, imagestream_max_cycle_size, "imagestream.max_cycle_size");
 
 	/* what the budget allows: new work (pending, requested) first */
@@ -1043,9 +1060,9 @@ run_cycle(MemoryContext loop_ctx)
 		CheckCounts done = {0};
 
 		if (chunk == NULL)
-			chunk = chunk_start(work, i, Min(CHECK_CHUNK, list_length(work) - i), &unreachable);
+			chunk = chunk_start(work, i, Min(CHECK_CHUNK, list_length(work) - i));
 		chunk = chunk_finish(loop_ctx, chunk, work, i + CHECK_CHUNK, Min(Max(rest, 0), CHECK_CHUNK),
-							 &unreachable, &done);
+							 &done);
 		update_status(status_add, &done);
 		if (chunk == NULL && rest > 0)
 		{
@@ -1119,9 +1136,6 @@ imagestream_worker_main(Datum arg)
 	schedule = hash_create("imagestream schedule", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
 	loop_ctx = AllocSetContextCreate(TopMemoryContext, "imagestream worker loop",
 									 ALLOCSET_DEFAULT_SIZES);
-	unreachable.ctx = AllocSetContextCreate(TopMemoryContext, "imagestream unreachable registries",
-											ALLOCSET_SMALL_SIZES);
-	unreachable.remember_ms = UNREACHABLE_REMEMBER_MS;
 	ereport(LOG, (errmsg("imagestream worker started in database \"%s\"", imagestream_database)));
 
 	for (;;)
