@@ -50,6 +50,9 @@ static const char *const lookup_query =
 "     OR pg_catalog.starts_with(k.name, r.registry OPERATOR(pg_catalog.||) '/') "
 "  ORDER BY pg_catalog.length(r.registry) DESC LIMIT 1) c";
 
+/* (planned once per process: every import looks credentials up) */
+static SPIPlanPtr plan = NULL;
+
 /*
  * Runs the lookup of repos[0..n-1] and sets found[i] for those that have
  * credentials.  The worker fetches outside any transaction: then it runs in
@@ -83,7 +86,15 @@ lookup(Repository *repos, int n, RegistryCredentials **found)
 	}
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(lookup_query, 2, types, values, NULL, true, 0) != SPI_OK_SELECT)
+	if (plan == NULL)
+	{
+		SPIPlanPtr	prepared = SPI_prepare(lookup_query, 2, types);
+
+		if (prepared == NULL || SPI_keepplan(prepared) != 0)
+			elog(ERROR, "could not prepare the lookup of registry credentials");
+		plan = prepared;
+	}
+	if (SPI_execute_plan(plan, values, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the stored registry credentials");
 	for (uint64 row = 0; row < SPI_processed; row++)
 	{

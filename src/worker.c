@@ -950,7 +950,7 @@ chunk_start(List *work, int first, int n)
 		item->prefer_os = d->prefer_os;
 		item->prefer_arch = d->prefer_arch;
 	}
-	/* should they not be read, no source is fetched without them */
+	/* unread, the chunk's sources fail with the error, not fetched without them */
 	if ((unread = run_isolated(chunk_credentials, c)) != NULL)
 	{
 		for (int i = 0; i < n; i++)
