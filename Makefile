@@ -8,6 +8,8 @@ MODULE_big = imagestream
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 SHLIB_LINK += -lcrypto -lcurl
 PG_CPPFLAGS += -I$(srcdir)/src
+# the release the library is, for the User-Agent of its registry requests
+PG_CPPFLAGS += -DIMAGESTREAM_VERSION=\"$(EXTVERSION)\"
 PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 
 # The SQL is run-once objects, src/sql/schema/*.sql (types, tables, indexes,

@@ -2,10 +2,12 @@
  * auth.c
  *		Answering a registry's WWW-Authenticate challenge.
  *
- * Credentials are read from imagestream.registry_credential (the longest
- * registry prefix of host/repository wins) by the extension owner, as the
- * import functions run; no secret leaves this file except in the
- * Authorization header sent to the registry or its token endpoint.
+ * The stored credentials come with the target (RegistryTarget.stored): the
+ * caller read them from imagestream.registry_credential (credentials.c), so
+ * that no query runs here.  No secret leaves this file except in the
+ * Authorization header sent to the registry or its token endpoint, and in
+ * the values that worked, which the table of registry hosts keeps until they
+ * expire (registry_hosts.c).
  *
  * The registry's origin is its API host and port over https (or plain http
  * when it is insecure).  Stored credentials and the tokens obtained with
@@ -25,113 +27,15 @@
  */
 #include "postgres.h"
 
-#include "access/xact.h"
-#include "catalog/pg_type.h"
 #include "common/base64.h"
-#include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
-#include "utils/resowner.h"
-#include "utils/snapmgr.h"
-#include "utils/timestamp.h"
 
 #include "auth.h"
 #include "headers.h"
 #include "json_fields.h"
 #include "registry.h"
-
-/* Authorization values that worked, per registry repository. */
-typedef struct CachedAuth
-{
-	struct CachedAuth *next;
-	char	   *key;
-	char	   *authorization;
-	TimestampTz expires;
-} CachedAuth;
-
-static CachedAuth *cache = NULL;
-
-static const char *
-cache_get(const char *key)
-{
-	CachedAuth *c;
-
-	for (c = cache; c; c = c->next)
-		if (strcmp(c->key, key) == 0)
-			return c->expires > GetCurrentTimestamp() ? c->authorization : NULL;
-	return NULL;
-}
-
-static void
-cache_put(const char *key, const char *authorization, int seconds)
-{
-	CachedAuth *c;
-
-	for (c = cache; c; c = c->next)
-		if (strcmp(c->key, key) == 0)
-			break;
-	if (c == NULL)
-	{
-		c = MemoryContextAllocZero(TopMemoryContext, sizeof(CachedAuth));
-		c->key = MemoryContextStrdup(TopMemoryContext, key);
-		c->next = cache;
-		cache = c;
-	}
-	else
-		pfree(c->authorization);
-	c->authorization = MemoryContextStrdup(TopMemoryContext, authorization);
-	c->expires = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), seconds * 1000L);
-}
-
-/*
- * The stored credentials with the longest registry prefix of host/repository.
- * The worker fetches outside any transaction: then the lookup runs in a short
- * one of its own (SPI needs one), and the caller's memory context and
- * resource owner are restored after it.  The query names every operator and
- * function by schema, whatever search_path is in effect.
- */
-static bool
-lookup_credentials(const char *host, const char *repository, char **user, char **secret)
-{
-	MemoryContext caller = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	bool		own_transaction = !IsTransactionState();
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		values[2];
-	bool		found = false;
-
-	values[0] = CStringGetTextDatum(host);
-	values[1] = CStringGetTextDatum(psprintf("%s/%s", host, repository));
-	if (own_transaction)
-	{
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
-	}
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(
-							  "SELECT username, secret FROM imagestream.registry_credential "
-							  "WHERE registry OPERATOR(pg_catalog.=) $1 "
-							  "   OR pg_catalog.starts_with($2, registry OPERATOR(pg_catalog.||) '/') "
-							  "ORDER BY pg_catalog.length(registry) DESC LIMIT 1",
-							  2, types, values, NULL, true, 1) == SPI_OK_SELECT &&
-		SPI_processed == 1)
-	{
-		*user = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
-		*secret = MemoryContextStrdup(caller, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2));
-		found = true;
-	}
-	SPI_finish();
-	if (own_transaction)
-	{
-		PopActiveSnapshot();
-		CommitTransactionCommand();
-		MemoryContextSwitchTo(caller);
-		CurrentResourceOwner = owner;
-	}
-	return found;
-}
+#include "registry_hosts.h"
 
 static char *
 basic_authorization(const char *user, const char *secret)
@@ -190,17 +94,35 @@ fetch_token(const Challenge *ch, const char *basic, bool verify_tls, int *second
 	return psprintf("Bearer %s", token);
 }
 
-/* The cache key of a target: host/repository, set apart when anonymous. */
+/*
+ * The key of a target's Authorization value among its host's: host/repository,
+ * set apart when anonymous.
+ */
 static char *
 cache_key(const RegistryTarget *t)
 {
 	return psprintf("%s/%s%s", t->host, t->repository, t->credentials ? "" : " anonymous");
 }
 
+static const char *
+cache_get(const RegistryTarget *t, const char *key)
+{
+	const char *cached = registry_host_authorization(t->api_host, key);
+
+	/* a copy: the table may drop its own once it expires */
+	return cached ? pstrdup(cached) : NULL;
+}
+
+static void
+cache_put(const RegistryTarget *t, const char *key, const char *authorization, int seconds)
+{
+	registry_host_set_authorization(t->api_host, key, authorization, seconds);
+}
+
 const char *
 auth_cached(const RegistryTarget *t)
 {
-	return cache_get(cache_key(t));
+	return cache_get(t, cache_key(t));
 }
 
 static bool
@@ -244,7 +166,7 @@ answer_challenge(const RegistryTarget *t, const Challenge *ch, const char *basic
 		if (resp->status == 401)
 			*note = "The registry refused the stored credentials.";
 		else
-			cache_put(key, basic, 3600);
+			cache_put(t, key, basic, 3600);
 		return;
 	}
 	if (pg_strcasecmp(ch->scheme, "Bearer") != 0 || ch->realm[0] == '\0')
@@ -289,7 +211,7 @@ answer_challenge(const RegistryTarget *t, const Challenge *ch, const char *basic
 	}
 	*note = NULL;
 	/* keep the token a little less long than it lives */
-	cache_put(key, authorization, Max(seconds - 10, 5));
+	cache_put(t, key, authorization, Max(seconds - 10, 5));
 }
 
 void
@@ -297,9 +219,7 @@ auth_perform(const RegistryTarget *t, HttpRequest *req, HttpResponse *resp, char
 {
 	char	   *key = cache_key(t);
 	Challenge	ch;
-	char	   *user = NULL;
-	char	   *secret = NULL;
-	bool		have_creds;
+	const RegistryCredentials *creds = t->stored;
 
 	*note = NULL;
 	if (!of_registry(t, req->url))
@@ -311,7 +231,7 @@ auth_perform(const RegistryTarget *t, HttpRequest *req, HttpResponse *resp, char
 							 http_origin(req->url));
 		return;
 	}
-	req->authorization = cache_get(key);
+	req->authorization = cache_get(t, key);
 	http_request(req, resp);
 	if (resp->status != 401 || resp->www_authenticate == NULL)
 		return;
@@ -326,8 +246,7 @@ auth_perform(const RegistryTarget *t, HttpRequest *req, HttpResponse *resp, char
 		*note = "The registry's WWW-Authenticate challenge could not be read.";
 		return;
 	}
-	have_creds = lookup_credentials(t->host, t->repository, &user, &secret);
-	if (have_creds && !t->credentials)
+	if (creds && !t->credentials)
 	{
 		/* withheld (see the head of this file): anonymously, and say why */
 		answer_challenge(t, &ch, NULL, key, req, resp, note);
@@ -335,6 +254,6 @@ auth_perform(const RegistryTarget *t, HttpRequest *req, HttpResponse *resp, char
 			*note = "The stored credentials are not sent over unverified TLS or plain HTTP (an insecure import); the registry must be listed in imagestream.insecure_registries to use them.";
 		return;
 	}
-	answer_challenge(t, &ch, have_creds ? basic_authorization(user, secret) : NULL, key,
-					 req, resp, note);
+	answer_challenge(t, &ch, creds ? basic_authorization(creds->username, creds->secret) : NULL,
+					 key, req, resp, note);
 }

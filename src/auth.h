@@ -10,7 +10,7 @@
 
 /*
  * Performs req, answering a 401 challenge as the registry asks, with the
- * stored credentials of its host/repository when there are any, and once
+ * target's stored credentials (RegistryTarget.stored) when it has any, and once
  * more anonymously when those are refused (as OpenShift does).  A URL off
  * the registry's origin gets no credentials, no token and no answer to its
  * challenge.  A target without the credentials flag (an insecure import

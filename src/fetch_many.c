@@ -10,17 +10,16 @@
  *		401) is fetched on its own, which reports why or does the
  *		authentication the HEAD lacked.  A registry found unreachable by one
  *		such fetch fails the other sources of it at once, and is not asked
- *		again while the list of such registries remembers it (the worker's
+ *		again while the table of registry hosts remembers it (the worker's
  *		next chunks and cycles): each would wait for the same timeout.
  */
 #include "postgres.h"
 
-#include "fetch.h"
+#include "fetch_many.h"
 #include "http.h"
 #include "isolate.h"
+#include "registry_hosts.h"
 #include "settings.h"
-#include "utils/memutils.h"
-#include "utils/timestamp.h"
 
 /* The sources that served one new digest, fetched once. */
 typedef struct Group
@@ -51,49 +50,6 @@ find_group(Group *groups, int n, const FetchItem *item, const Digest *d)
 	return NULL;
 }
 
-/* A registry no connection could be made to, and the failure that said so. */
-typedef struct Unreachable
-{
-	char	   *api_host;
-	RegistryFailure failure;
-	TimestampTz until;			/* 0: no end */
-} Unreachable;
-
-static bool
-expired(const Unreachable *u, TimestampTz now)
-{
-	return u->until != 0 && now >= u->until;
-}
-
-static Unreachable *
-find_down(const UnreachableHosts *down, const char *api_host)
-{
-	ListCell   *lc;
-	TimestampTz now = GetCurrentTimestamp();
-
-	foreach(lc, down->hosts)
-	{
-		Unreachable *u = lfirst(lc);
-
-		if (strcmp(u->api_host, api_host) == 0 && !expired(u, now))
-			return u;
-	}
-	return NULL;
-}
-
-void
-unreachable_forget_expired(UnreachableHosts *down)
-{
-	ListCell   *lc;
-	TimestampTz now = GetCurrentTimestamp();
-
-	foreach(lc, down->hosts)
-		if (!expired(lfirst(lc), now))
-			return;
-	down->hosts = NIL;
-	MemoryContextReset(down->ctx);
-}
-
 /* A fetch_many under way: its HEAD requests, in the background. */
 struct FetchMany
 {
@@ -103,7 +59,7 @@ struct FetchMany
 	int		   *asked;			/* batch entry -> item */
 	int			m;
 	HttpBatch  *running;
-	UnreachableHosts *down;
+	int			remember_unreachable_ms;
 	ReadBudget *budget;
 };
 
@@ -128,14 +84,14 @@ fetch_one(void *arg)
 /*
  * fetch_source, unless the registry was found unreachable: then that
  * failure, unasked; or the budget ran out: then nothing.  A fetch that
- * finds it so adds it to the list.  An error it raises (a hostile answer the
+ * finds it so marks it in the table of registry hosts.  An error it raises (a hostile answer the
  * reader did not expect) fails this source only.
  */
 static void
 fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const Digest *known,
 			  FetchResult *r)
 {
-	Unreachable *u = find_down(f->down, item->target.api_host);
+	const RegistryFailure *down = registry_host_unreachable(item->target.api_host);
 	SourceFetch s = {item, reference, known, r};
 	ErrorData  *e;
 
@@ -145,11 +101,13 @@ fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const 
 		r->status = FETCH_DEFERRED;
 		return;
 	}
-	if (u != NULL)
+	if (down != NULL)
 	{
 		memset(r, 0, sizeof(*r));
 		r->status = FETCH_FAILURE;
-		r->failure = u->failure;
+		r->failure = *down;
+		/* (the table's copy goes once the host is reached again) */
+		r->failure.message = down->message ? pstrdup(down->message) : NULL;
 		return;
 	}
 	if ((e = run_isolated(fetch_one, &s)) != NULL)
@@ -159,30 +117,20 @@ fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const 
 		return;
 	}
 	if (r->status == FETCH_FAILURE && r->failure.unreachable)
-	{
-		MemoryContext old = MemoryContextSwitchTo(f->down->ctx);
-
-		u = palloc(sizeof(Unreachable));
-		u->api_host = pstrdup(item->target.api_host);
-		u->failure = r->failure;
-		u->failure.message = pstrdup(r->failure.message);
-		u->until = f->down->remember_ms > 0
-			? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), f->down->remember_ms) : 0;
-		f->down->hosts = lappend(f->down->hosts, u);
-		MemoryContextSwitchTo(old);
-	}
+		registry_host_set_unreachable(item->target.api_host, &r->failure,
+									  f->remember_unreachable_ms);
 }
 
 FetchMany *
-fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, UnreachableHosts *down,
-				 ReadBudget *budget)
+fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry,
+				 int remember_unreachable_ms, ReadBudget *budget)
 {
 	FetchMany  *f = palloc0(sizeof(FetchMany));
 	List	   *probed = NIL;
 
 	f->items = items;
 	f->n = n;
-	f->down = down;
+	f->remember_unreachable_ms = remember_unreachable_ms;
 	f->budget = budget;
 	f->batch = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
 	f->asked = palloc(sizeof(int) * Max(n, 1));
@@ -193,7 +141,7 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, U
 		bool		seen = false;
 
 		if (items[i].settled || !items[i].target.insecure ||
-			find_down(down, items[i].target.api_host))
+			registry_host_unreachable(items[i].target.api_host))
 			continue;
 		foreach(lc, probed)
 			seen = seen || strcmp(lfirst(lc), items[i].target.api_host) == 0;
@@ -205,7 +153,7 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry, U
 	}
 	/* (a source of a registry found unreachable is not asked: see finish) */
 	for (int i = 0; i < n; i++)
-		if (!items[i].settled && !find_down(down, items[i].target.api_host) &&
+		if (!items[i].settled && !registry_host_unreachable(items[i].target.api_host) &&
 			registry_prepare_head(&items[i].target, items[i].reference, &f->batch[f->m]))
 			f->asked[f->m++] = i;
 	f->running = http_batch_start(f->batch, f->m, max_total, max_per_registry);
@@ -293,14 +241,16 @@ fetch_many_finish(FetchMany *f)
 void
 fetch_many(FetchItem *items, int n, int max_total, int max_per_registry)
 {
-	UnreachableHosts down = {CurrentMemoryContext, 0, NIL};
 	ReadBudget	budget;
 
 	/* the sources of one import share what it may read */
 	read_budget_start(&budget, imagestream_max_import_size, "imagestream.max_import_size");
 	for (int i = 0; i < n; i++)
 		items[i].target.budget = &budget;
-	fetch_many_finish(fetch_many_start(items, n, max_total, max_per_registry, &down, &budget));
+	/* unreachable registries are remembered for this call only */
+	registry_hosts_forget_unreachable();
+	fetch_many_finish(fetch_many_start(items, n, max_total, max_per_registry, 0, &budget));
+	registry_hosts_forget_unreachable();
 	for (int i = 0; i < n; i++)
 	{
 		FetchResult *r = &items[i].result;

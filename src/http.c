@@ -42,6 +42,35 @@ uint64		http_requests = 0;
 static CURLM *multi = NULL;
 static CURL *easy = NULL;
 
+/*
+ * Every option is checked: a request must not go out without the protocols,
+ * the TLS verification or the limits set here because libcurl refused one
+ * (built without it, out of memory).  Not for the callbacks, which must not
+ * raise errors.
+ */
+#define set_option(handle, option, value) \
+	option_set(curl_easy_setopt((handle), (option), (value)), #option)
+#define get_info(handle, info, out) \
+	info_got(curl_easy_getinfo((handle), (info), (out)), #info)
+
+static void
+option_set(CURLcode code, const char *option)
+{
+	if (code != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not set libcurl option %s: %s", option, curl_easy_strerror(code))));
+}
+
+static void
+info_got(CURLcode code, const char *info)
+{
+	if (code != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not read libcurl information %s: %s", info, curl_easy_strerror(code))));
+}
+
 /* What the callbacks collect; malloc'd, freed by transfer_free. */
 typedef struct Transfer
 {
@@ -253,48 +282,48 @@ set_options(CURL *easy, const HttpRequest *req, Transfer *t, struct curl_slist *
 	long		timeout = imagestream_request_timeout;
 
 	curl_easy_reset(easy);
-	curl_easy_setopt(easy, CURLOPT_URL, req->url);
-	curl_easy_setopt(easy, CURLOPT_NOBODY, strcmp(req->method, "HEAD") == 0 ? 1L : 0L);
-	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, "imagestream/0.1.0");
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 5L);
+	set_option(easy, CURLOPT_URL, req->url);
+	set_option(easy, CURLOPT_NOBODY, strcmp(req->method, "HEAD") == 0 ? 1L : 0L);
+	set_option(easy, CURLOPT_HTTPHEADER, headers);
+	set_option(easy, CURLOPT_USERAGENT, "imagestream/" IMAGESTREAM_VERSION);
+	set_option(easy, CURLOPT_FOLLOWLOCATION, 1L);
+	set_option(easy, CURLOPT_MAXREDIRS, 5L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	set_option(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	set_option(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
-	curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	set_option(easy, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	set_option(easy, CURLOPT_REDIR_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, timeout);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, Min(timeout, 10000L));
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, req->verify_tls ? 1L : 0L);
-	curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, req->verify_tls ? 2L : 0L);
+	set_option(easy, CURLOPT_TIMEOUT_MS, timeout);
+	set_option(easy, CURLOPT_CONNECTTIMEOUT_MS, Min(timeout, 10000L));
+	set_option(easy, CURLOPT_NOSIGNAL, 1L);
+	set_option(easy, CURLOPT_SSL_VERIFYPEER, req->verify_tls ? 1L : 0L);
+	set_option(easy, CURLOPT_SSL_VERIFYHOST, req->verify_tls ? 2L : 0L);
 	if (imagestream_ca_file && imagestream_ca_file[0])
 	{
 		/* the system store stays trusted through its directory */
-		curl_easy_setopt(easy, CURLOPT_CAINFO, imagestream_ca_file);
-		curl_easy_setopt(easy, CURLOPT_CAPATH, "/etc/ssl/certs");
+		set_option(easy, CURLOPT_CAINFO, imagestream_ca_file);
+		set_option(easy, CURLOPT_CAPATH, "/etc/ssl/certs");
 	}
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
-	curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
-	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
-	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, errbuf);
+	set_option(easy, CURLOPT_WRITEFUNCTION, write_cb);
+	set_option(easy, CURLOPT_WRITEDATA, t);
+	set_option(easy, CURLOPT_HEADERFUNCTION, header_cb);
+	set_option(easy, CURLOPT_HEADERDATA, t);
+	set_option(easy, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+	set_option(easy, CURLOPT_OPENSOCKETDATA, t);
+	set_option(easy, CURLOPT_ERRORBUFFER, errbuf);
 	if (imagestream_proxy[0])
 	{
 		t->handle = easy;
-		curl_easy_setopt(easy, CURLOPT_PROXY, imagestream_proxy);
+		set_option(easy, CURLOPT_PROXY, imagestream_proxy);
 		/* every host, whatever no_proxy says */
-		curl_easy_setopt(easy, CURLOPT_NOPROXY, "");
-		curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, prereq_cb);
-		curl_easy_setopt(easy, CURLOPT_PREREQDATA, t);
+		set_option(easy, CURLOPT_NOPROXY, "");
+		set_option(easy, CURLOPT_PREREQFUNCTION, prereq_cb);
+		set_option(easy, CURLOPT_PREREQDATA, t);
 	}
 	else
-		curl_easy_setopt(easy, CURLOPT_PROXY, "");
+		set_option(easy, CURLOPT_PROXY, "");
 }
 
 
@@ -382,7 +411,7 @@ host_unreachable(CURL *easy, CURLcode code, const Transfer *t)
 		return true;
 	if (code != CURLE_OPERATION_TIMEDOUT)
 		return false;
-	curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+	get_info(easy, CURLINFO_CONNECT_TIME_T, &connect_us);
 	return connect_us == 0;
 }
 
@@ -394,9 +423,9 @@ fill_response(CURL *easy, CURLcode code, Transfer *t, const char *errbuf, HttpRe
 	curl_off_t	received = 0;
 
 	memset(resp, 0, sizeof(*resp));
-	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &resp->status);
-	curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &effective);
-	curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &received);
+	get_info(easy, CURLINFO_RESPONSE_CODE, &resp->status);
+	get_info(easy, CURLINFO_EFFECTIVE_URL, &effective);
+	get_info(easy, CURLINFO_SIZE_DOWNLOAD_T, &received);
 	http_bytes_received += received;
 	resp->curl_code = code;
 	resp->too_large = t->too_large;
@@ -467,7 +496,8 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 		http_in_flight = 0;
 		curl_multi_remove_handle(multi, easy);
 		/* the buffers below live on this stack frame only */
-		curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+		set_option(easy, CURLOPT_ERRORBUFFER, NULL);
+		fill_response(easy, code, &t, errbuf, resp);
 	}
 	PG_CATCH();
 	{
@@ -482,8 +512,6 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 	}
 	PG_END_TRY();
 	curl_slist_free_all(headers);
-
-	fill_response(easy, code, &t, errbuf, resp);
 	transfer_free(&t);
 }
 
@@ -729,7 +757,7 @@ batch_start_more(HttpBatch *b)
 			slot->headers = curl_slist_append(slot->headers,
 											  psprintf("Authorization: %s", item->req.authorization));
 		set_options(slot->handle, &item->req, &slot->t, slot->headers, slot->errbuf);
-		curl_easy_setopt(slot->handle, CURLOPT_PRIVATE, (void *) (intptr_t) i);
+		set_option(slot->handle, CURLOPT_PRIVATE, (void *) (intptr_t) i);
 		if (curl_multi_add_handle(b->multi, slot->handle) != CURLM_OK)
 			ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("could not start a registry request")));
 		http_in_flight = b->running;
@@ -756,7 +784,7 @@ batch_step(HttpBatch *b)
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &priv);
+		get_info(msg->easy_handle, CURLINFO_PRIVATE, (char **) &priv);
 		i = (int) (intptr_t) priv;
 		fill_response(b->slots[i].handle, msg->data.result, &b->slots[i].t, b->slots[i].errbuf,
 					  &b->items[i].resp);

@@ -17,11 +17,7 @@
 #include "utils/guc.h"
 
 #include "policy.h"
-
-char	   *imagestream_allowed_registries = NULL;
-char	   *imagestream_blocked_registries = NULL;
-char	   *imagestream_insecure_registries = NULL;
-char	   *imagestream_blocked_networks = NULL;
+#include "settings.h"
 
 typedef struct Network
 {

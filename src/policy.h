@@ -12,12 +12,6 @@
 
 #include "utils/guc.h"
 
-/* Settings: comma-separated host[:port] patterns with "*" wildcards. */
-extern char *imagestream_allowed_registries;
-extern char *imagestream_blocked_registries;
-extern char *imagestream_insecure_registries;
-extern char *imagestream_blocked_networks;
-
 /* May an import contact this registry?  If not, why (a sentence). */
 extern bool policy_registry_allowed(const char *host, char *why, size_t why_len);
 

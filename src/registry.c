@@ -20,14 +20,13 @@
 #include "utils/timestamp.h"
 
 #include "auth.h"
-#include "digest_type.h"
 #include "headers.h"
 #include "http.h"
 #include "json_fields.h"
 #include "manifest.h"
 #include "policy.h"
-#include "ref_type.h"
 #include "registry.h"
+#include "registry_hosts.h"
 #include "settings.h"
 
 #define TAG_PAGES_MAX 1000
@@ -86,18 +85,16 @@ size_text(int kb)
 }
 
 void
-registry_target(Datum ref, bool insecure, RegistryTarget *t)
+registry_target(const ImageRefParts *ref, bool insecure, RegistryTarget *t)
 {
-	ImageRefParts p;
 	bool		listed_insecure;
 
-	datum_get_ref(ref, &p);
-	if (p.domain_len == 0)
+	if (ref->domain_len == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("image reference \"%.*s\" names no registry", (int) p.path_len, p.path)));
-	t->host = pnstrdup(p.domain, p.domain_len);
-	t->repository = pnstrdup(p.path, p.path_len);
+				 errmsg("image reference \"%.*s\" names no registry", (int) ref->path_len, ref->path)));
+	t->host = pnstrdup(ref->domain, ref->domain_len);
+	t->repository = pnstrdup(ref->path, ref->path_len);
 	t->api_host = strcmp(t->host, "docker.io") == 0 ? pstrdup("registry-1.docker.io") : t->host;
 	listed_insecure = policy_registry_insecure(t->host);
 	t->insecure = insecure || listed_insecure;
@@ -108,50 +105,18 @@ registry_target(Datum ref, bool insecure, RegistryTarget *t)
 	 * unless the superuser chose so for the registry (S25).
 	 */
 	t->credentials = !t->insecure || listed_insecure;
+	t->stored = NULL;
 	t->budget = NULL;
 }
 
 /*
- * Insecure registries found to answer only plain HTTP in this process: they
- * are not tried over HTTPS again, so an unchanged check stays one request.
- * And those found to answer HTTPS.
+ * Whether an insecure registry was found to answer only plain HTTP: it is
+ * not tried over HTTPS again, so an unchanged check stays one request.
  */
-static List *plain_http_hosts = NIL;
-static List *https_hosts = NIL;
-
-static bool
-host_listed(List *hosts, const char *api_host)
-{
-	ListCell   *lc;
-
-	foreach(lc, hosts)
-		if (strcmp(lfirst(lc), api_host) == 0)
-			return true;
-	return false;
-}
-
 static bool
 plain_http_known(const char *api_host)
 {
-	return host_listed(plain_http_hosts, api_host);
-}
-
-static void
-remember_host(List **hosts, const char *api_host)
-{
-	MemoryContext old;
-
-	if (host_listed(*hosts, api_host))
-		return;
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	*hosts = lappend(*hosts, pstrdup(api_host));
-	MemoryContextSwitchTo(old);
-}
-
-static void
-remember_plain_http(const char *api_host)
-{
-	remember_host(&plain_http_hosts, api_host);
+	return registry_host_scheme(api_host) == HOST_SCHEME_PLAIN_HTTP;
 }
 
 void
@@ -161,7 +126,7 @@ registry_settle_scheme(const RegistryTarget *t)
 	HttpResponse resp;
 	char		why[512];
 
-	if (!t->insecure || plain_http_known(t->api_host) || host_listed(https_hosts, t->api_host) ||
+	if (!t->insecure || registry_host_scheme(t->api_host) != HOST_SCHEME_UNKNOWN ||
 		!policy_registry_allowed(t->host, why, sizeof(why)))
 		return;
 	req.method = "GET";
@@ -169,13 +134,13 @@ registry_settle_scheme(const RegistryTarget *t)
 	req.max_body = 64 * 1024;
 	http_request(&req, &resp);
 	if (resp.status > 0)
-		remember_host(&https_hosts, t->api_host);
+		registry_host_set_scheme(t->api_host, HOST_SCHEME_HTTPS);
 	else if (!resp.blocked)
 	{
 		req.url = psprintf("http://%s/v2/", t->api_host);
 		http_request(&req, &resp);
 		if (resp.status > 0)
-			remember_plain_http(t->api_host);
+			registry_host_set_scheme(t->api_host, HOST_SCHEME_PLAIN_HTTP);
 	}
 }
 
@@ -242,9 +207,9 @@ registry_request(const RegistryTarget *t, const char *path, const char *absolute
 		if (resp->status > 0 || resp->blocked || absolute_url)
 		{
 			if (i == 1 && resp->status > 0)
-				remember_plain_http(t->api_host);
+				registry_host_set_scheme(t->api_host, HOST_SCHEME_PLAIN_HTTP);
 			else if (i == 0 && resp->status > 0 && t->insecure)
-				remember_host(&https_hosts, t->api_host);
+				registry_host_set_scheme(t->api_host, HOST_SCHEME_HTTPS);
 			break;
 		}
 	}
@@ -751,7 +716,7 @@ registry_prepare_head(const RegistryTarget *t, const char *reference, HttpBatchI
 							 t->insecure && plain_http_known(t->api_host) ? "http" : "https",
 							 t->api_host, t->repository, reference);
 	item->req.accept = manifest_accept();
-	item->req.authorization = auth_cached(t);
+	item->req.authorization = auth_cached(t);	/* (a copy) */
 	item->req.verify_tls = !t->insecure;
 	item->group = t->api_host;
 	return true;

@@ -9,8 +9,10 @@
 
 #include "postgres.h"
 
-#include "digest.h"
 #include "nodes/pg_list.h"
+
+#include "digest.h"
+#include "reference.h"
 
 /*
  * What reading may still receive: every body this process receives counts
@@ -31,6 +33,13 @@ extern uint64 read_budget_left(const ReadBudget *b);
 /* "64 MB" for 65536 kB: a size setting as messages show it. */
 extern char *size_text(int kb);
 
+/* Stored credentials of a registry repository (credentials.c finds them). */
+typedef struct RegistryCredentials
+{
+	char	   *username;
+	char	   *secret;
+} RegistryCredentials;
+
 typedef struct RegistryTarget
 {
 	char	   *host;			/* registry as written in the reference */
@@ -40,6 +49,9 @@ typedef struct RegistryTarget
 	bool		credentials;	/* stored credentials may be sent: TLS is
 								 * verified, or the superuser listed the
 								 * registry in insecure_registries */
+	const RegistryCredentials *stored;	/* of host/repository, or NULL: set
+										 * by the caller, sent only as auth.c
+										 * allows */
 	ReadBudget *budget;			/* what its requests may read, or NULL */
 } RegistryTarget;
 
@@ -61,7 +73,11 @@ typedef struct RegistryBody
 	bool		unchanged;		/* a HEAD found the known digest; no data */
 } RegistryBody;
 
-extern void registry_target(Datum ref, bool insecure, RegistryTarget *t);
+/*
+ * The target of a reference's registry repository (palloc'd), with no
+ * stored credentials: the caller attaches them (credentials.h).
+ */
+extern void registry_target(const ImageRefParts *ref, bool insecure, RegistryTarget *t);
 
 /*
  * The manifest at reference (a tag, or a digest it must hash to).  With

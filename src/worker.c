@@ -54,12 +54,6 @@
 #include "worker_schedule.h"
 #include "worker_shmem.h"
 
-char	   *imagestream_database = NULL;
-bool		imagestream_enable_worker = true;
-int			imagestream_import_interval = 15 * 60 * 1000;
-int			imagestream_max_imports_per_minute = 60;
-int			imagestream_max_concurrent_requests = 16;
-int			imagestream_max_requests_per_registry = 4;
 
 PGDLLEXPORT void imagestream_worker_main(Datum arg);
 

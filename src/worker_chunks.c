@@ -19,12 +19,12 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "credentials.h"
 #include "digest_type.h"
-#include "fetch.h"
+#include "fetch_sql.h"
 #include "isolate.h"
 #include "ref_type.h"
 #include "settings.h"
-#include "worker.h"
 #include "worker_chunks.h"
 #include "worker_record.h"
 
@@ -49,17 +49,13 @@ pipeline_init(ChunkPipeline *p, WorkerSchedule *schedule, MemoryContext loop_ctx
 	memset(p, 0, sizeof(*p));
 	p->schedule = schedule;
 	p->loop_ctx = loop_ctx;
-	p->unreachable.ctx = AllocSetContextCreate(TopMemoryContext, "imagestream unreachable registries",
-											   ALLOCSET_SMALL_SIZES);
-	p->unreachable.remember_ms = UNREACHABLE_REMEMBER_MS;
 }
 
-/* A cycle starts: registries unreachable long enough are asked again. */
+/* A cycle starts, with its read budget. */
 void
 pipeline_cycle_start(ChunkPipeline *p)
 {
 	Assert(p->in_background == NULL);
-	unreachable_forget_expired(&p->unreachable);
 	read_budget_start(&p->cycle_read, imagestream_max_cycle_size, "imagestream.max_cycle_size");
 }
 
@@ -92,11 +88,8 @@ source_target(void *arg)
 {
 	ItemSource *s = arg;
 	Datum		ref = DirectFunctionCall1(image_ref_in, CStringGetDatum(s->d->source));
-	char		reference[DIGEST_MAX_TEXT + REF_TAG_MAX + 1];
 
-	registry_target(ref, s->d->insecure, &s->item->target);
-	source_reference(ref, reference, sizeof(reference));
-	s->item->reference = pstrdup(reference);
+	s->item->reference = fetch_target(ref, s->d->insecure, &s->item->target);
 }
 
 /*
@@ -134,15 +127,25 @@ after_fetch(WorkerSchedule *s, const DueTag *d, const FetchResult *r, TimestampT
 	return true;
 }
 
+static void
+chunk_credentials(void *arg)
+{
+	Chunk	   *c = arg;
+
+	credentials_attach_items(c->items, c->n);
+}
+
 /*
  * Starts the HEAD requests of a chunk, work[first .. first + n - 1]
- * (fetch_many_start); the pipeline's list of unreachable registries spares
- * the ones found unreachable.
+ * (fetch_many_start), once the stored credentials of its registries are
+ * looked up (once each); the registries found unreachable in the last
+ * UNREACHABLE_REMEMBER_MS are not asked.
  */
 Chunk *
 chunk_start(ChunkPipeline *p, DueTag **work, int first, int n)
 {
 	Chunk	   *c = palloc0(sizeof(Chunk));
+	ErrorData  *unread;
 
 	Assert(first >= 0 && n > 0);
 	c->n = n;
@@ -171,8 +174,20 @@ chunk_start(ChunkPipeline *p, DueTag **work, int first, int n)
 		item->prefer_os = d->prefer_os;
 		item->prefer_arch = d->prefer_arch;
 	}
+	/* unread, the chunk's sources fail with the error, not fetched without them */
+	if ((unread = run_isolated(chunk_credentials, c)) != NULL)
+	{
+		for (int i = 0; i < n; i++)
+			if (!c->items[i].settled)
+			{
+				c->items[i].settled = true;
+				fetch_result_error(&c->items[i].result, unread);
+			}
+		FreeErrorData(unread);
+	}
 	c->fetch = fetch_many_start(c->items, n, imagestream_max_concurrent_requests,
-								imagestream_max_requests_per_registry, &p->unreachable, &p->cycle_read);
+								imagestream_max_requests_per_registry, UNREACHABLE_REMEMBER_MS,
+								&p->cycle_read);
 	return c;
 }
 

@@ -7,7 +7,7 @@
 #ifndef IMAGESTREAM_WORKER_CHUNKS_H
 #define IMAGESTREAM_WORKER_CHUNKS_H
 
-#include "fetch.h"
+#include "fetch_many.h"
 #include "worker_schedule.h"
 #include "worker_shmem.h"
 
@@ -23,7 +23,6 @@ typedef struct ChunkPipeline
 	 * early, an error included.
 	 */
 	FetchMany  *in_background;
-	UnreachableHosts unreachable;	/* kept across cycles */
 	ReadBudget	cycle_read;		/* what the cycle may still read */
 } ChunkPipeline;
 

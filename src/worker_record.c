@@ -25,9 +25,9 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
-#include "fetch.h"
+#include "fetch_sql.h"
 #include "record_together.h"
-#include "worker.h"
+#include "settings.h"
 #include "worker_record.h"
 #include "worker_schedule.h"
 

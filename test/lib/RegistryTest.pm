@@ -1199,7 +1199,7 @@ package RegistryTest::Hostile;
 
 use parent -norequire, 'RegistryTest';
 
-# [{method, path, authorization}] of the requests so far.
+# [{method, path, authorization, host, user_agent, time}] of the requests so far.
 sub request_log
 {
 	my ($self) = @_;

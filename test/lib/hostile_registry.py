@@ -92,7 +92,8 @@ the scenario: its first path component that names one (so "ok" and
 Every scenario applies to manifests, blobs and tags/list alike where that
 makes sense (content scenarios serve the ok blobs).  GET /v2/ answers 200.
 HEAD is GET without body.  GET /_log gives the request log as JSON
-[{"method","path","authorization","host","time"}] (host: the Host header;
+[{"method","path","authorization","host","user_agent","time"}] (host and
+user_agent: the Host and User-Agent headers;
 time: seconds since the epoch when the request was read; a 429 adds
 "retry_after", the header sent, and "hold_until", the time a date in it
 names); GET /_reset clears it; GET /_concurrency gives {"max": n,
@@ -372,7 +373,8 @@ class Handler(BaseHTTPRequestHandler):
             if len(srv.reqlog) < 10000:
                 self.logged = {"method": self.command, "path": self.path,
                                "authorization": self.headers.get("Authorization"),
-                               "host": self.headers.get("Host"), "time": time.time()}
+                               "host": self.headers.get("Host"),
+                               "user_agent": self.headers.get("User-Agent"), "time": time.time()}
                 srv.reqlog.append(self.logged)
 
     def send(self, code, body=b"", ctype=None, headers=None, length=None):

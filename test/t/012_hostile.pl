@@ -32,6 +32,13 @@ sub import_from
 }
 
 like(import_from('ok/app'), qr/^Success\|\|/, 'a well-formed answer imports');
+
+# every request names the release of the library (imagestream.control)
+my ($version) = slurp_file('imagestream.control') =~ /^default_version = '([^']+)'/m;
+my @agents = map { $_->{user_agent} // '(none)' } @{ $evil->request_log };
+ok(@agents > 0 && !grep({ $_ ne "imagestream/$version" } @agents),
+	"the registry received User-Agent imagestream/$version")
+  or diag explain \@agents;
 my $good = q1("SELECT imagestream.resolve('ev/app:t')::text");
 
 my @cases = (

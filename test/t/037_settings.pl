@@ -221,6 +221,19 @@ ok(@g == 2 && $g[0] < 2.5 && $g[0] + $g[1] < 5,
 reload("ALTER SYSTEM SET imagestream.import_interval = '1s'");
 
 invariants_hold($node);
+
+# imagestream.database in postgresql.conf is the worker's (the prefix was
+# once reserved before it was defined, which dropped it as a placeholder)
+q1('CREATE DATABASE worker_home');
+$node->append_conf('postgresql.conf', "imagestream.database = 'worker_home'");
+$node->restart;
+is(q1('SHOW imagestream.database'), 'worker_home', 'imagestream.database is read from postgresql.conf');
+ok(defined wait_for($node, "SELECT datname FROM pg_stat_activity WHERE backend_type = 'imagestream worker'",
+		'worker_home', 30),
+	'the worker connects to it');
+unlike(slurp_file($node->logfile), qr/invalid configuration parameter name "imagestream\./,
+	'no imagestream setting is dropped as a placeholder');
+
 assert_no_crash($node);
 $evil->stop;
 done_testing();
