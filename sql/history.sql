@@ -1,4 +1,4 @@
--- The history rules of SPEC section 3 (OpenShift AddTagEventToImageStream),
+-- The history rules of doc/functions.md (OpenShift AddTagEventToImageStream),
 -- case by case, and the failure-condition rules.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/test/regress_setup.psql

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command (`make test`, README.md): installs missing
-# Debian packages (as root), builds with warnings as errors, installs, runs
+# Debian packages (as root), checks that doc/ has an entry for every public
+# function, view and setting, builds with warnings as errors, installs, runs
 # pg_regress on a temporary cluster, every TAP test, the unit tests
 # (test/unit) and 20 s of each fuzz target, then prints "N passed, N
 # failed, N skipped" (CI reads "N passed, N failed"; a skip is neither, and
@@ -92,6 +93,13 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 
 source test/install-deps.sh
 install_deps || exit 1
+
+echo "== every function, view and setting has its entry in doc/"
+if perl test/doc_reference.pl "$SRC"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
 
 echo "== build (warnings are errors) and install"
 if ! { make -s clean && make -s COPT='-Werror' && make -s install; } >/tmp/imagestream-build.$$ 2>&1; then

@@ -17,7 +17,6 @@ imagestream.blocked_networks = ''
 imagestream.import_interval = '1s'
 imagestream.max_imports_per_minute = -1
 imagestream.request_timeout = '5s'
-autovacuum = off
 restart_after_crash = on
 });
 my $reg = RegistryTest->start();

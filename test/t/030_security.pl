@@ -84,7 +84,7 @@ is(q1(q{
 	FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
 	WHERE c.relnamespace = 'imagestream'::regnamespace AND a.grantee = 0 AND a.privilege_type = 'SELECT'
 }), 'history image_stream_tags image_streams images namespace_grants worker_status',
-	'grants: PUBLIC may SELECT the views of SPEC section 4 and no base table (S17)');
+	'grants: PUBLIC may SELECT the views of doc/functions.md and no base table (S17)');
 # what an ordinary role may do, whatever the grant's path
 is(q1(q{
 	SELECT string_agg(c.oid::regclass::text, ', ')

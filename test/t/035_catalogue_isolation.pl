@@ -150,7 +150,7 @@ is(q1(q{
 	SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_class c
 	WHERE c.relnamespace = 'imagestream'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 	  AND has_table_privilege('eve', c.oid, 'SELECT')}),
-	join(' ', @views), 'S17: an ordinary role may SELECT exactly the views of SPEC section 4');
+	join(' ', @views), 'S17: an ordinary role may SELECT exactly the views of doc/functions.md');
 is(q1(q{
 	SELECT count(*) FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
 	WHERE c.relnamespace = 'imagestream'::regnamespace AND a.attnum > 0

@@ -100,14 +100,15 @@ is($s1->query_safe('RESET ROLE; SELECT count(*) FROM imagestream.change WHERE id
 	'S20: the open change has no id yet');
 $s1->query_safe('SET CONSTRAINTS ALL IMMEDIATE');
 
-# session 2 changes bravo and commits while session 1 stays open
+# session 2 changes bravo and commits while session 1 stays open (a wait
+# for session 1 could only end at lock_timeout, in an error: success is the
+# proof that it did not wait, whatever the time the machine takes)
 my $t0 = time();
 ($ret, $out, $err) = $node->psql('postgres',
 	"SET ROLE bob; SET lock_timeout = '10s'; " . map_sql('bravo/app:one'));
-my $took = time() - $t0;
+note(sprintf('S20: the writer of bravo committed in %.1f s', time() - $t0));
 is($ret, 0, 'S20: a writer of another namespace commits while a transaction of alpha is open')
   or diag($err);
-ok($took < 5, sprintf('S20: without waiting for it (%.1f s)', $took));
 
 # the worker imports a tag of bravo meanwhile
 q1("SET ROLE bob; SELECT imagestream.tag('$host/org/pulled:v1', 'bravo/pulled:v1', insecure => true)");
@@ -204,7 +205,7 @@ $fair->safe_psql('postgres', 'BEGIN;'
 	  . 'COMMIT');
 my $good = $reg->push_image('org/good', 'v1', content => 'good namespace');
 $fair->safe_psql('postgres', "SELECT imagestream.tag('$host/org/good:v1', 'good/app:v1', insecure => true)");
-$took = wait_for($fair, "SELECT image FROM imagestream.image_stream_tags WHERE namespace = 'good'",
+my $took = wait_for($fair, "SELECT image FROM imagestream.image_stream_tags WHERE namespace = 'good'",
 	$good->{digest}, 30);
 ok(defined $took, sprintf('S21: a tag of namespace good is imported within 30 s beside 250 failing pending tags of junk (%s s)',
 		defined $took ? sprintf('%.1f', $took) : 'not'));
