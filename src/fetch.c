@@ -1,6 +1,6 @@
 /*
  * fetch.c
- *		What an import fetches of one source (SPEC section 5): the manifest a
+ *		What an import fetches of one source (doc/import.md): the manifest a
  *		reference names, and what it needs of it (config blobs, the children
  *		of an index), through the registry client.
  */

@@ -1,6 +1,6 @@
 /*
  * http.h
- *		One HTTP request on libcurl, with the limits of SPEC section 5, the
+ *		One HTTP request on libcurl, with the limits of doc/import.md, the
  *		blocked networks checked on every connection, and the backend
  *		responsive to cancellation while it waits.
  */

@@ -1,7 +1,7 @@
 /*
  * registry.c
- *		The registry client of SPEC section 5 (OCI distribution / Docker
- *		Registry HTTP API V2): manifests, blobs and tag lists, every body
+ *		The registry client (doc/import.md) of the OCI distribution / Docker
+ *		Registry HTTP API V2: manifests, blobs and tag lists, every body
  *		verified against its digest, failures turned into OpenShift's reasons.
  *
  * fetch.c decides what to fetch; the SQL import records the results by the

@@ -1,6 +1,6 @@
 /*
  * rights.c
- *		Who is calling, and the namespace rights it has (SPEC section 8).
+ *		Who is calling, and the namespace rights it has (doc/security.md).
  *
  * The API functions run SECURITY DEFINER bodies (they write tables no
  * ordinary role may write), so current_user inside them is the extension

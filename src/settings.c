@@ -53,7 +53,7 @@ static const struct config_enum_entry notify_payload_options[] = {
 /* read by _number_changes through current_setting() (finding S26) */
 static double notify_queue_limit = 0.5;
 
-/* Network and policy settings: superuser only (SPEC section 7). */
+/* Network and policy settings: superuser only (doc/worker.md, doc/settings.md). */
 static void
 define_string(const char *name, const char *short_desc, char **var, const char *boot,
 			  GucStringCheckHook check, GucStringAssignHook assign)

@@ -1,6 +1,6 @@
 /*
  * worker.c
- *		The background worker's loop (SPEC section 7).
+ *		The background worker's loop (doc/worker.md, doc/settings.md).
  *
  * Each cycle reads the importable tags in a short transaction
  * (worker_record.c), takes the due ones in the fair order as far as the

@@ -1,4 +1,4 @@
--- Rights per namespace (SPEC section 8): view < edit < admin.  Superusers and
+-- Rights per namespace (doc/security.md): view < edit < admin.  Superusers and
 -- the extension owner (and its members) have every right.
 --
 -- An API function F that checks rights is a C entry (SECURITY INVOKER) that

@@ -1,4 +1,4 @@
--- The change log (SPEC section 6): one row per change and a NOTIFY, both
+-- The change log (doc/model.md): one row per change and a NOTIFY, both
 -- numbered when the changing transaction commits (src/change_commit.c) and
 -- the NOTIFY delivered only then.
 

@@ -1,6 +1,6 @@
 -- Stream and tag rows: locked (and created) in one order by every writer,
 -- and a tag's spec (TagReference) set with OpenShift's generation rules
--- (SPEC section 3).  Internal: called by the API functions.
+-- (doc/model.md).  Internal: called by the API functions.
 
 -- The stream row, locked; created (generation 1) when missing and p_create.
 CREATE OR REPLACE FUNCTION _lock_stream(p_ns text, p_name text, p_create boolean DEFAULT false)

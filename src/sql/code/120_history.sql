@@ -1,4 +1,4 @@
--- Tag history (SPEC section 3, OpenShift's imageutil helpers): events
+-- Tag history (doc/model.md, OpenShift's imageutil helpers): events
 -- with their pull spec, AddTagEventToImageStream with the change log, and
 -- tag tracking.  Internal: called by the API functions.
 

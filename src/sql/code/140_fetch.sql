@@ -1,4 +1,4 @@
--- Fetching from registries (SPEC sections 4 and 5): the network I/O is C
+-- Fetching from registries (doc/functions.md, doc/import.md): the network I/O is C
 -- (src/fetch.c, src/fetch_many.c, src/registry.c); what a fetch found comes
 -- back as a _fetched (src/sql/schema/50_import_types.sql).
 

@@ -1,4 +1,4 @@
--- The outcome of an import, recorded in the tag (SPEC sections 3 and 5):
+-- The outcome of an import, recorded in the tag (doc/model.md, doc/import.md):
 -- OpenShift's importSuccessful for one tag and, set-based, for many tags of
 -- a stream; and the ImportSuccess=False condition of a failure.  import_image
 -- (280_import_image.sql) and the worker (170_worker_record.sql) record here.

@@ -1,6 +1,6 @@
 -- oc tag and oc tag -d.
 
--- The kind of a source written without one (SPEC section 4, as oc tag with
+-- The kind of a source written without one (doc/functions.md, as oc tag with
 -- the stream's existence checked): a registry host or anything that is not
 -- an existing stream's tag or image is a DockerImage.  A stream in a
 -- namespace the caller may not view counts as missing, as for oc tag, whose

@@ -1,4 +1,4 @@
--- The background worker's SQL side (SPEC section 7): waking it, its status
+-- The background worker's SQL side (doc/worker.md, doc/settings.md): waking it, its status
 -- and import_now (recording what it fetched: 170_worker_record.sql).
 
 CREATE OR REPLACE FUNCTION _wake_worker() RETURNS void

@@ -1,4 +1,4 @@
--- Views of SPEC section 4, each showing only namespaces the caller may view.
+-- Views of doc/functions.md, each showing only namespaces the caller may view.
 --
 -- No base table is readable by ordinary roles (security finding S17): each
 -- view reads the rows of a set-returning function, whose body runs as the

@@ -1,4 +1,4 @@
--- Privileges (SPEC section 8).  Tables are written only through the API
+-- Privileges (doc/security.md).  Tables are written only through the API
 -- functions and read only through them and the views (310_views.sql),
 -- which show each role the namespaces it may view: no base table is readable
 -- by an ordinary role (security finding S17).  Row-level security stays on,

@@ -1,5 +1,5 @@
 -- The composite types that the import's functions pass around
--- (src/sql/code/150_fetch.sql and after).
+-- (src/sql/code/140_fetch.sql and after).
 
 -- What a fetch of a source found (src/fetch.c).
 CREATE TYPE _fetched AS (status text, reason text, message text, retry_after integer,
