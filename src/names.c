@@ -1,6 +1,6 @@
 /*
  * names.c
- *		The grammar of names (doc/model.md): namespaces, stream names
+ *		The grammar of names (doc/functions.md): namespaces, stream names
  *		and tags, and how a tag's full name splits.
  *
  * Written once, in C: resolve() checks a name here on every call, with no

@@ -1,6 +1,6 @@
 /*
  * names.h
- *		The names of doc/model.md (names.c): a namespace, a stream name, a
+ *		The names of doc/functions.md (names.c): a namespace, a stream name, a
  *		tag, and a tag's full name "namespace/name[:tag]".
  */
 #ifndef IMAGESTREAM_NAMES_H

@@ -1,4 +1,4 @@
--- Names (doc/model.md): "namespace/name", "namespace/name:tag",
+-- Names (doc/functions.md): "namespace/name", "namespace/name:tag",
 -- "namespace/name@digest-or-prefix".  Malformed names are SQLSTATE 22023.
 -- The grammar of each part, and the sentence that states it when a name
 -- breaks it, are C's (_check_names, src/names.c): resolve() checks names
