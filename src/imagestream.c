@@ -1,6 +1,7 @@
 /*
  * imagestream.c
- *		The module's entry point: settings, and the hooks.
+ *		The module's entry point: it defines the settings (settings.c),
+ *		installs the log hook and, when preloaded, the worker.
  */
 #include "postgres.h"
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command (`make test`, README.md): installs missing
 # Debian packages (as root), checks that doc/ has an entry for every public
-# function, view and setting, builds with warnings as errors, installs, runs
+# function, view and setting and that no file of src/ includes a header of a
+# layer above its own, builds with warnings as errors, installs, runs
 # pg_regress on a temporary cluster, every TAP test, the unit tests
 # (test/unit) and 20 s of each fuzz target, then prints "N passed, N
 # failed, N skipped" (CI reads "N passed, N failed"; a skip is neither, and
@@ -96,6 +97,13 @@ install_deps || exit 1
 
 echo "== every function, view and setting has its entry in doc/"
 if perl test/doc_reference.pl "$SRC"; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
+
+echo "== the layers of src/ point one way (doc/architecture.md)"
+if perl test/check_layers.pl "$SRC"; then
 	passed=$((passed + 1))
 else
 	failed=$((failed + 1))

@@ -1,5 +1,5 @@
 -- Fetching from registries (doc/functions.md, doc/import.md): the network I/O is C
--- (src/fetch.c, src/fetch_many.c, src/registry.c); what a fetch found comes
+-- (src/fetch_sql.c and below it, doc/architecture.md); what a fetch found comes
 -- back as a _fetched (src/sql/schema/50_import_types.sql).
 
 CREATE OR REPLACE FUNCTION _fetch_source(ref image_ref, insecure boolean, preserve boolean,

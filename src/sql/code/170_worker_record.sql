@@ -1,4 +1,4 @@
--- Recording what the background worker fetched (src/worker.c), a stream's
+-- Recording what the background worker fetched (src/worker_record.c), a stream's
 -- tags in one transaction: one new generation for them, then the tags
 -- together (set-based) or one by one.
 

@@ -1,0 +1,81 @@
+#!/usr/bin/perl
+# The layers of src/ point one way: no file includes a header of a layer
+# above its own (doc/architecture.md explains each layer).
+#
+# Every file of src/ (foo.c and foo.h alike) is listed below in exactly one
+# layer, lowest first; a file that is not listed, or listed twice, is a
+# failure too, so that a new file gets its place.  A file may include the
+# headers of its own layer and of the layers below.
+#
+# usage: perl test/check_layers.pl [SOURCE_DIR]; prints each wrong include
+# and exits 1, or says how many includes it checked.
+use strict;
+use warnings;
+
+my $dir = shift // '.';
+
+my @layers = (
+	[ 'plain C, no PostgreSQL header (fuzzed)' => qw(digest reference headers) ],
+	[ 'PostgreSQL helpers' => qw(compat settings json_fields manifest policy isolate relation log_redact payload_hash record_together) ],
+	[ 'SQL types and names' => qw(digest_type ref_type pull_spec names) ],
+	[ 'HTTP' => qw(http) ],
+	[ 'registry protocol' => qw(registry registry_hosts auth) ],
+	[ 'one fetch' => qw(fetch) ],
+	[ 'many fetches' => qw(fetch_many) ],
+	[ 'SQL boundary of the fetch and the catalogue' => qw(credentials fetch_sql manifest_sql) ],
+	[ 'rights and the API' => qw(rights api_call resolve commit_steps change_commit grantee_commit) ],
+	[ 'worker' => qw(worker_schedule worker_shmem worker_record worker_chunks worker) ],
+	[ 'module entry' => qw(imagestream settings_define) ],
+);
+
+my %layer_of;
+my @failures;
+for my $i (0 .. $#layers)
+{
+	my ($name, @files) = @{ $layers[$i] };
+	for my $f (@files)
+	{
+		push @failures, "$f is listed in two layers" if exists $layer_of{$f};
+		$layer_of{$f} = $i;
+	}
+}
+
+my $checked = 0;
+for my $path (sort glob("$dir/src/*.c $dir/src/*.h"))
+{
+	my ($base) = $path =~ m{([^/]+)\.[ch]$};
+	# settings.c defines what settings.h declares: it registers them with the
+	# hooks of the layers below, so it sits at the top (settings_define)
+	my $unit = $path =~ /settings\.c$/ ? 'settings_define' : $base;
+	if (!exists $layer_of{$unit})
+	{
+		push @failures, "src/$base: not in any layer of test/check_layers.pl";
+		next;
+	}
+	open(my $fh, '<', $path) or die "cannot read $path: $!";
+	while (my $line = <$fh>)
+	{
+		next unless $line =~ /^\s*#\s*include\s+"([^"\/]+)\.h"/;
+		my $header = $1;
+		next unless -e "$dir/src/$header.h";
+		$checked++;
+		if (!exists $layer_of{$header})
+		{
+			push @failures, "src/$header.h: not in any layer of test/check_layers.pl";
+		}
+		elsif ($layer_of{$header} > $layer_of{$unit})
+		{
+			push @failures, sprintf("src/%s includes %s.h, of a layer above its own (%s above %s)",
+				$path =~ m{([^/]+)$}, $header, $layers[ $layer_of{$header} ][0], $layers[ $layer_of{$unit} ][0]);
+		}
+	}
+	close $fh;
+}
+
+if (@failures)
+{
+	print "$_\n" for @failures;
+	exit 1;
+}
+print "every one of $checked includes of src/ points to its own layer or one below\n";
+exit 0;
