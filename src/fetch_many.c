@@ -128,6 +128,7 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry,
 	FetchMany  *f = palloc0(sizeof(FetchMany));
 	List	   *probed = NIL;
 
+	Assert(n >= 0 && max_total > 0 && max_per_registry > 0);
 	f->items = items;
 	f->n = n;
 	f->remember_unreachable_ms = remember_unreachable_ms;
@@ -156,6 +157,8 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry,
 		if (!items[i].settled && !registry_host_unreachable(items[i].target.api_host) &&
 			registry_prepare_head(&items[i].target, items[i].reference, &f->batch[f->m]))
 			f->asked[f->m++] = i;
+	/* each source is asked at most once: finish maps answers back by asked[] */
+	Assert(f->m <= n);
 	f->running = http_batch_start(f->batch, f->m, max_total, max_per_registry);
 	return f;
 }
@@ -191,6 +194,7 @@ fetch_many_finish(FetchMany *f)
 		ParseError	err;
 		int			i = f->asked[k];
 
+		Assert(i >= 0 && i < n && !items[i].settled);
 		answered[i] = resp->status == 200 && resp->docker_content_digest &&
 			digest_parse(resp->docker_content_digest, strlen(resp->docker_content_digest),
 						 &current[i], &err);
@@ -233,6 +237,8 @@ fetch_many_finish(FetchMany *f)
 			group_of[i] = ngroups++;
 		}
 	}
+	/* a group per distinct new digest, never more than the sources */
+	Assert(ngroups <= n);
 	for (int i = 0; i < n; i++)
 		if (group_of[i] >= 0)
 			items[i].result = groups[group_of[i]].result;

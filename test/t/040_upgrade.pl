@@ -106,6 +106,8 @@ for my $old (@released)
 		REVOKE EXECUTE ON FUNCTION imagestream.import_image FROM PUBLIC;
 		GRANT EXECUTE ON FUNCTION imagestream.import_image TO up_builder;
 	}) if $old eq $released[0];
+	# the update runs the privileges of the code again (doc/upgrading.md)
+	q1($data, 'REVOKE SELECT ON imagestream.images FROM PUBLIC');
 	my $before = rows($data);
 	like($before, qr/^history 6 /m, "$old: the old version wrote history");
 	q1($data, 'ALTER EXTENSION imagestream UPDATE');
@@ -125,6 +127,9 @@ for my $old (@released)
 			|| ' ' || has_function_privilege('up_builder', 'imagestream._api_import_image(text, text, boolean, boolean, boolean, imagestream.reference_policy, imagestream.import_mode, boolean)', 'EXECUTE')
 		}), 'true false false', "$old: a DBA's grant and revoke on an API function apply to it after the update, not to its body");
 	}
+	is(q1($data, q{SELECT has_table_privilege('public', 'imagestream.images', 'SELECT')
+					|| ' ' || has_table_privilege('public', 'imagestream.image_streams', 'SELECT')}),
+		'false true', "$old: a view a DBA closed to PUBLIC stays closed after the update; the others stay open");
 	# the rights rule of 0.2.0: a definer function acts with its owner's rights
 	q1($data, q{
 		CREATE FUNCTION public.borrow() RETURNS void LANGUAGE sql SECURITY DEFINER

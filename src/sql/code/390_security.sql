@@ -4,12 +4,31 @@
 -- by an ordinary role (security finding S17).  Row-level security stays on,
 -- without a policy: a role granted SELECT on a table by hand reads no row.
 
-REVOKE ALL ON ALL TABLES IN SCHEMA imagestream FROM PUBLIC;
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA imagestream FROM PUBLIC;
-GRANT USAGE ON SCHEMA imagestream TO PUBLIC;
-
-GRANT SELECT ON image_streams, image_stream_tags, images, history, namespace_grants,
-	worker_status TO PUBLIC;
+-- PUBLIC may use the schema and read the views, and nothing else.
+-- ALTER EXTENSION UPDATE runs this file again (doc/upgrading.md): the
+-- grants go only where no privilege was ever set (the installation, a view
+-- new in the update), so that what a DBA revoked since stays revoked.
+DO $$
+DECLARE
+	public_views text[] := ARRAY['image_streams', 'image_stream_tags', 'images', 'history',
+								 'namespace_grants', 'worker_status'];
+	r record;
+BEGIN
+	IF (SELECT n.nspacl IS NULL FROM pg_namespace n WHERE n.nspname = 'imagestream') THEN
+		GRANT USAGE ON SCHEMA imagestream TO PUBLIC;
+	END IF;
+	FOR r IN SELECT c.oid::regclass AS rel, c.relname = ANY (public_views) AS public_view,
+					c.relacl IS NULL AS never_set
+			 FROM pg_class c
+			 WHERE c.relnamespace = 'imagestream'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+	LOOP
+		IF NOT r.public_view THEN
+			EXECUTE format('REVOKE ALL ON %s FROM PUBLIC', r.rel);
+		ELSIF r.never_set THEN
+			EXECUTE format('GRANT SELECT ON %s TO PUBLIC', r.rel);
+		END IF;
+	END LOOP;
+END $$;
 
 ALTER TABLE stream ENABLE ROW LEVEL SECURITY;
 ALTER TABLE tag ENABLE ROW LEVEL SECURITY;
