@@ -1,7 +1,7 @@
 -- The name grammar (src/names.c) at its edges: a namespace, a stream name and
 -- a tag at their length limits and one byte over, through the SQL parsers
--- and through resolve(), which checks names in C and reports a bad one as
--- the SQL parsers do.
+-- and through resolve(), which splits and refuses names with the same C;
+-- how each parser splits a name, and the short names of resolve_image().
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/test/regress_setup.psql
 \i :abs_srcdir/test/regress_refusal.psql
@@ -32,3 +32,36 @@ FROM (VALUES ('nm/a'), ('nm/a:'), ('nm-1/a'), ('-nm/a'), ('nm-/a'), ('n--m/a'), 
 	('nm/a.b_c-d'), ('nm/a..b'), ('nm/a__b'), ('nm/.a'), ('nm/a-'), ('nm/A'),
 	('nm/a:_V1.0-rc'), ('nm/a:.x'), ('nm/a:-x'), ('nm/a:x:y'), ('nm/a:x/y'), ('nm/a@x'),
 	('nm/a/b'), ('nm'), ('/a'), (E'nm/a\n'), ('nm/é')) AS v(name);
+
+-- how a name splits (src/names.c): each parser's parts, or its refusal
+CREATE FUNCTION pg_temp.shown(input text) RETURNS text LANGUAGE sql AS $$
+	SELECT CASE WHEN input IS NULL THEN 'NULL'
+		WHEN length(input) > 20 THEN format('%s (%s)', pg_temp.short(input), length(input))
+		ELSE input END
+$$;
+CREATE FUNCTION pg_temp.split(f text, input text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	parts text;
+BEGIN
+	EXECUTE format('SELECT imagestream.%I($1)::text', f) INTO parts USING input;
+	RETURN parts;
+EXCEPTION WHEN invalid_parameter_value THEN
+	RETURN pg_temp.refusal(format('SELECT imagestream.%I(%L)', f, input));
+END $$;
+SELECT pg_temp.shown(input) AS input, f, pg_temp.short(pg_temp.split(f, input)) AS split
+FROM unnest(ARRAY[NULL, '', '/', 'a/', '/b', 'a/b', 'a/b:', 'a/b:c:d', 'a:b/c', 'a/b@', 'a/b@sha256:',
+	'a/b@123456', 'a/b@1234567', 'a/b@sha256:1234567', 'a/b@sha384:1234567', 'a/b@sha512:abcdef0',
+	'a/b@ABCDEF0', 'a/b@' || repeat('f', 128), 'a/b@' || repeat('f', 129), 'a/b:c@1234567',
+	'a/b@1234567:x', 'a/b@1234567/x', 'a@1234567/x', 'A@1234567/x', 'a--b@1234567/x']) WITH ORDINALITY AS i(input, n),
+	unnest(ARRAY['_parse_stream', '_parse_tag', '_parse_stream_image']) AS f
+ORDER BY n, f;
+
+-- resolve_image()'s short names: "name", "name:tag" or "name@algorithm:hex"
+SELECT pg_temp.shown(input) AS input, pg_temp.short(p.stream) AS stream, pg_temp.short(p.tag) AS tag, p.id
+FROM unnest(ARRAY[NULL, '', 'web', 'web:', 'web:v1', 'web:x:y', 'web:x@sha256:a', 'web@', 'web@sha256:',
+	'web@sha256:a', 'web@sha512:0', 'web@1234567', 'web@sha256:ABC', 'web@sha384:abc',
+	'web@sha256:a:b', 'web@sha256:a' || E'\n', 'Web', 'web-', 'w..eb', 'ns/web', 'quay.io/web',
+	'web:' || repeat('t', 128), 'web:' || repeat('t', 129), repeat('w', 255), repeat('w', 256)])
+	WITH ORDINALITY AS i(input, n),
+	imagestream._parse_short_image(input) AS p
+ORDER BY n;

@@ -1,7 +1,8 @@
 /*
  * names.h
  *		The names of doc/functions.md (names.c): a namespace, a stream name, a
- *		tag, and a tag's full name "namespace/name[:tag]".
+ *		tag, and how "namespace/name", "namespace/name[:tag]" and
+ *		"namespace/name@id" split into them.
  */
 #ifndef IMAGESTREAM_NAMES_H
 #define IMAGESTREAM_NAMES_H
@@ -17,18 +18,35 @@ extern bool name_stream_valid(const char *s);
 /* ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$: Docker's tag (reference.c) */
 extern bool name_tag_valid(const char *s);
 
-typedef struct TagName
+/* What a full name names: each kind splits, and is refused, its own way. */
+typedef enum NameKind
+{
+	NAME_STREAM,				/* "namespace/name" */
+	NAME_TAG,					/* "namespace/name[:tag]" */
+	NAME_STREAM_IMAGE			/* "namespace/name@id" */
+} NameKind;
+
+/* A name's parts, palloc'd; those its kind has not are NULL. */
+typedef struct NameParts
 {
 	char	   *namespace;
 	char	   *stream;
-	char	   *tag;
-} TagName;
+	char	   *tag;			/* "latest" when a tag's name leaves it out */
+	char	   *id;				/* a digest, or a prefix of at least 7 hex */
+} NameParts;
 
 /*
- * Splits "namespace/name[:tag]" (tag "latest" when left out) into palloc'd
- * parts, as _parse_tag (src/sql/code/020_names.sql) does; false if it is not a
- * valid tag name.
+ * Splits input (NULL is refused too), a name of the given kind, into out;
+ * refuses one that is not such a name (SQLSTATE 22023), the detail saying
+ * the rule it breaks.
  */
-extern bool name_parse_tag(const char *input, TagName *out);
+extern void name_parse(NameKind kind, const char *input, NameParts *out);
+
+/*
+ * Splits a short image name of OpenShift's lookup policy, "name",
+ * "name:tag" or "name@algorithm:hex", into out->stream and out->tag
+ * ("latest" when left out) or out->id; false if input is not one.
+ */
+extern bool name_parse_short(const char *input, NameParts *out);
 
 #endif

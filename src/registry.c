@@ -561,8 +561,12 @@ registry_get_manifest(const RegistryTarget *t, const char *reference, const Dige
 	else if (resp.status != 200)
 		fail_status(t, what, &resp, f);
 	else if (resp.content_type &&
-			 pg_strncasecmp(resp.content_type, "application/vnd.docker.distribution.manifest.v1", 47) == 0)
-		/* schema 1 digests cover a payload without its signatures: refuse first */
+			 pg_strncasecmp(resp.content_type, MT_DOCKER_SCHEMA1_PREFIX,
+							strlen(MT_DOCKER_SCHEMA1_PREFIX)) == 0)
+		/*
+		 * schema 1 digests cover a payload without its signatures: refuse
+		 * first (a media type, the Content-Type is compared without case)
+		 */
 		fail(f, "UnsupportedMediaType",
 			 "The %s is a Docker schema 1 manifest, which is not supported; push the image again with a current client.",
 			 what);

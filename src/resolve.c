@@ -7,12 +7,10 @@
  * read directly rather than through SPI or PL/pgSQL: per call that saves the
  * executor start-up of an inner query and the save and restore of a
  * function's search_path, which made the PL/pgSQL version 7 times slower
- * than a plain indexed table (doc/performance.md).  The name is checked by
- * the grammar of names.c, which the SQL parsers share.  The index scan
- * checks no table privilege; the namespace right is checked here first.
- * Input that is not a valid tag name and a missing right are reported by
- * the SQL functions that define those messages (_parse_tag, _require), so
- * that the wording stays in one place.
+ * than a plain indexed table (doc/performance.md).  The name is split,
+ * checked and if need be refused by names.c, as _parse_tag does.  The index
+ * scan checks no table privilege; the namespace right is checked here first,
+ * and a missing right is reported by _require, which words that refusal.
  */
 #include "postgres.h"
 
@@ -58,18 +56,6 @@ call_sql(const char *name, int nargs, Oid *argtypes, Datum *args, bool *nulls)
 	return FunctionCallInvoke(fcinfo);
 }
 
-/* Raises _parse_tag's error for input that name_parse_tag refused. */
-static void
-report_bad_name(Datum input, bool isnull)
-{
-	Oid			types[1] = {TEXTOID};
-
-	call_sql("_parse_tag", 1, types, &input, &isnull);
-	/* _parse_tag accepted what name_parse_tag refused: the two disagree */
-	elog(ERROR, "imagestream: tag name \"%s\" refused by resolve but accepted by _parse_tag",
-		 TextDatumGetCString(input));
-}
-
 /* The view right on the namespace; _require words the refusal. */
 static void
 require_view(const char *namespace)
@@ -111,8 +97,8 @@ Datum
 imagestream_resolve(PG_FUNCTION_ARGS)
 {
 	bool		missing_ok = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
-	char	   *input;
-	TagName		name;
+	char	   *input = PG_ARGISNULL(0) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(0));
+	NameParts	name;
 	Oid			relid;
 	Relation	rel;
 	Relation	idx;
@@ -126,11 +112,7 @@ imagestream_resolve(PG_FUNCTION_ARGS)
 	char	   *import_reason = NULL;
 	char	   *import_message = NULL;
 
-	if (PG_ARGISNULL(0))
-		report_bad_name((Datum) 0, true);
-	input = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (!name_parse_tag(input, &name))
-		report_bad_name(PG_GETARG_DATUM(0), false);
+	name_parse(NAME_TAG, input, &name);
 	require_view(name.namespace);
 
 	relid = imagestream_relid("tag");

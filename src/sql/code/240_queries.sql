@@ -29,19 +29,19 @@ COMMENT ON FUNCTION resolve(text, boolean) IS 'the pull spec, by digest, that co
 CREATE OR REPLACE FUNCTION _api_resolve_image(namespace text, image text) RETURNS image_ref
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
-	m text[];
+	n record;
 	t imagestream.tag;
 	found record;
 BEGIN
 	PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
 	PERFORM imagestream._require(namespace, 'view');
-	m := regexp_match(image, '^([a-z0-9]+(?:[._-][a-z0-9]+)*)(?::([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})|@((?:sha256|sha512):[0-9a-f]+))?$');
-	IF m IS NOT NULL AND EXISTS (SELECT 1 FROM imagestream.stream s
-								 WHERE s.namespace = _api_resolve_image.namespace
-								   AND s.name = m[1] AND s.lookup_local) THEN
-		IF m[3] IS NOT NULL THEN
+	n := imagestream._parse_short_image(image);
+	IF n.stream IS NOT NULL AND EXISTS (SELECT 1 FROM imagestream.stream s
+										WHERE s.namespace = _api_resolve_image.namespace
+										  AND s.name = n.stream AND s.lookup_local) THEN
+		IF n.id IS NOT NULL THEN
 			BEGIN
-				found := imagestream._resolve_image_id(namespace, m[1], m[3]);
+				found := imagestream._resolve_image_id(namespace, n.stream, n.id);
 				RETURN imagestream.ref_with_digest(
 					imagestream.ref_name(found.docker_image_reference)::imagestream.image_ref, found.image);
 			EXCEPTION WHEN undefined_object OR cardinality_violation THEN
@@ -49,8 +49,8 @@ BEGIN
 			END;
 		ELSE
 			SELECT * INTO t FROM imagestream.tag x
-			WHERE x.namespace = _api_resolve_image.namespace AND x.stream = m[1]
-			  AND x.name = coalesce(m[2], 'latest');
+			WHERE x.namespace = _api_resolve_image.namespace AND x.stream = n.stream
+			  AND x.name = n.tag;
 			IF t.docker_image_reference IS NOT NULL THEN
 				RETURN imagestream._pull_spec(t);
 			END IF;
