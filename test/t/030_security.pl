@@ -111,7 +111,7 @@ is(q1(q{
 	FROM pg_type t, aclexplode(coalesce(t.typacl, acldefault('T', t.typowner))) a
 	WHERE t.typnamespace = 'imagestream'::regnamespace AND a.grantee = 0
 }), 'USAGE', 'grants: types give PUBLIC USAGE only');
-my @allow = qw(_calling_role _can _check_names _level_rank _local_repository _privileged _pull_spec
+my @allow = qw(_calling_role _can _level_rank _local_repository _privileged _pull_spec
   _pull_spec_of _view_history _view_image_stream_tags _view_image_streams _view_images _view_namespace_grants
   _worker_status);
 is(q1(q{

@@ -51,7 +51,7 @@ BEGIN
 			 WHERE p.pronamespace = 'imagestream'::regnamespace AND p.proname LIKE '\_%'
 			   AND p.proname NOT IN ('_can', '_privileged', '_calling_role', '_level_rank',
 									 '_pull_spec', '_pull_spec_of', '_local_repository', '_worker_status',
-									 '_check_names', '_view_image_streams',
+									 '_view_image_streams',
 									 '_view_image_stream_tags', '_view_images', '_view_history',
 									 '_view_namespace_grants')
 	LOOP
