@@ -14,6 +14,15 @@
  * Basic credentials are stored per registry prefix), so they stay apart
  * within their host's entry.  Once a minute, at most, the table is pruned
  * of expired values and of entries that no longer hold anything.
+ *
+ * A registry chooses its tokens' size and lifetime, and a tenant chooses the
+ * registries and repositories: what the table keeps is bounded, so that no
+ * one can grow a backend or the worker by them.  A value longer than
+ * AUTHORIZATION_KEPT_MAX is used for its request and not kept; at most
+ * AUTHORIZATIONS_MAX values and HOSTS_MAX hosts are kept, and beyond them
+ * what is new is not remembered (it is asked for again when needed).
+ * Whatever fails (out of memory) while a value is stored leaves the table
+ * consistent: the new copy is made before the old one goes.
  */
 #include "postgres.h"
 
@@ -29,6 +38,11 @@
 #define HOST_KEY_SIZE NI_MAXHOST
 
 #define PRUNE_INTERVAL_MS 60000
+
+/* what real registries' tokens need, many times over (a JWT is 1-3 kB) */
+#define AUTHORIZATION_KEPT_MAX 8192
+#define AUTHORIZATIONS_MAX 1024
+#define HOSTS_MAX 1024
 
 typedef struct HostAuthorization
 {
@@ -50,6 +64,7 @@ typedef struct RegistryHost
 static HTAB *hosts = NULL;
 static MemoryContext hosts_ctx = NULL;	/* what the entries point to */
 static TimestampTz next_prune = 0;
+static int	authorizations_kept = 0;
 
 static void
 forget_authorization(HostAuthorization *a)
@@ -58,6 +73,8 @@ forget_authorization(HostAuthorization *a)
 	pfree(a->authorization);
 	pfree(a->key);
 	pfree(a);
+	authorizations_kept--;
+	Assert(authorizations_kept >= 0);
 }
 
 static void
@@ -131,7 +148,11 @@ host_entry(const char *api_host, bool create)
 	}
 	else if (now >= next_prune)
 		prune(now);
-	h = hash_search(hosts, api_host, create ? HASH_ENTER : HASH_FIND, &found);
+	h = hash_search(hosts, api_host, HASH_FIND, &found);
+	if (h == NULL && create && hash_get_num_entries(hosts) >= HOSTS_MAX)
+		prune(now);
+	if (h == NULL && create && hash_get_num_entries(hosts) < HOSTS_MAX)
+		h = hash_search(hosts, api_host, HASH_ENTER, &found);
 	if (h == NULL)
 		return NULL;
 	if (!found)
@@ -186,31 +207,49 @@ void
 registry_host_set_authorization(const char *api_host, const char *key,
 								const char *authorization, int seconds)
 {
-	RegistryHost *h = host_entry(api_host, true);
-	MemoryContext old;
+	RegistryHost *h;
 	HostAuthorization *a = NULL;
 	ListCell   *lc;
+	char	   *copy;
+	TimestampTz expires = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), seconds * 1000L);
 
-	if (h == NULL)
+	if (strlen(authorization) > AUTHORIZATION_KEPT_MAX ||
+		(h = host_entry(api_host, true)) == NULL)
 		return;
-	old = MemoryContextSwitchTo(hosts_ctx);
 	foreach(lc, h->authorizations)
 		if (strcmp(((HostAuthorization *) lfirst(lc))->key, key) == 0)
 			a = lfirst(lc);
-	if (a == NULL)
+	if (a == NULL && authorizations_kept >= AUTHORIZATIONS_MAX)
 	{
-		a = palloc(sizeof(HostAuthorization));
-		a->key = pstrdup(key);
+		prune(GetCurrentTimestamp());
+		if (authorizations_kept >= AUTHORIZATIONS_MAX)
+			return;
+		/* (the prune may have removed h's entry: it holds nothing) */
+		if ((h = host_entry(api_host, true)) == NULL)
+			return;
+	}
+	copy = MemoryContextStrdup(hosts_ctx, authorization);
+	if (a != NULL)
+	{
+		char	   *old = a->authorization;
+
+		a->authorization = copy;
+		a->expires = expires;
+		explicit_bzero(old, strlen(old));
+		pfree(old);
+		return;
+	}
+	a = MemoryContextAlloc(hosts_ctx, sizeof(HostAuthorization));
+	a->key = MemoryContextStrdup(hosts_ctx, key);
+	a->authorization = copy;
+	a->expires = expires;
+	{
+		MemoryContext old = MemoryContextSwitchTo(hosts_ctx);
+
 		h->authorizations = lappend(h->authorizations, a);
+		MemoryContextSwitchTo(old);
 	}
-	else
-	{
-		explicit_bzero(a->authorization, strlen(a->authorization));
-		pfree(a->authorization);
-	}
-	a->authorization = pstrdup(authorization);
-	a->expires = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), seconds * 1000L);
-	MemoryContextSwitchTo(old);
+	authorizations_kept++;
 }
 
 const RegistryFailure *
@@ -225,15 +264,17 @@ void
 registry_host_set_unreachable(const char *api_host, const RegistryFailure *f, int remember_ms)
 {
 	RegistryHost *h = host_entry(api_host, true);
+	char	   *message;
 
 	if (h == NULL)
 		return;
+	message = f->message ? MemoryContextStrdup(hosts_ctx, f->message) : NULL;
 	forget_unreachable(h);
-	h->unreachable = true;
+	h->failure = *f;
+	h->failure.message = message;
 	h->unreachable_until = remember_ms > 0
 		? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), remember_ms) : 0;
-	h->failure = *f;
-	h->failure.message = f->message ? MemoryContextStrdup(hosts_ctx, f->message) : NULL;
+	h->unreachable = true;
 }
 
 void

@@ -65,6 +65,9 @@ the scenario: its first path component that names one (so "ok" and
                    nests as deep
   deeptoken        401 with a Bearer challenge to /token-deep, which answers a
                    token in JSON nested as deep as deepnest
+  bigtoken         as bearerauth, but its challenge names /token-big, whose
+                   tokens are --big-token-size bytes long (20 kB) and claim
+                   to live 2,000,000,000 s
   badlayer         the ok manifest with a layer digest that is no digest
                    (a reader of the config alone accepts it), digest right
   linkaway         as paged, but each Link is absolute, at --redirect-target
@@ -140,7 +143,7 @@ SCENARIOS = [
     "brokenjson", "schema1", "unknowntype", "auth401loop", "tokenfail",
     "ratelimit", "servererror", "redirectloop", "redirectblocked", "redirectok",
     "paged", "delayed", "flaky", "redirectto", "redirectscheme", "basicauth", "bearerauth",
-    "deepnest", "deeptoken", "badlayer",
+    "deepnest", "deeptoken", "bigtoken", "badlayer",
     "linkaway", "redirectchallenge",
     "foreignchild",
     "bigconfigs", "manychildren", "manypages",
@@ -474,14 +477,18 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         if n:
             self.rfile.read(min(n, 1 << 20))
-        if path == "/token":
+        if path in ("/token", "/token-big"):
             if (srv.args.basic_credentials and self.headers.get("Authorization")
                     != self.expected_basic()):
                 return self.error(401, "UNAUTHORIZED", "token: credentials required")
             srv.tokens += 1
             tok = "loop-token-%d" % srv.tokens
+            if path == "/token-big":
+                tok += "-" + "p" * srv.args.big_token_size
+                srv.big_tokens.add(tok)
             return self.send(200, json.dumps({
-                "token": tok, "access_token": tok, "expires_in": 300,
+                "token": tok, "access_token": tok,
+                "expires_in": 2000000000 if path == "/token-big" else 300,
                 "issued_at": datetime.datetime.now(datetime.timezone.utc)
                 .strftime("%Y-%m-%dT%H:%M:%SZ")}).encode(), "application/json")
         if path == "/token-deep":
@@ -831,6 +838,14 @@ class Handler(BaseHTTPRequestHandler):
         return self.authorized(name, kind, ref, qs)
 
 
+    def behave_bigtoken(self, name, kind, ref, qs):
+        if (self.headers.get("Authorization") or "")[len("Bearer "):] not in self.server.big_tokens:
+            return self.error(401, "UNAUTHORIZED", "authentication required", {
+                "WWW-Authenticate": 'Bearer realm="%s/token-big",service="hostile",scope="repository:%s:pull"'
+                                    % (self.base(), name)})
+        return self.authorized(name, kind, ref, qs)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--host", default="127.0.0.1")
@@ -846,6 +861,7 @@ def main():
     p.add_argument("--paged-tags", type=int, default=5)
     p.add_argument("--page-cap", type=int, default=0)
     p.add_argument("--deep-levels", type=int, default=200000)
+    p.add_argument("--big-token-size", type=int, default=20 * 1024)
     p.add_argument("--big-count", type=int, default=8)
     p.add_argument("--big-config-size", type=int, default=8 * 1024 * 1024)
     p.add_argument("--repeat-count", type=int, default=20)
@@ -888,6 +904,7 @@ def main():
     srv.max_by_host = {}
     srv.flaky_fail = False
     srv.tokens = 0
+    srv.big_tokens = set()
     port = srv.server_address[1]
     if args.port_file:
         tmp = args.port_file + ".tmp"

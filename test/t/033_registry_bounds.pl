@@ -181,6 +181,28 @@ is(gets(qr{/blobs/}), 5, 'and each config is read once');
 is(q1("SELECT count(*) FROM imagestream.image_stream_tags WHERE namespace = 'wk' AND import_status IS NOT NULL"), '0',
 	'no tag has a failure condition');
 
+# What a process keeps of a registry's tokens is bounded (S27): a registry
+# that hands out 20 kB tokens said to live for 63 years, one per
+# repository, does not grow the process; tokens of a usual size are kept
+# and used again.
+sub token_gets
+{
+	my ($path) = @_;
+	return scalar grep { $_->{path} =~ m{^\Q$path\E(\?|$)} } @{ $evil->request_log };
+}
+$evil->reset_log;
+my @kept = split /\n/, q1(join('', map { "SELECT status FROM imagestream.import_image('bo/tk:r$_', '$ehost/bigtoken/r$_', insecure => true); " } 1 .. 20)
+	. "SELECT status FROM imagestream.import_image('bo/tk:again', '$ehost/bigtoken/r1', insecure => true); "
+	. "SELECT total_bytes FROM pg_backend_memory_contexts WHERE name = 'imagestream registry hosts'");
+is(join(',', grep { $_ eq 'Success' } @kept[0 .. 20]), join(',', ('Success') x 21),
+	'S27: 21 imports from a registry whose tokens are 20 kB, in one session');
+# each import asks for its manifest and its config: two tokens when none is kept
+is(token_gets('/token-big'), 42, 'S27: such a token is used, not kept: each request of the 21 imports asks for one');
+cmp_ok($kept[21], '<', 128 * 1024, "S27: and the table of hosts stays small ($kept[21] bytes)");
+$evil->reset_log;
+q1(join('', map { "SELECT status FROM imagestream.import_image('bo/usual:t$_', '$ehost/bearerauth/app', insecure => true); " } 1 .. 2));
+is(token_gets('/token'), 1, 'S27: a token of a usual size is kept: two imports of a repository ask once');
+
 # the good path on a real registry: a multi-arch index and all tags
 my $reg = RegistryTest->start();
 my $host = $reg->host;
