@@ -275,6 +275,24 @@ pstrdup_or_null(const char *s)
 	return s ? pstrdup(s) : NULL;
 }
 
+/*
+ * Adds "name: value" to a request's header list.  libcurl answers NULL when
+ * it has no memory, and keeps the list as it was (the caller frees it): a
+ * request must not go out without a header it was given.
+ */
+static void
+add_header(struct curl_slist *volatile *headers, const char *name, const char *value)
+{
+	struct curl_slist *added = curl_slist_append(*headers, psprintf("%s: %s", name, value));
+
+	if (added == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("libcurl could not add the %s header of a registry request.", name)));
+	*headers = added;
+}
+
 static void
 set_options(CURL *easy, const HttpRequest *req, Transfer *t, struct curl_slist *headers,
 			char *errbuf)
@@ -469,9 +487,9 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 		int			left;
 
 		if (req->accept)
-			headers = curl_slist_append(headers, psprintf("Accept: %s", req->accept));
+			add_header(&headers, "Accept", req->accept);
 		if (req->authorization)
-			headers = curl_slist_append(headers, psprintf("Authorization: %s", req->authorization));
+			add_header(&headers, "Authorization", req->authorization);
 		set_options(easy, req, &t, headers, errbuf);
 		if (curl_multi_add_handle(multi, easy) != CURLM_OK)
 			ereport(ERROR,
@@ -752,10 +770,9 @@ batch_start_more(HttpBatch *b)
 		b->running++;
 		slot->t.max_body = item->req.max_body;
 		if (item->req.accept)
-			slot->headers = curl_slist_append(slot->headers, psprintf("Accept: %s", item->req.accept));
+			add_header(&slot->headers, "Accept", item->req.accept);
 		if (item->req.authorization)
-			slot->headers = curl_slist_append(slot->headers,
-											  psprintf("Authorization: %s", item->req.authorization));
+			add_header(&slot->headers, "Authorization", item->req.authorization);
 		set_options(slot->handle, &item->req, &slot->t, slot->headers, slot->errbuf);
 		set_option(slot->handle, CURLOPT_PRIVATE, (void *) (intptr_t) i);
 		if (curl_multi_add_handle(b->multi, slot->handle) != CURLM_OK)
