@@ -61,6 +61,8 @@ struct FetchMany
 	HttpBatch  *running;
 	int			remember_unreachable_ms;
 	ReadBudget *budget;
+	char	   *down_message;	/* the last unreachable failure's message,
+								 * copied once for the sources it fails */
 };
 
 /* The arguments of one fetch_source call, for run_isolated. */
@@ -106,8 +108,11 @@ fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const 
 		memset(r, 0, sizeof(*r));
 		r->status = FETCH_FAILURE;
 		r->failure = *down;
-		/* (the table's copy goes once the host is reached again) */
-		r->failure.message = down->message ? pstrdup(down->message) : NULL;
+		/* the table's copy goes once the host is reached again: one copy for all */
+		if (down->message &&
+			(f->down_message == NULL || strcmp(f->down_message, down->message) != 0))
+			f->down_message = pstrdup(down->message);
+		r->failure.message = down->message ? f->down_message : NULL;
 		return;
 	}
 	if ((e = run_isolated(fetch_one, &s)) != NULL)
