@@ -30,6 +30,13 @@
 static Oid	numbering_role = InvalidOid;
 
 /*
+ * The smallest provisional id this transaction wrote: its rows are the
+ * visible provisional ones from there up, and the numbering reads that range
+ * of the primary key alone.
+ */
+static int64 numbering_first = 0;
+
+/*
  * The greatest committed id, read under the commit lock with a snapshot
  * taken after it: a repeatable read transaction's own snapshot may predate
  * the last commit.
@@ -58,6 +65,7 @@ void
 change_commit_reset(void)
 {
 	numbering_role = InvalidOid;
+	numbering_first = 0;
 }
 
 /* Under the commit lock: number this transaction's change rows. */
@@ -68,8 +76,8 @@ change_commit_run(void)
 	Oid			change = OidIsValid(schema) ? get_relname_relid("change", schema) : InvalidOid;
 	Oid			save_userid;
 	int			save_sec_context;
-	Oid			argtypes[1] = {INT8OID};
-	Datum		args[1];
+	Oid			argtypes[2] = {INT8OID, INT8OID};
+	Datum		args[2];
 
 	/* (an extension dropped since took its rows with it) */
 	if (!OidIsValid(change))
@@ -88,7 +96,8 @@ change_commit_run(void)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	args[0] = Int64GetDatum(committed_max_id());
-	if (SPI_execute_with_args("SELECT imagestream._number_changes($1)", 1, argtypes, args,
+	args[1] = Int64GetDatum(numbering_first);
+	if (SPI_execute_with_args("SELECT imagestream._number_changes($1, $2)", 2, argtypes, args,
 							  NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not number the change log's new rows");
 	SPI_finish();
@@ -97,15 +106,27 @@ change_commit_run(void)
 }
 
 /*
- * _number_at_commit(): this transaction wrote change rows with provisional
- * ids; its commit numbers them.
+ * _number_at_commit(first_id): this transaction wrote change rows with
+ * provisional ids from first_id up; its commit numbers them.
  */
 PG_FUNCTION_INFO_V1(imagestream_number_at_commit);
 Datum
 imagestream_number_at_commit(PG_FUNCTION_ARGS)
 {
+	int64		first_id;
+
+	if (PG_ARGISNULL(0))
+		elog(ERROR, "_number_at_commit needs the first provisional id");
+	first_id = PG_GETARG_INT64(0);
+	if (first_id >= 0)
+		elog(ERROR, "provisional change ids are negative");
 	commit_steps_arm();
 	if (!OidIsValid(numbering_role))
+	{
 		numbering_role = GetUserId();
+		numbering_first = first_id;
+	}
+	else if (first_id < numbering_first)
+		numbering_first = first_id;
 	PG_RETURN_VOID();
 }

@@ -35,8 +35,9 @@ BEGIN
 					  payload::text);
 END $$;
 
--- Marks the transaction as one whose commit numbers its change rows.
-CREATE OR REPLACE FUNCTION _number_at_commit() RETURNS void
+-- Marks the transaction as one whose commit numbers its change rows, the
+-- first of them (in this call) with provisional id first_id.
+CREATE OR REPLACE FUNCTION _number_at_commit(first_id bigint) RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_number_at_commit' LANGUAGE C VOLATILE;
 
 -- Logs a change with a provisional id; the commit numbers and announces it.
@@ -44,30 +45,36 @@ CREATE OR REPLACE FUNCTION _log_change(event text, ns text, stream text, tag tex
 	image image_digest, previous_image image_digest, ref image_ref,
 	generation bigint, reason text DEFAULT NULL, message text DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+	provisional bigint;
 BEGIN
 	INSERT INTO imagestream.change (at, event, namespace, stream, tag, image, previous_image,
 									docker_image_reference, generation, reason, message)
 		VALUES (now(), event, ns, stream, tag, image, previous_image, ref,
-				generation, reason, message);
-	PERFORM imagestream._number_at_commit();
+				generation, reason, message)
+		RETURNING id INTO provisional;
+	PERFORM imagestream._number_at_commit(provisional);
 END $$;
 
 -- At commit, under the commit lock (src/change_commit.c): this transaction's
--- rows, in the order written, become base + 1, base + 2, ... (base: the
--- greatest committed id), and each is announced with its final id.
-CREATE OR REPLACE FUNCTION _number_changes(base bigint) RETURNS void
+-- rows, in the order written (provisional ids from first_id up), become
+-- base + 1, base + 2, ... (base: the greatest committed id), and each is
+-- announced with its final id.  Both statements read a primary key range a
+-- transaction's own size: their cost does not grow with the log, whatever
+-- the table's statistics say.
+CREATE OR REPLACE FUNCTION _number_changes(base bigint, first_id bigint) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	c imagestream.change;
-	lo bigint;
-	hi bigint;
+	numbered bigint;
 BEGIN
-	-- (only this transaction's provisional rows are visible: no other is
-	-- committed with one)
+	-- (of the provisional rows from first_id up, only this transaction's are
+	-- visible: no other is committed with one)
 	UPDATE imagestream.change x SET id = base + p.n
 	FROM (SELECT y.id, row_number() OVER (ORDER BY y.id) AS n
-		  FROM imagestream.change y WHERE y.id < 0) p
-	WHERE x.id = p.id;
+		  FROM imagestream.change y WHERE y.id >= first_id AND y.id < 0) p
+	WHERE x.id = p.id AND x.id >= first_id AND x.id < 0;
+	GET DIAGNOSTICS numbered = ROW_COUNT;
 	-- The notification queue is the server's, shared by every channel, and
 	-- any role can fill it while a listener idles in a transaction; once
 	-- full, every NOTIFY fails its transaction.  Past the limit the changes
@@ -75,14 +82,14 @@ BEGIN
 	-- when the next announced change, or their own poll, wakes them.
 	IF pg_notification_queue_usage() >
 	   coalesce(nullif(current_setting('imagestream.notify_queue_limit', true), '')::float8, 0.5) THEN
-		SELECT min(x.id), max(x.id) INTO lo, hi FROM imagestream.change x WHERE x.id > base;
-		RAISE WARNING 'imagestream changes % to % were not announced', lo, hi
+		RAISE WARNING 'imagestream changes % to % were not announced', base + 1, base + numbered
 			USING DETAIL = format('The notification queue is %s%% full, over imagestream.notify_queue_limit.',
 								  round((pg_notification_queue_usage() * 100)::numeric, 3)),
 				  HINT = 'A session that LISTENs and stays in a transaction holds the queue: end it (idle_in_transaction_session_timeout ends such sessions).';
 		RETURN;
 	END IF;
-	FOR c IN SELECT * FROM imagestream.change x WHERE x.id > base ORDER BY x.id LOOP
+	FOR c IN SELECT * FROM imagestream.change x
+			 WHERE x.id > base AND x.id <= base + numbered ORDER BY x.id LOOP
 		PERFORM imagestream._notify_change(c);
 	END LOOP;
 END $$;

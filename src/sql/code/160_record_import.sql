@@ -79,6 +79,7 @@ DECLARE
 	refids integer[];			-- history_ref of the events written
 	previous imagestream.image_digest[];
 	logged boolean[];
+	first_change bigint;
 BEGIN
 	-- the new tags, in the order given (the stream is locked: no one else adds them)
 	INSERT INTO imagestream.tag (stream_id, namespace, stream, name)
@@ -189,15 +190,18 @@ BEGIN
 
 	IF true = ANY (logged) THEN
 		-- as _log_change: provisional ids in this order, numbered at commit
-		INSERT INTO imagestream.change (at, event, namespace, stream, tag, image, previous_image,
-										docker_image_reference, generation)
-		SELECT now(), 'tag_updated', p_stream.namespace, p_stream.name, u.name, u.image,
-			   x.previous, u.ref, p_generation
-		FROM unnest(pos, logged, previous) AS x(n, logged, previous)
-		JOIN unnest(p_imports) WITH ORDINALITY AS u(name, source, ref, image, source_digest, scheduled, insecure, mode, policy, n) ON u.n = x.n
-		WHERE x.logged
-		ORDER BY x.n;
-		PERFORM imagestream._number_at_commit();
+		WITH written AS (
+			INSERT INTO imagestream.change (at, event, namespace, stream, tag, image, previous_image,
+											docker_image_reference, generation)
+			SELECT now(), 'tag_updated', p_stream.namespace, p_stream.name, u.name, u.image,
+				   x.previous, u.ref, p_generation
+			FROM unnest(pos, logged, previous) AS x(n, logged, previous)
+			JOIN unnest(p_imports) WITH ORDINALITY AS u(name, source, ref, image, source_digest, scheduled, insecure, mode, policy, n) ON u.n = x.n
+			WHERE x.logged
+			ORDER BY x.n
+			RETURNING id)
+		SELECT min(id) INTO first_change FROM written;
+		PERFORM imagestream._number_at_commit(first_change);
 	END IF;
 END $$;
 
