@@ -28,9 +28,15 @@
 #include "worker_chunks.h"
 #include "worker_record.h"
 
-/* A chunk of due tags, and the fetch of their sources once started. */
+/*
+ * A chunk of due tags, and the fetch of their sources once started.  All of
+ * it lives in its own context, deleted once its results are recorded: a
+ * cycle of 100,000 tags would otherwise hold every chunk's responses until
+ * the cycle ends (the loop context is reset per cycle).
+ */
 struct Chunk
 {
+	MemoryContext ctx;
 	DueTag	  **tags;
 	int			n;
 	FetchItem  *items;
@@ -144,10 +150,14 @@ chunk_credentials(void *arg)
 Chunk *
 chunk_start(ChunkPipeline *p, DueTag **work, int first, int n)
 {
+	MemoryContext ctx = AllocSetContextCreate(p->loop_ctx, "imagestream worker chunk",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(ctx);
 	Chunk	   *c = palloc0(sizeof(Chunk));
 	ErrorData  *unread;
 
 	Assert(first >= 0 && n > 0);
+	c->ctx = ctx;
 	c->n = n;
 	c->tags = palloc(sizeof(DueTag *) * n);
 	c->items = palloc0(sizeof(FetchItem) * n);
@@ -185,9 +195,11 @@ chunk_start(ChunkPipeline *p, DueTag **work, int first, int n)
 			}
 		FreeErrorData(unread);
 	}
+	/* (the requests' responses go to the context current here: ctx) */
 	c->fetch = fetch_many_start(c->items, n, imagestream_max_concurrent_requests,
 								imagestream_max_requests_per_registry, UNREACHABLE_REMEMBER_MS,
 								&p->cycle_read);
+	MemoryContextSwitchTo(old);
 	return c;
 }
 
@@ -212,6 +224,7 @@ Chunk *
 chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, int next_first, int next_n,
 			 CheckCounts *counts)
 {
+	MemoryContext old = MemoryContextSwitchTo(c->ctx);
 	DueTag	  **record_tags = palloc(sizeof(DueTag *) * c->n);
 	FetchResult **record = palloc(sizeof(FetchResult *) * c->n);
 	int			nrecord = 0;
@@ -238,5 +251,7 @@ chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, int next_first, int next
 		p->in_background = next->fetch;
 	}
 	record_results(p->schedule, p->in_background, p->loop_ctx, record_tags, record, nrecord);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(c->ctx);
 	return next;
 }
