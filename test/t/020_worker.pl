@@ -195,13 +195,13 @@ $listener->quit;
 # every tag recorded and announced
 my @rel = map { "r$_" } 1 .. 20;
 my $old = $reg->push_many_tags('org/release', 20, tags => \@rel, content => 'release one');
-q1("SELECT imagestream.import_image('wk/release:$_', '$host/org/release:$_', insecure => true)") for @rel;
+q1("SELECT imagestream.import_image('wk/release:$_', '$host/org/release:$_', insecure => true, confirm => true)") for @rel;
 is(q1("SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'release' AND image::text = '$old->{digest}'"),
 	'20', 'a release of 20 tags imported');
 # (the worker records a stream's tags together; a tag that another follows,
 # and a failure, one by one beside them)
 q1("SELECT imagestream.tag('wk/release:r7', 'wk/release:latest', alias => true)");
-is(q1("SELECT status FROM imagestream.import_image('wk/release:gone', '$host/org/release:gone', insecure => true)"),
+is(q1("SELECT status FROM imagestream.import_image('wk/release:gone', '$host/org/release:gone', insecure => true, confirm => true)"),
 	'Failure', 'a tag whose source is missing');
 my $new = $reg->push_many_tags('org/release', 20, tags => \@rel, content => 'release two');
 my $req0 = q1('SELECT requests FROM imagestream.worker_status');
@@ -242,7 +242,7 @@ q1("SELECT imagestream.delete_stream('wk/release')");
 # running while the chunk before it is recorded; nothing asked twice or lost
 my $big_old = $reg->push_many_tags('org/big', 1200, content => 'big one');
 is(q1("SET imagestream.max_bulk_import = -1;
-	   SELECT count(*) FILTER (WHERE status = 'Success') FROM imagestream.import_image('wk/big', '$host/org/big', all_tags => true, insecure => true)"),
+	   SELECT count(*) FILTER (WHERE status = 'Success') FROM imagestream.import_image('wk/big', '$host/org/big', all_tags => true, insecure => true, confirm => true)"),
 	'1200', 'a stream of 1,200 tags imported');
 my $big_new = $reg->push_many_tags('org/big', 1200, content => 'big two');
 $req0 = q1('SELECT requests FROM imagestream.worker_status');
@@ -264,7 +264,7 @@ my $reg2 = RegistryTest->start();
 my $host2 = $reg2->host;
 my @fresh = map { "f$_" } 1 .. 20;
 $reg2->push_many_tags('org/fresh', 20, tags => \@fresh, content => 'fresh one');
-is(q1("SELECT count(*) FILTER (WHERE status = 'Success') FROM imagestream.import_image('wk/fresh', '$host2/org/fresh', all_tags => true, insecure => true)"),
+is(q1("SELECT count(*) FILTER (WHERE status = 'Success') FROM imagestream.import_image('wk/fresh', '$host2/org/fresh', all_tags => true, insecure => true, confirm => true)"),
 	'20', 'a stream of 20 tags from a second registry imported');
 my $fresh_new = $reg2->push_many_tags('org/fresh', 20, tags => \@fresh, content => 'fresh two');
 my $fresh_log = -s $reg2->log_file;

@@ -177,7 +177,7 @@ q1(qq{
 });
 # a failed import of bravo: a condition and an import_failed change
 q1(q{SELECT * FROM imagestream.import_image('bravo/hidden-stream:failing',
-	'127.0.0.1:9/bravo-team/hidden-repo:x', insecure => true)});
+	'127.0.0.1:9/bravo-team/hidden-repo:x', insecure => true, confirm => true)});
 
 # Every relation of the schema, from the catalog, read as alice (view on
 # alpha) and as the superuser; a row of bravo is one whose text mentions it.
@@ -247,19 +247,28 @@ is(ok_as('alice', 'SELECT imagestream.import_now()'), '0', 'no leak: import_now(
 ($out, $err) = as_role('alice', 'SELECT * FROM imagestream.prune()');
 like($err, qr/permission denied to prune images/, 'no leak: prune (which lists every namespace) is for the privileged');
 
-# tag(): the kind of a source written without one must not tell whether a
-# stream of a namespace the caller cannot view exists (finding S3)
-ok_as('editor', q{
-	SELECT imagestream.tag('bravo/hidden-stream:secret-tag', 'alpha/probe:a');
-	SELECT imagestream.tag('bravo/no-such-stream:secret-tag', 'alpha/probe:b');
-});
-is(q1(q{SELECT string_agg(tag || '=' || from_kind || ' ' || from_ref, ', ' ORDER BY tag)
-		FROM imagestream.image_stream_tags WHERE stream = 'probe'}),
-	'a=DockerImage docker.io/bravo/hidden-stream:secret-tag, b=DockerImage docker.io/bravo/no-such-stream:secret-tag',
-	'no leak: tag() treats an invisible stream as a missing one (no existence oracle)');
-($out, $err) = as_role('editor', q{SELECT imagestream.tag('bravo/hidden-stream:secret-tag', 'alpha/probe:c',
-	source_kind => 'ImageStreamTag')});
-like($err, qr/permission denied for namespace "bravo"/, 'no leak: an explicit ImageStreamTag source needs view');
+# tag(): the kind of a source written without one comes from its text alone
+# (oc tag), and a stream of a namespace the caller cannot view is refused
+# with the message of a missing one: nothing tells whether it exists
+# (finding S3), and nothing falls back to Docker Hub (issue 18)
+for my $form ([ 'bravo/%s:secret-tag', '' ], [ 'bravo/%s:secret-tag', ", source_kind => 'ImageStreamTag'" ],
+	[ "bravo/%s\@$bravo_hex", '' ])
+{
+	my ($source, $kind) = @$form;
+	my @err;
+	for my $stream ('hidden-stream', 'no-such-stream')
+	{
+		my ($o, $e) = as_role('editor', sprintf(q{DO $$ BEGIN PERFORM imagestream.tag('%s', 'alpha/probe:a'%s);
+			EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%% %%', SQLSTATE, SQLERRM; END $$}, sprintf($source, $stream), $kind));
+		($e) = $e =~ /NOTICE:\s+(.*)/;
+		push @err, ($e // '') =~ s/\Q$stream\E/X/gr;
+	}
+	is($err[0], '42501 image stream "bravo/X" does not exist',
+		"no leak: tag() from " . sprintf($source, '...') . "$kind of an invisible stream is refused");
+	is($err[1], $err[0], "no leak: and from a missing one alike (no existence oracle)");
+}
+is(q1(q{SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'probe'}), '0',
+	'no leak: and nothing is tagged (no pull from docker.io)');
 
 # map_image(): a digest (which NOTIFY announces) opens no image that only
 # other namespaces hold, unless the caller has its manifest (finding S4)
@@ -389,7 +398,7 @@ my $api = qq{
 	SELECT imagestream.resolve_image('mal', 'app:m')::text;
 	SELECT count(*) > 0 FROM imagestream.changes_since(0) WHERE namespace::text OPERATOR(pg_catalog.=) 'mal';
 	SELECT imagestream.import_now('mal/app');
-	SELECT status, reason FROM imagestream.import_image('mal/app:i', '127.0.0.1:9/mal/app:1', insecure => true, dry_run => true);
+	SELECT status, reason FROM imagestream.import_image('mal/app:i', '127.0.0.1:9/mal/app:1', insecure => true, dry_run => true, confirm => true);
 	SELECT imagestream.grant_namespace('mal', 'eve', 'view');
 	SELECT imagestream.revoke_namespace('mal', 'eve');
 	SELECT imagestream.untag('mal/app:t');
@@ -530,7 +539,7 @@ sub import_result
 	$set //= '';
 	my ($ret, $o, $e) = $node->psql('postgres', qq{$set
 		SELECT status || '|' || coalesce(reason, '') || '|' || coalesce(message, '')
-		FROM imagestream.import_image('ssrf/app:t', '$ref', insecure => true, dry_run => true)});
+		FROM imagestream.import_image('ssrf/app:t', '$ref', insecure => true, dry_run => true, confirm => true)});
 	return $ret == 0 ? $o : "ERROR|$e";
 }
 
@@ -557,7 +566,7 @@ for my $form ('[::ffff:127.0.0.1]', '127.0.0.1%2f@evil', 'user:pass@127.0.0.1')
 $target->reset_log;
 like($node->safe_psql('postgres', qq{SET imagestream.blocked_networks = '';
 	SELECT status FROM imagestream.import_image('ssrf/app:t', '2130706433:$tport/ok/app:latest',
-	insecure => true, dry_run => true)}), qr/^Success$/, 'ssrf: unblocked, the decimal form reaches the server');
+	insecure => true, dry_run => true, confirm => true)}), qr/^Success$/, 'ssrf: unblocked, the decimal form reaches the server');
 ok(served() > 0, 'ssrf: (and the server saw it)');
 
 # redirects: from a registry on 127.0.0.2 (Linux routes all of 127.0.0.0/8
@@ -596,7 +605,7 @@ for my $scheme (qw(file ftp gopher dict ldap telnet tftp smb scp))
 {
 	my $r = $node->safe_psql('postgres', qq{SET imagestream.blocked_networks = '';
 		SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('ssrf/app:t',
-		'${\ $target->host}/redirectscheme/$scheme/app:latest', insecure => true, dry_run => true)});
+		'${\ $target->host}/redirectscheme/$scheme/app:latest', insecure => true, dry_run => true, confirm => true)});
 	like($r, qr/^Failure\|Forbidden\|.*not http or https/, "ssrf: a redirect to $scheme: is Forbidden");
 }
 
@@ -636,7 +645,7 @@ sub import_secret
 	return q1(qq{SET imagestream.blocked_networks = '';
 		SET imagestream.insecure_registries = '$bh';
 		SELECT status || '|' || coalesce(reason, '') || '|' || coalesce(message, '')
-		FROM imagestream.import_image('$dest', '$bh/$repo:latest')});
+		FROM imagestream.import_image('$dest', '$bh/$repo:latest', confirm => true)});
 }
 
 my @results;
@@ -696,7 +705,7 @@ while ($payloads =~ /Asynchronous notification "imagestream" with payload "(.*?)
 # and the changes of bravo made now, for eve who has no right at all
 my $nd = q1("SELECT imagestream.content_digest('notify image')");
 q1(qq{SELECT imagestream.map_image('bravo/hidden-stream:n', 'registry.bravo.example/bravo-team/hidden-repo\@$nd');
-	SELECT * FROM imagestream.import_image('bravo/hidden-stream:n', '127.0.0.1:9/bravo-team/hidden-repo:x', insecure => true);
+	SELECT * FROM imagestream.import_image('bravo/hidden-stream:n', '127.0.0.1:9/bravo-team/hidden-repo:x', insecure => true, confirm => true);
 	SELECT imagestream.untag('bravo/hidden-stream:n');
 	SELECT imagestream.create_stream('bravo/brief');
 	SELECT imagestream.delete_stream('bravo/brief');});

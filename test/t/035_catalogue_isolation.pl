@@ -42,7 +42,7 @@ sub import_row
 {
 	my ($role, $args) = @_;
 	return ok_as($role, "SELECT status || '|' || coalesce(reason, '') || '|' || coalesce(image::text, '')
-						 FROM imagestream.import_image($args)");
+						 FROM imagestream.import_image($args, confirm => true)");
 }
 
 q1(q{

@@ -24,6 +24,46 @@ BEGIN
 	END LOOP;
 END $$;
 
+-- What oc import-image refuses of an import of one tag of an existing
+-- stream (its importTag): a tag it would create needs from_image and
+-- confirm (42704); an existing tag is imported from its own source,
+-- following same-stream aliases to the tag at the end of their chain, and
+-- from_image may only repeat that source.  A tag pinned to an image, an
+-- alias whose chain ends at no source, and another source are refused
+-- (55000): changing a tag's source is tag()'s job.
+CREATE OR REPLACE FUNCTION _import_tag_check(p_stream imagestream.stream, p_destination text,
+	p_tag text, p_source image_ref, p_confirm boolean) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	t imagestream.tag;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM imagestream.tag x
+				   WHERE x.stream_id = p_stream.id AND x.name = p_tag AND x.has_spec) THEN
+		IF p_source IS NULL OR NOT p_confirm THEN
+			RAISE EXCEPTION 'image stream tag "%" does not exist', p_destination
+				USING ERRCODE = 'undefined_object',
+					HINT = CASE WHEN p_source IS NULL THEN 'Give from_image and confirm => true to create it.'
+								ELSE 'Pass confirm => true to create it.' END;
+		END IF;
+		RETURN;
+	END IF;
+	t := imagestream._import_target(p_stream, p_tag);
+	IF t.id IS NULL OR t.from_kind <> 'DockerImage' THEN
+		RAISE EXCEPTION 'image stream tag "%" cannot be re-imported', p_destination
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				DETAIL = CASE WHEN t.id IS NULL THEN 'It follows a tag that has no source.'
+							  ELSE format('It points to %s "%s"; only a container image (DockerImage) is imported.',
+										  t.from_kind, t.from_ref) END,
+				HINT = 'Use tag() to change its source.';
+	ELSIF p_source IS NOT NULL AND p_source::text <> t.from_ref THEN
+		RAISE EXCEPTION 'image stream tag "%" imports "%", not "%"', p_destination, t.from_ref, p_source
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				DETAIL = CASE WHEN t.name <> p_tag THEN format('It follows tag "%s", whose source that is.', t.name)
+							  ELSE 'An import may only repeat a tag''s source.' END,
+				HINT = 'Use tag() to change its source.';
+	END IF;
+END $$;
+
 -- How one tag of an import is imported: its row (if any), and the options
 -- in effect.  Re-importing never turns scheduled or insecure off; known is
 -- what the source served last, when the tag follows that source still.
@@ -81,18 +121,10 @@ DECLARE
 	listed record;
 BEGIN
 	IF NOT p_all_tags THEN
+		-- (_import_tag_check refused what cannot be imported)
 		t := imagestream._import_target(p_stream, p_tag);
-		IF p_source IS NOT NULL THEN
-			jobs := jsonb_build_array(jsonb_build_object('tag', coalesce(t.name, p_tag), 'source', p_source::text));
-		ELSIF t.id IS NULL THEN
-			RAISE EXCEPTION 'image stream tag "%" does not exist', p_destination
-				USING ERRCODE = 'undefined_object', HINT = 'Give from_image to import it.';
-		ELSIF t.from_kind <> 'DockerImage' THEN
-			RAISE EXCEPTION 'tag "%" points to %, which cannot be imported', t.name, t.from_ref
-				USING ERRCODE = 'invalid_parameter_value';
-		ELSE
-			jobs := jsonb_build_array(jsonb_build_object('tag', t.name, 'source', t.from_ref));
-		END IF;
+		jobs := jsonb_build_array(jsonb_build_object('tag', coalesce(t.name, p_tag),
+			'source', coalesce(p_source::text, t.from_ref)));
 	ELSIF p_source IS NOT NULL THEN
 		IF imagestream.ref_tag(p_source) IS NOT NULL OR imagestream.ref_digest(p_source) IS NOT NULL THEN
 			RAISE EXCEPTION 'from_image must name a repository, not a tag or digest, to import all tags'
@@ -146,16 +178,72 @@ BEGIN
 														 knowns, oses, arches) f);
 END $$;
 
+-- What a dry run reports of the image an import would record (the row's
+-- metadata): media type, platforms (os/architecture[/variant], of an index
+-- its children's), created, labels, size and layer count, as the catalogue
+-- would hold them.  _image_metadata reads an image the catalogue has (an
+-- unchanged source); _fetched_metadata reads what a fetch f found, as
+-- _catalogue_manifest and _catalogue_config (130, 150) would record it,
+-- writing nothing.
+CREATE OR REPLACE FUNCTION _image_metadata(p_image image_digest) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT jsonb_strip_nulls(jsonb_build_object('mediaType', i.media_type,
+		'platforms', to_jsonb(imagestream._platforms(i.digest)),
+		'created', i.created, 'labels', i.labels, 'size', i.size,
+		'layerCount', CASE WHEN NOT imagestream._is_index(i.media_type)
+						   THEN (SELECT count(*) FROM imagestream.image_layer l WHERE l.image = i.digest) END))
+	FROM imagestream.image i WHERE i.digest = p_image
+$$;
+
+CREATE OR REPLACE FUNCTION _fetched_metadata(f _fetched, p_image image_digest) RETURNS jsonb
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+	i integer := array_position(f.digests, p_image);
+	doc jsonb;
+	mt text;
+	c jsonb;
+BEGIN
+	IF i IS NULL THEN
+		RETURN NULL;
+	END IF;
+	doc := convert_from(f.manifests[i], 'UTF8')::jsonb;
+	mt := imagestream._manifest_media_type(doc, f.media_types[i]);
+	IF imagestream._is_index(mt) THEN
+		RETURN jsonb_strip_nulls(jsonb_build_object('mediaType', mt,
+			'platforms', (SELECT jsonb_agg(concat_ws('/', m.d#>>'{platform,os}', m.d#>>'{platform,architecture}',
+													m.d#>>'{platform,variant}') ORDER BY m.ord)
+						  FROM jsonb_array_elements(doc->'manifests') WITH ORDINALITY AS m(d, ord)
+						  WHERE m.d#>>'{platform,os}' IS NOT NULL),
+			'size', octet_length(f.manifests[i])));
+	END IF;
+	BEGIN
+		c := convert_from(f.configs[i], 'UTF8')::jsonb;
+	EXCEPTION WHEN OTHERS THEN
+		c := NULL;				-- an unreadable config leaves the fields empty
+	END;
+	RETURN jsonb_strip_nulls(jsonb_build_object('mediaType', mt,
+		'platforms', CASE WHEN c->>'os' IS NOT NULL THEN jsonb_build_array(
+						 concat_ws('/', c->>'os', c->>'architecture', c->>'variant')) END,
+		'created', CASE WHEN c->>'created' ~ '^\d{4}-' THEN (c->>'created')::timestamptz END,
+		'labels', c#>'{config,Labels}',
+		'size', (SELECT coalesce(sum((l->>'size')::bigint), 0) FROM jsonb_array_elements(doc->'layers') AS l)
+				+ coalesce((doc#>>'{config,size}')::bigint, 0),
+		'layerCount', jsonb_array_length(doc->'layers')));
+END $$;
+
 CREATE OR REPLACE FUNCTION _api_import_image(destination text, from_image text DEFAULT NULL,
 	all_tags boolean DEFAULT false, scheduled boolean DEFAULT NULL,
 	insecure boolean DEFAULT NULL, reference_policy reference_policy DEFAULT NULL,
-	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false)
+	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false,
+	confirm boolean DEFAULT false)
 RETURNS TABLE(tag text, status text, image image_digest, docker_image_reference image_ref,
-	reason text, message text)
+	reason text, message text, metadata jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
 	v_all boolean := coalesce(all_tags, false);
+	v_dry boolean := coalesce(dry_run, false);
+	v_confirm boolean := coalesce(confirm, false);
 	d record := imagestream._import_destination(destination, v_all);
 	s imagestream.stream;
 	new_stream boolean;
@@ -178,18 +266,25 @@ BEGIN
 	IF from_image IS NOT NULL THEN
 		source := from_image::imagestream.image_ref;
 	END IF;
-	new_stream := NOT EXISTS (SELECT 1 FROM imagestream.stream x
-							  WHERE x.namespace = d.namespace AND x.name = d.stream);
-	IF new_stream AND source IS NULL THEN
-		RAISE EXCEPTION 'image stream "%/%" does not exist', d.namespace, d.stream
-			USING ERRCODE = 'undefined_object', HINT = 'Give from_image to create it.';
-	END IF;
 	-- no lock yet: the registry is asked before anything is locked
 	SELECT * INTO s FROM imagestream.stream x WHERE x.namespace = d.namespace AND x.name = d.stream;
+	-- what oc import-image refuses (a dry run too, as there)
+	IF s.id IS NULL AND (source IS NULL OR NOT v_confirm) THEN
+		RAISE EXCEPTION 'image stream "%/%" does not exist', d.namespace, d.stream
+			USING ERRCODE = 'undefined_object',
+				HINT = CASE WHEN source IS NULL THEN 'Give from_image and confirm => true to create it.'
+							ELSE 'Pass confirm => true to create it.' END;
+	ELSIF s.id IS NOT NULL AND v_all AND source IS NOT NULL AND NOT v_confirm THEN
+		RAISE EXCEPTION 'image stream "%/%" does not import repository "%"', d.namespace, d.stream, source
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				HINT = 'Pass confirm => true to import its tags into the stream.';
+	ELSIF s.id IS NOT NULL AND NOT v_all THEN
+		PERFORM imagestream._import_tag_check(s, destination, d.tag, source, v_confirm);
+	END IF;
 	planned := imagestream._import_jobs(s, destination, d.tag, source, v_all, insecure);
 	IF planned.jobs IS NULL THEN
 		RETURN QUERY SELECT NULL::text, 'Failure', NULL::imagestream.image_digest,
-			NULL::imagestream.image_ref, planned.reason, planned.message;
+			NULL::imagestream.image_ref, planned.reason, planned.message, NULL::jsonb;
 		RETURN;
 	END IF;
 	IF v_all THEN
@@ -202,7 +297,7 @@ BEGIN
 		IF v_all AND limit_n >= 0 AND i > limit_n THEN
 			RETURN QUERY SELECT job->>'tag', 'Skipped', NULL::imagestream.image_digest,
 				NULL::imagestream.image_ref, NULL::text,
-				format('Over imagestream.max_bulk_import (%s).', limit_n);
+				format('Over imagestream.max_bulk_import (%s).', limit_n), NULL::jsonb;
 			CONTINUE;
 		END IF;
 		o := imagestream._import_options(s.id, job, scheduled, insecure, import_mode, reference_policy);
@@ -218,11 +313,11 @@ BEGIN
 		END IF;
 		pull := CASE WHEN r.image IS NOT NULL THEN imagestream.ref_with_digest(
 			imagestream.ref_name((job->>'source')::imagestream.image_ref)::imagestream.image_ref, r.image) END;
-		IF NOT coalesce(dry_run, false) AND r.status = 'Unchanged' AND (o.t).import_status IS NULL
+		IF NOT v_dry AND r.status = 'Unchanged' AND (o.t).import_status IS NULL
 		   AND (o.t).scheduled = o.sched AND (o.t).insecure = o.insecure
 		   AND (o.t).import_mode = o.mode AND (o.t).source_digest = r.source_digest THEN
 			NULL;				-- nothing changed: nothing is written, not even a row lock
-		ELSIF NOT coalesce(dry_run, false) THEN
+		ELSIF NOT v_dry THEN
 			IF gen IS NULL THEN
 				new_stream := s.id IS NULL;
 				s := imagestream._lock_stream(d.namespace, d.stream, true);
@@ -246,7 +341,9 @@ BEGIN
 			END IF;
 		END IF;
 		RETURN QUERY SELECT job->>'tag', CASE WHEN r.status = 'Failure' THEN 'Failure' ELSE 'Success' END,
-			r.image, pull, r.reason, r.message;
+			r.image, pull, r.reason, r.message,
+			CASE WHEN v_dry AND r.status = 'Success' THEN imagestream._fetched_metadata(one, r.image)
+				 WHEN v_dry AND r.status = 'Unchanged' THEN imagestream._image_metadata(r.image) END;
 	END LOOP;
 	PERFORM imagestream._record_together(s, new_stream, gen, together);
 END $$;
@@ -254,9 +351,10 @@ END $$;
 CREATE OR REPLACE FUNCTION import_image(destination text, from_image text DEFAULT NULL,
 	all_tags boolean DEFAULT false, scheduled boolean DEFAULT NULL,
 	insecure boolean DEFAULT NULL, reference_policy reference_policy DEFAULT NULL,
-	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false)
+	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false,
+	confirm boolean DEFAULT false)
 RETURNS TABLE(tag text, status text, image image_digest, docker_image_reference image_ref,
-	reason text, message text)
+	reason text, message text, metadata jsonb)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
-COMMENT ON FUNCTION import_image(text, text, boolean, boolean, boolean, reference_policy, import_mode, boolean)
+COMMENT ON FUNCTION import_image(text, text, boolean, boolean, boolean, reference_policy, import_mode, boolean, boolean)
 	IS 'oc import-image: import a tag, or every tag of a repository, from its registry now';
