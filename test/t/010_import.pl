@@ -113,11 +113,10 @@ for my $format ('docker', 'oci')
 	is(q1("SET imagestream.preferred_platform = 'linux/arm64';
 		   SELECT image FROM imagestream.import_image('im/multi:$format-arm', '$host/org/multi:$format', insecure => true, confirm => true)"),
 		$arm->{digest}, "$format list, Legacy: imagestream.preferred_platform chooses");
-	# the tag's prefer-arch annotation comes before the setting (no API sets
-	# tag annotations yet: the test writes it as the owner)
+	# the tag's prefer-arch annotation comes before the setting
 	q1("SELECT imagestream.tag('$host/org/multi:$format', 'im/multi:$format-pref', insecure => true);
-		UPDATE imagestream.tag SET annotations = '{\"importer.image.openshift.io/prefer-arch\": \"arm64\"}'
-		WHERE namespace = 'im' AND name = '$format-pref'");
+		SELECT imagestream.set_annotations('im/multi:$format-pref',
+			'{\"importer.image.openshift.io/prefer-arch\": \"arm64\"}')");
 	is(q1("SELECT image FROM imagestream.import_image('im/multi:$format-pref')"), $arm->{digest},
 		"$format list, Legacy: the prefer-arch annotation chooses");
 	is(import_row("'im/multi:$format-all', '$host/org/multi:$format', insecure => true, import_mode => 'PreserveOriginal'"),

@@ -395,6 +395,8 @@ my $api = qq{
 	SELECT imagestream.image('mal/app\@${\ substr($mal_hex, 0, 10)}')->>'name';
 	SELECT length(imagestream.describe('mal/app')) > 0;
 	SELECT imagestream.set_lookup_local('mal/app', true);
+	SELECT imagestream.set_annotations('mal/app', '{"a": "b", "c": null}');
+	SELECT imagestream.set_annotations('mal/app:t', '{"importer.image.openshift.io/prefer-arch": "arm64"}');
 	SELECT imagestream.resolve_image('mal', 'app:m')::text;
 	SELECT count(*) > 0 FROM imagestream.changes_since(0) WHERE namespace::text OPERATOR(pg_catalog.=) 'mal';
 	SELECT imagestream.import_now('mal/app');

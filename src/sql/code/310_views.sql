@@ -56,7 +56,8 @@ CREATE OR REPLACE FUNCTION _api__view_image_stream_tags() RETURNS TABLE(namespac
 	insecure boolean, import_mode import_mode, reference_policy reference_policy,
 	spec_generation bigint, image image_digest, docker_image_reference image_ref,
 	pull_spec image_ref, created timestamptz, status_generation bigint, pending boolean,
-	import_status text, import_reason text, import_message text, history_length integer)
+	import_status text, import_reason text, import_message text, history_length integer,
+	annotations jsonb)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
@@ -77,7 +78,8 @@ BEGIN
 			t.created, t.status_generation,
 			coalesce(imagestream._importable(t) AND imagestream._spec_pending(t), false),
 			t.import_status, t.import_reason, t.import_message,
-			t.history_length
+			t.history_length,
+			CASE WHEN t.has_spec THEN t.annotations END
 		FROM imagestream.tag t
 		WHERE ns IS NULL OR t.namespace = ANY (ns);
 END $$;
@@ -87,7 +89,8 @@ CREATE OR REPLACE FUNCTION _view_image_stream_tags() RETURNS TABLE(namespace tex
 	insecure boolean, import_mode import_mode, reference_policy reference_policy,
 	spec_generation bigint, image image_digest, docker_image_reference image_ref,
 	pull_spec image_ref, created timestamptz, status_generation bigint, pending boolean,
-	import_status text, import_reason text, import_message text, history_length integer)
+	import_status text, import_reason text, import_message text, history_length integer,
+	annotations jsonb)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 
 CREATE OR REPLACE VIEW image_stream_tags AS
@@ -95,7 +98,7 @@ SELECT t.namespace COLLATE "C" AS namespace, t.stream COLLATE "C" AS stream,
 	t.tag COLLATE "C" AS tag, t.from_kind, t.from_ref, t.reference, t.scheduled, t.insecure,
 	t.import_mode, t.reference_policy, t.spec_generation, t.image, t.docker_image_reference,
 	t.pull_spec, t.created, t.status_generation, t.pending, t.import_status, t.import_reason,
-	t.import_message, t.history_length
+	t.import_message, t.history_length, t.annotations
 FROM imagestream._view_image_stream_tags() t;
 COMMENT ON VIEW image_stream_tags IS 'oc get istag: one row per spec or status tag';
 
