@@ -43,12 +43,6 @@ struct Chunk
 	FetchMany  *fetch;
 };
 
-/*
- * Registries found unreachable, not asked again for 30 s (a chunk of their
- * tags would otherwise cost a timeout per wave of requests, each cycle).
- */
-#define UNREACHABLE_REMEMBER_MS 30000
-
 void
 pipeline_init(ChunkPipeline *p, WorkerSchedule *schedule, MemoryContext loop_ctx)
 {
@@ -203,11 +197,7 @@ chunk_start(ChunkPipeline *p, DueTag **work, int first, int n)
 	return c;
 }
 
-/*
- * A reload, or new work committed (or any other signal: the latch is set
- * for many reasons), ends the cycle early; a new one takes it up.
- */
-static bool
+bool
 new_work_waiting(void)
 {
 	return ConfigReloadPending || MyLatch->is_set;

@@ -24,7 +24,8 @@
 #   make_tar, gzip_bytes, constants MT_* and $ACCEPT.
 # RegistryTest->start_hostile(%opts) -> RegistryTest::Hostile: host, port,
 #   url, log_file, request (no auth), request_log, reset_log, stop.
-# RegistryTest->start_proxy(%opts): an HTTP proxy that logs what it is asked.
+# RegistryTest->start_proxy(%opts): an HTTP proxy that logs what it is asked;
+#   tag_page => N: it pages the tag lists it forwards, N tags a page.
 #
 # Responses are hashes {status, reason, headers (lower-case names, repeated
 # ones as array refs), content}; 599 means the transport failed.  Helpers
@@ -1173,7 +1174,8 @@ sub start_proxy
 	$LIVE{"$self"} = $self;
 	weaken($LIVE{"$self"});
 	$self->{pid} = _spawn([ $PYTHON, "$LIBDIR/tiny_proxy.py", '--port-file', "$self->{dir}/port",
-			'--max-lifetime', $self->{max_lifetime}, '--parent-pid', $$ ],
+			'--max-lifetime', $self->{max_lifetime}, '--parent-pid', $$,
+			$opts{tag_page} ? ('--tag-page', $opts{tag_page}) : () ],
 		$self->{log_file}, $self->{max_lifetime});
 	$self->{port} = _wait_port_file("$self->{dir}/port", $self->{pid}, $self->{log_file}, 'proxy');
 	return $self;

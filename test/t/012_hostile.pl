@@ -89,6 +89,11 @@ is_deeply([ map { $_->{path} } grep { $_->{path} =~ m{/tags/list} } @{ $evil->re
 	[ '/v2/paged/app/tags/list?n=1000', map { "/v2/paged/app/tags/list?n=1000&last=1.$_" } 1, 3, 5 ],
 	'all_tags: 4 tags/list requests, one a page, each following the Link before it');
 
+# a tag list's names that are not tags are left out, not an error
+is(q1("SELECT string_agg(tag || ':' || status, ',' ORDER BY tag) FROM imagestream.import_image('ev/badnames',
+	   '$host/badtagnames/app', all_tags => true, insecure => true, dry_run => true)"),
+	'1.0:Success,latest:Success', 'all_tags: listed names that are not tags are left out');
+
 # cancellation: statement_timeout and pg_cancel_backend stop a slow import
 q1("SELECT imagestream.tag('$host/slow/app:latest', 'ev/app:t', insecure => true)");
 $node->safe_psql('postgres', "ALTER SYSTEM SET imagestream.request_timeout = '60s'");

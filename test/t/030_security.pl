@@ -230,6 +230,7 @@ my %denied = (
 	"imagestream.describe('bravo/hidden-stream')" => 'describe',
 	"imagestream.import_now('bravo/hidden-stream')" => 'import_now',
 	"imagestream.rollback('bravo/hidden-stream:secret-tag')" => 'rollback',
+	"imagestream.set_repository('bravo/hidden-stream', NULL)" => 'set_repository',
 );
 for my $call (sort keys %denied)
 {

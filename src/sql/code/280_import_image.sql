@@ -66,7 +66,9 @@ END $$;
 
 -- How one tag of an import is imported: its row (if any), and the options
 -- in effect.  Re-importing never turns scheduled or insecure off; known is
--- what the source served last, when the tag follows that source still.
+-- what the source served last, when the tag follows that source still.  A
+-- job may carry options of its own (a tag new in a stream's repository
+-- takes the repository's, 285_repository_import.sql), which the call's add to.
 CREATE OR REPLACE FUNCTION _import_options(p_stream_id bigint, p_job jsonb, p_scheduled boolean,
 	p_insecure boolean, p_mode import_mode, p_policy reference_policy,
 	OUT t imagestream.tag, OUT sched boolean, OUT insecure boolean, OUT mode import_mode,
@@ -74,10 +76,13 @@ CREATE OR REPLACE FUNCTION _import_options(p_stream_id bigint, p_job jsonb, p_sc
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
 	SELECT * INTO t FROM imagestream.tag x WHERE x.stream_id = p_stream_id AND x.name = p_job->>'tag';
-	sched := coalesce(p_scheduled, false) OR coalesce(t.scheduled, false);
-	insecure := coalesce(p_insecure, false) OR coalesce(t.insecure, false);
-	mode := coalesce(p_mode, t.import_mode, 'Legacy');
-	policy := coalesce(p_policy, CASE WHEN t.has_spec THEN t.reference_policy END, 'Source');
+	sched := coalesce(p_scheduled, false) OR coalesce(t.scheduled, false)
+		OR coalesce((p_job->>'scheduled')::boolean, false);
+	insecure := coalesce(p_insecure, false) OR coalesce(t.insecure, false)
+		OR coalesce((p_job->>'insecure')::boolean, false);
+	mode := coalesce(p_mode, t.import_mode, (p_job->>'import_mode')::import_mode, 'Legacy');
+	policy := coalesce(p_policy, CASE WHEN t.has_spec THEN t.reference_policy END,
+		(p_job->>'reference_policy')::reference_policy, 'Source');
 	known := CASE WHEN t.from_ref = p_job->>'source' AND t.image IS NOT NULL
 					   AND t.spec_generation <= coalesce(t.status_generation, 0)
 				  THEN t.source_digest END;
@@ -110,15 +115,19 @@ END $$;
 -- What an import imports, as [{tag, source}] in import order: one tag (the
 -- end of its alias chain) from from_image or its own source; every tag of
 -- from_image's repository, in the order OpenShift imports them; or every
--- importable tag of the stream (p_stream, NULL when it does not exist yet).
--- A tag list the registry refused gives no jobs and its reason and message.
+-- importable tag of the stream (p_stream, NULL when it does not exist yet)
+-- and the tags new in the stream's repository (285_repository_import.sql).
+-- Of all tags, those past max_bulk_import are marked skipped and come
+-- last; repository is the repository listed.  A tag list the registry
+-- refused gives no jobs and its reason and message.
 CREATE OR REPLACE FUNCTION _import_jobs(p_stream imagestream.stream, p_destination text,
 	p_tag text, p_source image_ref, p_all_tags boolean, p_insecure boolean,
-	OUT jobs jsonb, OUT reason text, OUT message text)
+	OUT jobs jsonb, OUT reason text, OUT message text, OUT repository image_ref)
 LANGUAGE plpgsql AS $$
 DECLARE
 	t imagestream.tag;
 	listed record;
+	limit_n integer := current_setting('imagestream.max_bulk_import')::integer;
 BEGIN
 	IF NOT p_all_tags THEN
 		-- (_import_tag_check refused what cannot be imported)
@@ -130,28 +139,36 @@ BEGIN
 			RAISE EXCEPTION 'from_image must name a repository, not a tag or digest, to import all tags'
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
+		repository := p_source;
 		listed := imagestream._registry_tags(p_source, coalesce(p_insecure, false));
 		IF listed.status <> 'ok' THEN
 			reason := listed.reason;
 			message := listed.message;
 			RETURN;
 		END IF;
-		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', u.n,
-			'source', imagestream.ref_with_tag(p_source, u.n)::text) ORDER BY u.o), '[]')
-		INTO jobs
-		FROM unnest(imagestream._prioritize_tags(ARRAY(SELECT DISTINCT x FROM unnest(listed.tags) AS x)))
-			 WITH ORDINALITY AS u(n, o);
+		jobs := imagestream._listed_jobs(p_source, listed.tags, limit_n);
 	ELSE
+		listed := imagestream._repository_jobs(p_stream, p_insecure, limit_n);
+		repository := listed.repository;
+		IF listed.repository IS NOT NULL AND listed.jobs IS NULL THEN
+			reason := listed.reason;
+			message := listed.message;
+			RETURN;
+		END IF;
 		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', x.name, 'source', x.from_ref)
 			ORDER BY x.name), '[]')
 		INTO jobs FROM imagestream.tag x
 		WHERE x.stream_id = p_stream.id AND imagestream._importable(x);
+		jobs := imagestream._bulk_limit(jobs, limit_n) || coalesce(listed.jobs, '[]');
+		-- (the skipped of both last: the first jobs are fetched together)
+		SELECT coalesce(jsonb_agg(j.value ORDER BY j.value ? 'skipped', j.o), '[]') INTO jobs
+		FROM jsonb_array_elements(jobs) WITH ORDINALITY AS j(value, o);
 	END IF;
 END $$;
 
--- All tags: the first p_limit jobs' sources fetched together
--- (src/fetch_many.c), each with its tag's options, in the jobs' order.
-CREATE OR REPLACE FUNCTION _import_fetch_all(p_stream_id bigint, p_jobs jsonb, p_limit integer,
+-- All tags: the sources of the jobs not skipped (the first ones) fetched
+-- together (src/fetch_many.c), each with its tag's options, in the jobs' order.
+CREATE OR REPLACE FUNCTION _import_fetch_all(p_stream_id bigint, p_jobs jsonb,
 	p_scheduled boolean, p_insecure boolean, p_mode import_mode, p_policy reference_policy)
 RETURNS imagestream._fetched[] LANGUAGE plpgsql AS $$
 DECLARE
@@ -165,7 +182,7 @@ DECLARE
 	arches text[] := '{}';
 BEGIN
 	FOR job IN SELECT value FROM jsonb_array_elements(p_jobs) LOOP
-		EXIT WHEN p_limit >= 0 AND cardinality(srcs) >= p_limit;
+		EXIT WHEN job ? 'skipped';
 		o := imagestream._import_options(p_stream_id, job, p_scheduled, p_insecure, p_mode, p_policy);
 		srcs := srcs || (job->>'source')::imagestream.image_ref;
 		insecures := insecures || o.insecure;
@@ -283,18 +300,22 @@ BEGIN
 	END IF;
 	planned := imagestream._import_jobs(s, destination, d.tag, source, v_all, insecure);
 	IF planned.jobs IS NULL THEN
+		IF NOT coalesce(dry_run, false) THEN
+			PERFORM imagestream._repository_listed(s.id, planned.repository, planned.reason,
+												  planned.message);
+		END IF;
 		RETURN QUERY SELECT NULL::text, 'Failure', NULL::imagestream.image_digest,
 			NULL::imagestream.image_ref, planned.reason, planned.message, NULL::jsonb;
 		RETURN;
 	END IF;
 	IF v_all THEN
-		fetched := imagestream._import_fetch_all(s.id, planned.jobs, limit_n, scheduled, insecure,
+		fetched := imagestream._import_fetch_all(s.id, planned.jobs, scheduled, insecure,
 												 import_mode, reference_policy);
 	END IF;
 
 	FOR job IN SELECT value FROM jsonb_array_elements(planned.jobs) LOOP
 		i := i + 1;
-		IF v_all AND limit_n >= 0 AND i > limit_n THEN
+		IF job ? 'skipped' THEN
 			RETURN QUERY SELECT job->>'tag', 'Skipped', NULL::imagestream.image_digest,
 				NULL::imagestream.image_ref, NULL::text,
 				format('Over imagestream.max_bulk_import (%s).', limit_n), NULL::jsonb;
@@ -346,6 +367,10 @@ BEGIN
 				 WHEN v_dry AND r.status = 'Unchanged' THEN imagestream._image_metadata(r.image) END;
 	END LOOP;
 	PERFORM imagestream._record_together(s, new_stream, gen, together);
+	IF planned.repository IS NOT NULL AND NOT coalesce(dry_run, false) THEN
+		PERFORM imagestream._remember_repository(d.namespace, d.stream, gen, planned.repository,
+			scheduled, insecure, import_mode, reference_policy);
+	END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION import_image(destination text, from_image text DEFAULT NULL,

@@ -22,7 +22,8 @@ $$;
 
 CREATE OR REPLACE FUNCTION _api__view_image_streams() RETURNS TABLE(namespace text, name text,
 	generation bigint, lookup_local boolean, local_repository text, tags text[],
-	updated timestamptz, annotations jsonb)
+	updated timestamptz, annotations jsonb, docker_image_repository image_ref,
+	repository_scheduled boolean)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
@@ -34,20 +35,24 @@ BEGIN
 			coalesce((SELECT array_agg(t.name ORDER BY t.name COLLATE "C") FROM imagestream.tag t
 					  WHERE t.stream_id = s.id), '{}'),
 			(SELECT max(t.created) FROM imagestream.tag t WHERE t.stream_id = s.id),
-			s.annotations
+			s.annotations, r.repository, coalesce(r.scheduled, false)
 		FROM imagestream.stream s
+		LEFT JOIN imagestream.stream_repository r ON r.stream_id = s.id
 		WHERE ns IS NULL OR s.namespace = ANY (ns);
 END $$;
 
 CREATE OR REPLACE FUNCTION _view_image_streams() RETURNS TABLE(namespace text, name text,
 	generation bigint, lookup_local boolean, local_repository text, tags text[],
-	updated timestamptz, annotations jsonb)
+	updated timestamptz, annotations jsonb, docker_image_repository image_ref,
+	repository_scheduled boolean)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 
+-- (new columns go at the end, which CREATE OR REPLACE VIEW allows)
 CREATE OR REPLACE VIEW image_streams AS
 SELECT s.namespace COLLATE "C" AS namespace, s.name COLLATE "C" AS name, s.generation,
 	s.lookup_local, s.local_repository COLLATE "C" AS local_repository,
-	s.tags COLLATE "C" AS tags, s.updated, s.annotations
+	s.tags COLLATE "C" AS tags, s.updated, s.annotations, s.docker_image_repository,
+	s.repository_scheduled
 FROM imagestream._view_image_streams() s;
 COMMENT ON VIEW image_streams IS 'oc get is';
 
