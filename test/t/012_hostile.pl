@@ -91,7 +91,7 @@ is_deeply([ map { $_->{path} } grep { $_->{path} =~ m{/tags/list} } @{ $evil->re
 
 # a tag list's names that are not tags are left out, not an error
 is(q1("SELECT string_agg(tag || ':' || status, ',' ORDER BY tag) FROM imagestream.import_image('ev/badnames',
-	   '$host/badtagnames/app', all_tags => true, insecure => true, dry_run => true)"),
+	   '$host/badtagnames/app', all_tags => true, insecure => true, dry_run => true, confirm => true)"),
 	'1.0:Success,latest:Success', 'all_tags: listed names that are not tags are left out');
 
 # cancellation: statement_timeout and pg_cancel_backend stop a slow import

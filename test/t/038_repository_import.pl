@@ -55,13 +55,13 @@ sub rows
 {
 	my ($args, $set) = @_;
 	return q1(($set // '') . "SELECT string_agg(coalesce(tag, '') || ':' || status || coalesce(':' || reason, ''), ' ' ORDER BY ord)
-			   FROM imagestream.import_image($args) WITH ORDINALITY AS r(tag, status, image, ref, reason, message, ord)");
+			   FROM imagestream.import_image($args) WITH ORDINALITY AS r(tag, status, image, ref, reason, message, metadata, ord)");
 }
 
 # --- import_image: set, list again, tags gone upstream, dry runs, change ---
 
 $reg->push_image('org/app', $_, content => "app $_") for qw(v1 v2);
-is(rows("'ri/app', '$host/org/app', all_tags => true, insecure => true"),
+is(rows("'ri/app', '$host/org/app', all_tags => true, insecure => true, confirm => true"),
 	'v1:Success v2:Success', 'all tags of a repository');
 is(q1("SELECT docker_image_repository || ' ' || repository_scheduled FROM imagestream.image_streams
 	   WHERE namespace = 'ri' AND name = 'app'"), "$host/org/app false", 'the stream remembers the repository');
@@ -101,7 +101,7 @@ is(q1("SELECT image || ' ' || import_reason FROM imagestream.image_stream_tags W
 
 # another from_image replaces the repository; the tags stay
 $reg->push_image('org/other', 'o1', content => 'other o1');
-is(rows("'ri/app', '$host/org/other', all_tags => true, insecure => true, scheduled => true"),
+is(rows("'ri/app', '$host/org/other', all_tags => true, insecure => true, scheduled => true, confirm => true"),
 	'o1:Success', 'an import of all tags of another repository');
 is(q1("SELECT docker_image_repository || ' ' || repository_scheduled FROM imagestream.image_streams
 	   WHERE namespace = 'ri' AND name = 'app'"), "$host/org/other true", 'replaces the repository, scheduled');
@@ -125,7 +125,7 @@ is(q1("SELECT string_agg(event || ' ' || coalesce(tag, '-') || ' ' || docker_ima
 
 $reg->push_many_tags('org/big', 8);
 $proxy->reset_log;
-is(rows("'ri/big', '$host/org/big', all_tags => true, insecure => true"),
+is(rows("'ri/big', '$host/org/big', all_tags => true, insecure => true, confirm => true"),
 	join(' ', map { "1.0.$_:Success" } reverse 1 .. 8), 'all tags of a repository of three pages');
 my @pages = map { $_->{target} } listings('org/big');
 is_deeply(\@pages, [ "http://$host/v2/org/big/tags/list?n=1000", "http://$host/v2/org/big/tags/list?n=3&last=1.0.3",
