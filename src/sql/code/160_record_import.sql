@@ -192,9 +192,9 @@ BEGIN
 		-- as _log_change: provisional ids in this order, numbered at commit
 		WITH written AS (
 			INSERT INTO imagestream.change (at, event, namespace, stream, tag, image, previous_image,
-											docker_image_reference, generation)
+											docker_image_reference, generation, actor)
 			SELECT now(), 'tag_updated', p_stream.namespace, p_stream.name, u.name, u.image,
-				   x.previous, u.ref, p_generation
+				   x.previous, u.ref, p_generation, imagestream._change_actor()
 			FROM unnest(pos, logged, previous) AS x(n, logged, previous)
 			JOIN unnest(p_imports) WITH ORDINALITY AS u(name, source, ref, image, source_digest, scheduled, insecure, mode, policy, n) ON u.n = x.n
 			WHERE x.logged
