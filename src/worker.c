@@ -48,6 +48,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "change_actor.h"
 #include "http.h"
 #include "settings.h"
 #include "worker.h"
@@ -216,6 +217,8 @@ imagestream_worker_main(Datum arg)
 	 */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("imagestream worker");
+	/* what it records is its own imports, whatever role it connected as */
+	change_actor_worker = true;
 	http_wait_hook = worker_wait_hook;
 
 	if (worker_shared == NULL)

@@ -93,6 +93,10 @@ my $v1 = $reg->push_image('org/app', 'v1', content => 'one');
 q1("SELECT imagestream.tag('$host/org/app:v1', 'wk/app:v1', scheduled => true, insecure => true)");
 ok(defined wait_for($node, "SELECT image FROM imagestream.image_stream_tags WHERE tag = 'v1'", $v1->{digest}, 30),
 	'a new scheduled tag is imported by the worker');
+# (the actor of a change is set by the server: the worker's own imports are
+# its own, whatever role it connects as)
+is(q1("SELECT actor || ' ' || coalesce(via, 'direct') FROM imagestream.change WHERE tag = 'v1' ORDER BY id DESC LIMIT 1"),
+	'imagestream worker direct', 'its change: actor imagestream worker, no via');
 
 # an upstream rebuild is recorded within the interval, and announced
 my $listener = $node->background_psql('postgres');
@@ -206,6 +210,7 @@ is(q1("SELECT status FROM imagestream.import_image('wk/release:gone', '$host/org
 my $new = $reg->push_many_tags('org/release', 20, tags => \@rel, content => 'release two');
 my $req0 = q1('SELECT requests FROM imagestream.worker_status');
 my $changes0 = q1("SELECT count(*) FROM imagestream.change WHERE stream = 'release' AND event = 'tag_updated'");
+my $last_change = q1('SELECT max(id) FROM imagestream.change');
 is(q1("SELECT imagestream.import_now('wk/release')"), '21', 'import_now marks the 20 tags and the missing one');
 ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'release' AND image::text = '$new->{digest}'",
 		'21', 60), 'all 20 tags move to the new image, and the alias with r7');
@@ -213,6 +218,11 @@ ok(defined wait_for($node, "SELECT requests - $req0 FROM imagestream.worker_stat
 	'with 23 requests: 21 HEADs, one manifest, one config');
 is(q1("SELECT count(*) FROM imagestream.change WHERE stream = 'release' AND event = 'tag_updated'") - $changes0,
 	21, 'one tag_updated change per tag that moved');
+is(q1("SELECT string_agg(DISTINCT actor, ',') FROM imagestream.change WHERE stream = 'release' AND id <= $last_change"),
+	q1('SELECT quote_ident(current_user)'), 'the changes of import_image are the calling role\'s');
+is(q1("SELECT string_agg(DISTINCT actor || ' ' || coalesce(via, 'direct'), ',') FROM imagestream.change
+	   WHERE stream = 'release' AND id > $last_change"),
+	'imagestream worker direct', 'those of the worker, recorded together, are its own');
 is(q1("SELECT count(DISTINCT status_generation) || ' ' || min(status_generation) FROM imagestream.image_stream_tags
 	WHERE stream = 'release' AND tag <> 'gone'"),
 	'1 ' . q1("SELECT generation FROM imagestream.image_streams WHERE name = 'release'"),
@@ -232,6 +242,8 @@ ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags W
 		'21', 60), 'with the set-based recording failing, each tag is recorded on its own');
 ok($node->log_contains(qr/could not record the import of 21 tags, together .*broken on purpose/, $log_offset),
 	'and the failure is logged');
+is(q1("SELECT string_agg(DISTINCT actor, ',') FROM imagestream.change WHERE stream = 'release' AND id > $last_change"),
+	'imagestream worker', 'and so are those recorded one by one');
 q1("DROP FUNCTION $apply_many;
 	ALTER FUNCTION imagestream._worker_apply_many_kept(bigint, bigint[], text[], imagestream._fetched[], bigint)
 	RENAME TO _worker_apply_many");
@@ -308,6 +320,8 @@ $evil->reset_log;
 q1("SELECT imagestream.tag('$ehost/servererror/app:1', 'wk/app:failing', scheduled => true, insecure => true)");
 ok(defined wait_for($node, "SELECT import_reason FROM imagestream.image_stream_tags WHERE tag = 'failing'", 'InternalError', 30),
 	'a failing tag gets its condition');
+is(q1("SELECT string_agg(DISTINCT actor, ',') FROM imagestream.change WHERE tag = 'failing' AND event = 'import_failed'"),
+	'imagestream worker', 'the worker\'s failure is its own change');
 my @attempts;
 ok(defined poll_until(60, sub { @attempts = requests_to(qr{/servererror/app/manifests/}); @attempts >= 4 }),
 	'a failing tag is tried again, three times');

@@ -699,7 +699,7 @@ for my $s (@secrets)
 # ---------------------------------------------------------------------------
 
 my %documented = map { $_ => 1 } qw(id at event namespace stream tag image previous_image
-  docker_image_reference generation reason message truncated);
+  docker_image_reference generation reason message actor via truncated);
 my @got;
 while ($payloads =~ /Asynchronous notification "imagestream" with payload "(.*?)" received/g)
 {
@@ -728,10 +728,10 @@ for my $p (@bravo)
 	$keys_of{ $p->{event} } = join(',', sort keys %$p);
 }
 is_deeply(\%keys_of, {
-	tag_updated => 'at,docker_image_reference,event,generation,id,image,namespace,stream,tag',
-	import_failed => 'at,docker_image_reference,event,generation,id,message,namespace,previous_image,reason,stream,tag',
-	tag_deleted => 'at,docker_image_reference,event,generation,id,namespace,previous_image,stream,tag',
-	stream_deleted => 'at,event,generation,id,namespace,stream',
+	tag_updated => 'actor,at,docker_image_reference,event,generation,id,image,namespace,stream,tag',
+	import_failed => 'actor,at,docker_image_reference,event,generation,id,message,namespace,previous_image,reason,stream,tag',
+	tag_deleted => 'actor,at,docker_image_reference,event,generation,id,namespace,previous_image,stream,tag',
+	stream_deleted => 'actor,at,event,generation,id,namespace,stream',
 }, 'notify: each event carries exactly the documented keys');
 is(scalar(grep { $_->{namespace} eq 'bravo' } @bravo), 4,
 	'notify: a role with no right receives the changes of bravo (documented, finding S12)');

@@ -76,7 +76,10 @@ sub rows
 	my ($db) = @_;
 	# events as each tag numbers them (0.1.0 numbered them across tags)
 	my %from = (history => '(SELECT tag_id, rank() OVER (PARTITION BY tag_id ORDER BY seq) AS seq, created,
-							 docker_image_reference, image, generation FROM imagestream.history)');
+							 docker_image_reference, image, generation FROM imagestream.history)',
+		# the columns of before (0.3.0 adds actor and via)
+		change => '(SELECT id, at, event, namespace, stream, tag, image, previous_image,
+							docker_image_reference, generation, reason, message FROM imagestream.change)');
 	return join("\n", map {
 		q1($db, "SELECT '$_ ' || count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')
 				 FROM " . ($from{$_} // "imagestream.$_") . " t")
@@ -119,6 +122,10 @@ for my $old (@released)
 	q1($data, q{SELECT imagestream.map_image('up/web:latest', imagestream.ref_with_digest('quay.io/org/web', imagestream.content_digest('4'::bytea)))});
 	is(q1($data, q{SELECT count(*) FROM imagestream.history('up/web:latest')}), '5',
 		"$old: and so does writing");
+	my ($changes_before) = $before =~ /^change (\d+) /m;
+	is(q1($data, qq{SELECT count(*) FILTER (WHERE actor IS NULL) || ' ' || count(*) FILTER (WHERE actor = quote_ident(current_user))
+		|| ' ' || count(via) FROM imagestream.change}),
+		"$changes_before 2 0", "$old: the changes of before have no actor, the new ones (latest, stable) their caller's");
 	is(q1($data, q{SET ROLE up_viewer; SELECT count(*) FROM imagestream.image_stream_tags WHERE namespace = 'up'}),
 		'3', "$old: a grant made before the update still gives its right");
 	is(q1($data, q{

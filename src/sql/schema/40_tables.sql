@@ -193,7 +193,12 @@ CREATE TABLE change (
 	docker_image_reference image_ref,
 	generation bigint,
 	reason text,
-	message text
+	message text,
+	-- who made the change, set by the server (src/change_actor.c): the
+	-- calling role, quoted as regrole writes it, or "imagestream worker"
+	actor text,
+	-- the route of a change made on a role's behalf; NULL for a direct call
+	via text CHECK (via IN ('policy', 'registry_event', 'promote', 'approve', 'trigger'))
 );
 CREATE INDEX change_namespace ON change (namespace, id);
 COMMENT ON TABLE change IS 'durable log of tag changes, also announced with NOTIFY';
