@@ -72,8 +72,9 @@ END $$;
 -- from_image's repository, in the order OpenShift imports them; or every
 -- importable tag of the stream (p_stream, NULL when it does not exist yet).
 -- A tag list the registry refused gives no jobs and its reason and message.
+-- The registry is asked with the credentials of p_namespace.
 CREATE OR REPLACE FUNCTION _import_jobs(p_stream imagestream.stream, p_destination text,
-	p_tag text, p_source image_ref, p_all_tags boolean, p_insecure boolean,
+	p_tag text, p_source image_ref, p_all_tags boolean, p_insecure boolean, p_namespace text,
 	OUT jobs jsonb, OUT reason text, OUT message text)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -98,7 +99,7 @@ BEGIN
 			RAISE EXCEPTION 'from_image must name a repository, not a tag or digest, to import all tags'
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		listed := imagestream._registry_tags(p_source, coalesce(p_insecure, false));
+		listed := imagestream._registry_tags(p_source, coalesce(p_insecure, false), p_namespace);
 		IF listed.status <> 'ok' THEN
 			reason := listed.reason;
 			message := listed.message;
@@ -118,9 +119,11 @@ BEGIN
 END $$;
 
 -- All tags: the first p_limit jobs' sources fetched together
--- (src/fetch_many.c), each with its tag's options, in the jobs' order.
-CREATE OR REPLACE FUNCTION _import_fetch_all(p_stream_id bigint, p_jobs jsonb, p_limit integer,
-	p_scheduled boolean, p_insecure boolean, p_mode import_mode, p_policy reference_policy)
+-- (src/fetch_many.c), each with its tag's options, in the jobs' order, with
+-- the credentials of p_namespace.
+CREATE OR REPLACE FUNCTION _import_fetch_all(p_namespace text, p_stream_id bigint, p_jobs jsonb,
+	p_limit integer, p_scheduled boolean, p_insecure boolean, p_mode import_mode,
+	p_policy reference_policy)
 RETURNS imagestream._fetched[] LANGUAGE plpgsql AS $$
 DECLARE
 	job jsonb;
@@ -143,7 +146,7 @@ BEGIN
 		arches := arches || ((o.t).annotations->>'importer.image.openshift.io/prefer-arch');
 	END LOOP;
 	RETURN ARRAY(SELECT f FROM imagestream._fetch_sources(srcs, insecures, preserves,
-														 knowns, oses, arches) f);
+														 knowns, oses, arches, p_namespace) f);
 END $$;
 
 CREATE OR REPLACE FUNCTION _api_import_image(destination text, from_image text DEFAULT NULL,
@@ -186,15 +189,15 @@ BEGIN
 	END IF;
 	-- no lock yet: the registry is asked before anything is locked
 	SELECT * INTO s FROM imagestream.stream x WHERE x.namespace = d.namespace AND x.name = d.stream;
-	planned := imagestream._import_jobs(s, destination, d.tag, source, v_all, insecure);
+	planned := imagestream._import_jobs(s, destination, d.tag, source, v_all, insecure, d.namespace);
 	IF planned.jobs IS NULL THEN
 		RETURN QUERY SELECT NULL::text, 'Failure', NULL::imagestream.image_digest,
 			NULL::imagestream.image_ref, planned.reason, planned.message;
 		RETURN;
 	END IF;
 	IF v_all THEN
-		fetched := imagestream._import_fetch_all(s.id, planned.jobs, limit_n, scheduled, insecure,
-												 import_mode, reference_policy);
+		fetched := imagestream._import_fetch_all(d.namespace, s.id, planned.jobs, limit_n, scheduled,
+												 insecure, import_mode, reference_policy);
 	END IF;
 
 	FOR job IN SELECT value FROM jsonb_array_elements(planned.jobs) LOOP
@@ -210,7 +213,7 @@ BEGIN
 				  ELSE imagestream._fetch_source((job->>'source')::imagestream.image_ref, o.insecure,
 					o.mode = 'PreserveOriginal', o.known,
 					(o.t).annotations->>'importer.image.openshift.io/prefer-os',
-					(o.t).annotations->>'importer.image.openshift.io/prefer-arch') END;
+					(o.t).annotations->>'importer.image.openshift.io/prefer-arch', d.namespace) END;
 		-- catalogued below, once the stream is locked (see prune)
 		r := imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, false);
 		IF r.status = 'Unchanged' THEN
