@@ -76,7 +76,9 @@ sub rows
 	my ($db) = @_;
 	# events as each tag numbers them (0.1.0 numbered them across tags)
 	my %from = (history => '(SELECT tag_id, rank() OVER (PARTITION BY tag_id ORDER BY seq) AS seq, created,
-							 docker_image_reference, image, generation FROM imagestream.history)');
+							 docker_image_reference, image, generation FROM imagestream.history)',
+		# (0.3.0 adds the namespace and the time set)
+		registry_credential => '(SELECT registry, username, secret FROM imagestream.registry_credential)');
 	return join("\n", map {
 		q1($db, "SELECT '$_ ' || count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')
 				 FROM " . ($from{$_} // "imagestream.$_") . " t")
@@ -112,6 +114,9 @@ for my $old (@released)
 	like($before, qr/^history 6 /m, "$old: the old version wrote history");
 	q1($data, 'ALTER EXTENSION imagestream UPDATE');
 	is(rows($data), $before, "$old: every table keeps its rows through the update");
+	is(q1($data, q{SELECT string_agg(registry || ' ' || coalesce(namespace, 'server-wide') || ' ' || username, ',')
+					FROM imagestream.registry_credentials}),
+		'quay.io server-wide robot', "$old: its registry credentials become server-wide ones");
 	is(q1($data, q{SELECT imagestream.resolve('up/web:stable')::text = imagestream.resolve('up/web:latest')::text}),
 		't', "$old: resolve works after the update");
 	q1($data, q{SELECT imagestream.map_image('up/web:latest', imagestream.ref_with_digest('quay.io/org/web', imagestream.content_digest('4'::bytea)))});
