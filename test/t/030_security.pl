@@ -139,7 +139,7 @@ q1("SELECT imagestream.grant_namespace('mal', 'editor', 'admin')");
 ($out, $err) = as_role('editor', "SELECT secret FROM imagestream.registry_credential");
 like($err, qr/permission denied/, 'grants: a namespace admin cannot read credentials either');
 ($out, $err) = as_role('mallory', "SELECT imagestream.set_registry_credentials('registry.example.com', 'x', 'y')");
-like($err, qr/permission denied to set registry credentials/, 'grants: nor set them');
+like($err, qr/permission denied to set server-wide registry credentials/, 'grants: nor set them');
 q1("SELECT imagestream.revoke_namespace('mal', 'editor')");
 
 # ---------------------------------------------------------------------------
