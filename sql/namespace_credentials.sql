@@ -51,6 +51,13 @@ SELECT pg_temp.sqlstate($$SELECT set_registry_credentials('not a registry!', 'a'
 SELECT pg_temp.sqlstate($$SELECT set_registry_credentials('nc.example', 'a', 'Ech0-s3cret', 'NC A')$$);
 SELECT pg_temp.sqlstate($$SELECT set_registry_credentials('nc.example', NULL, 'Ech0-s3cret', 'nca')$$);
 SELECT pg_temp.sqlstate($$SELECT set_registry_credentials('nc.example', 'a', 'Ech0-s3cret', 'ncb')$$);
+-- '' is no namespace: server-wide ones are not set that way
+SELECT pg_temp.sqlstate($$SELECT set_registry_credentials('nc.example', 'a', 'Ech0-s3cret', '')$$);
+-- what every import of the namespace holds in memory is bounded
+SELECT pg_temp.sqlstate($$SELECT set_registry_credentials('nc.example', 'a', repeat('s', 65537), 'nca')$$);
+SELECT pg_temp.sqlstate($$SELECT set_registry_credentials('nc.example', repeat('u', 1025), 's', 'nca')$$);
+SELECT pg_temp.sqlstate($$SELECT set_registry_credentials('nc.example/' || repeat('x', 1024), 'a', 's', 'nca')$$);
+SELECT pg_temp.sqlstate($$SELECT set_registry_credentials('nc.example', 'a-robot-2', repeat('s', 65536), 'nca')$$);
 RESET ROLE;
 
 -- an editor or viewer of the namespace may neither set, drop nor list them

@@ -69,27 +69,37 @@ by_namespace_and_name(const void *a, const void *b)
 "FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) " \
 "  WITH ORDINALITY AS k(host, name, ns, i) " \
 "CROSS JOIN LATERAL ("
-#define LOOKUP_MATCHES \
-"(r.registry OPERATOR(pg_catalog.=) k.host " \
-" OR pg_catalog.starts_with(k.name, r.registry OPERATOR(pg_catalog.||) '/'))"
 
-/* the namespace's longest match, else the server-wide longest match */
+/*
+ * The namespace's credentials stored for the longest prefix of
+ * host/repository at a "/" (host[:port], host/a, host/a/b, ..., not the
+ * whole name), else the server-wide ones.  The prefixes are probed in the
+ * primary key together with the namespace, so that a lookup reads the rows
+ * it may use and no others, however many credentials a namespace stores.
+ */
 static const char *const lookup_query =
 LOOKUP_HEAD
-"  SELECT r.namespace, r.registry, r.username, r.secret FROM imagestream.registry_credential r "
-"  WHERE r.namespace OPERATOR(pg_catalog.=) ANY (ARRAY[k.ns, ''::text]) AND " LOOKUP_MATCHES
+"  SELECT r.namespace, r.registry, r.username, r.secret "
+"  FROM imagestream.registry_credential r "
+"  WHERE r.namespace OPERATOR(pg_catalog.=) ANY (ARRAY[k.ns, ''::text]) "
+"    AND r.registry OPERATOR(pg_catalog.=) ANY (ARRAY("
+"      SELECT pg_catalog.array_to_string(s.parts[1:p.n], '/') "
+"      FROM pg_catalog.string_to_array(k.name, '/') AS s(parts), "
+"        pg_catalog.generate_series(1, pg_catalog.cardinality(s.parts) OPERATOR(pg_catalog.-) 1) AS p(n))) "
 "  ORDER BY r.namespace OPERATOR(pg_catalog.=) '', pg_catalog.length(r.registry) DESC LIMIT 1) c";
 
 /*
  * The table of 0.2.0, which the library meets between the server's restart
  * with it and ALTER EXTENSION UPDATE (doc/upgrading.md): server-wide
- * credentials only.  It goes with the first release whose previous release
- * has the namespace column.
+ * credentials only, the longest prefix as 0.2.0 found it.  It goes with the
+ * first release whose previous release has the namespace column.
  */
 static const char *const lookup_query_0_2_0 =
 LOOKUP_HEAD
 "  SELECT ''::text AS namespace, r.registry, r.username, r.secret "
-"  FROM imagestream.registry_credential r WHERE " LOOKUP_MATCHES
+"  FROM imagestream.registry_credential r "
+"  WHERE r.registry OPERATOR(pg_catalog.=) k.host "
+"     OR pg_catalog.starts_with(k.name, r.registry OPERATOR(pg_catalog.||) '/') "
 "  ORDER BY pg_catalog.length(r.registry) DESC LIMIT 1) c";
 
 /* (planned once per process: every import looks credentials up) */

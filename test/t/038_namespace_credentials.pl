@@ -194,6 +194,13 @@ is(import_as('alice', 'alpha/app:v2', 'alpha/app:v1'), 'Failure|Unauthorized',
 is(set_as('alice', $h, 'alpha-robot', $secret{alpha}, 'alpha'), '', 'alice sets the right one again');
 is(import_as('alice', 'alpha/app:v3', 'alpha/app:v1'), 'Success|', 'and alpha imports again');
 
+# the namespace's credentials of the longest prefix are used
+is(set_as('alice', "$h/alpha", 'alpha-robot', 'wr0ng-s3cret', 'alpha'), '',
+	'alice sets wrong credentials for the prefix alpha of the registry');
+is(import_as('alice', 'alpha/app:v4', 'alpha/app:v1'), 'Failure|Unauthorized',
+	'they, the longest prefix of alpha/app in alpha, are used');
+is(as_session('alice', "SELECT imagestream.drop_registry_credentials('$h/alpha', 'alpha')"), '', '(alice drops them)');
+
 # a dropped credential stops too: bravo falls back to the server-wide ones
 is(as_session('bob', "SELECT imagestream.drop_registry_credentials('$h', 'bravo')"), '', 'bob drops bravo\'s credentials');
 is(import_as('bob', 'bravo/app:v2', 'bravo/app:v1'), 'Failure|Unauthorized',

@@ -23,6 +23,9 @@ RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, ima
 BEGIN
 	-- rights first: a namespace the caller does not administer says nothing more
 	PERFORM imagestream._require_credentials_right(namespace, 'set');
+	IF octet_length(registry) > 1024 THEN
+		RAISE EXCEPTION 'invalid registry: longer than 1024 bytes' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	IF registry IS NULL OR registry !~ '^(\[[0-9A-Fa-f:]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)(:[0-9]+)?(/[a-z0-9._/-]*[a-z0-9])?$' THEN
 		RAISE EXCEPTION 'invalid registry "%"', registry
 			USING ERRCODE = 'invalid_parameter_value',
@@ -30,6 +33,12 @@ BEGIN
 	END IF;
 	IF username IS NULL OR secret IS NULL THEN
 		RAISE EXCEPTION 'username and secret are required' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	-- every import of the namespace holds them in memory (the worker too)
+	IF octet_length(username) > 1024 OR octet_length(secret) > 65536 THEN
+		RAISE EXCEPTION 'username or secret too long'
+			USING ERRCODE = 'invalid_parameter_value',
+				DETAIL = 'A username has at most 1 kB, a secret at most 64 kB.';
 	END IF;
 	INSERT INTO imagestream.registry_credential (registry, username, secret, namespace)
 	VALUES (registry, username, secret, coalesce(namespace, ''))
