@@ -114,6 +114,14 @@ registry_target(const ImageRefParts *ref, bool insecure, RegistryTarget *t)
 	t->budget = NULL;
 }
 
+bool
+registry_same_credentials(const RegistryCredentials *a, const RegistryCredentials *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a->identity, b->identity) == 0;
+}
+
 /*
  * Whether an insecure registry was found to answer only plain HTTP: it is
  * not tried over HTTPS again, so an unchanged check stays one request.

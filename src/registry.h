@@ -36,12 +36,23 @@ extern uint64 read_budget_left(const ReadBudget *b);
 /* "64 MB" for 65536 kB: a size setting as messages show it. */
 extern char *size_text(int kb);
 
-/* Stored credentials of a registry repository (credentials.c finds them). */
+/*
+ * Stored credentials of a registry repository (credentials.c finds them).
+ * identity says whose they are and which version: the namespace they belong
+ * to (or none: server-wide), the registry prefix they were stored for and a
+ * hash of username and secret, so that it changes with them.  What is
+ * obtained with them (tokens) is kept under it, for them alone.
+ */
 typedef struct RegistryCredentials
 {
 	char	   *username;
 	char	   *secret;
+	char	   *identity;
 } RegistryCredentials;
+
+/* Are a and b (either may be NULL: none) the same credentials? */
+extern bool registry_same_credentials(const RegistryCredentials *a,
+									  const RegistryCredentials *b);
 
 typedef struct RegistryTarget
 {
@@ -52,9 +63,10 @@ typedef struct RegistryTarget
 	bool		credentials;	/* stored credentials may be sent: TLS is
 								 * verified, or the superuser listed the
 								 * registry in insecure_registries */
-	const RegistryCredentials *stored;	/* of host/repository, or NULL: set
-										 * by the caller, sent only as auth.c
-										 * allows */
+	const RegistryCredentials *stored;	/* of host/repository for the
+										 * namespace the fetch is for, or
+										 * NULL: set by the caller, sent only
+										 * as auth.c allows */
 	ReadBudget *budget;			/* what its requests may read, or NULL */
 } RegistryTarget;
 

@@ -127,19 +127,23 @@ after_fetch(WorkerSchedule *s, const DueTag *d, const FetchResult *r, TimestampT
 	return true;
 }
 
+/* Each source gets the credentials of its tag's namespace. */
 static void
 chunk_credentials(void *arg)
 {
 	Chunk	   *c = arg;
+	const char **namespaces = palloc(sizeof(char *) * c->n);
 
-	credentials_attach_items(c->items, c->n);
+	for (int i = 0; i < c->n; i++)
+		namespaces[i] = c->tags[i]->namespace;
+	credentials_attach_items(c->items, namespaces, c->n);
 }
 
 /*
  * Starts the HEAD requests of a chunk, work[first .. first + n - 1]
- * (fetch_many_start), once the stored credentials of its registries are
- * looked up (once each); the registries found unreachable in the last
- * UNREACHABLE_REMEMBER_MS are not asked.
+ * (fetch_many_start), once the stored credentials of its sources are
+ * looked up (once per namespace and repository); the registries found
+ * unreachable in the last UNREACHABLE_REMEMBER_MS are not asked.
  */
 Chunk *
 chunk_start(ChunkPipeline *p, DueTag **work, int first, int n)

@@ -118,6 +118,7 @@ listings_read_due(RepositoryListings *l, MemoryContext loop_ctx, TimestampTz now
 			due[ndue].entry = e;
 			due[ndue].repository = MemoryContextStrdup(loop_ctx, repository);
 			due[ndue].insecure = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+			due[ndue].namespace = MemoryContextStrdup(loop_ctx, SPI_getvalue(tup, desc, 4));
 			ndue++;
 		}
 		else if (schedule_wake(&e->timing) < *next_due)
@@ -341,6 +342,7 @@ typedef struct Targets
 	DueRepository *due;
 	RegistryTarget *targets;
 	RegistryTarget **attach;
+	const char **namespaces;
 	int			n;
 } Targets;
 
@@ -355,8 +357,9 @@ build_targets(void *arg)
 
 		(void) fetch_target(ref, t->due[i].insecure, &t->targets[i]);
 		t->attach[i] = &t->targets[i];
+		t->namespaces[i] = t->due[i].namespace;
 	}
-	credentials_attach(t->attach, t->n);
+	credentials_attach(t->attach, t->namespaces, t->n);
 }
 
 bool
@@ -364,7 +367,7 @@ listings_run(WorkerSchedule *schedule, ChunkPipeline *pipeline, DueRepository *d
 			 TimestampTz until)
 {
 	Targets		t = {due, palloc0(sizeof(RegistryTarget) * Max(n, 1)),
-	palloc(sizeof(RegistryTarget *) * Max(n, 1)), n};
+		palloc(sizeof(RegistryTarget *) * Max(n, 1)), palloc(sizeof(char *) * Max(n, 1)), n};
 	bool	   *ended = palloc0(sizeof(bool) * Max(n, 1));
 	MemoryContext page_ctx;
 	bool		added = false;

@@ -35,6 +35,7 @@ typedef struct DueRepository
 	RepositorySchedule *entry;
 	char	   *repository;
 	bool		insecure;
+	char	   *namespace;		/* whose credentials list it */
 } DueRepository;
 
 /* The worker's repositories, by stream id; the loop keeps them. */

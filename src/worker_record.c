@@ -165,7 +165,7 @@ read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *sche
 				turn->turn = hash_get_num_entries(turns) - 1;
 				turn->ranks[0] = turn->ranks[1] = 0;
 			}
-			pfree(ns);
+			d->namespace = ns;
 			fair_place(d, turn);
 			Assert(ndue < SPI_processed);
 			due[ndue++] = d;

@@ -10,7 +10,8 @@
 #
 # RegistryTest->available(%start_opts) -> (1) or (0, reason): for skip_all.
 # RegistryTest->start(%opts): tls, auth (none|htpasswd|token), users
-#   ({name => password} or, for token, {name => {password, actions}}),
+#   ({name => password} or, for token, {name => {password, actions,
+#   repositories (fnmatch patterns)}}),
 #   push_user, anonymous_pull (token), service, issuer, token_expires_in,
 #   timeout (10 s to answer /v2/), max_lifetime (900 s), log_level (warn),
 #   accesslog (1), config (extra registry config, merged one level), port.
@@ -557,7 +558,8 @@ sub set_credentials
 	return;
 }
 
-# Token issuer counters: {requests, tokens, failures, denied, by_user, scopes}.
+# Token issuer counters: {requests, tokens, failures, denied, by_user, scopes,
+# granted ({user => {repository => tokens that gave it actions there}})}.
 sub token_stats
 {
 	my ($self) = @_;

@@ -79,7 +79,9 @@ sub rows
 							 docker_image_reference, image, generation FROM imagestream.history)',
 		# the columns of before (0.3.0 adds actor and via)
 		change => '(SELECT id, at, event, namespace, stream, tag, image, previous_image,
-							docker_image_reference, generation, reason, message FROM imagestream.change)');
+							docker_image_reference, generation, reason, message FROM imagestream.change)',
+		# (0.3.0 adds the namespace and the time set)
+		registry_credential => '(SELECT registry, username, secret FROM imagestream.registry_credential)');
 	return join("\n", map {
 		q1($db, "SELECT '$_ ' || count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')
 				 FROM " . ($from{$_} // "imagestream.$_") . " t")
@@ -117,6 +119,9 @@ for my $old (@released)
 	like($before, qr/^history 6 /m, "$old: the old version wrote history");
 	q1($data, 'ALTER EXTENSION imagestream UPDATE');
 	is(rows($data), $before, "$old: every table keeps its rows through the update");
+	is(q1($data, q{SELECT string_agg(registry || ' ' || coalesce(namespace, 'server-wide') || ' ' || username, ',')
+					FROM imagestream.registry_credentials}),
+		'quay.io server-wide robot', "$old: its registry credentials become server-wide ones");
 	is(q1($data, q{SELECT imagestream.resolve('up/web:stable')::text = imagestream.resolve('up/web:latest')::text}),
 		't', "$old: resolve works after the update");
 	q1($data, q{SELECT imagestream.map_image('up/web:latest', imagestream.ref_with_digest('quay.io/org/web', imagestream.content_digest('4'::bytea)))});

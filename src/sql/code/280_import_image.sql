@@ -119,9 +119,10 @@ END $$;
 -- and the tags new in the stream's repository (285_repository_import.sql).
 -- Of all tags, those past max_bulk_import are marked skipped and come
 -- last; repository is the repository listed.  A tag list the registry
--- refused gives no jobs and its reason and message.
+-- refused gives no jobs and its reason and message.  The registry is asked
+-- with the credentials of p_namespace.
 CREATE OR REPLACE FUNCTION _import_jobs(p_stream imagestream.stream, p_destination text,
-	p_tag text, p_source image_ref, p_all_tags boolean, p_insecure boolean,
+	p_tag text, p_source image_ref, p_all_tags boolean, p_insecure boolean, p_namespace text,
 	OUT jobs jsonb, OUT reason text, OUT message text, OUT repository image_ref)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -140,7 +141,7 @@ BEGIN
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
 		repository := p_source;
-		listed := imagestream._registry_tags(p_source, coalesce(p_insecure, false));
+		listed := imagestream._registry_tags(p_source, coalesce(p_insecure, false), p_namespace);
 		IF listed.status <> 'ok' THEN
 			reason := listed.reason;
 			message := listed.message;
@@ -167,8 +168,9 @@ BEGIN
 END $$;
 
 -- All tags: the sources of the jobs not skipped (the first ones) fetched
--- together (src/fetch_many.c), each with its tag's options, in the jobs' order.
-CREATE OR REPLACE FUNCTION _import_fetch_all(p_stream_id bigint, p_jobs jsonb,
+-- together (src/fetch_many.c), each with its tag's options, in the jobs'
+-- order, with the credentials of p_namespace.
+CREATE OR REPLACE FUNCTION _import_fetch_all(p_namespace text, p_stream_id bigint, p_jobs jsonb,
 	p_scheduled boolean, p_insecure boolean, p_mode import_mode, p_policy reference_policy)
 RETURNS imagestream._fetched[] LANGUAGE plpgsql AS $$
 DECLARE
@@ -192,7 +194,7 @@ BEGIN
 		arches := arches || ((o.t).annotations->>'importer.image.openshift.io/prefer-arch');
 	END LOOP;
 	RETURN ARRAY(SELECT f FROM imagestream._fetch_sources(srcs, insecures, preserves,
-														 knowns, oses, arches) f);
+														 knowns, oses, arches, p_namespace) f);
 END $$;
 
 -- What a dry run reports of the image an import would record (the row's
@@ -298,7 +300,7 @@ BEGIN
 	ELSIF s.id IS NOT NULL AND NOT v_all THEN
 		PERFORM imagestream._import_tag_check(s, destination, d.tag, source, v_confirm);
 	END IF;
-	planned := imagestream._import_jobs(s, destination, d.tag, source, v_all, insecure);
+	planned := imagestream._import_jobs(s, destination, d.tag, source, v_all, insecure, d.namespace);
 	IF planned.jobs IS NULL THEN
 		IF NOT coalesce(dry_run, false) THEN
 			PERFORM imagestream._repository_listed(s.id, planned.repository, planned.reason,
@@ -309,7 +311,7 @@ BEGIN
 		RETURN;
 	END IF;
 	IF v_all THEN
-		fetched := imagestream._import_fetch_all(s.id, planned.jobs, scheduled, insecure,
+		fetched := imagestream._import_fetch_all(d.namespace, s.id, planned.jobs, scheduled, insecure,
 												 import_mode, reference_policy);
 	END IF;
 
@@ -326,7 +328,7 @@ BEGIN
 				  ELSE imagestream._fetch_source((job->>'source')::imagestream.image_ref, o.insecure,
 					o.mode = 'PreserveOriginal', o.known,
 					(o.t).annotations->>'importer.image.openshift.io/prefer-os',
-					(o.t).annotations->>'importer.image.openshift.io/prefer-arch') END;
+					(o.t).annotations->>'importer.image.openshift.io/prefer-arch', d.namespace) END;
 		-- catalogued below, once the stream is locked (see prune)
 		r := imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, false);
 		IF r.status = 'Unchanged' THEN

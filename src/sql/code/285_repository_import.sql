@@ -39,7 +39,8 @@ BEGIN
 		RETURN;
 	END IF;
 	repository := r.repository;
-	listed := imagestream._registry_tags(r.repository, coalesce(p_insecure, false) OR r.insecure);
+	listed := imagestream._registry_tags(r.repository, coalesce(p_insecure, false) OR r.insecure,
+										p_stream.namespace);
 	IF listed.status <> 'ok' THEN
 		reason := listed.reason;
 		message := listed.message;
@@ -138,12 +139,14 @@ END $$;
 
 -- The worker's side (src/worker_listing.c), whose calls run under its
 -- search_path (pg_catalog): they pin their own.  The scheduled
--- repositories, whose due times the worker keeps.
+-- repositories, whose due times the worker keeps, listed with the
+-- credentials of their stream's namespace.
 CREATE OR REPLACE FUNCTION _due_repositories() RETURNS TABLE(stream_id bigint, repository text,
-	insecure boolean)
+	insecure boolean, namespace text)
 LANGUAGE sql STABLE AS $$
-	SELECT r.stream_id, r.repository::text, r.insecure
-	FROM imagestream.stream_repository r WHERE r.scheduled
+	SELECT r.stream_id, r.repository::text, r.insecure, s.namespace
+	FROM imagestream.stream_repository r JOIN imagestream.stream s ON s.id = r.stream_id
+	WHERE r.scheduled
 $$;
 
 -- One page of a scheduled repository's tag list (p_last: the listing's

@@ -204,3 +204,29 @@ CREATE OR REPLACE VIEW namespace_grants AS
 SELECT g.namespace COLLATE "C" AS namespace, g.grantee, g.level
 FROM imagestream._view_namespace_grants() g;
 COMMENT ON VIEW namespace_grants IS 'the grants of the namespaces the caller administers';
+
+-- Registry credentials without their secret: those of the namespaces the
+-- caller administers; the privileged also see the server-wide ones
+-- (namespace NULL).
+CREATE OR REPLACE FUNCTION _api__view_registry_credentials() RETURNS TABLE(registry text,
+	namespace text, username text, updated_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	ns text[] COLLATE "C" := imagestream._granted_namespaces('admin');
+BEGIN
+	RETURN QUERY
+		SELECT c.registry, nullif(c.namespace, ''), c.username, c.updated_at
+		FROM imagestream.registry_credential c
+		WHERE ns IS NULL OR c.namespace = ANY (ns);
+END $$;
+
+CREATE OR REPLACE FUNCTION _view_registry_credentials() RETURNS TABLE(registry text,
+	namespace text, username text, updated_at timestamptz)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+
+CREATE OR REPLACE VIEW registry_credentials AS
+SELECT c.registry COLLATE "C" AS registry, c.namespace COLLATE "C" AS namespace, c.username,
+	c.updated_at
+FROM imagestream._view_registry_credentials() c;
+COMMENT ON VIEW registry_credentials IS 'registry pull credentials, without their secret, of the namespaces the caller administers';

@@ -11,7 +11,7 @@
 DO $$
 DECLARE
 	public_views text[] := ARRAY['image_streams', 'image_stream_tags', 'images', 'history',
-								 'namespace_grants', 'worker_status'];
+								 'namespace_grants', 'worker_status', 'registry_credentials'];
 	r record;
 BEGIN
 	IF (SELECT n.nspacl IS NULL FROM pg_namespace n WHERE n.nspname = 'imagestream') THEN
@@ -54,7 +54,7 @@ BEGIN
 									 '_pull_spec', '_pull_spec_of', '_local_repository', '_worker_status',
 									 '_view_image_streams',
 									 '_view_image_stream_tags', '_view_images', '_view_history',
-									 '_view_namespace_grants')
+									 '_view_namespace_grants', '_view_registry_credentials')
 	LOOP
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 	END LOOP;
