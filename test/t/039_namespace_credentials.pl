@@ -110,7 +110,7 @@ sub import_as
 {
 	my ($role, $dest, $src) = @_;
 	return as_session($role, "SELECT status || '|' || coalesce(reason, '')
-		FROM imagestream.import_image('$dest', '$h/$src', insecure => true)");
+		FROM imagestream.import_image('$dest', '$h/$src', insecure => true, confirm => true)");
 }
 
 sub set_as
