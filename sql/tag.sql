@@ -12,16 +12,17 @@ FROM image_stream_tags WHERE namespace = 'tg' ORDER BY stream, tag;
 SELECT tag('quay.io/org/app:1.0', 'tg/app:v1');
 SELECT generation FROM image_streams WHERE namespace = 'tg';
 SELECT * FROM pg_temp.tags;
--- a plain name and a Docker Hub name are container images too
-SELECT tag('nginx:1.25', 'tg/app:nginx');
-SELECT tag('bitnami/redis:7', 'tg/app:redis', scheduled => true, insecure => true,
-	reference_policy => 'Local', import_mode => 'PreserveOriginal');
+-- Docker Hub images are named with their registry, or with the kind given
+SELECT tag('docker.io/library/nginx:1.25', 'tg/app:nginx');
+SELECT tag('bitnami/redis:7', 'tg/app:redis', source_kind => 'DockerImage', scheduled => true,
+	insecure => true, reference_policy => 'Local', import_mode => 'PreserveOriginal');
 SELECT * FROM pg_temp.tags;
 
--- the same spec again changes nothing; a new source moves both generations;
--- flags alone move only the stream's
+-- the same source again requests a fresh import (OpenShift's generation
+-- reset): both generations move, by one, with or without new flags; so does
+-- a new source
 SELECT tag('quay.io/org/app:1.0', 'tg/app:v1');
-SELECT generation FROM image_streams WHERE namespace = 'tg';
+SELECT generation, (SELECT spec_gen FROM pg_temp.tags WHERE tag = 'v1') FROM image_streams WHERE namespace = 'tg';
 SELECT tag('quay.io/org/app:1.1', 'tg/app:v1');
 SELECT generation FROM image_streams WHERE namespace = 'tg';
 SELECT tag('quay.io/org/app:1.1', 'tg/app:v1', scheduled => true);
@@ -42,7 +43,8 @@ SELECT tag('app:latest', 'tg/app:copy');
 SELECT * FROM pg_temp.tags WHERE tag = 'copy';
 SELECT tag('tg/app:latest', 'tg/other:copy');
 SELECT from_kind, from_ref, digest_hex(image) FROM image_stream_tags WHERE namespace = 'tg' AND stream = 'other';
--- a source tag without image cannot be copied (P0002); a missing one neither
+-- a source tag without image cannot be copied (P0002); a missing tag or
+-- stream is 42704
 SELECT tag('app:v1', 'tg/app:nothing');
 SELECT pg_temp.sqlstate($$SELECT tag('app:v1', 'tg/app:nothing')$$);
 SELECT pg_temp.sqlstate($$SELECT tag('app:nope', 'tg/app:nothing', source_kind => 'ImageStreamTag')$$);

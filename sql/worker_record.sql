@@ -68,7 +68,8 @@ events AS (
 		rank() OVER (PARTITION BY h.tag_id ORDER BY h.seq) AS n
 	FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id),
 changes AS (
-	SELECT namespace, event, tag, image, previous_image, docker_image_reference, generation, reason, message
+	SELECT namespace, event, tag, image, previous_image, docker_image_reference, generation, reason, message,
+		actor, via
 	FROM imagestream.change WHERE namespace IN ('wa', 'wb'))
 SELECT 'tags' AS what, count(*) FROM (
 	SELECT (t.*)::text FROM tags t WHERE namespace = 'wa'
@@ -79,8 +80,8 @@ SELECT 'history', count(*) FROM (
 	EXCEPT SELECT name, created, docker_image_reference, image, generation, n FROM events WHERE namespace = 'wb') d
 UNION ALL
 SELECT 'changes', count(*) FROM (
-	SELECT event, tag, image, previous_image, docker_image_reference, generation, reason, message FROM changes WHERE namespace = 'wa'
-	EXCEPT ALL SELECT event, tag, image, previous_image, docker_image_reference, generation, reason, message FROM changes WHERE namespace = 'wb') d
+	SELECT event, tag, image, previous_image, docker_image_reference, generation, reason, message, actor, via FROM changes WHERE namespace = 'wa'
+	EXCEPT ALL SELECT event, tag, image, previous_image, docker_image_reference, generation, reason, message, actor, via FROM changes WHERE namespace = 'wb') d
 UNION ALL
 SELECT 'changes (wb - wa)', (SELECT count(*) FILTER (WHERE namespace = 'wb') - count(*) FILTER (WHERE namespace = 'wa') FROM changes)
 UNION ALL
@@ -150,7 +151,13 @@ BEGIN
 		alone := alone + 1;
 	END LOOP;
 END $$;
+-- a tag without spec, its image pushed (map_image), gets a Local spec: its
+-- policy change is logged (_record_imports leaves it to _record_import)
+SELECT count(map_image(ns || '/app:t19', ref_with_digest('reg.local:5000/org/app', content_digest('one'::bytea))))
+FROM (VALUES ('ria'), ('rib')) v(ns);
 SELECT pg_temp.record('one', 20, 3, 'Legacy', 'Local');		-- new tags
+SELECT namespace, count(*) AS policy_changes FROM change
+WHERE namespace IN ('ria', 'rib') AND tag = 't19' AND image = previous_image GROUP BY namespace ORDER BY namespace;
 SELECT count(tag(ns || '/app:t5', ns || '/app:f5', alias => true))
 FROM (VALUES ('ria'), ('rib')) v(ns);
 SELECT pg_temp.record('one', 30, 3, 'Legacy', 'Source');	-- ten more; the rest unchanged
@@ -176,8 +183,8 @@ SELECT count(*) AS differences FROM (
 		rank() OVER (PARTITION BY h.tag_id ORDER BY h.seq)
 	FROM imagestream.history h JOIN imagestream.tag t ON t.id = h.tag_id WHERE t.namespace = 'rib') d;
 SELECT count(*) AS differences FROM (
-	SELECT event, tag, image, previous_image, docker_image_reference, generation FROM change WHERE namespace = 'ria'
-	EXCEPT ALL SELECT event, tag, image, previous_image, docker_image_reference, generation FROM change WHERE namespace = 'rib') d;
+	SELECT event, tag, image, previous_image, docker_image_reference, generation, actor, via FROM change WHERE namespace = 'ria'
+	EXCEPT ALL SELECT event, tag, image, previous_image, docker_image_reference, generation, actor, via FROM change WHERE namespace = 'rib') d;
 SELECT namespace, generation, (SELECT count(*) FROM change c WHERE c.namespace = s.namespace) AS changes,
 	(SELECT count(*) FROM imagestream.tag t WHERE t.stream_id = s.id AND t.scheduled) AS scheduled,
 	(SELECT count(*) FROM imagestream.tag t WHERE t.stream_id = s.id AND t.reference_policy = 'Local') AS local

@@ -24,6 +24,11 @@
  * registry is answered anonymously (RegistryTarget.credentials), and its
  * tokens are cached apart, so that no value obtained with the credentials
  * is sent on its requests.
+ *
+ * Credentials belong to a namespace, or are server-wide; the caller hands
+ * down those of the namespace the fetch is for.  What is obtained with them
+ * is kept under their identity (cache_key), never under the repository
+ * alone, so that one namespace's token is never sent for another's import.
  */
 #include "postgres.h"
 
@@ -95,13 +100,21 @@ fetch_token(const Challenge *ch, const char *basic, bool verify_tls, int *second
 }
 
 /*
- * The key of a target's Authorization value among its host's: host/repository,
- * set apart when anonymous.
+ * The key of a target's Authorization value among its host's:
+ * host/repository and the identity of the stored credentials it sends (a
+ * namespace's, or the server-wide ones, of a version: registry.h), or
+ * anonymous, set apart again when over a connection that is not verified.
+ * So a value obtained with one namespace's credentials serves their
+ * imports alone, and no longer once they change or are dropped; a
+ * namespace with credentials never takes an anonymous value, nor one
+ * without them a value obtained with credentials.
  */
 static char *
 cache_key(const RegistryTarget *t)
 {
-	return psprintf("%s/%s%s", t->host, t->repository, t->credentials ? "" : " anonymous");
+	if (t->stored && t->credentials)
+		return psprintf("%s/%s %s", t->host, t->repository, t->stored->identity);
+	return psprintf("%s/%s anonymous%s", t->host, t->repository, t->credentials ? "" : " unverified");
 }
 
 static const char *

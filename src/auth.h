@@ -1,7 +1,8 @@
 /*
  * auth.h
  *		Registry authentication: anonymous, Basic, and the Bearer token flow
- *		with tokens cached per registry repository until they expire.
+ *		with tokens cached per registry repository and credentials (a
+ *		namespace's, the server-wide ones, or none) until they expire.
  */
 #ifndef IMAGESTREAM_AUTH_H
 #define IMAGESTREAM_AUTH_H

@@ -202,11 +202,21 @@ fetch_into(const RegistryTarget *t, const char *reference, bool preserve, const 
 	}
 	else
 	{
-		/* Legacy: the tag's annotations, then the setting, then linux/amd64 */
-		const char *want_os = prefer_os ? prefer_os : os ? os : "linux";
-		const char *want_arch = prefer_arch ? prefer_arch : arch ? arch : "amd64";
-		ManifestChild *c = manifest_choose_child(&m, want_os, want_arch,
-												 prefer_arch ? NULL : variant);
+		/*
+		 * Legacy: the tag's annotations (the half of the platform they leave
+		 * out from the setting; an empty one prefers nothing, as in
+		 * OpenShift), then the setting, then linux/amd64, then the first
+		 */
+		bool		by_os = prefer_os && prefer_os[0] != '\0';
+		bool		by_arch = prefer_arch && prefer_arch[0] != '\0';
+		ManifestChild *c = NULL;
+
+		if (by_os || by_arch)
+			c = manifest_find_child(&m, by_os ? prefer_os : os ? os : "linux",
+									by_arch ? prefer_arch : arch ? arch : "amd64",
+									by_arch ? NULL : variant);
+		if (c == NULL)
+			c = manifest_choose_child(&m, os ? os : "linux", arch ? arch : "amd64", variant);
 
 		if (!fetch_child(t, c, r))
 			return;

@@ -43,6 +43,9 @@ typedef struct FetchResult
  * reads no more than the target's budget, or imagestream.max_import_size
  * when it has none; a PreserveOriginal import reads each child of an index
  * once, and no more than imagestream.max_index_children of them.
+ * prefer_os and prefer_arch (NULL or empty: no preference) are the tag's
+ * importer annotations: in Legacy mode they choose the child of an index
+ * before imagestream.preferred_platform.
  */
 extern void fetch_source(const RegistryTarget *target, const char *reference, bool preserve,
 						 const Digest *known, const char *prefer_os, const char *prefer_arch,

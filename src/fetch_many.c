@@ -29,6 +29,11 @@ typedef struct Group
 	FetchResult result;
 } Group;
 
+/*
+ * Can a's fetch serve b?  Only with the same credentials: a fetch sends
+ * those of its first source, and sources of two namespaces with their own
+ * credentials never share one's Authorization.
+ */
 static bool
 same_fetch(const FetchItem *a, const FetchItem *b)
 {
@@ -37,6 +42,7 @@ same_fetch(const FetchItem *a, const FetchItem *b)
 		strcmp(a->target.repository, b->target.repository) == 0 &&
 		a->target.insecure == b->target.insecure &&
 		a->target.credentials == b->target.credentials &&
+		registry_same_credentials(a->target.stored, b->target.stored) &&
 		strcmp(a->prefer_os ? a->prefer_os : "", b->prefer_os ? b->prefer_os : "") == 0 &&
 		strcmp(a->prefer_arch ? a->prefer_arch : "", b->prefer_arch ? b->prefer_arch : "") == 0;
 }

@@ -10,7 +10,8 @@
 
 /*
  * One source of fetch_many, and what came of it.  target.stored is the
- * caller's to set (credentials.h).
+ * caller's to set (credentials.h): the credentials of the namespace the
+ * source is fetched for.
  */
 typedef struct FetchItem
 {

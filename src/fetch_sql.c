@@ -39,6 +39,17 @@ optional_text(FunctionCallInfo fcinfo, int arg)
 	return PG_ARGISNULL(arg) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(arg));
 }
 
+/*
+ * The namespace whose credentials a fetch sends: the argument arg, or NULL
+ * (server-wide ones only) when it is NULL or absent, as when the SQL objects
+ * of 0.2.0 call (doc/upgrading.md).
+ */
+static const char *
+namespace_arg(FunctionCallInfo fcinfo, int arg)
+{
+	return PG_NARGS() > arg ? optional_text(fcinfo, arg) : NULL;
+}
+
 char *
 fetch_target(Datum ref, bool insecure, RegistryTarget *t)
 {
@@ -144,10 +155,11 @@ optional_bool(FunctionCallInfo fcinfo, int arg)
 }
 
 /*
- * _fetch_source(ref, insecure, preserve, known, prefer_os, prefer_arch) ->
- * (status, reason, message, retry_after, image, source_digest, digests,
- * media_types, manifests, configs).  Not STRICT: known and the preferred
- * platform may be NULL; a NULL ref fetches nothing and gives NULL.
+ * _fetch_source(ref, insecure, preserve, known, prefer_os, prefer_arch,
+ * namespace) -> (status, reason, message, retry_after, image, source_digest,
+ * digests, media_types, manifests, configs).  Not STRICT: known, the
+ * preferred platform and the namespace may be NULL; a NULL ref fetches
+ * nothing and gives NULL.
  */
 PG_FUNCTION_INFO_V1(imagestream_fetch_source);
 Datum
@@ -155,6 +167,7 @@ imagestream_fetch_source(PG_FUNCTION_ARGS)
 {
 	RegistryTarget t;
 	RegistryTarget *targets[1] = {&t};
+	const char *namespaces[1] = {namespace_arg(fcinfo, 6)};
 	FetchResult r;
 	Digest		known;
 	char	   *reference;
@@ -163,7 +176,7 @@ imagestream_fetch_source(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	reference = fetch_target(PG_GETARG_DATUM(0), optional_bool(fcinfo, 1), &t);
-	credentials_attach(targets, 1);
+	credentials_attach(targets, namespaces, 1);
 	if (!PG_ARGISNULL(3))
 		datum_get_digest(PG_GETARG_DATUM(3), &known);
 	fetch_source(&t, reference, optional_bool(fcinfo, 2), PG_ARGISNULL(3) ? NULL : &known,
@@ -201,9 +214,9 @@ array_arg(FunctionCallInfo fcinfo, int arg, Oid elemtype, int n, bool **elem_nul
 }
 
 /*
- * _fetch_sources(refs, insecure, preserve, known, prefer_os, prefer_arch):
- * _fetch_source for many sources at once (fetch_many), one row per source
- * in the order of refs.
+ * _fetch_sources(refs, insecure, preserve, known, prefer_os, prefer_arch,
+ * namespace): _fetch_source for many sources at once (fetch_many), all for
+ * one namespace, one row per source in the order of refs.
  */
 PG_FUNCTION_INFO_V1(imagestream_fetch_sources);
 Datum
@@ -226,6 +239,8 @@ imagestream_fetch_sources(PG_FUNCTION_ARGS)
 	Oid			digest_type;
 	int			n;
 	FetchItem  *items;
+	const char *ns;
+	const char **namespaces;
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (PG_ARGISNULL(0))
@@ -241,8 +256,11 @@ imagestream_fetch_sources(PG_FUNCTION_ARGS)
 	arch = array_arg(fcinfo, 5, TEXTOID, n, &arch_nulls);
 
 	items = palloc0(sizeof(FetchItem) * Max(n, 1));
+	ns = namespace_arg(fcinfo, 6);
+	namespaces = palloc(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
+		namespaces[i] = ns;
 		if (ref_nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -256,7 +274,7 @@ imagestream_fetch_sources(PG_FUNCTION_ARGS)
 		items[i].prefer_os = os_nulls[i] ? NULL : TextDatumGetCString(os[i]);
 		items[i].prefer_arch = arch_nulls[i] ? NULL : TextDatumGetCString(arch[i]);
 	}
-	credentials_attach_items(items, n);
+	credentials_attach_items(items, namespaces, n);
 	fetch_many(items, n, imagestream_max_concurrent_requests, imagestream_max_requests_per_registry);
 	for (int i = 0; i < n; i++)
 	{
@@ -278,6 +296,7 @@ registry_tags_datum(FunctionCallInfo fcinfo, bool as_page)
 {
 	RegistryTarget t;
 	RegistryTarget *targets[1] = {&t};
+	const char *namespaces[1] = {namespace_arg(fcinfo, 2)};
 	RegistryFailure f;
 	List	   *tags;
 	TupleDesc	desc;
@@ -286,7 +305,7 @@ registry_tags_datum(FunctionCallInfo fcinfo, bool as_page)
 	bool		ok;
 
 	(void) fetch_target(PG_GETARG_DATUM(0), PG_GETARG_BOOL(1), &t);
-	credentials_attach(targets, 1);
+	credentials_attach(targets, namespaces, 1);
 	ok = registry_get_tags(&t, &tags, &f);
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -330,11 +349,16 @@ registry_tags_datum(FunctionCallInfo fcinfo, bool as_page)
 	return HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls));
 }
 
-/* _registry_tags(ref, insecure) -> (status, reason, message, tags text[]) */
+/*
+ * _registry_tags(ref, insecure, namespace) -> (status, reason, message, tags
+ * text[]); NULL for a NULL ref or insecure.
+ */
 PG_FUNCTION_INFO_V1(imagestream_registry_tags);
 Datum
 imagestream_registry_tags(PG_FUNCTION_ARGS)
 {
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
 	PG_RETURN_DATUM(registry_tags_datum(fcinfo, false));
 }
 

@@ -315,8 +315,9 @@ manifest_read(const char *body, size_t len, const char *content_type, Manifest *
 	return true;
 }
 
-static ManifestChild *
-find_child(const Manifest *m, const char *os, const char *architecture, const char *variant)
+ManifestChild *
+manifest_find_child(const Manifest *m, const char *os, const char *architecture,
+					const char *variant)
 {
 	ListCell   *lc;
 
@@ -336,9 +337,9 @@ ManifestChild *
 manifest_choose_child(const Manifest *m, const char *os, const char *architecture,
 					  const char *variant)
 {
-	ManifestChild *c = find_child(m, os, architecture, variant);
+	ManifestChild *c = manifest_find_child(m, os, architecture, variant);
 
 	if (c == NULL)
-		c = find_child(m, "linux", "amd64", NULL);
+		c = manifest_find_child(m, "linux", "amd64", NULL);
 	return c ? c : linitial(m->children);
 }

@@ -73,6 +73,13 @@ extern bool manifest_read(const char *body, size_t len, const char *content_type
 						  Manifest *out, const char **reason, char **message);
 
 /*
+ * The first child of an index for os/architecture (and variant, when given
+ * and not empty), or NULL.
+ */
+extern ManifestChild *manifest_find_child(const Manifest *m, const char *os,
+										  const char *architecture, const char *variant);
+
+/*
  * The child of an index for Legacy import: the preferred os/architecture
  * (variant when given), then linux/amd64, then the first.
  */

@@ -29,8 +29,6 @@
 #include "registry_hosts.h"
 #include "settings.h"
 
-#define TAG_PAGES_MAX 1000
-
 static void
 fail(RegistryFailure *o, const char *reason, const char *fmt,...) pg_attribute_printf(3, 4);
 
@@ -63,6 +61,13 @@ read_budget_start(ReadBudget *b, int limit_kb, const char *setting)
 	b->start = http_bytes_received;
 	b->limit_kb = limit_kb;
 	b->setting = setting;
+}
+
+void
+read_budget_resume(ReadBudget *b, int limit_kb, const char *setting, uint64 already_read)
+{
+	read_budget_start(b, limit_kb, setting);
+	b->start -= Min(already_read, b->start);
 }
 
 uint64
@@ -107,6 +112,14 @@ registry_target(const ImageRefParts *ref, bool insecure, RegistryTarget *t)
 	t->credentials = !t->insecure || listed_insecure;
 	t->stored = NULL;
 	t->budget = NULL;
+}
+
+bool
+registry_same_credentials(const RegistryCredentials *a, const RegistryCredentials *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a->identity, b->identity) == 0;
 }
 
 /*
@@ -609,7 +622,8 @@ registry_get_blob(const RegistryTarget *t, const Digest *d, RegistryBody *out, R
 /*
  * One page of the tag list, at url (NULL: the first): its tags appended to
  * *tags in context out, and the URL of the next page, if any, in *next
- * (in out).
+ * (in out).  Names that are not tags are left out: a registry cannot make
+ * an import fail, or create a tag, with one.
  */
 static bool
 tag_list_page(const RegistryTarget *t, const char *url, List **tags, char **next,
@@ -617,6 +631,8 @@ tag_list_page(const RegistryTarget *t, const char *url, List **tags, char **next
 {
 	HttpResponse resp;
 	char		link[2048];
+	List	   *page = NIL;
+	ListCell   *lc;
 
 	*next = NULL;
 	if (!registry_request(t, "tags/list?n=1000", url, "GET", "application/json",
@@ -639,11 +655,24 @@ tag_list_page(const RegistryTarget *t, const char *url, List **tags, char **next
 			 t->repository, JSON_MAX_DEPTH);
 		return false;
 	}
-	if (!json_top_array(resp.body, resp.body_len, "tags", out, tags))
+	if (!json_top_array(resp.body, resp.body_len, "tags", CurrentMemoryContext, &page))
 	{
 		fail(f, "InternalError", "Registry %s sent a tag list page of %s that is not a JSON object.",
 			 t->api_host, t->repository);
 		return false;
+	}
+	foreach(lc, page)
+	{
+		const char *name = lfirst(lc);
+		ParseError	err;
+
+		if (ref_tag_valid(name, strlen(name), &err))
+		{
+			MemoryContext old = MemoryContextSwitchTo(out);
+
+			*tags = lappend(*tags, pstrdup(name));
+			MemoryContextSwitchTo(old);
+		}
 	}
 	if (resp.link == NULL || !parse_next_link(resp.link, link, sizeof(link)))
 		return true;
@@ -668,15 +697,31 @@ tag_list_page(const RegistryTarget *t, const char *url, List **tags, char **next
 }
 
 /*
- * A page at a time: what reading one allocates (the body, the parser's
- * tokens) goes with its memory context, so that only the names stay.
+ * What reading one page allocates (the body, the parser's tokens) goes with
+ * a memory context of its own, so that only the names and the next URL stay.
  */
 bool
-registry_get_tags(const RegistryTarget *t, List **tags, RegistryFailure *f)
+registry_get_tags_page(const RegistryTarget *t, const char *url, List **tags, char **next,
+					   RegistryFailure *f)
 {
 	MemoryContext out = CurrentMemoryContext;
 	MemoryContext page_ctx = AllocSetContextCreate(CurrentMemoryContext, "imagestream tag list page",
 												   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(page_ctx);
+	bool		ok;
+
+	memset(f, 0, sizeof(*f));
+	ok = tag_list_page(t, url, tags, next, out, f);
+	MemoryContextSwitchTo(old);
+	if (!ok && f->message)
+		f->message = pstrdup(f->message);
+	MemoryContextDelete(page_ctx);
+	return ok;
+}
+
+bool
+registry_get_tags(const RegistryTarget *t, List **tags, RegistryFailure *f)
+{
 	ReadBudget	budget;
 	RegistryTarget bounded = *t;
 	char	   *url = NULL;
@@ -688,14 +733,9 @@ registry_get_tags(const RegistryTarget *t, List **tags, RegistryFailure *f)
 	bounded.budget = &budget;
 	for (int n = 0; ok && n < TAG_PAGES_MAX; n++)
 	{
-		MemoryContext old = MemoryContextSwitchTo(page_ctx);
 		char	   *next;
 
-		ok = tag_list_page(&bounded, url, tags, &next, out, f);
-		MemoryContextSwitchTo(old);
-		if (!ok)
-			f->message = MemoryContextStrdup(out, f->message);
-		MemoryContextReset(page_ctx);
+		ok = registry_get_tags_page(&bounded, url, tags, &next, f);
 		if (url)
 			pfree(url);
 		url = next;
@@ -703,7 +743,6 @@ registry_get_tags(const RegistryTarget *t, List **tags, RegistryFailure *f)
 			break;
 		CHECK_FOR_INTERRUPTS();
 	}
-	MemoryContextDelete(page_ctx);
 	return ok;
 }
 

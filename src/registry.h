@@ -28,17 +28,31 @@ typedef struct ReadBudget
 } ReadBudget;
 
 extern void read_budget_start(ReadBudget *b, int limit_kb, const char *setting);
+/* A budget of which already_read bytes were read before now (a listing's earlier pages). */
+extern void read_budget_resume(ReadBudget *b, int limit_kb, const char *setting,
+							   uint64 already_read);
 extern uint64 read_budget_left(const ReadBudget *b);
 
 /* "64 MB" for 65536 kB: a size setting as messages show it. */
 extern char *size_text(int kb);
 
-/* Stored credentials of a registry repository (credentials.c finds them). */
+/*
+ * Stored credentials of a registry repository (credentials.c finds them).
+ * identity says whose they are and which version: the namespace they belong
+ * to (or none: server-wide), the registry prefix they were stored for and a
+ * hash of username and secret, so that it changes with them.  What is
+ * obtained with them (tokens) is kept under it, for them alone.
+ */
 typedef struct RegistryCredentials
 {
 	char	   *username;
 	char	   *secret;
+	char	   *identity;
 } RegistryCredentials;
+
+/* Are a and b (either may be NULL: none) the same credentials? */
+extern bool registry_same_credentials(const RegistryCredentials *a,
+									  const RegistryCredentials *b);
 
 typedef struct RegistryTarget
 {
@@ -49,9 +63,10 @@ typedef struct RegistryTarget
 	bool		credentials;	/* stored credentials may be sent: TLS is
 								 * verified, or the superuser listed the
 								 * registry in insecure_registries */
-	const RegistryCredentials *stored;	/* of host/repository, or NULL: set
-										 * by the caller, sent only as auth.c
-										 * allows */
+	const RegistryCredentials *stored;	/* of host/repository for the
+										 * namespace the fetch is for, or
+										 * NULL: set by the caller, sent only
+										 * as auth.c allows */
 	ReadBudget *budget;			/* what its requests may read, or NULL */
 } RegistryTarget;
 
@@ -91,13 +106,26 @@ extern bool registry_get_manifest(const RegistryTarget *t, const char *reference
 extern bool registry_get_blob(const RegistryTarget *t, const Digest *d, RegistryBody *out,
 							  RegistryFailure *f);
 
+/* Most pages one listing of a tag list reads. */
+#define TAG_PAGES_MAX 1000
+
 /*
  * The tags (char *) of the repository's tag list, in the registry's order,
  * following Link rel="next": all the pages together at most
  * imagestream.max_tag_list_size, read one at a time; only the names are
- * kept, in the memory context current at the call.
+ * kept, in the memory context current at the call.  Names that are not
+ * valid tags are left out.
  */
 extern bool registry_get_tags(const RegistryTarget *t, List **tags, RegistryFailure *f);
+
+/*
+ * One page of it, one request: url NULL for the first page, else the *next
+ * an earlier page gave.  Its tags are appended to *tags, and *next is the
+ * next page's URL or NULL, both in the current memory context.  For the
+ * worker, which reads a page at a time between its other work.
+ */
+extern bool registry_get_tags_page(const RegistryTarget *t, const char *url, List **tags,
+								   char **next, RegistryFailure *f);
 
 /*
  * For an insecure registry not yet reached by this process: finds whether it

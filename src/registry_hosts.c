@@ -10,9 +10,10 @@
  *
  * Authorization values are secrets (a token, or Basic credentials): they are
  * kept no longer than they are valid, and their bytes are wiped as they go.
- * Their key names the registry repository (tokens are scoped to one, and
- * Basic credentials are stored per registry prefix), so they stay apart
- * within their host's entry.  Once a minute, at most, the table is pruned
+ * Their key (auth.c's) names the registry repository and the credentials
+ * they were obtained with (tokens are scoped to one repository, and
+ * credentials belong to one namespace or are server-wide), so they stay
+ * apart within their host's entry.  Once a minute, at most, the table is pruned
  * of expired values and of entries that no longer hold anything.
  *
  * A registry chooses its tokens' size and lifetime, and a tenant chooses the
@@ -71,6 +72,8 @@ forget_authorization(HostAuthorization *a)
 {
 	explicit_bzero(a->authorization, strlen(a->authorization));
 	pfree(a->authorization);
+	/* (a key names credentials by a hash of their secret: auth.c) */
+	explicit_bzero(a->key, strlen(a->key));
 	pfree(a->key);
 	pfree(a);
 	authorizations_kept--;

@@ -24,10 +24,10 @@ extern void registry_host_set_scheme(const char *api_host, HostScheme scheme);
 
 /*
  * The Authorization value stored under key (auth.c's: one per registry
- * repository and way of authenticating) that has not expired, or NULL; and
- * storing one for seconds.  An expired value is wiped from memory; a value
- * too long to keep, or beyond the bounds of the table, is not stored
- * (registry_hosts.c).
+ * repository and the credentials it was obtained with, or none) that has
+ * not expired, or NULL; and storing one for seconds.  An expired value is
+ * wiped from memory; a value too long to keep, or beyond the bounds of the
+ * table, is not stored (registry_hosts.c).
  */
 extern const char *registry_host_authorization(const char *api_host, const char *key);
 extern void registry_host_set_authorization(const char *api_host, const char *key,

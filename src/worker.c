@@ -7,9 +7,11 @@
  * import budget allows (worker_schedule.c), and checks them chunk by chunk:
  * the sources fetched with no transaction open, each chunk's results that
  * change something recorded in a short transaction while the next chunk's
- * requests go on (worker_chunks.c).  The schedule (when each tag is next
- * due, how often it failed) lives in this process's memory, so a check that
- * finds nothing new writes nothing at all.
+ * requests go on (worker_chunks.c).  Then, until a tag is due, it lists the
+ * streams' scheduled repositories a page at a time (worker_listing.c).  The
+ * schedule (when each tag or repository is next due, how often it failed)
+ * lives in this process's memory, so a check that finds nothing new writes
+ * nothing at all.
  *
  * Errors, and why they are caught where they are.  worker_spi, autoprewarm
  * and pg_cron's launcher catch nothing: an error ends the process and the
@@ -46,10 +48,12 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "change_actor.h"
 #include "http.h"
 #include "settings.h"
 #include "worker.h"
 #include "worker_chunks.h"
+#include "worker_listing.h"
 #include "worker_record.h"
 #include "worker_schedule.h"
 #include "worker_shmem.h"
@@ -84,6 +88,7 @@ typedef struct WorkerLoop
 	MemoryContext loop_ctx;		/* reset each cycle */
 	WorkerSchedule schedule;
 	ChunkPipeline chunks;
+	RepositoryListings listings;
 } WorkerLoop;
 
 static void
@@ -112,6 +117,8 @@ run_cycle(WorkerLoop *w)
 	TimestampTz next_due;
 	DueTag	  **work;
 	int			ndue;
+	DueRepository *repositories;
+	int			nrepositories;
 	int			nwork = 0;
 	long		sleep_ms;
 	Chunk	   *chunk = NULL;
@@ -119,6 +126,7 @@ run_cycle(WorkerLoop *w)
 	if (!imagestream_enable_worker)
 		return 5000;
 	ndue = read_due(&w->schedule, w->loop_ctx, now, &scheduled, &next_due, &work);
+	nrepositories = listings_read_due(&w->listings, w->loop_ctx, now, &next_due, &repositories);
 	pipeline_cycle_start(&w->chunks);
 
 	/*
@@ -157,6 +165,13 @@ run_cycle(WorkerLoop *w)
 		CHECK_FOR_INTERRUPTS();
 	}
 	Assert(chunk == NULL);
+
+	/*
+	 * Then the scheduled repositories, a page at a time until a tag is due;
+	 * the tags new upstream that they add are imported by the next cycle.
+	 */
+	if (listings_run(&w->schedule, &w->chunks, repositories, nrepositories, next_due))
+		next_due = GetCurrentTimestamp();
 	/* the tags left over max_cycle_size: the next cycle starts at once */
 	if (pipeline_read_all(&w->chunks))
 		next_due = GetCurrentTimestamp();
@@ -202,6 +217,8 @@ imagestream_worker_main(Datum arg)
 	 */
 	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("imagestream worker");
+	/* what it records is its own imports, whatever role it connected as */
+	change_actor_worker = true;
 	http_wait_hook = worker_wait_hook;
 
 	if (worker_shared == NULL)
@@ -217,6 +234,7 @@ imagestream_worker_main(Datum arg)
 	w->loop_ctx = AllocSetContextCreate(TopMemoryContext, "imagestream worker loop",
 										ALLOCSET_DEFAULT_SIZES);
 	pipeline_init(&w->chunks, &w->schedule, w->loop_ctx);
+	listings_init(&w->listings);
 	ereport(LOG, (errmsg("imagestream worker started in database \"%s\"", imagestream_database)));
 
 	for (;;)

@@ -43,12 +43,6 @@ struct Chunk
 	FetchMany  *fetch;
 };
 
-/*
- * Registries found unreachable, not asked again for 30 s (a chunk of their
- * tags would otherwise cost a timeout per wave of requests, each cycle).
- */
-#define UNREACHABLE_REMEMBER_MS 30000
-
 void
 pipeline_init(ChunkPipeline *p, WorkerSchedule *schedule, MemoryContext loop_ctx)
 {
@@ -133,19 +127,23 @@ after_fetch(WorkerSchedule *s, const DueTag *d, const FetchResult *r, TimestampT
 	return true;
 }
 
+/* Each source gets the credentials of its tag's namespace. */
 static void
 chunk_credentials(void *arg)
 {
 	Chunk	   *c = arg;
+	const char **namespaces = palloc(sizeof(char *) * c->n);
 
-	credentials_attach_items(c->items, c->n);
+	for (int i = 0; i < c->n; i++)
+		namespaces[i] = c->tags[i]->namespace;
+	credentials_attach_items(c->items, namespaces, c->n);
 }
 
 /*
  * Starts the HEAD requests of a chunk, work[first .. first + n - 1]
- * (fetch_many_start), once the stored credentials of its registries are
- * looked up (once each); the registries found unreachable in the last
- * UNREACHABLE_REMEMBER_MS are not asked.
+ * (fetch_many_start), once the stored credentials of its sources are
+ * looked up (once per namespace and repository); the registries found
+ * unreachable in the last UNREACHABLE_REMEMBER_MS are not asked.
  */
 Chunk *
 chunk_start(ChunkPipeline *p, DueTag **work, int first, int n)
@@ -203,11 +201,7 @@ chunk_start(ChunkPipeline *p, DueTag **work, int first, int n)
 	return c;
 }
 
-/*
- * A reload, or new work committed (or any other signal: the latch is set
- * for many reasons), ends the cycle early; a new one takes it up.
- */
-static bool
+bool
 new_work_waiting(void)
 {
 	return ConfigReloadPending || MyLatch->is_set;

@@ -29,6 +29,18 @@ typedef struct ChunkPipeline
 /* A chunk of due tags, and the fetch of their sources once started. */
 typedef struct Chunk Chunk;
 
+/*
+ * Registries found unreachable, not asked again for 30 s (a chunk of their
+ * tags would otherwise cost a timeout per wave of requests, each cycle).
+ */
+#define UNREACHABLE_REMEMBER_MS 30000
+
+/*
+ * A reload, or new work committed (or any other signal: the latch is set
+ * for many reasons), ends the cycle early; a new one takes it up.
+ */
+extern bool new_work_waiting(void);
+
 extern void pipeline_init(ChunkPipeline *p, WorkerSchedule *schedule, MemoryContext loop_ctx);
 extern void pipeline_cycle_start(ChunkPipeline *p);
 extern bool pipeline_read_all(const ChunkPipeline *p);

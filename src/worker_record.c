@@ -38,8 +38,8 @@
  */
 static MemoryContext before_transaction;
 
-static void
-begin_transaction(void)
+void
+worker_begin_transaction(void)
 {
 	before_transaction = CurrentMemoryContext;
 	SetCurrentStatementStartTimestamp();
@@ -48,8 +48,8 @@ begin_transaction(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 }
 
-static void
-end_transaction(void)
+void
+worker_end_transaction(void)
 {
 	SPI_finish();
 	PopActiveSnapshot();
@@ -103,13 +103,13 @@ read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *sche
 	*due_out = NULL;
 	*scheduled = 0;
 	*next_due = TimestampTzPlusMilliseconds(now, imagestream_import_interval);
-	begin_transaction();
+	worker_begin_transaction();
 	pgstat_report_activity(STATE_RUNNING, "imagestream worker: reading due tags");
 	if (SPI_execute("SELECT pg_catalog.to_regprocedure('imagestream._due_tags()') IS NOT NULL "
 					"FROM pg_catalog.pg_extension WHERE extname = 'imagestream'",
 					true, 1) != SPI_OK_SELECT || SPI_processed == 0)
 	{
-		end_transaction();
+		worker_end_transaction();
 		return 0;
 	}
 	has_due_tags = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
@@ -165,7 +165,7 @@ read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *sche
 				turn->turn = hash_get_num_entries(turns) - 1;
 				turn->ranks[0] = turn->ranks[1] = 0;
 			}
-			pfree(ns);
+			d->namespace = ns;
 			fair_place(d, turn);
 			Assert(ndue < SPI_processed);
 			due[ndue++] = d;
@@ -174,7 +174,7 @@ read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *sche
 		else if (schedule_wake(entry) < *next_due)
 			*next_due = schedule_wake(entry);
 	}
-	end_transaction();
+	worker_end_transaction();
 
 	/* forget tags that are gone or no longer importable */
 	{
@@ -198,8 +198,8 @@ read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *sche
  */
 static LogLimit tag_messages;
 
-static bool
-log_allowed(void)
+bool
+worker_log_allowed(void)
 {
 	int64		left_out;
 	bool		allowed = log_limit_take(&tag_messages, GetCurrentTimestamp(), &left_out);
@@ -247,7 +247,7 @@ run_recording(SPIPlanPtr plan, Datum *values, const char *nulls, const char *wha
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
-		if (log_allowed())
+		if (worker_log_allowed())
 			ereport(LOG,
 					(errmsg("imagestream worker could not record the import of %s: %s",
 							what, edata->message)));
@@ -562,12 +562,12 @@ record_in_transaction(WorkerSchedule *s, FetchMany *background, MemoryContext lo
 
 	PG_TRY();
 	{
-		begin_transaction();
+		worker_begin_transaction();
 		pgstat_report_activity(STATE_RUNNING, "imagestream worker: recording imports");
 		record_all(&rec, tags, results, n);
-		end_transaction();
+		worker_end_transaction();
 		ok = true;
-		if (rec.postponed > 0 && log_allowed())
+		if (rec.postponed > 0 && worker_log_allowed())
 			ereport(LOG,
 					(errmsg("imagestream worker postponed recording %d imports to a later cycle",
 							rec.postponed),
@@ -581,7 +581,7 @@ record_in_transaction(WorkerSchedule *s, FetchMany *background, MemoryContext lo
 		edata = CopyErrorData();
 		FlushErrorState();
 		AbortCurrentTransaction();
-		if (log_allowed())
+		if (worker_log_allowed())
 			ereport(LOG,
 					(errmsg("imagestream worker could not record %d imports: %s", n, edata->message)));
 		FreeErrorData(edata);

@@ -10,6 +10,20 @@
 #include "worker_schedule.h"
 
 /*
+ * The worker's short transactions, with SPI connected and a snapshot: the
+ * memory context current at the beginning is current again at the end.
+ */
+extern void worker_begin_transaction(void);
+extern void worker_end_transaction(void);
+
+/*
+ * May one more message about a single tag (or repository) be logged now?
+ * At most LOG_BURST a minute, and how many were left out is said when the
+ * next minute starts.
+ */
+extern bool worker_log_allowed(void);
+
+/*
  * Reads the importable tags in a transaction of its own; *due is set to
  * those due now (in loop_ctx), in the fair order, and their number
  * returned; *next_due is when the next of the others is.  No tags when the

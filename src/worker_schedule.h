@@ -31,6 +31,7 @@ typedef struct DueTag
 {
 	int64		tag_id;
 	int64		stream_id;
+	char	   *namespace;		/* whose credentials its import sends */
 	char	   *source;
 	bool		insecure;
 	bool		preserve;

@@ -91,9 +91,9 @@ $reg->push_index('shop/base', 'latest', [ $amd, $arm ], format => 'oci');
 
 psql_out('CREATE EXTENSION imagestream');
 show('import a tag (oc import-image)',
-	"SELECT tag, status, image FROM imagestream.import_image('shop/web:1.0', '$host/shop/web:1.0')");
+	"SELECT tag, status, image FROM imagestream.import_image('shop/web:1.0', '$host/shop/web:1.0', confirm => true)");
 show('a manifest list keeps every platform with PreserveOriginal',
-	"SELECT tag, status, image FROM imagestream.import_image('shop/base:latest', '$host/shop/base:latest', import_mode => 'PreserveOriginal')");
+	"SELECT tag, status, image FROM imagestream.import_image('shop/base:latest', '$host/shop/base:latest', import_mode => 'PreserveOriginal', confirm => true)");
 show('the catalogue', "SELECT left(digest::text, 19) AS digest, os, architecture, variant, size, labels FROM imagestream.images ORDER BY architecture NULLS FIRST");
 
 show('a scheduled tag: the worker imports it within seconds (oc tag --scheduled)',

@@ -548,7 +548,7 @@ row('new-image import rate: 1,000 tags whose digests all changed (worker, import
 
 print "== import_image(all_tags) of a 1,000-tag repository\n";
 my $ai = median_time(3, sub {
-	psql("SET imagestream.max_bulk_import = -1; SELECT count(*) FROM imagestream.import_image('all/r$_[0]', '$host/bench/r$_[0]', all_tags => true)");
+	psql("SET imagestream.max_bulk_import = -1; SELECT count(*) FROM imagestream.import_image('all/r$_[0]', '$host/bench/r$_[0]', all_tags => true, confirm => true)");
 });
 row('`import_image(all_tags)` of a 1,000-tag repository', 'one `skopeo inspect` per tag, serial (from the median above)',
 	'>= 50x faster', fmt($ai, 1) . ' s (skopeo: ' . fmt($sk * 1000, 0) . " s$ceiling)", fmt($sk * 1000 / $ai, 1) . 'x',
@@ -575,7 +575,7 @@ for my $i (1 .. 60)
 	$reg->{latency_media_type} = $img->{media_type};
 }
 $reg->push_image('bench/lat', 'latest', content => 'latency 0');
-psql("SELECT imagestream.import_image('lat/app:latest', '$host/bench/lat:latest')");
+psql("SELECT imagestream.import_image('lat/app:latest', '$host/bench/lat:latest', confirm => true)");
 my $lat = sh("python3 test/bench/notify_latency.py 'host=$dir port=$port dbname=postgres' $host bench/lat lat/app:latest '$reg->{latency_media_type}' @files");
 my @ms = split /\n/, $lat;
 shift @ms for 1 .. 10;			# warm-up

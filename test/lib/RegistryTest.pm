@@ -10,7 +10,8 @@
 #
 # RegistryTest->available(%start_opts) -> (1) or (0, reason): for skip_all.
 # RegistryTest->start(%opts): tls, auth (none|htpasswd|token), users
-#   ({name => password} or, for token, {name => {password, actions}}),
+#   ({name => password} or, for token, {name => {password, actions,
+#   repositories (fnmatch patterns)}}),
 #   push_user, anonymous_pull (token), service, issuer, token_expires_in,
 #   timeout (10 s to answer /v2/), max_lifetime (900 s), log_level (warn),
 #   accesslog (1), config (extra registry config, merged one level), port.
@@ -24,7 +25,8 @@
 #   make_tar, gzip_bytes, constants MT_* and $ACCEPT.
 # RegistryTest->start_hostile(%opts) -> RegistryTest::Hostile: host, port,
 #   url, log_file, request (no auth), request_log, reset_log, stop.
-# RegistryTest->start_proxy(%opts): an HTTP proxy that logs what it is asked.
+# RegistryTest->start_proxy(%opts): an HTTP proxy that logs what it is asked;
+#   tag_page => N: it pages the tag lists it forwards, N tags a page.
 #
 # Responses are hashes {status, reason, headers (lower-case names, repeated
 # ones as array refs), content}; 599 means the transport failed.  Helpers
@@ -556,7 +558,8 @@ sub set_credentials
 	return;
 }
 
-# Token issuer counters: {requests, tokens, failures, denied, by_user, scopes}.
+# Token issuer counters: {requests, tokens, failures, denied, by_user, scopes,
+# granted ({user => {repository => tokens that gave it actions there}})}.
 sub token_stats
 {
 	my ($self) = @_;
@@ -1173,7 +1176,8 @@ sub start_proxy
 	$LIVE{"$self"} = $self;
 	weaken($LIVE{"$self"});
 	$self->{pid} = _spawn([ $PYTHON, "$LIBDIR/tiny_proxy.py", '--port-file', "$self->{dir}/port",
-			'--max-lifetime', $self->{max_lifetime}, '--parent-pid', $$ ],
+			'--max-lifetime', $self->{max_lifetime}, '--parent-pid', $$,
+			$opts{tag_page} ? ('--tag-page', $opts{tag_page}) : () ],
 		$self->{log_file}, $self->{max_lifetime});
 	$self->{port} = _wait_port_file("$self->{dir}/port", $self->{pid}, $self->{log_file}, 'proxy');
 	return $self;

@@ -87,6 +87,8 @@ the scenario: its first path component that names one (so "ok" and
                    "tiny" one of --tiny-count (8) images of about --tiny-size
                    (3.5 MiB) bytes, each padded with an array of 1s
                    ("1,1,1,..."), and last a child that is missing (404)
+  badtagnames      manifests like ok; tags/list lists "1.0" and "latest"
+                   among names that are no tags ("../../etc", "-dash", ...)
   manypages        manifests like ok; tags/list in --page-count (50) pages of
                    about --page-size (3.5 MiB) bytes, each filled with tag
                    names, or, with a path component "padded", with two tags
@@ -146,7 +148,7 @@ SCENARIOS = [
     "deepnest", "deeptoken", "bigtoken", "badlayer",
     "linkaway", "redirectchallenge",
     "foreignchild",
-    "bigconfigs", "manychildren", "manypages",
+    "bigconfigs", "manychildren", "manypages", "badtagnames",
 ]
 
 # Spellings of the loopback (and other inward) addresses a redirect may use.
@@ -536,6 +538,10 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, self.server.content.deep_tags, "application/json")
         if scen == "manypages":
             return self.many_pages(name, qs)
+        if scen == "badtagnames":
+            tags = ["1.0", "../../etc", "-dash", ".dot", "x" * 129, "a b", "", "latest"]
+            return self.send(200, json.dumps({"name": name, "tags": tags}).encode(),
+                             "application/json")
         if scen not in ("paged", "linkaway"):
             tags = ["1.0", "index", "latest"] if scen == "ok" else ["latest"]
             return self.send(200, json.dumps({"name": name, "tags": tags}).encode(),

@@ -9,6 +9,11 @@ request is logged; requests in origin form are its own:
     GET /_log     the log as JSON [{"method", "target", "authorization"}]
     GET /_reset   clears it
 
+With --tag-page N it pages the tag lists it forwards, as distribution 3
+does (Debian's 2.8 registry sends every tag at once, whatever n asks): a
+GET of /v2/<repository>/tags/list answers at most N tags (and no more than
+n), sorted, after last, with a relative Link to the next page.
+
 When ready it prints "PORT n" on stdout (and writes n to --port-file).  It
 exits by itself after --max-lifetime seconds, when --parent-pid is gone, or on
 SIGTERM/SIGINT.
@@ -18,6 +23,7 @@ import argparse
 import http.client
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -25,7 +31,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from server_lifetime import watchdog
 
@@ -108,14 +114,32 @@ class Handler(BaseHTTPRequestHandler):
             conn.close()
         except OSError as e:
             return self.reply(502, str(e).encode(), "text/plain")
+        link = None
+        listing = re.fullmatch(r"/v2/(.+)/tags/list", url.path)
+        if self.server.tag_page and listing and self.command == "GET" and resp.status == 200:
+            data, link = self.page(listing.group(1), parse_qs(url.query), data)
         self.send_response(resp.status, resp.reason)
         for k, v in resp.getheaders():
-            if k.lower() not in HOP_BY_HOP:
+            if k.lower() not in HOP_BY_HOP and k.lower() != "link":
                 self.send_header(k, v)
+        if link:
+            self.send_header("Link", link)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+
+    def page(self, repo, query, data):
+        """One page of a whole tag list (--tag-page): its body and Link."""
+        tags = sorted(json.loads(data).get("tags") or [])
+        n = min(self.server.tag_page, int(query.get("n", ["1000"])[0]))
+        last = query.get("last", [None])[0]
+        if last is not None:
+            tags = [t for t in tags if t > last]
+        body = json.dumps({"name": repo, "tags": tags[:n]}).encode()
+        if len(tags) <= n:
+            return body, None
+        return body, '</v2/%s/tags/list?n=%d&last=%s>; rel="next"' % (repo, n, quote(tags[n - 1]))
 
     do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = forward
 
@@ -127,6 +151,7 @@ def main():
     p.add_argument("--port-file")
     p.add_argument("--max-lifetime", type=float, default=600)
     p.add_argument("--parent-pid", type=int, default=0)
+    p.add_argument("--tag-page", type=int, default=0)
     args = p.parse_args()
 
     signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
@@ -137,6 +162,7 @@ def main():
     ThreadingHTTPServer.daemon_threads = True
     srv = ThreadingHTTPServer((args.host, args.port), Handler)
     srv.reqlog = []
+    srv.tag_page = args.tag_page
     srv.log_lock = threading.Lock()
     port = srv.server_address[1]
     if args.port_file:

@@ -7,11 +7,14 @@ Started by RegistryTest.pm; test-only.  Run with the system /usr/bin/python3
     GET  /token?service=S&scope=repository:REPO:pull,push[&scope=...]
     POST /token   (OAuth2 form: grant_type=password, username, password,
                    service, scope; answered like GET)
-    GET  /_stats  JSON counters (requests, tokens, failures, by_user)
+    GET  /_stats  JSON counters (requests, tokens, failures, by_user, granted)
 
 Credentials come as HTTP Basic (GET) and are checked against --users, a JSON
 object {"name": "password"} or {"name": {"password": "...", "actions":
-["pull"]}}.  Without credentials the answer is an anonymous pull-only token
+["pull"], "repositories": ["team-a/*"]}} (repositories: fnmatch patterns of
+the repositories the user gets actions on; all when absent).  granted counts
+the tokens that gave a user actions on a repository, {"user": {"repo": n}}
+("" for anonymous), so that a test can tell who got access to what.  Without credentials the answer is an anonymous pull-only token
 if --anonymous-pull is given, else 401.  A valid user gets the requested
 actions among its allowed ones (default pull, push, delete; "registry:catalog"
 scopes get "*").  While the file named by --fail-file exists, /token answers
@@ -30,6 +33,7 @@ SIGTERM/SIGINT.
 import argparse
 import base64
 import datetime
+import fnmatch
 import json
 import os
 import signal
@@ -126,7 +130,7 @@ class State:
         self.x5c = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
         self.lock = threading.Lock()
         self.stats = {"requests": 0, "tokens": 0, "failures": 0, "denied": 0,
-                      "by_user": {}, "scopes": []}
+                      "by_user": {}, "scopes": [], "granted": {}}
 
     def users(self):
         if not self.args.users:
@@ -137,13 +141,16 @@ class State:
         except (OSError, ValueError):
             return {}
 
-    def count(self, field, user=None, scopes=None):
+    def count(self, field, user=None, scopes=None, granted=None):
         with self.lock:
             self.stats[field] += 1
             if user is not None:
                 self.stats["by_user"][user] = self.stats["by_user"].get(user, 0) + 1
             if scopes is not None and len(self.stats["scopes"]) < 1000:
                 self.stats["scopes"].extend(scopes)
+            for repo in granted or []:
+                of = self.stats["granted"].setdefault(user, {})
+                of[repo] = of.get(repo, 0) + 1
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -215,12 +222,14 @@ class Handler(BaseHTTPRequestHandler):
                                                  "message": "authentication required"}]},
                                {"WWW-Authenticate": 'Basic realm="token"'})
                 return
-            user, allowed = "", ["pull"]
+            user, allowed, repositories = "", ["pull"], None
         else:
             user, pw = creds
             entry = users.get(user)
+            repositories = None
             if isinstance(entry, dict):
                 password, allowed = entry.get("password"), entry.get("actions", DEFAULT_ACTIONS)
+                repositories = entry.get("repositories")
             else:
                 password, allowed = entry, DEFAULT_ACTIONS
             if password is None or pw != password:
@@ -233,7 +242,10 @@ class Handler(BaseHTTPRequestHandler):
         scopes = parse_scopes(params.get("scope", []))
         access = []
         for typ, name, actions in scopes:
-            if typ == "repository":
+            if typ == "repository" and repositories is not None and \
+                    not any(fnmatch.fnmatchcase(name, p) for p in repositories):
+                granted = []
+            elif typ == "repository":
                 granted = [a for a in actions if a in allowed or "*" in allowed]
             elif typ == "registry" and user != "":
                 granted = [a for a in actions if a == "*"]
@@ -255,7 +267,8 @@ class Handler(BaseHTTPRequestHandler):
         if isinstance(token, bytes):
             token = token.decode()
         st.count("tokens", user, ["%s:%s:%s" % (a["type"], a["name"], ",".join(a["actions"]))
-                                  for a in access])
+                                  for a in access],
+                 [a["name"] for a in access if a["type"] == "repository" and a["actions"]])
         issued = datetime.datetime.fromtimestamp(now, datetime.timezone.utc)
         self.send_json(200, {
             "token": token,

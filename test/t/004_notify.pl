@@ -50,6 +50,9 @@ is_deeply(
 	[ @{ $got[0] }{qw(event namespace stream tag image docker_image_reference generation)} ],
 	[ 'tag_updated', 'nt', 'app', 'latest', $digest, "quay.io/org/app\@$digest", 1 ],
 	'the payload carries the change');
+is($got[0]{actor}, $node->safe_psql('postgres', 'SELECT quote_ident(current_user)'),
+	'and the role that made it (actor)');
+ok(!exists $got[0]{via}, 'a direct call has no via');
 my $row = $node->safe_psql('postgres',
 	"SELECT id || ',' || event || ',' || image FROM imagestream.changes_since(0)");
 is($row, "$got[0]{id},tag_updated,$digest", 'the payload id is the change log row');
@@ -86,6 +89,38 @@ is_deeply([ $got[0]{event}, $got[0]{truncated}, exists $got[0]{message} ? 1 : 0 
 is($node->safe_psql('postgres',
 		"SELECT length(message) FROM imagestream.change WHERE event = 'import_failed'"),
 	'20000', 'the change log keeps the whole message');
+
+# a role's change carries that role (SET ROLE), not the owner of the
+# SECURITY DEFINER body that wrote it
+$node->safe_psql('postgres', q{
+	CREATE ROLE notify_editor;
+	SELECT imagestream.grant_namespace('nt', 'notify_editor', 'edit');
+});
+$node->safe_psql('postgres', q{
+	SET ROLE notify_editor;
+	SELECT imagestream.tag('app:latest', 'nt/app:pinned');
+});
+@got = received('imagestream');
+is_deeply([ map { "$_->{event} $_->{tag} $_->{actor}" } @got ], [ 'tag_updated pinned notify_editor' ],
+	'the payload names the calling role');
+
+# a change of the reference policy moves resolve(): announced as a
+# tag_updated of the same image with the pull spec resolve() returns now
+$node->safe_psql('postgres', q{
+	SET imagestream.local_registry = 'registry.local:5000';
+	SET ROLE notify_editor;
+	SELECT imagestream.tag('app:latest', 'nt/app:pinned', reference_policy => 'Local');
+});
+@got = received('imagestream');
+is(scalar(@got), 1, 'a change of the reference policy is announced');
+is_deeply(
+	[ @{ $got[0] }{qw(event tag image previous_image docker_image_reference actor)} ],
+	[ 'tag_updated', 'pinned', $digest, $digest, "registry.local:5000/nt/app\@$digest", 'notify_editor' ],
+	'as the same image, with the local pull spec');
+is($node->safe_psql('postgres', q{
+	SET imagestream.local_registry = 'registry.local:5000';
+	SELECT imagestream.resolve('nt/app:pinned')}), $got[0]{docker_image_reference},
+	'which resolve() returns');
 
 # the channel is a setting
 $listener->query_safe('LISTEN tags');

@@ -30,6 +30,7 @@ $node->safe_psql('postgres', q{
 		|| digest_hex(content_digest('l')) || '","size":2}]}', 'UTF8') AS m) x;
 	SELECT grant_namespace('dp', 'dump_viewer', 'view');
 	SELECT set_registry_credentials('quay.io', 'robot', 'token');
+	SELECT set_registry_credentials('quay.io', 'dp-robot', 'dp-token', 'dp');
 	SELECT untag('dp/web:ref');
 });
 

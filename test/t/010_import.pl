@@ -27,7 +27,7 @@ sub import_row
 {
 	my ($args) = @_;
 	return q1("SELECT status || '|' || coalesce(reason, '') || '|' || coalesce(image::text, '')
-			   FROM imagestream.import_image($args)");
+			   FROM imagestream.import_image($args, confirm => true)");
 }
 
 my $v1 = $reg->push_image('org/app', 'v1', content => 'one', labels => { 'imagestream.test' => 'one' });
@@ -35,21 +35,21 @@ is($reg->manifest_digest('org/app', 'v1'), $v1->{digest}, 'the registry serves w
 
 # the default blocked networks refuse loopback; plain HTTP needs insecure
 like(q1("SET imagestream.blocked_networks = '127.0.0.0/8,169.254.0.0/16,::1/128,fe80::/10';
-		 SELECT reason || ': ' || message FROM imagestream.import_image('im/app:blocked', '$host/org/app:v1', insecure => true)"),
+		 SELECT reason || ': ' || message FROM imagestream.import_image('im/app:blocked', '$host/org/app:v1', insecure => true, confirm => true)"),
 	qr/^Forbidden: .*127\.0\.0\.1 is in imagestream\.blocked_networks/,
 	'the default blocked_networks refuses 127.0.0.1');
 my $port = $reg->port;
 like(q1("SET imagestream.blocked_networks = '127.0.0.0/8,::1/128';
-		 SELECT reason || ': ' || message FROM imagestream.import_image('im/app:blocked', 'localhost:$port/org/app:v1', insecure => true)"),
+		 SELECT reason || ': ' || message FROM imagestream.import_image('im/app:blocked-name', 'localhost:$port/org/app:v1', insecure => true, confirm => true)"),
 	qr/^Forbidden: .*(127\.0\.0\.1|::1) is in imagestream\.blocked_networks/,
 	'a host name resolving to a blocked address is refused');
 like(q1("SET imagestream.blocked_networks = '127.0.0.0/8,::1/128';
-		 SELECT reason || ': ' || message FROM imagestream.import_image('im/app:blocked', '[::1]:$port/org/app:v1', insecure => true)"),
+		 SELECT reason || ': ' || message FROM imagestream.import_image('im/app:blocked-v6', '[::1]:$port/org/app:v1', insecure => true, confirm => true)"),
 	qr/^Forbidden: .*::1 is in imagestream\.blocked_networks/, 'an IPv6 address in a blocked network is refused');
 # (blocked_networks names IPv4 networks alone: the connection is refused as
 # the IPv4 address it carries, before any connection is made)
 is(q1("SET imagestream.blocked_networks = '127.0.0.0/8';
-		 SELECT reason || ': ' || message FROM imagestream.import_image('im/app:blocked', '[::ffff:7f00:1]:$port/org/app:v1', insecure => true)"),
+		 SELECT reason || ': ' || message FROM imagestream.import_image('im/app:blocked-v4', '[::ffff:7f00:1]:$port/org/app:v1', insecure => true, confirm => true)"),
 	"Forbidden: The connection to [::ffff:7f00:1]:$port was refused: address ::ffff:127.0.0.1 is in imagestream.blocked_networks.",
 	'an IPv4-mapped IPv6 address is judged as IPv4');
 like(import_row("'im/app:plain', '$host/org/app:v1'"), qr/^Failure\|InsecureRequired\|/,
@@ -111,13 +111,12 @@ for my $format ('docker', 'oci')
 	is(import_row("'im/multi:$format', '$host/org/multi:$format', insecure => true"),
 		"Success||$amd->{digest}", "$format list, Legacy: the linux/amd64 child");
 	is(q1("SET imagestream.preferred_platform = 'linux/arm64';
-		   SELECT image FROM imagestream.import_image('im/multi:$format-arm', '$host/org/multi:$format', insecure => true)"),
+		   SELECT image FROM imagestream.import_image('im/multi:$format-arm', '$host/org/multi:$format', insecure => true, confirm => true)"),
 		$arm->{digest}, "$format list, Legacy: imagestream.preferred_platform chooses");
-	# the tag's prefer-arch annotation comes before the setting (no API sets
-	# tag annotations yet: the test writes it as the owner)
+	# the tag's prefer-arch annotation comes before the setting
 	q1("SELECT imagestream.tag('$host/org/multi:$format', 'im/multi:$format-pref', insecure => true);
-		UPDATE imagestream.tag SET annotations = '{\"importer.image.openshift.io/prefer-arch\": \"arm64\"}'
-		WHERE namespace = 'im' AND name = '$format-pref'");
+		SELECT imagestream.set_annotations('im/multi:$format-pref',
+			'{\"importer.image.openshift.io/prefer-arch\": \"arm64\"}')");
 	is(q1("SELECT image FROM imagestream.import_image('im/multi:$format-pref')"), $arm->{digest},
 		"$format list, Legacy: the prefer-arch annotation chooses");
 	is(import_row("'im/multi:$format-all', '$host/org/multi:$format', insecure => true, import_mode => 'PreserveOriginal'"),
@@ -133,17 +132,17 @@ for my $format ('docker', 'oci')
 my @tags = ('latest', '1.0', '1.1', '2.0.0', '2.1.0', 'alpha', 'beta');
 $reg->push_many_tags('org/many', scalar(@tags), tags => \@tags);
 is(q1("SELECT string_agg(tag || ':' || status, ' ' ORDER BY ord)
-	   FROM imagestream.import_image('im/many', '$host/org/many', all_tags => true, insecure => true)
-	   WITH ORDINALITY AS r(tag, status, image, ref, reason, message, ord)"),
+	   FROM imagestream.import_image('im/many', '$host/org/many', all_tags => true, insecure => true, confirm => true)
+	   WITH ORDINALITY AS r(tag, status, image, ref, reason, message, metadata, ord)"),
 	'latest:Success 1.1:Success 1.0:Success 2.1.0:Success 2.0.0:Success alpha:Success beta:Success',
 	'all tags, in OpenShift\'s order');
 is(q1("SET imagestream.max_bulk_import = 3;
-	   SELECT string_agg(status, ',' ORDER BY status) FROM imagestream.import_image('im/many2', '$host/org/many', all_tags => true, insecure => true)"),
+	   SELECT string_agg(status, ',' ORDER BY status) FROM imagestream.import_image('im/many2', '$host/org/many', all_tags => true, insecure => true, confirm => true)"),
 	'Skipped,Skipped,Skipped,Skipped,Success,Success,Success', 'tags over max_bulk_import are Skipped');
 
 $reg->push_many_tags('org/thousand', 1000);
 is(q1("SET imagestream.max_bulk_import = -1;
-	   SELECT count(*) FILTER (WHERE status = 'Success') FROM imagestream.import_image('im/thousand', '$host/org/thousand', all_tags => true, insecure => true)"),
+	   SELECT count(*) FILTER (WHERE status = 'Success') FROM imagestream.import_image('im/thousand', '$host/org/thousand', all_tags => true, insecure => true, confirm => true)"),
 	'1000', 'a repository of 1,000 tags is imported whole');
 
 # all tags that serve one image: a HEAD per tag, concurrently, then the image
@@ -152,7 +151,7 @@ my @same = map { "s$_" } 1 .. 20;
 my $same = $reg->push_many_tags('org/same', 20, tags => \@same);
 my $log_from = -s $reg->log_file;
 is(q1("SELECT count(*) FILTER (WHERE status = 'Success' AND image::text = '$same->{digest}')
-	   FROM imagestream.import_image('im/same', '$host/org/same', all_tags => true, insecure => true)"),
+	   FROM imagestream.import_image('im/same', '$host/org/same', all_tags => true, insecure => true, confirm => true)"),
 	'20', 'all tags of one image imported');
 # the registry logs a request as it ends: read its log until the last
 # request (the config) is there, then count
@@ -186,7 +185,7 @@ is(q1("SELECT generation FROM imagestream.image_streams WHERE namespace = 'im' A
 	'a stream created by an import of 20 tags is at generation 1');
 is(q1($gen_of_tags), '1 1', 'and so are its tags');
 $reg->push_many_tags('org/same', 20, tags => \@same, content => 'same, rebuilt');
-q1("SELECT count(*) FROM imagestream.import_image('im/same', '$host/org/same', all_tags => true, insecure => true)");
+q1("SELECT count(*) FROM imagestream.import_image('im/same', '$host/org/same', all_tags => true, insecure => true, confirm => true)");
 is(q1("SELECT generation FROM imagestream.image_streams WHERE namespace = 'im' AND name = 'same'"), '2',
 	'a re-import of its 20 moved tags moves it to generation 2');
 is(q1($gen_of_tags), '1 2', 'which all its tags carry');
@@ -199,7 +198,7 @@ like(q1("SET imagestream.blocked_registries = '127.0.0.*';
 		 SELECT reason FROM imagestream.import_image('im/app:v1', '$host/org/app:v1', insecure => true)"),
 	qr/^Forbidden$/, 'blocked_registries is enforced');
 is(q1("SET imagestream.insecure_registries = '127.0.0.1:*';
-	   SELECT status FROM imagestream.import_image('im/app:v9', '$host/org/app:v1')"),
+	   SELECT status FROM imagestream.import_image('im/app:v9', '$host/org/app:v1', confirm => true)"),
 	'Success', 'insecure_registries allows plain HTTP');
 
 # bad arguments are errors

@@ -21,7 +21,7 @@ sub import_row
 {
 	my ($args) = @_;
 	return q1("SELECT status || '|' || coalesce(reason, '') || '|' || coalesce(message, '')
-			   FROM imagestream.import_image($args)");
+			   FROM imagestream.import_image($args, confirm => true)");
 }
 
 # TLS: verified against the system store plus imagestream.ca_file
@@ -32,7 +32,7 @@ like(import_row("'tl/app:a', '$h/org/app:v1'"), qr/^Failure\|InternalError\|.*ce
 	'an unknown CA is refused');
 my $ca = $tls->ca_file;
 like(q1("SET imagestream.ca_file = '$ca';
-		 SELECT status FROM imagestream.import_image('tl/app:b', '$h/org/app:v1')"),
+		 SELECT status FROM imagestream.import_image('tl/app:b', '$h/org/app:v1', confirm => true)"),
 	qr/^Success$/, 'imagestream.ca_file makes it trusted');
 like(import_row("'tl/app:c', '$h/org/app:v1', insecure => true"), qr/^Success\|/,
 	'insecure imports without verifying TLS');
@@ -80,8 +80,8 @@ like(import_row("'to/app:c', '$h/org/app:v1', insecure => true"), qr/^Success\|/
 	'right credentials: a token, and the import');
 # in one session, the token is reused until it expires
 my $before = $token->token_stats->{tokens};
-q1("SELECT imagestream.import_image('to/app:d', '$h/org/app:v1', insecure => true);
-	SELECT imagestream.import_image('to/app:e', '$h/org/app:v1', insecure => true);");
+q1("SELECT imagestream.import_image('to/app:d', '$h/org/app:v1', insecure => true, confirm => true);
+	SELECT imagestream.import_image('to/app:e', '$h/org/app:v1', insecure => true, confirm => true);");
 is($token->token_stats->{tokens} - $before, 1, 'a session asks for one token for several imports');
 # a failing token endpoint
 $token->token_fail(1);

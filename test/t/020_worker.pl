@@ -93,6 +93,10 @@ my $v1 = $reg->push_image('org/app', 'v1', content => 'one');
 q1("SELECT imagestream.tag('$host/org/app:v1', 'wk/app:v1', scheduled => true, insecure => true)");
 ok(defined wait_for($node, "SELECT image FROM imagestream.image_stream_tags WHERE tag = 'v1'", $v1->{digest}, 30),
 	'a new scheduled tag is imported by the worker');
+# (the actor of a change is set by the server: the worker's own imports are
+# its own, whatever role it connects as)
+is(q1("SELECT actor || ' ' || coalesce(via, 'direct') FROM imagestream.change WHERE tag = 'v1' ORDER BY id DESC LIMIT 1"),
+	'imagestream worker direct', 'its change: actor imagestream worker, no via');
 
 # an upstream rebuild is recorded within the interval, and announced
 my $listener = $node->background_psql('postgres');
@@ -195,17 +199,18 @@ $listener->quit;
 # every tag recorded and announced
 my @rel = map { "r$_" } 1 .. 20;
 my $old = $reg->push_many_tags('org/release', 20, tags => \@rel, content => 'release one');
-q1("SELECT imagestream.import_image('wk/release:$_', '$host/org/release:$_', insecure => true)") for @rel;
+q1("SELECT imagestream.import_image('wk/release:$_', '$host/org/release:$_', insecure => true, confirm => true)") for @rel;
 is(q1("SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'release' AND image::text = '$old->{digest}'"),
 	'20', 'a release of 20 tags imported');
 # (the worker records a stream's tags together; a tag that another follows,
 # and a failure, one by one beside them)
 q1("SELECT imagestream.tag('wk/release:r7', 'wk/release:latest', alias => true)");
-is(q1("SELECT status FROM imagestream.import_image('wk/release:gone', '$host/org/release:gone', insecure => true)"),
+is(q1("SELECT status FROM imagestream.import_image('wk/release:gone', '$host/org/release:gone', insecure => true, confirm => true)"),
 	'Failure', 'a tag whose source is missing');
 my $new = $reg->push_many_tags('org/release', 20, tags => \@rel, content => 'release two');
 my $req0 = q1('SELECT requests FROM imagestream.worker_status');
 my $changes0 = q1("SELECT count(*) FROM imagestream.change WHERE stream = 'release' AND event = 'tag_updated'");
+my $last_change = q1('SELECT max(id) FROM imagestream.change');
 is(q1("SELECT imagestream.import_now('wk/release')"), '21', 'import_now marks the 20 tags and the missing one');
 ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'release' AND image::text = '$new->{digest}'",
 		'21', 60), 'all 20 tags move to the new image, and the alias with r7');
@@ -213,6 +218,11 @@ ok(defined wait_for($node, "SELECT requests - $req0 FROM imagestream.worker_stat
 	'with 23 requests: 21 HEADs, one manifest, one config');
 is(q1("SELECT count(*) FROM imagestream.change WHERE stream = 'release' AND event = 'tag_updated'") - $changes0,
 	21, 'one tag_updated change per tag that moved');
+is(q1("SELECT string_agg(DISTINCT actor, ',') FROM imagestream.change WHERE stream = 'release' AND id <= $last_change"),
+	q1('SELECT quote_ident(current_user)'), 'the changes of import_image are the calling role\'s');
+is(q1("SELECT string_agg(DISTINCT actor || ' ' || coalesce(via, 'direct'), ',') FROM imagestream.change
+	   WHERE stream = 'release' AND id > $last_change"),
+	'imagestream worker direct', 'those of the worker, recorded together, are its own');
 is(q1("SELECT count(DISTINCT status_generation) || ' ' || min(status_generation) FROM imagestream.image_stream_tags
 	WHERE stream = 'release' AND tag <> 'gone'"),
 	'1 ' . q1("SELECT generation FROM imagestream.image_streams WHERE name = 'release'"),
@@ -232,6 +242,8 @@ ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags W
 		'21', 60), 'with the set-based recording failing, each tag is recorded on its own');
 ok($node->log_contains(qr/could not record the import of 21 tags, together .*broken on purpose/, $log_offset),
 	'and the failure is logged');
+is(q1("SELECT string_agg(DISTINCT actor, ',') FROM imagestream.change WHERE stream = 'release' AND id > $last_change"),
+	'imagestream worker', 'and so are those recorded one by one');
 q1("DROP FUNCTION $apply_many;
 	ALTER FUNCTION imagestream._worker_apply_many_kept(bigint, bigint[], text[], imagestream._fetched[], bigint)
 	RENAME TO _worker_apply_many");
@@ -242,7 +254,7 @@ q1("SELECT imagestream.delete_stream('wk/release')");
 # running while the chunk before it is recorded; nothing asked twice or lost
 my $big_old = $reg->push_many_tags('org/big', 1200, content => 'big one');
 is(q1("SET imagestream.max_bulk_import = -1;
-	   SELECT count(*) FILTER (WHERE status = 'Success') FROM imagestream.import_image('wk/big', '$host/org/big', all_tags => true, insecure => true)"),
+	   SELECT count(*) FILTER (WHERE status = 'Success') FROM imagestream.import_image('wk/big', '$host/org/big', all_tags => true, insecure => true, confirm => true)"),
 	'1200', 'a stream of 1,200 tags imported');
 my $big_new = $reg->push_many_tags('org/big', 1200, content => 'big two');
 $req0 = q1('SELECT requests FROM imagestream.worker_status');
@@ -264,7 +276,7 @@ my $reg2 = RegistryTest->start();
 my $host2 = $reg2->host;
 my @fresh = map { "f$_" } 1 .. 20;
 $reg2->push_many_tags('org/fresh', 20, tags => \@fresh, content => 'fresh one');
-is(q1("SELECT count(*) FILTER (WHERE status = 'Success') FROM imagestream.import_image('wk/fresh', '$host2/org/fresh', all_tags => true, insecure => true)"),
+is(q1("SELECT count(*) FILTER (WHERE status = 'Success') FROM imagestream.import_image('wk/fresh', '$host2/org/fresh', all_tags => true, insecure => true, confirm => true)"),
 	'20', 'a stream of 20 tags from a second registry imported');
 my $fresh_new = $reg2->push_many_tags('org/fresh', 20, tags => \@fresh, content => 'fresh two');
 my $fresh_log = -s $reg2->log_file;
@@ -308,6 +320,8 @@ $evil->reset_log;
 q1("SELECT imagestream.tag('$ehost/servererror/app:1', 'wk/app:failing', scheduled => true, insecure => true)");
 ok(defined wait_for($node, "SELECT import_reason FROM imagestream.image_stream_tags WHERE tag = 'failing'", 'InternalError', 30),
 	'a failing tag gets its condition');
+is(q1("SELECT string_agg(DISTINCT actor, ',') FROM imagestream.change WHERE tag = 'failing' AND event = 'import_failed'"),
+	'imagestream worker', 'the worker\'s failure is its own change');
 my @attempts;
 ok(defined poll_until(60, sub { @attempts = requests_to(qr{/servererror/app/manifests/}); @attempts >= 4 }),
 	'a failing tag is tried again, three times');

@@ -34,7 +34,7 @@ sub q1 { return $node->safe_psql('postgres', shift) }
 my @tags = map { "t$_" } 1 .. 200;
 my $one = $reg->push_many_tags('org/busy', 200, tags => \@tags, content => 'busy one');
 q1("SET imagestream.max_bulk_import = -1;
-	SELECT count(*) FROM imagestream.import_image('cr/busy', '$host/org/busy', all_tags => true, insecure => true)");
+	SELECT count(*) FROM imagestream.import_image('cr/busy', '$host/org/busy', all_tags => true, insecure => true, confirm => true)");
 is(q1("SELECT count(*) FROM imagestream.tag WHERE namespace = 'cr' AND image::text = '$one->{digest}'"), '200',
 	'200 tags imported');
 
@@ -42,7 +42,7 @@ is(q1("SELECT count(*) FROM imagestream.tag WHERE namespace = 'cr' AND image::te
 my $bg = $node->background_psql('postgres', on_error_stop => 0);
 $bg->query_until(qr/started/, q{
 	\echo started
-	SELECT * FROM imagestream.import_image('cr/slow:t', '} . $ehost . q{/slow/app:latest', insecure => true);
+	SELECT * FROM imagestream.import_image('cr/slow:t', '} . $ehost . q{/slow/app:latest', insecure => true, confirm => true);
 });
 ok(defined wait_for($node, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%slow/app%' AND pid <> pg_backend_pid()", '1', 30),
 	'a backend waits inside import_image');

@@ -83,7 +83,7 @@ is(q1(q{
 	SELECT string_agg(c.relname, ' ' ORDER BY c.relname)
 	FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
 	WHERE c.relnamespace = 'imagestream'::regnamespace AND a.grantee = 0 AND a.privilege_type = 'SELECT'
-}), 'history image_stream_tags image_streams images namespace_grants worker_status',
+}), 'history image_stream_tags image_streams images namespace_grants registry_credentials worker_status',
 	'grants: PUBLIC may SELECT the views of doc/functions.md and no base table (S17)');
 # what an ordinary role may do, whatever the grant's path
 is(q1(q{
@@ -113,7 +113,7 @@ is(q1(q{
 }), 'USAGE', 'grants: types give PUBLIC USAGE only');
 my @allow = qw(_calling_role _can _level_rank _local_repository _privileged _pull_spec
   _pull_spec_of _view_history _view_image_stream_tags _view_image_streams _view_images _view_namespace_grants
-  _worker_status);
+  _view_registry_credentials _worker_status);
 is(q1(q{
 	SELECT string_agg(DISTINCT p.proname, ' ' ORDER BY p.proname)
 	FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
@@ -139,7 +139,7 @@ q1("SELECT imagestream.grant_namespace('mal', 'editor', 'admin')");
 ($out, $err) = as_role('editor', "SELECT secret FROM imagestream.registry_credential");
 like($err, qr/permission denied/, 'grants: a namespace admin cannot read credentials either');
 ($out, $err) = as_role('mallory', "SELECT imagestream.set_registry_credentials('registry.example.com', 'x', 'y')");
-like($err, qr/permission denied to set registry credentials/, 'grants: nor set them');
+like($err, qr/permission denied to set server-wide registry credentials/, 'grants: nor set them');
 q1("SELECT imagestream.revoke_namespace('mal', 'editor')");
 
 # ---------------------------------------------------------------------------
@@ -177,7 +177,7 @@ q1(qq{
 });
 # a failed import of bravo: a condition and an import_failed change
 q1(q{SELECT * FROM imagestream.import_image('bravo/hidden-stream:failing',
-	'127.0.0.1:9/bravo-team/hidden-repo:x', insecure => true)});
+	'127.0.0.1:9/bravo-team/hidden-repo:x', insecure => true, confirm => true)});
 
 # Every relation of the schema, from the catalog, read as alice (view on
 # alpha) and as the superuser; a row of bravo is one whose text mentions it.
@@ -230,6 +230,7 @@ my %denied = (
 	"imagestream.describe('bravo/hidden-stream')" => 'describe',
 	"imagestream.import_now('bravo/hidden-stream')" => 'import_now',
 	"imagestream.rollback('bravo/hidden-stream:secret-tag')" => 'rollback',
+	"imagestream.set_repository('bravo/hidden-stream', NULL)" => 'set_repository',
 );
 for my $call (sort keys %denied)
 {
@@ -247,19 +248,28 @@ is(ok_as('alice', 'SELECT imagestream.import_now()'), '0', 'no leak: import_now(
 ($out, $err) = as_role('alice', 'SELECT * FROM imagestream.prune()');
 like($err, qr/permission denied to prune images/, 'no leak: prune (which lists every namespace) is for the privileged');
 
-# tag(): the kind of a source written without one must not tell whether a
-# stream of a namespace the caller cannot view exists (finding S3)
-ok_as('editor', q{
-	SELECT imagestream.tag('bravo/hidden-stream:secret-tag', 'alpha/probe:a');
-	SELECT imagestream.tag('bravo/no-such-stream:secret-tag', 'alpha/probe:b');
-});
-is(q1(q{SELECT string_agg(tag || '=' || from_kind || ' ' || from_ref, ', ' ORDER BY tag)
-		FROM imagestream.image_stream_tags WHERE stream = 'probe'}),
-	'a=DockerImage docker.io/bravo/hidden-stream:secret-tag, b=DockerImage docker.io/bravo/no-such-stream:secret-tag',
-	'no leak: tag() treats an invisible stream as a missing one (no existence oracle)');
-($out, $err) = as_role('editor', q{SELECT imagestream.tag('bravo/hidden-stream:secret-tag', 'alpha/probe:c',
-	source_kind => 'ImageStreamTag')});
-like($err, qr/permission denied for namespace "bravo"/, 'no leak: an explicit ImageStreamTag source needs view');
+# tag(): the kind of a source written without one comes from its text alone
+# (oc tag), and a stream of a namespace the caller cannot view is refused
+# with the message of a missing one: nothing tells whether it exists
+# (finding S3), and nothing falls back to Docker Hub (issue 18)
+for my $form ([ 'bravo/%s:secret-tag', '' ], [ 'bravo/%s:secret-tag', ", source_kind => 'ImageStreamTag'" ],
+	[ "bravo/%s\@$bravo_hex", '' ])
+{
+	my ($source, $kind) = @$form;
+	my @err;
+	for my $stream ('hidden-stream', 'no-such-stream')
+	{
+		my ($o, $e) = as_role('editor', sprintf(q{DO $$ BEGIN PERFORM imagestream.tag('%s', 'alpha/probe:a'%s);
+			EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%% %%', SQLSTATE, SQLERRM; END $$}, sprintf($source, $stream), $kind));
+		($e) = $e =~ /NOTICE:\s+(.*)/;
+		push @err, ($e // '') =~ s/\Q$stream\E/X/gr;
+	}
+	is($err[0], '42501 image stream "bravo/X" does not exist',
+		"no leak: tag() from " . sprintf($source, '...') . "$kind of an invisible stream is refused");
+	is($err[1], $err[0], "no leak: and from a missing one alike (no existence oracle)");
+}
+is(q1(q{SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'probe'}), '0',
+	'no leak: and nothing is tagged (no pull from docker.io)');
 
 # map_image(): a digest (which NOTIFY announces) opens no image that only
 # other namespaces hold, unless the caller has its manifest (finding S4)
@@ -386,10 +396,12 @@ my $api = qq{
 	SELECT imagestream.image('mal/app\@${\ substr($mal_hex, 0, 10)}')->>'name';
 	SELECT length(imagestream.describe('mal/app')) > 0;
 	SELECT imagestream.set_lookup_local('mal/app', true);
+	SELECT imagestream.set_annotations('mal/app', '{"a": "b", "c": null}');
+	SELECT imagestream.set_annotations('mal/app:t', '{"importer.image.openshift.io/prefer-arch": "arm64"}');
 	SELECT imagestream.resolve_image('mal', 'app:m')::text;
 	SELECT count(*) > 0 FROM imagestream.changes_since(0) WHERE namespace::text OPERATOR(pg_catalog.=) 'mal';
 	SELECT imagestream.import_now('mal/app');
-	SELECT status, reason FROM imagestream.import_image('mal/app:i', '127.0.0.1:9/mal/app:1', insecure => true, dry_run => true);
+	SELECT status, reason FROM imagestream.import_image('mal/app:i', '127.0.0.1:9/mal/app:1', insecure => true, dry_run => true, confirm => true);
 	SELECT imagestream.grant_namespace('mal', 'eve', 'view');
 	SELECT imagestream.revoke_namespace('mal', 'eve');
 	SELECT imagestream.untag('mal/app:t');
@@ -530,7 +542,7 @@ sub import_result
 	$set //= '';
 	my ($ret, $o, $e) = $node->psql('postgres', qq{$set
 		SELECT status || '|' || coalesce(reason, '') || '|' || coalesce(message, '')
-		FROM imagestream.import_image('ssrf/app:t', '$ref', insecure => true, dry_run => true)});
+		FROM imagestream.import_image('ssrf/app:t', '$ref', insecure => true, dry_run => true, confirm => true)});
 	return $ret == 0 ? $o : "ERROR|$e";
 }
 
@@ -557,7 +569,7 @@ for my $form ('[::ffff:127.0.0.1]', '127.0.0.1%2f@evil', 'user:pass@127.0.0.1')
 $target->reset_log;
 like($node->safe_psql('postgres', qq{SET imagestream.blocked_networks = '';
 	SELECT status FROM imagestream.import_image('ssrf/app:t', '2130706433:$tport/ok/app:latest',
-	insecure => true, dry_run => true)}), qr/^Success$/, 'ssrf: unblocked, the decimal form reaches the server');
+	insecure => true, dry_run => true, confirm => true)}), qr/^Success$/, 'ssrf: unblocked, the decimal form reaches the server');
 ok(served() > 0, 'ssrf: (and the server saw it)');
 
 # redirects: from a registry on 127.0.0.2 (Linux routes all of 127.0.0.0/8
@@ -596,7 +608,7 @@ for my $scheme (qw(file ftp gopher dict ldap telnet tftp smb scp))
 {
 	my $r = $node->safe_psql('postgres', qq{SET imagestream.blocked_networks = '';
 		SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('ssrf/app:t',
-		'${\ $target->host}/redirectscheme/$scheme/app:latest', insecure => true, dry_run => true)});
+		'${\ $target->host}/redirectscheme/$scheme/app:latest', insecure => true, dry_run => true, confirm => true)});
 	like($r, qr/^Failure\|Forbidden\|.*not http or https/, "ssrf: a redirect to $scheme: is Forbidden");
 }
 
@@ -636,7 +648,7 @@ sub import_secret
 	return q1(qq{SET imagestream.blocked_networks = '';
 		SET imagestream.insecure_registries = '$bh';
 		SELECT status || '|' || coalesce(reason, '') || '|' || coalesce(message, '')
-		FROM imagestream.import_image('$dest', '$bh/$repo:latest')});
+		FROM imagestream.import_image('$dest', '$bh/$repo:latest', confirm => true)});
 }
 
 my @results;
@@ -687,7 +699,7 @@ for my $s (@secrets)
 # ---------------------------------------------------------------------------
 
 my %documented = map { $_ => 1 } qw(id at event namespace stream tag image previous_image
-  docker_image_reference generation reason message truncated);
+  docker_image_reference generation reason message actor via truncated);
 my @got;
 while ($payloads =~ /Asynchronous notification "imagestream" with payload "(.*?)" received/g)
 {
@@ -696,7 +708,7 @@ while ($payloads =~ /Asynchronous notification "imagestream" with payload "(.*?)
 # and the changes of bravo made now, for eve who has no right at all
 my $nd = q1("SELECT imagestream.content_digest('notify image')");
 q1(qq{SELECT imagestream.map_image('bravo/hidden-stream:n', 'registry.bravo.example/bravo-team/hidden-repo\@$nd');
-	SELECT * FROM imagestream.import_image('bravo/hidden-stream:n', '127.0.0.1:9/bravo-team/hidden-repo:x', insecure => true);
+	SELECT * FROM imagestream.import_image('bravo/hidden-stream:n', '127.0.0.1:9/bravo-team/hidden-repo:x', insecure => true, confirm => true);
 	SELECT imagestream.untag('bravo/hidden-stream:n');
 	SELECT imagestream.create_stream('bravo/brief');
 	SELECT imagestream.delete_stream('bravo/brief');});
@@ -716,10 +728,10 @@ for my $p (@bravo)
 	$keys_of{ $p->{event} } = join(',', sort keys %$p);
 }
 is_deeply(\%keys_of, {
-	tag_updated => 'at,docker_image_reference,event,generation,id,image,namespace,stream,tag',
-	import_failed => 'at,docker_image_reference,event,generation,id,message,namespace,previous_image,reason,stream,tag',
-	tag_deleted => 'at,docker_image_reference,event,generation,id,namespace,previous_image,stream,tag',
-	stream_deleted => 'at,event,generation,id,namespace,stream',
+	tag_updated => 'actor,at,docker_image_reference,event,generation,id,image,namespace,stream,tag',
+	import_failed => 'actor,at,docker_image_reference,event,generation,id,message,namespace,previous_image,reason,stream,tag',
+	tag_deleted => 'actor,at,docker_image_reference,event,generation,id,namespace,previous_image,stream,tag',
+	stream_deleted => 'actor,at,event,generation,id,namespace,stream',
 }, 'notify: each event carries exactly the documented keys');
 is(scalar(grep { $_->{namespace} eq 'bravo' } @bravo), 4,
 	'notify: a role with no right receives the changes of bravo (documented, finding S12)');

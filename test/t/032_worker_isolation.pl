@@ -44,8 +44,8 @@ for my $stmt (
 	"SELECT 'a.b_c/d'::imagestream.image_ref",
 	"SELECT imagestream.tag('foo_bar.x/repo:latest', 'alpha/x:latest')",
 	"SELECT imagestream.tag('foo_bar.x/repo:latest', 'alpha/x:latest', scheduled => true)",
-	"SELECT * FROM imagestream.import_image('alpha/x:latest', 'foo_bar.x/repo:latest')",
-	"SELECT * FROM imagestream.import_image('alpha/x:latest', 'foo_bar.x/repo:latest', dry_run => true)",
+	"SELECT * FROM imagestream.import_image('alpha/x:latest', 'foo_bar.x/repo:latest', confirm => true)",
+	"SELECT * FROM imagestream.import_image('alpha/x:latest', 'foo_bar.x/repo:latest', dry_run => true, confirm => true)",
 	"SELECT imagestream.map_image('alpha/x:latest', 'foo_bar.x/repo\@$zero')")
 {
 	is(q1('SELECT public.sqlstate_of(' . ImagestreamTest::literal($stmt) . ')'), '22P02', "refused: $stmt");
@@ -144,11 +144,11 @@ ok(!$node->log_contains('imagestream worker cycle failed'), 'no worker cycle fai
 is(q1('SELECT pid FROM imagestream.worker_status'), $pid, 'the worker was not restarted');
 
 # the same sources through import_image: failures, not errors
-like(q1("SELECT status || '|' || reason FROM imagestream.import_image('evil/app:deep2', '$ehost/deepnest/app:latest', insecure => true)"),
+like(q1("SELECT status || '|' || reason FROM imagestream.import_image('evil/app:deep2', '$ehost/deepnest/app:latest', insecure => true, confirm => true)"),
 	qr/^Failure\|InvalidManifest$/, 'import_image: the deep manifest is a failure');
-like(q1("SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('evil/deeptags', '$ehost/deepnest/app', all_tags => true, insecure => true)"),
+like(q1("SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('evil/deeptags', '$ehost/deepnest/app', all_tags => true, insecure => true, confirm => true)"),
 	qr/^Failure\|InternalError\|.*nests more than 64 levels deep/, 'import_image(all_tags): the deep tag list is a failure');
-like(q1("SELECT status || '|' || reason FROM imagestream.import_image('evil/app:token2', '$ehost/deeptoken/app:latest', insecure => true)"),
+like(q1("SELECT status || '|' || reason FROM imagestream.import_image('evil/app:token2', '$ehost/deeptoken/app:latest', insecure => true, confirm => true)"),
 	qr/^Failure\|Unauthorized$/, 'import_image: the deep token answer is a failure');
 
 invariants_hold($node);

@@ -48,7 +48,7 @@ sub import_sql
 {
 	my ($dest, $source, $extra) = @_;
 	return "SELECT status || '|' || coalesce(reason, '') || '|' || coalesce(message, '')
-			FROM imagestream.import_image('$dest', '$ehost/$source', insecure => true" . ($extra // '') . ')';
+			FROM imagestream.import_image('$dest', '$ehost/$source', insecure => true" . ($extra // '') . ', confirm => true)';
 }
 
 # GETs in the hostile registry's log whose path matches $re
@@ -119,14 +119,14 @@ like(q1("SET imagestream.max_import_size = '20MB';
 		 SELECT string_agg(DISTINCT status || ' ' || coalesce(reason, '') || ' ' || coalesce(message, ''), E'\\n')
 		 || E'\\n' || string_agg(status, ' ' ORDER BY status)
 		 FROM imagestream.import_image('bo/all', '$ehost/bigconfigs/app', all_tags => true, insecure => true,
-			dry_run => true)"),
+			dry_run => true, confirm => true)"),
 	qr/^Failure ManifestTooLarge .*imagestream\.max_import_size \(20 MB\).*\nFailure( Failure){7} Success Success$/s,
 	'the sources of one all_tags import share max_import_size: two of ten are read');
 
 # a tag list of 50 pages of 3.5 MiB: over the default max_tag_list_size
 $evil->reset_log;
 ($grew, $got) = peak_growth("SELECT string_agg(status || '|' || coalesce(reason, '') || '|' || coalesce(message, ''), E'\\n')
-	FROM imagestream.import_image('bo/pages', '$ehost/manypages/app', all_tags => true, insecure => true, dry_run => true)");
+	FROM imagestream.import_image('bo/pages', '$ehost/manypages/app', all_tags => true, insecure => true, dry_run => true, confirm => true)");
 like($got, qr/^Failure\|ManifestTooLarge\|.*imagestream\.max_tag_list_size \(8 MB\)/,
 	'a tag list over max_tag_list_size (8 MB) fails');
 ok(gets(qr{/tags/list}) <= 4, 'after the pages that reach the limit');
@@ -134,12 +134,12 @@ ok($grew < 100, "and the backend's peak memory grew by less than 100 MB ($grew M
 # with room for it, memory is bounded by a page, not by the list
 ($grew, $got) = peak_growth("SET imagestream.max_tag_list_size = '1GB'; SET imagestream.max_bulk_import = 2;
 	SELECT string_agg(tag || ' ' || status, ', ' ORDER BY tag)
-	FROM imagestream.import_image('bo/pages', '$ehost/manypages/padded', all_tags => true, insecure => true, dry_run => true)");
+	FROM imagestream.import_image('bo/pages', '$ehost/manypages/padded', all_tags => true, insecure => true, dry_run => true, confirm => true)");
 like($got, qr/^p0-a Success, p0-b Success, p1-a Skipped/, 'a tag list of 50 padded pages of 3.5 MiB is read');
 ok($grew < 60, "with the backend's peak memory grown by less than 60 MB ($grew MB)");
 like(q1("SET imagestream.max_tag_list_size = '1MB';
 		 SELECT reason || ' ' || message FROM imagestream.import_image('bo/pages', '$ehost/manypages/padded',
-			all_tags => true, insecure => true, dry_run => true)"),
+			all_tags => true, insecure => true, dry_run => true, confirm => true)"),
 	qr/^ManifestTooLarge .*imagestream\.max_tag_list_size \(1 MB\)/, 'max_tag_list_size = 1MB takes effect');
 
 # a 0.2.0 installation on this library, until it is updated: its
@@ -191,8 +191,8 @@ sub token_gets
 	return scalar grep { $_->{path} =~ m{^\Q$path\E(\?|$)} } @{ $evil->request_log };
 }
 $evil->reset_log;
-my @kept = split /\n/, q1(join('', map { "SELECT status FROM imagestream.import_image('bo/tk:r$_', '$ehost/bigtoken/r$_', insecure => true); " } 1 .. 20)
-	. "SELECT status FROM imagestream.import_image('bo/tk:again', '$ehost/bigtoken/r1', insecure => true); "
+my @kept = split /\n/, q1(join('', map { "SELECT status FROM imagestream.import_image('bo/tk:r$_', '$ehost/bigtoken/r$_', insecure => true, confirm => true); " } 1 .. 20)
+	. "SELECT status FROM imagestream.import_image('bo/tk:again', '$ehost/bigtoken/r1', insecure => true, confirm => true); "
 	. "SELECT total_bytes FROM pg_backend_memory_contexts WHERE name = 'imagestream registry hosts'");
 is(join(',', grep { $_ eq 'Success' } @kept[0 .. 20]), join(',', ('Success') x 21),
 	'S27: 21 imports from a registry whose tokens are 20 kB, in one session');
@@ -200,7 +200,7 @@ is(join(',', grep { $_ eq 'Success' } @kept[0 .. 20]), join(',', ('Success') x 2
 is(token_gets('/token-big'), 42, 'S27: such a token is used, not kept: each request of the 21 imports asks for one');
 cmp_ok($kept[21], '<', 128 * 1024, "S27: and the table of hosts stays small ($kept[21] bytes)");
 $evil->reset_log;
-q1(join('', map { "SELECT status FROM imagestream.import_image('bo/usual:t$_', '$ehost/bearerauth/app', insecure => true); " } 1 .. 2));
+q1(join('', map { "SELECT status FROM imagestream.import_image('bo/usual:t$_', '$ehost/bearerauth/app', insecure => true, confirm => true); " } 1 .. 2));
 is(token_gets('/token'), 1, 'S27: a token of a usual size is kept: two imports of a repository ask once');
 
 # the good path on a real registry: a multi-arch index and all tags
@@ -211,13 +211,13 @@ my @children = map { $reg->push_image('org/multi', undef, os => 'linux', arch =>
 my $list = $reg->push_index('org/multi', 'v1', \@children, format => 'oci');
 $reg->push_image('org/multi', $_, content => "tag $_") for qw(1.0 1.1 2.0);
 is(q1("SELECT status || ' ' || image FROM imagestream.import_image('gd/multi:v1', '$host/org/multi:v1',
-		insecure => true, import_mode => 'PreserveOriginal')"),
+		insecure => true, import_mode => 'PreserveOriginal', confirm => true)"),
 	"Success $list->{digest}", 'PreserveOriginal import of a real multi-arch index');
 is(q1("SELECT count(*) FROM imagestream.images WHERE digest IN ("
 		. join(', ', map { "'$_->{digest}'" } @children) . ") AND os = 'linux'"),
 	'3', 'with its three children and their configs');
 is(q1("SELECT string_agg(tag || ' ' || status, ', ' ORDER BY tag)
-	   FROM imagestream.import_image('gd/all', '$host/org/multi', all_tags => true, insecure => true)"),
+	   FROM imagestream.import_image('gd/all', '$host/org/multi', all_tags => true, insecure => true, confirm => true)"),
 	'1.0 Success, 1.1 Success, 2.0 Success, v1 Success', 'all_tags of a real repository');
 
 invariants_hold($node);

@@ -30,7 +30,7 @@ sub import_row
 {
 	my ($args, $setup) = @_;
 	return q1(($setup // '') . "SELECT string_agg(status || '|' || coalesce(reason, '') || '|' || coalesce(message, ''), E'\\n')
-			   FROM imagestream.import_image($args)");
+			   FROM imagestream.import_image($args, confirm => true)");
 }
 
 # the same, the loopback registries listed insecure by the superuser: plain
@@ -117,13 +117,13 @@ my $ca = $tls->ca_file;
 set_credentials($th, 'deployer', $secret);
 my $asked = $tls->token_stats->{requests};
 like(q1("SET imagestream.ca_file = '$ca';
-		 SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('co/tls:a', '$th/org/app:v1')"),
+		 SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('co/tls:a', '$th/org/app:v1', confirm => true)"),
 	qr/^Failure\|Unauthorized\|.*token endpoint http:.* is not an https URL/,
 	'origin: a plain HTTP token endpoint of a TLS registry is refused');
 is($tls->token_stats->{requests} - $asked, 0, 'origin: and it was not asked');
 # listed insecure by the superuser, the same registry may use it
 like(q1("SET imagestream.insecure_registries = '$th';
-		 SELECT status FROM imagestream.import_image('co/tls:b', '$th/org/app:v1')"),
+		 SELECT status FROM imagestream.import_image('co/tls:b', '$th/org/app:v1', confirm => true)"),
 	qr/^Success$/, 'origin: a registry in insecure_registries may name a plain HTTP token endpoint');
 $tls->stop;
 
@@ -199,7 +199,7 @@ for my $kind (sort keys %s25_hosts)
 $tlsh->reset_log;
 like(import_row("'alpha/mitm:cached', '$th25/basicauth/app:1.0', insecure => true",
 		"SET imagestream.ca_file = '" . $tlsh->ca_file . "';
-		 SELECT status FROM imagestream.import_image('alpha/mitm:verified', '$th25/basicauth/app:latest');
+		 SELECT status FROM imagestream.import_image('alpha/mitm:verified', '$th25/basicauth/app:latest', confirm => true);
 		 SET ROLE editor;"),
 	qr/^Success\nFailure\|Unauthorized\|.*credentials are not sent over/,
 	'insecure: a verified import succeeds, an unverified one after it in the session does not');
@@ -281,7 +281,7 @@ $proxy->reset_log;
 like(import_row("'px/tls:a', '$sh/org/app:v1'"), qr/^Failure\|InternalError\|.*certificate/i,
 	'proxy: TLS is verified against the registry through the tunnel');
 like(q1("SET imagestream.ca_file = '" . $tlsb->ca_file . "';
-		 SELECT status FROM imagestream.import_image('px/tls:b', '$sh/org/app:v1')"), qr/^Success$/,
+		 SELECT status FROM imagestream.import_image('px/tls:b', '$sh/org/app:v1', confirm => true)"), qr/^Success$/,
 	'proxy: an authenticated TLS registry imports through the proxy');
 my @asked = @{ $proxy->request_log };
 ok(scalar(grep { $_->{method} eq 'CONNECT' && $_->{target} eq $sh } @asked) > 0, 'proxy: by a CONNECT tunnel');
@@ -292,19 +292,19 @@ $tlsb->stop;
 # blocked_networks applies to the target, not to the configured proxy
 $proxy->reset_log;
 like(q1("SET imagestream.blocked_networks = '127.0.0.0/8';
-		 SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('px/blocked:a', '$ph/ok/app:latest', insecure => true)"),
+		 SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('px/blocked:a', '$ph/ok/app:latest', insecure => true, confirm => true)"),
 	qr/^Failure\|Forbidden\|.*address 127\.0\.0\.1 is in imagestream\.blocked_networks/,
 	'proxy: a target in blocked_networks is refused through the proxy');
 is(scalar(@{ $proxy->request_log }), 0, 'proxy: and the proxy was not asked');
 like(q1("SET imagestream.blocked_networks = '169.254.0.0/16';
-		 SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('px/blocked:b', '$ph/redirectblocked/app:latest', insecure => true)"),
+		 SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('px/blocked:b', '$ph/redirectblocked/app:latest', insecure => true, confirm => true)"),
 	qr/^Failure\|Forbidden\|.*address 169\.254\.169\.254 is in imagestream\.blocked_networks/,
 	'proxy: a redirect to a blocked address is refused through the proxy');
 @asked = @{ $proxy->request_log };
 ok(scalar(grep { $_->{target} =~ /redirectblocked/ } @asked) > 0, 'proxy: (the registry was asked)');
 is(scalar(grep { $_->{target} =~ /169\.254/ } @asked), 0, 'proxy: the redirect target was not');
 like(q1("SET imagestream.blocked_networks = '169.254.0.0/16';
-		 SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('px/blocked:c', 'no-such-host.invalid/app:latest')"),
+		 SELECT status || '|' || reason || '|' || message FROM imagestream.import_image('px/blocked:c', 'no-such-host.invalid/app:latest', confirm => true)"),
 	qr/^Failure\|Forbidden\|.*does not resolve here/,
 	'proxy: a name that does not resolve here is refused while blocked_networks is set');
 q1("ALTER SYSTEM RESET imagestream.proxy; SELECT pg_reload_conf()");

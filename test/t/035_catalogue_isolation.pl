@@ -42,7 +42,7 @@ sub import_row
 {
 	my ($role, $args) = @_;
 	return ok_as($role, "SELECT status || '|' || coalesce(reason, '') || '|' || coalesce(image::text, '')
-						 FROM imagestream.import_image($args)");
+						 FROM imagestream.import_image($args, confirm => true)");
 }
 
 q1(q{
@@ -56,6 +56,7 @@ q1(q{
 	SELECT imagestream.grant_namespace('alpha', 'carol', 'edit');
 	SELECT imagestream.grant_namespace('bravo', 'carol', 'view');
 	SELECT imagestream.grant_namespace('bravo', 'bob', 'admin');
+	SELECT imagestream.set_registry_credentials('quay.io', 'bravo-robot', 'Brav0-s3cret', 'bravo');
 });
 
 # bravo's images, imported from the registry: one image with a secret in its
@@ -145,7 +146,8 @@ is(q1("SELECT count(*) FROM imagestream.images WHERE digest::text = '$d'"), '1',
 # S17: no base table for roles without rights; views without a trace
 # ---------------------------------------------------------------------------
 
-my @views = qw(history image_stream_tags image_streams images namespace_grants worker_status);
+my @views = qw(history image_stream_tags image_streams images namespace_grants registry_credentials
+  worker_status);
 is(q1(q{
 	SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_class c
 	WHERE c.relnamespace = 'imagestream'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')

@@ -43,7 +43,7 @@ is(q1('SHOW imagestream.blocked_networks'), $default, 'blocked_networks defaults
 is(q1(q{SELECT source || ' ' || (boot_val = reset_val) FROM pg_settings WHERE name = 'imagestream.blocked_networks'}),
 	'default true', 'compiled in: set by no configuration file');
 $evil->reset_log;
-is(q1("SELECT status || ' ' || reason FROM imagestream.import_image('set/blocked:latest', '$ehost/ok/app:latest', insecure => true)"),
+is(q1("SELECT status || ' ' || reason FROM imagestream.import_image('set/blocked:latest', '$ehost/ok/app:latest', insecure => true, confirm => true)"),
 	'Failure Forbidden', 'an import from a registry on 127.0.0.1 is Forbidden');
 like(q1("SELECT import_message FROM imagestream.image_stream_tags WHERE stream = 'blocked' AND tag = 'latest'"), qr/blocked_networks/,
 	'saying why');

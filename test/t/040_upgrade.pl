@@ -76,7 +76,12 @@ sub rows
 	my ($db) = @_;
 	# events as each tag numbers them (0.1.0 numbered them across tags)
 	my %from = (history => '(SELECT tag_id, rank() OVER (PARTITION BY tag_id ORDER BY seq) AS seq, created,
-							 docker_image_reference, image, generation FROM imagestream.history)');
+							 docker_image_reference, image, generation FROM imagestream.history)',
+		# the columns of before (0.3.0 adds actor and via)
+		change => '(SELECT id, at, event, namespace, stream, tag, image, previous_image,
+							docker_image_reference, generation, reason, message FROM imagestream.change)',
+		# (0.3.0 adds the namespace and the time set)
+		registry_credential => '(SELECT registry, username, secret FROM imagestream.registry_credential)');
 	return join("\n", map {
 		q1($db, "SELECT '$_ ' || count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')
 				 FROM " . ($from{$_} // "imagestream.$_") . " t")
@@ -102,31 +107,37 @@ for my $old (@released)
 	q1('postgres', "CREATE DATABASE $data");
 	q1($data, "CREATE EXTENSION imagestream VERSION '$old'");
 	q1($data, $populate);
+	# (0.3.0 changes the signature of import_image: the update carries the
+	# privileges over to the new function)
 	q1($data, q{
 		REVOKE EXECUTE ON FUNCTION imagestream.import_image FROM PUBLIC;
 		GRANT EXECUTE ON FUNCTION imagestream.import_image TO up_builder;
-	}) if $old eq $released[0];
+	});
 	# the update runs the privileges of the code again (doc/upgrading.md)
 	q1($data, 'REVOKE SELECT ON imagestream.images FROM PUBLIC');
 	my $before = rows($data);
 	like($before, qr/^history 6 /m, "$old: the old version wrote history");
 	q1($data, 'ALTER EXTENSION imagestream UPDATE');
 	is(rows($data), $before, "$old: every table keeps its rows through the update");
+	is(q1($data, q{SELECT string_agg(registry || ' ' || coalesce(namespace, 'server-wide') || ' ' || username, ',')
+					FROM imagestream.registry_credentials}),
+		'quay.io server-wide robot', "$old: its registry credentials become server-wide ones");
 	is(q1($data, q{SELECT imagestream.resolve('up/web:stable')::text = imagestream.resolve('up/web:latest')::text}),
 		't', "$old: resolve works after the update");
 	q1($data, q{SELECT imagestream.map_image('up/web:latest', imagestream.ref_with_digest('quay.io/org/web', imagestream.content_digest('4'::bytea)))});
 	is(q1($data, q{SELECT count(*) FROM imagestream.history('up/web:latest')}), '5',
 		"$old: and so does writing");
+	my ($changes_before) = $before =~ /^change (\d+) /m;
+	is(q1($data, qq{SELECT count(*) FILTER (WHERE actor IS NULL) || ' ' || count(*) FILTER (WHERE actor = quote_ident(current_user))
+		|| ' ' || count(via) FROM imagestream.change}),
+		"$changes_before 2 0", "$old: the changes of before have no actor, the new ones (latest, stable) their caller's");
 	is(q1($data, q{SET ROLE up_viewer; SELECT count(*) FROM imagestream.image_stream_tags WHERE namespace = 'up'}),
 		'3', "$old: a grant made before the update still gives its right");
-	if ($old eq $released[0])
-	{
-		is(q1($data, q{
-			SELECT has_function_privilege('up_builder', 'imagestream.import_image(text, text, boolean, boolean, boolean, imagestream.reference_policy, imagestream.import_mode, boolean)', 'EXECUTE')
-			|| ' ' || has_function_privilege('public', 'imagestream.import_image(text, text, boolean, boolean, boolean, imagestream.reference_policy, imagestream.import_mode, boolean)', 'EXECUTE')
-			|| ' ' || has_function_privilege('up_builder', 'imagestream._api_import_image(text, text, boolean, boolean, boolean, imagestream.reference_policy, imagestream.import_mode, boolean)', 'EXECUTE')
-		}), 'true false false', "$old: a DBA's grant and revoke on an API function apply to it after the update, not to its body");
-	}
+	is(q1($data, q{
+		SELECT has_function_privilege('up_builder', 'imagestream.import_image(text, text, boolean, boolean, boolean, imagestream.reference_policy, imagestream.import_mode, boolean, boolean)', 'EXECUTE')
+		|| ' ' || has_function_privilege('public', 'imagestream.import_image(text, text, boolean, boolean, boolean, imagestream.reference_policy, imagestream.import_mode, boolean, boolean)', 'EXECUTE')
+		|| ' ' || has_function_privilege('up_builder', 'imagestream._api_import_image(text, text, boolean, boolean, boolean, imagestream.reference_policy, imagestream.import_mode, boolean, boolean)', 'EXECUTE')
+	}), 'true false false', "$old: a DBA's grant and revoke on an API function apply to it after the update, not to its body");
 	is(q1($data, q{SELECT has_table_privilege('public', 'imagestream.images', 'SELECT')
 					|| ' ' || has_table_privilege('public', 'imagestream.image_streams', 'SELECT')}),
 		'false true', "$old: a view a DBA closed to PUBLIC stays closed after the update; the others stay open");

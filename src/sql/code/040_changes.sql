@@ -24,7 +24,8 @@ BEGIN
 			'stream', c.stream, 'tag', c.tag, 'image', c.image::text,
 			'previous_image', c.previous_image::text,
 			'docker_image_reference', c.docker_image_reference::text,
-			'generation', c.generation, 'reason', c.reason, 'message', c.message));
+			'generation', c.generation, 'reason', c.reason, 'message', c.message,
+			'actor', c.actor, 'via', c.via));
 	END IF;
 	IF octet_length(payload::text) > imagestream._notify_payload_limit() THEN
 		payload := payload - 'docker_image_reference' - 'message' - 'reason'
@@ -35,23 +36,32 @@ BEGIN
 					  payload::text);
 END $$;
 
+-- Who makes a change (src/change_actor.c): the calling role, or the worker.
+CREATE OR REPLACE FUNCTION _change_actor() RETURNS text
+	AS 'MODULE_PATHNAME', 'imagestream_change_actor'
+	LANGUAGE C STABLE PARALLEL RESTRICTED;
+
 -- Marks the transaction as one whose commit numbers its change rows, the
 -- first of them (in this call) with provisional id first_id.
 CREATE OR REPLACE FUNCTION _number_at_commit(first_id bigint) RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_number_at_commit' LANGUAGE C VOLATILE;
 
 -- Logs a change with a provisional id; the commit numbers and announces it.
+-- The actor is the server's to know, never an argument; via names the route
+-- of a change made on a role's behalf (NULL: a direct call).
 CREATE OR REPLACE FUNCTION _log_change(event text, ns text, stream text, tag text,
 	image image_digest, previous_image image_digest, ref image_ref,
-	generation bigint, reason text DEFAULT NULL, message text DEFAULT NULL)
+	generation bigint, reason text DEFAULT NULL, message text DEFAULT NULL,
+	via text DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	provisional bigint;
 BEGIN
 	INSERT INTO imagestream.change (at, event, namespace, stream, tag, image, previous_image,
-									docker_image_reference, generation, reason, message)
+									docker_image_reference, generation, reason, message,
+									actor, via)
 		VALUES (now(), event, ns, stream, tag, image, previous_image, ref,
-				generation, reason, message)
+				generation, reason, message, imagestream._change_actor(), via)
 		RETURNING id INTO provisional;
 	PERFORM imagestream._number_at_commit(provisional);
 END $$;

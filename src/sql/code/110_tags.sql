@@ -67,12 +67,32 @@ LANGUAGE sql IMMUTABLE AS $$
 		greatest(coalesce(t.status_generation, 0), coalesce(t.import_generation, 0))
 $$;
 
+-- resolve() of a tag with an image honours its reference policy (Local: the
+-- stream's repository on imagestream.local_registry), so a change of the
+-- policy is a change of what resolve() returns: logged as tag_updated of the
+-- same image (previous_image = image) with the pull spec resolve() returns
+-- now, whatever imagestream.local_registry is (a setting that may change
+-- later).  old_t and new_t are the tag row before and after the change; a new
+-- image recorded by the same call is logged after it, as its own change.
+CREATE OR REPLACE FUNCTION _log_policy_change(old_t imagestream.tag, new_t imagestream.tag,
+	p_generation bigint) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF new_t.image IS NOT NULL
+	   AND (old_t.has_spec AND old_t.reference_policy = 'Local')
+		   IS DISTINCT FROM (new_t.has_spec AND new_t.reference_policy = 'Local') THEN
+		PERFORM imagestream._log_change('tag_updated', new_t.namespace, new_t.stream, new_t.name,
+			new_t.image, new_t.image, imagestream._pull_spec(new_t), p_generation);
+	END IF;
+END $$;
+
 -- Sets a tag's spec (TagReference) with OpenShift's generation rules: the
 -- stream generation grows by one when the spec differs at all; the tag's
 -- generation becomes the stream's when the tag is new or its source,
 -- reference flag or import mode changed (tagRefChanged), which ref_changed
 -- reports.  In a stream created by the same call the spec is part of the
--- creation: generation 1 for both.
+-- creation: generation 1 for both.  A change of the reference policy that
+-- moves resolve() is logged (_log_policy_change).
 CREATE OR REPLACE FUNCTION _set_spec(p_stream imagestream.stream, p_tag text, p_kind source_kind,
 	p_from text, p_reference boolean, p_scheduled boolean, p_insecure boolean,
 	p_import_mode import_mode, p_policy reference_policy, p_annotations jsonb,
@@ -81,8 +101,10 @@ LANGUAGE plpgsql AS $$
 DECLARE
 	gen bigint := p_stream.generation;
 	differs boolean;
+	was imagestream.tag;
 BEGIN
 	t := imagestream._lock_tag(p_stream, p_tag, true);
+	was := t;
 	ref_changed := NOT t.has_spec OR t.from_ref IS DISTINCT FROM p_from
 		OR t.reference <> p_reference OR t.import_mode <> p_import_mode;
 	differs := ref_changed OR t.from_kind IS DISTINCT FROM p_kind
@@ -99,4 +121,5 @@ BEGIN
 		spec_generation = CASE WHEN ref_changed THEN gen ELSE spec_generation END
 	WHERE id = t.id
 	RETURNING * INTO t;
+	PERFORM imagestream._log_policy_change(was, t, gen);
 END $$;

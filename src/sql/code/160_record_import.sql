@@ -24,6 +24,7 @@ DECLARE
 	gen bigint := coalesce(p_generation, CASE WHEN p_new_stream THEN p_stream.generation
 											  ELSE p_stream.generation + 1 END);
 	changed boolean;
+	spec imagestream.tag;
 BEGIN
 	changed := t.history_length = 0 OR t.docker_image_reference <> i.ref
 		OR t.image IS DISTINCT FROM i.image OR NOT t.has_spec
@@ -36,6 +37,14 @@ BEGIN
 			reference_policy = CASE WHEN has_spec THEN reference_policy ELSE i.policy END,
 			spec_generation = gen, source_digest = i.source_digest
 		WHERE id = t.id;
+		-- a tag with a spec keeps its policy; a new spec may move resolve()
+		-- (the update changed nothing else it reads)
+		IF NOT t.has_spec THEN
+			spec := t;
+			spec.has_spec := true;
+			spec.reference_policy := i.policy;
+			PERFORM imagestream._log_policy_change(t, spec, gen);
+		END IF;
 		PERFORM imagestream._add_event(t.id, i.ref, i.image, gen);
 		RETURN;
 	END IF;
@@ -62,7 +71,9 @@ END $$;
 -- generation it moves to.  p_clear_requested also clears
 -- import_requested_at (the worker).  Returns the positions of the tags it
 -- leaves to _record_import: tags that other tags follow (their followers
--- move with them, _add_event), and names given twice.
+-- move with them, _add_event), names given twice, and tags without a spec
+-- that have an image and get a Local spec (their policy change is logged
+-- before their import's, _record_import).
 CREATE OR REPLACE FUNCTION _record_imports(p_stream imagestream.stream, p_generation bigint,
 	p_imports imagestream._tag_import[], p_clear_requested boolean DEFAULT false)
 RETURNS SETOF integer LANGUAGE plpgsql AS $$
@@ -119,6 +130,7 @@ BEGIN
 					   t.docker_image_reference AS t_ref, t.image AS t_image,
 					   t.scheduled AS t_scheduled, t.insecure AS t_insecure, t.import_mode AS t_mode,
 					   count(*) OVER (PARTITION BY u.name) > 1
+					   OR (NOT t.has_spec AND u.policy = 'Local' AND t.image IS NOT NULL)
 					   OR EXISTS (SELECT 1 FROM imagestream.tag x
 								  WHERE x.stream_id = t.stream_id AND x.has_spec
 									AND x.from_kind = 'ImageStreamTag'
@@ -192,9 +204,9 @@ BEGIN
 		-- as _log_change: provisional ids in this order, numbered at commit
 		WITH written AS (
 			INSERT INTO imagestream.change (at, event, namespace, stream, tag, image, previous_image,
-											docker_image_reference, generation)
+											docker_image_reference, generation, actor)
 			SELECT now(), 'tag_updated', p_stream.namespace, p_stream.name, u.name, u.image,
-				   x.previous, u.ref, p_generation
+				   x.previous, u.ref, p_generation, imagestream._change_actor()
 			FROM unnest(pos, logged, previous) AS x(n, logged, previous)
 			JOIN unnest(p_imports) WITH ORDINALITY AS u(name, source, ref, image, source_digest, scheduled, insecure, mode, policy, n) ON u.n = x.n
 			WHERE x.logged
@@ -275,13 +287,16 @@ CREATE OR REPLACE FUNCTION _record_import_failure(p_stream imagestream.stream, p
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
 	t imagestream.tag := imagestream._lock_tag(p_stream, p_tag, true);
+	spec imagestream.tag;
 BEGIN
 	IF NOT t.has_spec AND p_create_spec THEN
 		UPDATE imagestream.tag
 		SET has_spec = true, from_kind = 'DockerImage', from_ref = p_source,
 			scheduled = p_scheduled, insecure = p_insecure, import_mode = p_mode,
 			reference_policy = p_policy, spec_generation = p_stream.generation
-		WHERE id = t.id;
+		WHERE id = t.id
+		RETURNING * INTO spec;
+		PERFORM imagestream._log_policy_change(t, spec, p_stream.generation);
 	END IF;
 	PERFORM imagestream._record_failure(t.id, p_reason, p_message, p_generation);
 END $$;

@@ -7,12 +7,10 @@ DECLARE
 	n record := imagestream._parse_stream(stream);
 BEGIN
 	PERFORM imagestream._require(n.namespace, 'edit');
-	IF annotations IS NULL OR jsonb_typeof(annotations) <> 'object' THEN
-		RAISE EXCEPTION 'annotations must be a JSON object'
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	-- the rules of set_annotations (215_annotations.sql)
 	INSERT INTO imagestream.stream (namespace, name, lookup_local, annotations)
-	VALUES (n.namespace, n.name, coalesce(lookup_local, false), annotations)
+	VALUES (n.namespace, n.name, coalesce(lookup_local, false),
+			imagestream._patch_annotations('{}', annotations))
 	ON CONFLICT ON CONSTRAINT stream_namespace_name_key DO NOTHING;
 	IF NOT FOUND AND NOT coalesce(if_not_exists, false) THEN
 		RAISE EXCEPTION 'image stream "%" already exists', _api_create_stream.stream

@@ -1,27 +1,20 @@
 -- oc tag and oc tag -d.
 
--- The kind of a source written without one (doc/functions.md, as oc tag with
--- the stream's existence checked): a registry host or anything that is not
--- an existing stream's tag or image is a DockerImage.  A stream in a
--- namespace the caller may not view counts as missing, as for oc tag, whose
--- lookup is refused: otherwise the kind would tell whether it exists.
-CREATE OR REPLACE FUNCTION _infer_source_kind(p_source text, p_default_ns text) RETURNS source_kind
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-	m text[];
-	first text := split_part(p_source, '/', 1);
-BEGIN
-	IF strpos(p_source, '/') > 0 AND (strpos(first, '.') > 0 OR strpos(first, ':') > 0 OR first = 'localhost') THEN
-		RETURN 'DockerImage';
-	END IF;
-	m := regexp_match(p_source, '^(?:([^/]+)/)?([^/:@]+)(?::([^/:@]+)|@(.+))$');
-	IF m IS NULL OR NOT EXISTS (SELECT 1 FROM imagestream.stream
-								WHERE namespace = coalesce(m[1], p_default_ns) AND name = m[2]
-								  AND imagestream._can(namespace, 'view')) THEN
-		RETURN 'DockerImage';
-	END IF;
-	RETURN CASE WHEN m[4] IS NOT NULL THEN 'ImageStreamImage' ELSE 'ImageStreamTag' END;
-END $$;
+-- The kind of a source written without one, from its text alone as oc tag
+-- decides it: a registry host as first component (with "." or ":", or
+-- "localhost") is a DockerImage; otherwise "...@id" is an ImageStreamImage
+-- and anything else an ImageStreamTag.  No lookup: a name that is no stream
+-- is an error later, never a silent pull from Docker Hub.
+CREATE OR REPLACE FUNCTION _source_kind(p_source text) RETURNS source_kind
+LANGUAGE sql IMMUTABLE AS $$
+	SELECT CASE
+		WHEN strpos(p_source, '/') > 0 AND (strpos(split_part(p_source, '/', 1), '.') > 0
+			OR strpos(split_part(p_source, '/', 1), ':') > 0 OR split_part(p_source, '/', 1) = 'localhost')
+			THEN 'DockerImage'
+		WHEN strpos(p_source, '@') > 0 THEN 'ImageStreamImage'
+		ELSE 'ImageStreamTag'
+	END::imagestream.source_kind
+$$;
 
 -- "[ns/]stream:tag" or "[ns/]stream@id" of a source, its namespace
 -- defaulting to the destination's.
@@ -36,7 +29,8 @@ BEGIN
 	IF p_kind = 'ImageStreamTag' THEN
 		IF strpos(p_source, ':') = 0 THEN
 			RAISE EXCEPTION 'source "%" of kind ImageStreamTag has no tag', p_source
-				USING ERRCODE = 'invalid_parameter_value', HINT = 'Write it as "namespace/stream:tag" or "stream:tag".';
+				USING ERRCODE = 'invalid_parameter_value',
+					HINT = 'Write it as "namespace/stream:tag" or "stream:tag"; a container image needs its registry, as in "docker.io/library/nginx:1.25", or source_kind => ''DockerImage''.';
 		END IF;
 		n := imagestream._parse_tag(full_name);
 		namespace := n.namespace; stream := n.stream; tag := n.tag;
@@ -74,6 +68,48 @@ BEGIN
 	ORDER BY h.seq DESC LIMIT 1;
 END $$;
 
+-- A source stream must exist and be visible (p_hint: what the error hints).
+-- One the caller may not view is refused with the message of a missing one:
+-- whether it is 42501 or 42704 depends on rights alone, so tag() tells
+-- nothing of the streams of another namespace (doc/security.md).
+CREATE OR REPLACE FUNCTION _require_source_stream(p_ns text, p_stream text, p_hint text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF NOT imagestream._can(p_ns, 'view') THEN
+		RAISE EXCEPTION 'image stream "%/%" does not exist', p_ns, p_stream
+			USING ERRCODE = 'insufficient_privilege', HINT = p_hint,
+				DETAIL = format('This needs the view right on namespace "%s".', p_ns);
+	ELSIF NOT EXISTS (SELECT 1 FROM imagestream.stream WHERE namespace = p_ns AND name = p_stream) THEN
+		RAISE EXCEPTION 'image stream "%/%" does not exist', p_ns, p_stream
+			USING ERRCODE = 'undefined_object', HINT = p_hint;
+	END IF;
+END $$;
+
+-- The pull spec a copy records (OpenShift's tagsChanged): one on
+-- imagestream.local_registry under the source stream's repository moves to
+-- the destination stream's, keeping its tag and digest, so that pulls are
+-- authorised by the destination's namespace.  Any other comes as it is.
+CREATE OR REPLACE FUNCTION _copy_reference(p_ref image_ref, p_src_ns text, p_src_stream text,
+	p_dest_ns text, p_dest_stream text) RETURNS image_ref
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	registry text := nullif(current_setting('imagestream.local_registry', true), '');
+	ref imagestream.image_ref;
+BEGIN
+	IF registry IS NULL
+	   OR imagestream.ref_name(p_ref) <> format('%s/%s/%s', registry, p_src_ns, p_src_stream) THEN
+		RETURN p_ref;
+	END IF;
+	ref := format('%s/%s/%s', registry, p_dest_ns, p_dest_stream)::imagestream.image_ref;
+	IF imagestream.ref_tag(p_ref) IS NOT NULL THEN
+		ref := imagestream.ref_with_tag(ref, imagestream.ref_tag(p_ref));
+	END IF;
+	IF imagestream.ref_digest(p_ref) IS NOT NULL THEN
+		ref := imagestream.ref_with_digest(ref, imagestream.ref_digest(p_ref));
+	END IF;
+	RETURN ref;
+END $$;
+
 -- Pins a tag to an image of a stream (kind ImageStreamImage) and records it.
 CREATE OR REPLACE FUNCTION _tag_image(p_dest imagestream.stream, p_tag text, p_src_ns text,
 	p_src_stream text, p_id text, p_reference boolean, p_import_mode import_mode,
@@ -88,8 +124,10 @@ BEGIN
 		format('%s/%s@%s', p_src_ns, p_src_stream, found.image), p_reference, false, false,
 		p_import_mode, p_policy, '{}', p_new_stream);
 	IF spec.ref_changed THEN
-		PERFORM imagestream._add_event((spec.t).id, found.docker_image_reference, found.image,
-									   (spec.t).spec_generation);
+		PERFORM imagestream._add_event((spec.t).id, CASE WHEN p_reference THEN found.docker_image_reference
+			ELSE imagestream._copy_reference(found.docker_image_reference, p_src_ns, p_src_stream,
+											 p_dest.namespace, p_dest.name) END,
+			found.image, (spec.t).spec_generation);
 	END IF;
 	-- the children of an index that the source stream verified come along:
 	-- the caller, who views the source, sees them there
@@ -100,6 +138,25 @@ BEGIN
 	JOIN imagestream.image_child c ON c.digest = p.digest AND c.image = found.image
 	WHERE s.namespace = p_src_ns AND s.name = p_src_stream
 	ON CONFLICT DO NOTHING;
+END $$;
+
+-- OpenShift's generation reset: oc tag writes a DockerImage spec with
+-- generation 0, which the server reads as a changed tag (tagRefChanged), so
+-- tagging the same source again requests a fresh import.  The stream's
+-- generation grows by one for the call (unless _set_spec moved it already,
+-- p_stream being the row as locked before), and the tag's spec generation
+-- becomes it: the tag is pending.
+CREATE OR REPLACE FUNCTION _reset_generation(p_stream imagestream.stream, p_tag imagestream.tag)
+RETURNS imagestream.tag LANGUAGE plpgsql AS $$
+DECLARE
+	gen bigint;
+	t imagestream.tag;
+BEGIN
+	UPDATE imagestream.stream SET generation = generation + 1
+		WHERE id = p_stream.id AND generation = p_stream.generation;
+	SELECT generation INTO gen FROM imagestream.stream WHERE id = p_stream.id;
+	UPDATE imagestream.tag SET spec_generation = gen WHERE id = p_tag.id RETURNING * INTO t;
+	RETURN t;
 END $$;
 
 CREATE OR REPLACE FUNCTION _api_tag(source text, destination text, source_kind source_kind DEFAULT NULL,
@@ -124,13 +181,15 @@ DECLARE
 	v_policy imagestream.reference_policy := coalesce(reference_policy, 'Source');
 	v_mode imagestream.import_mode := coalesce(import_mode, 'Legacy');
 	new_stream boolean;
+	hint text := 'A stream of a namespace you may not view counts as missing.';
 BEGIN
 	IF source IS NULL THEN
 		RAISE EXCEPTION 'a source is required' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM imagestream._require(d.namespace, 'edit');
 	IF kind IS NULL THEN
-		kind := imagestream._infer_source_kind(source, d.namespace);
+		kind := imagestream._source_kind(source);
+		hint := 'A container image needs its registry, as in "docker.io/library/nginx:1.25", or source_kind => ''DockerImage''.';
 	END IF;
 	IF kind <> 'DockerImage' AND (v_scheduled OR v_insecure) THEN
 		RAISE EXCEPTION 'only tags from container images (DockerImage) can be scheduled or insecure'
@@ -144,12 +203,7 @@ BEGIN
 
 	IF kind <> 'DockerImage' THEN
 		src := imagestream._parse_source(source, kind, d.namespace);
-		PERFORM imagestream._require(src.namespace, 'view');
-		IF NOT EXISTS (SELECT 1 FROM imagestream.stream
-					   WHERE namespace = src.namespace AND name = src.stream) THEN
-			RAISE EXCEPTION 'image stream "%/%" does not exist', src.namespace, src.stream
-				USING ERRCODE = 'undefined_object';
-		END IF;
+		PERFORM imagestream._require_source_stream(src.namespace, src.stream, hint);
 	END IF;
 	IF v_alias THEN
 		IF src.namespace <> d.namespace OR src.stream <> d.stream THEN
@@ -192,7 +246,10 @@ BEGIN
 		-- a copy: the source's current image, pinned by digest
 		SELECT * INTO head FROM imagestream.tag
 		WHERE namespace = src.namespace AND stream = src.stream AND name = src.tag;
-		IF head.docker_image_reference IS NULL THEN
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'image stream tag "%/%:%" does not exist', src.namespace, src.stream, src.tag
+				USING ERRCODE = 'undefined_object', HINT = hint;
+		ELSIF head.docker_image_reference IS NULL THEN
 			RAISE EXCEPTION 'image stream tag "%/%:%" has no image', src.namespace, src.stream, src.tag
 				USING ERRCODE = 'no_data_found',
 					DETAIL = 'A tag that does not point to an image cannot be the source of a tag.';
@@ -215,9 +272,12 @@ BEGIN
 
 	spec := imagestream._set_spec(s, d.tag, 'DockerImage', ref::text, v_reference,
 		v_scheduled, v_insecure, v_mode, v_policy, '{}', new_stream);
-	IF v_reference AND spec.ref_changed THEN
+	IF NOT spec.ref_changed THEN
+		spec.t := imagestream._reset_generation(s, spec.t);
+	END IF;
+	IF v_reference THEN
 		PERFORM imagestream._add_event((spec.t).id, ref, NULL, (spec.t).spec_generation);
-	ELSIF spec.ref_changed THEN
+	ELSE
 		PERFORM imagestream._wake_worker();		-- the tag is pending
 	END IF;
 END $$;

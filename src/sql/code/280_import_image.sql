@@ -24,9 +24,51 @@ BEGIN
 	END LOOP;
 END $$;
 
+-- What oc import-image refuses of an import of one tag of an existing
+-- stream (its importTag): a tag it would create needs from_image and
+-- confirm (42704); an existing tag is imported from its own source,
+-- following same-stream aliases to the tag at the end of their chain, and
+-- from_image may only repeat that source.  A tag pinned to an image, an
+-- alias whose chain ends at no source, and another source are refused
+-- (55000): changing a tag's source is tag()'s job.
+CREATE OR REPLACE FUNCTION _import_tag_check(p_stream imagestream.stream, p_destination text,
+	p_tag text, p_source image_ref, p_confirm boolean) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	t imagestream.tag;
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM imagestream.tag x
+				   WHERE x.stream_id = p_stream.id AND x.name = p_tag AND x.has_spec) THEN
+		IF p_source IS NULL OR NOT p_confirm THEN
+			RAISE EXCEPTION 'image stream tag "%" does not exist', p_destination
+				USING ERRCODE = 'undefined_object',
+					HINT = CASE WHEN p_source IS NULL THEN 'Give from_image and confirm => true to create it.'
+								ELSE 'Pass confirm => true to create it.' END;
+		END IF;
+		RETURN;
+	END IF;
+	t := imagestream._import_target(p_stream, p_tag);
+	IF t.id IS NULL OR t.from_kind <> 'DockerImage' THEN
+		RAISE EXCEPTION 'image stream tag "%" cannot be re-imported', p_destination
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				DETAIL = CASE WHEN t.id IS NULL THEN 'It follows a tag that has no source.'
+							  ELSE format('It points to %s "%s"; only a container image (DockerImage) is imported.',
+										  t.from_kind, t.from_ref) END,
+				HINT = 'Use tag() to change its source.';
+	ELSIF p_source IS NOT NULL AND p_source::text <> t.from_ref THEN
+		RAISE EXCEPTION 'image stream tag "%" imports "%", not "%"', p_destination, t.from_ref, p_source
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				DETAIL = CASE WHEN t.name <> p_tag THEN format('It follows tag "%s", whose source that is.', t.name)
+							  ELSE 'An import may only repeat a tag''s source.' END,
+				HINT = 'Use tag() to change its source.';
+	END IF;
+END $$;
+
 -- How one tag of an import is imported: its row (if any), and the options
 -- in effect.  Re-importing never turns scheduled or insecure off; known is
--- what the source served last, when the tag follows that source still.
+-- what the source served last, when the tag follows that source still.  A
+-- job may carry options of its own (a tag new in a stream's repository
+-- takes the repository's, 285_repository_import.sql), which the call's add to.
 CREATE OR REPLACE FUNCTION _import_options(p_stream_id bigint, p_job jsonb, p_scheduled boolean,
 	p_insecure boolean, p_mode import_mode, p_policy reference_policy,
 	OUT t imagestream.tag, OUT sched boolean, OUT insecure boolean, OUT mode import_mode,
@@ -34,10 +76,13 @@ CREATE OR REPLACE FUNCTION _import_options(p_stream_id bigint, p_job jsonb, p_sc
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
 	SELECT * INTO t FROM imagestream.tag x WHERE x.stream_id = p_stream_id AND x.name = p_job->>'tag';
-	sched := coalesce(p_scheduled, false) OR coalesce(t.scheduled, false);
-	insecure := coalesce(p_insecure, false) OR coalesce(t.insecure, false);
-	mode := coalesce(p_mode, t.import_mode, 'Legacy');
-	policy := coalesce(p_policy, CASE WHEN t.has_spec THEN t.reference_policy END, 'Source');
+	sched := coalesce(p_scheduled, false) OR coalesce(t.scheduled, false)
+		OR coalesce((p_job->>'scheduled')::boolean, false);
+	insecure := coalesce(p_insecure, false) OR coalesce(t.insecure, false)
+		OR coalesce((p_job->>'insecure')::boolean, false);
+	mode := coalesce(p_mode, t.import_mode, (p_job->>'import_mode')::import_mode, 'Legacy');
+	policy := coalesce(p_policy, CASE WHEN t.has_spec THEN t.reference_policy END,
+		(p_job->>'reference_policy')::reference_policy, 'Source');
 	known := CASE WHEN t.from_ref = p_job->>'source' AND t.image IS NOT NULL
 					   AND t.spec_generation <= coalesce(t.status_generation, 0)
 				  THEN t.source_digest END;
@@ -70,56 +115,62 @@ END $$;
 -- What an import imports, as [{tag, source}] in import order: one tag (the
 -- end of its alias chain) from from_image or its own source; every tag of
 -- from_image's repository, in the order OpenShift imports them; or every
--- importable tag of the stream (p_stream, NULL when it does not exist yet).
--- A tag list the registry refused gives no jobs and its reason and message.
+-- importable tag of the stream (p_stream, NULL when it does not exist yet)
+-- and the tags new in the stream's repository (285_repository_import.sql).
+-- Of all tags, those past max_bulk_import are marked skipped and come
+-- last; repository is the repository listed.  A tag list the registry
+-- refused gives no jobs and its reason and message.  The registry is asked
+-- with the credentials of p_namespace.
 CREATE OR REPLACE FUNCTION _import_jobs(p_stream imagestream.stream, p_destination text,
-	p_tag text, p_source image_ref, p_all_tags boolean, p_insecure boolean,
-	OUT jobs jsonb, OUT reason text, OUT message text)
+	p_tag text, p_source image_ref, p_all_tags boolean, p_insecure boolean, p_namespace text,
+	OUT jobs jsonb, OUT reason text, OUT message text, OUT repository image_ref)
 LANGUAGE plpgsql AS $$
 DECLARE
 	t imagestream.tag;
 	listed record;
+	limit_n integer := current_setting('imagestream.max_bulk_import')::integer;
 BEGIN
 	IF NOT p_all_tags THEN
+		-- (_import_tag_check refused what cannot be imported)
 		t := imagestream._import_target(p_stream, p_tag);
-		IF p_source IS NOT NULL THEN
-			jobs := jsonb_build_array(jsonb_build_object('tag', coalesce(t.name, p_tag), 'source', p_source::text));
-		ELSIF t.id IS NULL THEN
-			RAISE EXCEPTION 'image stream tag "%" does not exist', p_destination
-				USING ERRCODE = 'undefined_object', HINT = 'Give from_image to import it.';
-		ELSIF t.from_kind <> 'DockerImage' THEN
-			RAISE EXCEPTION 'tag "%" points to %, which cannot be imported', t.name, t.from_ref
-				USING ERRCODE = 'invalid_parameter_value';
-		ELSE
-			jobs := jsonb_build_array(jsonb_build_object('tag', t.name, 'source', t.from_ref));
-		END IF;
+		jobs := jsonb_build_array(jsonb_build_object('tag', coalesce(t.name, p_tag),
+			'source', coalesce(p_source::text, t.from_ref)));
 	ELSIF p_source IS NOT NULL THEN
 		IF imagestream.ref_tag(p_source) IS NOT NULL OR imagestream.ref_digest(p_source) IS NOT NULL THEN
 			RAISE EXCEPTION 'from_image must name a repository, not a tag or digest, to import all tags'
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		listed := imagestream._registry_tags(p_source, coalesce(p_insecure, false));
+		repository := p_source;
+		listed := imagestream._registry_tags(p_source, coalesce(p_insecure, false), p_namespace);
 		IF listed.status <> 'ok' THEN
 			reason := listed.reason;
 			message := listed.message;
 			RETURN;
 		END IF;
-		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', u.n,
-			'source', imagestream.ref_with_tag(p_source, u.n)::text) ORDER BY u.o), '[]')
-		INTO jobs
-		FROM unnest(imagestream._prioritize_tags(ARRAY(SELECT DISTINCT x FROM unnest(listed.tags) AS x)))
-			 WITH ORDINALITY AS u(n, o);
+		jobs := imagestream._listed_jobs(p_source, listed.tags, limit_n);
 	ELSE
+		listed := imagestream._repository_jobs(p_stream, p_insecure, limit_n);
+		repository := listed.repository;
+		IF listed.repository IS NOT NULL AND listed.jobs IS NULL THEN
+			reason := listed.reason;
+			message := listed.message;
+			RETURN;
+		END IF;
 		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', x.name, 'source', x.from_ref)
 			ORDER BY x.name), '[]')
 		INTO jobs FROM imagestream.tag x
 		WHERE x.stream_id = p_stream.id AND imagestream._importable(x);
+		jobs := imagestream._bulk_limit(jobs, limit_n) || coalesce(listed.jobs, '[]');
+		-- (the skipped of both last: the first jobs are fetched together)
+		SELECT coalesce(jsonb_agg(j.value ORDER BY j.value ? 'skipped', j.o), '[]') INTO jobs
+		FROM jsonb_array_elements(jobs) WITH ORDINALITY AS j(value, o);
 	END IF;
 END $$;
 
--- All tags: the first p_limit jobs' sources fetched together
--- (src/fetch_many.c), each with its tag's options, in the jobs' order.
-CREATE OR REPLACE FUNCTION _import_fetch_all(p_stream_id bigint, p_jobs jsonb, p_limit integer,
+-- All tags: the sources of the jobs not skipped (the first ones) fetched
+-- together (src/fetch_many.c), each with its tag's options, in the jobs'
+-- order, with the credentials of p_namespace.
+CREATE OR REPLACE FUNCTION _import_fetch_all(p_namespace text, p_stream_id bigint, p_jobs jsonb,
 	p_scheduled boolean, p_insecure boolean, p_mode import_mode, p_policy reference_policy)
 RETURNS imagestream._fetched[] LANGUAGE plpgsql AS $$
 DECLARE
@@ -133,7 +184,7 @@ DECLARE
 	arches text[] := '{}';
 BEGIN
 	FOR job IN SELECT value FROM jsonb_array_elements(p_jobs) LOOP
-		EXIT WHEN p_limit >= 0 AND cardinality(srcs) >= p_limit;
+		EXIT WHEN job ? 'skipped';
 		o := imagestream._import_options(p_stream_id, job, p_scheduled, p_insecure, p_mode, p_policy);
 		srcs := srcs || (job->>'source')::imagestream.image_ref;
 		insecures := insecures || o.insecure;
@@ -143,19 +194,75 @@ BEGIN
 		arches := arches || ((o.t).annotations->>'importer.image.openshift.io/prefer-arch');
 	END LOOP;
 	RETURN ARRAY(SELECT f FROM imagestream._fetch_sources(srcs, insecures, preserves,
-														 knowns, oses, arches) f);
+														 knowns, oses, arches, p_namespace) f);
+END $$;
+
+-- What a dry run reports of the image an import would record (the row's
+-- metadata): media type, platforms (os/architecture[/variant], of an index
+-- its children's), created, labels, size and layer count, as the catalogue
+-- would hold them.  _image_metadata reads an image the catalogue has (an
+-- unchanged source); _fetched_metadata reads what a fetch f found, as
+-- _catalogue_manifest and _catalogue_config (130, 150) would record it,
+-- writing nothing.
+CREATE OR REPLACE FUNCTION _image_metadata(p_image image_digest) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+	SELECT jsonb_strip_nulls(jsonb_build_object('mediaType', i.media_type,
+		'platforms', to_jsonb(imagestream._platforms(i.digest)),
+		'created', i.created, 'labels', i.labels, 'size', i.size,
+		'layerCount', CASE WHEN NOT imagestream._is_index(i.media_type)
+						   THEN (SELECT count(*) FROM imagestream.image_layer l WHERE l.image = i.digest) END))
+	FROM imagestream.image i WHERE i.digest = p_image
+$$;
+
+CREATE OR REPLACE FUNCTION _fetched_metadata(f _fetched, p_image image_digest) RETURNS jsonb
+LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
+DECLARE
+	i integer := array_position(f.digests, p_image);
+	doc jsonb;
+	mt text;
+	c jsonb;
+BEGIN
+	IF i IS NULL THEN
+		RETURN NULL;
+	END IF;
+	doc := convert_from(f.manifests[i], 'UTF8')::jsonb;
+	mt := imagestream._manifest_media_type(doc, f.media_types[i]);
+	IF imagestream._is_index(mt) THEN
+		RETURN jsonb_strip_nulls(jsonb_build_object('mediaType', mt,
+			'platforms', (SELECT jsonb_agg(concat_ws('/', m.d#>>'{platform,os}', m.d#>>'{platform,architecture}',
+													m.d#>>'{platform,variant}') ORDER BY m.ord)
+						  FROM jsonb_array_elements(doc->'manifests') WITH ORDINALITY AS m(d, ord)
+						  WHERE m.d#>>'{platform,os}' IS NOT NULL),
+			'size', octet_length(f.manifests[i])));
+	END IF;
+	BEGIN
+		c := convert_from(f.configs[i], 'UTF8')::jsonb;
+	EXCEPTION WHEN OTHERS THEN
+		c := NULL;				-- an unreadable config leaves the fields empty
+	END;
+	RETURN jsonb_strip_nulls(jsonb_build_object('mediaType', mt,
+		'platforms', CASE WHEN c->>'os' IS NOT NULL THEN jsonb_build_array(
+						 concat_ws('/', c->>'os', c->>'architecture', c->>'variant')) END,
+		'created', CASE WHEN c->>'created' ~ '^\d{4}-' THEN (c->>'created')::timestamptz END,
+		'labels', c#>'{config,Labels}',
+		'size', (SELECT coalesce(sum((l->>'size')::bigint), 0) FROM jsonb_array_elements(doc->'layers') AS l)
+				+ coalesce((doc#>>'{config,size}')::bigint, 0),
+		'layerCount', jsonb_array_length(doc->'layers')));
 END $$;
 
 CREATE OR REPLACE FUNCTION _api_import_image(destination text, from_image text DEFAULT NULL,
 	all_tags boolean DEFAULT false, scheduled boolean DEFAULT NULL,
 	insecure boolean DEFAULT NULL, reference_policy reference_policy DEFAULT NULL,
-	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false)
+	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false,
+	confirm boolean DEFAULT false)
 RETURNS TABLE(tag text, status text, image image_digest, docker_image_reference image_ref,
-	reason text, message text)
+	reason text, message text, metadata jsonb)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 #variable_conflict use_variable
 DECLARE
 	v_all boolean := coalesce(all_tags, false);
+	v_dry boolean := coalesce(dry_run, false);
+	v_confirm boolean := coalesce(confirm, false);
 	d record := imagestream._import_destination(destination, v_all);
 	s imagestream.stream;
 	new_stream boolean;
@@ -178,31 +285,42 @@ BEGIN
 	IF from_image IS NOT NULL THEN
 		source := from_image::imagestream.image_ref;
 	END IF;
-	new_stream := NOT EXISTS (SELECT 1 FROM imagestream.stream x
-							  WHERE x.namespace = d.namespace AND x.name = d.stream);
-	IF new_stream AND source IS NULL THEN
-		RAISE EXCEPTION 'image stream "%/%" does not exist', d.namespace, d.stream
-			USING ERRCODE = 'undefined_object', HINT = 'Give from_image to create it.';
-	END IF;
 	-- no lock yet: the registry is asked before anything is locked
 	SELECT * INTO s FROM imagestream.stream x WHERE x.namespace = d.namespace AND x.name = d.stream;
-	planned := imagestream._import_jobs(s, destination, d.tag, source, v_all, insecure);
+	-- what oc import-image refuses (a dry run too, as there)
+	IF s.id IS NULL AND (source IS NULL OR NOT v_confirm) THEN
+		RAISE EXCEPTION 'image stream "%/%" does not exist', d.namespace, d.stream
+			USING ERRCODE = 'undefined_object',
+				HINT = CASE WHEN source IS NULL THEN 'Give from_image and confirm => true to create it.'
+							ELSE 'Pass confirm => true to create it.' END;
+	ELSIF s.id IS NOT NULL AND v_all AND source IS NOT NULL AND NOT v_confirm THEN
+		RAISE EXCEPTION 'image stream "%/%" does not import repository "%"', d.namespace, d.stream, source
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				HINT = 'Pass confirm => true to import its tags into the stream.';
+	ELSIF s.id IS NOT NULL AND NOT v_all THEN
+		PERFORM imagestream._import_tag_check(s, destination, d.tag, source, v_confirm);
+	END IF;
+	planned := imagestream._import_jobs(s, destination, d.tag, source, v_all, insecure, d.namespace);
 	IF planned.jobs IS NULL THEN
+		IF NOT coalesce(dry_run, false) THEN
+			PERFORM imagestream._repository_listed(s.id, planned.repository, planned.reason,
+												  planned.message);
+		END IF;
 		RETURN QUERY SELECT NULL::text, 'Failure', NULL::imagestream.image_digest,
-			NULL::imagestream.image_ref, planned.reason, planned.message;
+			NULL::imagestream.image_ref, planned.reason, planned.message, NULL::jsonb;
 		RETURN;
 	END IF;
 	IF v_all THEN
-		fetched := imagestream._import_fetch_all(s.id, planned.jobs, limit_n, scheduled, insecure,
+		fetched := imagestream._import_fetch_all(d.namespace, s.id, planned.jobs, scheduled, insecure,
 												 import_mode, reference_policy);
 	END IF;
 
 	FOR job IN SELECT value FROM jsonb_array_elements(planned.jobs) LOOP
 		i := i + 1;
-		IF v_all AND limit_n >= 0 AND i > limit_n THEN
+		IF job ? 'skipped' THEN
 			RETURN QUERY SELECT job->>'tag', 'Skipped', NULL::imagestream.image_digest,
 				NULL::imagestream.image_ref, NULL::text,
-				format('Over imagestream.max_bulk_import (%s).', limit_n);
+				format('Over imagestream.max_bulk_import (%s).', limit_n), NULL::jsonb;
 			CONTINUE;
 		END IF;
 		o := imagestream._import_options(s.id, job, scheduled, insecure, import_mode, reference_policy);
@@ -210,7 +328,7 @@ BEGIN
 				  ELSE imagestream._fetch_source((job->>'source')::imagestream.image_ref, o.insecure,
 					o.mode = 'PreserveOriginal', o.known,
 					(o.t).annotations->>'importer.image.openshift.io/prefer-os',
-					(o.t).annotations->>'importer.image.openshift.io/prefer-arch') END;
+					(o.t).annotations->>'importer.image.openshift.io/prefer-arch', d.namespace) END;
 		-- catalogued below, once the stream is locked (see prune)
 		r := imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, false);
 		IF r.status = 'Unchanged' THEN
@@ -218,11 +336,11 @@ BEGIN
 		END IF;
 		pull := CASE WHEN r.image IS NOT NULL THEN imagestream.ref_with_digest(
 			imagestream.ref_name((job->>'source')::imagestream.image_ref)::imagestream.image_ref, r.image) END;
-		IF NOT coalesce(dry_run, false) AND r.status = 'Unchanged' AND (o.t).import_status IS NULL
+		IF NOT v_dry AND r.status = 'Unchanged' AND (o.t).import_status IS NULL
 		   AND (o.t).scheduled = o.sched AND (o.t).insecure = o.insecure
 		   AND (o.t).import_mode = o.mode AND (o.t).source_digest = r.source_digest THEN
 			NULL;				-- nothing changed: nothing is written, not even a row lock
-		ELSIF NOT coalesce(dry_run, false) THEN
+		ELSIF NOT v_dry THEN
 			IF gen IS NULL THEN
 				new_stream := s.id IS NULL;
 				s := imagestream._lock_stream(d.namespace, d.stream, true);
@@ -246,17 +364,24 @@ BEGIN
 			END IF;
 		END IF;
 		RETURN QUERY SELECT job->>'tag', CASE WHEN r.status = 'Failure' THEN 'Failure' ELSE 'Success' END,
-			r.image, pull, r.reason, r.message;
+			r.image, pull, r.reason, r.message,
+			CASE WHEN v_dry AND r.status = 'Success' THEN imagestream._fetched_metadata(one, r.image)
+				 WHEN v_dry AND r.status = 'Unchanged' THEN imagestream._image_metadata(r.image) END;
 	END LOOP;
 	PERFORM imagestream._record_together(s, new_stream, gen, together);
+	IF planned.repository IS NOT NULL AND NOT coalesce(dry_run, false) THEN
+		PERFORM imagestream._remember_repository(d.namespace, d.stream, gen, planned.repository,
+			scheduled, insecure, import_mode, reference_policy);
+	END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION import_image(destination text, from_image text DEFAULT NULL,
 	all_tags boolean DEFAULT false, scheduled boolean DEFAULT NULL,
 	insecure boolean DEFAULT NULL, reference_policy reference_policy DEFAULT NULL,
-	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false)
+	import_mode import_mode DEFAULT NULL, dry_run boolean DEFAULT false,
+	confirm boolean DEFAULT false)
 RETURNS TABLE(tag text, status text, image image_digest, docker_image_reference image_ref,
-	reason text, message text)
+	reason text, message text, metadata jsonb)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
-COMMENT ON FUNCTION import_image(text, text, boolean, boolean, boolean, reference_policy, import_mode, boolean)
+COMMENT ON FUNCTION import_image(text, text, boolean, boolean, boolean, reference_policy, import_mode, boolean, boolean)
 	IS 'oc import-image: import a tag, or every tag of a repository, from its registry now';

@@ -22,7 +22,8 @@ $$;
 
 CREATE OR REPLACE FUNCTION _api__view_image_streams() RETURNS TABLE(namespace text, name text,
 	generation bigint, lookup_local boolean, local_repository text, tags text[],
-	updated timestamptz, annotations jsonb)
+	updated timestamptz, annotations jsonb, docker_image_repository image_ref,
+	repository_scheduled boolean)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
@@ -34,20 +35,24 @@ BEGIN
 			coalesce((SELECT array_agg(t.name ORDER BY t.name COLLATE "C") FROM imagestream.tag t
 					  WHERE t.stream_id = s.id), '{}'),
 			(SELECT max(t.created) FROM imagestream.tag t WHERE t.stream_id = s.id),
-			s.annotations
+			s.annotations, r.repository, coalesce(r.scheduled, false)
 		FROM imagestream.stream s
+		LEFT JOIN imagestream.stream_repository r ON r.stream_id = s.id
 		WHERE ns IS NULL OR s.namespace = ANY (ns);
 END $$;
 
 CREATE OR REPLACE FUNCTION _view_image_streams() RETURNS TABLE(namespace text, name text,
 	generation bigint, lookup_local boolean, local_repository text, tags text[],
-	updated timestamptz, annotations jsonb)
+	updated timestamptz, annotations jsonb, docker_image_repository image_ref,
+	repository_scheduled boolean)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 
+-- (new columns go at the end, which CREATE OR REPLACE VIEW allows)
 CREATE OR REPLACE VIEW image_streams AS
 SELECT s.namespace COLLATE "C" AS namespace, s.name COLLATE "C" AS name, s.generation,
 	s.lookup_local, s.local_repository COLLATE "C" AS local_repository,
-	s.tags COLLATE "C" AS tags, s.updated, s.annotations
+	s.tags COLLATE "C" AS tags, s.updated, s.annotations, s.docker_image_repository,
+	s.repository_scheduled
 FROM imagestream._view_image_streams() s;
 COMMENT ON VIEW image_streams IS 'oc get is';
 
@@ -56,7 +61,8 @@ CREATE OR REPLACE FUNCTION _api__view_image_stream_tags() RETURNS TABLE(namespac
 	insecure boolean, import_mode import_mode, reference_policy reference_policy,
 	spec_generation bigint, image image_digest, docker_image_reference image_ref,
 	pull_spec image_ref, created timestamptz, status_generation bigint, pending boolean,
-	import_status text, import_reason text, import_message text, history_length integer)
+	import_status text, import_reason text, import_message text, history_length integer,
+	annotations jsonb)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
@@ -77,7 +83,8 @@ BEGIN
 			t.created, t.status_generation,
 			coalesce(imagestream._importable(t) AND imagestream._spec_pending(t), false),
 			t.import_status, t.import_reason, t.import_message,
-			t.history_length
+			t.history_length,
+			CASE WHEN t.has_spec THEN t.annotations END
 		FROM imagestream.tag t
 		WHERE ns IS NULL OR t.namespace = ANY (ns);
 END $$;
@@ -87,7 +94,8 @@ CREATE OR REPLACE FUNCTION _view_image_stream_tags() RETURNS TABLE(namespace tex
 	insecure boolean, import_mode import_mode, reference_policy reference_policy,
 	spec_generation bigint, image image_digest, docker_image_reference image_ref,
 	pull_spec image_ref, created timestamptz, status_generation bigint, pending boolean,
-	import_status text, import_reason text, import_message text, history_length integer)
+	import_status text, import_reason text, import_message text, history_length integer,
+	annotations jsonb)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
 
 CREATE OR REPLACE VIEW image_stream_tags AS
@@ -95,7 +103,7 @@ SELECT t.namespace COLLATE "C" AS namespace, t.stream COLLATE "C" AS stream,
 	t.tag COLLATE "C" AS tag, t.from_kind, t.from_ref, t.reference, t.scheduled, t.insecure,
 	t.import_mode, t.reference_policy, t.spec_generation, t.image, t.docker_image_reference,
 	t.pull_spec, t.created, t.status_generation, t.pending, t.import_status, t.import_reason,
-	t.import_message, t.history_length
+	t.import_message, t.history_length, t.annotations
 FROM imagestream._view_image_stream_tags() t;
 COMMENT ON VIEW image_stream_tags IS 'oc get istag: one row per spec or status tag';
 
@@ -196,3 +204,29 @@ CREATE OR REPLACE VIEW namespace_grants AS
 SELECT g.namespace COLLATE "C" AS namespace, g.grantee, g.level
 FROM imagestream._view_namespace_grants() g;
 COMMENT ON VIEW namespace_grants IS 'the grants of the namespaces the caller administers';
+
+-- Registry credentials without their secret: those of the namespaces the
+-- caller administers; the privileged also see the server-wide ones
+-- (namespace NULL).
+CREATE OR REPLACE FUNCTION _api__view_registry_credentials() RETURNS TABLE(registry text,
+	namespace text, username text, updated_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	ns text[] COLLATE "C" := imagestream._granted_namespaces('admin');
+BEGIN
+	RETURN QUERY
+		SELECT c.registry, nullif(c.namespace, ''), c.username, c.updated_at
+		FROM imagestream.registry_credential c
+		WHERE ns IS NULL OR c.namespace = ANY (ns);
+END $$;
+
+CREATE OR REPLACE FUNCTION _view_registry_credentials() RETURNS TABLE(registry text,
+	namespace text, username text, updated_at timestamptz)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+
+CREATE OR REPLACE VIEW registry_credentials AS
+SELECT c.registry COLLATE "C" AS registry, c.namespace COLLATE "C" AS namespace, c.username,
+	c.updated_at
+FROM imagestream._view_registry_credentials() c;
+COMMENT ON VIEW registry_credentials IS 'registry pull credentials, without their secret, of the namespaces the caller administers';

@@ -11,7 +11,7 @@
 DO $$
 DECLARE
 	public_views text[] := ARRAY['image_streams', 'image_stream_tags', 'images', 'history',
-								 'namespace_grants', 'worker_status'];
+								 'namespace_grants', 'worker_status', 'registry_credentials'];
 	r record;
 BEGIN
 	IF (SELECT n.nspacl IS NULL FROM pg_namespace n WHERE n.nspname = 'imagestream') THEN
@@ -37,6 +37,7 @@ ALTER TABLE image ENABLE ROW LEVEL SECURITY;
 ALTER TABLE image_layer ENABLE ROW LEVEL SECURITY;
 ALTER TABLE image_child ENABLE ROW LEVEL SECURITY;
 ALTER TABLE held_child ENABLE ROW LEVEL SECURITY;
+ALTER TABLE stream_repository ENABLE ROW LEVEL SECURITY;
 ALTER TABLE namespace_grant ENABLE ROW LEVEL SECURITY;
 ALTER TABLE registry_credential ENABLE ROW LEVEL SECURITY;
 
@@ -53,7 +54,7 @@ BEGIN
 									 '_pull_spec', '_pull_spec_of', '_local_repository', '_worker_status',
 									 '_view_image_streams',
 									 '_view_image_stream_tags', '_view_images', '_view_history',
-									 '_view_namespace_grants')
+									 '_view_namespace_grants', '_view_registry_credentials')
 	LOOP
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 	END LOOP;

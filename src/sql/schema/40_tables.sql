@@ -159,12 +159,18 @@ CREATE TABLE held_child (
 );
 COMMENT ON TABLE held_child IS 'children of indexes whose manifests an import into the stream verified';
 
--- Pull credentials per registry host or host/path prefix; readable by the
--- extension owner only.
+-- Pull credentials per registry host or host/path prefix, of one namespace
+-- or server-wide (namespace '': no namespace name is empty), as OpenShift
+-- keeps pull secrets per project; readable by the extension owner only
+-- (the view registry_credentials shows all but the secret).  The columns
+-- are in the order the update from 0.2.0 leaves them.
 CREATE TABLE registry_credential (
-	registry text COLLATE "C" PRIMARY KEY,
+	registry text COLLATE "C" NOT NULL,
 	username text NOT NULL,
-	secret text NOT NULL
+	secret text NOT NULL,
+	namespace text COLLATE "C" NOT NULL DEFAULT '',
+	updated_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (namespace, registry)
 );
 
 CREATE TABLE namespace_grant (
@@ -193,7 +199,12 @@ CREATE TABLE change (
 	docker_image_reference image_ref,
 	generation bigint,
 	reason text,
-	message text
+	message text,
+	-- who made the change, set by the server (src/change_actor.c): the
+	-- calling role, quoted as regrole writes it, or "imagestream worker"
+	actor text,
+	-- the route of a change made on a role's behalf; NULL for a direct call
+	via text CHECK (via IN ('policy', 'registry_event', 'promote', 'approve', 'trigger'))
 );
 CREATE INDEX change_namespace ON change (namespace, id);
 COMMENT ON TABLE change IS 'durable log of tag changes, also announced with NOTIFY';

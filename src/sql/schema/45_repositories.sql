@@ -1,0 +1,20 @@
+-- The repository a stream was bulk-imported from (OpenShift's
+-- spec.dockerImageRepository, doc/import.md): import_image(all_tags) and,
+-- when scheduled, the worker list it again and add the tags new upstream,
+-- with the import policy kept here.  list_reason and list_message are the
+-- failure of its last listing (NULL after a success), as a tag's
+-- ImportSuccess=False condition.
+CREATE TABLE stream_repository (
+	stream_id bigint PRIMARY KEY REFERENCES stream ON DELETE CASCADE,
+	repository image_ref NOT NULL,
+	scheduled boolean NOT NULL DEFAULT false,
+	insecure boolean NOT NULL DEFAULT false,
+	import_mode import_mode NOT NULL DEFAULT 'Legacy',
+	reference_policy reference_policy NOT NULL DEFAULT 'Source',
+	list_reason text,
+	list_message text,
+	list_transition timestamptz,
+	CHECK ((list_reason IS NULL) = (list_transition IS NULL))
+);
+COMMENT ON TABLE stream_repository IS 'the repository a stream imports all tags of (OpenShift spec.dockerImageRepository)';
+SELECT pg_catalog.pg_extension_config_dump('stream_repository', '');

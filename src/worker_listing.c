@@ -1,0 +1,415 @@
+/*
+ * worker_listing.c
+ *		The background worker's repository listings (worker_listing.h).
+ *
+ * A stream's scheduled repository (imagestream.stream_repository) is due
+ * every import_interval, by the same rules as a scheduled tag
+ * (worker_schedule.c): spread over the interval, backing off after a
+ * failure, holding back for a registry's Retry-After.  Its tag list is read
+ * a page at a time, each page one request (registry_get_tags_page), and
+ * each page recorded at once in a short transaction
+ * (imagestream._repository_page): its tags new to the stream become
+ * pending spec tags, which the next cycle imports as any new spec.  Where
+ * the listing goes on (the next page's URL) is kept here between pages and
+ * cycles, so a listing never holds the worker for longer than one request:
+ * the pages wait whenever a tag is due or new work is committed.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "credentials.h"
+#include "fetch_sql.h"
+#include "http.h"
+#include "isolate.h"
+#include "ref_type.h"
+#include "registry_hosts.h"
+#include "settings.h"
+#include "worker_listing.h"
+#include "worker_record.h"
+
+void
+listings_init(RepositoryListings *l)
+{
+	HASHCTL		ctl;
+
+	memset(l, 0, sizeof(*l));
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(RepositorySchedule);
+	l->repositories = hash_create("imagestream repositories", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+}
+
+/* A listing ends, or starts again: nothing of it is kept. */
+static void
+listing_reset(RepositorySchedule *e)
+{
+	if (e->listing)
+		pfree(e->listing);
+	if (e->next_page)
+		pfree(e->next_page);
+	e->listing = NULL;
+	e->next_page = NULL;
+	e->pages = 0;
+	e->added = 0;
+	e->read = 0;
+}
+
+int
+listings_read_due(RepositoryListings *l, MemoryContext loop_ctx, TimestampTz now,
+				  TimestampTz *next_due, DueRepository **due_out)
+{
+	DueRepository *due;
+	int			ndue = 0;
+	bool		isnull;
+	HASH_SEQ_STATUS seq;
+	RepositorySchedule *e;
+
+	*due_out = NULL;
+	worker_begin_transaction();
+	pgstat_report_activity(STATE_RUNNING, "imagestream worker: reading repositories");
+	/* (0.2.0's objects, in the upgrade window, have no repositories) */
+	if (SPI_execute("SELECT pg_catalog.to_regprocedure('imagestream._due_repositories()') IS NOT NULL "
+					"FROM pg_catalog.pg_extension WHERE extname = 'imagestream'",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look for imagestream._due_repositories()");
+	if (SPI_processed == 0 ||
+		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+	{
+		worker_end_transaction();
+		return 0;
+	}
+	if (SPI_execute("SELECT * FROM imagestream._due_repositories()", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the repositories to list");
+
+	l->cycle++;
+	due = MemoryContextAlloc(loop_ctx, sizeof(DueRepository) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		char	   *repository = SPI_getvalue(tup, desc, 2);
+		bool		found;
+
+		e = hash_search(l->repositories, &id, HASH_ENTER, &found);
+		if (!found)
+		{
+			RepositorySchedule fresh = {id};
+
+			*e = fresh;
+			e->timing.tag_id = id;
+			schedule_new(&e->timing, now, imagestream_import_interval);
+		}
+		/* the stream names another repository now: its listing starts over */
+		if (e->listing && strcmp(e->listing, repository) != 0)
+			listing_reset(e);
+		if (schedule_seen(&e->timing, l->cycle, e->listing != NULL, now, imagestream_import_interval))
+		{
+			Assert(ndue < SPI_processed);
+			due[ndue].entry = e;
+			due[ndue].repository = MemoryContextStrdup(loop_ctx, repository);
+			due[ndue].insecure = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+			due[ndue].namespace = MemoryContextStrdup(loop_ctx, SPI_getvalue(tup, desc, 4));
+			ndue++;
+		}
+		else if (schedule_wake(&e->timing) < *next_due)
+			*next_due = schedule_wake(&e->timing);
+	}
+	worker_end_transaction();
+
+	/* forget the repositories no longer scheduled */
+	hash_seq_init(&seq, l->repositories);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (e->timing.seen_cycle != l->cycle)
+		{
+			listing_reset(e);
+			hash_search(l->repositories, &e->stream_id, HASH_REMOVE, NULL);
+		}
+	*due_out = due;
+	return ndue;
+}
+
+/* The arguments and outcome of one SQL call on a repository, for run_isolated. */
+typedef struct ListingCall
+{
+	const DueRepository *d;
+	List	   *tags;			/* _repository_page: the page's tags */
+	int			room;
+	bool		last;
+	int			added;			/* what it returned */
+	const char *reason;			/* _repository_listed: the failure */
+	const char *message;
+} ListingCall;
+
+/* One page recorded: imagestream._repository_page, in a transaction of its own. */
+static void
+record_page(void *arg)
+{
+	ListingCall *c = arg;
+	Oid			types[5] = {INT8OID, TEXTOID, TEXTARRAYOID, INT4OID, BOOLOID};
+	Datum		values[5];
+	Datum	   *names = palloc(sizeof(Datum) * (list_length(c->tags) + 1));
+	int			n = 0;
+	ListCell   *lc;
+	bool		isnull;
+
+	foreach(lc, c->tags)
+		names[n++] = CStringGetTextDatum(lfirst(lc));
+	values[0] = Int64GetDatum(c->d->entry->stream_id);
+	values[1] = CStringGetTextDatum(c->d->repository);
+	values[2] = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = Int32GetDatum(c->room);
+	values[4] = BoolGetDatum(c->last);
+	worker_begin_transaction();
+	pgstat_report_activity(STATE_RUNNING, "imagestream worker: recording a repository listing");
+	if (SPI_execute_with_args("SELECT imagestream._repository_page($1, $2, $3, $4, $5)",
+							  5, types, values, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not record a page of the tag list of %s", c->d->repository);
+	c->added = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	worker_end_transaction();
+}
+
+/* A failed listing recorded: imagestream._repository_listed. */
+static void
+record_failure(void *arg)
+{
+	ListingCall *c = arg;
+	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', ' ', c->message ? ' ' : 'n'};
+
+	values[0] = Int64GetDatum(c->d->entry->stream_id);
+	values[1] = CStringGetTextDatum(c->d->repository);
+	values[2] = CStringGetTextDatum(c->reason);
+	values[3] = c->message ? CStringGetTextDatum(c->message) : (Datum) 0;
+	worker_begin_transaction();
+	pgstat_report_activity(STATE_RUNNING, "imagestream worker: recording a repository listing");
+	if (SPI_execute_with_args("SELECT imagestream._repository_listed($1, $2::imagestream.image_ref, $3, $4)",
+							  4, types, values, nulls, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not record the failed listing of %s", c->d->repository);
+	worker_end_transaction();
+}
+
+/* Logs an error of a recording (a limited number a minute). */
+static void
+log_recording_error(const DueRepository *d, const ErrorData *e)
+{
+	if (worker_log_allowed())
+		ereport(LOG,
+				(errmsg("imagestream worker could not record the listing of %s: %s",
+						d->repository, e->message)));
+}
+
+/*
+ * A listing failed: the failure becomes the repository's condition, it is
+ * listed again from its first page after its back-off (or the registry's
+ * Retry-After).
+ */
+static void
+listing_failed(const DueRepository *d, const char *reason, const char *message, int retry_after_s)
+{
+	ListingCall c = {d};
+	ErrorData  *e;
+
+	c.reason = reason;
+	c.message = message;
+	if ((e = run_isolated(record_failure, &c)) != NULL)
+	{
+		log_recording_error(d, e);
+		FreeErrorData(e);
+	}
+	schedule_fetched(&d->entry->timing, true, retry_after_s, GetCurrentTimestamp(),
+					 imagestream_import_interval);
+	listing_reset(d->entry);
+}
+
+/* What an error raised while listing says, as a failure's message. */
+static char *
+error_message(const ErrorData *e)
+{
+	return e->detail ? psprintf("The listing stopped on an error: %s. %s", e->message, e->detail)
+		: psprintf("The listing stopped on an error: %s.", e->message);
+}
+
+/* One page read, for run_isolated. */
+typedef struct PageRead
+{
+	const RegistryTarget *target;
+	const char *url;
+	List	   *tags;
+	char	   *next;
+	RegistryFailure failure;
+	bool		ok;
+} PageRead;
+
+static void
+read_page(void *arg)
+{
+	PageRead   *p = arg;
+
+	p->ok = registry_get_tags_page(p->target, p->url, &p->tags, &p->next, &p->failure);
+}
+
+/*
+ * Reads and records the next page of d's listing, one request; returns
+ * whether its listing ended (done, or failed), and sets *added if the page
+ * added tags.  What it allocates goes with the caller's context, which the
+ * caller resets after each page.
+ */
+static bool
+list_page(const DueRepository *d, RegistryTarget *t, bool *added)
+{
+	RepositorySchedule *e = d->entry;
+	const RegistryFailure *down = registry_host_unreachable(t->api_host);
+	ReadBudget	budget;
+	PageRead	p = {0};
+	ListingCall c = {d};
+	uint64		before = http_bytes_received;
+	ErrorData  *err;
+
+	if (down != NULL)
+	{
+		listing_failed(d, down->reason, down->message, 0);
+		return true;
+	}
+	if (e->listing == NULL)
+		e->listing = MemoryContextStrdup(TopMemoryContext, d->repository);
+	/* the pages of one listing together read at most max_tag_list_size */
+	read_budget_resume(&budget, imagestream_max_tag_list_size, "imagestream.max_tag_list_size", e->read);
+	t->budget = &budget;
+	p.target = t;
+	p.url = e->next_page;
+	pgstat_report_activity(STATE_RUNNING, "imagestream worker: listing a repository");
+	err = run_isolated(read_page, &p);
+	t->budget = NULL;
+	e->read += http_bytes_received - before;
+	if (err != NULL)
+	{
+		listing_failed(d, "InternalError", error_message(err), 0);
+		FreeErrorData(err);
+		return true;
+	}
+	if (!p.ok)
+	{
+		if (p.failure.unreachable)
+			registry_host_set_unreachable(t->api_host, &p.failure, UNREACHABLE_REMEMBER_MS);
+		listing_failed(d, p.failure.reason, p.failure.message, p.failure.retry_after);
+		return true;
+	}
+
+	e->pages++;
+	c.tags = p.tags;
+	c.last = p.next == NULL || e->pages >= TAG_PAGES_MAX;
+	c.room = imagestream_max_bulk_import < 0 ? -1 : Max(imagestream_max_bulk_import - e->added, 0);
+	if ((err = run_isolated(record_page, &c)) != NULL)
+	{
+		/* (as a tag whose result cannot be recorded: it backs off) */
+		log_recording_error(d, err);
+		FreeErrorData(err);
+		schedule_recorded(&e->timing, false, GetCurrentTimestamp(), imagestream_import_interval);
+		listing_reset(e);
+		return true;
+	}
+	Assert(c.room < 0 || c.added <= c.room);
+	e->added += c.added;
+	*added = *added || c.added > 0;
+	if (c.last)
+	{
+		schedule_fetched(&e->timing, false, 0, GetCurrentTimestamp(), imagestream_import_interval);
+		schedule_recorded(&e->timing, true, GetCurrentTimestamp(), imagestream_import_interval);
+		listing_reset(e);
+		return true;
+	}
+	if (e->next_page)
+		pfree(e->next_page);
+	e->next_page = MemoryContextStrdup(TopMemoryContext, p.next);
+	return false;
+}
+
+/* The due repositories' targets, for run_isolated: their credentials looked up at once. */
+typedef struct Targets
+{
+	DueRepository *due;
+	RegistryTarget *targets;
+	RegistryTarget **attach;
+	const char **namespaces;
+	int			n;
+} Targets;
+
+static void
+build_targets(void *arg)
+{
+	Targets    *t = arg;
+
+	for (int i = 0; i < t->n; i++)
+	{
+		Datum		ref = DirectFunctionCall1(image_ref_in, CStringGetDatum(t->due[i].repository));
+
+		(void) fetch_target(ref, t->due[i].insecure, &t->targets[i]);
+		t->attach[i] = &t->targets[i];
+		t->namespaces[i] = t->due[i].namespace;
+	}
+	credentials_attach(t->attach, t->namespaces, t->n);
+}
+
+bool
+listings_run(WorkerSchedule *schedule, ChunkPipeline *pipeline, DueRepository *due, int n,
+			 TimestampTz until)
+{
+	Targets		t = {due, palloc0(sizeof(RegistryTarget) * Max(n, 1)),
+		palloc(sizeof(RegistryTarget *) * Max(n, 1)), palloc(sizeof(char *) * Max(n, 1)), n};
+	bool	   *ended = palloc0(sizeof(bool) * Max(n, 1));
+	MemoryContext page_ctx;
+	bool		added = false;
+	bool		more = n > 0;
+	ErrorData  *e;
+
+	if (n == 0)
+		return false;
+	/* (the repositories were stored as image_ref: an error here is unexpected) */
+	if ((e = run_isolated(build_targets, &t)) != NULL)
+	{
+		for (int i = 0; i < n; i++)
+			listing_failed(&due[i], "InternalError", error_message(e), 0);
+		FreeErrorData(e);
+		return false;
+	}
+	page_ctx = AllocSetContextCreate(CurrentMemoryContext, "imagestream listing page",
+									 ALLOCSET_DEFAULT_SIZES);
+	/* a page of each due repository in turn, until each listing ends or time is up */
+	while (more)
+	{
+		more = false;
+		for (int i = 0; i < n; i++)
+		{
+			MemoryContext old;
+
+			if (ended[i])
+				continue;
+			if (GetCurrentTimestamp() >= until || new_work_waiting() || pipeline_read_all(pipeline) ||
+				!budget_take(&schedule->budget, imagestream_max_imports_per_minute, GetCurrentTimestamp()))
+			{
+				more = false;
+				break;
+			}
+			old = MemoryContextSwitchTo(page_ctx);
+			ended[i] = list_page(&due[i], &t.targets[i], &added);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(page_ctx);
+			more = more || !ended[i];
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	MemoryContextDelete(page_ctx);
+	return added;
+}
