@@ -22,6 +22,16 @@ SELECT pg_temp.sqlstate($$SELECT describe('ds/none')$$);
 SELECT _prioritize_tags(ARRAY['foo', 'abc', '5.0.0', '5.1.3-rc1', '5.1.3', '5.0', '5.1-rc1',
 	'v5.1', '5.1', 'latest', '1.0.0-alpha.1', '1.0.0-alpha.beta', '1.0.0-alpha', '1.0.0-beta.11',
 	'1.0.0-beta.2', '1.0.0', '01.2', '1.2_x', 'v', 'V1.0']);
+-- other tags by their bytes alone, "v" or not; of equal versions the one
+-- without "v" first, build metadata not compared; blang/semver's numbers
+-- fit 64 bits; one "latest" of two; NULL left out
+SELECT _prioritize_tags(ARRAY['zed', 'val', 'v5.1.3', '5.1.3+b', '5.1.3+a', '18446744073709551616.0.0',
+	'18446744073709551615.0.0', '5.1-rc-1', '5.1-rc.1', '5.1-RC1', '1.0.0-rc.1', '1.0.0-rc.01',
+	'latest', 'latest', NULL]);
+-- without the skipped, distinct, at most room
+SELECT _prioritize_tags(ARRAY['a', 'latest', '1.0', 'b', 'a'], ARRAY['latest', NULL], 2),
+	_prioritize_tags('{a}', '{}', 0), _prioritize_tags('{}'::text[]);
+SELECT pg_temp.sqlstate($$SELECT _prioritize_tags('{a}', '{}', -2)$$);
 -- and docker's HumanDuration
 SELECT d, _human_duration(d::interval) FROM (VALUES ('0.5 s'), ('1 s'), ('59 s'), ('90 s'),
 	('59 min'), ('61 min'), ('47 hours'), ('3 days'), ('20 days'), ('70 days'), ('800 days')) v(d);

@@ -1123,7 +1123,7 @@ sub delete_manifest
 # slow_seconds, endless_seconds, endless_chunk, endless_delay,
 # endless_max_bytes, paged_tags, redirect_target, basic_credentials,
 # big_count, big_config_size, repeat_count, many_children, tiny_count,
-# tiny_size, page_count, page_size, max_lifetime (600), port, bind
+# tiny_size, page_count, page_size, huge_list_tags, max_lifetime (600), port, bind
 # (127.0.0.1), tls (HTTPS with a certificate of a CA of its own, ca_file).
 sub start_hostile
 {
@@ -1150,7 +1150,8 @@ sub start_hostile
 	push @cmd, '--tls-cert', $self->{tls_cert}, '--tls-key', $self->{tls_key} if $self->{tls};
 	for my $k (qw(huge_size slow_interval slow_seconds endless_seconds endless_chunk
 		endless_delay endless_max_bytes paged_tags page_cap redirect_target basic_credentials
-		big_count big_config_size repeat_count many_children tiny_count tiny_size page_count page_size))
+		big_count big_config_size repeat_count many_children tiny_count tiny_size page_count page_size
+		huge_list_tags))
 	{
 		push @cmd, '--' . ($k =~ tr/_/-/r), $opts{$k} if defined $opts{$k};
 	}

@@ -93,6 +93,10 @@ the scenario: its first path component that names one (so "ok" and
                    about --page-size (3.5 MiB) bytes, each filled with tag
                    names, or, with a path component "padded", with two tags
                    and a padding field
+  hugelist         manifests like ok; tags/list is one page of
+                   --huge-list-tags (350,000) names (3.9 MB, within the default
+                   max_manifest_size), whatever n asks, with
+                   "2.0", "2.1", "v-a" and "v-b" among "w000000"...
 
 Every scenario applies to manifests, blobs and tags/list alike where that
 makes sense (content scenarios serve the ok blobs).  GET /v2/ answers 200.
@@ -148,7 +152,7 @@ SCENARIOS = [
     "deepnest", "deeptoken", "bigtoken", "badlayer",
     "linkaway", "redirectchallenge",
     "foreignchild",
-    "bigconfigs", "manychildren", "manypages", "badtagnames",
+    "bigconfigs", "manychildren", "manypages", "badtagnames", "hugelist",
 ]
 
 # Spellings of the loopback (and other inward) addresses a redirect may use.
@@ -287,6 +291,19 @@ class Content:
                 del manifests[sha256(missing)]  # listed, not served
                 self.big_cache = {"blobs": blobs, "manifests": manifests, "tags": tags}
             return self.big_cache
+
+    def huge_list(self, name, count):
+        """One tag list page of count names that ignores n and has no Link
+        (a registry's own choice): "w000000"... and, among them, two minor
+        versions and two tags that begin with "v" (OpenShift orders those
+        among the other tags by their bytes: "v-a" before "w000000")."""
+        with self.lock:
+            if getattr(self, "huge_list_cache", None) is None:
+                tags = ["w%06d" % i for i in range(count - 4)]
+                for i, t in enumerate(["v-b", "2.0", "v-a", "2.1"]):
+                    tags.insert(len(tags) * (i + 1) // 5, t)
+                self.huge_list_cache = json.dumps({"name": name, "tags": tags}).encode()
+            return self.huge_list_cache
 
     def add_list(self, manifests, children):
         """A manifest list of children (bodies), added to manifests; its digest."""
@@ -538,6 +555,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, self.server.content.deep_tags, "application/json")
         if scen == "manypages":
             return self.many_pages(name, qs)
+        if scen == "hugelist":
+            return self.send(200, self.server.content.huge_list(name, self.server.args.huge_list_tags),
+                             "application/json")
         if scen == "badtagnames":
             tags = ["1.0", "../../etc", "-dash", ".dot", "x" * 129, "a b", "", "latest"]
             return self.send(200, json.dumps({"name": name, "tags": tags}).encode(),
@@ -876,6 +896,7 @@ def main():
     p.add_argument("--tiny-size", type=int, default=3584 * 1024)
     p.add_argument("--page-count", type=int, default=50)
     p.add_argument("--page-size", type=int, default=3584 * 1024)
+    p.add_argument("--huge-list-tags", type=int, default=350000)
     p.add_argument("--redirect-target", default="http://127.0.0.1:9")
     p.add_argument("--basic-credentials", default="")
     p.add_argument("--tls-cert", default="")

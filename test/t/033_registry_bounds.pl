@@ -142,6 +142,17 @@ like(q1("SET imagestream.max_tag_list_size = '1MB';
 			all_tags => true, insecure => true, dry_run => true, confirm => true)"),
 	qr/^ManifestTooLarge .*imagestream\.max_tag_list_size \(1 MB\)/, 'max_tag_list_size = 1MB takes effect');
 
+# one page of 350,000 names, whatever n asks (review finding R2): one sort
+# ranks them (src/tag_order.c); the first max_bulk_import are imported, in
+# OpenShift's order ("v-a" is one of the other tags, before "w000000"),
+# and the rest reported as skipped
+($grew, $got) = peak_growth("SET imagestream.max_bulk_import = 4;
+	SELECT string_agg(tag, ' ' ORDER BY ord) FILTER (WHERE status <> 'Skipped') || ' | ' || count(*)
+	FROM imagestream.import_image('bo/huge', '$ehost/hugelist/app', all_tags => true, insecure => true,
+		dry_run => true, confirm => true) WITH ORDINALITY AS r(tag, status, image, ref, reason, message, metadata, ord)");
+is($got, '2.1 2.0 v-a v-b | 350000', 'a page of 350,000 names: the first four in OpenShift order, the rest skipped');
+ok($grew < 300, "with the backend's peak memory grown by less than 300 MB ($grew MB)");
+
 # a 0.2.0 installation on this library, until it is updated: its
 # import_image gets the tags as one page
 q1('CREATE DATABASE old');
@@ -180,6 +191,26 @@ ok(@heads > 5, 'over several cycles: the deferred tags are asked again (' . scal
 is(gets(qr{/blobs/}), 5, 'and each config is read once');
 is(q1("SELECT count(*) FROM imagestream.image_stream_tags WHERE namespace = 'wk' AND import_status IS NOT NULL"), '0',
 	'no tag has a failure condition');
+
+# a scheduled repository whose one page lists 350,000 names: the worker
+# adds the first max_bulk_import (50) of them and goes on with the other
+# tags it imports (listed every 2 s here, at once when set)
+$node->append_conf('postgresql.conf', "imagestream.import_interval = '2s'\n");
+$node->reload;
+q1("SELECT imagestream.create_stream('wk/huge');
+	SELECT imagestream.set_repository('wk/huge', '$ehost/hugelist/app', scheduled => true, insecure => true)");
+$took = wait_for($node, "SELECT count(*) FROM imagestream.tag WHERE namespace = 'wk' AND stream = 'huge'", '50', 120);
+ok(defined $took, 'the worker adds 50 tags of a page of 350,000 names' . (defined $took ? sprintf(' (%.1f s)', $took) : ''));
+is(q1("SELECT string_agg(name, ' ' ORDER BY name COLLATE \"C\") FILTER (WHERE name NOT LIKE 'w%')
+		|| ' | ' || count(*) FILTER (WHERE name BETWEEN 'w000000' AND 'w000045')
+	   FROM imagestream.tag WHERE namespace = 'wk' AND stream = 'huge'"),
+	'2.0 2.1 v-a v-b | 46', "the first 50 in OpenShift's order");
+q1("SELECT imagestream.tag('$ehost/ok/app:latest', 'wk/after:t', insecure => true)");
+ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags WHERE namespace = 'wk' AND stream = 'after' AND tag = 't' AND image IS NOT NULL",
+		'1', 60), 'and imports a tag of another stream after it');
+q1("SELECT imagestream.set_repository('wk/huge', NULL)");
+$node->append_conf('postgresql.conf', "imagestream.import_interval = '1h'\n");
+$node->reload;
 
 # What a process keeps of a registry's tokens is bounded (S27): a registry
 # that hands out 20 kB tokens said to live for 63 years, one per

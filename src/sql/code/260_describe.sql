@@ -1,69 +1,12 @@
--- oc describe is, and the tag order OpenShift prints and imports in.
+-- describe(): a stream as `oc describe is` prints it, and the tag order
+-- OpenShift prints and imports in.
 
--- library-go PrioritizeTags: "latest", then minor versions (5.1, v5.1,
--- 5.1-rc1) newest first, then full semantic versions newest first, then the
--- rest by bytes.  Versions follow blang/semver.
-CREATE OR REPLACE FUNCTION _tag_priority(tag text, OUT priority integer, OUT major numeric,
-	OUT minor numeric, OUT patch numeric, OUT release boolean, OUT pre text[], OUT prefix text)
-LANGUAGE plpgsql IMMUTABLE AS $$
-DECLARE
-	short text := tag;
-	m text[];
-	semver constant text := '^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$';
-	ident text;
-BEGIN
-	prefix := '';
-	IF tag = 'latest' THEN
-		priority := 0;
-		RETURN;
-	END IF;
-	IF left(tag, 1) = 'v' THEN
-		prefix := 'v';
-		short := substr(tag, 2);
-	END IF;
-	m := regexp_match(short, semver);
-	priority := 2;
-	IF m IS NULL THEN
-		priority := 1;
-		IF short ~ '^[0-9]+\.[0-9]+$' THEN
-			m := regexp_match(short || '.0', semver);
-		ELSIF short ~ '^[0-9]+\.[0-9]+-[0-9A-Za-z_]+$' THEN
-			m := regexp_match(regexp_replace(short, '^([0-9]+\.[0-9]+)', '\1.0'), semver);
-		END IF;
-	END IF;
-	IF m IS NOT NULL AND m[4] IS NOT NULL THEN
-		-- prerelease identifiers: numbers before words, numbers by value
-		FOREACH ident IN ARRAY string_to_array(m[4], '.') LOOP
-			IF ident ~ '^[0-9]+$' THEN
-				IF ident ~ '^0[0-9]' THEN
-					m := NULL;			-- a leading zero is not semver
-					EXIT;
-				END IF;
-				pre := pre || ('0' || lpad(ident, 40, '0'));
-			ELSE
-				pre := pre || ('1' || ident);
-			END IF;
-		END LOOP;
-	END IF;
-	IF m IS NULL THEN
-		priority := 3;
-		pre := NULL;
-		RETURN;
-	END IF;
-	major := m[1]::numeric;
-	minor := m[2]::numeric;
-	patch := m[3]::numeric;
-	release := m[4] IS NULL;
-END $$;
-
-CREATE OR REPLACE FUNCTION _prioritize_tags(tags text[]) RETURNS text[]
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT coalesce(array_agg(t ORDER BY (p).priority, (p).major DESC, (p).minor DESC,
-			(p).patch DESC, (p).release DESC, (p).pre DESC, (p).prefix COLLATE "C",
-			t COLLATE "C"), '{}')
-	-- (OFFSET 0: one call a tag, not one for each field of p)
-	FROM (SELECT t, imagestream._tag_priority(t) AS p FROM unnest(tags) AS t OFFSET 0) x
-$$;
+-- library-go's PrioritizeTags (src/tag_order.c): the distinct tags, without
+-- those in skip, in the order OpenShift prints and imports them, at most
+-- room of them (-1: all).
+CREATE OR REPLACE FUNCTION _prioritize_tags(tags text[], skip text[] DEFAULT '{}',
+	room integer DEFAULT -1) RETURNS text[]
+	AS 'MODULE_PATHNAME', 'imagestream_prioritize_tags' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- docker's units.HumanDuration, as oc prints ages.
 CREATE OR REPLACE FUNCTION _human_duration(d interval) RETURNS text

@@ -117,19 +117,21 @@ END $$;
 -- from_image's repository, in the order OpenShift imports them; or every
 -- importable tag of the stream (p_stream, NULL when it does not exist yet)
 -- and the tags new in the stream's repository (285_repository_import.sql).
--- Of all tags, those past max_bulk_import are marked skipped and come
--- last; repository is the repository listed.  A tag list the registry
+-- Of all tags, those past max_bulk_import are not jobs but skipped (their
+-- names); repository is the repository listed.  A tag list the registry
 -- refused gives no jobs and its reason and message.  The registry is asked
 -- with the credentials of p_namespace.
 CREATE OR REPLACE FUNCTION _import_jobs(p_stream imagestream.stream, p_destination text,
 	p_tag text, p_source image_ref, p_all_tags boolean, p_insecure boolean, p_namespace text,
-	OUT jobs jsonb, OUT reason text, OUT message text, OUT repository image_ref)
+	OUT jobs jsonb, OUT skipped text[], OUT reason text, OUT message text, OUT repository image_ref)
 LANGUAGE plpgsql AS $$
 DECLARE
 	t imagestream.tag;
 	listed record;
+	own text[];
 	limit_n integer := current_setting('imagestream.max_bulk_import')::integer;
 BEGIN
+	skipped := '{}';
 	IF NOT p_all_tags THEN
 		-- (_import_tag_check refused what cannot be imported)
 		t := imagestream._import_target(p_stream, p_tag);
@@ -147,7 +149,9 @@ BEGIN
 			message := listed.message;
 			RETURN;
 		END IF;
-		jobs := imagestream._listed_jobs(p_source, listed.tags, limit_n);
+		listed := imagestream._listed_jobs(p_source, listed.tags, limit_n);
+		jobs := listed.jobs;
+		skipped := listed.skipped;
 	ELSE
 		listed := imagestream._repository_jobs(p_stream, p_insecure, limit_n);
 		repository := listed.repository;
@@ -156,19 +160,22 @@ BEGIN
 			message := listed.message;
 			RETURN;
 		END IF;
+		own := ARRAY(SELECT x.name FROM imagestream.tag x
+					 WHERE x.stream_id = p_stream.id AND imagestream._importable(x) ORDER BY x.name);
+		IF limit_n >= 0 THEN
+			skipped := own[limit_n + 1:];
+			own := own[1:limit_n];
+		END IF;
 		SELECT coalesce(jsonb_agg(jsonb_build_object('tag', x.name, 'source', x.from_ref)
 			ORDER BY x.name), '[]')
 		INTO jobs FROM imagestream.tag x
-		WHERE x.stream_id = p_stream.id AND imagestream._importable(x);
-		jobs := imagestream._bulk_limit(jobs, limit_n) || coalesce(listed.jobs, '[]');
-		-- (the skipped of both last: the first jobs are fetched together)
-		SELECT coalesce(jsonb_agg(j.value ORDER BY j.value ? 'skipped', j.o), '[]') INTO jobs
-		FROM jsonb_array_elements(jobs) WITH ORDINALITY AS j(value, o);
+		WHERE x.stream_id = p_stream.id AND x.name = ANY (own);
+		jobs := jobs || coalesce(listed.jobs, '[]');
+		skipped := skipped || coalesce(listed.skipped, '{}');
 	END IF;
 END $$;
 
--- All tags: the sources of the jobs not skipped (the first ones) fetched
--- together (src/fetch_many.c), each with its tag's options, in the jobs'
+-- All tags: the sources of the jobs fetched together (src/fetch_many.c), each with its tag's options, in the jobs'
 -- order, with the credentials of p_namespace.
 CREATE OR REPLACE FUNCTION _import_fetch_all(p_namespace text, p_stream_id bigint, p_jobs jsonb,
 	p_scheduled boolean, p_insecure boolean, p_mode import_mode, p_policy reference_policy)
@@ -184,7 +191,6 @@ DECLARE
 	arches text[] := '{}';
 BEGIN
 	FOR job IN SELECT value FROM jsonb_array_elements(p_jobs) LOOP
-		EXIT WHEN job ? 'skipped';
 		o := imagestream._import_options(p_stream_id, job, p_scheduled, p_insecure, p_mode, p_policy);
 		srcs := srcs || (job->>'source')::imagestream.image_ref;
 		insecures := insecures || o.insecure;
@@ -267,7 +273,7 @@ DECLARE
 	s imagestream.stream;
 	new_stream boolean;
 	source imagestream.image_ref;
-	planned record;				-- _import_jobs: [{tag, source}] in import order
+	planned record;				-- _import_jobs: [{tag, source}] in import order, and skipped
 	job jsonb;
 	limit_n integer := current_setting('imagestream.max_bulk_import')::integer;
 	i integer := 0;
@@ -317,12 +323,6 @@ BEGIN
 
 	FOR job IN SELECT value FROM jsonb_array_elements(planned.jobs) LOOP
 		i := i + 1;
-		IF job ? 'skipped' THEN
-			RETURN QUERY SELECT job->>'tag', 'Skipped', NULL::imagestream.image_digest,
-				NULL::imagestream.image_ref, NULL::text,
-				format('Over imagestream.max_bulk_import (%s).', limit_n), NULL::jsonb;
-			CONTINUE;
-		END IF;
 		o := imagestream._import_options(s.id, job, scheduled, insecure, import_mode, reference_policy);
 		one := CASE WHEN v_all THEN fetched[i]
 				  ELSE imagestream._fetch_source((job->>'source')::imagestream.image_ref, o.insecure,
@@ -368,6 +368,9 @@ BEGIN
 			CASE WHEN v_dry AND r.status = 'Success' THEN imagestream._fetched_metadata(one, r.image)
 				 WHEN v_dry AND r.status = 'Unchanged' THEN imagestream._image_metadata(r.image) END;
 	END LOOP;
+	RETURN QUERY SELECT x.n, 'Skipped', NULL::imagestream.image_digest, NULL::imagestream.image_ref,
+		NULL::text, format('Over imagestream.max_bulk_import (%s).', limit_n), NULL::jsonb
+	FROM unnest(planned.skipped) AS x(n);
 	PERFORM imagestream._record_together(s, new_stream, gen, together);
 	IF planned.repository IS NOT NULL AND NOT coalesce(dry_run, false) THEN
 		PERFORM imagestream._remember_repository(d.namespace, d.stream, gen, planned.repository,

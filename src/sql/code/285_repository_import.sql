@@ -4,31 +4,29 @@
 -- and, when scheduled, the worker (src/worker_listing.c) list again for
 -- the tags that are new upstream; set_repository changes or clears it.
 
--- max_bulk_import: the jobs past p_limit (-1: none) marked skipped.
-CREATE OR REPLACE FUNCTION _bulk_limit(p_jobs jsonb, p_limit integer) RETURNS jsonb
-LANGUAGE sql IMMUTABLE AS $$
-	SELECT coalesce(jsonb_agg(j.value || CASE WHEN p_limit >= 0 AND j.o > p_limit
-		THEN '{"skipped": true}'::jsonb ELSE '{}'::jsonb END ORDER BY j.o), '[]')
-	FROM jsonb_array_elements(p_jobs) WITH ORDINALITY AS j(value, o)
-$$;
-
--- The jobs of listed tags ([{tag, source}]) in the order OpenShift imports
--- them, those past p_limit (-1: none) marked skipped.
-CREATE OR REPLACE FUNCTION _listed_jobs(p_repository image_ref, p_names text[], p_limit integer)
-RETURNS jsonb LANGUAGE sql STABLE AS $$
-	SELECT imagestream._bulk_limit(coalesce(jsonb_agg(jsonb_build_object('tag', u.n,
-		'source', imagestream.ref_with_tag(p_repository, u.n)::text) ORDER BY u.o), '[]'), p_limit)
-	FROM unnest(imagestream._prioritize_tags(ARRAY(SELECT DISTINCT x FROM unnest(p_names) AS x)))
-		 WITH ORDINALITY AS u(n, o)
+-- The jobs of listed tags ([{tag, source}]) but those in p_skip, in the
+-- order OpenShift imports them, the first p_limit (-1: all) of them; the
+-- names past p_limit are skipped (OpenShift's additionalTags).  A
+-- registry's list may hold hundreds of thousands of names: they are ranked
+-- in one call, and only the jobs taken are built.
+CREATE OR REPLACE FUNCTION _listed_jobs(p_repository image_ref, p_names text[], p_limit integer,
+	p_skip text[] DEFAULT '{}', OUT jobs jsonb, OUT skipped text[]) LANGUAGE sql STABLE AS $$
+	SELECT coalesce((SELECT jsonb_agg(jsonb_build_object('tag', u.n,
+				'source', imagestream.ref_with_tag(p_repository, u.n)::text) ORDER BY u.o)
+			FROM unnest(x.r[1:x.taken]) WITH ORDINALITY AS u(n, o)), '[]'),
+		coalesce(x.r[x.taken + 1:], '{}')
+	FROM (SELECT r, CASE WHEN p_limit < 0 THEN cardinality(r) ELSE p_limit END AS taken
+		  FROM imagestream._prioritize_tags(p_names, p_skip) AS r) x
 $$;
 
 -- The stream's repository listed again (import_image(all_tags) without
 -- from_image): the jobs of the tags new upstream, those with no tag of
 -- their name in the stream yet (a tag that exists keeps its own source),
--- at most p_limit of them, each with the repository's policy; or the
--- listing's failure.
+-- at most p_limit of them, each with the repository's policy, and the
+-- names skipped past p_limit; or the listing's failure.
 CREATE OR REPLACE FUNCTION _repository_jobs(p_stream imagestream.stream, p_insecure boolean,
-	p_limit integer, OUT repository image_ref, OUT jobs jsonb, OUT reason text, OUT message text)
+	p_limit integer, OUT repository image_ref, OUT jobs jsonb, OUT skipped text[], OUT reason text,
+	OUT message text)
 LANGUAGE plpgsql AS $$
 DECLARE
 	r imagestream.stream_repository;
@@ -46,14 +44,14 @@ BEGIN
 		message := listed.message;
 		RETURN;
 	END IF;
+	listed := imagestream._listed_jobs(r.repository, listed.tags, p_limit,
+		ARRAY(SELECT t.name FROM imagestream.tag t WHERE t.stream_id = p_stream.id));
+	skipped := listed.skipped;
 	SELECT coalesce(jsonb_agg(j.value || jsonb_build_object('scheduled', r.scheduled,
 		'insecure', r.insecure, 'import_mode', r.import_mode, 'reference_policy', r.reference_policy)
 		ORDER BY j.o), '[]')
 	INTO jobs
-	FROM jsonb_array_elements(imagestream._listed_jobs(r.repository,
-			ARRAY(SELECT x FROM unnest(listed.tags) AS x
-				  WHERE NOT EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.stream_id = p_stream.id AND t.name = x)),
-			p_limit)) WITH ORDINALITY AS j(value, o);
+	FROM jsonb_array_elements(listed.jobs) WITH ORDINALITY AS j(value, o);
 END $$;
 
 -- The outcome of a listing of a stream's repository (p_reason NULL: it was
@@ -170,12 +168,8 @@ BEGIN
 	IF NOT FOUND OR r.repository::text <> p_repository OR NOT r.scheduled THEN
 		RETURN 0;
 	END IF;
-	fresh := ARRAY(SELECT j.value->>'tag' FROM jsonb_array_elements(imagestream._listed_jobs(r.repository,
-						ARRAY(SELECT x FROM unnest(p_tags) AS x
-							  WHERE NOT EXISTS (SELECT 1 FROM imagestream.tag t
-												WHERE t.stream_id = p_stream_id AND t.name = x)),
-						p_room)) WITH ORDINALITY AS j(value, o)
-				   WHERE NOT j.value ? 'skipped' ORDER BY j.o);
+	fresh := imagestream._prioritize_tags(p_tags,
+		ARRAY(SELECT t.name FROM imagestream.tag t WHERE t.stream_id = p_stream_id), p_room);
 	IF cardinality(fresh) > 0 THEN
 		SELECT * INTO s FROM imagestream.stream x WHERE x.id = p_stream_id FOR UPDATE;
 		-- (a tag created since is left as it is)
