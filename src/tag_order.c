@@ -231,8 +231,8 @@ compare_prerelease(const TagKey *a, const TagKey *b)
 			c = compare_bytes(pa, la, pb, lb);
 		if (c != 0)
 			return c;
-		pa += la + 1;
-		pb += lb + 1;
+		pa = da ? da + 1 : ea;
+		pb = db ? db + 1 : eb;
 	}
 	/* the longer list is the newer when one is a prefix of the other */
 	return (pa < ea) - (pb < eb);
