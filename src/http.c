@@ -5,8 +5,10 @@
  * libcurl allocates with malloc and calls back into our code; nothing here
  * may longjmp across it, so the callbacks only collect into malloc'd
  * buffers, and PostgreSQL errors (a cancel, a timeout) can only be raised
- * between curl calls, where PG_TRY releases the transfer.  One easy handle is
- * kept per process so that connections to a registry are reused.
+ * between curl calls, where PG_TRY releases the transfer.  The waits between
+ * those calls are http_wait.c's (a session per request or batch, ended on
+ * every path).  One easy handle is kept per process so that connections to
+ * a registry are reused.
  *
  * No proxy is taken from the environment (http_proxy, https_proxy,
  * all_proxy): it would carry every request past blocked_networks, which
@@ -24,6 +26,8 @@
 
 #include <ctype.h>
 
+#include <unistd.h>
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 
@@ -31,6 +35,7 @@
 #include "miscadmin.h"
 
 #include "http.h"
+#include "http_wait.h"
 #include "policy.h"
 #include "settings.h"
 
@@ -40,6 +45,7 @@ uint64		http_bytes_received = 0;
 uint64		http_requests = 0;
 
 static CURLM *multi = NULL;
+static CurlWait *multi_wait = NULL;
 static CURL *easy = NULL;
 
 /*
@@ -235,6 +241,7 @@ static curl_socket_t
 opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
 {
 	Transfer   *t = arg;
+	curl_socket_t fd;
 
 	if (t->handle ? proxy_target_blocked(t) : policy_address_blocked(&address->addr))
 	{
@@ -242,7 +249,13 @@ opensocket_cb(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
 			note_blocked(t, &address->addr);
 		return CURL_SOCKET_BAD;
 	}
-	return socket(address->family, address->socktype, address->protocol);
+	fd = socket(address->family, address->socktype, address->protocol);
+	if (fd != CURL_SOCKET_BAD && !curl_wait_opened(fd))
+	{
+		close(fd);
+		return CURL_SOCKET_BAD;
+	}
+	return fd;
 }
 
 /* Through the proxy, a connection libcurl reuses is checked here. */
@@ -257,11 +270,18 @@ ensure_handles(void)
 {
 	if (multi == NULL)
 	{
+		CURLM	   *m = NULL;
+
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
-			(multi = curl_multi_init()) == NULL)
+			(m = curl_multi_init()) == NULL ||
+			(multi_wait = curl_wait_create(m)) == NULL)
+		{
+			curl_multi_cleanup(m);
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not initialize libcurl")));
+		}
+		multi = m;
 	}
 	if (easy == NULL && (easy = curl_easy_init()) == NULL)
 		ereport(ERROR,
@@ -330,6 +350,7 @@ set_options(CURL *easy, const HttpRequest *req, Transfer *t, struct curl_slist *
 	set_option(easy, CURLOPT_HEADERDATA, t);
 	set_option(easy, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
 	set_option(easy, CURLOPT_OPENSOCKETDATA, t);
+	set_option(easy, CURLOPT_CLOSESOCKETFUNCTION, curl_wait_close_socket);
 	set_option(easy, CURLOPT_ERRORBUFFER, errbuf);
 	if (imagestream_proxy[0])
 	{
@@ -344,24 +365,6 @@ set_options(CURL *easy, const HttpRequest *req, Transfer *t, struct curl_slist *
 		set_option(easy, CURLOPT_PROXY, "");
 }
 
-
-/*
- * Waits for libcurl's sockets, no longer than libcurl asks and at most
- * 100 ms (interrupts are looked at in between).  A refused connection
- * leaves no socket to wake the poll: waiting the full 100 ms then made a
- * registry that is down cost 100 ms per request.
- */
-static void
-wait_for_curl(void)
-{
-	long		timeout_ms = 100;
-
-	curl_multi_timeout(multi, &timeout_ms);
-	if (timeout_ms < 0 || timeout_ms > 100)
-		timeout_ms = 100;
-	if (timeout_ms > 0)
-		curl_multi_poll(multi, NULL, 0, (int) timeout_ms, NULL);
-}
 /* p past prefix, digits and suffix; NULL when p does not start so. */
 static const char *
 skip_number_phrase(const char *p, const char *prefix, const char *suffix)
@@ -482,37 +485,37 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 
 	PG_TRY();
 	{
-		int			running = 1;
 		CURLMsg    *msg;
 		int			left;
+		bool		done = false;
 
 		if (req->accept)
 			add_header(&headers, "Accept", req->accept);
 		if (req->authorization)
 			add_header(&headers, "Authorization", req->authorization);
 		set_options(easy, req, &t, headers, errbuf);
+		curl_wait_begin(multi_wait);
 		if (curl_multi_add_handle(multi, easy) != CURLM_OK)
 			ereport(ERROR,
 					(errcode(ERRCODE_INTERNAL_ERROR),
 					 errmsg("could not start a registry request")));
 		http_requests++;
 		http_in_flight = 1;
-		while (running)
+		code = CURLE_RECV_ERROR;
+		while (!done && curl_wait_step(multi_wait, true))
 		{
-			if (curl_multi_perform(multi, &running) != CURLM_OK)
-				break;
-			if (running)
-				wait_for_curl();
-			CHECK_FOR_INTERRUPTS();
+			while ((msg = curl_multi_info_read(multi, &left)) != NULL)
+				if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
+				{
+					code = msg->data.result;
+					done = true;
+				}
 			if (http_wait_hook)
 				http_wait_hook();
 		}
-		code = CURLE_RECV_ERROR;
-		while ((msg = curl_multi_info_read(multi, &left)) != NULL)
-			if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
-				code = msg->data.result;
 		http_in_flight = 0;
 		curl_multi_remove_handle(multi, easy);
+		curl_wait_end(multi_wait);
 		/* the buffers below live on this stack frame only */
 		set_option(easy, CURLOPT_ERRORBUFFER, NULL);
 		fill_response(easy, code, &t, errbuf, resp);
@@ -522,6 +525,7 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 		/* a cancel or error mid-transfer: drop the handle and its connection */
 		http_in_flight = 0;
 		curl_multi_remove_handle(multi, easy);
+		curl_wait_end(multi_wait);
 		curl_easy_cleanup(easy);
 		easy = NULL;
 		curl_slist_free_all(headers);
@@ -642,6 +646,7 @@ typedef struct BatchGroups
  * is kept, with its connections, for the next batch.  One batch at a time.
  */
 static CURLM *batch_multi = NULL;
+static CurlWait *batch_wait = NULL;
 static bool batch_multi_busy = false;
 
 struct HttpBatch
@@ -782,18 +787,21 @@ batch_start_more(HttpBatch *b)
 	}
 }
 
-/* Progress without waiting; returns how many requests ended. */
+/*
+ * Progress, after waiting for something to happen if block; returns how
+ * many requests ended.
+ */
 static int
-batch_step(HttpBatch *b)
+batch_step(HttpBatch *b, bool block)
 {
-	int			still;
 	CURLMsg    *msg;
 	int			left;
 	int			finished = 0;
 	MemoryContext old = MemoryContextSwitchTo(b->ctx);
 
 	batch_start_more(b);
-	curl_multi_perform(b->multi, &still);
+	if (b->running > 0)
+		curl_wait_step(batch_wait, block);
 	while ((msg = curl_multi_info_read(b->multi, &left)) != NULL)
 	{
 		void	   *priv = NULL;
@@ -826,10 +834,19 @@ http_batch_start(HttpBatchItem *items, int n, int max_total, int max_per_group)
 	HttpBatch  *b = palloc0(sizeof(HttpBatch));
 
 	ensure_handles();
-	if (batch_multi == NULL && (batch_multi = curl_multi_init()) == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not create a libcurl handle")));
+	if (batch_multi == NULL)
+	{
+		CURLM	   *m = curl_multi_init();
+
+		if (m == NULL || (batch_wait = curl_wait_create(m)) == NULL)
+		{
+			curl_multi_cleanup(m);
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a libcurl handle")));
+		}
+		batch_multi = m;
+	}
 	if (batch_multi_busy)
 		elog(ERROR, "a batch of registry requests is under way already");
 	b->ctx = CurrentMemoryContext;
@@ -843,6 +860,7 @@ http_batch_start(HttpBatchItem *items, int n, int max_total, int max_per_group)
 	batch_multi_busy = true;
 	PG_TRY();
 	{
+		curl_wait_begin(batch_wait);
 		batch_start_more(b);
 	}
 	PG_CATCH();
@@ -868,7 +886,7 @@ http_batch_poll(HttpBatch *b)
 		return;
 	PG_TRY();
 	{
-		batch_step(b);
+		batch_step(b, false);
 	}
 	PG_CATCH();
 	{
@@ -886,18 +904,7 @@ http_batch_finish(HttpBatch *b)
 	{
 		while (b->multi != NULL && b->done < b->n)
 		{
-			if (batch_step(b) == 0 && b->done < b->n)
-			{
-				long		timeout_ms = 100;
-
-				/* (as wait_for_curl, on this batch's handle) */
-				curl_multi_timeout(b->multi, &timeout_ms);
-				if (timeout_ms < 0 || timeout_ms > 100)
-					timeout_ms = 100;
-				if (timeout_ms > 0)
-					curl_multi_poll(b->multi, NULL, 0, (int) timeout_ms, NULL);
-			}
-			CHECK_FOR_INTERRUPTS();
+			batch_step(b, true);
 			if (http_wait_hook)
 				http_wait_hook();
 		}
@@ -919,6 +926,7 @@ http_batch_cancel(HttpBatch *b)
 	for (int i = 0; i < b->n; i++)
 		if (b->slots[i].running)
 			batch_release(b, &b->slots[i]);
+	curl_wait_end(batch_wait);
 	b->multi = NULL;
 	batch_multi_busy = false;
 	b->running = 0;

@@ -2,7 +2,7 @@
  * http.h
  *		One HTTP request on libcurl, with the limits of doc/import.md, the
  *		blocked networks checked on every connection, and the backend
- *		responsive to cancellation while it waits.
+ *		responsive to cancellation while it waits (http_wait.c).
  */
 #ifndef IMAGESTREAM_HTTP_H
 #define IMAGESTREAM_HTTP_H
@@ -70,9 +70,11 @@ extern void http_batch_finish(HttpBatch *b);
 extern void http_batch_cancel(HttpBatch *b);
 
 /*
- * Called about every 100 ms while a request waits (after
- * CHECK_FOR_INTERRUPTS): the worker reloads its settings and notices
- * postmaster death there.
+ * Called each time a request's wait wakes up (the latch, after
+ * CHECK_FOR_INTERRUPTS, or a socket, or libcurl's timer): the worker reloads
+ * its settings there.  The wait itself ends the process on postmaster
+ * death, and sets the latch again on return if it reset it, so the caller
+ * still sees whatever set it.
  */
 extern void (*http_wait_hook) (void);
 

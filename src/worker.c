@@ -40,7 +40,6 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "storage/pmsignal.h"
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
@@ -182,9 +181,11 @@ run_cycle(WorkerLoop *w)
 }
 
 /*
- * While a request waits: settings reload at once, postmaster death ends us.
- * (The request and byte counters move with tags_checked, as a chunk ends,
- * so that any reading pairs requests with the checks that made them.)
+ * Each time a request's wait wakes: settings reload at once.  (The wait
+ * itself ends the worker on postmaster death, and sets the latch again when
+ * it returns, so new work committed meanwhile starts the next cycle at
+ * once.  The request and byte counters move with tags_checked, as a chunk
+ * ends, so that any reading pairs requests with the checks that made them.)
  */
 static void
 worker_wait_hook(void)
@@ -195,8 +196,6 @@ worker_wait_hook(void)
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
 	}
-	if (!PostmasterIsAlive())
-		proc_exit(1);
 }
 
 void
