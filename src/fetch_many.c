@@ -5,13 +5,18 @@
  *		tells each source's current digest, an unchanged one costs nothing
  *		more, and each distinct new digest is fetched once for all the
  *		sources that serve it (a release usually moves several tags of a
- *		repository to one image).  A HEAD refused with a status is that
- *		source's failure; a source whose HEAD gave no answer (no connection,
- *		401) is fetched on its own, which reports why or does the
- *		authentication the HEAD lacked.  A registry found unreachable by one
- *		such fetch fails the other sources of it at once, and is not asked
- *		again while the table of registry hosts remembers it (the worker's
- *		next chunks and cycles): each would wait for the same timeout.
+ *		repository to one image).  Sources of one upstream reference (the
+ *		same registry, repository, tag or digest, insecure flag and
+ *		credentials) share one request, whose answer is each one's: a
+ *		hundred streams following nginx:latest cost one HEAD.  A HEAD
+ *		refused with a status is the failure of its sources; when a HEAD
+ *		gave no answer (no connection, 401), the first of its sources is
+ *		fetched on its own, which reports why or does the authentication the
+ *		HEAD lacked, and what that fetch learnt (the digest, or why not) is
+ *		the others' answer.  A registry found unreachable by one such fetch
+ *		fails the other sources of it at once, and is not asked again while
+ *		the table of registry hosts remembers it (the worker's next chunks
+ *		and cycles): each would wait for the same timeout.
  */
 #include "postgres.h"
 
@@ -47,6 +52,80 @@ same_fetch(const FetchItem *a, const FetchItem *b)
 		strcmp(a->prefer_arch ? a->prefer_arch : "", b->prefer_arch ? b->prefer_arch : "") == 0;
 }
 
+/*
+ * Orders credentials (either may be NULL: none), telling apart those that
+ * registry_same_credentials does.
+ */
+static int
+credentials_cmp(const RegistryCredentials *a, const RegistryCredentials *b)
+{
+	if (a == NULL || b == NULL)
+		return (a != NULL) - (b != NULL);
+	return strcmp(a->identity, b->identity);
+}
+
+/*
+ * Orders sources by the request that answers them: a and b share one when
+ * they ask the same upstream reference with the same Authorization, that is
+ * with the same credentials (as same_fetch: sources of two namespaces with
+ * their own credentials never share a request).  0 when they share it.
+ */
+static int
+request_cmp(const FetchItem *a, const FetchItem *b)
+{
+	int			c;
+
+	if ((c = strcmp(a->target.api_host, b->target.api_host)) != 0 ||
+		(c = strcmp(a->target.host, b->target.host)) != 0 ||
+		(c = strcmp(a->target.repository, b->target.repository)) != 0 ||
+		(c = strcmp(a->reference, b->reference)) != 0 ||
+		(c = (int) a->target.insecure - (int) b->target.insecure) != 0 ||
+		(c = (int) a->target.credentials - (int) b->target.credentials) != 0)
+		return c;
+	return credentials_cmp(a->target.stored, b->target.stored);
+}
+
+/* By request, then by position: the first of a run is its first source. */
+static int
+asked_order(const void *pa, const void *pb, void *arg)
+{
+	const FetchItem *items = arg;
+	int			a = *(const int *) pa;
+	int			b = *(const int *) pb;
+	int			c = request_cmp(&items[a], &items[b]);
+
+	return c != 0 ? c : (a > b) - (a < b);
+}
+
+/*
+ * Sets asker[i] to the source whose request answers source i: the first
+ * source of its upstream reference (i itself for that one), or -1 for a
+ * settled source.  Sorted, so that thousands of sources cost no pairwise
+ * comparison.
+ */
+static void
+share_requests(FetchItem *items, int n, int *asker)
+{
+	int		   *order = palloc(sizeof(int) * Max(n, 1));
+	int			m = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		asker[i] = -1;
+		if (!items[i].settled)
+			order[m++] = i;
+	}
+	qsort_arg(order, m, sizeof(int), asked_order, items);
+	for (int k = 0; k < m; k++)
+	{
+		bool		same = k > 0 && request_cmp(&items[order[k - 1]], &items[order[k]]) == 0;
+
+		asker[order[k]] = same ? asker[order[k - 1]] : order[k];
+		Assert(asker[order[k]] <= order[k]);
+	}
+	pfree(order);
+}
+
 static Group *
 find_group(Group *groups, int n, const FetchItem *item, const Digest *d)
 {
@@ -62,6 +141,7 @@ struct FetchMany
 	FetchItem  *items;
 	int			n;
 	HttpBatchItem *batch;
+	int		   *asker;			/* item -> the item whose request answers it */
 	int		   *asked;			/* batch entry -> item */
 	int			m;
 	HttpBatch  *running;
@@ -146,6 +226,8 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry,
 	f->budget = budget;
 	f->batch = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
 	f->asked = palloc(sizeof(int) * Max(n, 1));
+	f->asker = palloc(sizeof(int) * Max(n, 1));
+	share_requests(items, n, f->asker);
 	/* an insecure registry new to this process: its scheme first, once */
 	for (int i = 0; i < n; i++)
 	{
@@ -163,9 +245,12 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry,
 			probed = lappend(probed, items[i].target.api_host);
 		}
 	}
-	/* (a source of a registry found unreachable is not asked: see finish) */
+	/*
+	 * One request per upstream reference, by its first source (a source of a
+	 * registry found unreachable is not asked: see finish)
+	 */
 	for (int i = 0; i < n; i++)
-		if (!items[i].settled && !registry_host_unreachable(items[i].target.api_host) &&
+		if (f->asker[i] == i && !registry_host_unreachable(items[i].target.api_host) &&
 			registry_prepare_head(&items[i].target, items[i].reference, &f->batch[f->m]))
 			f->asked[f->m++] = i;
 	/* each source is asked at most once: finish maps answers back by asked[] */
@@ -186,6 +271,32 @@ fetch_many_cancel(FetchMany *f)
 	http_batch_cancel(f->running);
 }
 
+/*
+ * A source whose request gave no answer is fetched whole (its first source
+ * only: asker[i] == i).  What that fetch learnt answers the others as a HEAD
+ * would have: the digest the registry served (and, if it moved, what it
+ * fetched of it, for the sources that fetch the same), or a failure before
+ * any digest came (unauthorized, not found, unreachable).  A failure after
+ * the digest came (the manifest, its platforms, its config) is that fetch's
+ * own, as a group's is.
+ */
+static void
+fetch_unanswered(FetchMany *f, FetchItem *item, bool *answered, bool *failed, bool *deferred,
+				 Digest *current)
+{
+	fetch_or_fail(f, item, item->reference, item->has_known ? &item->known : NULL, &item->result);
+	if (item->result.status == FETCH_DEFERRED)
+		*deferred = true;
+	else if (item->result.status == FETCH_FAILURE &&
+			 item->result.source_digest.algorithm == DIGEST_NONE)
+		*failed = true;
+	else
+	{
+		*answered = true;
+		*current = item->result.source_digest;
+	}
+}
+
 void
 fetch_many_finish(FetchMany *f)
 {
@@ -194,6 +305,7 @@ fetch_many_finish(FetchMany *f)
 	Digest	   *current = palloc0(sizeof(Digest) * Max(n, 1));
 	bool	   *answered = palloc0(sizeof(bool) * Max(n, 1));
 	bool	   *failed = palloc0(sizeof(bool) * Max(n, 1));
+	bool	   *deferred = palloc0(sizeof(bool) * Max(n, 1));
 	Group	   *groups = palloc0(sizeof(Group) * Max(n, 1));
 	int		   *group_of = palloc(sizeof(int) * Max(n, 1));
 	int			ngroups = 0;
@@ -205,7 +317,7 @@ fetch_many_finish(FetchMany *f)
 		ParseError	err;
 		int			i = f->asked[k];
 
-		Assert(i >= 0 && i < n && !items[i].settled);
+		Assert(i >= 0 && i < n && f->asker[i] == i);
 		answered[i] = resp->status == 200 && resp->docker_content_digest &&
 			digest_parse(resp->docker_content_digest, strlen(resp->docker_content_digest),
 						 &current[i], &err);
@@ -214,26 +326,52 @@ fetch_many_finish(FetchMany *f)
 										 &items[i].result.failure);
 	}
 
+	/* (a source's asker comes before it: its answer is known by then) */
 	for (int i = 0; i < n; i++)
 	{
 		FetchItem  *item = &items[i];
+		int			a = f->asker[i];
 		Group	   *g;
 
 		group_of[i] = -1;
 		if (item->settled)
 			continue;
-		if (failed[i])
+		Assert(a >= 0 && a <= i);
+		if (a == i && !failed[i] && !answered[i])
+		{
+			fetch_unanswered(f, item, &answered[i], &failed[i], &deferred[i], &current[i]);
+			/* what it fetched of a new digest serves the sources that fetch the same */
+			if (answered[i] && item->result.status != FETCH_UNCHANGED)
+			{
+				g = &groups[ngroups];
+				g->first = item;
+				g->digest = current[i];
+				g->result = item->result;
+				group_of[i] = ngroups++;
+			}
+			continue;
+		}
+		if (failed[a])
+		{
+			RegistryFailure failure = items[a].result.failure;
+
+			/* the answer of the request: its failure, for each of its sources */
+			memset(&item->result, 0, sizeof(FetchResult));
 			item->result.status = FETCH_FAILURE;
-		else if (!answered[i])
-			fetch_or_fail(f, item, item->reference, item->has_known ? &item->known : NULL,
-						  &item->result);
-		else if (item->has_known && digest_equal(&item->known, &current[i]))
+			item->result.failure = failure;
+		}
+		else if (deferred[a])
+		{
+			memset(&item->result, 0, sizeof(FetchResult));
+			item->result.status = FETCH_DEFERRED;
+		}
+		else if (item->has_known && digest_equal(&item->known, &current[a]))
 		{
 			memset(&item->result, 0, sizeof(FetchResult));
 			item->result.status = FETCH_UNCHANGED;
-			item->result.source_digest = current[i];
+			item->result.source_digest = current[a];
 		}
-		else if ((g = find_group(groups, ngroups, item, &current[i])) != NULL)
+		else if ((g = find_group(groups, ngroups, item, &current[a])) != NULL)
 			group_of[i] = g - groups;
 		else
 		{
@@ -242,7 +380,7 @@ fetch_many_finish(FetchMany *f)
 			/* by digest: exactly what the HEAD saw, even if the tag moves on */
 			g = &groups[ngroups];
 			g->first = item;
-			g->digest = current[i];
+			g->digest = current[a];
 			digest_format(&g->digest, text);
 			fetch_or_fail(f, item, text, NULL, &g->result);
 			group_of[i] = ngroups++;

@@ -1,7 +1,8 @@
 /*
  * fetch_many.h
- *		Fetching many sources at once: concurrent HEAD requests, then each
- *		distinct new digest once for all the sources that serve it.
+ *		Fetching many sources at once: concurrent HEAD requests, one per
+ *		upstream reference, then each distinct new digest once for all the
+ *		sources that serve it.
  */
 #ifndef IMAGESTREAM_FETCH_MANY_H
 #define IMAGESTREAM_FETCH_MANY_H
@@ -28,9 +29,12 @@ typedef struct FetchItem
 
 /*
  * Fetches many sources: their HEAD requests concurrently (at most max_total
- * at once, max_per_registry per registry), then each distinct new digest
- * once.  Results of one digest share their manifests.  Together they read
- * at most imagestream.max_import_size: those left fail (ManifestTooLarge).
+ * at once, max_per_registry per registry), one for all the sources of one
+ * upstream reference (the same registry, repository, reference, insecure
+ * flag and stored credentials), whose answer is each one's; then each
+ * distinct new digest once.  Results of one digest share their manifests.
+ * Together they read at most imagestream.max_import_size: those left fail
+ * (ManifestTooLarge).
  * An error raised while one source is fetched is that source's failure
  * (fetch_result_error).  A registry found unreachable fails its other
  * sources unasked, until the call returns.

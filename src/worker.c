@@ -3,8 +3,10 @@
  *		The background worker's loop (doc/worker.md, doc/settings.md).
  *
  * Each cycle reads the importable tags in a short transaction
- * (worker_record.c), takes the due ones in the fair order as far as the
- * import budget allows (worker_schedule.c), and checks them chunk by chunk:
+ * (worker_record.c), groups the due ones by upstream reference into checks
+ * (one request each, whatever the number of tags that follow it), takes the
+ * checks in the fair order as far as the import budget allows
+ * (worker_schedule.c), and makes them chunk by chunk:
  * the sources fetched with no transaction open, each chunk's results that
  * change something recorded in a short transaction while the next chunk's
  * requests go on (worker_chunks.c).  Then, until a tag is due, it lists the
@@ -103,7 +105,10 @@ report_checks(const CheckCounts *counts)
 	status_add(counts, http_requests, http_bytes_received, http_in_flight);
 }
 
-/* Tags checked together: a chunk's HEAD requests take about a second. */
+/*
+ * Checks (upstream references, with all their due tags) made together: a
+ * chunk's HEAD requests take about a second.
+ */
 #define CHECK_CHUNK 500
 
 /* One cycle; returns how long to sleep, in ms. */
@@ -116,6 +121,8 @@ run_cycle(WorkerLoop *w)
 	TimestampTz next_due;
 	DueTag	  **work;
 	int			ndue;
+	DueCheck   *checks;
+	int			nchecks;
 	DueRepository *repositories;
 	int			nrepositories;
 	int			nwork = 0;
@@ -125,14 +132,16 @@ run_cycle(WorkerLoop *w)
 	if (!imagestream_enable_worker)
 		return 5000;
 	ndue = read_due(&w->schedule, w->loop_ctx, now, &scheduled, &next_due, &work);
+	checks = palloc(sizeof(DueCheck) * Max(ndue, 1));
+	nchecks = group_checks(work, ndue, checks);
 	nrepositories = listings_read_due(&w->listings, w->loop_ctx, now, &next_due, &repositories);
 	pipeline_cycle_start(&w->chunks);
 
 	/*
-	 * What the budget allows, in the fair order: new work (pending,
-	 * requested) first, so the tags taken are the first nwork.
+	 * What the budget allows, a unit a check, in the fair order: new work
+	 * (pending, requested) first, so the checks taken are the first nwork.
 	 */
-	while (nwork < ndue)
+	while (nwork < nchecks)
 	{
 		if (!budget_take(&w->schedule.budget, imagestream_max_imports_per_minute,
 						 GetCurrentTimestamp()))
@@ -140,7 +149,7 @@ run_cycle(WorkerLoop *w)
 			next_due = Min(next_due, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000));
 			break;
 		}
-		Assert(nwork == 0 || work[nwork - 1]->forced || !work[nwork]->forced);
+		Assert(nwork == 0 || checks[nwork - 1].forced || !checks[nwork].forced);
 		nwork++;
 	}
 	report_checks(&none);
@@ -152,9 +161,9 @@ run_cycle(WorkerLoop *w)
 		CheckCounts done = {0};
 
 		if (chunk == NULL)
-			chunk = chunk_start(&w->chunks, work, i, Min(CHECK_CHUNK, nwork - i));
-		chunk = chunk_finish(&w->chunks, chunk, work, i + CHECK_CHUNK, Min(Max(rest, 0), CHECK_CHUNK),
-							 &done);
+			chunk = chunk_start(&w->chunks, work, checks, i, Min(CHECK_CHUNK, nwork - i));
+		chunk = chunk_finish(&w->chunks, chunk, work, checks, i + CHECK_CHUNK,
+							 Min(Max(rest, 0), CHECK_CHUNK), &done);
 		report_checks(&done);
 		if (chunk == NULL && rest > 0)
 		{

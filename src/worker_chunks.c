@@ -29,14 +29,16 @@
 #include "worker_record.h"
 
 /*
- * A chunk of due tags, and the fetch of their sources once started.  All of
- * it lives in its own context, deleted once its results are recorded: a
- * cycle of 100,000 tags would otherwise hold every chunk's responses until
- * the cycle ends (the loop context is reset per cycle).
+ * A chunk of checks, and the fetch of their tags' sources once started.
+ * All of it lives in its own context, deleted once its results are
+ * recorded: a cycle of 100,000 tags would otherwise hold every chunk's
+ * responses until the cycle ends (the loop context is reset per cycle).
  */
 struct Chunk
 {
 	MemoryContext ctx;
+	const DueCheck *checks;		/* its checks, whose tags are tags[] in order */
+	int			nchecks;
 	DueTag	  **tags;
 	int			n;
 	FetchItem  *items;
@@ -93,22 +95,18 @@ source_target(void *arg)
 }
 
 /*
- * After a tag's fetch: when it is due again (a failure retries after 1 s,
- * 2 s, 4 s, ... up to the interval, or the registry's Retry-After), and
- * whether the result must be recorded.
+ * After a tag's fetch, made by the check keyed check_key: when it is due
+ * again (at its reference's next point; a failure retries after 1 s, 2 s,
+ * 4 s, ... up to the interval, or the registry's Retry-After), and whether
+ * the result must be recorded.
  */
 static bool
-after_fetch(WorkerSchedule *s, const DueTag *d, const FetchResult *r, TimestampTz now,
-			CheckCounts *counts)
+after_fetch(TagSchedule *entry, uint64 check_key, const DueTag *d, const FetchResult *r,
+			TimestampTz now, CheckCounts *counts)
 {
-	TagSchedule *entry = hash_search(s->tags, &d->tag_id, HASH_FIND, NULL);
-
-	/* over max_cycle_size: still due, in the next cycle; its import not spent */
+	/* over max_cycle_size: still due, in the next cycle */
 	if (r->status == FETCH_DEFERRED)
-	{
-		budget_return(&s->budget);
 		return false;
-	}
 	counts->checked++;
 	if (r->status == FETCH_FAILURE)
 		counts->failures++;
@@ -116,7 +114,7 @@ after_fetch(WorkerSchedule *s, const DueTag *d, const FetchResult *r, TimestampT
 	{
 		bool		failed = r->status == FETCH_FAILURE;
 
-		schedule_fetched(entry, failed, failed ? r->failure.retry_after : 0, now,
+		schedule_checked(entry, check_key, failed, failed ? r->failure.retry_after : 0, now,
 						 imagestream_import_interval);
 	}
 
@@ -140,13 +138,14 @@ chunk_credentials(void *arg)
 }
 
 /*
- * Starts the HEAD requests of a chunk, work[first .. first + n - 1]
- * (fetch_many_start), once the stored credentials of its sources are
- * looked up (once per namespace and repository); the registries found
- * unreachable in the last UNREACHABLE_REMEMBER_MS are not asked.
+ * Starts the HEAD requests of a chunk, checks[first .. first + n - 1] and
+ * their tags in work (fetch_many_start: one request per upstream reference
+ * and credentials), once the stored credentials of its sources are looked
+ * up (once per namespace and repository); the registries found unreachable
+ * in the last UNREACHABLE_REMEMBER_MS are not asked.
  */
 Chunk *
-chunk_start(ChunkPipeline *p, DueTag **work, int first, int n)
+chunk_start(ChunkPipeline *p, DueTag **work, const DueCheck *checks, int first, int n)
 {
 	MemoryContext ctx = AllocSetContextCreate(p->loop_ctx, "imagestream worker chunk",
 											  ALLOCSET_DEFAULT_SIZES);
@@ -156,6 +155,11 @@ chunk_start(ChunkPipeline *p, DueTag **work, int first, int n)
 
 	Assert(first >= 0 && n > 0);
 	c->ctx = ctx;
+	c->checks = checks + first;
+	c->nchecks = n;
+	/* a check's tags follow the one before's: the chunk's are one run of work */
+	first = c->checks[0].first;
+	n = c->checks[n - 1].first + c->checks[n - 1].ntags - first;
 	c->n = n;
 	c->tags = palloc(sizeof(DueTag *) * n);
 	c->items = palloc0(sizeof(FetchItem) * n);
@@ -209,19 +213,22 @@ new_work_waiting(void)
 
 /*
  * Ends a chunk's fetch, with no transaction open, then starts the next
- * chunk's requests and records what changed in one transaction while they go
- * on.  Returns the next chunk: NULL when next_n is 0, or when the cycle is
- * to end early (the requests under way are finished and recorded first):
- * new work waits, or the cycle read imagestream.max_cycle_size.
+ * chunk's requests (checks[next_first .. next_first + next_n - 1]) and
+ * records what changed in one transaction while they go on.  Returns the
+ * next chunk: NULL when next_n is 0, or when the cycle is to end early (the
+ * requests under way are finished and recorded first): new work waits, or
+ * the cycle read imagestream.max_cycle_size.
  */
 Chunk *
-chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, int next_first, int next_n,
-			 CheckCounts *counts)
+chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, const DueCheck *checks, int next_first,
+			 int next_n, CheckCounts *counts)
 {
 	MemoryContext old = MemoryContextSwitchTo(c->ctx);
 	DueTag	  **record_tags = palloc(sizeof(DueTag *) * c->n);
 	FetchResult **record = palloc(sizeof(FetchResult *) * c->n);
+	TagSchedule **entries = palloc(sizeof(TagSchedule *) * c->n);
 	int			nrecord = 0;
+	int			i = 0;
 	TimestampTz now;
 	Chunk	   *next = NULL;
 
@@ -232,16 +239,33 @@ chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, int next_first, int next
 	p->in_background = NULL;
 	fetch_many_finish(c->fetch);
 	now = GetCurrentTimestamp();
-	for (int i = 0; i < c->n; i++)
-		if (after_fetch(p->schedule, c->tags[i], &c->items[i].result, now, counts))
+	for (int k = 0; k < c->nchecks; k++)
+	{
+		const DueCheck *check = &c->checks[k];
+		bool		made = false;
+
+		for (int j = 0; j < check->ntags; j++)
+			entries[i + j] = hash_search(p->schedule->tags, &c->tags[i + j]->tag_id, HASH_FIND, NULL);
+		/* its tags had the same answer: they back off alike */
+		schedule_align_failures(entries + i, check->ntags);
+		for (int j = 0; j < check->ntags; j++, i++)
 		{
-			record_tags[nrecord] = c->tags[i];
-			record[nrecord++] = &c->items[i].result;
+			Assert(c->tags[i]->check_key == check->key);
+			made = made || c->items[i].result.status != FETCH_DEFERRED;
+			if (after_fetch(entries[i], check->key, c->tags[i], &c->items[i].result, now, counts))
+			{
+				record_tags[nrecord] = c->tags[i];
+				record[nrecord++] = &c->items[i].result;
+			}
 		}
-	Assert(nrecord <= c->n);
+		/* over max_cycle_size: a check not made gives its budget back */
+		if (!made)
+			budget_return(&p->schedule->budget);
+	}
+	Assert(i == c->n && nrecord <= c->n);
 	if (next_n > 0 && !new_work_waiting() && read_budget_left(&p->cycle_read) > 0)
 	{
-		next = chunk_start(p, work, next_first, next_n);
+		next = chunk_start(p, work, checks, next_first, next_n);
 		p->in_background = next->fetch;
 	}
 	record_results(p->schedule, p->in_background, p->loop_ctx, record_tags, record, nrecord);

@@ -1,8 +1,9 @@
 /*
  * worker_chunks.h
- *		The background worker's chunk pipeline: a cycle's due tags are
- *		checked in chunks, the next chunk's requests running while the
- *		results of the one before are recorded.
+ *		The background worker's chunk pipeline: a cycle's checks (each an
+ *		upstream reference with all its due tags) are made in chunks, the
+ *		next chunk's requests running while the results of the one before
+ *		are recorded.
  */
 #ifndef IMAGESTREAM_WORKER_CHUNKS_H
 #define IMAGESTREAM_WORKER_CHUNKS_H
@@ -26,7 +27,7 @@ typedef struct ChunkPipeline
 	ReadBudget	cycle_read;		/* what the cycle may still read */
 } ChunkPipeline;
 
-/* A chunk of due tags, and the fetch of their sources once started. */
+/* A chunk of checks, and the fetch of their tags' sources once started. */
 typedef struct Chunk Chunk;
 
 /*
@@ -46,8 +47,9 @@ extern void pipeline_cycle_start(ChunkPipeline *p);
 extern bool pipeline_read_all(const ChunkPipeline *p);
 extern void pipeline_cancel(ChunkPipeline *p);
 
-extern Chunk *chunk_start(ChunkPipeline *p, DueTag **work, int first, int n);
-extern Chunk *chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, int next_first, int next_n,
-						   CheckCounts *counts);
+extern Chunk *chunk_start(ChunkPipeline *p, DueTag **work, const DueCheck *checks, int first,
+						  int n);
+extern Chunk *chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, const DueCheck *checks,
+						   int next_first, int next_n, CheckCounts *counts);
 
 #endif

@@ -139,8 +139,12 @@ read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *sche
 		NamespaceTurn *turn;
 
 		entry = hash_search(s->tags, &id, HASH_ENTER, &found);
+		/* due with the other followers of its source (group_checks) */
 		if (!found)
-			schedule_new(entry, now, imagestream_import_interval);
+			schedule_new_check(entry,
+							   source_key(SPI_getvalue(tup, desc, 2),
+										  DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull))),
+							   now, imagestream_import_interval);
 		if (sched)
 			(*scheduled)++;
 		if (schedule_seen(entry, s->cycle, pending || requested, now, imagestream_import_interval))

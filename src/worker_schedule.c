@@ -2,7 +2,17 @@
  * worker_schedule.c
  *		The background worker's scheduling rules (worker_schedule.h): due
  *		times and their spread, back-off, the fair order of the due tags,
- *		the import budget, and the rate limit of messages about single tags.
+ *		the checks they make, the import budget, and the rate limit of
+ *		messages about single tags.
+ *
+ * Tags that follow one upstream reference share one check per due time
+ * (doc/worker.md, "Shared checks").  So their due times are a function of
+ * the reference, not of the tag: each reference has a point in the interval
+ * (spread_start, by a hash of the reference), the same in every interval, and
+ * a scheduled tag is due at its reference's next point.  Followers added at
+ * any time, or checked apart once (a pending spec, import_now), fall due
+ * with the others again at that point; a failure backs off from the check,
+ * the same for each follower, since they all had the same answer.
  *
  * Nothing here reads a setting, the clock or a table: the loop passes the
  * interval, the rate and the current time in, and test/unit checks these
@@ -10,28 +20,60 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "utils/timestamp.h"
 
 #include "worker_schedule.h"
 
-/* The spread start of a scheduled tag inside the interval. */
-TimestampTz
-spread_start(int64 tag_id, TimestampTz now, int interval_ms)
+/*
+ * What a check is keyed by: a tag's source (the text of its image_ref, the
+ * same for the same reference) and its insecure flag.
+ */
+uint64
+source_key(const char *source, bool insecure)
 {
-	uint64		h = (uint64) tag_id * UINT64CONST(11400714819323198485);
-
-	Assert(interval_ms > 0);
-	return TimestampTzPlusMilliseconds(now, (int64) (h % (uint64) interval_ms));
+	return hash_bytes_extended((const unsigned char *) source, (int) strlen(source),
+							   insecure ? 1 : 0);
 }
 
-/* A tag read for the first time (e->tag_id set): due at its spread start. */
-void
-schedule_new(TagSchedule *e, TimestampTz now, int interval_ms)
+/*
+ * The next point at or after now of key's spread: each key has one point in
+ * the interval (ms since the epoch of TimestampTz, modulo the interval), so
+ * that whatever now is, the same key gets the same points.
+ */
+TimestampTz
+spread_start(uint64 key, TimestampTz now, int interval_ms)
 {
-	e->next_due = spread_start(e->tag_id, now, interval_ms);
+	uint64		h = key * UINT64CONST(11400714819323198485);
+	int64		interval = (int64) interval_ms * 1000;
+	int64		phase = (int64) (h % (uint64) interval_ms) * 1000;
+	int64		offset = (phase - now % interval) % interval;
+
+	Assert(interval_ms > 0);
+	if (offset < 0)
+		offset += interval;
+	Assert(offset >= 0 && offset < interval);
+	return now + offset;
+}
+
+/*
+ * Something read for the first time: due at its key's spread start, with no
+ * failures.
+ */
+void
+schedule_new_check(TagSchedule *e, uint64 check_key, TimestampTz now, int interval_ms)
+{
+	e->next_due = spread_start(check_key, now, interval_ms);
 	e->not_before = 0;
 	e->failures = 0;
 	e->record_failures = 0;
+}
+
+/* A repository read for the first time (e->tag_id set): keyed by its id. */
+void
+schedule_new(TagSchedule *e, TimestampTz now, int interval_ms)
+{
+	schedule_new_check(e, (uint64) e->tag_id, now, interval_ms);
 }
 
 /*
@@ -87,6 +129,40 @@ schedule_fetched(TagSchedule *e, bool failed, int retry_after_s, TimestampTz now
 	else
 		e->failures = 0;
 	e->next_due = TimestampTzPlusMilliseconds(now, delay_ms);
+}
+
+/*
+ * After the check of a scheduled tag's reference (keyed check_key): as
+ * schedule_fetched, but after a success it is due at the key's next point,
+ * within the interval, as every other follower of the reference is.
+ */
+void
+schedule_checked(TagSchedule *e, uint64 check_key, bool failed, int retry_after_s,
+				 TimestampTz now, int interval_ms)
+{
+	schedule_fetched(e, failed, retry_after_s, now, interval_ms);
+	if (!failed)
+		e->next_due = spread_start(check_key, now + 1, interval_ms);
+	Assert(e->next_due > now && e->next_due <= TimestampTzPlusMilliseconds(now, interval_ms));
+}
+
+/*
+ * Before the results of one check are applied to its followers' entries
+ * (NULL: none): each takes the most failures in a row of any of them, so
+ * that a failure backs them off alike, a follower added since the last
+ * failures included.
+ */
+void
+schedule_align_failures(TagSchedule **entries, int n)
+{
+	int			most = 0;
+
+	for (int i = 0; i < n; i++)
+		if (entries[i])
+			most = Max(most, entries[i]->failures);
+	for (int i = 0; i < n; i++)
+		if (entries[i])
+			entries[i]->failures = most;
 }
 
 /*
@@ -153,9 +229,103 @@ fair_order(DueTag **due, int n, int namespaces, uint64 cycle)
 	qsort(due, n, sizeof(DueTag *), fair_cmp);
 }
 
+/* Due tags by upstream reference (key, insecure flag, source), then by place. */
+static int
+by_source(const void *pa, const void *pb, void *arg)
+{
+	DueTag	  **due = arg;
+	int			a = *(const int *) pa;
+	int			b = *(const int *) pb;
+	const DueTag *x = due[a];
+	const DueTag *y = due[b];
+	int			c;
+
+	if (x->check_key != y->check_key)
+		return x->check_key < y->check_key ? -1 : 1;
+	if (x->insecure != y->insecure)
+		return x->insecure ? 1 : -1;
+	if ((c = strcmp(x->source, y->source)) != 0)
+		return c;
+	return (a > b) - (a < b);
+}
+
+/* Places by the place of their check's first tag, then by their own. */
+static int
+by_first(const void *pa, const void *pb, void *arg)
+{
+	const int  *first = arg;
+	int			a = *(const int *) pa;
+	int			b = *(const int *) pb;
+
+	if (first[a] != first[b])
+		return first[a] < first[b] ? -1 : 1;
+	return (a > b) - (a < b);
+}
+
 /*
- * Is there budget for one more import (per_minute a minute, a burst of
- * twice that; a negative rate is no limit)?
+ * Groups the due tags, in the fair order (fair_order), by check: the tags of
+ * one upstream reference together, the checks in the order of their first
+ * tag, so that the fair order holds between references (forced ones first,
+ * namespaces taking turns) and a reference is taken with all its due tags,
+ * never split.  Fills checks (room for n) and returns how many.
+ */
+int
+group_checks(DueTag **due, int n, DueCheck *checks)
+{
+	int		   *order = palloc(sizeof(int) * Max(n, 1));
+	int		   *first = palloc(sizeof(int) * Max(n, 1));
+	DueTag	  **grouped = palloc(sizeof(DueTag *) * Max(n, 1));
+	int			nchecks = 0;
+
+	Assert(n >= 0);
+	for (int i = 0; i < n; i++)
+	{
+		due[i]->check_key = source_key(due[i]->source, due[i]->insecure);
+		order[i] = i;
+	}
+	qsort_arg(order, n, sizeof(int), by_source, due);
+	for (int k = 0; k < n; k++)
+	{
+		const DueTag *x = due[order[k]];
+		const DueTag *prev = k > 0 ? due[order[k - 1]] : NULL;
+		bool		same = prev && prev->check_key == x->check_key &&
+			prev->insecure == x->insecure && strcmp(prev->source, x->source) == 0;
+
+		first[order[k]] = same ? first[order[k - 1]] : order[k];
+	}
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	qsort_arg(order, n, sizeof(int), by_first, first);
+	for (int k = 0; k < n; k++)
+	{
+		DueTag	   *d = due[order[k]];
+
+		if (k == 0 || first[order[k]] != first[order[k - 1]])
+		{
+			checks[nchecks].key = d->check_key;
+			checks[nchecks].first = k;
+			checks[nchecks].ntags = 0;
+			checks[nchecks].forced = false;
+			nchecks++;
+		}
+		checks[nchecks - 1].ntags++;
+		checks[nchecks - 1].forced |= d->forced;
+		/* forced tags come first in the fair order: so do their checks */
+		Assert(nchecks == 1 || checks[nchecks - 2].forced || !checks[nchecks - 1].forced);
+		grouped[k] = d;
+	}
+	memcpy(due, grouped, sizeof(DueTag *) * n);
+	pfree(order);
+	pfree(first);
+	pfree(grouped);
+	Assert(nchecks <= n);
+	return nchecks;
+}
+
+/*
+ * Is there budget for one more check (an upstream reference with all its due
+ * tags, or a page of a tag list: per_minute a minute, a burst of twice that;
+ * a negative rate is no limit)?
  */
 bool
 budget_take(TokenBucket *b, double per_minute, TimestampTz now)
@@ -175,7 +345,7 @@ budget_take(TokenBucket *b, double per_minute, TimestampTz now)
 	return true;
 }
 
-/* An import taken but not spent (its fetch was deferred): given back. */
+/* A check taken but not made (its fetches were deferred): given back. */
 void
 budget_return(TokenBucket *b)
 {

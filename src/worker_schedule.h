@@ -1,8 +1,9 @@
 /*
  * worker_schedule.h
  *		The background worker's scheduling rules: when a tag is due, the
- *		order in which the due tags are taken, the import budget, how
- *		failures back off, and how many messages about single tags are logged.
+ *		order in which the due tags are taken, how they make checks (one per
+ *		upstream reference), the import budget, how failures back off, and
+ *		how many messages about single tags are logged.
  *
  * Pure functions over the plain structs below and the current time, which
  * the caller passes in: no SPI, no shared memory, no setting read here, so
@@ -41,7 +42,21 @@ typedef struct DueTag
 	bool		forced;			/* pending or requested: record even if unchanged */
 	int			rank;			/* among its namespace's due tags, forced or not */
 	int			turn;			/* its namespace's place in this cycle's rounds */
+	uint64		check_key;		/* source_key(source, insecure): set by group_checks */
 } DueTag;
+
+/*
+ * The due tags of one upstream reference (the same source and insecure
+ * flag), checked together: one request (one per credentials scope,
+ * fetch_many.h) and one unit of the import budget.
+ */
+typedef struct DueCheck
+{
+	uint64		key;			/* source_key of its tags */
+	int			first;			/* its first tag among the due tags grouped */
+	int			ntags;
+	bool		forced;			/* one of them at least */
+} DueCheck;
 
 /* A namespace with due tags, this cycle. */
 typedef struct NamespaceTurn
@@ -51,7 +66,7 @@ typedef struct NamespaceTurn
 	int			ranks[2];		/* its due tags so far: scheduled, forced */
 } NamespaceTurn;
 
-/* Imports allowed now: a token bucket, max_imports_per_minute a minute. */
+/* Checks allowed now: a token bucket, max_imports_per_minute a minute. */
 typedef struct TokenBucket
 {
 	double		tokens;
@@ -80,18 +95,24 @@ typedef struct WorkerSchedule
 /* Messages about single tags logged a minute, at most. */
 #define LOG_BURST 10
 
-extern TimestampTz spread_start(int64 tag_id, TimestampTz now, int interval_ms);
+extern uint64 source_key(const char *source, bool insecure);
+extern TimestampTz spread_start(uint64 key, TimestampTz now, int interval_ms);
 extern void schedule_new(TagSchedule *e, TimestampTz now, int interval_ms);
+extern void schedule_new_check(TagSchedule *e, uint64 check_key, TimestampTz now, int interval_ms);
 extern bool schedule_seen(TagSchedule *e, uint64 cycle, bool forced, TimestampTz now,
 						  int interval_ms);
 extern TimestampTz schedule_wake(const TagSchedule *e);
 extern int64 backoff_ms(int failures, int interval_ms);
 extern void schedule_fetched(TagSchedule *e, bool failed, int retry_after_s, TimestampTz now,
 							 int interval_ms);
+extern void schedule_checked(TagSchedule *e, uint64 check_key, bool failed, int retry_after_s,
+							 TimestampTz now, int interval_ms);
+extern void schedule_align_failures(TagSchedule **entries, int n);
 extern void schedule_recorded(TagSchedule *e, bool ok, TimestampTz now, int interval_ms);
 
 extern void fair_place(DueTag *d, NamespaceTurn *ns);
 extern void fair_order(DueTag **due, int n, int namespaces, uint64 cycle);
+extern int	group_checks(DueTag **due, int n, DueCheck *checks);
 
 extern bool budget_take(TokenBucket *b, double per_minute, TimestampTz now);
 extern void budget_return(TokenBucket *b);

@@ -63,12 +63,13 @@ q1("SELECT imagestream.delete_stream('set/blocked')");
 # two registries to the worker: the hostile server counts the requests it
 # serves at once, in all and by Host header.  import_now makes the 12 tags
 # due together (a long import_interval keeps them from coming due one by
-# one), so each cycle starts as many requests as the limits allow.
+# one), so each cycle starts as many requests as the limits allow.  Each
+# follows a reference of its own (tags of one reference share a request).
 reload("ALTER SYSTEM SET imagestream.import_interval = '1h'");
 my @names = ("127.0.0.1:$eport", "localhost:$eport");
 q1('BEGIN;' . join('', map {
 	my $i = $_;
-	map { "SELECT imagestream.tag('$names[$i]/delayed/app:latest', 'set/slow$i:t$_', scheduled => true, insecure => true);" } 1 .. 6
+	map { "SELECT imagestream.tag('$names[$i]/delayed/app:t$_', 'set/slow$i:t$_', scheduled => true, insecure => true);" } 1 .. 6
 } 0 .. 1) . 'COMMIT');
 ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags WHERE stream LIKE 'slow%' AND image IS NOT NULL", '12', 120),
 	'12 tags from a slow registry, 6 under each of two names, are imported');
@@ -107,7 +108,9 @@ q1("SELECT imagestream.delete_stream('set/slow0'); SELECT imagestream.delete_str
 # --- max_imports_per_minute = 6: a burst of 12, then one check every 10 s.
 # 30 scheduled tags are due every second (import_interval 1s); the worker
 # is stopped while the setting changes, so that the count starts with it.
-q1('BEGIN;' . join('', map { "SELECT imagestream.tag('$ehost/ok/app:latest', 'set/rate:t$_', scheduled => true, insecure => true);" } 1 .. 30) . 'COMMIT');
+# Each follows a reference of its own: a check of a reference is one unit
+# of the budget however many tags follow it.
+q1('BEGIN;' . join('', map { "SELECT imagestream.tag('$ehost/ok/app:t$_', 'set/rate:t$_', scheduled => true, insecure => true);" } 1 .. 30) . 'COMMIT');
 ok(defined wait_for($node, "SELECT count(*) FROM imagestream.image_stream_tags WHERE stream = 'rate' AND image IS NOT NULL", '30', 60),
 	'30 scheduled tags imported');
 

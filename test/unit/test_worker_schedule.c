@@ -91,7 +91,73 @@ test_spread(void)
 	schedule_new(&e, NOW, INTERVAL);
 	check(e.next_due == spread_start(42, NOW, INTERVAL) && e.not_before == 0 &&
 		  e.failures == 0 && e.record_failures == 0,
-		  "a new tag: due at its spread start, no failures");
+		  "a new listing: due at its spread start (by its id), no failures");
+}
+
+/* Whether a and b are points of one spread: whole intervals apart. */
+static bool
+same_points(TimestampTz a, TimestampTz b)
+{
+	return (a - b) % ((TimestampTz) INTERVAL * 1000) == 0;
+}
+
+static void
+test_shared_spread(void)
+{
+	uint64		nginx = source_key("docker.io/library/nginx:latest", false);
+	TagSchedule a = {1};
+	TagSchedule b = {2};
+	TagSchedule c = {3};
+	TimestampTz point;
+	bool		inside = true;
+
+	check(nginx == source_key("docker.io/library/nginx:latest", false) &&
+		  nginx != source_key("docker.io/library/nginx:latest", true) &&
+		  nginx != source_key("docker.io/library/nginx:1.27", false),
+		  "source key: the same source and insecure flag, the same key");
+
+	/* followers first read 7 minutes apart: due at the same points */
+	schedule_new_check(&a, nginx, NOW, INTERVAL);
+	schedule_new_check(&b, nginx, NOW + SEC(420), INTERVAL);
+	check(a.next_due >= NOW && a.next_due < NOW + SEC(900) &&
+		  b.next_due >= NOW + SEC(420) && b.next_due < NOW + SEC(1320) &&
+		  same_points(a.next_due, b.next_due),
+		  "followers read at different times: due at the points of their reference");
+	for (int i = 0; i < 1000; i++)
+	{
+		TimestampTz t = NOW + SEC(i * 37) + 1234;
+		TimestampTz s = spread_start(nginx, t, INTERVAL);
+
+		inside &= s >= t && s < t + SEC(900) && same_points(s, a.next_due);
+	}
+	check(inside, "spread start: the next point of the reference, within the interval");
+
+	/* checked late, checked early (import_now), checked on time: one next point */
+	point = a.next_due;
+	schedule_checked(&a, nginx, false, 0, point + SEC(1) / 3, INTERVAL);
+	schedule_checked(&b, nginx, false, 0, point + SEC(600), INTERVAL);
+	check(a.next_due == point + SEC(900) && b.next_due == point + SEC(900),
+		  "checked after the point, late or not: due at the next point");
+	schedule_checked(&c, nginx, false, 0, point - SEC(100), INTERVAL);
+	check(c.next_due == point, "checked apart before the point (import_now): due at the point, with the others");
+	schedule_checked(&c, nginx, false, 0, point, INTERVAL);
+	check(c.next_due == point + SEC(900), "checked at the point: the next one");
+
+	/* a failure backs off from the check, the same for each follower */
+	a.failures = 3;
+	b.failures = 0;
+	{
+		TagSchedule *followers[3] = {&a, NULL, &b};
+
+		schedule_align_failures(followers, 3);
+		check(a.failures == 3 && b.failures == 3, "a check's followers take the most failures of any");
+	}
+	schedule_checked(&a, nginx, true, 0, NOW, INTERVAL);
+	schedule_checked(&b, nginx, true, 0, NOW, INTERVAL);
+	check(a.failures == 4 && a.next_due == NOW + SEC(8) && b.next_due == a.next_due,
+		  "then back off alike: 8 s after the fourth failure");
+	schedule_checked(&a, nginx, true, 30, NOW, INTERVAL);
+	check(a.not_before == NOW + SEC(30), "a check's Retry-After holds its follower back");
 }
 
 static void
@@ -237,6 +303,120 @@ test_fair_order(void)
 	check(strcmp(order_of(due, n), "aAA") == 0, "fair order: one namespace, forced first, in read order");
 }
 
+/*
+ * Due tags for group_checks, read in this order: namespace (its turn), a
+ * source, forced or not; placed and ordered as read_due does (cycle 0).
+ */
+typedef struct Read
+{
+	int			ns;
+	const char *source;
+	bool		forced;
+	bool		insecure;
+} Read;
+
+static int
+read_due_tags(DueTag *tags, DueTag **due, const Read *reads, int n, int namespaces)
+{
+	NamespaceTurn ns[3] = {{"A", 0}, {"B", 1}, {"C", 2}};
+
+	for (int i = 0; i < n; i++)
+	{
+		memset(&tags[i], 0, sizeof(DueTag));
+		tags[i].tag_id = i;
+		tags[i].stream_id = reads[i].ns;
+		tags[i].source = (char *) reads[i].source;
+		tags[i].forced = reads[i].forced;
+		tags[i].insecure = reads[i].insecure;
+		fair_place(&tags[i], &ns[reads[i].ns]);
+		due[i] = &tags[i];
+	}
+	fair_order(due, n, namespaces, 0);
+	return n;
+}
+
+/* The grouped tags, "A:x B:x | C:y" (namespace:source, checks apart). */
+static const char *
+checks_of(DueTag **due, const DueCheck *checks, int nchecks)
+{
+	static char buf[1024];
+	int			len = 0;
+
+	buf[0] = '\0';
+	for (int k = 0; k < nchecks; k++)
+		for (int j = 0; j < checks[k].ntags; j++)
+		{
+			const DueTag *d = due[checks[k].first + j];
+
+			len += snprintf(buf + len, sizeof(buf) - len, "%s%c:%s%s%s",
+							k > 0 && j == 0 ? " | " : j > 0 ? " " : "",
+							'A' + (int) d->stream_id, d->source, d->insecure ? "!" : "",
+							d->forced ? "*" : "");
+		}
+	return buf;
+}
+
+static void
+test_group_checks(void)
+{
+	/* A follows x and y, B x and z; C's y is pending (forced) */
+	static const Read reads[] = {
+		{0, "x"}, {0, "y"}, {1, "x"}, {1, "z"}, {2, "y", true},
+	};
+	static const Read insecure[] = {{0, "x"}, {1, "x", false, true}, {2, "x"}};
+	DueTag		tags[201];
+	DueTag	   *due[201];
+	DueCheck	checks[201];
+	Read		many[201];
+	int			n;
+	int			nchecks;
+	bool		keyed = true;
+
+	n = read_due_tags(tags, due, reads, 5, 3);
+	nchecks = group_checks(due, n, checks);
+	check(nchecks == 3 && strcmp(checks_of(due, checks, nchecks), "C:y* A:y | A:x B:x | B:z") == 0,
+		  "checks: one per source, with all its due tags, in the order of their first tag");
+	check(checks[0].forced && !checks[1].forced && !checks[2].forced &&
+		  checks[0].ntags == 2 && checks[1].first == 2 && checks[2].first == 4,
+		  "checks: forced when a tag is, each a run of the due tags");
+	for (int k = 0; k < nchecks; k++)
+		for (int j = 0; j < checks[k].ntags; j++)
+			keyed &= due[checks[k].first + j]->check_key == checks[k].key &&
+				checks[k].key == source_key(due[checks[k].first + j]->source, false);
+	check(keyed, "checks: keyed by the source key of their tags");
+
+	n = read_due_tags(tags, due, insecure, 3, 3);
+	nchecks = group_checks(due, n, checks);
+	check(strcmp(checks_of(due, checks, nchecks), "A:x C:x | B:x!") == 0,
+		  "checks: the same source, insecure or not, makes two");
+
+	/* finding S21 between references: 100 pending of A delay B's by one check */
+	for (int i = 0; i < 100; i++)
+	{
+		static char names[100][8];
+
+		snprintf(names[i], sizeof(names[i]), "a%d", i);
+		many[i] = (Read) {0, names[i], true};
+	}
+	many[100] = (Read) {1, "b", true};
+	n = read_due_tags(tags, due, many, 101, 2);
+	nchecks = group_checks(due, n, checks);
+	check(nchecks == 101 && (strcmp(due[checks[0].first]->source, "b") == 0 ||
+							 strcmp(due[checks[1].first]->source, "b") == 0),
+		  "checks: 100 pending references of one namespace delay another's by one");
+
+	/* 100 streams of A following one reference: one check */
+	for (int i = 0; i < 100; i++)
+		many[i] = (Read) {0, "nginx", false};
+	many[100] = (Read) {1, "redis", false};
+	n = read_due_tags(tags, due, many, 101, 2);
+	nchecks = group_checks(due, n, checks);
+	check(nchecks == 2 && checks[0].ntags + checks[1].ntags == 101 &&
+		  (checks[0].ntags == 100 || checks[1].ntags == 100),
+		  "checks: 100 tags following one reference are one check");
+	check(group_checks(due, 0, checks) == 0, "checks: none due, none");
+}
+
 static void
 test_budget(void)
 {
@@ -255,7 +435,7 @@ test_budget(void)
 	check(taken == 120, "budget: an hour idle fills no more than the burst");
 	budget_return(&b);
 	check(budget_take(&b, 60, NOW + SEC(3600)) && !budget_take(&b, 60, NOW + SEC(3600)),
-		  "budget: an import not spent is given back");
+		  "budget: a check not made is given back");
 	check(b.tokens >= 0, "budget: never below zero");
 	check(!budget_take(&(TokenBucket) {0}, 0, NOW), "budget: a rate of 0 allows none");
 	b = (TokenBucket) {0};
@@ -313,10 +493,12 @@ int
 main(void)
 {
 	test_spread();
+	test_shared_spread();
 	test_seen();
 	test_backoff();
 	test_recorded();
 	test_fair_order();
+	test_group_checks();
 	test_budget();
 	test_log_limit();
 	test_asserts();
