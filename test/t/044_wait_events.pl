@@ -84,8 +84,9 @@ is(q1("SELECT count(*) FROM imagestream.tag WHERE namespace = 'wt'"), '0', 'the 
 # --- new work for the worker committed while it waits inside a request ---
 # The wait resets the latch that import_now sets; it must set it again when
 # the request ends, so that the worker ends its cycle after the chunk under
-# way (doc/worker.md) and takes the new work first.  600 pending tags make
-# two chunks (500 and 100); the first holds a tag from the slow registry,
+# way (doc/worker.md) and takes the new work first.  600 pending tags of
+# 600 references (tags of one reference share a check) make two chunks
+# (500 and 100); the first holds a tag from the slow registry,
 # whose request lasts request_timeout (4 s).  import_now of another tag is
 # committed during it: its request comes before the second chunk's, not
 # after them (the worker would then have started the second chunk).
@@ -100,7 +101,7 @@ ok(defined wait_for($node, "SELECT last_cycle_at > '$last' FROM imagestream.work
 $evil->reset_log;
 q1('BEGIN;'
 	  . "SELECT imagestream.tag('$host/slow/app:latest', 'a0/slow:t', insecure => true);"
-	  . join('', map { "SELECT imagestream.tag('$host/ok/app:latest', 'lw/s" . ($_ % 6) . ":t$_', insecure => true);" } 1 .. 600)
+	  . join('', map { "SELECT imagestream.tag('$host/ok/app$_:latest', 'lw/s" . ($_ % 6) . ":t$_', insecure => true);" } 1 .. 600)
 	  . 'COMMIT');
 ok(defined poll_until(60, sub { requested(qr{/slow/app/manifests/}) }), 'the worker waits for the slow registry');
 q1("SELECT imagestream.import_now('mk/mark:t')");
@@ -109,8 +110,8 @@ ok(defined wait_for($node, q{SELECT count(*) FROM imagestream.image_stream_tags
 ok(defined poll_until(30, sub { requested(qr{/ok/marker/manifests/}) }), 'the marked tag is checked');
 my @log = @{ $evil->request_log };
 my ($first) = grep { $log[$_]{path} =~ m{/ok/marker/manifests/} } 0 .. $#log;
-my $before_mark = grep { $_->{path} =~ m{/ok/app/manifests/} } @log[0 .. $first];
-my $after_mark = grep { $_->{path} =~ m{/ok/app/manifests/} } @log[$first .. $#log];
+my $before_mark = grep { $_->{path} =~ m{/ok/app\d+/manifests/} } @log[0 .. $first];
+my $after_mark = grep { $_->{path} =~ m{/ok/app\d+/manifests/} } @log[$first .. $#log];
 note("manifest requests of the 600 tags: $before_mark before the marked tag's, $after_mark after");
 ok($before_mark > 0 && $after_mark > 0,
 	'the marked tag is checked after the chunk under way, before the next chunk');
