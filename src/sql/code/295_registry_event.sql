@@ -237,9 +237,10 @@ BEGIN
 			'message', listed.message);
 	END LOOP;
 
+	-- (the ids first: a join with the stream table would be planned as a scan)
 	PERFORM 1 FROM imagestream.stream s
-	WHERE s.id IN (SELECT t.stream_id FROM imagestream.tag t JOIN unnest(due) AS u(id) ON t.id = u.id
-				   UNION SELECT (x.v->>'stream_id')::bigint FROM jsonb_array_elements(lists) AS x(v))
+	WHERE s.id = ANY (ARRAY(SELECT t.stream_id FROM imagestream.tag t JOIN unnest(due) AS u(id) ON t.id = u.id
+							UNION SELECT (x.v->>'stream_id')::bigint FROM jsonb_array_elements(lists) AS x(v)))
 	ORDER BY s.id FOR UPDATE;
 	FOR l IN SELECT x.v FROM jsonb_array_elements(lists) AS x(v) LOOP
 		IF (l->'ok')::boolean THEN
