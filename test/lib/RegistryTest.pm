@@ -14,7 +14,9 @@
 #   repositories (fnmatch patterns)}}),
 #   push_user, anonymous_pull (token), service, issuer, token_expires_in,
 #   timeout (10 s to answer /v2/), max_lifetime (900 s), log_level (warn),
-#   accesslog (1), config (extra registry config, merged one level), port.
+#   accesslog (1), config (extra registry config, merged one level), port,
+#   notify (a URL: the registry's notifications endpoint, as a registry
+#   sends its webhooks).
 # Accessors: host, port, url, ca_file, token_url, log_file,
 #   issuer_log_file, dir, service, issuer, users, credentials,
 #   last_response.  set_credentials($user, $password), stop.
@@ -27,6 +29,10 @@
 #   url, log_file, request (no auth), request_log, reset_log, stop.
 # RegistryTest->start_proxy(%opts): an HTTP proxy that logs what it is asked;
 #   tag_page => N: it pages the tag lists it forwards, N tags a page.
+# RegistryTest->start_event_receiver(psql, pghost, pgport, user, dbname): a
+#   webhook receiver (event_receiver.py) that passes each body to
+#   imagestream.registry_event() as user, through psql; url, request_log
+#   ([{actions, tags, count, error}] of the bodies so far), reset_log, stop.
 #
 # Responses are hashes {status, reason, headers (lower-case names, repeated
 # ones as array refs), content}; 599 means the transport failed.  Helpers
@@ -507,6 +513,14 @@ sub _write_config
 				issuer => $self->{issuer},
 				rootcertbundle => $self->{token_cert},
 			}
+		};
+	}
+	if ($opts{notify})
+	{
+		$cfg{notifications} = {
+			endpoints => [ {
+				name => 'imagestream-test', url => $opts{notify},
+				timeout => '10s', threshold => 3, backoff => '1s' } ]
 		};
 	}
 	# extra top-level config, merged one level deep
@@ -1181,6 +1195,27 @@ sub start_proxy
 			$opts{tag_page} ? ('--tag-page', $opts{tag_page}) : () ],
 		$self->{log_file}, $self->{max_lifetime});
 	$self->{port} = _wait_port_file("$self->{dir}/port", $self->{pid}, $self->{log_file}, 'proxy');
+	return $self;
+}
+
+sub start_event_receiver
+{
+	my ($class, %opts) = @_;
+	my $self = bless {
+		kind => 'receiver',
+		tls => 0,
+		max_lifetime => $opts{max_lifetime} // 600,
+	}, 'RegistryTest::Hostile';
+	$self->{dir} = _tempdir('receiver');
+	$self->{log_file} = _log_file('receiver', $self->{dir});
+	$LIVE{"$self"} = $self;
+	weaken($LIVE{"$self"});
+	$self->{pid} = _spawn([ $PYTHON, "$LIBDIR/event_receiver.py", '--port-file', "$self->{dir}/port",
+			'--psql', $opts{psql}, '--pghost', $opts{pghost}, '--pgport', $opts{pgport},
+			'--user', $opts{user}, '--dbname', $opts{dbname} // 'postgres',
+			'--max-lifetime', $self->{max_lifetime}, '--parent-pid', $$ ],
+		$self->{log_file}, $self->{max_lifetime});
+	$self->{port} = _wait_port_file("$self->{dir}/port", $self->{pid}, $self->{log_file}, 'event receiver');
 	return $self;
 }
 

@@ -43,34 +43,49 @@ LANGUAGE sql STABLE AS $$
 	WHERE d.pending OR d.requested OR d.sched
 $$;
 
+-- Marks tags due now: each importable tag of p_tags gets
+-- import_requested_at, which the worker imports within seconds of commit
+-- (and records even if unchanged), and the worker wakes at commit.  The one
+-- rule of "marked due", for import_now and registry_event (295).  The
+-- streams are locked first, in id order, as the worker and every writer
+-- lock them: marking tags row by row otherwise deadlocks with the worker,
+-- which holds a stream's tags while it records a chunk.  Returns how many
+-- it marked.
+CREATE OR REPLACE FUNCTION _mark_due(p_tags bigint[]) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+	marked integer;
+BEGIN
+	PERFORM 1 FROM imagestream.stream s
+	WHERE s.id IN (SELECT t.stream_id FROM imagestream.tag t JOIN unnest(p_tags) AS u(id) ON t.id = u.id)
+	ORDER BY s.id FOR UPDATE;
+	-- (a join, not "= ANY": p_tags may hold every tag)
+	UPDATE imagestream.tag t SET import_requested_at = now()
+	FROM (SELECT DISTINCT x FROM unnest(p_tags) AS x) u
+	WHERE t.id = u.x AND imagestream._importable(t);
+	GET DIAGNOSTICS marked = ROW_COUNT;
+	IF marked > 0 THEN
+		PERFORM imagestream._wake_worker();
+	END IF;
+	RETURN marked;
+END $$;
+
 -- import_now: the tag, every importable tag of the stream, or (NULL) every
--- scheduled tag the caller may edit is due now; the worker wakes at commit.
+-- scheduled tag the caller may edit is due now (_mark_due).
 CREATE OR REPLACE FUNCTION _api_import_now(target text DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record;
 	marked integer;
 BEGIN
-	-- The streams first, in id order, as the worker and every writer lock
-	-- them: marking tags row by row otherwise deadlocks with the worker,
-	-- which holds a stream's tags while it records a chunk.
 	IF target IS NULL THEN
-		PERFORM 1 FROM imagestream.stream s
-		WHERE EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.stream_id = s.id
-					  AND imagestream._importable(t) AND t.scheduled
-					  AND imagestream._can(t.namespace, 'edit'))
-		ORDER BY s.id FOR UPDATE;
-		UPDATE imagestream.tag t SET import_requested_at = now()
-		WHERE imagestream._importable(t) AND t.scheduled AND imagestream._can(t.namespace, 'edit');
-		GET DIAGNOSTICS marked = ROW_COUNT;
+		marked := imagestream._mark_due(ARRAY(SELECT t.id FROM imagestream.tag t
+			WHERE imagestream._importable(t) AND t.scheduled AND imagestream._can(t.namespace, 'edit')));
 	ELSIF strpos(target, ':') > 0 THEN
 		d := imagestream._parse_tag(target);
 		PERFORM imagestream._require(d.namespace, 'edit');
-		PERFORM 1 FROM imagestream.stream s WHERE s.namespace = d.namespace AND s.name = d.stream FOR UPDATE;
-		UPDATE imagestream.tag t SET import_requested_at = now()
-		WHERE t.namespace = d.namespace AND t.stream = d.stream AND t.name = d.tag
-		  AND imagestream._importable(t);
-		GET DIAGNOSTICS marked = ROW_COUNT;
+		marked := imagestream._mark_due(ARRAY(SELECT t.id FROM imagestream.tag t
+			WHERE t.namespace = d.namespace AND t.stream = d.stream AND t.name = d.tag));
 		IF marked = 0 THEN
 			IF NOT EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.namespace = d.namespace
 						   AND t.stream = d.stream AND t.name = d.tag) THEN
@@ -84,16 +99,11 @@ BEGIN
 	ELSE
 		d := imagestream._parse_stream(target);
 		PERFORM imagestream._require(d.namespace, 'edit');
-		PERFORM 1 FROM imagestream.stream s WHERE s.namespace = d.namespace AND s.name = d.name FOR UPDATE;
-		IF NOT FOUND THEN
+		IF NOT EXISTS (SELECT 1 FROM imagestream.stream s WHERE s.namespace = d.namespace AND s.name = d.name) THEN
 			RAISE EXCEPTION 'image stream "%" does not exist', target USING ERRCODE = 'undefined_object';
 		END IF;
-		UPDATE imagestream.tag t SET import_requested_at = now()
-		WHERE t.namespace = d.namespace AND t.stream = d.name AND imagestream._importable(t);
-		GET DIAGNOSTICS marked = ROW_COUNT;
-	END IF;
-	IF marked > 0 THEN
-		PERFORM imagestream._wake_worker();
+		marked := imagestream._mark_due(ARRAY(SELECT t.id FROM imagestream.tag t
+			WHERE t.namespace = d.namespace AND t.stream = d.name));
 	END IF;
 	RETURN marked;
 END $$;

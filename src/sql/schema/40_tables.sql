@@ -69,6 +69,9 @@ CREATE TABLE tag (
 CREATE INDEX tag_stream ON tag (stream_id);
 -- the tags that follow a tag of their stream, looked up on every new event
 CREATE INDEX tag_followers ON tag (stream_id, from_ref) WHERE has_spec AND from_kind = 'ImageStreamTag';
+-- the tags that follow a container image, looked up by registry_event (its
+-- columns are changed by spec edits only: the import path's updates stay HOT)
+CREATE INDEX tag_sources ON tag (from_ref) WHERE has_spec AND from_kind = 'DockerImage';
 COMMENT ON TABLE tag IS 'spec and status of each tag (OpenShift TagReference and NamedTagEventList)';
 
 -- Tag history, in two tables sized for many events (doc/model.md): most

@@ -16,5 +16,7 @@ CREATE TABLE stream_repository (
 	list_transition timestamptz,
 	CHECK ((list_reason IS NULL) = (list_transition IS NULL))
 );
+-- the scheduled repositories of a pushed repository, for registry_event
+CREATE INDEX stream_repository_scheduled ON stream_repository (repository) WHERE scheduled;
 COMMENT ON TABLE stream_repository IS 'the repository a stream imports all tags of (OpenShift spec.dockerImageRepository)';
 SELECT pg_catalog.pg_extension_config_dump('stream_repository', '');
