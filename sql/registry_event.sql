@@ -103,13 +103,18 @@ SELECT tag('localhost:1/org/app@sha256:fea8895f450959fa676bcc1df0611ea93823a735a
 SELECT tag('localhost:1/org/app:v1', 'ev/app:ref', reference => true);
 SELECT tag('ev/app:v1', 'ev/app:alias', alias => true);
 SELECT tag('nginx:ev-1', 'ev/web:nginx', source_kind => 'DockerImage');
--- a stream that imports all tags of the repository, scheduled (its listing
--- is refused: localhost is in imagestream.blocked_networks)
+-- a stream that imports all tags of the repository, scheduled
 SELECT create_stream('ev/all');
 SELECT set_repository('ev/all', 'localhost:1/org/app', scheduled => true);
 CREATE FUNCTION pg_temp.requested() RETURNS text LANGUAGE sql AS $$
 	SELECT coalesce(string_agg(namespace || '/' || stream || ':' || name, ' ' ORDER BY namespace, stream, name), 'none')
 	FROM imagestream.tag WHERE import_requested_at IS NOT NULL AND namespace IN ('ev', 'evx')
+$$;
+-- the repositories marked to be listed
+CREATE FUNCTION pg_temp.listings() RETURNS text LANGUAGE sql AS $$
+	SELECT coalesce(string_agg(s.namespace || '/' || s.name, ' ' ORDER BY s.namespace, s.name), 'none')
+	FROM imagestream.stream_repository r JOIN imagestream.stream s ON s.id = r.stream_id
+	WHERE r.requested_at IS NOT NULL
 $$;
 CREATE FUNCTION pg_temp.push(repository text, tag text, digest text DEFAULT NULL) RETURNS jsonb LANGUAGE sql AS $$
 	SELECT jsonb_build_object('events', jsonb_build_array(jsonb_build_object('action', 'push',
@@ -119,19 +124,22 @@ CREATE FUNCTION pg_temp.push(repository text, tag text, digest text DEFAULT NULL
 $$;
 SELECT pg_temp.requested();
 -- a tag push: the two tags of v1, and the scheduled repository, whose
--- stream has no v1 yet, listed at once (its failure recorded)
+-- stream has no v1 yet, marked for the worker to list (the call lists
+-- nothing itself: no failure of localhost, a blocked network, is recorded)
 SELECT registry_event(pg_temp.push('org/app', 'v1'));
-SELECT pg_temp.requested();
-SELECT s.name, r.list_reason FROM stream_repository r JOIN stream s ON s.id = r.stream_id WHERE s.namespace = 'ev';
-SELECT event, namespace, stream, tag, reason FROM change WHERE event = 'import_failed' AND namespace = 'ev' ORDER BY id;
+SELECT pg_temp.requested(), pg_temp.listings();
+SELECT count(*) FROM change WHERE event = 'import_failed' AND namespace = 'ev';
+-- a listing answers the mark, failed or not
+SELECT _repository_listed(s.id, 'localhost:1/org/app', 'Forbidden', 'blocked') FROM stream s
+WHERE s.namespace = 'ev' AND s.name = 'all';
+SELECT pg_temp.listings();
 UPDATE tag SET import_requested_at = NULL WHERE namespace IN ('ev', 'evx');
 -- once the stream has the tag, it follows it: the tag is marked, the
 -- repository not listed again (it would add nothing)
 SELECT tag('localhost:1/org/app:v1', 'ev/all:v1');
 UPDATE tag SET import_requested_at = NULL WHERE namespace IN ('ev', 'evx');
 SELECT registry_event(pg_temp.push('org/app', 'v1'));
-SELECT pg_temp.requested();
-SELECT count(*) FROM change WHERE event = 'import_failed' AND namespace = 'ev';
+SELECT pg_temp.requested(), pg_temp.listings();
 UPDATE tag SET import_requested_at = NULL WHERE namespace IN ('ev', 'evx');
 -- a push by digest: the pinned tag, no repository (no tag to list)
 SELECT registry_event(pg_temp.push('org/app', NULL, 'sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf'));

@@ -5,7 +5,9 @@
  * A stream's scheduled repository (imagestream.stream_repository) is due
  * every import_interval, by the same rules as a scheduled tag
  * (worker_schedule.c): spread over the interval, backing off after a
- * failure, holding back for a registry's Retry-After.  Its tag list is read
+ * failure, holding back for a registry's Retry-After; a push announced for
+ * it (registry_event sets its requested_at) makes it due at once, as a
+ * requested tag is.  Its tag list is read
  * a page at a time, each page one request (registry_get_tags_page), and
  * each page recorded at once in a short transaction
  * (imagestream._repository_page): its tags new to the stream become
@@ -99,6 +101,7 @@ listings_read_due(RepositoryListings *l, MemoryContext loop_ctx, TimestampTz now
 		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
 		char	   *repository = SPI_getvalue(tup, desc, 2);
 		bool		found;
+		bool		requested;
 
 		e = hash_search(l->repositories, &id, HASH_ENTER, &found);
 		if (!found)
@@ -112,7 +115,10 @@ listings_read_due(RepositoryListings *l, MemoryContext loop_ctx, TimestampTz now
 		/* the stream names another repository now: its listing starts over */
 		if (e->listing && strcmp(e->listing, repository) != 0)
 			listing_reset(e);
-		if (schedule_seen(&e->timing, l->cycle, e->listing != NULL, now, imagestream_import_interval))
+		/* a listing under way goes on, and a push announced is listed at once */
+		requested = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
+		if (schedule_seen(&e->timing, l->cycle, e->listing != NULL || requested, now,
+						  imagestream_import_interval))
 		{
 			Assert(ndue < SPI_processed);
 			due[ndue].entry = e;

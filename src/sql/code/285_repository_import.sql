@@ -58,8 +58,10 @@ END $$;
 -- listed), as a tag's ImportSuccess condition is kept: a failure becomes
 -- the repository's condition, with an import_failed change row whose tag
 -- is NULL, unless the same failure is there already; a listing clears it.
--- Nothing is written when nothing changes, nor for a stream whose
--- repository is no longer p_repository.  Returns whether it wrote.
+-- Either answers a push announced before it (requested_at, set by
+-- registry_event).  Nothing is written when nothing changes, nor for a
+-- stream whose repository is no longer p_repository.  Returns whether the
+-- repository's condition changed.
 CREATE OR REPLACE FUNCTION _repository_listed(p_stream_id bigint, p_repository image_ref,
 	p_reason text, p_message text) RETURNS boolean
 LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
@@ -68,13 +70,25 @@ DECLARE
 	s imagestream.stream;
 	msg text := CASE WHEN p_reason IS NOT NULL
 				THEN coalesce(nullif(p_message, ''), 'unknown error prevented import') END;
+	same boolean;
 BEGIN
 	SELECT * INTO r FROM imagestream.stream_repository x WHERE x.stream_id = p_stream_id;
-	IF NOT FOUND OR r.repository IS DISTINCT FROM p_repository
-	   OR (r.list_reason IS NOT DISTINCT FROM p_reason AND r.list_message IS NOT DISTINCT FROM msg) THEN
+	IF NOT FOUND OR r.repository IS DISTINCT FROM p_repository THEN
 		RETURN false;
 	END IF;
+	same := r.list_reason IS NOT DISTINCT FROM p_reason AND r.list_message IS NOT DISTINCT FROM msg;
+	IF same AND r.requested_at IS NULL THEN
+		RETURN false;
+	END IF;
+	-- (the stream first, as every writer locks it before its rows)
 	SELECT * INTO s FROM imagestream.stream x WHERE x.id = p_stream_id FOR UPDATE;
+	IF r.requested_at IS NOT NULL THEN
+		-- a listing answers the pushes announced before it
+		UPDATE imagestream.stream_repository SET requested_at = NULL WHERE stream_id = p_stream_id;
+	END IF;
+	IF same THEN
+		RETURN false;
+	END IF;
 	UPDATE imagestream.stream_repository
 	SET list_reason = p_reason, list_message = msg,
 		list_transition = CASE WHEN p_reason IS NOT NULL THEN now() END
@@ -140,9 +154,9 @@ END $$;
 -- repositories, whose due times the worker keeps, listed with the
 -- credentials of their stream's namespace.
 CREATE OR REPLACE FUNCTION _due_repositories() RETURNS TABLE(stream_id bigint, repository text,
-	insecure boolean, namespace text)
+	insecure boolean, namespace text, requested boolean)
 LANGUAGE sql STABLE AS $$
-	SELECT r.stream_id, r.repository::text, r.insecure, s.namespace
+	SELECT r.stream_id, r.repository::text, r.insecure, s.namespace, r.requested_at IS NOT NULL
 	FROM imagestream.stream_repository r JOIN imagestream.stream s ON s.id = r.stream_id
 	WHERE r.scheduled
 $$;

@@ -1,10 +1,10 @@
 -- registry_event (doc/registry-events.md): a registry's push notification,
 -- taken as a hint.  The tags whose source is a pushed registry/repository:tag
 -- are marked due as import_now marks them (_mark_due, 290_worker.sql), and
--- the scheduled repositories of the pushed repository are listed at once,
--- as import_image(all_tags) lists a stream's repository
--- (285_repository_import.sql).  Nothing of the body is recorded: the
--- worker's own requests (and the listing's) find what was pushed.
+-- the worker lists the scheduled repositories of the pushed repository at
+-- once (285_repository_import.sql).  Nothing of the body is recorded: the
+-- worker's own requests find what was pushed, and the caller (a webhook's
+-- receiver) waits for no registry.
 
 -- A string the payload must hold at path, or 22023 naming it.
 CREATE OR REPLACE FUNCTION _event_string(doc jsonb, path text[], what text) RETURNS text
@@ -186,10 +186,10 @@ END $$;
 -- that is its source (as normalised references: nginx is
 -- docker.io/library/nginx); a tag pinned to registry/repository@digest
 -- only while that digest is not what it imported last (it cannot move).
--- A scheduled repository is listed when the push names a tag that its
--- stream lacks: a push by digest, or of a tag the stream has (which then
--- follows it, or keeps another source), adds nothing to the stream.
--- The repositories are listed before anything is locked, then every stream
+-- A scheduled repository is listed by the worker at once (requested_at,
+-- 285_repository_import.sql) when the push names a tag that its stream
+-- lacks: a push by digest, or of a tag the stream has (which then follows
+-- it, or keeps another source), adds nothing to the stream.  Every stream
 -- concerned is locked in id order, as the worker and every writer lock
 -- them.  Returns how many tags and repositories it marked.
 CREATE OR REPLACE FUNCTION _api_registry_event(payload jsonb) RETURNS integer
@@ -199,12 +199,8 @@ DECLARE
 	tags text[];
 	digests imagestream.image_digest[];
 	due bigint[];
-	r record;
-	listed record;
-	l jsonb;
-	lists jsonb := '[]';
-	room integer := current_setting('imagestream.max_bulk_import')::integer;
-	marked integer := 0;
+	repos bigint[];
+	marked integer;
 BEGIN
 	SELECT coalesce(array_agg(p.repository), '{}'), coalesce(array_agg(p.tag), '{}'),
 		   coalesce(array_agg(p.digest), '{}')
@@ -222,36 +218,26 @@ BEGIN
 			 JOIN imagestream.tag t ON t.has_spec AND t.from_kind = 'DockerImage' AND t.from_ref = s.source
 		WHERE NOT t.reference AND (s.pinned IS NULL OR t.source_digest IS DISTINCT FROM s.pinned));
 
-	-- the repositories listed, before any lock is taken
-	FOR r IN SELECT DISTINCT x.stream_id, x.repository, x.insecure, s.namespace
-			 FROM unnest(names, tags) AS p(n, tg)
+	-- the scheduled repositories to list
+	repos := ARRAY(
+		SELECT DISTINCT x.stream_id
+		FROM unnest(names, tags) AS p(n, tg)
 			 JOIN imagestream.stream_repository x ON x.scheduled AND x.repository = p.n
 			 JOIN imagestream.stream s ON s.id = x.stream_id
-			 WHERE p.tg IS NOT NULL
-			   AND NOT EXISTS (SELECT 1 FROM imagestream.tag t
-							   WHERE t.namespace = s.namespace AND t.stream = s.name AND t.name = p.tg)
-			 ORDER BY x.stream_id LOOP
-		listed := imagestream._registry_tags(r.repository, r.insecure, r.namespace);
-		lists := lists || jsonb_build_object('stream_id', r.stream_id, 'repository', r.repository::text,
-			'ok', listed.status = 'ok', 'tags', to_jsonb(listed.tags), 'reason', listed.reason,
-			'message', listed.message);
-	END LOOP;
+		WHERE p.tg IS NOT NULL
+		  AND NOT EXISTS (SELECT 1 FROM imagestream.tag t
+						  WHERE t.namespace = s.namespace AND t.stream = s.name AND t.name = p.tg));
 
 	-- (the ids first: a join with the stream table would be planned as a scan)
 	PERFORM 1 FROM imagestream.stream s
 	WHERE s.id = ANY (ARRAY(SELECT t.stream_id FROM imagestream.tag t JOIN unnest(due) AS u(id) ON t.id = u.id
-							UNION SELECT (x.v->>'stream_id')::bigint FROM jsonb_array_elements(lists) AS x(v)))
+							UNION SELECT unnest(repos)))
 	ORDER BY s.id FOR UPDATE;
-	FOR l IN SELECT x.v FROM jsonb_array_elements(lists) AS x(v) LOOP
-		IF (l->'ok')::boolean THEN
-			PERFORM imagestream._repository_page((l->>'stream_id')::bigint, l->>'repository',
-				ARRAY(SELECT jsonb_array_elements_text(l->'tags')), room, true);
-		ELSE
-			PERFORM imagestream._repository_listed((l->>'stream_id')::bigint,
-				(l->>'repository')::imagestream.image_ref, l->>'reason', l->>'message');
-		END IF;
-		marked := marked + 1;
-	END LOOP;
+	UPDATE imagestream.stream_repository x SET requested_at = now() WHERE x.stream_id = ANY (repos);
+	GET DIAGNOSTICS marked = ROW_COUNT;
+	IF marked > 0 THEN
+		PERFORM imagestream._wake_worker();
+	END IF;
 	RETURN marked + imagestream._mark_due(due);
 END $$;
 

@@ -14,6 +14,8 @@ CREATE TABLE stream_repository (
 	list_reason text,
 	list_message text,
 	list_transition timestamptz,
+	-- a push announced (registry_event): the worker lists it at once
+	requested_at timestamptz,
 	CHECK ((list_reason IS NULL) = (list_transition IS NULL))
 );
 -- the scheduled repositories of a pushed repository, for registry_event

@@ -14,6 +14,8 @@ CREATE TABLE stream_repository (
 	list_reason text,
 	list_message text,
 	list_transition timestamptz,
+	-- a push announced (registry_event): the worker lists it at once
+	requested_at timestamptz,
 	CHECK ((list_reason IS NULL) = (list_transition IS NULL))
 );
 COMMENT ON TABLE stream_repository IS 'the repository a stream imports all tags of (OpenShift spec.dockerImageRepository)';
