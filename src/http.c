@@ -502,7 +502,7 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 		http_requests++;
 		http_in_flight = 1;
 		code = CURLE_RECV_ERROR;
-		while (!done && curl_wait_step(multi_wait, true))
+		while (!done && curl_wait_step(multi_wait, true) == CURLM_OK)
 		{
 			while ((msg = curl_multi_info_read(multi, &left)) != NULL)
 				if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
