@@ -502,7 +502,7 @@ http_request(const HttpRequest *req, HttpResponse *resp)
 		http_requests++;
 		http_in_flight = 1;
 		code = CURLE_RECV_ERROR;
-		while (!done && curl_wait_step(multi_wait, true))
+		while (!done && curl_wait_step(multi_wait, true) == CURLM_OK)
 		{
 			while ((msg = curl_multi_info_read(multi, &left)) != NULL)
 				if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy)
@@ -623,6 +623,7 @@ typedef struct BatchSlot
 	struct curl_slist *headers;
 	char		errbuf[CURL_ERROR_SIZE];
 	bool		running;
+	bool		ended;			/* its item has its answer */
 } BatchSlot;
 
 /*
@@ -764,6 +765,7 @@ batch_start_more(HttpBatch *b)
 		if (b->groups.unreachable[g] >= 0)
 		{
 			copy_response(&b->items[b->groups.unreachable[g]].resp, &item->req, &item->resp);
+			slot->ended = true;
 			b->groups.running[g]--;
 			b->done++;
 			continue;
@@ -788,6 +790,36 @@ batch_start_more(HttpBatch *b)
 }
 
 /*
+ * libcurl could not move the batch on (out of memory, say), and would not
+ * at the next step either: the batch is cancelled, and its requests not
+ * answered yet end with that failure.
+ */
+static void
+batch_fail(HttpBatch *b, CURLMcode rc)
+{
+	char	   *message = psprintf("libcurl failed while waiting for the requests: %s",
+								   curl_multi_strerror(rc));
+
+	ereport(LOG,
+			(errmsg("a batch of %d registry requests was cancelled with %d not answered",
+					b->n, b->n - b->done),
+			 errdetail("%s.", message)));
+	for (int i = 0; i < b->n; i++)
+		if (!b->slots[i].ended)
+		{
+			HttpResponse *resp = &b->items[i].resp;
+
+			memset(resp, 0, sizeof(*resp));
+			resp->body = pstrdup("");
+			/* (libcurl has no code of its own for a failed multi handle) */
+			resp->curl_code = CURLE_FAILED_INIT;
+			resp->error = message;
+			resp->effective_url = pstrdup(b->items[i].req.url);
+		}
+	http_batch_cancel(b);
+}
+
+/*
  * Progress, after waiting for something to happen if block; returns how
  * many requests ended.
  */
@@ -797,11 +829,16 @@ batch_step(HttpBatch *b, bool block)
 	CURLMsg    *msg;
 	int			left;
 	int			finished = 0;
+	CURLMcode	rc;
 	MemoryContext old = MemoryContextSwitchTo(b->ctx);
 
 	batch_start_more(b);
-	if (b->running > 0)
-		curl_wait_step(batch_wait, block);
+	if (b->running > 0 && (rc = curl_wait_step(batch_wait, block)) != CURLM_OK)
+	{
+		batch_fail(b, rc);
+		MemoryContextSwitchTo(old);
+		return 0;
+	}
 	while ((msg = curl_multi_info_read(b->multi, &left)) != NULL)
 	{
 		void	   *priv = NULL;
@@ -816,6 +853,7 @@ batch_step(HttpBatch *b, bool block)
 		if (b->items[i].resp.unreachable && b->groups.unreachable[b->groups.of[i]] < 0)
 			b->groups.unreachable[b->groups.of[i]] = i;
 		batch_release(b, &b->slots[i]);
+		b->slots[i].ended = true;
 		b->groups.running[b->groups.of[i]]--;
 		b->running--;
 		http_in_flight = b->running;

@@ -14,8 +14,8 @@
 typedef struct CurlWait CurlWait;
 
 /*
- * Makes multi tell its sockets and its timer to a CurlWait, kept (malloc'd)
- * as long as the handle; NULL when that fails.
+ * Makes multi tell its sockets to a CurlWait, kept (malloc'd) as long as
+ * the handle; NULL when that fails.
  */
 extern CurlWait *curl_wait_create(CURLM *multi);
 
@@ -31,9 +31,9 @@ extern void curl_wait_end(CurlWait *w);
  * Lets libcurl act on what happened, after waiting for it if block: a
  * socket libcurl watches is ready, its timer is due, or the latch is set
  * (then reset, and interrupts processed).  Without block, nothing waits and
- * the latch is left alone.  Returns false when libcurl failed.
+ * the latch is left alone.  Returns CURLM_OK, or libcurl's failure.
  */
-extern bool curl_wait_step(CurlWait *w, bool block);
+extern CURLMcode curl_wait_step(CurlWait *w, bool block);
 
 /*
  * The sockets libcurl opens (CURLOPT_OPENSOCKETFUNCTION) and closes

@@ -116,6 +116,54 @@ note("manifest requests of the 600 tags: $before_mark before the marked tag's, $
 ok($before_mark > 0 && $after_mark > 0,
 	'the marked tag is checked after the chunk under way, before the next chunk');
 
+# --- a registry named by a host name: libcurl's resolver ---
+# 127.0.0.1 and localhost are found without resolving (libcurl answers
+# localhost itself); a name of /etc/hosts is resolved by libcurl's resolver
+# thread, whose socket pair the wait watches until libcurl closes it
+# unseen, the connection's socket often taking its number
+my $name;
+if (open(my $hosts, '<', '/etc/hosts'))
+{
+	my (%addr, %other);
+	while (my $line = <$hosts>)
+	{
+		$line =~ s/#.*//;
+		my ($ip, @names) = split ' ', $line;
+		next unless defined $ip;
+		for my $n (@names)
+		{
+			next if $n =~ /^localhost$|\.localhost$/i;
+			if ($ip =~ /^127\.\d+\.\d+\.\d+$/) { $addr{$n} //= $ip }
+			else { $other{$n} = 1 }
+		}
+	}
+	close $hosts;
+	($name) = grep { !$other{$_} && /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/ } sort keys %addr;
+	$name = undef if $name && !defined(gethostbyname($name));
+	$name = [ $name, $addr{$name} ] if $name;
+}
+SKIP:
+{
+	skip 'no name but localhost maps to a 127.x.x.x address in /etc/hosts', 5 unless $name;
+	my ($host_name, $ip) = @$name;
+	my $named = RegistryTest->start_hostile(bind => $ip);
+	my $at = "$host_name:" . $named->port;
+	note("the registry named $at ($ip)");
+	is(q1("SELECT status FROM imagestream.import_image('rn/one:t', '$at/ok/app:latest',
+			insecure => true, confirm => true)"), 'Success', 'a backend imports from a registry named by a host name');
+	q1('BEGIN;' . join('', map { "SELECT imagestream.tag('$at/ok/named$_:latest', 'rn/s:t$_', insecure => true);" } 1 .. 8) . 'COMMIT');
+	ok(defined wait_for($node, q{SELECT count(*) FROM imagestream.image_stream_tags
+			WHERE namespace = 'rn' AND tag LIKE 't_' AND image IS NOT NULL}, '8', 60),
+		'so does the worker, 8 tags at once');
+	my @log = @{ $named->request_log };
+	my %asked = map { $_->{path} =~ m{/ok/(named\d)/manifests/} ? ($1 => 1) : () } @log;
+	is(scalar(keys %asked), 8, 'each of their repositories asked');
+	is(scalar(grep { ($_->{host} // '') ne $at } @log), 0, 'every request names the host by its name');
+	is(q1("SELECT count(*) FROM imagestream.image_stream_tags WHERE namespace = 'rn' AND image IS NULL"),
+		'0', 'no tag is left without its image');
+	$named->stop;
+}
+
 invariants_hold($node);
 $evil->stop;
 done_testing();
