@@ -51,9 +51,10 @@ sub cycles
 	return 1;
 }
 
-# 2,000 scheduled tags in 4 streams, from 2,000 upstream repositories
+# 2,000 scheduled tags from 2,000 upstream repositories, in 4 streams and
+# one of 10 tags (which the worker records one by one, _worker_apply)
 q1('BEGIN;'
-	  . join('', map { my $s = $_ % 4; "SELECT imagestream.tag('$host/ok/app$_:latest', 'dq/s$s:t$_', scheduled => true, insecure => true);" } 1 .. 2000)
+	  . join('', map { my $s = $_ <= 10 ? 'few' : 's' . $_ % 4; "SELECT imagestream.tag('$host/ok/app$_:latest', 'dq/$s:t$_', scheduled => true, insecure => true);" } 1 .. 2000)
 	  . 'COMMIT; SELECT pg_stat_force_next_flush()');
 # (this session's statistics are in before psql returns)
 my (undef, undef, undef, $row_calls) = tag_reads();
@@ -79,17 +80,19 @@ cmp_ok($idx1 - $idx0, '<=', 2 * $checked + 100,
 is($calls1, $row_calls, "none of the worker's 2,000 imports and checks fed the queue");
 
 # a change reaches the worker at once, through the queue
-q1(q{SELECT imagestream.import_now('dq/s1:t1')});
-ok(defined wait_for($node, q{SELECT import_requested_at IS NULL FROM imagestream.tag WHERE stream = 's1' AND name = 't1'},
-		't', 30), 'import_now: the worker imports the tag at once');
-q1(q{SELECT imagestream.untag('dq/s1:t5')});
+q1(q{SELECT imagestream.import_now('dq/few:t1')});
+ok(defined wait_for($node, q{SELECT import_requested_at IS NULL FROM imagestream.tag
+		WHERE namespace = 'dq' AND stream = 'few' AND name = 't1'}, 't', 30),
+	'import_now: the worker imports the tag at once');
+q1(q{SELECT imagestream.untag('dq/s1:t13')});
 ok(defined wait_for($node, 'SELECT tags_scheduled FROM imagestream.worker_status', '1999', 30),
 	'untag: the worker forgets the tag at once');
 q1(q{SELECT imagestream.delete_stream('dq/s2')});
-ok(defined wait_for($node, 'SELECT tags_scheduled FROM imagestream.worker_status', '1499', 30),
-	"a stream's deletion: the worker forgets its 500 tags at once");
+ok(defined wait_for($node, 'SELECT tags_scheduled FROM imagestream.worker_status', '1502', 30),
+	"a stream's deletion: the worker forgets its 497 tags at once");
 q1(q{SELECT imagestream.tag('} . $host . q{/ok/new:latest', 'dq/s1:new', insecure => true)});
-ok(defined wait_for($node, q{SELECT image IS NOT NULL FROM imagestream.tag WHERE stream = 's1' AND name = 'new'},
+ok(defined wait_for($node, q{SELECT image IS NOT NULL FROM imagestream.tag
+		WHERE namespace = 'dq' AND stream = 's1' AND name = 'new'},
 		't', 30), 'a new pending tag is imported at once');
 
 done_testing();
