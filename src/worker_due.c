@@ -58,6 +58,9 @@ static const char *const due_tags_0_2_0 =
 	/* only the tags the worker has to look at reach this process */
 	"WHERE d.pending OR d.requested OR d.sched";
 
+/* The other files find a tag's TagSchedule by its id in the same hash. */
+StaticAssertDecl(offsetof(WatchedTag, timing) == 0, "a WatchedTag begins with its TagSchedule");
+
 /* Rows of a full read fetched at a time: its memory stays bounded. */
 #define READ_BATCH 10000
 
