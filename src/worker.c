@@ -2,11 +2,12 @@
  * worker.c
  *		The background worker's loop (doc/worker.md, doc/settings.md).
  *
- * Each cycle reads the importable tags in a short transaction
- * (worker_record.c), groups the due ones by upstream reference into checks
- * (one request each, whatever the number of tags that follow it), takes the
- * checks in the fair order as far as the import budget allows
- * (worker_schedule.c), and makes them chunk by chunk:
+ * Each cycle reads the due tags in a short transaction (worker_due.c: all
+ * importable tags when the worker starts or after a cycle failed, then only
+ * those the due queue names and those whose time has come), groups them by
+ * upstream reference into checks (one request each, whatever the number of
+ * tags that follow it), takes the checks in the fair order as far as the
+ * import budget allows (worker_schedule.c), and makes them chunk by chunk:
  * the sources fetched with no transaction open, each chunk's results that
  * change something recorded in a short transaction while the next chunk's
  * requests go on (worker_chunks.c).  Then, until a tag is due, it lists the
@@ -28,7 +29,9 @@
  *  - any other error ends the cycle, below: it is logged, the next chunk's
  *    requests are cancelled, the transaction aborted, and a new cycle
  *    starts 5 s later with the schedule intact (a cycle fails, say, while
- *    ALTER EXTENSION UPDATE replaces what it reads).
+ *    ALTER EXTENSION UPDATE replaces what it reads); that cycle reads all
+ *    tags again, since what the failed one took from the due queue may be
+ *    lost with it.
  * SIGTERM (die) and postmaster death end the process, as in those workers;
  * a cancel request ends the cycle.
  */
@@ -45,7 +48,6 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -54,8 +56,8 @@
 #include "settings.h"
 #include "worker.h"
 #include "worker_chunks.h"
+#include "worker_due.h"
 #include "worker_listing.h"
-#include "worker_record.h"
 #include "worker_schedule.h"
 #include "worker_shmem.h"
 
@@ -211,7 +213,6 @@ void
 imagestream_worker_main(Datum arg)
 {
 	WorkerLoop *w;
-	HASHCTL		ctl;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -235,10 +236,7 @@ imagestream_worker_main(Datum arg)
 	before_shmem_exit(detach_status, 0);
 
 	w = MemoryContextAllocZero(TopMemoryContext, sizeof(WorkerLoop));
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(TagSchedule);
-	w->schedule.tags = hash_create("imagestream schedule", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
+	due_init(&w->schedule);
 	w->loop_ctx = AllocSetContextCreate(TopMemoryContext, "imagestream worker loop",
 										ALLOCSET_DEFAULT_SIZES);
 	pipeline_init(&w->chunks, &w->schedule, w->loop_ctx);
@@ -273,6 +271,7 @@ imagestream_worker_main(Datum arg)
 			pipeline_cancel(&w->chunks);
 			if (IsTransactionState())
 				AbortCurrentTransaction();
+			due_reload(&w->schedule);
 			ereport(LOG, (errmsg("imagestream worker cycle failed: %s", edata->message)));
 			sleep_ms = 5000;
 		}

@@ -1,13 +1,15 @@
 /*
  * worker_record.c
- *		The background worker's SPI (worker_record.h): the due tags read in
- *		one short transaction, a chunk's results recorded in another.
+ *		The background worker's SPI (worker_record.h): its short
+ *		transactions, and a chunk's results recorded in one of them.
  *
  * Recording goes through the SQL functions of the history rules
  * (_worker_stream_generation, _worker_apply, _worker_apply_many), one
  * stream at a time, each statement in a subtransaction, so that an error
  * loses one statement's work only.  The schedule (worker_schedule.h) learns
- * which tags could not be recorded, and holds them back.
+ * which tags could not be recorded, and holds them back.  While it records,
+ * _worker_recording() is true in this process, so that the due queue's
+ * trigger passes over the worker's own updates.
  */
 #include "postgres.h"
 
@@ -57,142 +59,6 @@ worker_end_transaction(void)
 	MemoryContextSwitchTo(before_transaction);
 	pgstat_report_stat(false);
 	pgstat_report_activity(STATE_IDLE, NULL);
-}
-
-/*
- * The due tags are imagestream._due_tags() (src/sql/code/290_worker.sql).
- * The objects of 0.2.0, which the worker meets between the server's restart
- * with this library and ALTER EXTENSION UPDATE (doc/upgrading.md), have no
- * such function: for them, the query 0.2.0's worker ran.  It goes with the
- * first release whose previous release has _due_tags.
- */
-static const char *const due_tags_0_2_0 =
-	"SELECT * FROM (SELECT t.id, t.from_ref, t.insecure, t.import_mode = 'PreserveOriginal', "
-	"  t.source_digest::text, "
-	"  t.annotations->>'importer.image.openshift.io/prefer-os', "
-	"  t.annotations->>'importer.image.openshift.io/prefer-arch', "
-	"  t.spec_generation > greatest(coalesce(t.status_generation, 0), "
-	"                               coalesce(t.import_generation, 0)) AS pending, "
-	"  t.import_requested_at IS NOT NULL AS requested, "
-	/* a digest reference has an "@" (no cast: a row stored before 0.3.0 may not parse) */
-	"  t.scheduled AND NOT (pg_catalog.strpos(t.from_ref, '@') > 0 "
-	"                       AND t.image IS NOT NULL) AS sched, "
-	"  t.stream_id, t.namespace "
-	"FROM imagestream.tag t "
-	"WHERE t.has_spec AND t.from_kind = 'DockerImage' AND NOT t.reference) d "
-	/* only the tags the worker has to look at reach this process */
-	"WHERE d.pending OR d.requested OR d.sched";
-
-/*
- * Reads the importable tags and returns the number of those due now, in
- * *due_out; *next_due is when the next of the others is.  None when the
- * extension is not installed.
- */
-int
-read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *scheduled,
-		 TimestampTz *next_due, DueTag ***due_out)
-{
-	DueTag	  **due;
-	int			ndue = 0;
-	uint64		i;
-	HTAB	   *turns;
-	HASHCTL		ctl;
-	bool		has_due_tags;
-	bool		null_due_tags;
-
-	*due_out = NULL;
-	*scheduled = 0;
-	*next_due = TimestampTzPlusMilliseconds(now, imagestream_import_interval);
-	worker_begin_transaction();
-	pgstat_report_activity(STATE_RUNNING, "imagestream worker: reading due tags");
-	if (SPI_execute("SELECT pg_catalog.to_regprocedure('imagestream._due_tags()') IS NOT NULL "
-					"FROM pg_catalog.pg_extension WHERE extname = 'imagestream'",
-					true, 1) != SPI_OK_SELECT || SPI_processed == 0)
-	{
-		worker_end_transaction();
-		return 0;
-	}
-	has_due_tags = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-											  &null_due_tags));
-	if (SPI_execute(has_due_tags ? "SELECT * FROM imagestream._due_tags()" : due_tags_0_2_0,
-					true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the tags to import");
-
-	ctl.keysize = NAMEDATALEN;
-	ctl.entrysize = sizeof(NamespaceTurn);
-	ctl.hcxt = loop_ctx;
-	turns = hash_create("imagestream namespaces", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	s->cycle++;
-	due = MemoryContextAlloc(loop_ctx, sizeof(DueTag *) * Max(SPI_processed, 1));
-	for (i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-		bool		pending = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
-		bool		requested = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
-		bool		sched = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
-		TagSchedule *entry;
-		bool		found;
-		char	   *ns;
-		NamespaceTurn *turn;
-
-		entry = hash_search(s->tags, &id, HASH_ENTER, &found);
-		/* due with the other followers of its source (group_checks) */
-		if (!found)
-			schedule_new_check(entry,
-							   source_key(SPI_getvalue(tup, desc, 2),
-										  DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull))),
-							   now, imagestream_import_interval);
-		if (sched)
-			(*scheduled)++;
-		if (schedule_seen(entry, s->cycle, pending || requested, now, imagestream_import_interval))
-		{
-			MemoryContext old = MemoryContextSwitchTo(loop_ctx);
-			DueTag	   *d = palloc0(sizeof(DueTag));
-
-			d->tag_id = id;
-			d->stream_id = DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
-			d->source = SPI_getvalue(tup, desc, 2);
-			d->insecure = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-			d->preserve = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
-			/* what the source served last is no guide for a new spec */
-			d->known = pending ? NULL : SPI_getvalue(tup, desc, 5);
-			d->prefer_os = SPI_getvalue(tup, desc, 6);
-			d->prefer_arch = SPI_getvalue(tup, desc, 7);
-			d->forced = pending || requested;
-			ns = SPI_getvalue(tup, desc, 12);
-			turn = hash_search(turns, ns, HASH_ENTER, &found);
-			if (!found)
-			{
-				turn->turn = hash_get_num_entries(turns) - 1;
-				turn->ranks[0] = turn->ranks[1] = 0;
-			}
-			d->namespace = ns;
-			fair_place(d, turn);
-			Assert(ndue < SPI_processed);
-			due[ndue++] = d;
-			MemoryContextSwitchTo(old);
-		}
-		else if (schedule_wake(entry) < *next_due)
-			*next_due = schedule_wake(entry);
-	}
-	worker_end_transaction();
-
-	/* forget tags that are gone or no longer importable */
-	{
-		HASH_SEQ_STATUS seq;
-		TagSchedule *e;
-
-		hash_seq_init(&seq, s->tags);
-		while ((e = hash_seq_search(&seq)) != NULL)
-			if (e->seen_cycle != s->cycle)
-				hash_search(s->tags, &e->tag_id, HASH_REMOVE, NULL);
-	}
-	fair_order(due, ndue, (int) hash_get_num_entries(turns), s->cycle);
-	*due_out = due;
-	return ndue;
 }
 
 /*
@@ -553,6 +419,23 @@ record_all(Recording *rec, DueTag **tags, FetchResult **results, int n)
 }
 
 /*
+ * Is this process recording a chunk's results?  The trigger of the due
+ * queue (src/sql/code/290_worker.sql) asks, through _worker_recording(), so
+ * that the worker's own updates of tag feed no queue: the worker reads a tag
+ * it recorded again anyway when the tag comes up, and _record_import moves a
+ * tag's spec_generation before its status, a step that would look like a
+ * new spec.  No other process, and no role, can set it.
+ */
+static bool recording = false;
+
+PG_FUNCTION_INFO_V1(imagestream_worker_recording);
+Datum
+imagestream_worker_recording(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(recording);
+}
+
+/*
  * Records results in one transaction, each tag in a subtransaction of its
  * own.  If the commit itself fails, the error is logged, not fatal; returns
  * false then.
@@ -568,7 +451,9 @@ record_in_transaction(WorkerSchedule *s, FetchMany *background, MemoryContext lo
 	{
 		worker_begin_transaction();
 		pgstat_report_activity(STATE_RUNNING, "imagestream worker: recording imports");
+		recording = true;
 		record_all(&rec, tags, results, n);
+		recording = false;
 		worker_end_transaction();
 		ok = true;
 		if (rec.postponed > 0 && worker_log_allowed())
@@ -581,6 +466,7 @@ record_in_transaction(WorkerSchedule *s, FetchMany *background, MemoryContext lo
 	{
 		ErrorData  *edata;
 
+		recording = false;
 		MemoryContextSwitchTo(loop_ctx);
 		edata = CopyErrorData();
 		FlushErrorState();

@@ -1,12 +1,14 @@
 /*
  * worker_record.h
- *		The background worker's SPI: reading the due tags, and recording the
- *		results of a chunk of them by the SQL functions of the history rules.
+ *		The background worker's SPI: its short transactions, and recording
+ *		the results of a chunk of due tags by the SQL functions of the
+ *		history rules.
  */
 #ifndef IMAGESTREAM_WORKER_RECORD_H
 #define IMAGESTREAM_WORKER_RECORD_H
 
 #include "fetch.h"
+#include "fetch_many.h"
 #include "worker_schedule.h"
 
 /*
@@ -22,15 +24,6 @@ extern void worker_end_transaction(void);
  * next minute starts.
  */
 extern bool worker_log_allowed(void);
-
-/*
- * Reads the importable tags in a transaction of its own; *due is set to
- * those due now (in loop_ctx), in the fair order, and their number
- * returned; *next_due is when the next of the others is.  No tags when the
- * extension is not installed.
- */
-extern int	read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now,
-					 int64 *scheduled, TimestampTz *next_due, DueTag ***due);
 
 /*
  * Records the results of a chunk's tags (tags[i]'s in results[i]) in one

@@ -183,6 +183,119 @@ schedule_recorded(TagSchedule *e, bool ok, TimestampTz now, int interval_ms)
 						TimestampTzPlusMilliseconds(now, backoff_ms(e->record_failures, interval_ms)));
 }
 
+/*
+ * When to look at a watched tag again: a forced (pending or requested) tag
+ * as soon as no Retry-After or back-off holds it, any other at its due time.
+ */
+TimestampTz
+watched_wake(const WatchedTag *w)
+{
+	return w->forced ? w->timing.not_before : schedule_wake(&w->timing);
+}
+
+/* An empty heap with room for size entries, in the current context. */
+void
+due_heap_init(DueHeap *h, int size)
+{
+	Assert(size > 0);
+	h->items = palloc(sizeof(WatchedTag *) * size);
+	h->count = 0;
+	h->size = size;
+}
+
+/* Does a come before b?  (The tag id orders equal keys.) */
+static inline bool
+heap_before(const WatchedTag *a, const WatchedTag *b)
+{
+	if (a->key != b->key)
+		return a->key < b->key;
+	return a->timing.tag_id < b->timing.tag_id;
+}
+
+static inline void
+heap_set(DueHeap *h, int i, WatchedTag *w)
+{
+	h->items[i] = w;
+	w->heap_index = i;
+}
+
+/* Moves the entry at i up or down to where its key belongs. */
+static void
+heap_sift(DueHeap *h, int i)
+{
+	WatchedTag *w = h->items[i];
+
+	while (i > 0 && heap_before(w, h->items[(i - 1) / 2]))
+	{
+		heap_set(h, i, h->items[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	for (;;)
+	{
+		int			child = 2 * i + 1;
+
+		if (child >= h->count)
+			break;
+		if (child + 1 < h->count && heap_before(h->items[child + 1], h->items[child]))
+			child++;
+		if (!heap_before(h->items[child], w))
+			break;
+		heap_set(h, i, h->items[child]);
+		i = child;
+	}
+	heap_set(h, i, w);
+}
+
+/* Puts a tag in the heap at key, or moves it there if it is in already. */
+void
+due_heap_place(DueHeap *h, WatchedTag *w, TimestampTz key)
+{
+	w->key = key;
+	if (w->heap_index < 0)
+	{
+		if (h->count == h->size)
+		{
+			h->size *= 2;
+			h->items = repalloc(h->items, sizeof(WatchedTag *) * h->size);
+		}
+		heap_set(h, h->count++, w);
+	}
+	Assert(w->heap_index < h->count && h->items[w->heap_index] == w);
+	heap_sift(h, w->heap_index);
+}
+
+/* Takes a tag out of the heap (if it is in). */
+void
+due_heap_remove(DueHeap *h, WatchedTag *w)
+{
+	int			i = w->heap_index;
+
+	if (i < 0)
+		return;
+	Assert(i < h->count && h->items[i] == w);
+	w->heap_index = -1;
+	if (i == --h->count)
+		return;
+	heap_set(h, i, h->items[h->count]);
+	heap_sift(h, i);
+}
+
+/* The tag of the earliest key, or NULL if the heap is empty. */
+WatchedTag *
+due_heap_first(const DueHeap *h)
+{
+	return h->count > 0 ? h->items[0] : NULL;
+}
+
+/* Empties the heap: every tag that was in it is out. */
+void
+due_heap_clear(DueHeap *h)
+{
+	for (int i = 0; i < h->count; i++)
+		h->items[i]->heap_index = -1;
+	h->count = 0;
+}
+
 /* A due tag's place among its namespace's: the next rank of its kind. */
 void
 fair_place(DueTag *d, NamespaceTurn *ns)

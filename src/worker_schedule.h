@@ -27,6 +27,34 @@ typedef struct TagSchedule
 	uint64		seen_cycle;
 } TagSchedule;
 
+/*
+ * A tag the worker watches: importable, and pending, requested or
+ * scheduled.  What it knows of the tag's row (forced, sched) only places it
+ * in the due heap: a tag is read again by its id before it is checked.
+ */
+typedef struct WatchedTag
+{
+	TagSchedule timing;			/* first: the hash key is timing.tag_id */
+	TimestampTz key;			/* its place in the heap: when to look at it */
+	int			heap_index;		/* in DueHeap.items, or -1 when out of it */
+	bool		forced;			/* pending or requested, when last read */
+	bool		sched;			/* scheduled, when last read */
+} WatchedTag;
+
+/*
+ * The watched tags by key, earliest first: a binary min-heap whose entries
+ * know their index, so that one is moved or removed in O(log n), and the
+ * due ones are found in O(due log n), not by a pass over all of them.
+ * (PostgreSQL 15's lib/binaryheap.h cannot move or remove an entry, and
+ * lib/pairingheap.c is not in the libraries test/unit links.)
+ */
+typedef struct DueHeap
+{
+	WatchedTag **items;			/* palloc'd; grows by repalloc */
+	int			count;
+	int			size;
+} DueHeap;
+
 /* A tag to check this cycle. */
 typedef struct DueTag
 {
@@ -84,9 +112,21 @@ typedef struct LogLimit
 /* The worker's memory of its tags, kept across cycles by the loop. */
 typedef struct WorkerSchedule
 {
-	HTAB	   *tags;			/* TagSchedule by tag_id */
+	HTAB	   *tags;			/* WatchedTag by tag_id */
+	DueHeap		heap;			/* every entry of tags */
+	int64		scheduled;		/* entries with sched */
 	uint64		cycle;			/* cycles that read the tags so far */
 	TokenBucket budget;
+
+	/*
+	 * What the tags were read from in full (worker_due.c): until the
+	 * extension or the interval changes, or a cycle fails, each cycle reads
+	 * only the tags the due queue names and those due.
+	 */
+	bool		loaded;
+	Oid			extension;
+	char		version[NAMEDATALEN];
+	int			interval_ms;
 } WorkerSchedule;
 
 /* A failure's delay doubles up to this many failures (1 s << 29: days). */
@@ -109,6 +149,14 @@ extern void schedule_checked(TagSchedule *e, uint64 check_key, bool failed, int 
 							 TimestampTz now, int interval_ms);
 extern void schedule_align_failures(TagSchedule **entries, int n);
 extern void schedule_recorded(TagSchedule *e, bool ok, TimestampTz now, int interval_ms);
+
+extern TimestampTz watched_wake(const WatchedTag *w);
+
+extern void due_heap_init(DueHeap *h, int size);
+extern void due_heap_place(DueHeap *h, WatchedTag *w, TimestampTz key);
+extern void due_heap_remove(DueHeap *h, WatchedTag *w);
+extern WatchedTag *due_heap_first(const DueHeap *h);
+extern void due_heap_clear(DueHeap *h);
 
 extern void fair_place(DueTag *d, NamespaceTurn *ns);
 extern void fair_order(DueTag **due, int n, int namespaces, uint64 cycle);

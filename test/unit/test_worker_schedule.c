@@ -417,6 +417,116 @@ test_group_checks(void)
 	check(group_checks(due, 0, checks) == 0, "checks: none due, none");
 }
 
+/* Is the heap a heap, with each entry knowing its index? */
+static bool
+heap_ok(const DueHeap *h)
+{
+	for (int i = 0; i < h->count; i++)
+	{
+		const WatchedTag *w = h->items[i];
+		const WatchedTag *p = h->items[(i - 1) / 2];
+
+		if (w->heap_index != i)
+			return false;
+		if (i > 0 && (p->key > w->key || (p->key == w->key && p->timing.tag_id > w->timing.tag_id)))
+			return false;
+	}
+	return true;
+}
+
+static void
+test_wake(void)
+{
+	WatchedTag	w = {{1}};
+
+	w.timing.next_due = NOW + SEC(100);
+	w.timing.not_before = NOW + SEC(10);
+	check(watched_wake(&w) == NOW + SEC(100), "wake: a scheduled tag at its due time");
+	w.forced = true;
+	check(watched_wake(&w) == NOW + SEC(10), "wake: a forced tag once Retry-After passed");
+	w.timing.not_before = 0;
+	check(watched_wake(&w) == 0, "wake: a forced tag nothing holds back at once");
+}
+
+/*
+ * The heap against a plain array: random places, moves and removals of 500
+ * tags, and then the tags taken in order of key, as read_due takes the due
+ * ones.
+ */
+#define HEAP_TAGS 500
+
+static void
+test_heap(void)
+{
+	static WatchedTag tags[HEAP_TAGS];
+	DueHeap		h;
+	bool		consistent = true;
+	bool		ordered = true;
+	bool		first_is_min = true;
+	int			in = 0;
+	TimestampTz last = -1;
+	int64		last_id = -1;
+	uint32		seed = 12345;
+
+	due_heap_init(&h, 2);		/* (grows) */
+	for (int i = 0; i < HEAP_TAGS; i++)
+	{
+		memset(&tags[i], 0, sizeof(WatchedTag));
+		tags[i].timing.tag_id = i;
+		tags[i].heap_index = -1;
+	}
+	for (int step = 0; step < 20000; step++)
+	{
+		WatchedTag *w;
+		const WatchedTag *min = NULL;
+
+		seed = seed * 1103515245 + 12345;
+		w = &tags[(seed >> 8) % HEAP_TAGS];
+		/* keys from a small range: many equal keys */
+		if ((seed >> 4) % 4 == 0)
+		{
+			in -= w->heap_index >= 0;
+			due_heap_remove(&h, w);
+		}
+		else
+		{
+			in += w->heap_index < 0;
+			due_heap_place(&h, w, NOW + SEC((seed >> 12) % 50));
+		}
+		consistent &= h.count == in && heap_ok(&h);
+		for (int i = 0; i < HEAP_TAGS; i++)
+			if (tags[i].heap_index >= 0 &&
+				(min == NULL || tags[i].key < min->key ||
+				 (tags[i].key == min->key && tags[i].timing.tag_id < min->timing.tag_id)))
+				min = &tags[i];
+		first_is_min &= due_heap_first(&h) == min;
+	}
+	check(consistent, "heap: 20000 places, moves and removals keep it a heap");
+	check(first_is_min, "heap: its first is the earliest key (the lowest id among equal ones)");
+	while (due_heap_first(&h) != NULL)
+	{
+		WatchedTag *w = due_heap_first(&h);
+
+		ordered &= w->key > last || (w->key == last && w->timing.tag_id > last_id);
+		last = w->key;
+		last_id = w->timing.tag_id;
+		due_heap_remove(&h, w);
+		ordered &= w->heap_index == -1;
+		in--;
+	}
+	check(ordered && in == 0, "heap: taken first by first, in order of key, to the last");
+	due_heap_remove(&h, &tags[0]);
+	check(h.count == 0, "heap: removing a tag not in it does nothing");
+	for (int i = 0; i < 10; i++)
+		due_heap_place(&h, &tags[i], NOW);
+	due_heap_clear(&h);
+	consistent = h.count == 0;
+	for (int i = 0; i < 10; i++)
+		consistent &= tags[i].heap_index == -1;
+	check(consistent, "heap: cleared, every tag is out of it");
+	pfree(h.items);
+}
+
 static void
 test_budget(void)
 {
@@ -497,6 +607,8 @@ main(void)
 	test_seen();
 	test_backoff();
 	test_recorded();
+	test_wake();
+	test_heap();
 	test_fair_order();
 	test_group_checks();
 	test_budget();

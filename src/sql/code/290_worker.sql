@@ -17,11 +17,13 @@ CREATE OR REPLACE FUNCTION _worker_status(OUT pid integer, OUT started_at timest
 CREATE OR REPLACE VIEW worker_status AS SELECT * FROM imagestream._worker_status();
 COMMENT ON VIEW worker_status IS 'the background worker, one row while it runs; counters since it started';
 
--- The tags the worker looks at (src/worker.c, read_due), with what it needs
--- to fetch their source: importable tags whose spec is pending, that
+-- The tags the worker looks at (src/worker_due.c), with what it needs to
+-- fetch their source: importable tags whose spec is pending, that
 -- import_now requested, or that are scheduled (sched: not a digest
 -- reference already imported, which cannot move).  The worker keeps their
--- due times.  One query, which the worker's inlines.
+-- due times.  It reads all of them when it starts, and then only those the
+-- due queue names and those due, by id (a probe of tag's primary key
+-- each, the query inlined where the worker joins it to the ids).
 CREATE OR REPLACE FUNCTION _due_tags() RETURNS TABLE(id bigint, source text, insecure boolean,
 	preserve boolean, known text, prefer_os text, prefer_arch text, pending boolean,
 	requested boolean, sched boolean, stream_id bigint, namespace text)
@@ -69,6 +71,87 @@ BEGIN
 	END IF;
 	RETURN marked;
 END $$;
+
+-- Whether this process is the worker recording what it fetched
+-- (src/worker_record.c): the due queue's trigger lets those updates pass.
+CREATE OR REPLACE FUNCTION _worker_recording() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'imagestream_worker_recording' LANGUAGE C STABLE;
+
+-- The due queue (imagestream.worker_queue, doc/worker.md): the tags whose
+-- spec, schedule or import request changed.  Whatever could make a tag due
+-- sooner, or no longer of interest, is a change here: a new importable tag,
+-- one deleted (with its stream too), a spec, schedule or options changed, a
+-- spec newer than the status (pending), import_now.  What the worker
+-- records is not (_worker_recording(), asked last): the worker reads its own
+-- tags again when they come up.  An UPDATE that touches none of the columns
+-- named costs nothing, and one that writes them unchanged costs the WHEN
+-- clause only, no call.
+--
+-- A tag queued again before the worker took it updates its row (rather
+-- than doing nothing): the row is then locked until this transaction ends,
+-- so that the worker, which skips locked rows, cannot take the row the
+-- earlier change left and lose this one, not committed yet.
+CREATE OR REPLACE FUNCTION _queue_changed_tag() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO imagestream.worker_queue AS q (tag_id) VALUES (NEW.id)
+	ON CONFLICT (tag_id) DO UPDATE SET tag_id = excluded.tag_id;
+	RETURN NULL;
+END $$;
+
+-- New and deleted tags, a statement at a time (a stream's deletion or a
+-- repository's import writes thousands: one call, one INSERT).
+CREATE OR REPLACE FUNCTION _queue_tags() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
+		INSERT INTO imagestream.worker_queue AS q (tag_id)
+		SELECT t.id FROM new_tags t
+		WHERE t.has_spec AND t.from_kind OPERATOR(pg_catalog.=) 'DockerImage' AND NOT t.reference
+		ON CONFLICT (tag_id) DO UPDATE SET tag_id = excluded.tag_id;
+	ELSE
+		INSERT INTO imagestream.worker_queue AS q (tag_id)
+		SELECT t.id FROM old_tags t
+		WHERE t.has_spec AND t.from_kind OPERATOR(pg_catalog.=) 'DockerImage' AND NOT t.reference
+		ON CONFLICT (tag_id) DO UPDATE SET tag_id = excluded.tag_id;
+	END IF;
+	RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER queue_new_tags AFTER INSERT ON tag
+	REFERENCING NEW TABLE AS new_tags
+	FOR EACH STATEMENT EXECUTE FUNCTION _queue_tags();
+CREATE OR REPLACE TRIGGER queue_deleted_tags AFTER DELETE ON tag
+	REFERENCING OLD TABLE AS old_tags
+	FOR EACH STATEMENT EXECUTE FUNCTION _queue_tags();
+CREATE OR REPLACE TRIGGER queue_changed_tag
+	AFTER UPDATE OF has_spec, from_kind, from_ref, reference, spec_generation, scheduled, insecure,
+		import_mode, annotations, import_requested_at, status_generation, import_generation, image
+	ON tag FOR EACH ROW
+	WHEN ((imagestream._importable(OLD) OR imagestream._importable(NEW))
+		  AND ((OLD.has_spec, OLD.from_kind, OLD.from_ref, OLD.reference, OLD.scheduled, OLD.insecure,
+				OLD.import_mode, OLD.annotations)
+			   IS DISTINCT FROM (NEW.has_spec, NEW.from_kind, NEW.from_ref, NEW.reference, NEW.scheduled,
+								 NEW.insecure, NEW.import_mode, NEW.annotations)
+			   OR NEW.import_requested_at IS DISTINCT FROM OLD.import_requested_at
+				  AND NEW.import_requested_at IS NOT NULL
+			   OR imagestream._spec_pending(NEW)
+				  AND (NOT imagestream._spec_pending(OLD)
+					   OR NEW.spec_generation IS DISTINCT FROM OLD.spec_generation)
+			   -- a digest reference's image gone: scheduled again
+			   OR NEW.image IS NULL AND OLD.image IS NOT NULL)
+		  AND NOT imagestream._worker_recording())
+	EXECUTE FUNCTION _queue_changed_tag();
+
+-- Takes the due queue: the tags changed since the worker last took it, but
+-- those whose change is not committed yet (their rows locked).
+CREATE OR REPLACE FUNCTION _due_queue() RETURNS SETOF bigint
+LANGUAGE sql AS $$
+	WITH taken AS (SELECT q.tag_id FROM imagestream.worker_queue q FOR UPDATE SKIP LOCKED)
+	DELETE FROM imagestream.worker_queue q USING taken
+	WHERE q.tag_id OPERATOR(pg_catalog.=) taken.tag_id
+	RETURNING q.tag_id
+$$;
 
 -- import_now: the tag, every importable tag of the stream, or (NULL) every
 -- scheduled tag the caller may edit is due now (_mark_due).

@@ -40,6 +40,7 @@ ALTER TABLE held_child ENABLE ROW LEVEL SECURITY;
 ALTER TABLE stream_repository ENABLE ROW LEVEL SECURITY;
 ALTER TABLE namespace_grant ENABLE ROW LEVEL SECURITY;
 ALTER TABLE registry_credential ENABLE ROW LEVEL SECURITY;
+ALTER TABLE worker_queue ENABLE ROW LEVEL SECURITY;
 
 -- Internal functions (named with a leading underscore) are not for callers,
 -- except the read-only ones that resolve() calls as the caller, and the
