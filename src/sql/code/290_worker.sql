@@ -87,6 +87,9 @@ CREATE OR REPLACE FUNCTION _worker_recording() RETURNS boolean
 -- named costs nothing, and one that writes them unchanged costs the WHEN
 -- clause only, no call.
 --
+-- Each change wakes the worker at commit (_wake_worker), which otherwise
+-- sleeps until its next due time.
+--
 -- A tag queued again before the worker took it updates its row (rather
 -- than doing nothing): the row is then locked until this transaction ends,
 -- so that the worker, which skips locked rows, cannot take the row the
@@ -96,6 +99,7 @@ LANGUAGE plpgsql AS $$
 BEGIN
 	INSERT INTO imagestream.worker_queue AS q (tag_id) VALUES (NEW.id)
 	ON CONFLICT (tag_id) DO UPDATE SET tag_id = excluded.tag_id;
+	PERFORM imagestream._wake_worker();
 	RETURN NULL;
 END $$;
 
@@ -115,6 +119,7 @@ BEGIN
 		WHERE t.has_spec AND t.from_kind OPERATOR(pg_catalog.=) 'DockerImage' AND NOT t.reference
 		ON CONFLICT (tag_id) DO UPDATE SET tag_id = excluded.tag_id;
 	END IF;
+	PERFORM imagestream._wake_worker();
 	RETURN NULL;
 END $$;
 
