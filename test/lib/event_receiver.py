@@ -23,15 +23,12 @@ on SIGTERM/SIGINT.
 
 import argparse
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from server_lifetime import watchdog
+from server_lifetime import announce_and_serve, start_lifetime
 
 QUERY = "SELECT imagestream.registry_event(:'payload'::jsonb);\n"
 
@@ -105,10 +102,7 @@ def main():
     p.add_argument("--parent-pid", type=int, default=0)
     args = p.parse_args()
 
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    signal.signal(signal.SIGINT, lambda *a: os._exit(0))
-    threading.Thread(target=watchdog, args=('receiver', time.time() + args.max_lifetime, args.parent_pid),
-                     daemon=True).start()
+    start_lifetime('receiver', args.max_lifetime, args.parent_pid)
 
     # (threads, so that a registry's open connection does not hold the
     # test's; the bodies are passed on one at a time, in their order)
@@ -118,15 +112,7 @@ def main():
     srv.lock = threading.Lock()
     srv.psql, srv.pghost, srv.pgport = args.psql, args.pghost, args.pgport
     srv.dbname, srv.user = args.dbname, args.user
-    port = srv.server_address[1]
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.replace(tmp, args.port_file)
-    sys.stdout.write("PORT %d\n" % port)
-    sys.stdout.flush()
-    srv.serve_forever(poll_interval=0.2)
+    announce_and_serve(srv, args.port_file)
 
 
 if __name__ == "__main__":

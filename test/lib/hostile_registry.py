@@ -125,9 +125,7 @@ import hashlib
 import io
 import json
 import math
-import os
 import re
-import signal
 import socket
 import ssl
 import sys
@@ -137,7 +135,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from server_lifetime import watchdog
+from server_lifetime import announce_and_serve, start_lifetime
 
 MT_DOCKER = "application/vnd.docker.distribution.manifest.v2+json"
 MT_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -905,10 +903,7 @@ def main():
     p.add_argument("--parent-pid", type=int, default=0)
     args = p.parse_args()
 
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    signal.signal(signal.SIGINT, lambda *a: os._exit(0))
-    threading.Thread(target=watchdog, args=('hostile', time.time() + args.max_lifetime, args.parent_pid),
-                     daemon=True).start()
+    start_lifetime('hostile', args.max_lifetime, args.parent_pid)
 
     ThreadingHTTPServer.daemon_threads = True
     # (socketserver's backlog of 5 made the sixth of requests sent at once
@@ -932,15 +927,7 @@ def main():
     srv.flaky_fail = False
     srv.tokens = 0
     srv.big_tokens = set()
-    port = srv.server_address[1]
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.replace(tmp, args.port_file)
-    sys.stdout.write("PORT %d\n" % port)
-    sys.stdout.flush()
-    srv.serve_forever(poll_interval=0.2)
+    announce_and_serve(srv, args.port_file)
 
 
 if __name__ == "__main__":

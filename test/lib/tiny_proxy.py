@@ -22,18 +22,15 @@ SIGTERM/SIGINT.
 import argparse
 import http.client
 import json
-import os
 import re
 import select
-import signal
 import socket
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, urlsplit
 
-from server_lifetime import watchdog
+from server_lifetime import announce_and_serve, start_lifetime
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization",
               "te", "trailers", "transfer-encoding", "upgrade", "content-length"}
@@ -154,25 +151,14 @@ def main():
     p.add_argument("--tag-page", type=int, default=0)
     args = p.parse_args()
 
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    signal.signal(signal.SIGINT, lambda *a: os._exit(0))
-    threading.Thread(target=watchdog, args=('proxy', time.time() + args.max_lifetime, args.parent_pid),
-                     daemon=True).start()
+    start_lifetime('proxy', args.max_lifetime, args.parent_pid)
 
     ThreadingHTTPServer.daemon_threads = True
     srv = ThreadingHTTPServer((args.host, args.port), Handler)
     srv.reqlog = []
     srv.tag_page = args.tag_page
     srv.log_lock = threading.Lock()
-    port = srv.server_address[1]
-    if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.replace(tmp, args.port_file)
-    sys.stdout.write("PORT %d\n" % port)
-    sys.stdout.flush()
-    srv.serve_forever(poll_interval=0.2)
+    announce_and_serve(srv, args.port_file)
 
 
 if __name__ == "__main__":

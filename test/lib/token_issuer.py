@@ -36,7 +36,6 @@ import datetime
 import fnmatch
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -50,7 +49,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from server_lifetime import watchdog
+from server_lifetime import announce_and_serve, start_lifetime
 
 DEFAULT_ACTIONS = ["pull", "push", "delete"]
 
@@ -295,21 +294,13 @@ def main():
     p.add_argument("--parent-pid", type=int, default=0)
     args = p.parse_args()
 
-    signal.signal(signal.SIGTERM, lambda *a: os._exit(0))
-    signal.signal(signal.SIGINT, lambda *a: os._exit(0))
-    threading.Thread(target=watchdog, args=('token_issuer', time.time() + args.max_lifetime, args.parent_pid),
-                     daemon=True).start()
+    start_lifetime('token_issuer', args.max_lifetime, args.parent_pid)
 
     key, cert = load_key_and_cert(args)
     ThreadingHTTPServer.daemon_threads = True
     srv = ThreadingHTTPServer((args.host, args.port), Handler)
     srv.state = State(args, key, cert)
-    port = srv.server_address[1]
-    if args.port_file:
-        write_atomic(args.port_file, b"%d\n" % port)
-    sys.stdout.write("PORT %d\n" % port)
-    sys.stdout.flush()
-    srv.serve_forever(poll_interval=0.2)
+    announce_and_serve(srv, args.port_file)
 
 
 if __name__ == "__main__":
