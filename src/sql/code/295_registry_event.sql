@@ -6,6 +6,18 @@
 -- worker's own requests find what was pushed, and the caller (a webhook's
 -- receiver) waits for no registry.
 
+-- An element of the payload (what says which) must be a JSON kind
+-- ('object', 'string'), or 22023 naming it.
+CREATE OR REPLACE FUNCTION _event_expect(item jsonb, kind text, noun text, what text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	IF jsonb_typeof(item) IS DISTINCT FROM kind THEN
+		RAISE EXCEPTION 'registry event has % that is no %', noun,
+			CASE kind WHEN 'object' THEN 'JSON object' ELSE kind END
+			USING ERRCODE = 'invalid_parameter_value', DETAIL = format('%s is a JSON %s.', what, jsonb_typeof(item));
+	END IF;
+END $$;
+
 -- A string the payload must hold at path, or 22023 naming it.
 CREATE OR REPLACE FUNCTION _event_string(doc jsonb, path text[], what text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
@@ -96,10 +108,7 @@ BEGIN
 		FOR item IN SELECT e.v FROM jsonb_array_elements(payload->'events') AS e(v) LOOP
 			n := n + 1;
 			what := format('Event %s of "events"', n);
-			IF jsonb_typeof(item) <> 'object' THEN
-				RAISE EXCEPTION 'registry event has an event that is no JSON object'
-					USING ERRCODE = 'invalid_parameter_value', DETAIL = format('%s is a JSON %s.', what, jsonb_typeof(item));
-			END IF;
+			PERFORM imagestream._event_expect(item, 'object', 'an event', what);
 			CONTINUE WHEN imagestream._event_string(item, '{action}', what) <> 'push';
 			IF jsonb_typeof(item->'target') IS DISTINCT FROM 'object' THEN
 				RAISE EXCEPTION 'registry event has no "target"'
@@ -159,10 +168,7 @@ BEGIN
 						WHEN 'object' THEN payload->'updated_tags' ELSE '{}' END) AS k(v) LOOP
 			n := n + 1;
 			what := format('Tag %s of "updated_tags"', n);
-			IF jsonb_typeof(item) <> 'string' THEN
-				RAISE EXCEPTION 'registry event has a tag that is no string'
-					USING ERRCODE = 'invalid_parameter_value', DETAIL = format('%s is a JSON %s.', what, jsonb_typeof(item));
-			END IF;
+			PERFORM imagestream._event_expect(item, 'string', 'a tag', what);
 			RETURN QUERY SELECT * FROM imagestream._event_push(host, path, item #>> '{}', NULL, what);
 		END LOOP;
 
