@@ -590,24 +590,28 @@ row('`import_image(all_tags)` of a 1,000-tag repository', 'one `skopeo inspect` 
 # -- notifications -----------------------------------------------------------
 
 # The manifests notify_latency.py pushes, one after the other, as the new
-# "latest" of bench/lat, which lat/app:latest follows.
+# "latest" of bench/lat, which lat/app:latest follows.  A registry of its
+# own, which logs every request with its time (the other logs warnings
+# only: it serves millions of requests).
 my @latency_files;
 my $latency_media_type;
+my $lat_reg;
 
 sub prepare_latency
 {
 	return if @latency_files;
+	$lat_reg = RegistryTest->start(max_lifetime => 3600, log_level => 'info');
 	for my $i (1 .. 60)
 	{
-		my $img = $reg->push_image('bench/lat', "p$i", content => "latency $i");
+		my $img = $lat_reg->push_image('bench/lat', "p$i", content => "latency $i");
 		open(my $f, '>:raw', "$dir/m$i") or die;
 		print $f $img->{manifest};
 		close $f;
 		push @latency_files, "$dir/m$i";
 		$latency_media_type = $img->{media_type};
 	}
-	$reg->push_image('bench/lat', 'latest', content => 'latency 0');
-	psql("SELECT imagestream.import_image('lat/app:latest', '$host/bench/lat:latest', confirm => true)");
+	$lat_reg->push_image('bench/lat', 'latest', content => 'latency 0');
+	psql("SELECT imagestream.import_image('lat/app:latest', '@{[ $lat_reg->host ]}/bench/lat:latest', confirm => true)");
 }
 
 # The registry's requests for bench/lat from the worker (its User-Agent),
@@ -615,7 +619,7 @@ sub prepare_latency
 sub latency_requests
 {
 	my @req;
-	open(my $log, '<', $reg->log_file) or die "registry log: $!";
+	open(my $log, '<', $lat_reg->log_file) or die "registry log: $!";
 	while (my $l = <$log>)
 	{
 		next unless $l =~ /msg="response completed/ && $l =~ m{http\.request\.uri="/v2/bench/lat/}
@@ -636,7 +640,7 @@ sub latency_requests
 # client's reading of it).
 sub notify_latency
 {
-	my $lat = sh("python3 test/bench/notify_latency.py 'host=$dir port=$port dbname=postgres' $host bench/lat lat/app:latest '$latency_media_type' @latency_files");
+	my $lat = sh("python3 test/bench/notify_latency.py 'host=$dir port=$port dbname=postgres' @{[ $lat_reg->host ]} bench/lat lat/app:latest '$latency_media_type' @latency_files");
 	my @runs = map { [ split ' ' ] } split /\n/, $lat;
 	shift @runs for 1 .. 10;
 	my @req = latency_requests();
@@ -840,6 +844,7 @@ row('scaling: `resolve()` cost per call at 10,000 and 1,000,000 tags', '', 'repo
 }
 
 $reg->stop;
+$lat_reg->stop if $lat_reg;
 
 # -- the report --------------------------------------------------------------
 
