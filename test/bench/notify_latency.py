@@ -2,7 +2,10 @@
 upstream's new "latest", commit import_now in one session and time until a
 LISTENing session, following the documented pattern (a notification is a
 hint: on any, read changes_since(last id read)), reads the tag_updated
-change.  Prints the latencies in ms."""
+change.  Prints a line a push: the latency in ms, then the wall-clock times
+(seconds since the epoch) of the import_now commit and of the reception,
+and the id of the tag_updated change, from which bench.pl splits the
+latency with the registry's log and the change's commit timestamp."""
 
 import select
 import sys
@@ -20,7 +23,7 @@ listener.cursor().execute("LISTEN imagestream")
 
 
 def read_changes(last):
-    """Every change after id last: the new last id and the events read."""
+    """Every change after id last: the new last id and the (id, event)s read."""
     events = []
     cur = listener.cursor()
     while True:
@@ -29,7 +32,7 @@ def read_changes(last):
         if not rows:
             return last, events
         last = rows[-1][0]
-        events += [r[1] for r in rows]
+        events += rows
 
 
 last, _ = read_changes(0)
@@ -46,15 +49,18 @@ for path in manifests:
     last, _ = read_changes(last)
     t0 = time.monotonic()
     caller.cursor().execute("SELECT imagestream.import_now(%s)", (tag,))
+    committed = time.time()
     deadline = t0 + 10
-    while True:
+    updated = None
+    while updated is None:
         if listener.notifies:
             del listener.notifies[:]
             last, events = read_changes(last)
-            if "tag_updated" in events:
+            updated = next((i for i, e in events if e == "tag_updated"), None)
+            if updated is not None:
                 break
         if time.monotonic() > deadline:
             sys.exit("no notification within 10 s")
         select.select([listener], [], [], 0.5)
         listener.poll()
-    print("%.3f" % ((time.monotonic() - t0) * 1000))
+    print("%.3f %.6f %.6f %d" % ((time.monotonic() - t0) * 1000, committed, time.time(), updated))
