@@ -113,7 +113,12 @@ report_checks(const CheckCounts *counts)
  */
 #define CHECK_CHUNK 500
 
-/* One cycle; returns how long to sleep, in ms. */
+/*
+ * One cycle; returns how long to sleep, in ms, or -1: until woken.  Every
+ * change that makes work commits with _wake_worker() (the queue's triggers,
+ * import_now, registry_event, a scheduled repository) and a reload sets the
+ * latch too, so the worker sleeps until its next due time, never polls.
+ */
 static long
 run_cycle(WorkerLoop *w)
 {
@@ -132,7 +137,7 @@ run_cycle(WorkerLoop *w)
 	Chunk	   *chunk = NULL;
 
 	if (!imagestream_enable_worker)
-		return 5000;
+		return -1;
 	ndue = read_due(&w->schedule, w->loop_ctx, now, &scheduled, &next_due, &work);
 	checks = palloc(sizeof(DueCheck) * Max(ndue, 1));
 	nchecks = group_checks(work, ndue, checks);
@@ -187,8 +192,9 @@ run_cycle(WorkerLoop *w)
 		next_due = GetCurrentTimestamp();
 	status_cycle_end(GetCurrentTimestamp(), scheduled, next_due,
 					 http_requests, http_bytes_received, http_in_flight);
+	/* (next_due is at most import_interval away, an int of ms) */
 	sleep_ms = (long) ((next_due - GetCurrentTimestamp()) / 1000);
-	return Max(10, Min(sleep_ms, 1000));
+	return Max(10, Min(sleep_ms, PG_INT32_MAX));
 }
 
 /*
@@ -277,7 +283,8 @@ imagestream_worker_main(Datum arg)
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(old);
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (sleep_ms >= 0 ? WL_TIMEOUT : 0),
 						 sleep_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}

@@ -148,6 +148,21 @@ CREATE OR REPLACE TRIGGER queue_changed_tag
 		  AND NOT imagestream._worker_recording())
 	EXECUTE FUNCTION _queue_changed_tag();
 
+-- A repository scheduled, or scheduled differently, wakes the worker at
+-- commit: it reads the scheduled repositories each cycle, and sleeps until
+-- its next due time otherwise.  (Its own writes, the listing's outcome,
+-- touch none of these columns.)
+CREATE OR REPLACE FUNCTION _wake_for_repository() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM imagestream._wake_worker();
+	RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER wake_for_repository
+	AFTER INSERT OR UPDATE OF repository, scheduled, insecure ON stream_repository
+	FOR EACH ROW WHEN (NEW.scheduled) EXECUTE FUNCTION _wake_for_repository();
+
 -- Takes the due queue: the tags changed since the worker last took it, but
 -- those whose change is not committed yet (their rows locked).
 CREATE OR REPLACE FUNCTION _due_queue() RETURNS SETOF bigint
