@@ -41,6 +41,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "portability/instr_time.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
@@ -135,13 +136,18 @@ run_cycle(WorkerLoop *w)
 	int			nwork = 0;
 	long		sleep_ms;
 	Chunk	   *chunk = NULL;
+	instr_time	start;
+	instr_time	found;
 
 	if (!imagestream_enable_worker)
 		return -1;
+	INSTR_TIME_SET_CURRENT(start);
 	ndue = read_due(&w->schedule, w->loop_ctx, now, &scheduled, &next_due, &work);
 	checks = palloc(sizeof(DueCheck) * Max(ndue, 1));
 	nchecks = group_checks(work, ndue, checks);
 	nrepositories = listings_read_due(&w->listings, w->loop_ctx, now, &next_due, &repositories);
+	INSTR_TIME_SET_CURRENT(found);
+	INSTR_TIME_SUBTRACT(found, start);
 	pipeline_cycle_start(&w->chunks);
 
 	/*
@@ -190,7 +196,7 @@ run_cycle(WorkerLoop *w)
 	/* the tags left over max_cycle_size: the next cycle starts at once */
 	if (pipeline_read_all(&w->chunks))
 		next_due = GetCurrentTimestamp();
-	status_cycle_end(GetCurrentTimestamp(), scheduled, next_due,
+	status_cycle_end(GetCurrentTimestamp(), scheduled, next_due, INSTR_TIME_GET_MILLISEC(found),
 					 http_requests, http_bytes_received, http_in_flight);
 	/* (next_due is at most import_interval away, an int of ms) */
 	sleep_ms = (long) ((next_due - GetCurrentTimestamp()) / 1000);
@@ -283,6 +289,13 @@ imagestream_worker_main(Datum arg)
 		}
 		PG_END_TRY();
 		MemoryContextSwitchTo(old);
+		/*
+		 * Before a sleep of more than a second, the table counts of the
+		 * cycle's transactions reach pg_stat_*, as an idle backend's do
+		 * (recording sends them at most every second).
+		 */
+		if (sleep_ms < 0 || sleep_ms > 1000)
+			(void) pgstat_report_stat(true);
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_EXIT_ON_PM_DEATH | (sleep_ms >= 0 ? WL_TIMEOUT : 0),
 						 sleep_ms, PG_WAIT_EXTENSION);

@@ -147,9 +147,12 @@ status_add(const CheckCounts *add, uint64 requests, uint64 bytes_received, int i
 	SpinLockRelease(&worker_shared->mutex);
 }
 
-/* A cycle ended at at: the tags it found scheduled, when it is due next. */
+/*
+ * A cycle ended at at: the tags it found scheduled, when it is due next, and
+ * how long it took to find its due work.
+ */
 void
-status_cycle_end(TimestampTz at, int64 scheduled, TimestampTz next_due,
+status_cycle_end(TimestampTz at, int64 scheduled, TimestampTz next_due, double due_read_ms,
 				 uint64 requests, uint64 bytes_received, int in_flight)
 {
 	SpinLockAcquire(&worker_shared->mutex);
@@ -159,6 +162,7 @@ status_cycle_end(TimestampTz at, int64 scheduled, TimestampTz next_due,
 	worker_shared->last_cycle_at = at;
 	worker_shared->tags_scheduled = scheduled;
 	worker_shared->next_due_at = next_due;
+	worker_shared->due_read_ms = due_read_ms;
 	SpinLockRelease(&worker_shared->mutex);
 }
 
@@ -188,15 +192,19 @@ imagestream_worker_preloaded(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(worker_shared != NULL);
 }
 
-/* _worker_status(): the worker's row while it runs, none otherwise. */
+/*
+ * _worker_status(): the worker's row while it runs, none otherwise.  (The
+ * row has as many columns as the caller's SQL declares: 0.2.0's, in the
+ * upgrade window, has no due_read_time.)
+ */
 PG_FUNCTION_INFO_V1(imagestream_worker_status);
 Datum
 imagestream_worker_status(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	WorkerShared copy;
-	Datum		values[11];
-	bool		nulls[11] = {0};
+	Datum		values[12];
+	bool		nulls[12] = {0};
 
 	InitMaterializedSRF(fcinfo, 0);
 	if (worker_shared == NULL)
@@ -219,6 +227,8 @@ imagestream_worker_status(PG_FUNCTION_ARGS)
 	values[9] = Int32GetDatum(copy.in_flight);
 	values[10] = TimestampTzGetDatum(copy.next_due_at);
 	nulls[10] = copy.next_due_at == 0;
+	values[11] = Float8GetDatum(copy.due_read_ms);
+	nulls[11] = copy.last_cycle_at == 0;
 	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	PG_RETURN_VOID();
 }

@@ -28,6 +28,7 @@ typedef struct WorkerShared
 	int64		requests;
 	int64		bytes_received;
 	int32		in_flight;
+	double		due_read_ms;	/* the last cycle's finding of its due work */
 } WorkerShared;
 
 /* NULL unless the library was preloaded. */
@@ -51,7 +52,8 @@ extern void status_clear(void);
 extern void status_add(const CheckCounts *add, uint64 requests, uint64 bytes_received,
 					   int in_flight);
 extern void status_cycle_end(TimestampTz at, int64 scheduled, TimestampTz next_due,
-							 uint64 requests, uint64 bytes_received, int in_flight);
+							 double due_read_ms, uint64 requests, uint64 bytes_received,
+							 int in_flight);
 extern void status_in_flight(int in_flight);
 
 extern void worker_shmem_init_hooks(void);

@@ -554,6 +554,7 @@ sleep 1;
 # the end (a psql process each time) takes no CPU from what is measured.
 my $c0 = psql('SELECT coalesce(max(id), 0) FROM imagestream.change');
 my $worker = psql('SELECT pid FROM imagestream.worker_status');
+my @upd0 = tag_updates();
 my $cpu0 = cpu_split($worker);
 my ($xid) = reverse split /\n/, psql("BEGIN; SELECT imagestream.import_now('check/r1'); SELECT txid_current(); COMMIT;");
 wait_until("SELECT count(*) FROM imagestream.tag WHERE namespace = 'check' AND stream = 'r1' AND image::text = '$new->{digest}'",
@@ -565,6 +566,8 @@ my $took = psql("SELECT extract(epoch FROM max(pg_xact_commit_timestamp(c.xmin))
 		- pg_xact_commit_timestamp(($xid % 4294967296)::text::xid))
 	FROM imagestream.change c WHERE c.id > $c0 AND c.namespace = 'check' AND c.stream = 'r1'");
 my $rate_new = 1000 / $took;
+my @upd1 = tag_updates();
+my ($upd, $hot) = ($upd1[0] - $upd0[0], $upd1[1] - $upd0[1]);
 my $sk = median_time(20, sub { sh("skopeo inspect --tls-verify=false docker://$host/bench/r1:t$_[0] >/dev/null") });
 # The ceiling for any importer that asks the registry once per tag (the
 # distribution API has no bulk query): ab's HEAD rate, measured above.
@@ -574,6 +577,9 @@ row('new-image import rate: 1,000 tags whose digests all changed (worker, import
 	fmt($rate_new, 0) . ' tags/s (skopeo: ' . fmt(1 / $sk, 1) . " tags/s$ceiling)", fmt($rate_new * $sk, 1) . 'x',
 	'import_now(\'check/r1\') until all 1,000 moved (commit timestamps: import_now to the last change); skopeo inspect --tls-verify=false, median of 20',
 	goal(sub { $_[0] * $_[1] >= 50 }, $rate_new, $sk));
+row('HOT updates of imagestream.tag on the import path (the 1,000 changed tags above)', '', 'reported',
+	"$hot of $upd updates HOT", fmt($hot / ($upd || 1), 2),
+	'pg_stat_user_tables.n_tup_upd and n_tup_hot_upd of imagestream.tag, before import_now and after the last change', '');
 
 print "== import_image(all_tags) of a 1,000-tag repository\n";
 my $ai = median_time(3, sub {
@@ -718,6 +724,33 @@ sub rate_window
 	return (($c1 - $c0) / $t, ($q1 - $q0) / $t, $c1 - $c0, $q1 - $q0);
 }
 
+# The worker's cost of finding its due work (worker_status.due_read_time)
+# over n whole cycles: the median in ms, and the median of tags checked a
+# cycle.
+sub due_read_cost
+{
+	my ($n) = @_;
+	my ($last) = at_cycle_end();
+	my (@ms, @tags);
+	for (1 .. $n)
+	{
+		my ($c) = at_cycle_end();
+		push @ms, psql('SELECT due_read_time FROM imagestream.worker_status');
+		push @tags, $c - $last;
+		$last = $c;
+	}
+	return (median(@ms), median(@tags));
+}
+
+# Updates of imagestream.tag, and how many of them HOT, as pg_stat counts
+# them (the worker sends its counts within a second of its last transaction).
+sub tag_updates
+{
+	sleep 2;
+	return split /\|/, psql("SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+		WHERE relid = 'imagestream.tag'::regclass");
+}
+
 sub worker_rss_kb
 {
 	my $pid = psql('SELECT pid FROM imagestream.worker_status');
@@ -761,6 +794,7 @@ set_scheduled(10000);
 sleep 4;
 my @small = map { [ rate_window(15) ] } 1 .. 3;
 my $rss_small = worker_rss_kb();
+my @due_small = due_read_cost(10);
 # 99 more followers of each reference, in 990 more streams
 psql(qq{
 	INSERT INTO imagestream.stream (namespace, name)
@@ -779,6 +813,7 @@ wait_until("SELECT tags_scheduled >= 1000000 FROM imagestream.worker_status", 't
 sleep 10;
 my @large = map { [ rate_window(15) ] } 1 .. 3;
 my $rss_large = worker_rss_kb();
+my @due_large = due_read_cost(10);
 my ($q_small, $q_large) = (median(map { $_->[1] } @small), median(map { $_->[1] } @large));
 my ($c_small, $c_large) = (median(map { $_->[0] } @small), median(map { $_->[0] } @large));
 row('scaling: worker check rate at 10,000 and 1,000,000 scheduled tags (one and 100 tags a reference, 10,000 references)',
@@ -795,6 +830,19 @@ at_cycle_end();
 at_cycle_end();
 prepare_latency();
 my ($split, @ms) = notify_latency();
+# a cycle that finds one requested tag among the 1,000,000
+my @due_idle;
+for (1 .. 5)
+{
+	psql("SELECT imagestream.import_now('lat/app:latest')");
+	at_cycle_end();
+	push @due_idle, psql('SELECT due_read_time FROM imagestream.worker_status');
+}
+row('per-cycle cost of finding due work: 10,000 and 1,000,000 scheduled tags (every second), and 1,000,000 scheduled hourly with one tag requested',
+	'', 'reported',
+	fmt($due_small[0], 2) . ' ms a cycle (' . fmt($due_small[1], 0) . ' tags checked a cycle) / ' . fmt($due_large[0], 2)
+	  . ' ms (' . fmt($due_large[1], 0) . ' tags a cycle) / ' . fmt(median(@due_idle), 2) . ' ms (1 tag)',
+	'', 'worker_status.due_read_time (the due queue, the heap, the due tags read by id, the scheduled repositories), median of 10 cycles each, 5 import_now cycles', '');
 row('`import_now` commit to the NOTIFY a LISTEN client receives, after an upstream push, 1,000,000 tags in the database',
 	'', 'p50 <= 10 ms',
 	'p50 ' . fmt(pctl(50, @ms), 1) . ' ms, p99 ' . fmt(pctl(99, @ms), 1) . " ms$split", '',

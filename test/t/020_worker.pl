@@ -190,6 +190,13 @@ q1("SELECT imagestream.tag('$host/org/app:v1', 'wk/app:v1', scheduled => false, 
 reload_worker(import_interval => '1h');
 ok(defined wait_for($node, "SELECT next_due_at > now() + interval '30 min' FROM imagestream.worker_status", 't', 30),
 	'the next check is an hour away');
+# and until then it sleeps: nothing commits, so no cycle runs (with no
+# slice of a second, as before 0.3.0)
+my $idle_at = q1('SELECT last_cycle_at FROM imagestream.worker_status');
+like(q1('SELECT due_read_time FROM imagestream.worker_status'), qr/^\d+(\.\d+)?(e-\d+)?$/,
+	'the last cycle says what finding its due work took');
+sleep 3;
+is(q1('SELECT last_cycle_at FROM imagestream.worker_status'), $idle_at, 'an idle worker runs no cycle');
 my $v3 = $reg->push_image('org/app', 'v1', content => 'three');
 is(q1("SELECT imagestream.import_now('wk/app:v1')"), '1', 'import_now marks one tag');
 $took = wait_for($node, "SELECT image FROM imagestream.image_stream_tags WHERE tag = 'v1'", $v3->{digest}, 30);

@@ -95,8 +95,8 @@ $node->reload;
 q1("SELECT imagestream.tag('$host/ok/marker:latest', 'mk/mark:t', insecure => true)");
 ok(defined wait_for($node, q{SELECT count(*) FROM imagestream.image_stream_tags
 		WHERE namespace = 'mk' AND image IS NOT NULL}, '1', 60), '(a tag to mark later is imported)');
-my $last = q1('SELECT last_cycle_at FROM imagestream.worker_status');
-ok(defined wait_for($node, "SELECT last_cycle_at > '$last' FROM imagestream.worker_status", 't', 30),
+ok(defined wait_for($node, q{SELECT w.last_cycle_at > t.created
+		FROM imagestream.worker_status w, imagestream.image_stream_tags t WHERE t.namespace = 'mk'}, 't', 30),
 	'(and its cycle ended)');
 $evil->reset_log;
 q1('BEGIN;'

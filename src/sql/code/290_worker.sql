@@ -10,7 +10,8 @@ CREATE OR REPLACE FUNCTION _worker_preloaded() RETURNS boolean
 CREATE OR REPLACE FUNCTION _worker_status(OUT pid integer, OUT started_at timestamptz,
 	OUT last_cycle_at timestamptz, OUT tags_scheduled bigint, OUT tags_checked bigint,
 	OUT imports bigint, OUT failures bigint, OUT requests bigint, OUT bytes_received bigint,
-	OUT in_flight integer, OUT next_due_at timestamptz)
+	OUT in_flight integer, OUT next_due_at timestamptz,
+	OUT due_read_time double precision)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'imagestream_worker_status' LANGUAGE C VOLATILE;
 
