@@ -88,6 +88,20 @@ sub wait_for
 	return undef;
 }
 
+# Wakes the worker of $node and waits until it ends a cycle (one under way,
+# or the one the wake starts): what it recorded before the call is then
+# counted in worker_status.  (An idle worker sleeps until its next due time:
+# without the wake, a quiet test would wait for that.)  True if a cycle
+# ended within $seconds (default 60).
+sub cycle_ends
+{
+	my ($node, $seconds) = @_;
+	my $last = $node->safe_psql('postgres', 'SELECT last_cycle_at FROM imagestream.worker_status');
+	$node->safe_psql('postgres', 'SELECT imagestream._wake_worker()');
+	return defined wait_for($node, "SELECT last_cycle_at > '$last' FROM imagestream.worker_status", 't',
+		$seconds // 60);
+}
+
 # A test that the model's invariants hold (imagestream.check_invariants()
 # returns no row) in database "postgres" of $node; the violations are shown.
 sub invariants_hold

@@ -31,11 +31,7 @@ ok(defined wait_for($node, 'SELECT count(*) FROM imagestream.worker_status', '1'
 # Waits until the worker ends a cycle after this call: the requests of what
 # it recorded before the call are then in worker_status.requests (a chunk's
 # are counted after its recording, before its cycle ends).
-sub cycle_ends
-{
-	my $last = q1('SELECT last_cycle_at FROM imagestream.worker_status');
-	return defined wait_for($node, "SELECT last_cycle_at > '$last' FROM imagestream.worker_status", 't', 60);
-}
+sub cycle_ends { return ImagestreamTest::cycle_ends($node) }
 
 # a registry that answers (used at the end), imported from once now, so
 # that the worker knows it speaks plain HTTP: its HTTPS attempt is no HTTP
@@ -62,9 +58,7 @@ q1('BEGIN;'
 ok(defined wait_for($node, q{SELECT count(*) FROM imagestream.tag WHERE namespace = 'un' AND import_status = 'False'},
 		'600', 60),
 	'every tag of the unreachable registry gets its failed condition');
-my $last = q1('SELECT last_cycle_at FROM imagestream.worker_status');
-ok(defined wait_for($node, "SELECT last_cycle_at > '$last' FROM imagestream.worker_status", 't', 60),
-	'a further cycle ran');
+ok(cycle_ends(), 'a further cycle ran');
 my $sent = q1('SELECT requests FROM imagestream.worker_status') - $before;
 ok($sent >= 1 && $sent <= 8, "one wave of requests at the per-registry limit, not one a tag ($sent for 600 tags in two chunks)");
 is(q1(q{SELECT count(DISTINCT import_message) || ' ' || min(import_reason)

@@ -83,15 +83,11 @@ sub requests_for
 	return scalar grep { $_->{path} =~ m{^/v2/$scenario/} } @{ $evil->request_log };
 }
 
-# Waits for $n more ends of the worker's cycle (each at most a second apart).
+# Runs $n more cycles of the worker (waking it for each).
 sub cycles
 {
 	my ($n) = @_;
-	for (1 .. $n)
-	{
-		my $last = q1('SELECT last_cycle_at FROM imagestream.worker_status');
-		wait_for($node, "SELECT last_cycle_at > '$last' FROM imagestream.worker_status", 't', 10);
-	}
+	ImagestreamTest::cycle_ends($node, 10) for 1 .. $n;
 }
 
 # The failure condition is there and the tag is not fetched again and again.

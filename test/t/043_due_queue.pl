@@ -45,8 +45,7 @@ sub cycles
 	my ($n) = @_;
 	for (1 .. $n)
 	{
-		my $last = q1('SELECT last_cycle_at FROM imagestream.worker_status');
-		return 0 unless defined wait_for($node, "SELECT last_cycle_at > '$last' FROM imagestream.worker_status", 't', 60);
+		return 0 unless ImagestreamTest::cycle_ends($node);
 	}
 	return 1;
 }
