@@ -97,6 +97,9 @@ WHERE i.indrelid = 'imagestream.tag'::regclass
 SELECT string_agg(col, ' ' ORDER BY col) AS indexed FROM pg_temp.indexed;
 SELECT string_agg(DISTINCT col, ' ' ORDER BY col) AS written FROM pg_temp.written;
 SELECT count(*) AS written_and_indexed FROM pg_temp.written JOIN pg_temp.indexed USING (col);
+-- and room on each page for the new row versions (a full page makes an
+-- update leave it, whatever the indexes)
+SELECT reloptions FROM pg_class WHERE oid = 'imagestream.tag'::regclass;
 
 -- changes by callers: import_now, a spec, the schedule, options,
 -- annotations; a tag changed twice is named once
