@@ -138,6 +138,7 @@ run_cycle(WorkerLoop *w)
 	Chunk	   *chunk = NULL;
 	instr_time	start;
 	instr_time	found;
+	TimestampTz budget_at = 0;	/* when the budget may allow a check again */
 
 	if (!imagestream_enable_worker)
 		return -1;
@@ -159,7 +160,7 @@ run_cycle(WorkerLoop *w)
 		if (!budget_take(&w->schedule.budget, imagestream_max_imports_per_minute,
 						 GetCurrentTimestamp()))
 		{
-			next_due = Min(next_due, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000));
+			budget_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000);
 			break;
 		}
 		Assert(nwork == 0 || checks[nwork - 1].forced || !checks[nwork].forced);
@@ -193,6 +194,12 @@ run_cycle(WorkerLoop *w)
 	 */
 	if (listings_run(&w->schedule, &w->chunks, repositories, nrepositories, next_due))
 		next_due = GetCurrentTimestamp();
+	/* what the checks and listings moved: a failure retries within seconds */
+	next_due = due_next(&w->schedule, work, ndue, next_due);
+	next_due = listings_next_due(&w->listings, GetCurrentTimestamp(), next_due);
+	/* but what is due waits for the budget (new work wakes the worker anyway) */
+	if (budget_at != 0)
+		next_due = Max(next_due, budget_at);
 	/* the tags left over max_cycle_size: the next cycle starts at once */
 	if (pipeline_read_all(&w->chunks))
 		next_due = GetCurrentTimestamp();

@@ -333,6 +333,19 @@ read_changes(WorkerSchedule *s, DueRead *r)
 			forget(s, l.watched[i]);
 }
 
+TimestampTz
+due_next(WorkerSchedule *s, DueTag **due, int ndue, TimestampTz next_due)
+{
+	WatchedTag *w;
+
+	for (int i = 0; i < ndue; i++)
+		if ((w = hash_search(s->tags, &due[i]->tag_id, HASH_FIND, NULL)) != NULL)
+			due_heap_place(&s->heap, w, watched_wake(w));
+	if ((w = due_heap_first(&s->heap)) != NULL)
+		next_due = Min(next_due, w->key);
+	return next_due;
+}
+
 int
 read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *scheduled,
 		 TimestampTz *next_due, DueTag ***due_out)

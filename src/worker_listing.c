@@ -144,6 +144,19 @@ listings_read_due(RepositoryListings *l, MemoryContext loop_ctx, TimestampTz now
 	return ndue;
 }
 
+TimestampTz
+listings_next_due(RepositoryListings *l, TimestampTz now, TimestampTz next_due)
+{
+	HASH_SEQ_STATUS seq;
+	RepositorySchedule *e;
+
+	hash_seq_init(&seq, l->repositories);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		next_due = Min(next_due, e->listing ? TimestampTzPlusMilliseconds(now, 1000)
+					   : schedule_wake(&e->timing));
+	return next_due;
+}
+
 /* The arguments and outcome of one SQL call on a repository, for run_isolated. */
 typedef struct ListingCall
 {

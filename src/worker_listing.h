@@ -68,4 +68,11 @@ extern int	listings_read_due(RepositoryListings *l, MemoryContext loop_ctx, Time
 extern bool listings_run(WorkerSchedule *schedule, ChunkPipeline *pipeline, DueRepository *due,
 						 int n, TimestampTz until);
 
+/*
+ * The earlier of next_due and the next listing's time, after the cycle's
+ * listings moved them: a listing cut short goes on a second later at the
+ * latest (sooner when a tag is due or new work commits).
+ */
+extern TimestampTz listings_next_due(RepositoryListings *l, TimestampTz now, TimestampTz next_due);
+
 #endif
