@@ -125,6 +125,9 @@ prerelease_valid(const char *p, size_t len, ParseError *err)
 	return true;
 }
 
+#define VERSION_GRAMMAR "a version is [v]MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD], " \
+	"with decimal numbers, then dot-separated identifiers of ASCII letters, digits and \"-\"."
+
 /* NewVersion without the length limit (a range's versions can be longer). */
 static SemverStatus
 version_parse(const char *s, size_t len, SemverVersion *out, ParseError *err)
@@ -161,7 +164,10 @@ version_parse(const char *s, size_t len, SemverVersion *out, ParseError *err)
 		size_t		end = scan_idents(s, len, i + 1);
 
 		if (end == i + 1)
+		{
+			i++;				/* what follows the separator is wrong */
 			goto syntax;
+		}
 		out->pre = s + i + 1;
 		out->pre_len = end - i - 1;
 		i = end;
@@ -171,7 +177,10 @@ version_parse(const char *s, size_t len, SemverVersion *out, ParseError *err)
 		size_t		end = scan_idents(s, len, i + 1);
 
 		if (end == i + 1)
+		{
+			i++;				/* what follows the separator is wrong */
 			goto syntax;
+		}
 		out->build = s + i + 1;
 		out->build_len = end - i - 1;
 		i = end;
@@ -195,8 +204,15 @@ version_parse(const char *s, size_t len, SemverVersion *out, ParseError *err)
 	return SEMVER_OK;
 
 syntax:
-	parse_error_set(err, "A version is [v]MAJOR[.MINOR[.PATCH]][-PRERELEASE][+BUILD]: decimal numbers, "
-					"then dot-separated identifiers of letters, digits and \"-\".");
+	if (len == 0)
+		parse_error_set(err, "The version is empty.");
+	else if (i >= len)
+		parse_error_set(err, "The version ends early: " VERSION_GRAMMAR);
+	else if (s[i] > ' ' && s[i] < 127)
+		parse_error_set(err, "\"%c\" at byte %zu is not allowed there: " VERSION_GRAMMAR, s[i], i + 1);
+	else
+		parse_error_set(err, "Byte %zu (0x%02X) is not allowed: " VERSION_GRAMMAR,
+						i + 1, (unsigned) (unsigned char) s[i]);
 	return SEMVER_INVALID;
 }
 
@@ -238,8 +254,8 @@ compare_bytes(const char *a, size_t alen, const char *b, size_t blen)
 static int
 compare_pre_part(const char *s, size_t slen, const char *o, size_t olen)
 {
-	uint64_t	si,
-				oi;
+	uint64_t	si = 0,
+				oi = 0;
 	bool		s_num,
 				o_num;
 
@@ -510,6 +526,20 @@ comparator_set(const char *text, const RangeVersionMatch *m, SemverComparator *c
 	size_t		vlen = 0;
 	SemverVersion v;
 	size_t		pre_off;
+	const size_t part_start[3] = {m->major_start, m->minor_start, m->patch_start};
+	const size_t part_len[3] = {m->major_len, m->minor_len, m->patch_len};
+
+	/* the parts read (up to the first wild or missing one) must be numbers */
+	for (int k = 0; k < 3 && part_len[k] > 0 && !is_x(text + part_start[k], part_len[k]); k++)
+		for (size_t j = 0; j < part_len[k]; j++)
+			if (!is_digit(text[part_start[k] + j]))
+			{
+				parse_error_set(err, "In the comparator version \"%.*s\", the part \"%.*s\" is "
+								"neither a decimal number nor one of x, X and *.",
+								(int) (m->end - m->start), text + m->start,
+								(int) part_len[k], text + part_start[k]);
+				return SEMVER_INVALID;
+			}
 
 	if (is_x(text + m->major_start, m->major_len))
 	{
@@ -570,7 +600,7 @@ invalid:
  * findConstraintRegex and parseConstraint then read it.
  */
 static SemverStatus
-parse_group(SemverRange *r, size_t start, size_t end, ParseError *err)
+parse_group(SemverRange *r, size_t start, size_t end, bool rewritten, ParseError *err)
 {
 	const char *t = r->text;
 	size_t		i = start;
@@ -627,9 +657,14 @@ parse_group(SemverRange *r, size_t start, size_t end, ParseError *err)
 	}
 
 improper:
-	parse_error_set(err, "\"%.*s\" is not a list of comparators such as \">= 1.2, < 2\" "
-					"(an operator among = != > < >= <= ~ ^, then a version with x, X or * as wildcards).",
-					(int) (end - start), t + start);
+	if (skip_spaces(t, end, start) == end)
+		parse_error_set(err, "%s", start == 0 && end == strlen(t) ? "The range is empty." :
+						"An alternative of the range, before or after a \"||\", is empty.");
+	else
+		parse_error_set(err, "\"%.*s\"%s is not a list of comparators such as \">= 1.2, < 2\" "
+						"(an operator among = != > < >= <= ~ ^, then a version with x, X or * as wildcards).",
+						(int) (end - start), t + start,
+						rewritten ? " (where \"a - b\" was rewritten to \">= a, <= b\")" : "");
 	return SEMVER_INVALID;
 }
 
@@ -638,6 +673,7 @@ semver_range_parse(const char *s, size_t len, SemverRange *out, ParseError *err)
 {
 	size_t		tlen;
 	size_t		start = 0;
+	bool		rewritten;
 
 	out->ncomparators = 0;
 	out->ngroups = 0;
@@ -654,13 +690,14 @@ semver_range_parse(const char *s, size_t len, SemverRange *out, ParseError *err)
 		parse_error_set(err, "The range is too long once its hyphen ranges are rewritten.");
 		return SEMVER_TOO_LONG;
 	}
+	rewritten = tlen != len || memcmp(out->text, s, len) != 0;
 
 	/* strings.Split(text, "||") */
 	for (;;)
 	{
 		const char *bar = find_bytes(out->text + start, tlen - start, "||", 2);
 		size_t		end = bar != NULL ? (size_t) (bar - out->text) : tlen;
-		SemverStatus status = parse_group(out, start, end, err);
+		SemverStatus status = parse_group(out, start, end, rewritten, err);
 
 		if (status != SEMVER_OK)
 		{

@@ -66,8 +66,8 @@ typedef enum SemverOp
 
 /*
  * One comparator of a range, as the library keeps it: the operator, the
- * version with x/X/* and missing parts as 0, and which parts were wild
- * ("dirty": the major, or anything below; minor_dirty: the minor;
+ * version with wildcards (x, X, *) and missing parts as 0, and which parts
+ * were wild ("dirty": the major, or anything below; minor_dirty: the minor;
  * patch_dirty: the patch).  Its prerelease is range->text[pre_off, +pre_len)
  * (offsets, so that a range can be copied).
  */
