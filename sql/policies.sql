@@ -130,6 +130,16 @@ SELECT tag, winner, list_status, list_reason, list_message FROM tag_policies;
 SELECT import_now('po/app:stable');
 SELECT requested FROM _due_policy_listings();
 SELECT pg_temp.list(:app, '1.0.0 1.2.0 1.10.0 1.12.0');
+-- registry_event: a push of a tag new to a listing asks for it; one of a
+-- candidate does not
+SELECT follow('po/hub:x', 'docker.io/org/hub', ordering => 'newest');
+SELECT listing_id AS hub FROM tag_policy WHERE tag = 'x' \gset
+SELECT pg_temp.list(:hub, 'a b');
+SELECT registry_event('{"push_data": {"tag": "a"}, "repository": {"repo_name": "org/hub"}}');
+SELECT requested FROM _due_policy_listings() WHERE listing_id = :hub;
+SELECT registry_event('{"push_data": {"tag": "c"}, "repository": {"repo_name": "org/hub"}}');
+SELECT requested FROM _due_policy_listings() WHERE listing_id = :hub;
+SELECT delete_stream('po/hub');
 SELECT tag('quay.io/org/app:1.0.0', 'po/app:stable');
 SELECT pg_temp.sqlstate($$SELECT * FROM import_image('po/app:stable', 'quay.io/org/app:1.0.0', confirm => true)$$);
 

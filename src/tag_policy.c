@@ -15,6 +15,7 @@
  */
 #include "postgres.h"
 
+#include <errno.h>
 #include <math.h>
 
 #include "catalog/pg_collation.h"

@@ -104,11 +104,11 @@ BEGIN
 	s := imagestream._lock_stream(d.namespace, d.stream, true);
 	INSERT INTO imagestream.policy_listing AS l (namespace, repository, insecure, requested_at)
 	VALUES (d.namespace, repo, v_insecure, now())
-	ON CONFLICT (namespace, repository, insecure) DO UPDATE SET requested_at = now()
+	ON CONFLICT ON CONSTRAINT policy_listing_key DO UPDATE SET requested_at = now()
 	RETURNING l.id INTO listing;
 	INSERT INTO imagestream.tag_policy AS p (stream_id, tag, listing_id, semver, ordering, pattern, extract)
 	VALUES (s.id, d.tag, listing, semver, ordering, pattern, extract)
-	ON CONFLICT (stream_id, tag) DO UPDATE
+	ON CONFLICT ON CONSTRAINT tag_policy_pkey DO UPDATE
 	SET listing_id = excluded.listing_id, semver = excluded.semver, ordering = excluded.ordering,
 		pattern = excluded.pattern, extract = excluded.extract,
 		-- another repository: nothing of the last listing holds

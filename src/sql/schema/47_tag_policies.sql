@@ -15,8 +15,10 @@ CREATE TABLE policy_listing (
 	repository image_ref NOT NULL,
 	insecure boolean NOT NULL,
 	requested_at timestamptz,
-	UNIQUE (namespace, repository, insecure)
+	CONSTRAINT policy_listing_key UNIQUE (namespace, repository, insecure)
 );
+-- the listings of a pushed repository, for registry_event
+CREATE INDEX policy_listing_repository ON policy_listing (repository);
 COMMENT ON TABLE policy_listing IS 'a repository listed for the tag policies of one namespace';
 
 -- The policy of a tag (Flux's ImagePolicySpec), keyed by the tag's name in
