@@ -146,7 +146,7 @@ is(q1("SELECT value FROM imagestream.explain_policy('pol/ci:main') WHERE selecte
 $reg->push_image('org/nightly', $_, content => "nightly $_") for qw(n5 n7);
 q1("SELECT imagestream.create_stream('pol/nightly');
 	SELECT imagestream.follow('pol/nightly:newest', '$host/org/nightly', ordering => 'newest', insecure => true)");
-ok(poll_until(60, sub { policy('pol/nightly:newest') =~ /^n[57] / }), 'newest: a winner at the first listing');
+ok(poll_until(60, sub { policy('pol/nightly:newest') eq 'n7 True' }), 'newest: the tags first seen together tie, the name sorting last wins');
 $reg->push_image('org/nightly', 'n1', content => 'nightly n1');
 ok(list_now('pol/nightly:newest'), 'listed again');
 is(policy('pol/nightly:newest'), 'n1 True', 'the tag pushed since wins, though its name sorts first');
@@ -198,7 +198,7 @@ $reg->delete_tag('org/gone', 'only');
 ok(list_now('pol/gone:it'), 'listed again after its winner vanished upstream');
 is(tag_row('pol/gone:it'), "$img{only} $host/org/gone:only", 'the tag stays on its image');
 like(q1("SELECT coalesce(list_status, '-') || ' ' || coalesce(list_message, '-') FROM imagestream.tag_policies WHERE stream = 'gone'"),
-	qr/^\S+ .*only/, 'with a condition that names the vanished tag');
+	qr/^False .*only/, 'with a condition (WinnerVanished) that names it');
 
 # --- one listing shared by the policies of a namespace, none across ---
 
