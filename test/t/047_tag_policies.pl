@@ -110,7 +110,7 @@ ok(poll_until(60, sub { tag_row('pol/app:stable') eq "$img{'1.10.0'} $host/org/a
 	'follow: the worker lists the repository at once and imports the winner')
   or diag(tag_row('pol/app:stable'), ' ', policy('pol/app:stable'));
 is(policy('pol/app:stable'), '1.10.0 True', 'the winner of >=1.0 <2.0 is 1.10.0 (semver order, not text)');
-is(q1("SELECT string_agg(candidate || ':' || eligible || ':' || selected, ' ' ORDER BY candidate COLLATE "C")
+is(q1("SELECT string_agg(candidate || ':' || eligible || ':' || selected, ' ' ORDER BY candidate COLLATE \"C\")
 	   FROM imagestream.explain_policy('pol/app:stable')"),
 	'1.0.0:true:false 1.10.0:true:true 1.2.0:true:false 2.0.0-rc.1:false:false 3.0:false:false '
 	  . 'junk-x:false:false latest:false:false v1.9.0:true:false',
