@@ -194,7 +194,7 @@ run_cycle(WorkerLoop *w)
 	 * upstream that they add, and the tags whose policy chose another
 	 * winner, are imported by the next cycle.
 	 */
-	if (listings_run(&w->schedule, &w->chunks, listings, nlistings, next_due))
+	if (listings_run(&w->schedule, &w->chunks, listings, nlistings, next_due, &next_due))
 		next_due = GetCurrentTimestamp();
 	/* the tags left over max_cycle_size: the next cycle starts at once */
 	if (pipeline_read_all(&w->chunks))

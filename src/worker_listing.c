@@ -461,7 +461,7 @@ build_targets(void *arg)
 
 bool
 listings_run(WorkerSchedule *schedule, ChunkPipeline *pipeline, DueListing *due, int n,
-			 TimestampTz until)
+			 TimestampTz until, TimestampTz *next_due)
 {
 	Targets		t = {due, palloc0(sizeof(RegistryTarget) * Max(n, 1)),
 		palloc(sizeof(RegistryTarget *) * Max(n, 1)), palloc(sizeof(char *) * Max(n, 1)), n};
@@ -477,7 +477,10 @@ listings_run(WorkerSchedule *schedule, ChunkPipeline *pipeline, DueListing *due,
 	if ((e = run_isolated(build_targets, &t)) != NULL)
 	{
 		for (int i = 0; i < n; i++)
+		{
 			listing_failed(&due[i], "InternalError", error_message(e), 0);
+			*next_due = Min(*next_due, schedule_wake(&due[i].entry->timing));
+		}
 		FreeErrorData(e);
 		return false;
 	}
@@ -493,9 +496,15 @@ listings_run(WorkerSchedule *schedule, ChunkPipeline *pipeline, DueListing *due,
 
 			if (ended[i])
 				continue;
-			if (GetCurrentTimestamp() >= until || new_work_waiting() || pipeline_read_all(pipeline) ||
-				!budget_take(&schedule->budget, imagestream_max_imports_per_minute, GetCurrentTimestamp()))
+			if (GetCurrentTimestamp() >= until || new_work_waiting() || pipeline_read_all(pipeline))
 			{
+				more = false;
+				break;
+			}
+			/* (spent: the worker looks again in a second, as for the checks) */
+			if (!budget_take(&schedule->budget, imagestream_max_imports_per_minute, GetCurrentTimestamp()))
+			{
+				*next_due = Min(*next_due, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000));
 				more = false;
 				break;
 			}
@@ -503,6 +512,9 @@ listings_run(WorkerSchedule *schedule, ChunkPipeline *pipeline, DueListing *due,
 			ended[i] = list_page(&due[i], &t.targets[i], &added);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(page_ctx);
+			/* a listing ended is due again after the interval, or its back-off */
+			if (ended[i])
+				*next_due = Min(*next_due, schedule_wake(&due[i].entry->timing));
 			more = more || !ended[i];
 			CHECK_FOR_INTERRUPTS();
 		}

@@ -83,10 +83,12 @@ extern int	listings_read_due(WorkerListings *l, MemoryContext loop_ctx, Timestam
  * taking one import of the budget, for as long as no tag is due (until), no
  * new work waits and the cycle may still read (pipeline): whatever runs
  * over waits at most for the one request under way, and a listing cut short
- * goes on in the next cycle.  Returns whether its pages added or moved
- * tags, which the next cycle imports: it should start at once.
+ * goes on in the next cycle.  *next_due moves to when a listing that ended
+ * is due again (its back-off, after a failure) if that is earlier, so that
+ * the worker wakes for it.  Returns whether its pages added or moved tags,
+ * which the next cycle imports: it should start at once.
  */
 extern bool listings_run(WorkerSchedule *schedule, ChunkPipeline *pipeline, DueListing *due,
-						 int n, TimestampTz until);
+						 int n, TimestampTz until, TimestampTz *next_due);
 
 #endif

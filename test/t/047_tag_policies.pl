@@ -32,6 +32,7 @@ my $proxy = RegistryTest->start_proxy(tag_page => 100);
 # that the requests can be counted; the interval part sets it shorter)
 my $node = start_node('policies', worker => 1, conf => qq{
 imagestream.blocked_networks = ''
+imagestream.insecure_registries = '127.0.0.1:*'
 imagestream.import_interval = '1h'
 imagestream.max_imports_per_minute = -1
 imagestream.request_timeout = '5s'
@@ -135,7 +136,7 @@ $reg->push_image('org/ci', $_, content => "ci $_")
   for qw(main-3f2a1bc-1700000300 main-ab12cd3-1700000100 main-0a1b2c3-1699999999 feat-9d8e7f6-1800000000 main-latest);
 q1("SELECT imagestream.create_stream('pol/ci');
 	SELECT imagestream.follow('pol/ci:main', '$host/org/ci', ordering => 'numerical-asc',
-		pattern => '^main-[0-9a-f]{7}-([0-9]+)\$', extract => '\\1', insecure => true)");
+		pattern => '^main-[0-9a-f]{7}-([0-9]+)\$', \"extract\" => '\\1', insecure => true)");
 ok(poll_until(60, sub { policy('pol/ci:main') =~ /^main-3f2a1bc-1700000300 / }),
 	'pattern and extract: the latest timestamp of main, not of another branch')
   or diag(policy('pol/ci:main'));
