@@ -6,20 +6,20 @@
 -- Refuses a policy that cannot run: exactly one of semver (a range that
 -- parses, 22023) and ordering (one of five), a valid pattern (2201B), an
 -- extract only with a pattern.
-CREATE OR REPLACE FUNCTION _policy_check(semver text, ordering text, pattern text, extract text)
+CREATE OR REPLACE FUNCTION _policy_check(semver text, ordering text, pattern text, "extract" text)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_policy_check' LANGUAGE C STABLE;
 
 -- The winner among tags (seen: when each was first seen, for newest), NULL
 -- when none is eligible.
 CREATE OR REPLACE FUNCTION _policy_choose(tags text[], seen timestamptz[], semver text,
-	ordering text, pattern text, extract text) RETURNS text
+	ordering text, pattern text, "extract" text) RETURNS text
 	AS 'MODULE_PATHNAME', 'imagestream_policy_choose' LANGUAGE C STABLE;
 
 -- Each of tags with its value, whether eligible, whether the winner, and
 -- why it lost: the winner first, then the eligible by rank, then the rest.
 CREATE OR REPLACE FUNCTION _policy_explain(tags text[], seen timestamptz[], semver text,
-	ordering text, pattern text, extract text)
+	ordering text, pattern text, "extract" text)
 RETURNS TABLE(candidate text, value text, eligible boolean, selected boolean, why text)
 	AS 'MODULE_PATHNAME', 'imagestream_policy_explain' LANGUAGE C STABLE;
 
@@ -78,7 +78,7 @@ END $$;
 -- scheduled) when the worker's listing finds a winner.  Running it again
 -- changes the policy; the winner is kept while the repository is the same.
 CREATE OR REPLACE FUNCTION _api_follow(tag text, repository text, semver text DEFAULT NULL,
-	ordering text DEFAULT NULL, pattern text DEFAULT NULL, extract text DEFAULT NULL,
+	ordering text DEFAULT NULL, pattern text DEFAULT NULL, "extract" text DEFAULT NULL,
 	insecure boolean DEFAULT false) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 #variable_conflict use_variable
@@ -99,7 +99,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				HINT = format('Use "%s".', imagestream.ref_name(repo));
 	END IF;
-	PERFORM imagestream._policy_check(semver, ordering, pattern, extract);
+	PERFORM imagestream._policy_check(semver, ordering, pattern, "extract");
 
 	s := imagestream._lock_stream(d.namespace, d.stream, true);
 	INSERT INTO imagestream.policy_listing AS l (namespace, repository, insecure, requested_at)
@@ -107,7 +107,7 @@ BEGIN
 	ON CONFLICT ON CONSTRAINT policy_listing_key DO UPDATE SET requested_at = now()
 	RETURNING l.id INTO listing;
 	INSERT INTO imagestream.tag_policy AS p (stream_id, tag, listing_id, semver, ordering, pattern, extract)
-	VALUES (s.id, d.tag, listing, semver, ordering, pattern, extract)
+	VALUES (s.id, d.tag, listing, semver, ordering, pattern, "extract")
 	ON CONFLICT ON CONSTRAINT tag_policy_pkey DO UPDATE
 	SET listing_id = excluded.listing_id, semver = excluded.semver, ordering = excluded.ordering,
 		pattern = excluded.pattern, extract = excluded.extract,
@@ -121,7 +121,7 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION follow(tag text, repository text, semver text DEFAULT NULL,
-	ordering text DEFAULT NULL, pattern text DEFAULT NULL, extract text DEFAULT NULL,
+	ordering text DEFAULT NULL, pattern text DEFAULT NULL, "extract" text DEFAULT NULL,
 	insecure boolean DEFAULT false) RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION follow(text, text, text, text, text, text, boolean)

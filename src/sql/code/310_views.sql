@@ -234,7 +234,7 @@ COMMENT ON VIEW registry_credentials IS 'registry pull credentials, without thei
 -- Tag policies (doc/policies.md) of the namespaces the caller may view,
 -- with the outcome of their last listing.
 CREATE OR REPLACE FUNCTION _api__view_tag_policies() RETURNS TABLE(namespace text, stream text,
-	tag text, repository image_ref, semver text, ordering text, pattern text, extract text,
+	tag text, repository image_ref, semver text, ordering text, pattern text, "extract" text,
 	winner text, listed_at timestamptz, list_status text, list_message text, insecure boolean,
 	list_reason text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
@@ -254,7 +254,7 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION _view_tag_policies() RETURNS TABLE(namespace text, stream text,
-	tag text, repository image_ref, semver text, ordering text, pattern text, extract text,
+	tag text, repository image_ref, semver text, ordering text, pattern text, "extract" text,
 	winner text, listed_at timestamptz, list_status text, list_message text, insecure boolean,
 	list_reason text)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;

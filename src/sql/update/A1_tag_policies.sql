@@ -40,7 +40,7 @@ CREATE TABLE tag_policy (
 	created_at timestamptz NOT NULL DEFAULT now(),
 	PRIMARY KEY (stream_id, tag),
 	CHECK ((semver IS NULL) <> (ordering IS NULL)),
-	CHECK (extract IS NULL OR pattern IS NOT NULL),
+	CHECK ("extract" IS NULL OR pattern IS NOT NULL),
 	CHECK ((list_status IS NULL) = (list_transition IS NULL))
 );
 CREATE INDEX tag_policy_listing ON tag_policy (listing_id);
