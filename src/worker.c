@@ -11,8 +11,9 @@
  * the sources fetched with no transaction open, each chunk's results that
  * change something recorded in a short transaction while the next chunk's
  * requests go on (worker_chunks.c).  Then, until a tag is due, it lists the
- * streams' scheduled repositories a page at a time (worker_listing.c).  The
- * schedule (when each tag or repository is next due, how often it failed)
+ * streams' scheduled repositories and the tag policies' repositories a page
+ * at a time (worker_listing.c).  The schedule (when each tag or listing is
+ * next due, how often it failed)
  * lives in this process's memory, so a check that finds nothing new writes
  * nothing at all.
  *
@@ -92,7 +93,7 @@ typedef struct WorkerLoop
 	MemoryContext loop_ctx;		/* reset each cycle */
 	WorkerSchedule schedule;
 	ChunkPipeline chunks;
-	RepositoryListings listings;
+	WorkerListings listings;
 } WorkerLoop;
 
 static void
@@ -117,8 +118,9 @@ report_checks(const CheckCounts *counts)
 /*
  * One cycle; returns how long to sleep, in ms, or -1: until woken.  Every
  * change that makes work commits with _wake_worker() (the queue's triggers,
- * import_now, registry_event, a scheduled repository) and a reload sets the
- * latch too, so the worker sleeps until its next due time, never polls.
+ * import_now, registry_event, a scheduled repository, a tag policy) and a
+ * reload sets the latch too, so the worker sleeps until its next due time,
+ * never polls.
  */
 static long
 run_cycle(WorkerLoop *w)
@@ -131,8 +133,8 @@ run_cycle(WorkerLoop *w)
 	int			ndue;
 	DueCheck   *checks;
 	int			nchecks;
-	DueRepository *repositories;
-	int			nrepositories;
+	DueListing *listings;
+	int			nlistings;
 	int			nwork = 0;
 	long		sleep_ms;
 	Chunk	   *chunk = NULL;
@@ -146,7 +148,7 @@ run_cycle(WorkerLoop *w)
 	ndue = read_due(&w->schedule, w->loop_ctx, now, &scheduled, &next_due, &work);
 	checks = palloc(sizeof(DueCheck) * Max(ndue, 1));
 	nchecks = group_checks(work, ndue, checks);
-	nrepositories = listings_read_due(&w->listings, w->loop_ctx, now, &next_due, &repositories);
+	nlistings = listings_read_due(&w->listings, w->loop_ctx, now, &next_due, &listings);
 	INSTR_TIME_SET_CURRENT(found);
 	INSTR_TIME_SUBTRACT(found, start);
 	pipeline_cycle_start(&w->chunks);
@@ -189,14 +191,14 @@ run_cycle(WorkerLoop *w)
 	Assert(chunk == NULL);
 
 	/*
-	 * Then the scheduled repositories, a page at a time until a tag is due;
-	 * the tags new upstream that they add are imported by the next cycle.
+	 * Then the listings, a page at a time until a tag is due; the tags new
+	 * upstream that they add, and the tags whose policy chose another
+	 * winner, are imported by the next cycle.
 	 */
-	if (listings_run(&w->schedule, &w->chunks, repositories, nrepositories, next_due))
+	if (listings_run(&w->schedule, &w->chunks, listings, nlistings, next_due, &next_due))
 		next_due = GetCurrentTimestamp();
-	/* what the checks and listings moved: a failure retries within seconds */
+	/* what the checks moved: a failure retries within seconds */
 	next_due = due_next(&w->schedule, work, ndue, next_due);
-	next_due = listings_next_due(&w->listings, GetCurrentTimestamp(), next_due);
 	/* but what is due waits for the budget (new work wakes the worker anyway) */
 	if (budget_at != 0)
 		next_due = Max(next_due, budget_at);

@@ -1,20 +1,25 @@
 /*
  * worker_listing.c
- *		The background worker's repository listings (worker_listing.h).
+ *		The background worker's listings (worker_listing.h).
  *
- * A stream's scheduled repository (imagestream.stream_repository) is due
- * every import_interval, by the same rules as a scheduled tag
- * (worker_schedule.c): spread over the interval, backing off after a
- * failure, holding back for a registry's Retry-After; a push announced for
- * it (registry_event sets its requested_at) makes it due at once, as a
- * requested tag is.  Its tag list is read
- * a page at a time, each page one request (registry_get_tags_page), and
- * each page recorded at once in a short transaction
- * (imagestream._repository_page): its tags new to the stream become
- * pending spec tags, which the next cycle imports as any new spec.  Where
- * the listing goes on (the next page's URL) is kept here between pages and
- * cycles, so a listing never holds the worker for longer than one request:
- * the pages wait whenever a tag is due or new work is committed.
+ * A listing is due every import_interval, by the same rules as a scheduled
+ * tag (worker_schedule.c): spread over the interval, backing off after a
+ * failure, holding back for a registry's Retry-After; a listing requested
+ * (a push announced by registry_event for a stream's repository, a policy
+ * set by follow(), import_now of a followed tag) is due at once, as a
+ * requested tag is.  Its tag list is read a page at a time, each page one
+ * request (registry_get_tags_page), and each page recorded at once in a
+ * short transaction by its kind's SQL function:
+ *	- a stream's scheduled repository (imagestream.stream_repository):
+ *	  _repository_page makes the page's tags new to the stream pending spec
+ *	  tags, which the next cycle imports as any new spec;
+ *	- a policy listing: _policy_listing_page keeps the page (an unlogged
+ *	  staging table), and the last page chooses each policy's winner and
+ *	  moves the tags whose winner changed to it (a pending spec too).
+ * Where the listing goes on (the next page's URL) is kept here between
+ * pages and cycles, so a listing never holds the worker for longer than one
+ * request, and its memory is one page: the pages wait whenever a tag is due
+ * or new work is committed.
  */
 #include "postgres.h"
 
@@ -38,21 +43,34 @@
 #include "worker_listing.h"
 #include "worker_record.h"
 
+/* What differs between the kinds of listing. */
+typedef struct ListingKindInfo
+{
+	const char *due;			/* the function that lists them */
+	bool		whole;			/* a choice among part of the tags would be
+								 * wrong: a listing cut at TAG_PAGES_MAX fails */
+} ListingKindInfo;
+
+static const ListingKindInfo kinds[LISTING_KINDS] = {
+	[LISTING_REPOSITORY] = {"imagestream._due_repositories()", false},
+	[LISTING_POLICY] = {"imagestream._due_policy_listings()", true},
+};
+
 void
-listings_init(RepositoryListings *l)
+listings_init(WorkerListings *l)
 {
 	HASHCTL		ctl;
 
 	memset(l, 0, sizeof(*l));
 	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(RepositorySchedule);
-	l->repositories = hash_create("imagestream repositories", 64, &ctl, HASH_ELEM | HASH_BLOBS);
+	ctl.keysize = sizeof(ListingKey);
+	ctl.entrysize = sizeof(ListingSchedule);
+	l->listings = hash_create("imagestream listings", 64, &ctl, HASH_ELEM | HASH_BLOBS);
 }
 
 /* A listing ends, or starts again: nothing of it is kept. */
 static void
-listing_reset(RepositorySchedule *e)
+listing_reset(ListingSchedule *e)
 {
 	if (e->listing)
 		pfree(e->listing);
@@ -65,62 +83,47 @@ listing_reset(RepositorySchedule *e)
 	e->read = 0;
 }
 
-int
-listings_read_due(RepositoryListings *l, MemoryContext loop_ctx, TimestampTz now,
-				  TimestampTz *next_due, DueRepository **due_out)
+/*
+ * The due listings of one kind among the rows of its function (id,
+ * repository, insecure, namespace, requested), appended to due.
+ */
+static int
+read_kind(WorkerListings *l, ListingKind kind, MemoryContext loop_ctx, TimestampTz now,
+		  TimestampTz *next_due, DueListing *due)
 {
-	DueRepository *due;
 	int			ndue = 0;
-	bool		isnull;
-	HASH_SEQ_STATUS seq;
-	RepositorySchedule *e;
 
-	*due_out = NULL;
-	worker_begin_transaction();
-	pgstat_report_activity(STATE_RUNNING, "imagestream worker: reading repositories");
-	/* (0.2.0's objects, in the upgrade window, have no repositories) */
-	if (SPI_execute("SELECT pg_catalog.to_regprocedure('imagestream._due_repositories()') IS NOT NULL "
-					"FROM pg_catalog.pg_extension WHERE extname = 'imagestream'",
-					true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "could not look for imagestream._due_repositories()");
-	if (SPI_processed == 0 ||
-		!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
-	{
-		worker_end_transaction();
-		return 0;
-	}
-	if (SPI_execute("SELECT * FROM imagestream._due_repositories()", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read the repositories to list");
-
-	l->cycle++;
-	due = MemoryContextAlloc(loop_ctx, sizeof(DueRepository) * Max(SPI_processed, 1));
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		TupleDesc	desc = SPI_tuptable->tupdesc;
-		int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		ListingKey	key;
+		ListingSchedule *e;
 		char	   *repository = SPI_getvalue(tup, desc, 2);
+		bool		isnull;
 		bool		found;
 		bool		requested;
 
-		e = hash_search(l->repositories, &id, HASH_ENTER, &found);
+		memset(&key, 0, sizeof(key));
+		key.kind = kind;
+		key.id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+		e = hash_search(l->listings, &key, HASH_ENTER, &found);
 		if (!found)
 		{
-			RepositorySchedule fresh = {id};
+			ListingSchedule fresh = {key};
 
 			*e = fresh;
-			e->timing.tag_id = id;
+			e->timing.tag_id = key.id;
 			schedule_new(&e->timing, now, imagestream_import_interval);
 		}
-		/* the stream names another repository now: its listing starts over */
+		/* it names another repository now: its listing starts over */
 		if (e->listing && strcmp(e->listing, repository) != 0)
 			listing_reset(e);
-		/* a listing under way goes on, and a push announced is listed at once */
+		/* a listing under way goes on, and a requested one is listed at once */
 		requested = DatumGetBool(SPI_getbinval(tup, desc, 5, &isnull));
 		if (schedule_seen(&e->timing, l->cycle, e->listing != NULL || requested, now,
 						  imagestream_import_interval))
 		{
-			Assert(ndue < SPI_processed);
 			due[ndue].entry = e;
 			due[ndue].repository = MemoryContextStrdup(loop_ctx, repository);
 			due[ndue].insecure = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
@@ -130,98 +133,165 @@ listings_read_due(RepositoryListings *l, MemoryContext loop_ctx, TimestampTz now
 		else if (schedule_wake(&e->timing) < *next_due)
 			*next_due = schedule_wake(&e->timing);
 	}
+	return ndue;
+}
+
+int
+listings_read_due(WorkerListings *l, MemoryContext loop_ctx, TimestampTz now,
+				  TimestampTz *next_due, DueListing **due_out)
+{
+	DueListing *due = NULL;
+	int			ndue = 0;
+	bool		present[LISTING_KINDS];
+	bool		isnull;
+	HASH_SEQ_STATUS seq;
+	ListingSchedule *e;
+
+	*due_out = NULL;
+	worker_begin_transaction();
+	pgstat_report_activity(STATE_RUNNING, "imagestream worker: reading listings");
+	/* (0.2.0's objects, in the upgrade window, have neither) */
+	if (SPI_execute("SELECT pg_catalog.to_regprocedure('imagestream._due_repositories()') IS NOT NULL, "
+					"pg_catalog.to_regprocedure('imagestream._due_policy_listings()') IS NOT NULL "
+					"FROM pg_catalog.pg_extension WHERE extname = 'imagestream'",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look for the functions of the listings");
+	if (SPI_processed == 0)
+	{
+		worker_end_transaction();
+		return 0;
+	}
+	for (int k = 0; k < LISTING_KINDS; k++)
+		present[k] = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+												k + 1, &isnull));
+	l->cycle++;
+	for (int k = 0; k < LISTING_KINDS; k++)
+	{
+		if (!present[k])
+			continue;
+		if (SPI_execute(psprintf("SELECT * FROM %s", kinds[k].due), true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not read the listings of %s", kinds[k].due);
+		if (SPI_processed == 0)
+			continue;
+		due = due ? repalloc(due, sizeof(DueListing) * (ndue + SPI_processed))
+			: MemoryContextAlloc(loop_ctx, sizeof(DueListing) * SPI_processed);
+		ndue += read_kind(l, k, loop_ctx, now, next_due, due + ndue);
+	}
 	worker_end_transaction();
 
-	/* forget the repositories no longer scheduled */
-	hash_seq_init(&seq, l->repositories);
+	/* forget the listings no longer due at any time */
+	hash_seq_init(&seq, l->listings);
 	while ((e = hash_seq_search(&seq)) != NULL)
 		if (e->timing.seen_cycle != l->cycle)
 		{
 			listing_reset(e);
-			hash_search(l->repositories, &e->stream_id, HASH_REMOVE, NULL);
+			hash_search(l->listings, &e->key, HASH_REMOVE, NULL);
 		}
 	*due_out = due;
 	return ndue;
 }
 
-TimestampTz
-listings_next_due(RepositoryListings *l, TimestampTz now, TimestampTz next_due)
-{
-	HASH_SEQ_STATUS seq;
-	RepositorySchedule *e;
-
-	hash_seq_init(&seq, l->repositories);
-	while ((e = hash_seq_search(&seq)) != NULL)
-		next_due = Min(next_due, e->listing ? TimestampTzPlusMilliseconds(now, 1000)
-					   : schedule_wake(&e->timing));
-	return next_due;
-}
-
-/* The arguments and outcome of one SQL call on a repository, for run_isolated. */
+/* The arguments and outcome of one SQL call on a listing, for run_isolated. */
 typedef struct ListingCall
 {
-	const DueRepository *d;
-	List	   *tags;			/* _repository_page: the page's tags */
-	int			room;
+	const DueListing *d;
+	List	   *tags;			/* a page: its tags */
+	int			room;			/* (repositories: max_bulk_import's rest) */
+	bool		first;
 	bool		last;
 	int			added;			/* what it returned */
-	const char *reason;			/* _repository_listed: the failure */
+	const char *reason;			/* a failure */
 	const char *message;
 } ListingCall;
 
-/* One page recorded: imagestream._repository_page, in a transaction of its own. */
+/*
+ * One page recorded by its kind's function, in a transaction of its own:
+ * imagestream._repository_page or imagestream._policy_listing_page.
+ */
 static void
 record_page(void *arg)
 {
 	ListingCall *c = arg;
-	Oid			types[5] = {INT8OID, TEXTOID, TEXTARRAYOID, INT4OID, BOOLOID};
-	Datum		values[5];
+	const ListingKey *key = &c->d->entry->key;
 	Datum	   *names = palloc(sizeof(Datum) * (list_length(c->tags) + 1));
+	Datum		tags;
 	int			n = 0;
 	ListCell   *lc;
+	int			ret;
 	bool		isnull;
+	Datum		added;
 
 	foreach(lc, c->tags)
 		names[n++] = CStringGetTextDatum(lfirst(lc));
-	values[0] = Int64GetDatum(c->d->entry->stream_id);
-	values[1] = CStringGetTextDatum(c->d->repository);
-	values[2] = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[3] = Int32GetDatum(c->room);
-	values[4] = BoolGetDatum(c->last);
+	tags = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false, TYPALIGN_INT));
 	worker_begin_transaction();
-	pgstat_report_activity(STATE_RUNNING, "imagestream worker: recording a repository listing");
-	if (SPI_execute_with_args("SELECT imagestream._repository_page($1, $2, $3, $4, $5)",
-							  5, types, values, NULL, false, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
+	pgstat_report_activity(STATE_RUNNING, "imagestream worker: recording a listing");
+	if (key->kind == LISTING_REPOSITORY)
+	{
+		Oid			types[5] = {INT8OID, TEXTOID, TEXTARRAYOID, INT4OID, BOOLOID};
+		Datum		values[5] = {Int64GetDatum(key->id), CStringGetTextDatum(c->d->repository),
+		tags, Int32GetDatum(c->room), BoolGetDatum(c->last)};
+
+		ret = SPI_execute_with_args("SELECT imagestream._repository_page($1, $2, $3, $4, $5)",
+									5, types, values, NULL, false, 1);
+	}
+	else
+	{
+		Oid			types[4] = {INT8OID, TEXTARRAYOID, BOOLOID, BOOLOID};
+		Datum		values[4] = {Int64GetDatum(key->id), tags, BoolGetDatum(c->first),
+		BoolGetDatum(c->last)};
+
+		ret = SPI_execute_with_args("SELECT imagestream._policy_listing_page($1, $2, $3, $4)",
+									4, types, values, NULL, false, 1);
+	}
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "could not record a page of the tag list of %s", c->d->repository);
-	c->added = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	added = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	c->added = isnull ? 0 : DatumGetInt32(added);
 	worker_end_transaction();
 }
 
-/* A failed listing recorded: imagestream._repository_listed. */
+/*
+ * A failed listing recorded by its kind's function:
+ * imagestream._repository_listed or imagestream._policy_listing_failed.
+ */
 static void
 record_failure(void *arg)
 {
 	ListingCall *c = arg;
-	Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		values[4];
-	char		nulls[4] = {' ', ' ', ' ', c->message ? ' ' : 'n'};
+	const ListingKey *key = &c->d->entry->key;
+	Datum		message = c->message ? CStringGetTextDatum(c->message) : (Datum) 0;
+	int			ret;
 
-	values[0] = Int64GetDatum(c->d->entry->stream_id);
-	values[1] = CStringGetTextDatum(c->d->repository);
-	values[2] = CStringGetTextDatum(c->reason);
-	values[3] = c->message ? CStringGetTextDatum(c->message) : (Datum) 0;
 	worker_begin_transaction();
-	pgstat_report_activity(STATE_RUNNING, "imagestream worker: recording a repository listing");
-	if (SPI_execute_with_args("SELECT imagestream._repository_listed($1, $2::imagestream.image_ref, $3, $4)",
-							  4, types, values, nulls, false, 1) != SPI_OK_SELECT)
+	pgstat_report_activity(STATE_RUNNING, "imagestream worker: recording a listing");
+	if (key->kind == LISTING_REPOSITORY)
+	{
+		Oid			types[4] = {INT8OID, TEXTOID, TEXTOID, TEXTOID};
+		Datum		values[4] = {Int64GetDatum(key->id), CStringGetTextDatum(c->d->repository),
+		CStringGetTextDatum(c->reason), message};
+		char		nulls[4] = {' ', ' ', ' ', c->message ? ' ' : 'n'};
+
+		ret = SPI_execute_with_args("SELECT imagestream._repository_listed($1, $2::imagestream.image_ref, $3, $4)",
+									4, types, values, nulls, false, 1);
+	}
+	else
+	{
+		Oid			types[3] = {INT8OID, TEXTOID, TEXTOID};
+		Datum		values[3] = {Int64GetDatum(key->id), CStringGetTextDatum(c->reason), message};
+		char		nulls[3] = {' ', ' ', c->message ? ' ' : 'n'};
+
+		ret = SPI_execute_with_args("SELECT imagestream._policy_listing_failed($1, $2, $3)",
+									3, types, values, nulls, false, 1);
+	}
+	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "could not record the failed listing of %s", c->d->repository);
 	worker_end_transaction();
 }
 
 /* Logs an error of a recording (a limited number a minute). */
 static void
-log_recording_error(const DueRepository *d, const ErrorData *e)
+log_recording_error(const DueListing *d, const ErrorData *e)
 {
 	if (worker_log_allowed())
 		ereport(LOG,
@@ -230,12 +300,12 @@ log_recording_error(const DueRepository *d, const ErrorData *e)
 }
 
 /*
- * A listing failed: the failure becomes the repository's condition, it is
- * listed again from its first page after its back-off (or the registry's
- * Retry-After).
+ * A listing failed: the failure is recorded (the repository's condition, or
+ * the policies' list_status: their winners stay), and it is listed again
+ * from its first page after its back-off (or the registry's Retry-After).
  */
 static void
-listing_failed(const DueRepository *d, const char *reason, const char *message, int retry_after_s)
+listing_failed(const DueListing *d, const char *reason, const char *message, int retry_after_s)
 {
 	ListingCall c = {d};
 	ErrorData  *e;
@@ -282,13 +352,13 @@ read_page(void *arg)
 /*
  * Reads and records the next page of d's listing, one request; returns
  * whether its listing ended (done, or failed), and sets *added if the page
- * added tags.  What it allocates goes with the caller's context, which the
- * caller resets after each page.
+ * added or moved tags.  What it allocates goes with the caller's context,
+ * which the caller resets after each page.
  */
 static bool
-list_page(const DueRepository *d, RegistryTarget *t, bool *added)
+list_page(const DueListing *d, RegistryTarget *t, bool *added)
 {
-	RepositorySchedule *e = d->entry;
+	ListingSchedule *e = d->entry;
 	const RegistryFailure *down = registry_host_unreachable(t->api_host);
 	ReadBudget	budget;
 	PageRead	p = {0};
@@ -326,7 +396,15 @@ list_page(const DueRepository *d, RegistryTarget *t, bool *added)
 		return true;
 	}
 
+	c.first = e->pages == 0;
 	e->pages++;
+	if (p.next != NULL && e->pages >= TAG_PAGES_MAX && kinds[e->key.kind].whole)
+	{
+		listing_failed(d, "ManifestTooLarge",
+					   psprintf("The tag list of %s has more than %d pages.", d->repository,
+								TAG_PAGES_MAX), 0);
+		return true;
+	}
 	c.tags = p.tags;
 	c.last = p.next == NULL || e->pages >= TAG_PAGES_MAX;
 	c.room = imagestream_max_bulk_import < 0 ? -1 : Max(imagestream_max_bulk_import - e->added, 0);
@@ -339,7 +417,7 @@ list_page(const DueRepository *d, RegistryTarget *t, bool *added)
 		listing_reset(e);
 		return true;
 	}
-	Assert(c.room < 0 || c.added <= c.room);
+	Assert(e->key.kind != LISTING_REPOSITORY || c.room < 0 || c.added <= c.room);
 	e->added += c.added;
 	*added = *added || c.added > 0;
 	if (c.last)
@@ -355,10 +433,10 @@ list_page(const DueRepository *d, RegistryTarget *t, bool *added)
 	return false;
 }
 
-/* The due repositories' targets, for run_isolated: their credentials looked up at once. */
+/* The due listings' targets, for run_isolated: their credentials looked up at once. */
 typedef struct Targets
 {
-	DueRepository *due;
+	DueListing *due;
 	RegistryTarget *targets;
 	RegistryTarget **attach;
 	const char **namespaces;
@@ -382,8 +460,8 @@ build_targets(void *arg)
 }
 
 bool
-listings_run(WorkerSchedule *schedule, ChunkPipeline *pipeline, DueRepository *due, int n,
-			 TimestampTz until)
+listings_run(WorkerSchedule *schedule, ChunkPipeline *pipeline, DueListing *due, int n,
+			 TimestampTz until, TimestampTz *next_due)
 {
 	Targets		t = {due, palloc0(sizeof(RegistryTarget) * Max(n, 1)),
 		palloc(sizeof(RegistryTarget *) * Max(n, 1)), palloc(sizeof(char *) * Max(n, 1)), n};
@@ -399,13 +477,16 @@ listings_run(WorkerSchedule *schedule, ChunkPipeline *pipeline, DueRepository *d
 	if ((e = run_isolated(build_targets, &t)) != NULL)
 	{
 		for (int i = 0; i < n; i++)
+		{
 			listing_failed(&due[i], "InternalError", error_message(e), 0);
+			*next_due = Min(*next_due, schedule_wake(&due[i].entry->timing));
+		}
 		FreeErrorData(e);
 		return false;
 	}
 	page_ctx = AllocSetContextCreate(CurrentMemoryContext, "imagestream listing page",
 									 ALLOCSET_DEFAULT_SIZES);
-	/* a page of each due repository in turn, until each listing ends or time is up */
+	/* a page of each due listing in turn, until each ends or time is up */
 	while (more)
 	{
 		more = false;
@@ -415,9 +496,15 @@ listings_run(WorkerSchedule *schedule, ChunkPipeline *pipeline, DueRepository *d
 
 			if (ended[i])
 				continue;
-			if (GetCurrentTimestamp() >= until || new_work_waiting() || pipeline_read_all(pipeline) ||
-				!budget_take(&schedule->budget, imagestream_max_imports_per_minute, GetCurrentTimestamp()))
+			if (GetCurrentTimestamp() >= until || new_work_waiting() || pipeline_read_all(pipeline))
 			{
+				more = false;
+				break;
+			}
+			/* (spent: the worker looks again in a second, as for the checks) */
+			if (!budget_take(&schedule->budget, imagestream_max_imports_per_minute, GetCurrentTimestamp()))
+			{
+				*next_due = Min(*next_due, TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1000));
 				more = false;
 				break;
 			}
@@ -425,6 +512,9 @@ listings_run(WorkerSchedule *schedule, ChunkPipeline *pipeline, DueRepository *d
 			ended[i] = list_page(&due[i], &t.targets[i], &added);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(page_ctx);
+			/* a listing ended is due again after the interval, or its back-off */
+			if (ended[i])
+				*next_due = Min(*next_due, schedule_wake(&due[i].entry->timing));
 			more = more || !ended[i];
 			CHECK_FOR_INTERRUPTS();
 		}

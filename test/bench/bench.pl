@@ -130,7 +130,7 @@ sub part_failed
 	return;
 }
 
-# BENCH_ONLY=resolve,checks,memory,import,notify,fleet runs only those parts
+# BENCH_ONLY=resolve,checks,memory,import,notify,fleet,policy runs only those parts
 # (and writes no report): for working on one row.
 my $ab;							# ab's HEAD rate (checks), the registry's ceiling
 
@@ -851,6 +851,69 @@ row('`import_now` commit to the NOTIFY a LISTEN client receives, after an upstre
 psql("DELETE FROM imagestream.stream WHERE namespace = 'fleet'");
 1;
 } or part_failed('fleet', $@);
+}
+
+# -- tag policies: one listing of a 10,000-tag repository -------------------
+
+# Debian's registry (2.8) sends a whole tag list whatever n asks, so the
+# listing goes through test/lib/tiny_proxy.py, which pages the list it
+# forwards by 100 tags with a Link to the next page, as Docker Hub and
+# distribution 3 do; curl reads the same pages through the same proxy.
+if (want('policy'))
+{
+eval {
+print "== tag policies: listing and choosing over a 10,000-tag repository, pages of 100\n";
+my $proxy = RegistryTest->start_proxy(tag_page => 100, max_lifetime => 3600);
+my $purl = $proxy->url;
+$reg->push_many_tags('bench/policy', 10000);
+psql("ALTER SYSTEM SET imagestream.proxy = '$purl'; ALTER SYSTEM SET imagestream.import_interval = '1h';
+	  SELECT pg_reload_conf()");
+sleep 1;
+my $pages;
+my $curl = median_time(3, sub {
+	my $url = "http://$host/v2/bench/policy/tags/list?n=100";
+	$pages = 0;
+	while (defined $url)
+	{
+		my $h = sh("curl -sS --max-time 30 -x $purl -D - -o /dev/null '$url'");
+		$pages++;
+		my ($next) = $h =~ /^Link:\s*<([^>]+)>;\s*rel="next"/mi;
+		$url = defined $next ? "http://$host$next" : undef;
+	}
+});
+die "curl read $pages pages, not 100\n" unless $pages == 100;
+# Each run a new policy of the same namespace on the repository: its
+# follow() asks for the listing at once, and the last page chooses its
+# winner among the 10,000.  Timed from follow()'s return to the winner
+# seen (polled every 0.1 s), with the worker's RssAnon read meanwhile.
+psql("SELECT imagestream.create_stream('bp/app')");
+my $rss_before = worker_rss_kb();
+my ($peak, @requests) = (0);
+my $took = median_time(3, sub {
+	my $tag = "top$_[0]";
+	$proxy->reset_log;
+	psql("SELECT imagestream.follow('bp/app:$tag', '$host/bench/policy', semver => '>=1.0.0', insecure => true)");
+	my $t0 = time;
+	until (psql("SELECT winner FROM imagestream.tag_policies WHERE namespace = 'bp' AND tag = '$tag'") eq '1.0.10000')
+	{
+		die "no winner after 300 s\n" if time - $t0 > 300;
+		my $r = worker_rss_kb() // 0;
+		$peak = $r if $r > $peak;
+		sleep 0.1;
+	}
+	push @requests, scalar(grep { $_->{target} =~ m{/v2/bench/policy/tags/list} } @{ $proxy->request_log });
+});
+row('tag policies: listing and choosing over a 10,000-tag repository, 100 tags a page (`follow` to the winner)',
+	'curl reading the same 100 pages through the same proxy, one process a page, following `Link`', 'reported',
+	fmt($took, 2) . ' s (curl: ' . fmt($curl, 2) . ' s); ' . join('/', @requests) . ' list requests; worker RssAnon '
+	  . fmt(($rss_before // 0) / 1024, 1) . ' MB before, peak ' . fmt($peak / 1024, 1) . ' MB during',
+	fmt($took / $curl, 2),
+	"follow('bp/app:topN', '$host/bench/policy', semver => '>=1.0.0') through test/lib/tiny_proxy.py --tag-page 100 (Debian's registry ignores n=), 3 runs, median; curl -x the proxy, page by page, 3 runs; /proc/PID/status");
+psql("DELETE FROM imagestream.stream WHERE namespace = 'bp';
+	  ALTER SYSTEM RESET imagestream.proxy; SELECT pg_reload_conf()");
+$proxy->stop;
+1;
+} or part_failed('policy', $@);
 }
 
 # -- resolve scaling ---------------------------------------------------------

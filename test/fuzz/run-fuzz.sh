@@ -6,13 +6,15 @@
 #   manifest  src/manifest.c, src/json_fields.c with PostgreSQL's frontend
 #             JSON parser (libpgcommon.a, postgresql-server-dev-15) and
 #             pg_stubs.c, seeded with test/fuzz/seeds/manifest/
+#   semver    src/semver.c, seeded with "range<TAB>version<TAB>version" from
+#             every row of test/conformance/semver_*.tsv
 # Prints each target's executed units and peak RSS.  Exit status non-zero on
 # a crash or a failed check; the crashing input is left in
 # test/fuzz/work/<target>/.  FUZZ_TARGETS="headers manifest" runs a subset.
 set -euo pipefail
 
 seconds=${1:-20}
-targets=${FUZZ_TARGETS:-parsers headers manifest}
+targets=${FUZZ_TARGETS:-parsers headers manifest semver}
 cd "$(dirname "$0")"
 PG_CONFIG=${PG_CONFIG:-pg_config}
 CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
@@ -29,6 +31,9 @@ build() {
 		clang $CFLAGS -Wno-ignored-attributes -I../../src -I"$($PG_CONFIG --includedir-server)" \
 			fuzz_manifest.c pg_stubs.c ../../src/manifest.c ../../src/json_fields.c \
 			-L"$($PG_CONFIG --pkglibdir)" -lpgcommon -lpgport -o fuzz_manifest ;;
+	semver)
+		clang $CFLAGS -I../../src fuzz_semver.c ../../src/semver.c ../../src/digest.c \
+			-lcrypto -o fuzz_semver ;;
 	*)
 		echo "unknown fuzz target $1" >&2
 		return 1 ;;
@@ -47,6 +52,17 @@ seed() {
 				printf '%s' "$line" >"$dir/$(basename "$f" .tsv)-$n"
 			done < <(tail -n +2 "$f" | cut -f1)
 		done
+	fi
+	if [ "$2" = semver ]; then
+		# range (or version), version, other version of each row
+		awk -F'\t' -v dir="$dir" 'FNR > 1 {
+			f = sprintf("%s/semver-%d", dir, ++n)
+			if (FILENAME ~ /versions/)
+				printf "%s\t%s\t%s", $1, $1, ($4 == "" ? $1 : $4) > f
+			else
+				printf "%s\t%s\t%s", $1, $2, $2 > f
+			close(f)
+		}' ../conformance/semver_*.tsv
 	fi
 }
 

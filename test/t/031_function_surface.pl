@@ -62,7 +62,9 @@ my %text_by_name = (
 	registry => "'none.invalid'", username => "'u'", secret => "'s'", image => "'app:latest'",
 	stream_image => q{'alpha/app@' || } . $digest, to_image => "$digest\::text",
 	media_type => "'application/vnd.oci.image.manifest.v1+json'", algorithm => "'sha256'",
-	p_media_type => "'application/vnd.oci.image.manifest.v1+json'");
+	p_media_type => "'application/vnd.oci.image.manifest.v1+json'",
+	repository => "'none.invalid/org/app'", semver => "'>=1.0'", ordering => 'NULL', pattern => "'^v'",
+	extract => "'x'");
 
 # a plausible value of each type (arrays, enums and composites below)
 my %typical = (

@@ -147,7 +147,7 @@ is(q1("SELECT count(*) FROM imagestream.images WHERE digest::text = '$d'"), '1',
 # ---------------------------------------------------------------------------
 
 my @views = qw(history image_stream_tags image_streams images namespace_grants registry_credentials
-  worker_status);
+  tag_policies worker_status);
 is(q1(q{
 	SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_class c
 	WHERE c.relnamespace = 'imagestream'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')

@@ -83,10 +83,11 @@ BEGIN
 	RETURN ids;
 END $$;
 
--- AddTagEventToImageStream, then the change log and tracking tags.
--- Returns false when nothing changed.
+-- AddTagEventToImageStream, then the change log (p_via: the route of the
+-- change, 040_changes.sql) and tracking tags.  Returns false when nothing
+-- changed.
 CREATE OR REPLACE FUNCTION _add_event(p_tag_id bigint, p_ref image_ref, p_image image_digest,
-	p_generation bigint, p_created timestamptz DEFAULT now())
+	p_generation bigint, p_created timestamptz DEFAULT now(), p_via text DEFAULT NULL)
 RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE
 	t imagestream.tag;
@@ -127,7 +128,7 @@ BEGIN
 
 	IF head.tag_id IS NULL OR NOT (same_ref AND same_image) THEN
 		PERFORM imagestream._log_change('tag_updated', t.namespace, t.stream, t.name,
-			p_image, head.image, p_ref, p_generation);
+			p_image, head.image, p_ref, p_generation, via => p_via);
 	END IF;
 	PERFORM imagestream._update_followers(p_tag_id);
 	RETURN true;

@@ -9,6 +9,17 @@
 -- one tag is not a one-element _record_imports: that costs 1.4 times as
 -- much for a new image and 20 times for an unchanged tag, doc/performance.md.)
 
+-- The route of an import's change of a tag (change.via): "policy" when the
+-- tag follows a policy (doc/policies.md) whose winner is the source
+-- imported, NULL otherwise.  Asked only for a change that is logged.
+CREATE OR REPLACE FUNCTION _import_via(p_stream_id bigint, p_tag text, p_source text) RETURNS text
+LANGUAGE sql STABLE AS $$
+	SELECT 'policy' FROM imagestream.tag_policy p
+	JOIN imagestream.policy_listing l ON l.id = p.listing_id
+	WHERE p.stream_id = p_stream_id AND p.tag = p_tag
+	  AND imagestream.ref_with_tag(l.repository, p.winner)::text = p_source
+$$;
+
 -- Records a successful import into a tag by OpenShift's importSuccessful:
 -- when the pull spec, the image or a pending spec changed, the spec points
 -- at the source and the new event carries the next stream generation;
@@ -45,7 +56,8 @@ BEGIN
 			spec.reference_policy := i.policy;
 			PERFORM imagestream._log_policy_change(t, spec, gen);
 		END IF;
-		PERFORM imagestream._add_event(t.id, i.ref, i.image, gen);
+		PERFORM imagestream._add_event(t.id, i.ref, i.image, gen,
+			p_via => imagestream._import_via(p_stream.id, i.tag, i.source));
 		RETURN;
 	END IF;
 	IF t.scheduled <> i.scheduled OR t.insecure <> i.insecure OR t.import_mode <> i.mode THEN
@@ -204,9 +216,10 @@ BEGIN
 		-- as _log_change: provisional ids in this order, numbered at commit
 		WITH written AS (
 			INSERT INTO imagestream.change (at, event, namespace, stream, tag, image, previous_image,
-											docker_image_reference, generation, actor)
+											docker_image_reference, generation, actor, via)
 			SELECT now(), 'tag_updated', p_stream.namespace, p_stream.name, u.name, u.image,
-				   x.previous, u.ref, p_generation, imagestream._change_actor()
+				   x.previous, u.ref, p_generation, imagestream._change_actor(),
+				   imagestream._import_via(p_stream.id, u.name, u.source)
 			FROM unnest(pos, logged, previous) AS x(n, logged, previous)
 			JOIN unnest(p_imports) WITH ORDINALITY AS u(name, source, ref, image, source_digest, scheduled, insecure, mode, policy, n) ON u.n = x.n
 			WHERE x.logged

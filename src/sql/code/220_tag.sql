@@ -187,6 +187,7 @@ BEGIN
 		RAISE EXCEPTION 'a source is required' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM imagestream._require(d.namespace, 'edit');
+	PERFORM imagestream._refuse_followed(d.namespace, d.stream, d.tag, 'tag()');
 	IF kind IS NULL THEN
 		kind := imagestream._source_kind(source);
 		hint := 'A container image needs its registry, as in "docker.io/library/nginx:1.25", or source_kind => ''DockerImage''.';
@@ -309,6 +310,8 @@ BEGIN
 			WHERE id = s.id RETURNING generation INTO gen;
 	END IF;
 	DELETE FROM imagestream.tag WHERE id = t.id;
+	-- (its policy is part of its spec)
+	DELETE FROM imagestream.tag_policy p WHERE p.stream_id = s.id AND p.tag = t.name;
 	PERFORM imagestream._log_change('tag_deleted', t.namespace, t.stream, t.name,
 		NULL, t.image, t.docker_image_reference, gen);
 END $$;

@@ -37,6 +37,10 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
 	t imagestream.tag;
 BEGIN
+	IF p_source IS NOT NULL THEN
+		PERFORM imagestream._refuse_followed(p_stream.namespace, p_stream.name, p_tag,
+											 'import_image(from_image)');
+	END IF;
 	IF NOT EXISTS (SELECT 1 FROM imagestream.tag x
 				   WHERE x.stream_id = p_stream.id AND x.name = p_tag AND x.has_spec) THEN
 		IF p_source IS NULL OR NOT p_confirm THEN

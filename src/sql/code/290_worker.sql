@@ -175,12 +175,14 @@ LANGUAGE sql AS $$
 $$;
 
 -- import_now: the tag, every importable tag of the stream, or (NULL) every
--- scheduled tag the caller may edit is due now (_mark_due).
+-- scheduled tag the caller may edit is due now (_mark_due); the
+-- repositories that the named tags follow by policy are listed at once.
 CREATE OR REPLACE FUNCTION _api_import_now(target text DEFAULT NULL) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record;
 	marked integer;
+	policy imagestream.tag_policy;
 BEGIN
 	IF target IS NULL THEN
 		marked := imagestream._mark_due(ARRAY(SELECT t.id FROM imagestream.tag t
@@ -190,6 +192,13 @@ BEGIN
 		PERFORM imagestream._require(d.namespace, 'edit');
 		marked := imagestream._mark_due(ARRAY(SELECT t.id FROM imagestream.tag t
 			WHERE t.namespace = d.namespace AND t.stream = d.stream AND t.name = d.tag));
+		-- a followed tag's repository is listed again too (one before its
+		-- first winner has no row yet)
+		policy := imagestream._tag_policy(d.namespace, d.stream, d.tag);
+		IF policy.tag IS NOT NULL THEN
+			PERFORM imagestream._request_listing(policy.listing_id);
+			marked := greatest(marked, 1);
+		END IF;
 		IF marked = 0 THEN
 			IF NOT EXISTS (SELECT 1 FROM imagestream.tag t WHERE t.namespace = d.namespace
 						   AND t.stream = d.stream AND t.name = d.tag) THEN
@@ -208,6 +217,17 @@ BEGIN
 		END IF;
 		marked := imagestream._mark_due(ARRAY(SELECT t.id FROM imagestream.tag t
 			WHERE t.namespace = d.namespace AND t.stream = d.name));
+		PERFORM imagestream._request_listing(x.listing_id)
+		FROM (SELECT DISTINCT p.listing_id FROM imagestream.tag_policy p
+			  JOIN imagestream.stream s ON s.id = p.stream_id
+			  WHERE s.namespace = d.namespace AND s.name = d.name ORDER BY 1) x;
+		-- (the followed tags without a row yet count as marked)
+		marked := marked + (SELECT count(*) FROM imagestream.tag_policy p
+							JOIN imagestream.stream s ON s.id = p.stream_id
+							WHERE s.namespace = d.namespace AND s.name = d.name
+							  AND NOT EXISTS (SELECT 1 FROM imagestream.tag t
+											  WHERE t.stream_id = s.id AND t.name = p.tag
+												AND imagestream._importable(t)))::integer;
 	END IF;
 	RETURN marked;
 END $$;

@@ -195,7 +195,9 @@ END $$;
 -- A scheduled repository is listed by the worker at once (requested_at,
 -- 285_repository_import.sql) when the push names a tag that its stream
 -- lacks: a push by digest, or of a tag the stream has (which then follows
--- it, or keeps another source), adds nothing to the stream.  Every stream
+-- it, or keeps another source), adds nothing to the stream.  So is a tag
+-- policies' listing of the repository, when the tag is not one of its
+-- candidates (225_tag_policies.sql).  Every stream
 -- concerned is locked in id order, as the worker and every writer lock
 -- them.  Returns how many tags and repositories it marked.
 CREATE OR REPLACE FUNCTION _api_registry_event(payload jsonb) RETURNS integer
@@ -207,6 +209,7 @@ DECLARE
 	due bigint[];
 	repos bigint[];
 	marked integer;
+	listings integer;
 BEGIN
 	SELECT coalesce(array_agg(p.repository), '{}'), coalesce(array_agg(p.tag), '{}'),
 		   coalesce(array_agg(p.digest), '{}')
@@ -241,6 +244,14 @@ BEGIN
 	ORDER BY s.id FOR UPDATE;
 	UPDATE imagestream.stream_repository x SET requested_at = now() WHERE x.stream_id = ANY (repos);
 	GET DIAGNOSTICS marked = ROW_COUNT;
+	-- the tag policies' listings of the repository, when the tag is new to
+	-- them (doc/policies.md)
+	UPDATE imagestream.policy_listing l SET requested_at = now()
+	FROM (SELECT DISTINCT p.n, p.tg FROM unnest(names, tags) AS p(n, tg) WHERE p.tg IS NOT NULL) p
+	WHERE l.repository = p.n
+	  AND NOT EXISTS (SELECT 1 FROM imagestream.policy_candidate c WHERE c.listing_id = l.id AND c.tag = p.tg);
+	GET DIAGNOSTICS listings = ROW_COUNT;
+	marked := marked + listings;
 	IF marked > 0 THEN
 		PERFORM imagestream._wake_worker();
 	END IF;

@@ -230,3 +230,39 @@ SELECT c.registry COLLATE "C" AS registry, c.namespace COLLATE "C" AS namespace,
 	c.updated_at
 FROM imagestream._view_registry_credentials() c;
 COMMENT ON VIEW registry_credentials IS 'registry pull credentials, without their secret, of the namespaces the caller administers';
+
+-- Tag policies (doc/policies.md) of the namespaces the caller may view,
+-- with the outcome of their last listing.
+CREATE OR REPLACE FUNCTION _api__view_tag_policies() RETURNS TABLE(namespace text, stream text,
+	tag text, repository image_ref, semver text, ordering text, pattern text, "extract" text,
+	winner text, listed_at timestamptz, list_status text, list_message text, insecure boolean,
+	list_reason text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	ns text[] COLLATE "C" := imagestream._granted_namespaces('view');
+BEGIN
+	RETURN QUERY
+		SELECT l.namespace, s.name, p.tag, l.repository, p.semver, p.ordering, p.pattern,
+			p.extract, p.winner, r.listed_at, p.list_status, p.list_message, l.insecure,
+			p.list_reason
+		FROM imagestream.tag_policy p
+		JOIN imagestream.stream s ON s.id = p.stream_id
+		JOIN imagestream.policy_listing l ON l.id = p.listing_id
+		LEFT JOIN imagestream.policy_listing_run r ON r.listing_id = l.id
+		WHERE ns IS NULL OR l.namespace = ANY (ns);
+END $$;
+
+CREATE OR REPLACE FUNCTION _view_tag_policies() RETURNS TABLE(namespace text, stream text,
+	tag text, repository image_ref, semver text, ordering text, pattern text, "extract" text,
+	winner text, listed_at timestamptz, list_status text, list_message text, insecure boolean,
+	list_reason text)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+
+CREATE OR REPLACE VIEW tag_policies AS
+SELECT p.namespace COLLATE "C" AS namespace, p.stream COLLATE "C" AS stream,
+	p.tag COLLATE "C" AS tag, p.repository, p.semver, p.ordering, p.pattern, p.extract,
+	p.winner COLLATE "C" AS winner, p.listed_at, p.list_status, p.list_message, p.insecure,
+	p.list_reason
+FROM imagestream._view_tag_policies() p;
+COMMENT ON VIEW tag_policies IS 'the policies tags follow (Flux ImagePolicy), with their last listing';

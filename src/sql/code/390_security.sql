@@ -11,7 +11,8 @@
 DO $$
 DECLARE
 	public_views text[] := ARRAY['image_streams', 'image_stream_tags', 'images', 'history',
-								 'namespace_grants', 'worker_status', 'registry_credentials'];
+								 'namespace_grants', 'worker_status', 'registry_credentials',
+								 'tag_policies'];
 	r record;
 BEGIN
 	IF (SELECT n.nspacl IS NULL FROM pg_namespace n WHERE n.nspname = 'imagestream') THEN
@@ -41,6 +42,11 @@ ALTER TABLE stream_repository ENABLE ROW LEVEL SECURITY;
 ALTER TABLE namespace_grant ENABLE ROW LEVEL SECURITY;
 ALTER TABLE registry_credential ENABLE ROW LEVEL SECURITY;
 ALTER TABLE worker_queue ENABLE ROW LEVEL SECURITY;
+ALTER TABLE policy_listing ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tag_policy ENABLE ROW LEVEL SECURITY;
+ALTER TABLE policy_candidate ENABLE ROW LEVEL SECURITY;
+ALTER TABLE policy_listing_page ENABLE ROW LEVEL SECURITY;
+ALTER TABLE policy_listing_run ENABLE ROW LEVEL SECURITY;
 
 -- Internal functions (named with a leading underscore) are not for callers,
 -- except the read-only ones that resolve() calls as the caller, and the
@@ -55,7 +61,8 @@ BEGIN
 									 '_pull_spec', '_pull_spec_of', '_local_repository', '_worker_status',
 									 '_view_image_streams',
 									 '_view_image_stream_tags', '_view_images', '_view_history',
-									 '_view_namespace_grants', '_view_registry_credentials')
+									 '_view_namespace_grants', '_view_registry_credentials',
+									 '_view_tag_policies')
 	LOOP
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 	END LOOP;
