@@ -75,7 +75,11 @@ sub wait_for
 	my $t0 = Time::HiRes::time();
 	while (Time::HiRes::time() - $t0 < $seconds)
 	{
-		my ($ret, $out, $err) = $node->psql('postgres', $sql);
+		my ($ret, $out, $err);
+		# (psql may exit, the server refusing connections, before IPC::Run
+		# has written the query to it: a broken pipe, which IPC::Run raises)
+		eval { ($ret, $out, $err) = $node->psql('postgres', $sql); 1 }
+		  or ($ret, $out, $err) = (2, '', $@);
 		return Time::HiRes::time() - $t0 if $ret == 0 && $out eq $want;
 		if ($ret == 2 && !$opts{restarting})
 		{
