@@ -186,6 +186,7 @@ run_cycle(WorkerLoop *w)
 		CHECK_FOR_INTERRUPTS();
 	}
 	Assert(chunk == NULL);
+	next_due = Min(next_due, w->chunks.next_wake);
 
 	/*
 	 * Then the scheduled repositories, a page at a time until a tag is due;
