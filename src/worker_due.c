@@ -112,9 +112,6 @@ typedef struct DueRead
 	DueTag	  **due;			/* read, or the first of their kind kept */
 	int			ndue;
 	int			size;
-	WatchedTag **kept;			/* due, and checked with what they keep */
-	int			nkept;
-	int			kept_size;
 	WatchedRef **taken;			/* references out of the heap this cycle */
 	int			ntaken;
 	int			taken_size;
@@ -175,6 +172,18 @@ add(DueRead *r, DueTag *d)
 	r->due[r->ndue++] = d;
 }
 
+/* Its reference has due tags this cycle (reps: those of kept followers). */
+static void
+ref_due(DueRead *r, WatchedRef *ref)
+{
+	Assert(ref->taken);
+	if (ref->reps_cycle != r->cycle)
+	{
+		ref->reps_cycle = r->cycle;
+		ref->reps = NULL;
+	}
+}
+
 /* A due tag that keeps nothing, with what its check needs, from its row. */
 static void
 add_due(DueRead *r, WatchedTag *w, HeapTuple tup, TupleDesc desc, bool pending)
@@ -182,6 +191,8 @@ add_due(DueRead *r, WatchedTag *w, HeapTuple tup, TupleDesc desc, bool pending)
 	MemoryContext old = MemoryContextSwitchTo(r->loop_ctx);
 	DueTag	   *d = palloc0(sizeof(DueTag));
 	bool		isnull;
+
+	ref_due(r, w->ref);
 
 	d->tag_id = w->timing.tag_id;
 	d->watched = w;
@@ -199,13 +210,62 @@ add_due(DueRead *r, WatchedTag *w, HeapTuple tup, TupleDesc desc, bool pending)
 	MemoryContextSwitchTo(old);
 }
 
-/* A due tag that keeps what its check needs: checked with it, unread. */
+/* A due tag for a kept follower, from what it keeps (in the current context). */
+static DueTag *
+kept_due(WatchedTag *w)
+{
+	DueTag	   *d = palloc0(sizeof(DueTag));
+
+	d->tag_id = w->timing.tag_id;
+	d->watched = w;
+	d->stream_id = w->stream_id;
+	d->namespace = (char *) w->namespace;
+	/* (the reference lives as long as a follower does: this cycle) */
+	d->source = (char *) w->ref->source;
+	d->insecure = w->ref->insecure;
+	d->preserve = w->preserve;
+	if (w->has_known)
+	{
+		Digest		known = {DIGEST_SHA256};
+
+		memcpy(known.hash, w->known, KEPT_DIGEST_BYTES);
+		d->known = palloc(DIGEST_MAX_TEXT);
+		digest_format(&known, d->known);
+	}
+	d->prefer_os = w->prefer_os ? pstrdup(w->prefer_os) : NULL;
+	d->prefer_arch = w->prefer_arch ? pstrdup(w->prefer_arch) : NULL;
+	return d;
+}
+
+/*
+ * A due tag that keeps what its check needs, unread: it rides on the first
+ * due tag of its reference it is alike with (kept_alike), or is such a due
+ * tag itself.  (At once, while its entry is at hand: a million of them make
+ * no second pass.)
+ */
 static void
 add_kept(DueRead *r, WatchedTag *w)
 {
-	Assert(w->kept && !w->forced && w->ref->taken);
-	r->kept = grown(r->kept, r->nkept, &r->kept_size, sizeof(WatchedTag *));
-	r->kept[r->nkept++] = w;
+	MemoryContext old = MemoryContextSwitchTo(r->loop_ctx);
+	WatchedRef *ref = w->ref;
+	DueTag	   *d;
+	int			tried = 0;
+
+	Assert(w->kept && !w->forced);
+	ref_due(r, ref);
+	for (d = ref->reps; d != NULL && tried < REPS_TRIED; d = d->next_rep, tried++)
+		if (kept_alike(d->watched, w))
+			break;
+	if (d != NULL && tried < REPS_TRIED)
+		rider_add(d, w);
+	else
+	{
+		d = kept_due(w);
+		d->next_rep = ref->reps;
+		ref->reps = d;
+		add(r, d);
+	}
+	MemoryContextSwitchTo(old);
 }
 
 /* A text column of a row, without a copy (NULL if null). */
@@ -451,67 +511,6 @@ read_changes(WorkerSchedule *s, DueRead *r)
 			forget(s, l.watched[i]);
 }
 
-/* A due tag for a kept follower, from what it keeps (in the current context). */
-static DueTag *
-kept_due(WatchedTag *w)
-{
-	DueTag	   *d = palloc0(sizeof(DueTag));
-
-	d->tag_id = w->timing.tag_id;
-	d->watched = w;
-	d->stream_id = w->stream_id;
-	d->namespace = (char *) w->namespace;
-	/* (the reference lives as long as a follower does: this cycle) */
-	d->source = (char *) w->ref->source;
-	d->insecure = w->ref->insecure;
-	d->preserve = w->preserve;
-	if (w->has_known)
-	{
-		Digest		known = {DIGEST_SHA256};
-
-		memcpy(known.hash, w->known, KEPT_DIGEST_BYTES);
-		d->known = palloc(DIGEST_MAX_TEXT);
-		digest_format(&known, d->known);
-	}
-	d->prefer_os = w->prefer_os ? pstrdup(w->prefer_os) : NULL;
-	d->prefer_arch = w->prefer_arch ? pstrdup(w->prefer_arch) : NULL;
-	return d;
-}
-
-/*
- * The due kept followers: each rides on the first due tag of its reference
- * it is alike with (kept_alike), or is such a due tag itself.
- */
-static void
-ride(DueRead *r)
-{
-	for (int i = 0; i < r->nkept; i++)
-	{
-		WatchedTag *w = r->kept[i];
-		WatchedRef *ref = w->ref;
-		DueTag	   *d;
-		int			tried = 0;
-
-		if (ref->reps_cycle != r->cycle)
-		{
-			ref->reps_cycle = r->cycle;
-			ref->reps = NULL;
-		}
-		for (d = ref->reps; d != NULL && tried < REPS_TRIED; d = d->next_rep, tried++)
-			if (kept_alike(d->watched, w))
-				break;
-		if (d != NULL && tried < REPS_TRIED)
-		{
-			rider_add(d, w);
-			continue;
-		}
-		d = kept_due(w);
-		d->next_rep = ref->reps;
-		ref->reps = d;
-		add(r, d);
-	}
-}
-
 /* The due tags' places in the fair order, by namespace. */
 static int
 place_fairly(DueRead *r)
@@ -540,10 +539,10 @@ place_fairly(DueRead *r)
 }
 
 /*
- * The references the cycle took go back into the heap at their earliest
- * follower's wake; returns the earliest wake not due now (or the heap's
- * first), before the due ones go in at theirs (where their time has come:
- * their checks place them again).
+ * The references the cycle took go back into the heap: those without due
+ * tags at their earliest follower's wake; returns the earliest wake (or
+ * the heap's first), before those with due tags go in where their time has
+ * come (their checks place them again).
  */
 static TimestampTz
 put_back(WorkerSchedule *s, DueRead *r, TimestampTz next_due)
@@ -560,7 +559,8 @@ put_back(WorkerSchedule *s, DueRead *r, TimestampTz next_due)
 			r->taken[i] = NULL;
 			continue;
 		}
-		wakes[i] = ref_earliest(ref);
+		/* (where their time has come: a pass over their followers spared) */
+		wakes[i] = ref->reps_cycle == r->cycle ? r->now : ref_earliest(ref);
 		if (wakes[i] > r->now)
 			due_heap_place(&s->heap, ref, wakes[i]);
 	}
@@ -614,9 +614,8 @@ read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *sche
 	r.now = now;
 	r.cycle = ++s->cycle;
 	r.row_ctx = AllocSetContextCreate(loop_ctx, "imagestream due rows", ALLOCSET_DEFAULT_SIZES);
-	r.size = r.kept_size = r.taken_size = 64;
+	r.size = r.taken_size = 64;
 	r.due = MemoryContextAlloc(loop_ctx, sizeof(DueTag *) * r.size);
-	r.kept = MemoryContextAlloc(loop_ctx, sizeof(WatchedTag *) * r.kept_size);
 	r.taken = MemoryContextAlloc(loop_ctx, sizeof(WatchedRef *) * r.taken_size);
 	/* when in doubt, all of them: the queue says what changed since a full read */
 	if (!has_queue || !s->loaded || extension != s->extension ||
@@ -633,7 +632,6 @@ read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *sche
 	worker_end_transaction();
 
 	old = MemoryContextSwitchTo(loop_ctx);
-	ride(&r);
 	namespaces = place_fairly(&r);
 	*next_due = put_back(s, &r, *next_due);
 	fair_order(r.due, r.ndue, namespaces, s->cycle);

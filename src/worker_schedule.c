@@ -12,7 +12,9 @@
  * a scheduled tag is due at its reference's next point.  Followers added at
  * any time, or checked apart once (a pending spec, import_now), fall due
  * with the others again at that point; a failure backs off from the check,
- * the same for each follower, since they all had the same answer.
+ * the same for each follower, since they all had the same answer.  So the
+ * due heap holds references, each with its followers (ref_add_member), at
+ * the earliest of their wakes.
  *
  * Nothing here reads a setting, the clock or a table: the loop passes the
  * interval, the rate and the current time in, and test/unit checks these

@@ -8,7 +8,8 @@
  * Pure functions over the plain structs below and the current time, which
  * the caller passes in: no SPI, no shared memory, no setting read here, so
  * that test/unit runs them outside a server.  The table of TagSchedule
- * entries is the caller's (a dynahash kept across cycles).
+ * entries and of the references they follow is the caller's (dynahashes
+ * kept across cycles, worker_watch.c).
  */
 #ifndef IMAGESTREAM_WORKER_SCHEDULE_H
 #define IMAGESTREAM_WORKER_SCHEDULE_H
