@@ -256,6 +256,17 @@ chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, const DueCheck *checks, 
 	p->in_background = NULL;
 	fetch_many_finish(c->fetch);
 	now = GetCurrentTimestamp();
+
+	/*
+	 * The next chunk's requests go first: this chunk's results (a hundred
+	 * thousand followers' new times, say) are applied and recorded while
+	 * they run.
+	 */
+	if (next_n > 0 && !new_work_waiting() && read_budget_left(&p->cycle_read) > 0)
+	{
+		next = chunk_start(p, work, checks, next_first, next_n);
+		p->in_background = next->fetch;
+	}
 	for (int k = 0; k < c->nchecks; k++)
 	{
 		const DueCheck *check = &c->checks[k];
@@ -299,13 +310,10 @@ chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, const DueCheck *checks, 
 		/* over max_cycle_size: a check not made gives its budget back */
 		if (!made)
 			budget_return(&p->schedule->budget);
+		if (p->in_background && k % 64 == 63)
+			fetch_many_poll(p->in_background);
 	}
 	Assert(i == c->n && nrecord <= c->nall);
-	if (next_n > 0 && !new_work_waiting() && read_budget_left(&p->cycle_read) > 0)
-	{
-		next = chunk_start(p, work, checks, next_first, next_n);
-		p->in_background = next->fetch;
-	}
 	record_results(p->schedule, p->in_background, p->loop_ctx, record_tags, record, nrecord);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(c->ctx);
