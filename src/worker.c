@@ -189,6 +189,7 @@ run_cycle(WorkerLoop *w)
 		CHECK_FOR_INTERRUPTS();
 	}
 	Assert(chunk == NULL);
+	next_due = Min(next_due, w->chunks.next_wake);
 
 	/*
 	 * Then the listings, a page at a time until a tag is due; the tags new
@@ -197,11 +198,9 @@ run_cycle(WorkerLoop *w)
 	 */
 	if (listings_run(&w->schedule, &w->chunks, listings, nlistings, next_due, &next_due))
 		next_due = GetCurrentTimestamp();
-	/* what the checks moved: a failure retries within seconds */
-	next_due = due_next(&w->schedule, work, ndue, next_due);
-	/* but what is due waits for the budget (new work wakes the worker anyway) */
+	/* what the budget left due waits for it (new work wakes the worker anyway) */
 	if (budget_at != 0)
-		next_due = Max(next_due, budget_at);
+		next_due = budget_at;
 	/* the tags left over max_cycle_size: the next cycle starts at once */
 	if (pipeline_read_all(&w->chunks))
 		next_due = GetCurrentTimestamp();
