@@ -791,6 +791,7 @@ psql("DELETE FROM imagestream.stream WHERE namespace = 'share'");
 
 print "== 10,000 and 1,000,000 scheduled tags following the 10,000 references of the checks part\n";
 set_scheduled(10000);
+psql('CHECKPOINT');
 sleep 4;
 my @small = map { [ rate_window(15) ] } 1 .. 3;
 my $rss_small = worker_rss_kb();
@@ -813,6 +814,8 @@ wait_until("SELECT tags_scheduled >= 1000000 FROM imagestream.worker_status", 't
 # what autovacuum (off here, for the WAL rows) would do: the dead rows of
 # the due queue that insert filled and the worker took (doc/worker.md)
 psql('VACUUM imagestream.worker_queue');
+# and the insert's dirty pages written now, not by a checkpoint during the windows
+psql('CHECKPOINT');
 sleep 10;
 my @large = map { [ rate_window(15) ] } 1 .. 3;
 my $rss_large = worker_rss_kb();
