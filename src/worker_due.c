@@ -74,26 +74,80 @@ StaticAssertDecl(offsetof(WatchedTag, timing) == 0, "a WatchedTag begins with it
 #define READ_BATCH 10000
 
 /*
+ * A dynahash keeps the room of the entries removed from it for good: a
+ * worker that once watched 100,000 tags (a bulk load of pending tags, all
+ * forgotten once imported) would keep 15 MB of schedule and as much of
+ * references.  When the tags watched fall below a quarter of the most the
+ * hash held, and that most was at least SHRINK_MIN_PEAK, the next cycle
+ * reads all tags again, which makes the references anew, and moves the
+ * tags' timing to a hash of their size.
+ */
+#define SHRINK_MIN_PEAK 20000
+
+/*
  * The due tags a kept follower looks through for one to ride on, at most:
  * a reference followed from thousands of namespaces (each its own due tag)
  * costs no quadratic search, only more due tags.
  */
 #define REPS_TRIED 16
 
-void
-due_init(WorkerSchedule *s)
+/* An empty hash of tags by id, in a context of its own under TopMemoryContext. */
+static HTAB *
+tags_hash(long size)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 	HASHCTL		ctl;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(WatchedTag);
-	s->tags = hash_create("imagestream schedule", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
+	ctl.hcxt = TopMemoryContext;
+	return hash_create("imagestream schedule", Max(size, 1024), &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+void
+due_init(WorkerSchedule *s)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	s->tags = tags_hash(1024);
+	s->tags_peak = 0;
 	due_heap_init(&s->heap, 1024);
 	watch_init(s);
 	s->loaded = false;
 	MemoryContextSwitchTo(old);
+}
+
+/* Far fewer tags than the hash once held? */
+static bool
+tags_sparse(const WorkerSchedule *s)
+{
+	return s->tags_peak >= SHRINK_MIN_PEAK && hash_get_num_entries(s->tags) < s->tags_peak / 4;
+}
+
+/*
+ * The tags' timing moves to a hash of their size, and the old one goes
+ * with its memory.  Only once watch_reset has run: nothing points into the
+ * hash then (no reference, no due tag).
+ */
+static void
+shrink_tags(WorkerSchedule *s)
+{
+	HTAB	   *old = s->tags;
+	HASH_SEQ_STATUS seq;
+	WatchedTag *w;
+
+	s->tags = tags_hash(hash_get_num_entries(old));
+	hash_seq_init(&seq, old);
+	while ((w = hash_seq_search(&seq)) != NULL)
+	{
+		WatchedTag *moved = hash_search(s->tags, &w->timing.tag_id, HASH_ENTER, NULL);
+
+		Assert(w->ref == NULL && !w->kept && w->namespace == NULL);
+		*moved = *w;
+	}
+	hash_destroy(old);
+	s->tags_peak = hash_get_num_entries(s->tags);
 }
 
 void
@@ -400,6 +454,8 @@ read_all(WorkerSchedule *s, DueRead *r, bool has_due_tags, bool has_queue)
 	if (has_queue && SPI_execute("SELECT FROM imagestream._due_queue()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not take the due queue");
 	watch_reset(s);
+	if (tags_sparse(s))
+		shrink_tags(s);
 	watch_rows(s, r, prepare(has_due_tags ? "SELECT * FROM imagestream._due_tags()" : due_tags_0_2_0,
 							 0, NULL), NULL);
 	hash_seq_init(&seq, s->tags);
@@ -630,6 +686,10 @@ read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *sche
 	else
 		read_changes(s, &r);
 	worker_end_transaction();
+	s->tags_peak = Max(s->tags_peak, hash_get_num_entries(s->tags));
+	/* the next cycle gives back what the tags forgotten left */
+	if (tags_sparse(s))
+		s->loaded = false;
 
 	old = MemoryContextSwitchTo(loop_ctx);
 	namespaces = place_fairly(&r);

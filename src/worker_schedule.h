@@ -171,6 +171,7 @@ typedef struct WorkerSchedule
 	MemoryContext watch_ctx;	/* refs, namespaces, and what tags keep */
 	DueHeap		heap;			/* every entry of refs */
 	int64		scheduled;		/* entries with sched */
+	int64		tags_peak;		/* the most entries tags held since it was made */
 	uint64		cycle;			/* cycles that read the tags so far */
 	TokenBucket budget;
 
