@@ -190,7 +190,11 @@ if (want('resolve'))
 {
 eval {
 print "== seeding 100,000 tags with 5 events each\n";
+# one transaction: the worker never sees the tags half made (pending,
+# before the UPDATE gives them their status), so it neither imports them
+# nor races the UPDATE (a deadlock once)
 psql(q{
+	BEGIN;
 	INSERT INTO imagestream.stream (namespace, name) SELECT 'bench', 's' || i FROM generate_series(0, 999) i;
 	INSERT INTO imagestream.tag (stream_id, namespace, stream, name, has_spec, from_kind, from_ref, spec_generation)
 	SELECT s.id, 'bench', s.name, 't' || j, true, 'DockerImage', 'quay.io/bench/' || s.name || ':t' || j, 1
@@ -225,6 +229,7 @@ psql(q{
 	FROM imagestream._history GROUP BY tag_id;
 	ALTER TABLE history_packed ADD PRIMARY KEY (tag_id);
 	CREATE INDEX history_packed_image ON history_packed USING gin (image);
+	COMMIT;
 	VACUUM ANALYZE;
 });
 my $events = psql('SELECT count(*) FROM imagestream.history_event');
