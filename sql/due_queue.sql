@@ -30,7 +30,8 @@ SELECT pg_temp.taken();
 -- updates of tag changes (the trigger is enabled only while it records).
 -- Recorded here by an ordinary session, as import_image records, a new
 -- image recorded tag by tag queues its tag (_record_import moves the spec's
--- generation first);
+-- generation first), and so does a known digest moved, set-based too
+-- (source_digest, which the worker keeps between checks of a tag);
 -- the worker's own recording queues nothing (test/t/043_due_queue.pl).
 SELECT _worker_recording();
 CREATE FUNCTION pg_temp.fetched(status text, d image_digest) RETURNS _fetched LANGUAGE sql AS $$

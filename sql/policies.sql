@@ -35,6 +35,11 @@ SELECT follow('po/app:stable', 'quay.io/org/app', ordering => 'numerical');
 SELECT follow('po/app:stable', 'quay.io/org/app', ordering => 'newest', pattern => '(main');
 SELECT follow('po/app:stable', 'quay.io/org/app', ordering => 'newest', "extract" => '\1');
 SELECT pg_temp.sqlstate($$SELECT follow('po/app:stable', 'quay.io/org/app', ordering => 'newest', pattern => repeat('a', 2000))$$);
+-- an extract that makes values over 1 kB is refused: each \1 to \9 or \&
+-- counts as a whole tag (S29)
+SELECT follow('po/app:stable', 'quay.io/org/app', ordering => 'alphabetical-asc', pattern => '^(.*)$', "extract" => repeat('\&', 100));
+SELECT _policy_check(NULL, 'newest', '^(a)(b)(c)(d)(e)(f)(g)(h)(i)$', '\1\2\3\4\5\6\7\8');
+SELECT pg_temp.sqlstate($$SELECT _policy_check(NULL, 'newest', '^(a)(b)(c)(d)(e)(f)(g)(h)(i)$', '\1\2\3\4\5\6\7\8\9')$$);
 SELECT follow('po/app:stable', 'quay.io/org/app:1.0', semver => '1.x');
 SELECT pg_temp.sqlstate($$SELECT follow('po/app:stable', 'quay.io/org/app@sha256:' || repeat('a', 64), semver => '1.x')$$);
 SELECT pg_temp.sqlstate($$SELECT follow('po/app:stable', NULL, semver => '1.x')$$);
@@ -174,6 +179,17 @@ SELECT pg_temp.list(:ci, 'main-0a1b2c3-1700000100 main-ffee001-1700000200', 'fea
 SELECT tag, winner FROM tag_policies WHERE stream = 'ci';
 SELECT * FROM explain_policy('po/ci:main');
 
+-- a pattern that runs on (back references: hours on a 127-byte tag) is
+-- stopped: the choices of one listing run for 10 s in all (S30)
+SELECT follow('po/slow:x', 'quay.io/org/slow', ordering => 'alphabetical-asc',
+	pattern => '^(a+)(a+)(a+)(a+)(a+)(a+)(a+)(a+)\1\2\3\4\5\6\7\8$');
+SELECT p.listing_id AS slow FROM tag_policy p JOIN stream s ON s.id = p.stream_id WHERE s.name = 'slow' \gset
+\set VERBOSITY terse
+SELECT pg_temp.list(:slow, repeat('a', 127));
+\set VERBOSITY default
+SELECT tag, winner, list_status FROM tag_policies WHERE stream = 'slow';
+SELECT delete_stream('po/slow');
+
 -- semver: YYMMDD numbers, mixed "v" prefixes, ties by name
 SELECT follow('po/ci:dated', 'quay.io/org/ci', semver => '>=200101');
 SELECT follow('po/ci:v', 'quay.io/org/ci', semver => '^1.9');
@@ -218,6 +234,9 @@ SELECT pg_temp.sqlstate($$SELECT import_now('pz/secret:x')$$);
 SELECT pg_temp.sqlstate($$SELECT count(*) FROM imagestream.policy_candidate$$);
 SELECT pg_temp.sqlstate($$SELECT imagestream._policy_listing_page(1, ARRAY['x'], true, true)$$);
 SELECT pg_temp.sqlstate($$SELECT * FROM imagestream._due_policy_listings()$$);
+SELECT pg_temp.sqlstate($$SELECT imagestream._policy_listing_failed(1, 'NotFound', 'x')$$);
+SELECT pg_temp.sqlstate($$INSERT INTO imagestream.policy_listing_page VALUES (1, 'x')$$);
+SELECT pg_temp.sqlstate($$DELETE FROM imagestream.policy_listing_run$$);
 -- following the same repository in its own namespace: its own listing,
 -- which shows nothing of the other's
 SELECT follow('po/mine:x', 'quay.io/org/hidden', ordering => 'newest');
@@ -241,6 +260,14 @@ SELECT count(*) FROM policy_listing WHERE id = :pz;
 SELECT _policy_listing_page(:pz, ARRAY['x'], true, true);
 SELECT _policy_listing_page(:ci, ARRAY['x'], false, true);
 SELECT _policy_listing_failed(:pz, 'NotFound', 'gone');
+
+-- follow() takes over a tag that tag() drives: the winner becomes its source
+SELECT tag('quay.io/org/spec:old', 'po/spec:t');
+SELECT follow('po/spec:t', 'quay.io/org/spec', ordering => 'alphabetical-asc');
+SELECT listing_id AS spec FROM tag_policy WHERE tag = 't' \gset
+SELECT pg_temp.list(:spec, 'a b');
+SELECT tag, from_ref, pending FROM image_stream_tags WHERE namespace = 'po' AND stream = 'spec';
+SELECT delete_stream('po/spec');
 
 SELECT delete_stream('po/app');
 SELECT delete_stream('po/ci');

@@ -24,17 +24,39 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "regex/regex.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/timeout.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 #include "utils/varlena.h"
 
 #include "names.h"
+#include "reference.h"
 #include "semver.h"
 
 /* Longest pattern and extract accepted, in bytes: the worker runs them. */
 #define POLICY_PATTERN_MAX 1024
+
+/*
+ * Longest value an extract may make, in bytes, counting each of its
+ * references (\1 to \9, \&) as the longest tag: the worker computes a
+ * value for every tag of a listing, so that an extract of a thousand
+ * references cannot turn each 128-byte tag into 128 kB.
+ */
+#define POLICY_VALUE_MAX 1024
+
+/*
+ * How long the choices of one transaction may run, in ms.  The worker
+ * chooses the winners of all the policies of a listing in one transaction,
+ * running their patterns over every tag; PostgreSQL's regular expressions
+ * can take time without bound on some patterns (back references), and
+ * answer only a cancel.  A tenant's pattern must not hold the worker from
+ * the other namespaces.
+ */
+#define POLICY_CHOICE_MAX_MS 10000
 
 typedef enum PolicyOrder
 {
@@ -65,6 +87,35 @@ typedef struct Candidate
 	SemverVersion version;		/* semver: points into value */
 	double		number;			/* numerical */
 } Candidate;
+
+/*
+ * The longest replacement an extract makes from a tag (regexp_replace's
+ * rules: \1 to \9 and \& stand for part of the tag, \\ for a backslash).
+ */
+static size_t
+extract_value_max(const text *extract)
+{
+	const char *s = VARDATA_ANY(extract);
+	size_t		len = VARSIZE_ANY_EXHDR(extract);
+	size_t		max = 0;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		if (s[i] == '\\' && i + 1 < len &&
+			((s[i + 1] >= '1' && s[i + 1] <= '9') || s[i + 1] == '&'))
+		{
+			max += REF_TAG_MAX;
+			i++;
+		}
+		else
+		{
+			max++;
+			if (s[i] == '\\' && i + 1 < len && s[i + 1] == '\\')
+				i++;			/* (\\ is one backslash) */
+		}
+	}
+	return max;
+}
 
 /*
  * Reads a policy's settings, refusing any the policy cannot run with
@@ -149,6 +200,12 @@ policy_parse(FunctionCallInfo fcinfo, int first_arg, Policy *p)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("extract is too long"),
 					 errdetail("An extract has at most %d bytes.", POLICY_PATTERN_MAX)));
+		if (extract_value_max(p->extract) > POLICY_VALUE_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("extract can make values too long"),
+					 errdetail("Each \\1 to \\9 or \\& of an extract stands for up to %d bytes of a tag; an extract makes values of at most %d bytes.",
+							   REF_TAG_MAX, POLICY_VALUE_MAX)));
 	}
 }
 
@@ -299,19 +356,45 @@ lost_because(const Policy *p, const Candidate *c, const Candidate *w)
 }
 
 /*
- * The candidates of the arrays tags and seen (NULL or as long as tags),
- * each evaluated; NULL tags are left out.  Returns how many.
+ * The arrays tags (not NULL) and seen (NULL, or as long as tags: when each
+ * tag was first seen; DT_NOBEGIN for a NULL).
+ */
+static void
+read_arrays(FunctionCallInfo fcinfo, Datum **tag_values, bool **tag_nulls, int *ntags,
+			TimestampTz **seen)
+{
+	Datum	   *seen_values = NULL;
+	bool	   *seen_nulls = NULL;
+	int			nseen = 0;
+
+	deconstruct_array(PG_GETARG_ARRAYTYPE_P(0), TEXTOID, -1, false, TYPALIGN_INT,
+					  tag_values, tag_nulls, ntags);
+	if (!PG_ARGISNULL(1))
+	{
+		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TIMESTAMPTZOID, sizeof(TimestampTz),
+						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &seen_values, &seen_nulls, &nseen);
+		if (nseen != *ntags)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("the arrays of tags and of first seen times differ in length")));
+	}
+	*seen = palloc(sizeof(TimestampTz) * Max(*ntags, 1));
+	for (int i = 0; i < *ntags; i++)
+		(*seen)[i] = (seen_values != NULL && !seen_nulls[i])
+			? DatumGetTimestampTz(seen_values[i]) : DT_NOBEGIN;
+}
+
+/*
+ * The candidates of the arrays tags and seen, each evaluated; NULL tags
+ * are left out.  Returns how many.
  */
 static int
 read_candidates(FunctionCallInfo fcinfo, const Policy *p, Candidate **out)
 {
-	ArrayType  *tags;
 	Datum	   *tag_values;
 	bool	   *tag_nulls;
 	int			ntags;
-	Datum	   *seen_values = NULL;
-	bool	   *seen_nulls = NULL;
-	int			nseen = 0;
+	TimestampTz *seen;
 	Candidate  *cs;
 	int			n = 0;
 
@@ -320,17 +403,7 @@ read_candidates(FunctionCallInfo fcinfo, const Policy *p, Candidate **out)
 		*out = NULL;
 		return 0;
 	}
-	tags = PG_GETARG_ARRAYTYPE_P(0);
-	deconstruct_array(tags, TEXTOID, -1, false, TYPALIGN_INT, &tag_values, &tag_nulls, &ntags);
-	if (!PG_ARGISNULL(1))
-	{
-		deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TIMESTAMPTZOID, sizeof(TimestampTz),
-						  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &seen_values, &seen_nulls, &nseen);
-		if (nseen != ntags)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("the arrays of tags and of first seen times differ in length")));
-	}
+	read_arrays(fcinfo, &tag_values, &tag_nulls, &ntags, &seen);
 	cs = palloc0(sizeof(Candidate) * Max(ntags, 1));
 	for (int i = 0; i < ntags; i++)
 	{
@@ -338,8 +411,7 @@ read_candidates(FunctionCallInfo fcinfo, const Policy *p, Candidate **out)
 		if (tag_nulls[i])
 			continue;
 		cs[n].tag = TextDatumGetCString(tag_values[i]);
-		cs[n].seen = (seen_values != NULL && !seen_nulls[i])
-			? DatumGetTimestampTz(seen_values[i]) : DT_NOBEGIN;
+		cs[n].seen = seen[i];
 		evaluate(p, &cs[n]);
 		n++;
 	}
@@ -347,29 +419,152 @@ read_candidates(FunctionCallInfo fcinfo, const Policy *p, Candidate **out)
 	return n;
 }
 
+/* The time the choices of the current transaction took, and its timeout. */
+static LocalTransactionId choice_lxid = InvalidLocalTransactionId;
+static long choice_spent_ms = 0;
+static bool choice_timeout_registered = false;
+static TimeoutId choice_timeout;
+static volatile sig_atomic_t choice_timed_out = false;
+
+/* The choice ran out of time: cancel it (the regular expressions answer that). */
+static void
+choice_timeout_handler(void)
+{
+	choice_timed_out = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+/* The time the choices of this transaction may still take, in ms. */
+static long
+choice_time_left(void)
+{
+	if (choice_lxid != MyProc->lxid)
+	{
+		choice_lxid = MyProc->lxid;
+		choice_spent_ms = 0;
+	}
+	return POLICY_CHOICE_MAX_MS - choice_spent_ms;
+}
+
+static void
+choice_out_of_time(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+			 errmsg("the tag policies of a listing took more than %d s to choose their winners",
+					POLICY_CHOICE_MAX_MS / 1000),
+			 errhint("Simplify the patterns of the policies that follow this repository (a back reference can take time without bound).")));
+}
+
+/*
+ * The best of the candidates of _policy_choose's arguments, into *best (its
+ * tag NULL when none is eligible): the best's strings in a context of
+ * their own, the next candidate's in another, reset after each.
+ */
+static void
+choose(FunctionCallInfo fcinfo, Candidate *best)
+{
+	Policy		p;
+	Datum	   *tag_values;
+	bool	   *tag_nulls;
+	int			ntags;
+	TimestampTz *seen;
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext scratch = AllocSetContextCreate(caller, "imagestream policy candidate",
+												  ALLOCSET_SMALL_SIZES);
+	MemoryContext kept = AllocSetContextCreate(caller, "imagestream policy winner",
+											   ALLOCSET_SMALL_SIZES);
+
+	memset(best, 0, sizeof(*best));
+	/* (compiling the pattern counts in the time too) */
+	policy_parse(fcinfo, 2, &p);
+	if (PG_ARGISNULL(0))
+		return;
+	read_arrays(fcinfo, &tag_values, &tag_nulls, &ntags, &seen);
+	for (int i = 0; i < ntags; i++)
+	{
+		Candidate	c = {0};
+
+		CHECK_FOR_INTERRUPTS();
+		if (tag_nulls[i])
+			continue;
+		MemoryContextSwitchTo(scratch);
+		c.tag = TextDatumGetCString(tag_values[i]);
+		c.seen = seen[i];
+		evaluate(&p, &c);
+		MemoryContextSwitchTo(caller);
+		if (c.eligible && (best->tag == NULL || rank_cmp(&p, &c, best) > 0))
+		{
+			MemoryContext swap = kept;
+
+			kept = scratch;
+			scratch = swap;
+			*best = c;
+		}
+		MemoryContextReset(scratch);
+	}
+}
+
 /*
  * _policy_choose(tags text[], seen timestamptz[], semver text, ordering
  * text, pattern text, extract text) RETURNS text: the winner among tags
  * (seen: when each was first seen, for newest), or NULL when none is
- * eligible.
+ * eligible.  The worker calls it for each policy of a listing: one
+ * candidate's value is kept at a time, and the best's, so that its memory
+ * is that of the arrays, whatever the extract makes of each tag.
  */
 PG_FUNCTION_INFO_V1(imagestream_policy_choose);
 Datum
 imagestream_policy_choose(PG_FUNCTION_ARGS)
 {
-	Policy		p;
-	Candidate  *cs;
-	int			n;
-	Candidate  *best = NULL;
+	MemoryContext caller = CurrentMemoryContext;
+	Candidate	best;
+	long		left = choice_time_left();
+	TimestampTz started = GetCurrentTimestamp();
 
-	policy_parse(fcinfo, 2, &p);
-	n = read_candidates(fcinfo, &p, &cs);
-	for (int i = 0; i < n; i++)
-		if (cs[i].eligible && (best == NULL || rank_cmp(&p, &cs[i], best) > 0))
-			best = &cs[i];
-	if (best == NULL)
+	if (left <= 0)
+		choice_out_of_time();
+	if (!choice_timeout_registered)
+	{
+		choice_timeout = RegisterTimeout(USER_TIMEOUT, choice_timeout_handler);
+		choice_timeout_registered = true;
+	}
+	choice_timed_out = false;
+	enable_timeout_after(choice_timeout, (int) left);
+	PG_TRY();
+	{
+		choose(fcinfo, &best);
+	}
+	PG_CATCH();
+	{
+		disable_timeout(choice_timeout, false);
+		choice_spent_ms += TimestampDifferenceMilliseconds(started, GetCurrentTimestamp());
+		if (choice_timed_out)
+		{
+			/* (the cancel it raised, or would raise, becomes this error) */
+			MemoryContextSwitchTo(caller);
+			FlushErrorState();
+			choice_timed_out = false;
+			QueryCancelPending = false;
+			choice_out_of_time();
+		}
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	disable_timeout(choice_timeout, false);
+	choice_spent_ms += TimestampDifferenceMilliseconds(started, GetCurrentTimestamp());
+	if (choice_timed_out)
+	{
+		/* it fired after the last tag: its cancel is no one's */
+		choice_timed_out = false;
+		QueryCancelPending = false;
+	}
+
+	if (best.tag == NULL)
 		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(cstring_to_text(best->tag));
+	PG_RETURN_TEXT_P(cstring_to_text(best.tag));
 }
 
 /* explain's order: the eligible by rank (the winner first), then the rest by name */

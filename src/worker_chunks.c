@@ -15,7 +15,6 @@
 #include "postmaster/interrupt.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -41,6 +40,7 @@ struct Chunk
 	int			nchecks;
 	DueTag	  **tags;
 	int			n;
+	int			nall;			/* its tags and their riders */
 	FetchItem  *items;
 	FetchMany  *fetch;
 };
@@ -58,6 +58,7 @@ void
 pipeline_cycle_start(ChunkPipeline *p)
 {
 	Assert(p->in_background == NULL);
+	p->next_wake = DT_NOEND;
 	read_budget_start(&p->cycle_read, imagestream_max_cycle_size, "imagestream.max_cycle_size");
 }
 
@@ -101,28 +102,42 @@ source_target(void *arg)
  * the result must be recorded.
  */
 static bool
-after_fetch(TagSchedule *entry, uint64 check_key, const DueTag *d, const FetchResult *r,
+after_fetch(WatchedTag *w, uint64 check_key, const DueTag *d, const FetchResult *r,
 			TimestampTz now, CheckCounts *counts)
 {
+	bool		failed = r->status == FETCH_FAILURE;
+
 	/* over max_cycle_size: still due, in the next cycle */
 	if (r->status == FETCH_DEFERRED)
 		return false;
 	counts->checked++;
-	if (r->status == FETCH_FAILURE)
+	if (failed)
 		counts->failures++;
-	if (entry)
-	{
-		bool		failed = r->status == FETCH_FAILURE;
-
-		schedule_checked(entry, check_key, failed, failed ? r->failure.retry_after : 0, now,
-						 imagestream_import_interval);
-	}
+	schedule_checked(&w->timing, check_key, failed, failed ? r->failure.retry_after : 0, now,
+					 imagestream_import_interval);
 
 	if (r->status == FETCH_UNCHANGED && !d->forced)
 		return false;			/* nothing new: nothing written */
 	if (r->status == FETCH_SUCCESS)
 		counts->imports++;
+	/* what the recording changes in its row: read it again when it is due */
+	w->kept = false;
 	return true;
+}
+
+/* A rider's own due tag, to record its result (in the current context). */
+static DueTag *
+rider_due(const DueTag *d, WatchedTag *w)
+{
+	DueTag	   *own = palloc(sizeof(DueTag));
+
+	*own = *d;
+	own->tag_id = w->timing.tag_id;
+	own->stream_id = w->stream_id;
+	own->watched = w;
+	own->riders = NULL;
+	own->nriders = own->riders_size = 0;
+	return own;
 }
 
 /* Each source gets the credentials of its tag's namespace. */
@@ -161,6 +176,7 @@ chunk_start(ChunkPipeline *p, DueTag **work, const DueCheck *checks, int first, 
 	first = c->checks[0].first;
 	n = c->checks[n - 1].first + c->checks[n - 1].ntags - first;
 	c->n = n;
+	c->nall = n;
 	c->tags = palloc(sizeof(DueTag *) * n);
 	c->items = palloc0(sizeof(FetchItem) * n);
 	for (int i = 0; i < n; i++)
@@ -172,6 +188,7 @@ chunk_start(ChunkPipeline *p, DueTag **work, const DueCheck *checks, int first, 
 		ErrorData  *e;
 
 		c->tags[i] = d;
+		c->nall += d->nriders;
 		/* a source stored before 0.3.0 refused it may not parse: its failure */
 		if ((e = run_isolated(source_target, &s)) != NULL)
 		{
@@ -224,9 +241,9 @@ chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, const DueCheck *checks, 
 			 int next_n, CheckCounts *counts)
 {
 	MemoryContext old = MemoryContextSwitchTo(c->ctx);
-	DueTag	  **record_tags = palloc(sizeof(DueTag *) * c->n);
-	FetchResult **record = palloc(sizeof(FetchResult *) * c->n);
-	TagSchedule **entries = palloc(sizeof(TagSchedule *) * c->n);
+	DueTag	  **record_tags = palloc(sizeof(DueTag *) * c->nall);
+	FetchResult **record = palloc(sizeof(FetchResult *) * c->nall);
+	TagSchedule **entries = palloc(sizeof(TagSchedule *) * c->nall);
 	int			nrecord = 0;
 	int			i = 0;
 	TimestampTz now;
@@ -239,35 +256,64 @@ chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, const DueCheck *checks, 
 	p->in_background = NULL;
 	fetch_many_finish(c->fetch);
 	now = GetCurrentTimestamp();
-	for (int k = 0; k < c->nchecks; k++)
-	{
-		const DueCheck *check = &c->checks[k];
-		bool		made = false;
 
-		for (int j = 0; j < check->ntags; j++)
-			entries[i + j] = hash_search(p->schedule->tags, &c->tags[i + j]->tag_id, HASH_FIND, NULL);
-		/* its tags had the same answer: they back off alike */
-		schedule_align_failures(entries + i, check->ntags);
-		for (int j = 0; j < check->ntags; j++, i++)
-		{
-			Assert(c->tags[i]->check_key == check->key);
-			made = made || c->items[i].result.status != FETCH_DEFERRED;
-			if (after_fetch(entries[i], check->key, c->tags[i], &c->items[i].result, now, counts))
-			{
-				record_tags[nrecord] = c->tags[i];
-				record[nrecord++] = &c->items[i].result;
-			}
-		}
-		/* over max_cycle_size: a check not made gives its budget back */
-		if (!made)
-			budget_return(&p->schedule->budget);
-	}
-	Assert(i == c->n && nrecord <= c->n);
+	/*
+	 * The next chunk's requests go first: this chunk's results (a hundred
+	 * thousand followers' new times, say) are applied and recorded while
+	 * they run.
+	 */
 	if (next_n > 0 && !new_work_waiting() && read_budget_left(&p->cycle_read) > 0)
 	{
 		next = chunk_start(p, work, checks, next_first, next_n);
 		p->in_background = next->fetch;
 	}
+	for (int k = 0; k < c->nchecks; k++)
+	{
+		const DueCheck *check = &c->checks[k];
+		WatchedRef *ref = c->tags[i]->watched->ref;
+		bool		made = false;
+		int			nentries = 0;
+
+		for (int j = 0; j < check->ntags; j++)
+		{
+			const DueTag *d = c->tags[i + j];
+
+			entries[nentries++] = &d->watched->timing;
+			for (int x = 0; x < d->nriders; x++)
+				entries[nentries++] = &d->riders[x]->timing;
+		}
+		/* its tags had the same answer: they back off alike */
+		schedule_align_failures(entries, nentries);
+		for (int j = 0; j < check->ntags; j++, i++)
+		{
+			DueTag	   *d = c->tags[i];
+			FetchResult *result = &c->items[i].result;
+
+			Assert(d->check_key == check->key && d->watched->ref == ref);
+			made = made || result->status != FETCH_DEFERRED;
+			if (after_fetch(d->watched, check->key, d, result, now, counts))
+			{
+				record_tags[nrecord] = d;
+				record[nrecord++] = result;
+			}
+			/* a rider's check is d's: so is its result */
+			for (int x = 0; x < d->nriders; x++)
+				if (after_fetch(d->riders[x], check->key, d, result, now, counts))
+				{
+					record_tags[nrecord] = rider_due(d, d->riders[x]);
+					record[nrecord++] = result;
+				}
+		}
+		/* its followers' new times: the reference's place */
+		due_heap_place(&p->schedule->heap, ref, ref_earliest(ref));
+		p->next_wake = Min(p->next_wake, ref->wake);
+		/* over max_cycle_size: a check not made gives its budget back */
+		if (!made)
+			budget_return(&p->schedule->budget);
+		if (p->in_background && k % 64 == 63)
+			fetch_many_poll(p->in_background);
+	}
+	Assert(i == c->n && nrecord <= c->nall);
 	record_results(p->schedule, p->in_background, p->loop_ctx, record_tags, record, nrecord);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(c->ctx);

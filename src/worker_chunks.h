@@ -25,6 +25,13 @@ typedef struct ChunkPipeline
 	 */
 	FetchMany  *in_background;
 	ReadBudget	cycle_read;		/* what the cycle may still read */
+
+	/*
+	 * The earliest wake of the references checked this cycle, placed again
+	 * by their checks (a failure's back-off may be a second away): the loop
+	 * sleeps no longer.
+	 */
+	TimestampTz next_wake;
 } ChunkPipeline;
 
 /* A chunk of checks, and the fetch of their tags' sources once started. */

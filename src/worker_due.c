@@ -4,19 +4,26 @@
  *		(worker_due.h).
  *
  * The worker keeps each importable tag that is pending, requested or
- * scheduled in a hash by id, with its timing (worker_schedule.h), and in a
- * heap by the time to look at it next.  It reads all such tags only when
- * it starts, after a cycle failed, or when the extension or the import
+ * scheduled in a hash by id, with its timing (worker_schedule.h), as a
+ * follower of its upstream reference, and the references in a heap by the
+ * time to look at them next (worker_watch.c).  It reads all such tags only
+ * when it starts, after a cycle failed, or when the extension or the import
  * interval changed.  Otherwise each cycle takes the due queue (the table
  * imagestream.worker_queue, which row triggers on imagestream.tag feed when
- * a spec, a schedule or an import request changes: 290_worker.sql), takes
- * from the heap the tags whose time has come, and reads those tags, and
- * only those, by id: a tag gone or no longer of interest is forgotten, the
- * others are due or go back into the heap.  So a cycle costs what changed
- * and what is due, not a pass over the tag table, and what the worker
- * records itself (status columns, which feed no queue) is read again when
- * the tag's time comes: a tag it imported because it was pending comes up
- * once more, is found no longer pending, and waits for its next check.
+ * a spec, a schedule, an import request or a known digest changes, but for
+ * the worker's own recording: 290_worker.sql), takes from the heap the
+ * references whose time has come, with their due followers, and reads the
+ * tags the queue names and the due ones that keep nothing, and only those,
+ * by id: a tag gone or no longer of interest is forgotten, the others are
+ * due or wait for their next time.  A due tag that keeps what its check
+ * needs is not read: it rides on a due tag of its reference, namespace,
+ * known digest and options (DueTag.riders), whose check is its own.  So a
+ * cycle costs what changed and what is due, not a pass over the tag table,
+ * and an unchanged follower a loop's turn.  What the worker records itself
+ * (status columns, which feed no queue) makes the tag keep nothing: it is
+ * read again when its time comes: a tag it imported because it was pending
+ * comes up once more, is found no longer pending, and waits for its next
+ * check.
  */
 #include "postgres.h"
 
@@ -29,10 +36,12 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "digest.h"
 #include "settings.h"
 #include "worker_due.h"
 #include "worker_record.h"
 #include "worker_schedule.h"
+#include "worker_watch.h"
 
 /*
  * The objects of 0.2.0, which the worker meets between the server's restart
@@ -64,19 +73,81 @@ StaticAssertDecl(offsetof(WatchedTag, timing) == 0, "a WatchedTag begins with it
 /* Rows of a full read fetched at a time: its memory stays bounded. */
 #define READ_BATCH 10000
 
-void
-due_init(WorkerSchedule *s)
+/*
+ * A dynahash keeps the room of the entries removed from it for good: a
+ * worker that once watched 100,000 tags (a bulk load of pending tags, all
+ * forgotten once imported) would keep 15 MB of schedule and as much of
+ * references.  When the tags watched fall below a quarter of the most the
+ * hash held, and that most was at least SHRINK_MIN_PEAK, the next cycle
+ * reads all tags again, which makes the references anew, and moves the
+ * tags' timing to a hash of their size.
+ */
+#define SHRINK_MIN_PEAK 20000
+
+/*
+ * The due tags a kept follower looks through for one to ride on, at most:
+ * a reference followed from thousands of namespaces (each its own due tag)
+ * costs no quadratic search, only more due tags.
+ */
+#define REPS_TRIED 16
+
+/* An empty hash of tags by id, in a context of its own under TopMemoryContext. */
+static HTAB *
+tags_hash(long size)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 	HASHCTL		ctl;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(int64);
 	ctl.entrysize = sizeof(WatchedTag);
-	s->tags = hash_create("imagestream schedule", 1024, &ctl, HASH_ELEM | HASH_BLOBS);
+	ctl.hcxt = TopMemoryContext;
+	return hash_create("imagestream schedule", Max(size, 1024), &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+void
+due_init(WorkerSchedule *s)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+	s->tags = tags_hash(1024);
+	s->tags_peak = 0;
 	due_heap_init(&s->heap, 1024);
+	watch_init(s);
 	s->loaded = false;
 	MemoryContextSwitchTo(old);
+}
+
+/* Far fewer tags than the hash once held? */
+static bool
+tags_sparse(const WorkerSchedule *s)
+{
+	return s->tags_peak >= SHRINK_MIN_PEAK && hash_get_num_entries(s->tags) < s->tags_peak / 4;
+}
+
+/*
+ * The tags' timing moves to a hash of their size, and the old one goes
+ * with its memory.  Only once watch_reset has run: nothing points into the
+ * hash then (no reference, no due tag).
+ */
+static void
+shrink_tags(WorkerSchedule *s)
+{
+	HTAB	   *old = s->tags;
+	HASH_SEQ_STATUS seq;
+	WatchedTag *w;
+
+	s->tags = tags_hash(hash_get_num_entries(old));
+	hash_seq_init(&seq, old);
+	while ((w = hash_seq_search(&seq)) != NULL)
+	{
+		WatchedTag *moved = hash_search(s->tags, &w->timing.tag_id, HASH_ENTER, NULL);
+
+		Assert(w->ref == NULL && !w->kept && w->namespace == NULL);
+		*moved = *w;
+	}
+	hash_destroy(old);
+	s->tags_peak = hash_get_num_entries(s->tags);
 }
 
 void
@@ -85,17 +156,30 @@ due_reload(WorkerSchedule *s)
 	s->loaded = false;
 }
 
-/* What one cycle's reading collects. */
+/* What one cycle's reading collects (arrays in loop_ctx, grown as needed). */
 typedef struct DueRead
 {
 	MemoryContext loop_ctx;
+	MemoryContext row_ctx;		/* a batch of rows' own allocations */
 	TimestampTz now;
-	HTAB	   *turns;			/* NamespaceTurn by namespace */
-	DueTag	  **due;			/* in loop_ctx, grown as needed */
-	WatchedTag **due_watched;	/* due[i]'s entry */
+	uint64		cycle;
+	DueTag	  **due;			/* read, or the first of their kind kept */
 	int			ndue;
 	int			size;
+	WatchedRef **taken;			/* references out of the heap this cycle */
+	int			ntaken;
+	int			taken_size;
 } DueRead;
+
+/* Room for one more in an array of loop_ctx. */
+static void *
+grown(void *items, int n, int *size, Size width)
+{
+	if (n < *size)
+		return items;
+	*size *= 2;
+	return repalloc(items, width * *size);
+}
 
 /* A tag no longer of interest (gone, not importable, nothing to do). */
 static void
@@ -103,7 +187,8 @@ forget(WorkerSchedule *s, WatchedTag *w)
 {
 	if (w->sched)
 		s->scheduled--;
-	due_heap_remove(&s->heap, w);
+	watch_unfollow(s, w);
+	watch_drop(s, w);
 	hash_search(s->tags, &w->timing.tag_id, HASH_REMOVE, NULL);
 }
 
@@ -114,7 +199,7 @@ forget_all(WorkerSchedule *s)
 	HASH_SEQ_STATUS seq;
 	WatchedTag *w;
 
-	due_heap_clear(&s->heap);
+	watch_reset(s);
 	hash_seq_init(&seq, s->tags);
 	while ((w = hash_seq_search(&seq)) != NULL)
 		hash_search(s->tags, &w->timing.tag_id, HASH_REMOVE, NULL);
@@ -122,18 +207,49 @@ forget_all(WorkerSchedule *s)
 	Assert(hash_get_num_entries(s->tags) == 0);
 }
 
-/* A due tag, with what its check needs, from its row (in r->loop_ctx). */
+/* A reference with due followers: out of the heap until the cycle's end. */
+static void
+take(WorkerSchedule *s, DueRead *r, WatchedRef *ref)
+{
+	if (ref->taken)
+		return;
+	due_heap_remove(&s->heap, ref);
+	ref->taken = true;
+	r->taken = grown(r->taken, r->ntaken, &r->taken_size, sizeof(WatchedRef *));
+	r->taken[r->ntaken++] = ref;
+}
+
+static void
+add(DueRead *r, DueTag *d)
+{
+	r->due = grown(r->due, r->ndue, &r->size, sizeof(DueTag *));
+	r->due[r->ndue++] = d;
+}
+
+/* Its reference has due tags this cycle (reps: those of kept followers). */
+static void
+ref_due(DueRead *r, WatchedRef *ref)
+{
+	Assert(ref->taken);
+	if (ref->reps_cycle != r->cycle)
+	{
+		ref->reps_cycle = r->cycle;
+		ref->reps = NULL;
+	}
+}
+
+/* A due tag that keeps nothing, with what its check needs, from its row. */
 static void
 add_due(DueRead *r, WatchedTag *w, HeapTuple tup, TupleDesc desc, bool pending)
 {
 	MemoryContext old = MemoryContextSwitchTo(r->loop_ctx);
 	DueTag	   *d = palloc0(sizeof(DueTag));
 	bool		isnull;
-	bool		found;
-	char	   *ns;
-	NamespaceTurn *turn;
+
+	ref_due(r, w->ref);
 
 	d->tag_id = w->timing.tag_id;
+	d->watched = w;
 	d->stream_id = DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull));
 	d->source = SPI_getvalue(tup, desc, 2);
 	d->insecure = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
@@ -143,35 +259,106 @@ add_due(DueRead *r, WatchedTag *w, HeapTuple tup, TupleDesc desc, bool pending)
 	d->prefer_os = SPI_getvalue(tup, desc, 6);
 	d->prefer_arch = SPI_getvalue(tup, desc, 7);
 	d->forced = w->forced;
-	ns = SPI_getvalue(tup, desc, 12);
-	turn = hash_search(r->turns, ns, HASH_ENTER, &found);
-	if (!found)
-	{
-		turn->turn = hash_get_num_entries(r->turns) - 1;
-		turn->ranks[0] = turn->ranks[1] = 0;
-	}
-	d->namespace = ns;
-	fair_place(d, turn);
-	if (r->ndue == r->size)
-	{
-		r->size *= 2;
-		r->due = repalloc(r->due, sizeof(DueTag *) * r->size);
-		r->due_watched = repalloc(r->due_watched, sizeof(WatchedTag *) * r->size);
-	}
-	r->due[r->ndue] = d;
-	r->due_watched[r->ndue++] = w;
+	d->namespace = SPI_getvalue(tup, desc, 12);
+	add(r, d);
 	MemoryContextSwitchTo(old);
+}
+
+/* A due tag for a kept follower, from what it keeps (in the current context). */
+static DueTag *
+kept_due(WatchedTag *w)
+{
+	DueTag	   *d = palloc0(sizeof(DueTag));
+
+	d->tag_id = w->timing.tag_id;
+	d->watched = w;
+	d->stream_id = w->stream_id;
+	d->namespace = (char *) w->namespace;
+	/* (the reference lives as long as a follower does: this cycle) */
+	d->source = (char *) w->ref->source;
+	d->insecure = w->ref->insecure;
+	d->preserve = w->preserve;
+	if (w->has_known)
+	{
+		Digest		known = {DIGEST_SHA256};
+
+		memcpy(known.hash, w->known, KEPT_DIGEST_BYTES);
+		d->known = palloc(DIGEST_MAX_TEXT);
+		digest_format(&known, d->known);
+	}
+	d->prefer_os = w->prefer_os ? pstrdup(w->prefer_os) : NULL;
+	d->prefer_arch = w->prefer_arch ? pstrdup(w->prefer_arch) : NULL;
+	return d;
+}
+
+/*
+ * A due tag that keeps what its check needs, unread: it rides on the first
+ * due tag of its reference it is alike with (kept_alike), or is such a due
+ * tag itself.  (At once, while its entry is at hand: a million of them make
+ * no second pass.)
+ */
+static void
+add_kept(DueRead *r, WatchedTag *w)
+{
+	MemoryContext old = MemoryContextSwitchTo(r->loop_ctx);
+	WatchedRef *ref = w->ref;
+	DueTag	   *d;
+	int			tried = 0;
+
+	Assert(w->kept && !w->forced);
+	ref_due(r, ref);
+	for (d = ref->reps; d != NULL && tried < REPS_TRIED; d = d->next_rep, tried++)
+		if (kept_alike(d->watched, w))
+			break;
+	if (d != NULL && tried < REPS_TRIED)
+		rider_add(d, w);
+	else
+	{
+		d = kept_due(w);
+		d->next_rep = ref->reps;
+		ref->reps = d;
+		add(r, d);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* A text column of a row, without a copy (NULL if null). */
+static const char *
+text_column(HeapTuple tup, TupleDesc desc, int col, int *len)
+{
+	bool		isnull;
+	Datum		v = SPI_getbinval(tup, desc, col, &isnull);
+	text	   *t;
+
+	if (isnull)
+		return NULL;
+	t = DatumGetTextPP(v);
+	*len = VARSIZE_ANY_EXHDR(t);
+	return VARDATA_ANY(t);
+}
+
+/* A text column as a C string (in the current context), or NULL. */
+static char *
+string_column(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		v = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(v);
 }
 
 /*
  * A row of imagestream._due_tags() (or of 0.2.0's query): its tag is
- * watched, and either due (added to r) or back in the heap at its wake.
+ * watched, follows its reference, keeps what its check needs if it may,
+ * and is either due (kept, or added to r) or waits for its wake.
  */
 static void
 watch_row(WorkerSchedule *s, DueRead *r, HeapTuple tup, TupleDesc desc)
 {
 	bool		isnull;
 	int64		id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+	char	   *source = string_column(tup, desc, 2);
+	bool		insecure = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 	bool		pending = DatumGetBool(SPI_getbinval(tup, desc, 8, &isnull));
 	bool		requested = DatumGetBool(SPI_getbinval(tup, desc, 9, &isnull));
 	bool		sched = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
@@ -180,31 +367,42 @@ watch_row(WorkerSchedule *s, DueRead *r, HeapTuple tup, TupleDesc desc)
 
 	if (!found)
 	{
-		char	   *source = SPI_getvalue(tup, desc, 2);
-
 		memset(w, 0, sizeof(WatchedTag));
 		w->timing.tag_id = id;
-		w->heap_index = -1;
+		w->member = -1;
 		/* due with the other followers of its source (group_checks) */
-		schedule_new_check(&w->timing,
-						   source_key(source, DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull))),
-						   r->now, imagestream_import_interval);
-		pfree(source);
+		schedule_new_check(&w->timing, source_key(source, insecure), r->now,
+						   imagestream_import_interval);
 	}
+	watch_follow(s, w, source, insecure);
 	if (sched != w->sched)
 		s->scheduled += sched ? 1 : -1;
 	w->sched = sched;
 	w->forced = pending || requested;
+	if (w->forced)
+		watch_drop(s, w);
+	else
+	{
+		int			known_len = 0;
+		const char *known = text_column(tup, desc, 5, &known_len);
+		char	   *ns = string_column(tup, desc, 12);
+
+		(void) watch_keep(s, w, ns, DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull)),
+						  DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull)), known, known_len,
+						  string_column(tup, desc, 6), string_column(tup, desc, 7));
+	}
 	if (schedule_seen(&w->timing, s->cycle, w->forced, r->now, imagestream_import_interval))
 	{
-		/* (placed once the next wake of the others is known) */
-		due_heap_remove(&s->heap, w);
-		add_due(r, w, tup, desc, pending);
+		take(s, r, w->ref);
+		if (w->kept)
+			add_kept(r, w);
+		else
+			add_due(r, w, tup, desc, pending);
 	}
 	else
 	{
-		due_heap_place(&s->heap, w, watched_wake(w));
-		Assert(w->key > r->now);
+		Assert(watched_wake(w) > r->now);
+		watch_wake_by(s, w->ref, watched_wake(w));
 	}
 }
 
@@ -216,16 +414,20 @@ watch_rows(WorkerSchedule *s, DueRead *r, SPIPlanPtr plan, Datum *values)
 
 	for (;;)
 	{
+		MemoryContext old;
+
 		SPI_cursor_fetch(portal, true, READ_BATCH);
 		if (SPI_processed == 0)
 			break;
+		old = MemoryContextSwitchTo(r->row_ctx);
 		for (uint64 i = 0; i < SPI_processed; i++)
 			watch_row(s, r, SPI_tuptable->vals[i], SPI_tuptable->tupdesc);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(r->row_ctx);
 		SPI_freetuptable(SPI_tuptable);
 	}
 	SPI_cursor_close(portal);
 }
-
 static SPIPlanPtr
 prepare(const char *query, int nargs, Oid *types)
 {
@@ -251,7 +453,9 @@ read_all(WorkerSchedule *s, DueRead *r, bool has_due_tags, bool has_queue)
 
 	if (has_queue && SPI_execute("SELECT FROM imagestream._due_queue()", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not take the due queue");
-	due_heap_clear(&s->heap);
+	watch_reset(s);
+	if (tags_sparse(s))
+		shrink_tags(s);
 	watch_rows(s, r, prepare(has_due_tags ? "SELECT * FROM imagestream._due_tags()" : due_tags_0_2_0,
 							 0, NULL), NULL);
 	hash_seq_init(&seq, s->tags);
@@ -270,8 +474,9 @@ typedef struct Lookup
 	int			size;
 } Lookup;
 
+/* A tag to read by id: it follows nothing until it is read. */
 static void
-look_up(Lookup *l, int64 id, WatchedTag *w)
+look_up(WorkerSchedule *s, Lookup *l, int64 id, WatchedTag *w)
 {
 	if (l->nids == l->size)
 	{
@@ -281,19 +486,57 @@ look_up(Lookup *l, int64 id, WatchedTag *w)
 	}
 	l->ids[l->nids++] = Int64GetDatum(id);
 	if (w != NULL)
+	{
+		watch_unfollow(s, w);
 		l->watched[l->nwatched++] = w;
+	}
 }
 
 /*
- * Reads the tags the queue names and those whose time has come, by id; of
- * these, those not read (gone, no longer importable, nothing to do) are
+ * Takes the references whose time has come from the heap, and their due
+ * followers: those that keep what their check needs are due as they are,
+ * the others are to be read by id.
+ */
+static void
+take_due(WorkerSchedule *s, DueRead *r, Lookup *l)
+{
+	WatchedRef *ref;
+
+	while ((ref = due_heap_first(&s->heap)) != NULL && ref->wake <= r->now)
+	{
+		take(s, r, ref);
+		/* (a follower read by id leaves: the last one takes its index) */
+		for (int i = 0; i < ref->nmembers;)
+		{
+			WatchedTag *w = ref->members[i];
+
+			/* its check moved it later since the reference was placed */
+			if (watched_wake(w) > r->now)
+				i++;
+			else if (w->kept)
+			{
+				bool		due PG_USED_FOR_ASSERTS_ONLY;
+
+				due = schedule_seen(&w->timing, s->cycle, false, r->now, imagestream_import_interval);
+				Assert(due && !w->forced);
+				add_kept(r, w);
+				i++;
+			}
+			else
+				look_up(s, l, w->timing.tag_id, w);
+		}
+	}
+}
+
+/*
+ * Reads the tags the queue names and the due ones that keep nothing, by id;
+ * of these, those not read (gone, no longer importable, nothing to do) are
  * forgotten.
  */
 static void
 read_changes(WorkerSchedule *s, DueRead *r)
 {
 	Lookup		l = {palloc(sizeof(Datum) * 64), 0, palloc(sizeof(WatchedTag *) * 64), 0, 64};
-	WatchedTag *w;
 	Oid			types[1] = {INT8ARRAYOID};
 	Datum		values[1];
 
@@ -305,20 +548,11 @@ read_changes(WorkerSchedule *s, DueRead *r)
 		int64		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1,
 													 &isnull));
 
-		if ((w = hash_search(s->tags, &id, HASH_FIND, NULL)) != NULL)
-			due_heap_remove(&s->heap, w);
-		look_up(&l, id, w);
+		/* its row changed: what it kept is no guide */
+		look_up(s, &l, id, hash_search(s->tags, &id, HASH_FIND, NULL));
 	}
 	SPI_freetuptable(SPI_tuptable);
-	while ((w = due_heap_first(&s->heap)) != NULL && w->key <= r->now)
-	{
-		due_heap_remove(&s->heap, w);
-		/* its check moved it later since it was placed */
-		if (watched_wake(w) > r->now)
-			due_heap_place(&s->heap, w, watched_wake(w));
-		else
-			look_up(&l, w->timing.tag_id, w);
-	}
+	take_due(s, r, &l);
 	if (l.nids == 0)
 		return;
 	values[0] = PointerGetDatum(construct_array(l.ids, l.nids, INT8OID, sizeof(int64),
@@ -333,16 +567,65 @@ read_changes(WorkerSchedule *s, DueRead *r)
 			forget(s, l.watched[i]);
 }
 
-TimestampTz
-due_next(WorkerSchedule *s, DueTag **due, int ndue, TimestampTz next_due)
+/* The due tags' places in the fair order, by namespace. */
+static int
+place_fairly(DueRead *r)
 {
-	WatchedTag *w;
+	HASHCTL		ctl;
+	HTAB	   *turns;
 
-	for (int i = 0; i < ndue; i++)
-		if ((w = hash_search(s->tags, &due[i]->tag_id, HASH_FIND, NULL)) != NULL)
-			due_heap_place(&s->heap, w, watched_wake(w));
-	if ((w = due_heap_first(&s->heap)) != NULL)
-		next_due = Min(next_due, w->key);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(NamespaceTurn);
+	ctl.hcxt = r->loop_ctx;
+	turns = hash_create("imagestream namespaces", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	for (int i = 0; i < r->ndue; i++)
+	{
+		bool		found;
+		NamespaceTurn *turn = hash_search(turns, r->due[i]->namespace, HASH_ENTER, &found);
+
+		if (!found)
+		{
+			turn->turn = hash_get_num_entries(turns) - 1;
+			turn->ranks[0] = turn->ranks[1] = 0;
+		}
+		fair_place(r->due[i], turn);
+	}
+	return (int) hash_get_num_entries(turns);
+}
+
+/*
+ * The references the cycle took go back into the heap: those without due
+ * tags at their earliest follower's wake; returns the earliest wake (or
+ * the heap's first), before those with due tags go in where their time has
+ * come (their checks place them again).
+ */
+static TimestampTz
+put_back(WorkerSchedule *s, DueRead *r, TimestampTz next_due)
+{
+	TimestampTz *wakes = palloc(sizeof(TimestampTz) * Max(r->ntaken, 1));
+	WatchedRef *first;
+
+	for (int i = 0; i < r->ntaken; i++)
+	{
+		WatchedRef *ref = r->taken[i];
+
+		if (!watch_untake(s, ref))
+		{
+			r->taken[i] = NULL;
+			continue;
+		}
+		/* (where their time has come: a pass over their followers spared) */
+		wakes[i] = ref->reps_cycle == r->cycle ? r->now : ref_earliest(ref);
+		if (wakes[i] > r->now)
+			due_heap_place(&s->heap, ref, wakes[i]);
+	}
+	if ((first = due_heap_first(&s->heap)) != NULL)
+		next_due = Min(next_due, first->wake);
+	for (int i = 0; i < r->ntaken; i++)
+		if (r->taken[i] && wakes[i] <= r->now)
+			due_heap_place(&s->heap, r->taken[i], wakes[i]);
+	Assert(hash_get_num_entries(s->refs) == s->heap.count);
 	return next_due;
 }
 
@@ -350,9 +633,7 @@ int
 read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *scheduled,
 		 TimestampTz *next_due, DueTag ***due_out)
 {
-	DueRead		r = {loop_ctx, now};
-	HASHCTL		ctl;
-	WatchedTag *first;
+	DueRead		r = {loop_ctx};
 	HeapTuple	tup;
 	TupleDesc	desc;
 	bool		isnull;
@@ -360,6 +641,8 @@ read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *sche
 	bool		has_queue;
 	Oid			extension;
 	char	   *version;
+	MemoryContext old;
+	int			namespaces;
 
 	*due_out = NULL;
 	*scheduled = 0;
@@ -384,14 +667,12 @@ read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *sche
 	has_due_tags = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
 	has_queue = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
 
-	ctl.keysize = NAMEDATALEN;
-	ctl.entrysize = sizeof(NamespaceTurn);
-	ctl.hcxt = loop_ctx;
-	r.turns = hash_create("imagestream namespaces", 64, &ctl, HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
-	r.size = 64;
+	r.now = now;
+	r.cycle = ++s->cycle;
+	r.row_ctx = AllocSetContextCreate(loop_ctx, "imagestream due rows", ALLOCSET_DEFAULT_SIZES);
+	r.size = r.taken_size = 64;
 	r.due = MemoryContextAlloc(loop_ctx, sizeof(DueTag *) * r.size);
-	r.due_watched = MemoryContextAlloc(loop_ctx, sizeof(WatchedTag *) * r.size);
-	s->cycle++;
+	r.taken = MemoryContextAlloc(loop_ctx, sizeof(WatchedRef *) * r.taken_size);
 	/* when in doubt, all of them: the queue says what changed since a full read */
 	if (!has_queue || !s->loaded || extension != s->extension ||
 		strcmp(version, s->version) != 0 || imagestream_import_interval != s->interval_ms)
@@ -405,14 +686,16 @@ read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now, int64 *sche
 	else
 		read_changes(s, &r);
 	worker_end_transaction();
+	s->tags_peak = Max(s->tags_peak, hash_get_num_entries(s->tags));
+	/* the next cycle gives back what the tags forgotten left */
+	if (tags_sparse(s))
+		s->loaded = false;
 
-	/* the due tags stay in the heap where their time has come */
-	if ((first = due_heap_first(&s->heap)) != NULL)
-		*next_due = Min(*next_due, first->key);
-	for (int i = 0; i < r.ndue; i++)
-		due_heap_place(&s->heap, r.due_watched[i], watched_wake(r.due_watched[i]));
-	Assert(hash_get_num_entries(s->tags) == s->heap.count);
-	fair_order(r.due, r.ndue, (int) hash_get_num_entries(r.turns), s->cycle);
+	old = MemoryContextSwitchTo(loop_ctx);
+	namespaces = place_fairly(&r);
+	*next_due = put_back(s, &r, *next_due);
+	fair_order(r.due, r.ndue, namespaces, s->cycle);
+	MemoryContextSwitchTo(old);
 	*scheduled = s->scheduled;
 	*due_out = r.due;
 	return r.ndue;

@@ -25,11 +25,4 @@ extern void due_reload(WorkerSchedule *s);
 extern int	read_due(WorkerSchedule *s, MemoryContext loop_ctx, TimestampTz now,
 					 int64 *scheduled, TimestampTz *next_due, DueTag ***due);
 
-/*
- * After the cycle's checks moved the due tags' times (a failure's back-off,
- * the reference's next point): each goes back into the heap at its wake,
- * and the earlier of next_due and the heap's first is returned.
- */
-extern TimestampTz due_next(WorkerSchedule *s, DueTag **due, int ndue, TimestampTz next_due);
-
 #endif

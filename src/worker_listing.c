@@ -410,6 +410,18 @@ list_page(const DueListing *d, RegistryTarget *t, bool *added)
 	c.room = imagestream_max_bulk_import < 0 ? -1 : Max(imagestream_max_bulk_import - e->added, 0);
 	if ((err = run_isolated(record_page, &c)) != NULL)
 	{
+		/*
+		 * A policy listing whose choice failed for good (its policies' time
+		 * ran out, a pattern failed on a tag) fails: its policies say why.
+		 */
+		if (e->key.kind == LISTING_POLICY &&
+			ERRCODE_TO_CATEGORY(err->sqlerrcode) != ERRCODE_TRANSACTION_ROLLBACK &&
+			err->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+		{
+			listing_failed(d, "InternalError", error_message(err), 0);
+			FreeErrorData(err);
+			return true;
+		}
 		/* (as a tag whose result cannot be recorded: it backs off) */
 		log_recording_error(d, err);
 		FreeErrorData(err);

@@ -12,7 +12,9 @@
  * a scheduled tag is due at its reference's next point.  Followers added at
  * any time, or checked apart once (a pending spec, import_now), fall due
  * with the others again at that point; a failure backs off from the check,
- * the same for each follower, since they all had the same answer.
+ * the same for each follower, since they all had the same answer.  So the
+ * due heap holds references, each with its followers (ref_add_member), at
+ * the earliest of their wakes.
  *
  * Nothing here reads a setting, the clock or a table: the loop passes the
  * interval, the rate and the current time in, and test/unit checks these
@@ -193,39 +195,115 @@ watched_wake(const WatchedTag *w)
 	return w->forced ? w->timing.not_before : schedule_wake(&w->timing);
 }
 
+/* Adds a follower to a reference (its members array allocated already). */
+void
+ref_add_member(WatchedRef *r, WatchedTag *w)
+{
+	Assert(w->ref == NULL && r->size > 0);
+	if (r->nmembers == r->size)
+	{
+		r->size *= 2;
+		r->members = repalloc(r->members, sizeof(WatchedTag *) * r->size);
+	}
+	w->ref = r;
+	w->member = r->nmembers;
+	r->members[r->nmembers++] = w;
+}
+
+/* Takes a follower out of its reference: the last one takes its index. */
+void
+ref_remove_member(WatchedTag *w)
+{
+	WatchedRef *r = w->ref;
+
+	Assert(r != NULL && w->member < r->nmembers && r->members[w->member] == w);
+	r->members[w->member] = r->members[--r->nmembers];
+	r->members[w->member]->member = w->member;
+	w->ref = NULL;
+	w->member = -1;
+}
+
+/* The earliest wake of a reference's followers (it has one at least). */
+TimestampTz
+ref_earliest(const WatchedRef *r)
+{
+	TimestampTz earliest;
+
+	Assert(r->nmembers > 0);
+	earliest = watched_wake(r->members[0]);
+	for (int i = 1; i < r->nmembers; i++)
+		earliest = Min(earliest, watched_wake(r->members[i]));
+	return earliest;
+}
+
+static bool
+same_text(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/*
+ * Would two kept followers of one reference make the same check, to the
+ * last byte: the same credentials (their namespace's), the same known
+ * digest, the same options of a fetch?
+ */
+bool
+kept_alike(const WatchedTag *a, const WatchedTag *b)
+{
+	Assert(a->kept && b->kept && a->ref == b->ref);
+	return a->namespace == b->namespace && a->preserve == b->preserve &&
+		a->has_known == b->has_known &&
+		(!a->has_known || memcmp(a->known, b->known, KEPT_DIGEST_BYTES) == 0) &&
+		same_text(a->prefer_os, b->prefer_os) && same_text(a->prefer_arch, b->prefer_arch);
+}
+
+/* A kept follower rides on d: d's check is its own (in the current context). */
+void
+rider_add(DueTag *d, WatchedTag *w)
+{
+	Assert(!d->forced && !w->forced);
+	if (d->nriders == d->riders_size)
+	{
+		d->riders_size = Max(8, d->riders_size * 2);
+		d->riders = d->riders ? repalloc(d->riders, sizeof(WatchedTag *) * d->riders_size)
+			: palloc(sizeof(WatchedTag *) * d->riders_size);
+	}
+	d->riders[d->nriders++] = w;
+}
+
 /* An empty heap with room for size entries, in the current context. */
 void
 due_heap_init(DueHeap *h, int size)
 {
 	Assert(size > 0);
-	h->items = palloc(sizeof(WatchedTag *) * size);
+	h->items = palloc(sizeof(WatchedRef *) * size);
 	h->count = 0;
 	h->size = size;
 }
 
-/* Does a come before b?  (The tag id orders equal keys.) */
+/* Does a come before b?  (The check key orders equal wakes.) */
 static inline bool
-heap_before(const WatchedTag *a, const WatchedTag *b)
+heap_before(const WatchedRef *a, const WatchedRef *b)
 {
-	if (a->key != b->key)
-		return a->key < b->key;
-	return a->timing.tag_id < b->timing.tag_id;
+	if (a->wake != b->wake)
+		return a->wake < b->wake;
+	return a->check_key < b->check_key;
 }
 
 static inline void
-heap_set(DueHeap *h, int i, WatchedTag *w)
+heap_set(DueHeap *h, int i, WatchedRef *r)
 {
-	h->items[i] = w;
-	w->heap_index = i;
+	h->items[i] = r;
+	r->heap_index = i;
 }
 
-/* Moves the entry at i up or down to where its key belongs. */
+/* Moves the entry at i up or down to where its wake belongs. */
 static void
 heap_sift(DueHeap *h, int i)
 {
-	WatchedTag *w = h->items[i];
+	WatchedRef *r = h->items[i];
 
-	while (i > 0 && heap_before(w, h->items[(i - 1) / 2]))
+	while (i > 0 && heap_before(r, h->items[(i - 1) / 2]))
 	{
 		heap_set(h, i, h->items[(i - 1) / 2]);
 		i = (i - 1) / 2;
@@ -238,56 +316,56 @@ heap_sift(DueHeap *h, int i)
 			break;
 		if (child + 1 < h->count && heap_before(h->items[child + 1], h->items[child]))
 			child++;
-		if (!heap_before(h->items[child], w))
+		if (!heap_before(h->items[child], r))
 			break;
 		heap_set(h, i, h->items[child]);
 		i = child;
 	}
-	heap_set(h, i, w);
+	heap_set(h, i, r);
 }
 
-/* Puts a tag in the heap at key, or moves it there if it is in already. */
+/* Puts a reference in the heap at wake, or moves it there if it is in already. */
 void
-due_heap_place(DueHeap *h, WatchedTag *w, TimestampTz key)
+due_heap_place(DueHeap *h, WatchedRef *r, TimestampTz wake)
 {
-	w->key = key;
-	if (w->heap_index < 0)
+	r->wake = wake;
+	if (r->heap_index < 0)
 	{
 		if (h->count == h->size)
 		{
 			h->size *= 2;
-			h->items = repalloc(h->items, sizeof(WatchedTag *) * h->size);
+			h->items = repalloc(h->items, sizeof(WatchedRef *) * h->size);
 		}
-		heap_set(h, h->count++, w);
+		heap_set(h, h->count++, r);
 	}
-	Assert(w->heap_index < h->count && h->items[w->heap_index] == w);
-	heap_sift(h, w->heap_index);
+	Assert(r->heap_index < h->count && h->items[r->heap_index] == r);
+	heap_sift(h, r->heap_index);
 }
 
-/* Takes a tag out of the heap (if it is in). */
+/* Takes a reference out of the heap (if it is in). */
 void
-due_heap_remove(DueHeap *h, WatchedTag *w)
+due_heap_remove(DueHeap *h, WatchedRef *r)
 {
-	int			i = w->heap_index;
+	int			i = r->heap_index;
 
 	if (i < 0)
 		return;
-	Assert(i < h->count && h->items[i] == w);
-	w->heap_index = -1;
+	Assert(i < h->count && h->items[i] == r);
+	r->heap_index = -1;
 	if (i == --h->count)
 		return;
 	heap_set(h, i, h->items[h->count]);
 	heap_sift(h, i);
 }
 
-/* The tag of the earliest key, or NULL if the heap is empty. */
-WatchedTag *
+/* The reference of the earliest wake, or NULL if the heap is empty. */
+WatchedRef *
 due_heap_first(const DueHeap *h)
 {
 	return h->count > 0 ? h->items[0] : NULL;
 }
 
-/* Empties the heap: every tag that was in it is out. */
+/* Empties the heap: every reference that was in it is out. */
 void
 due_heap_clear(DueHeap *h)
 {
@@ -296,12 +374,19 @@ due_heap_clear(DueHeap *h)
 	h->count = 0;
 }
 
-/* A due tag's place among its namespace's: the next rank of its kind. */
+/*
+ * A due tag's place among its namespace's: the next rank of its kind.  A
+ * tag with riders takes the places of all the tags it stands for, so that
+ * the rounds take turns by tags, as if each rider had been placed itself
+ * just after it.
+ */
 void
 fair_place(DueTag *d, NamespaceTurn *ns)
 {
-	Assert(ns->turn >= 0);
-	d->rank = ns->ranks[d->forced]++;
+	Assert(ns->turn >= 0 && d->nriders >= 0);
+	Assert(d->nriders == 0 || !d->forced);
+	d->rank = ns->ranks[d->forced];
+	ns->ranks[d->forced] += 1 + d->nriders;
 	d->turn = ns->turn;
 }
 

@@ -8,7 +8,8 @@
  * Pure functions over the plain structs below and the current time, which
  * the caller passes in: no SPI, no shared memory, no setting read here, so
  * that test/unit runs them outside a server.  The table of TagSchedule
- * entries is the caller's (a dynahash kept across cycles).
+ * entries and of the references they follow is the caller's (dynahashes
+ * kept across cycles, worker_watch.c).
  */
 #ifndef IMAGESTREAM_WORKER_SCHEDULE_H
 #define IMAGESTREAM_WORKER_SCHEDULE_H
@@ -27,30 +28,70 @@ typedef struct TagSchedule
 	uint64		seen_cycle;
 } TagSchedule;
 
+typedef struct WatchedRef WatchedRef;
+
+/* The bytes of a sha256 digest: the known digest a WatchedTag keeps. */
+#define KEPT_DIGEST_BYTES 32
+
 /*
  * A tag the worker watches: importable, and pending, requested or
- * scheduled.  What it knows of the tag's row (forced, sched) only places it
- * in the due heap: a tag is read again by its id before it is checked.
+ * scheduled, a follower of one upstream reference (ref).  What it knew of
+ * the tag's row when it last read it (forced, sched) places it; what a
+ * check needs of the row (kept: the rest) is kept for a scheduled tag that
+ * is not forced, whose known digest is none or a sha256 one, until the
+ * worker records anything for it, or the due queue names it: such a tag is
+ * checked without being read again (doc/worker.md, "The due queue").
  */
 typedef struct WatchedTag
 {
 	TagSchedule timing;			/* first: the hash key is timing.tag_id */
-	TimestampTz key;			/* its place in the heap: when to look at it */
-	int			heap_index;		/* in DueHeap.items, or -1 when out of it */
+	WatchedRef *ref;			/* the reference it follows; NULL while read */
+	int			member;			/* its index in ref->members */
 	bool		forced;			/* pending or requested, when last read */
 	bool		sched;			/* scheduled, when last read */
+	bool		kept;			/* the fields below are its row's */
+	bool		preserve;
+	bool		has_known;
+	uint8		known[KEPT_DIGEST_BYTES];	/* sha256 of its source_digest */
+	const char *namespace;		/* interned: one copy a namespace */
+	char	   *prefer_os;		/* NULL mostly; allocated when not */
+	char	   *prefer_arch;
+	int64		stream_id;
 } WatchedTag;
 
 /*
- * The watched tags by key, earliest first: a binary min-heap whose entries
- * know their index, so that one is moved or removed in O(log n), and the
- * due ones are found in O(due log n), not by a pass over all of them.
- * (PostgreSQL 15's lib/binaryheap.h cannot move or remove an entry, and
- * lib/pairingheap.c is not in the libraries test/unit links.)
+ * An upstream reference (a source and its insecure flag) that watched tags
+ * follow: they are due at its points (schedule_checked), so the heap holds
+ * references, each with its followers, and a due reference costs one heap
+ * operation, its followers a loop.  Its wake is never later than any
+ * follower's (watched_wake): a follower moved later leaves it early, and
+ * the reference is placed again (ref_earliest) once taken.
+ */
+struct WatchedRef
+{
+	const char *source;			/* hash key, with insecure */
+	bool		insecure;
+	bool		taken;			/* out of the heap while a cycle reads it */
+	uint64		check_key;		/* source_key(source, insecure) */
+	TimestampTz wake;			/* its place in the heap */
+	int			heap_index;		/* in DueHeap.items, or -1 when out of it */
+	WatchedTag **members;		/* its followers (palloc'd; grows) */
+	int			nmembers;
+	int			size;
+	uint64		reps_cycle;		/* the cycle reps belongs to */
+	struct DueTag *reps;		/* due tags of kept followers, that cycle */
+};
+
+/*
+ * The watched references by wake, earliest first: a binary min-heap whose
+ * entries know their index, so that one is moved or removed in O(log n),
+ * and the due ones are found in O(due log n), not by a pass over all of
+ * them.  (PostgreSQL 15's lib/binaryheap.h cannot move or remove an entry,
+ * and lib/pairingheap.c is not in the libraries test/unit links.)
  */
 typedef struct DueHeap
 {
-	WatchedTag **items;			/* palloc'd; grows by repalloc */
+	WatchedRef **items;			/* palloc'd; grows by repalloc */
 	int			count;
 	int			size;
 } DueHeap;
@@ -68,6 +109,18 @@ typedef struct DueTag
 	char	   *prefer_os;
 	char	   *prefer_arch;
 	bool		forced;			/* pending or requested: record even if unchanged */
+	WatchedTag *watched;		/* its entry (entries outlive the cycle) */
+
+	/*
+	 * Kept followers of its reference with the same namespace, known digest
+	 * and options, not forced: its check is theirs, to the last byte (the
+	 * same request, the same comparison, the same fetch), so they ride on it
+	 * and its result is theirs.
+	 */
+	WatchedTag **riders;
+	int			nriders;
+	int			riders_size;
+	struct DueTag *next_rep;	/* the next in its reference's reps */
 	int			rank;			/* among its namespace's due tags, forced or not */
 	int			turn;			/* its namespace's place in this cycle's rounds */
 	uint64		check_key;		/* source_key(source, insecure): set by group_checks */
@@ -113,8 +166,12 @@ typedef struct LogLimit
 typedef struct WorkerSchedule
 {
 	HTAB	   *tags;			/* WatchedTag by tag_id */
-	DueHeap		heap;			/* every entry of tags */
+	HTAB	   *refs;			/* WatchedRef by source and insecure */
+	HTAB	   *namespaces;		/* the interned namespaces of kept tags */
+	MemoryContext watch_ctx;	/* refs, namespaces, and what tags keep */
+	DueHeap		heap;			/* every entry of refs */
 	int64		scheduled;		/* entries with sched */
+	int64		tags_peak;		/* the most entries tags held since it was made */
 	uint64		cycle;			/* cycles that read the tags so far */
 	TokenBucket budget;
 
@@ -152,10 +209,16 @@ extern void schedule_recorded(TagSchedule *e, bool ok, TimestampTz now, int inte
 
 extern TimestampTz watched_wake(const WatchedTag *w);
 
+extern void ref_add_member(WatchedRef *r, WatchedTag *w);
+extern void ref_remove_member(WatchedTag *w);
+extern TimestampTz ref_earliest(const WatchedRef *r);
+extern bool kept_alike(const WatchedTag *a, const WatchedTag *b);
+extern void rider_add(DueTag *d, WatchedTag *w);
+
 extern void due_heap_init(DueHeap *h, int size);
-extern void due_heap_place(DueHeap *h, WatchedTag *w, TimestampTz key);
-extern void due_heap_remove(DueHeap *h, WatchedTag *w);
-extern WatchedTag *due_heap_first(const DueHeap *h);
+extern void due_heap_place(DueHeap *h, WatchedRef *r, TimestampTz wake);
+extern void due_heap_remove(DueHeap *h, WatchedRef *r);
+extern WatchedRef *due_heap_first(const DueHeap *h);
 extern void due_heap_clear(DueHeap *h);
 
 extern void fair_place(DueTag *d, NamespaceTurn *ns);

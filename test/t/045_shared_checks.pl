@@ -177,6 +177,48 @@ is($by_user{'alpha-robot'} // 0, $by_user{'bravo-robot'} // -1, 'a request of ea
 is($checked, 3 * scalar(@heads), 'each request checked the 3 tags of its namespace, never the other\'s');
 is(scalar(@log), $requests, 'worker_status counts each of them');
 
+# ---------------------------------------------------------------------------
+# a known digest moved by someone else: the next check compares with it
+# ---------------------------------------------------------------------------
+
+# The worker keeps the digest a follower's check compares with, between
+# checks of an unchanged tag; import_image moving it (a new index upstream
+# around the same image: the source digest moves, the image does not) puts
+# the tag on the due queue, so the worker's next check compares the answer
+# with the new digest and fetches nothing (with the old one it would fetch
+# the new index, as for an upstream move).
+my $amd = $reg->push_image('fleet/multi', undef, content => 'multi amd64');
+my $arm = $reg->push_image('fleet/multi', undef, content => 'multi arm64', arch => 'arm64');
+my $list1 = $reg->push_index('fleet/multi', 'latest', [$amd]);
+q1("SELECT imagestream.tag('$h/fleet/multi:latest', 'moved/s:t', scheduled => true, insecure => true)");
+ok(defined wait_for($node, "SELECT image::text = '$amd->{digest}' AND source_digest::text = '$list1->{digest}'
+	FROM imagestream.tag WHERE namespace = 'moved'", 't', 30), 'a tag following an index imports its amd64 image');
+# checked unchanged a few times: the worker keeps what its checks need
+my ($c0) = counters();
+ok(defined wait_for($node, "SELECT tags_checked >= $c0 + 3 FROM imagestream.worker_status", 't', 30),
+	'and is checked again, unchanged');
+ok(worker_enabled('off'), 'the worker is turned off');
+my $list2 = $reg->push_index('fleet/multi', 'latest', [ $amd, $arm ]);
+is(q1("SELECT status || ' ' || image FROM imagestream.import_image('moved/s:t', '$h/fleet/multi:latest',
+	scheduled => true, insecure => true)"), "Success $amd->{digest}", 'import_image: the index moved, the image did not');
+is(q1("SELECT source_digest FROM imagestream.tag WHERE namespace = 'moved'"), $list2->{digest},
+	'the known digest is the new index\'s');
+my $changes = q1("SELECT count(*) FROM imagestream.change WHERE namespace = 'moved'");
+$proxy->reset_log;
+ok(worker_enabled('on'), 'the worker is on again');
+my @multi;
+for (1 .. 300)
+{
+	@multi = grep { $_->[1] =~ m{/v2/fleet/multi/} } logged();
+	last if (grep { $_->[0] eq 'HEAD' } @multi) >= 3;
+	sleep 0.1;
+}
+cmp_ok(scalar(grep { $_->[0] eq 'HEAD' } @multi), '>=', 3, 'and checks the tag, three times');
+is(join(' ', map { $_->[0] } @multi), join(' ', ('HEAD') x scalar(@multi)),
+	'its checks compare with the digest import_image recorded: a HEAD each, nothing fetched');
+is(q1("SELECT count(*) FROM imagestream.change WHERE namespace = 'moved'"), $changes, 'and nothing recorded');
+q1("SELECT imagestream.delete_stream('moved/s')");
+
 invariants_hold($node);
 assert_no_crash($node);
 $node->stop;

@@ -201,6 +201,22 @@ is(tag_row('pol/gone:it'), "$img{only} $host/org/gone:only", 'the tag stays on i
 like(q1("SELECT coalesce(list_status, '-') || ' ' || coalesce(list_message, '-') FROM imagestream.tag_policies WHERE stream = 'gone'"),
 	qr/^False .*only/, 'with a condition (WinnerVanished) that names it');
 
+# --- S30: a pattern that runs on (back references: hours on a 127-byte
+# tag) fails its own listing after 10 s; the worker goes on ---
+
+$reg->push_image('org/slow', 'a' x 127, content => 'slow');
+q1("SELECT imagestream.create_stream('slow/s');
+	SELECT imagestream.follow('slow/s:x', '$host/org/slow', ordering => 'alphabetical-asc',
+		pattern => '^(a+)(a+)(a+)(a+)(a+)(a+)(a+)(a+)\\1\\2\\3\\4\\5\\6\\7\\8\$', insecure => true)");
+ok(poll_until(90, sub { policy('slow/s:x') eq '- False' }), 'S30: a pattern that runs on: its listing fails')
+  or diag(policy('slow/s:x'));
+like(q1("SELECT list_message FROM imagestream.tag_policies WHERE namespace = 'slow'"),
+	qr/took more than 10 s to choose/, 'S30: and its condition says why');
+q1("SELECT imagestream.create_stream('pol/after');
+	SELECT imagestream.follow('pol/after:it', '$host/org/gone', ordering => 'alphabetical-asc', insecure => true)");
+ok(poll_until(60, sub { policy('pol/after:it') =~ / True$/ }), 'S30: the worker lists another namespace\'s policy after it');
+q1("SELECT imagestream.delete_stream('slow/s'); SELECT imagestream.delete_stream('pol/after')");
+
 # --- one listing shared by the policies of a namespace, none across ---
 
 # a registry that wants credentials, each namespace with its own

@@ -423,12 +423,12 @@ heap_ok(const DueHeap *h)
 {
 	for (int i = 0; i < h->count; i++)
 	{
-		const WatchedTag *w = h->items[i];
-		const WatchedTag *p = h->items[(i - 1) / 2];
+		const WatchedRef *r = h->items[i];
+		const WatchedRef *p = h->items[(i - 1) / 2];
 
-		if (w->heap_index != i)
+		if (r->heap_index != i)
 			return false;
-		if (i > 0 && (p->key > w->key || (p->key == w->key && p->timing.tag_id > w->timing.tag_id)))
+		if (i > 0 && (p->wake > r->wake || (p->wake == r->wake && p->check_key > r->check_key)))
 			return false;
 	}
 	return true;
@@ -450,81 +450,187 @@ test_wake(void)
 
 /*
  * The heap against a plain array: random places, moves and removals of 500
- * tags, and then the tags taken in order of key, as read_due takes the due
- * ones.
+ * references, and then the references taken in order of wake, as read_due
+ * takes the due ones.
  */
-#define HEAP_TAGS 500
+#define HEAP_REFS 500
 
 static void
 test_heap(void)
 {
-	static WatchedTag tags[HEAP_TAGS];
+	static WatchedRef refs[HEAP_REFS];
 	DueHeap		h;
 	bool		consistent = true;
 	bool		ordered = true;
 	bool		first_is_min = true;
 	int			in = 0;
 	TimestampTz last = -1;
-	int64		last_id = -1;
+	uint64		last_key = 0;
 	uint32		seed = 12345;
 
 	due_heap_init(&h, 2);		/* (grows) */
-	for (int i = 0; i < HEAP_TAGS; i++)
+	for (int i = 0; i < HEAP_REFS; i++)
 	{
-		memset(&tags[i], 0, sizeof(WatchedTag));
-		tags[i].timing.tag_id = i;
-		tags[i].heap_index = -1;
+		memset(&refs[i], 0, sizeof(WatchedRef));
+		refs[i].check_key = i + 1;
+		refs[i].heap_index = -1;
 	}
 	for (int step = 0; step < 20000; step++)
 	{
-		WatchedTag *w;
-		const WatchedTag *min = NULL;
+		WatchedRef *r;
+		const WatchedRef *min = NULL;
 
 		seed = seed * 1103515245 + 12345;
-		w = &tags[(seed >> 8) % HEAP_TAGS];
-		/* keys from a small range: many equal keys */
+		r = &refs[(seed >> 8) % HEAP_REFS];
+		/* wakes from a small range: many equal wakes */
 		if ((seed >> 4) % 4 == 0)
 		{
-			in -= w->heap_index >= 0;
-			due_heap_remove(&h, w);
+			in -= r->heap_index >= 0;
+			due_heap_remove(&h, r);
 		}
 		else
 		{
-			in += w->heap_index < 0;
-			due_heap_place(&h, w, NOW + SEC((seed >> 12) % 50));
+			in += r->heap_index < 0;
+			due_heap_place(&h, r, NOW + SEC((seed >> 12) % 50));
 		}
 		consistent &= h.count == in && heap_ok(&h);
-		for (int i = 0; i < HEAP_TAGS; i++)
-			if (tags[i].heap_index >= 0 &&
-				(min == NULL || tags[i].key < min->key ||
-				 (tags[i].key == min->key && tags[i].timing.tag_id < min->timing.tag_id)))
-				min = &tags[i];
+		for (int i = 0; i < HEAP_REFS; i++)
+			if (refs[i].heap_index >= 0 &&
+				(min == NULL || refs[i].wake < min->wake ||
+				 (refs[i].wake == min->wake && refs[i].check_key < min->check_key)))
+				min = &refs[i];
 		first_is_min &= due_heap_first(&h) == min;
 	}
 	check(consistent, "heap: 20000 places, moves and removals keep it a heap");
-	check(first_is_min, "heap: its first is the earliest key (the lowest id among equal ones)");
+	check(first_is_min, "heap: its first is the earliest wake (the lowest key among equal ones)");
 	while (due_heap_first(&h) != NULL)
 	{
-		WatchedTag *w = due_heap_first(&h);
+		WatchedRef *r = due_heap_first(&h);
 
-		ordered &= w->key > last || (w->key == last && w->timing.tag_id > last_id);
-		last = w->key;
-		last_id = w->timing.tag_id;
-		due_heap_remove(&h, w);
-		ordered &= w->heap_index == -1;
+		ordered &= r->wake > last || (r->wake == last && r->check_key > last_key);
+		last = r->wake;
+		last_key = r->check_key;
+		due_heap_remove(&h, r);
+		ordered &= r->heap_index == -1;
 		in--;
 	}
-	check(ordered && in == 0, "heap: taken first by first, in order of key, to the last");
-	due_heap_remove(&h, &tags[0]);
-	check(h.count == 0, "heap: removing a tag not in it does nothing");
+	check(ordered && in == 0, "heap: taken first by first, in order of wake, to the last");
+	due_heap_remove(&h, &refs[0]);
+	check(h.count == 0, "heap: removing a reference not in it does nothing");
 	for (int i = 0; i < 10; i++)
-		due_heap_place(&h, &tags[i], NOW);
+		due_heap_place(&h, &refs[i], NOW);
 	due_heap_clear(&h);
 	consistent = h.count == 0;
 	for (int i = 0; i < 10; i++)
-		consistent &= tags[i].heap_index == -1;
-	check(consistent, "heap: cleared, every tag is out of it");
+		consistent &= refs[i].heap_index == -1;
+	check(consistent, "heap: cleared, every reference is out of it");
 	pfree(h.items);
+}
+
+/* Do the followers of r know their places, and r each of them? */
+static bool
+members_ok(const WatchedRef *r)
+{
+	for (int i = 0; i < r->nmembers; i++)
+		if (r->members[i]->ref != r || r->members[i]->member != i)
+			return false;
+	return true;
+}
+
+static void
+test_followers(void)
+{
+	WatchedRef	r = {"x"};
+	WatchedTag	tags[20];
+	bool		ok = true;
+
+	r.size = 2;
+	r.members = palloc(sizeof(WatchedTag *) * r.size);
+	for (int i = 0; i < 20; i++)
+	{
+		memset(&tags[i], 0, sizeof(WatchedTag));
+		tags[i].timing.tag_id = i;
+		tags[i].timing.next_due = NOW + SEC(100 + i);
+		ref_add_member(&r, &tags[i]);
+	}
+	check(r.nmembers == 20 && members_ok(&r), "followers: 20 added, each knowing its place");
+	check(ref_earliest(&r) == NOW + SEC(100), "followers: the reference wakes with the earliest");
+	ref_remove_member(&tags[0]);
+	ref_remove_member(&tags[19]);
+	ref_remove_member(&tags[7]);
+	ok = r.nmembers == 17 && members_ok(&r) && tags[0].ref == NULL && tags[7].member == -1;
+	check(ok, "followers: the first, the last and one between removed, the others in place");
+	check(ref_earliest(&r) == NOW + SEC(101), "followers: then the earliest of those left");
+	tags[12].forced = true;
+	tags[12].timing.not_before = NOW + SEC(5);
+	check(ref_earliest(&r) == NOW + SEC(5), "followers: a forced one at its Retry-After");
+	pfree(r.members);
+}
+
+static void
+test_kept_alike(void)
+{
+	WatchedRef	r = {"x"};
+	WatchedTag	a = {{1}};
+	WatchedTag	b;
+	const char *ns = "A";
+	char		os[] = "linux";
+	char		os2[] = "linux";
+
+	a.ref = &r;
+	a.kept = true;
+	a.namespace = ns;
+	a.has_known = true;
+	memset(a.known, 7, KEPT_DIGEST_BYTES);
+	b = a;
+	b.timing.tag_id = 2;
+	check(kept_alike(&a, &b), "alike: the same namespace, known digest and options");
+	b.known[31] = 8;
+	check(!kept_alike(&a, &b), "alike: not with another known digest");
+	b = a;
+	b.has_known = false;
+	check(!kept_alike(&a, &b), "alike: not with none known");
+	b = a;
+	b.namespace = "B";
+	check(!kept_alike(&a, &b), "alike: not in another namespace (its credentials)");
+	b = a;
+	b.preserve = true;
+	check(!kept_alike(&a, &b), "alike: not with another import mode");
+	a.prefer_os = os;
+	b = a;
+	b.prefer_os = os2;
+	check(kept_alike(&a, &b), "alike: the same preferred OS, in two copies");
+	b.prefer_os = NULL;
+	check(!kept_alike(&a, &b), "alike: not without it");
+}
+
+/* A tag with riders takes their places in its namespace's rounds. */
+static void
+test_fair_riders(void)
+{
+	NamespaceTurn ns[2] = {{"A", 0}, {"B", 1}};
+	DueTag		tags[7];
+	DueTag	   *due[7];
+	WatchedTag	riders[3];
+	char		order[8];
+
+	for (int i = 0; i < 7; i++)
+	{
+		memset(&tags[i], 0, sizeof(DueTag));
+		tags[i].stream_id = i < 2 ? 0 : 1;
+		due[i] = &tags[i];
+	}
+	for (int i = 0; i < 3; i++)
+		rider_add(&tags[0], &riders[i]);
+	for (int i = 0; i < 7; i++)
+		fair_place(&tags[i], &ns[tags[i].stream_id]);
+	fair_order(due, 7, 2, 0);
+	for (int i = 0; i < 7; i++)
+		order[i] = due[i] == &tags[0] ? 'R' : 'A' + (int) due[i]->stream_id;
+	order[7] = '\0';
+	check(tags[0].nriders == 3 && tags[1].rank == 4 && strcmp(order, "RBBBBAB") == 0,
+		  "fair order: a tag with 3 riders takes 4 places of its namespace's rounds");
+	pfree(tags[0].riders);
 }
 
 static void
@@ -609,6 +715,9 @@ main(void)
 	test_recorded();
 	test_wake();
 	test_heap();
+	test_followers();
+	test_kept_alike();
+	test_fair_riders();
 	test_fair_order();
 	test_group_checks();
 	test_budget();

@@ -82,9 +82,11 @@ CREATE OR REPLACE FUNCTION _worker_recording() RETURNS boolean
 -- spec, schedule or import request changed.  Whatever could make a tag due
 -- sooner, or no longer of interest, is a change here: a new importable tag,
 -- one deleted (with its stream too), a spec, schedule or options changed, a
--- spec newer than the status (pending), import_now.  What the worker
--- records is not (_worker_recording(), asked last): the worker reads its own
--- tags again when they come up.  An UPDATE that touches none of the columns
+-- spec newer than the status (pending), import_now; and so is what a check
+-- reads that the worker keeps between checks of an unchanged tag (the known
+-- digest, source_digest, moved by import_image).  What the worker records
+-- is not (_worker_recording(), asked last): the worker lets go of what it
+-- kept of a tag it records, and reads it again when it comes up.  An UPDATE that touches none of the columns
 -- named costs nothing, and one that writes them unchanged costs the WHEN
 -- clause only, no call.
 --
@@ -132,7 +134,8 @@ CREATE OR REPLACE TRIGGER queue_deleted_tags AFTER DELETE ON tag
 	FOR EACH STATEMENT EXECUTE FUNCTION _queue_tags();
 CREATE OR REPLACE TRIGGER queue_changed_tag
 	AFTER UPDATE OF has_spec, from_kind, from_ref, reference, spec_generation, scheduled, insecure,
-		import_mode, annotations, import_requested_at, status_generation, import_generation, image
+		import_mode, annotations, import_requested_at, status_generation, import_generation, image,
+		source_digest
 	ON tag FOR EACH ROW
 	WHEN ((imagestream._importable(OLD) OR imagestream._importable(NEW))
 		  AND ((OLD.has_spec, OLD.from_kind, OLD.from_ref, OLD.reference, OLD.scheduled, OLD.insecure,
@@ -144,8 +147,10 @@ CREATE OR REPLACE TRIGGER queue_changed_tag
 			   OR imagestream._spec_pending(NEW)
 				  AND (NOT imagestream._spec_pending(OLD)
 					   OR NEW.spec_generation IS DISTINCT FROM OLD.spec_generation)
-			   -- a digest reference's image gone: scheduled again
-			   OR NEW.image IS NULL AND OLD.image IS NOT NULL)
+			   -- a digest reference's image gone or back: scheduled again, or no longer
+			   OR (NEW.image IS NULL) IS DISTINCT FROM (OLD.image IS NULL)
+			   -- the digest a check compares with, which the worker keeps
+			   OR NEW.source_digest IS DISTINCT FROM OLD.source_digest)
 		  AND NOT imagestream._worker_recording())
 	EXECUTE FUNCTION _queue_changed_tag();
 
