@@ -269,6 +269,20 @@ SELECT pg_temp.list(:spec, 'a b');
 SELECT tag, from_ref, pending FROM image_stream_tags WHERE namespace = 'po' AND stream = 'spec';
 SELECT delete_stream('po/spec');
 
+-- a listing of 2,500 tags is chosen a thousand tags at a time, in name
+-- order (the worker holds a batch, not the repository): the best of a
+-- batch goes on into the next, whichever batch it came from
+SELECT follow('po/big:top', 'quay.io/org/big', ordering => 'numerical-asc');
+SELECT follow('po/big:first', 'quay.io/org/big', ordering => 'numerical-desc', pattern => '^1[0-9]{3}$');
+SELECT follow('po/big:middle', 'quay.io/org/big', ordering => 'numerical-asc', pattern => '^1[0-9]{3}$');
+SELECT listing_id AS big FROM tag_policy p JOIN stream s ON s.id = p.stream_id WHERE s.name = 'big' LIMIT 1 \gset
+SELECT _policy_listing_page(:big, ARRAY(SELECT lpad(i::text, 4, '0') FROM generate_series(1, 2500) i), true, true);
+SELECT tag, winner, list_status FROM tag_policies WHERE stream = 'big' ORDER BY tag;
+-- 1999 gone upstream: it keeps ranking, from before the first batch
+SELECT _policy_listing_page(:big, ARRAY(SELECT lpad(i::text, 4, '0') FROM generate_series(1, 2500) i WHERE i <> 1999), true, true);
+SELECT tag, winner, list_status, list_reason FROM tag_policies WHERE stream = 'big' ORDER BY tag;
+SELECT delete_stream('po/big');
+
 SELECT delete_stream('po/app');
 SELECT delete_stream('po/ci');
 SELECT delete_stream('po/mine');

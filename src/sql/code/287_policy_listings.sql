@@ -46,6 +46,46 @@ BEGIN
 	END IF;
 END $$;
 
+-- The winner of policy p among the tags of the listing l under way (and
+-- its winner, when that is no longer listed), NULL when none is eligible:
+-- a thousand tags at a time, in name order, the best of a batch going on
+-- into the next, so that the worker holds a batch, not a repository of
+-- tens of thousands of tags (the order is total: the best of the best is
+-- the best).
+CREATE OR REPLACE FUNCTION _policy_best(l imagestream.policy_listing, p imagestream.tag_policy,
+	listed boolean) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	tags text[];
+	seen timestamptz[];
+	best text;
+	best_seen timestamptz;
+	after text := '';
+BEGIN
+	IF NOT listed THEN
+		best := p.winner;
+		SELECT c.first_seen INTO best_seen FROM imagestream.policy_candidate c
+		WHERE c.listing_id = l.id AND c.tag = p.winner;
+	END IF;
+	LOOP
+		SELECT array_agg(x.tag ORDER BY x.tag), array_agg(x.first_seen ORDER BY x.tag) INTO tags, seen
+		FROM (SELECT c.tag, c.first_seen FROM imagestream.policy_candidate c
+			  JOIN imagestream.policy_listing_page g ON g.listing_id = c.listing_id AND g.tag = c.tag
+			  WHERE c.listing_id = l.id AND c.tag > after COLLATE "C"
+			  ORDER BY c.tag LIMIT 1000) x;
+		EXIT WHEN tags IS NULL;
+		after := tags[array_upper(tags, 1)];
+		-- (a NULL best is a NULL element, which the choice skips)
+		best := imagestream._policy_choose(tags || best, seen || best_seen,
+			p.semver, p.ordering, p.pattern, p.extract);
+		IF best IS NOT NULL THEN
+			SELECT c.first_seen INTO best_seen FROM imagestream.policy_candidate c
+			WHERE c.listing_id = l.id AND c.tag = best;
+		END IF;
+	END LOOP;
+	RETURN best;
+END $$;
+
 -- The last page: the listing in policy_listing_page against the stored
 -- candidates, each policy's winner chosen, the tags whose winner changed
 -- moved.  Tags new upstream are first seen now; those gone are removed,
@@ -57,8 +97,6 @@ END $$;
 CREATE OR REPLACE FUNCTION _policy_listed(l imagestream.policy_listing) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
-	tags text[];
-	seen timestamptz[];
 	p imagestream.tag_policy;
 	listed boolean;
 	choice text;
@@ -76,23 +114,12 @@ BEGIN
 	WHERE g.listing_id = l.id
 	  AND NOT EXISTS (SELECT 1 FROM imagestream.policy_candidate c
 					  WHERE c.listing_id = l.id AND c.tag = g.tag);
-	SELECT array_agg(c.tag ORDER BY c.tag), array_agg(c.first_seen ORDER BY c.tag) INTO tags, seen
-	FROM imagestream.policy_candidate c
-	JOIN imagestream.policy_listing_page g ON g.listing_id = c.listing_id AND g.tag = c.tag
-	WHERE c.listing_id = l.id;
 
 	FOR p IN SELECT * FROM imagestream.tag_policy x WHERE x.listing_id = l.id
 			 ORDER BY x.stream_id, x.tag LOOP
 		listed := p.winner IS NULL OR EXISTS (SELECT 1 FROM imagestream.policy_listing_page g
 											  WHERE g.listing_id = l.id AND g.tag = p.winner);
-		IF listed THEN
-			choice := imagestream._policy_choose(tags, seen, p.semver, p.ordering, p.pattern, p.extract);
-		ELSE
-			choice := imagestream._policy_choose(tags || p.winner,
-				seen || (SELECT c.first_seen FROM imagestream.policy_candidate c
-						 WHERE c.listing_id = l.id AND c.tag = p.winner),
-				p.semver, p.ordering, p.pattern, p.extract);
-		END IF;
+		choice := imagestream._policy_best(l, p, listed);
 		status := 'True';
 		reason := NULL;
 		message := NULL;
