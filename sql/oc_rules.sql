@@ -125,6 +125,8 @@ SELECT tag, status, reason FROM import_image('oc/api:alias2', 'quay.io/oc/api:1'
 -- all tags of a repository into an existing stream needs confirm (55000)
 SELECT * FROM pg_temp.err($$SELECT * FROM import_image('oc/api', 'quay.io/oc/api', all_tags => true)$$);
 SELECT tag, status, reason FROM import_image('oc/api', 'quay.io/oc/api', all_tags => true, dry_run => true, confirm => true);
+-- all tags of a tag or a digest: 22023, with the repository to use
+SELECT * FROM pg_temp.err($$SELECT * FROM import_image('oc/api', 'quay.io/oc/api:1', all_tags => true, confirm => true)$$);
 -- a dry run writes nothing, confirmed or not
 SELECT count(*) AS streams FROM image_streams WHERE namespace = 'oc' AND name = 'none';
 SELECT count(*) AS tags FROM image_stream_tags WHERE namespace = 'oc' AND stream = 'api' AND tag = '2';

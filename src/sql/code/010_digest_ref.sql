@@ -47,6 +47,22 @@ CREATE OR REPLACE FUNCTION ref_name(image_ref) RETURNS text
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION ref_name(image_ref) IS 'registry/repository, without tag or digest';
 
+-- The one check that a parameter names a repository (what follow,
+-- set_repository and import_image with all_tags take): its reference,
+-- or 22023 with the repository to use instead.
+CREATE OR REPLACE FUNCTION _repository_only(input text, param text) RETURNS image_ref
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	repo imagestream.image_ref := input::imagestream.image_ref;
+BEGIN
+	IF imagestream.ref_tag(repo) IS NOT NULL OR imagestream.ref_digest(repo) IS NOT NULL THEN
+		RAISE EXCEPTION '% must name a repository, not a tag or digest: "%"', param, input
+			USING ERRCODE = 'invalid_parameter_value',
+				HINT = format('Use "%s".', imagestream.ref_name(repo));
+	END IF;
+	RETURN repo;
+END $$;
+
 CREATE OR REPLACE FUNCTION ref_familiar(image_ref) RETURNS text
 	AS 'MODULE_PATHNAME', 'image_ref_familiar'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;

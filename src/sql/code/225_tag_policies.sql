@@ -93,12 +93,7 @@ BEGIN
 		RAISE EXCEPTION 'a repository is required' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	PERFORM imagestream._require(d.namespace, 'edit');
-	repo := repository::imagestream.image_ref;
-	IF imagestream.ref_tag(repo) IS NOT NULL OR imagestream.ref_digest(repo) IS NOT NULL THEN
-		RAISE EXCEPTION 'repository must name a repository, not a tag or digest: "%"', repository
-			USING ERRCODE = 'invalid_parameter_value',
-				HINT = format('Use "%s".', imagestream.ref_name(repo));
-	END IF;
+	repo := imagestream._repository_only(repository, 'repository');
 	PERFORM imagestream._policy_check(semver, ordering, pattern, "extract");
 
 	s := imagestream._lock_stream(d.namespace, d.stream, true);

@@ -142,11 +142,8 @@ BEGIN
 		jobs := jsonb_build_array(jsonb_build_object('tag', coalesce(t.name, p_tag),
 			'source', coalesce(p_source::text, t.from_ref)));
 	ELSIF p_source IS NOT NULL THEN
-		IF imagestream.ref_tag(p_source) IS NOT NULL OR imagestream.ref_digest(p_source) IS NOT NULL THEN
-			RAISE EXCEPTION 'from_image must name a repository, not a tag or digest, to import all tags'
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		repository := p_source;
+		-- (all_tags imports a repository's every tag)
+		repository := imagestream._repository_only(p_source::text, 'from_image');
 		listed := imagestream._registry_tags(p_source, coalesce(p_insecure, false), p_namespace);
 		IF listed.status <> 'ok' THEN
 			reason := listed.reason;

@@ -223,12 +223,7 @@ BEGIN
 		RAISE EXCEPTION 'scheduled and insecure must not be null' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF repository IS NOT NULL THEN
-		repo := repository::imagestream.image_ref;
-		IF imagestream.ref_tag(repo) IS NOT NULL OR imagestream.ref_digest(repo) IS NOT NULL THEN
-			RAISE EXCEPTION 'repository must name a repository, not a tag or digest: "%"', repository
-				USING ERRCODE = 'invalid_parameter_value',
-					HINT = format('Use "%s".', imagestream.ref_name(repo));
-		END IF;
+		repo := imagestream._repository_only(repository, 'repository');
 	END IF;
 	PERFORM imagestream._require(n.namespace, 'edit');
 	s := imagestream._lock_stream(n.namespace, n.name);
