@@ -10,8 +10,9 @@
  *		choice never depends on the registry's order.
  *
  * In C because a repository may hold tens of thousands of tags, listed every
- * interval: each policy ranks them in one call (one pass to choose, one sort
- * to explain).  The versions and ranges are semver.c's.
+ * interval: each policy ranks a thousand of them a call, the best going on
+ * into the next call (one pass to choose), or all of them in one sort to
+ * explain.  The versions and ranges are semver.c's.
  */
 #include "postgres.h"
 
@@ -421,7 +422,7 @@ read_candidates(FunctionCallInfo fcinfo, const Policy *p, Candidate **out)
 
 /* The time the choices of the current transaction took, and its timeout. */
 static LocalTransactionId choice_lxid = InvalidLocalTransactionId;
-static long choice_spent_ms = 0;
+static int64 choice_spent_us = 0;
 static bool choice_timeout_registered = false;
 static TimeoutId choice_timeout;
 static volatile sig_atomic_t choice_timed_out = false;
@@ -443,9 +444,10 @@ choice_time_left(void)
 	if (choice_lxid != MyProc->lxid)
 	{
 		choice_lxid = MyProc->lxid;
-		choice_spent_ms = 0;
+		choice_spent_us = 0;
 	}
-	return POLICY_CHOICE_MAX_MS - choice_spent_ms;
+	/* (counted in us: a call of a few us must not cost a whole ms) */
+	return (long) ((POLICY_CHOICE_MAX_MS * INT64CONST(1000) - choice_spent_us + 999) / 1000);
 }
 
 static void
@@ -511,9 +513,10 @@ choose(FunctionCallInfo fcinfo, Candidate *best)
  * _policy_choose(tags text[], seen timestamptz[], semver text, ordering
  * text, pattern text, extract text) RETURNS text: the winner among tags
  * (seen: when each was first seen, for newest), or NULL when none is
- * eligible.  The worker calls it for each policy of a listing: one
- * candidate's value is kept at a time, and the best's, so that its memory
- * is that of the arrays, whatever the extract makes of each tag.
+ * eligible.  The worker calls it for each policy and batch of a listing
+ * (_policy_winners): one candidate's value is kept at a time, and the
+ * best's, so that its memory is that of the arrays, whatever the extract
+ * makes of each tag.
  */
 PG_FUNCTION_INFO_V1(imagestream_policy_choose);
 Datum
@@ -540,7 +543,7 @@ imagestream_policy_choose(PG_FUNCTION_ARGS)
 	PG_CATCH();
 	{
 		disable_timeout(choice_timeout, false);
-		choice_spent_ms += TimestampDifferenceMilliseconds(started, GetCurrentTimestamp());
+		choice_spent_us += Max(GetCurrentTimestamp() - started, 0);
 		if (choice_timed_out)
 		{
 			/* (the cancel it raised, or would raise, becomes this error) */
@@ -554,7 +557,7 @@ imagestream_policy_choose(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 	disable_timeout(choice_timeout, false);
-	choice_spent_ms += TimestampDifferenceMilliseconds(started, GetCurrentTimestamp());
+	choice_spent_us += Max(GetCurrentTimestamp() - started, 0);
 	if (choice_timed_out)
 	{
 		/* it fired after the last tag: its cancel is no one's */
