@@ -189,6 +189,11 @@ SELECT pg_temp.list(:slow, repeat('a', 127));
 \set VERBOSITY default
 SELECT tag, winner, list_status FROM tag_policies WHERE stream = 'slow';
 SELECT delete_stream('po/slow');
+-- the 10 s are the time the choices take, counted to the microsecond, not
+-- a millisecond a call: 20,000 choices of a few microseconds fit (a
+-- listing of 100,000 tags followed by 200 policies makes as many calls)
+SELECT count(*) FROM generate_series(1, 20000) i
+WHERE _policy_choose(ARRAY[i::text], NULL, '>=0', NULL, NULL, NULL) = i::text;
 
 -- semver: YYMMDD numbers, mixed "v" prefixes, ties by name
 SELECT follow('po/ci:dated', 'quay.io/org/ci', semver => '>=200101');
@@ -282,6 +287,61 @@ SELECT tag, winner, list_status FROM tag_policies WHERE stream = 'big' ORDER BY 
 SELECT _policy_listing_page(:big, ARRAY(SELECT lpad(i::text, 4, '0') FROM generate_series(1, 2500) i WHERE i <> 1999), true, true);
 SELECT tag, winner, list_status, list_reason FROM tag_policies WHERE stream = 'big' ORDER BY tag;
 SELECT delete_stream('po/big');
+
+-- batches whose name order is not the policies' order (semver: v1.999.0
+-- sorts after v1.2500.0), a winner first in its batch, equal versions in
+-- different batches, newest carried with when it was first seen; each
+-- winner is the one explain_policy chooses over the whole listing at once
+-- (review of the batches, 2026-12-05)
+SELECT follow('po/mix:top', 'quay.io/org/mix', semver => '>=1.0.0');
+SELECT follow('po/mix:below', 'quay.io/org/mix', semver => '<1.1000.0');
+SELECT follow('po/mix:edge', 'quay.io/org/mix', semver => '>=1.1800.0 <1.1900.0');
+SELECT follow('po/mix:low', 'quay.io/org/mix', ordering => 'numerical-desc',
+	pattern => '^v1\.([0-9]+)\.0$', "extract" => '\1');
+SELECT follow('po/mix:tie', 'quay.io/org/mix', ordering => 'numerical-asc',
+	pattern => '^v?1\.([0-9]+)\.0$', "extract" => '\1');
+SELECT follow('po/mix:new', 'quay.io/org/mix', ordering => 'newest');
+SELECT listing_id AS mix FROM tag_policy p JOIN stream s ON s.id = p.stream_id WHERE s.name = 'mix' LIMIT 1 \gset
+SELECT _policy_listing_page(:mix, ARRAY(SELECT 'v1.' || i || '.0' FROM generate_series(1, 2500) i) || ARRAY['1.2500.0'], true, true);
+SELECT tag, winner, list_status FROM tag_policies WHERE stream = 'mix' ORDER BY tag;
+SELECT bool_and(t.winner = (SELECT e.candidate FROM explain_policy('po/mix:' || t.tag) e WHERE e.selected))
+FROM tag_policies t WHERE t.stream = 'mix';
+-- a tag first seen now, first in name order, is newest over the batches after it
+SELECT _policy_listing_page(:mix, ARRAY(SELECT 'v1.' || i || '.0' FROM generate_series(1, 2500) i) || ARRAY['1.2500.0', 'v1.0.5'], true, true);
+SELECT tag, winner, list_status FROM tag_policies WHERE stream = 'mix' AND tag = 'new';
+-- v1.2500.0 and v1.0.5 gone: v1.2500.0 keeps ranking and still beats the
+-- equal 1.2500.0 (its name sorts last); v1.0.5 keeps ranking by when it was
+-- first seen
+SELECT _policy_listing_page(:mix, ARRAY(SELECT 'v1.' || i || '.0' FROM generate_series(1, 2499) i) || ARRAY['1.2500.0'], true, true);
+SELECT tag, winner, list_status, list_reason FROM tag_policies WHERE stream = 'mix' ORDER BY tag;
+SELECT bool_and(t.winner = (SELECT e.candidate FROM explain_policy('po/mix:' || t.tag) e WHERE e.selected))
+FROM tag_policies t WHERE t.stream = 'mix';
+SELECT delete_stream('po/mix');
+
+-- exactly 1,000 tags (one batch, then an empty one), 1,001 (a batch of
+-- one), and an empty listing (no batch: both winners vanished)
+SELECT follow('po/edge:asc', 'quay.io/org/edge', ordering => 'numerical-asc');
+SELECT follow('po/edge:desc', 'quay.io/org/edge', ordering => 'numerical-desc');
+SELECT listing_id AS edge FROM tag_policy p JOIN stream s ON s.id = p.stream_id WHERE s.name = 'edge' LIMIT 1 \gset
+SELECT _policy_listing_page(:edge, ARRAY(SELECT lpad(i::text, 4, '0') FROM generate_series(1, 1000) i), true, true);
+SELECT tag, winner, list_status FROM tag_policies WHERE stream = 'edge' ORDER BY tag;
+SELECT _policy_listing_page(:edge, ARRAY(SELECT lpad(i::text, 4, '0') FROM generate_series(1, 1001) i), true, true);
+SELECT tag, winner, list_status FROM tag_policies WHERE stream = 'edge' ORDER BY tag;
+SELECT _policy_listing_page(:edge, '{}', true, true);
+SELECT tag, winner, list_status, list_reason FROM tag_policies WHERE stream = 'edge' ORDER BY tag;
+SELECT delete_stream('po/edge');
+
+-- a kept winner that the changed policy no longer takes does not keep
+-- ranking, whether the repository lists other tags or none
+SELECT follow('po/gone:t', 'quay.io/org/gone', ordering => 'alphabetical-asc');
+SELECT listing_id AS gone FROM tag_policy p JOIN stream s ON s.id = p.stream_id WHERE s.name = 'gone' \gset
+SELECT pg_temp.list(:gone, 'a b');
+SELECT follow('po/gone:t', 'quay.io/org/gone', ordering => 'alphabetical-asc', pattern => '^a$');
+SELECT pg_temp.list(:gone, 'c');
+SELECT tag, winner, list_status, list_reason FROM tag_policies WHERE stream = 'gone';
+SELECT pg_temp.list(:gone, '');
+SELECT tag, winner, list_status, list_reason FROM tag_policies WHERE stream = 'gone';
+SELECT delete_stream('po/gone');
 
 SELECT delete_stream('po/app');
 SELECT delete_stream('po/ci');

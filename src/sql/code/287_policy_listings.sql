@@ -46,44 +46,65 @@ BEGIN
 	END IF;
 END $$;
 
--- The winner of policy p among the tags of the listing l under way (and
--- its winner, when that is no longer listed), NULL when none is eligible:
--- a thousand tags at a time, in name order, the best of a batch going on
--- into the next, so that the worker holds a batch, not a repository of
--- tens of thousands of tags (the order is total: the best of the best is
--- the best).
-CREATE OR REPLACE FUNCTION _policy_best(l imagestream.policy_listing, p imagestream.tag_policy,
-	listed boolean) RETURNS text
+-- The winners of the policies ps among the tags of the listing l under
+-- way (choices, NULL where none is eligible), and whether each policy's
+-- winner is still listed (listed; a winner no longer listed keeps ranking
+-- while its policy takes it).  The listing is read once, a thousand tags at
+-- a time in name order, each policy's best of a batch going on into the
+-- next, so that the worker holds a batch, not a repository of tens of
+-- thousands of tags, and reads it once whatever the number of policies
+-- (the order is total: the best of the best is the best).
+CREATE OR REPLACE FUNCTION _policy_winners(l imagestream.policy_listing, ps imagestream.tag_policy[],
+	OUT choices text[], OUT listed boolean[])
 LANGUAGE plpgsql AS $$
 DECLARE
+	p imagestream.tag_policy;
+	seens timestamptz[];
 	tags text[];
 	seen timestamptz[];
 	best text;
 	best_seen timestamptz;
 	after text := '';
 BEGIN
-	IF NOT listed THEN
-		best := p.winner;
-		SELECT c.first_seen INTO best_seen FROM imagestream.policy_candidate c
-		WHERE c.listing_id = l.id AND c.tag = p.winner;
-	END IF;
+	choices := '{}';
+	listed := '{}';
+	seens := '{}';
+	FOR i IN 1 .. coalesce(cardinality(ps), 0) LOOP
+		p := ps[i];
+		listed[i] := p.winner IS NULL OR EXISTS (SELECT 1 FROM imagestream.policy_listing_page g
+												 WHERE g.listing_id = l.id AND g.tag = p.winner);
+		best := NULL;
+		best_seen := NULL;
+		IF NOT listed[i] THEN
+			SELECT c.first_seen INTO best_seen FROM imagestream.policy_candidate c
+			WHERE c.listing_id = l.id AND c.tag = p.winner;
+			-- (ranking only if the policy, perhaps changed since, takes it)
+			best := imagestream._policy_choose(ARRAY[p.winner], ARRAY[best_seen],
+				p.semver, p.ordering, p.pattern, p.extract);
+		END IF;
+		choices[i] := best;
+		seens[i] := best_seen;
+	END LOOP;
 	LOOP
 		SELECT array_agg(x.tag ORDER BY x.tag), array_agg(x.first_seen ORDER BY x.tag) INTO tags, seen
 		FROM (SELECT c.tag, c.first_seen FROM imagestream.policy_candidate c
 			  JOIN imagestream.policy_listing_page g ON g.listing_id = c.listing_id AND g.tag = c.tag
-			  WHERE c.listing_id = l.id AND c.tag > after COLLATE "C"
+			  WHERE c.listing_id = l.id AND c.tag > after COLLATE pg_catalog."C"
 			  ORDER BY c.tag LIMIT 1000) x;
 		EXIT WHEN tags IS NULL;
 		after := tags[array_upper(tags, 1)];
-		-- (a NULL best is a NULL element, which the choice skips)
-		best := imagestream._policy_choose(tags || best, seen || best_seen,
-			p.semver, p.ordering, p.pattern, p.extract);
-		IF best IS NOT NULL THEN
-			SELECT c.first_seen INTO best_seen FROM imagestream.policy_candidate c
-			WHERE c.listing_id = l.id AND c.tag = best;
-		END IF;
+		FOR i IN 1 .. coalesce(cardinality(ps), 0) LOOP
+			p := ps[i];
+			-- (a NULL best is a NULL element, which the choice skips)
+			best := imagestream._policy_choose(tags || choices[i], seen || seens[i],
+				p.semver, p.ordering, p.pattern, p.extract);
+			-- a new best is of this batch
+			IF best IS DISTINCT FROM choices[i] THEN
+				choices[i] := best;
+				seens[i] := seen[array_position(tags, best)];
+			END IF;
+		END LOOP;
 	END LOOP;
-	RETURN best;
 END $$;
 
 -- The last page: the listing in policy_listing_page against the stored
@@ -97,6 +118,9 @@ END $$;
 CREATE OR REPLACE FUNCTION _policy_listed(l imagestream.policy_listing) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
+	ps imagestream.tag_policy[];
+	choices text[];
+	listings boolean[];
 	p imagestream.tag_policy;
 	listed boolean;
 	choice text;
@@ -115,11 +139,13 @@ BEGIN
 	  AND NOT EXISTS (SELECT 1 FROM imagestream.policy_candidate c
 					  WHERE c.listing_id = l.id AND c.tag = g.tag);
 
-	FOR p IN SELECT * FROM imagestream.tag_policy x WHERE x.listing_id = l.id
-			 ORDER BY x.stream_id, x.tag LOOP
-		listed := p.winner IS NULL OR EXISTS (SELECT 1 FROM imagestream.policy_listing_page g
-											  WHERE g.listing_id = l.id AND g.tag = p.winner);
-		choice := imagestream._policy_best(l, p, listed);
+	ps := ARRAY(SELECT x FROM imagestream.tag_policy x WHERE x.listing_id = l.id
+				ORDER BY x.stream_id, x.tag);
+	SELECT w.choices, w.listed INTO choices, listings FROM imagestream._policy_winners(l, ps) w;
+	FOR i IN 1 .. coalesce(cardinality(ps), 0) LOOP
+		p := ps[i];
+		listed := listings[i];
+		choice := choices[i];
 		status := 'True';
 		reason := NULL;
 		message := NULL;
