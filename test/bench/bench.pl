@@ -644,22 +644,28 @@ sub latency_requests
 	return @req;
 }
 
-# The latencies in ms of 50 pushes, after 10 of warm-up, and the medians of
-# their parts in ms: the worker's wake-up (the commit of import_now to its
-# first request), its requests (to the end of the last), the recording (to
-# the commit of the change, its commit timestamp) and the delivery (to the
-# client's reading of it).
+# The latencies in ms of 50 pushes, after 10 of warm-up, from the commit
+# of import_now (its commit timestamp) to the client's reading of the
+# change, as the goal states; the same from before the call (its own time
+# included), reported beside; and the medians of the parts in ms: the call
+# (to its commit), the worker's wake-up (the commit to its first request),
+# its requests (to the end of the last), the recording (to the commit of
+# the change, its commit timestamp) and the delivery (to the client's
+# reading of it).
 sub notify_latency
 {
 	my $lat = sh("python3 test/bench/notify_latency.py 'host=$dir port=$port dbname=postgres' @{[ $lat_reg->host ]} bench/lat lat/app:latest '$latency_media_type' @latency_files");
 	my @runs = map { [ split ' ' ] } split /\n/, $lat;
 	shift @runs for 1 .. 10;
 	my @req = latency_requests();
-	my (@wake, @requests, @recording, @delivery);
+	my (@ms, @call, @wake, @requests, @recording, @delivery);
 	for my $r (@runs)
 	{
-		my (undef, $committed, $received, $change) = @$r;
-		my $recorded = psql("SELECT extract(epoch FROM pg_xact_commit_timestamp(xmin)) FROM imagestream.change WHERE id = $change");
+		my ($from_call, $started, $received, $change, $xid) = @$r;
+		my ($committed, $recorded) = split /\|/, psql("SELECT extract(epoch FROM pg_xact_commit_timestamp(($xid % 4294967296)::text::xid)),
+			extract(epoch FROM pg_xact_commit_timestamp(xmin)) FROM imagestream.change WHERE id = $change");
+		push @ms, ($received - $committed) * 1000;
+		push @call, ($committed - $started) * 1000;
 		my @mine = grep { $_->[0] >= $committed && $_->[1] <= $recorded } @req;
 		next unless @mine;
 		my $first = (sort { $a <=> $b } map { $_->[0] } @mine)[0];
@@ -669,11 +675,13 @@ sub notify_latency
 		push @recording, ($recorded - $last) * 1000;
 		push @delivery, ($received - $recorded) * 1000;
 	}
-	my $split = @wake
-	  ? sprintf('; parts (p50): wake-up %.1f, requests %.1f, recording %.1f, delivery %.1f ms (%d of %d pushes matched in the registry log)',
-		median(@wake), median(@requests), median(@recording), median(@delivery), scalar(@wake), scalar(@runs))
+	my @from_call = map { $_->[0] } @runs;
+	my $split = sprintf('; from before the call: p50 %.1f, p99 %.1f ms', pctl(50, @from_call), pctl(99, @from_call));
+	$split .= @wake
+	  ? sprintf('; parts (p50): the call to its commit %.1f, wake-up %.1f, requests %.1f, recording %.1f, delivery %.1f ms (%d of %d pushes matched in the registry log)',
+		median(@call), median(@wake), median(@requests), median(@recording), median(@delivery), scalar(@wake), scalar(@runs))
 	  : '; parts: no request matched in the registry log';
-	return ($split, map { $_->[0] } @runs);
+	return ($split, @ms);
 }
 
 if (want('notify'))
@@ -685,7 +693,7 @@ my ($split, @ms) = notify_latency();
 row('`import_now` commit to the NOTIFY a LISTEN client receives, after an upstream push, 100,000 tags in the database',
 	'', 'p50 <= 10 ms, p99 <= 30 ms',
 	'p50 ' . fmt(pctl(50, @ms), 1) . ' ms, p99 ' . fmt(pctl(99, @ms), 1) . " ms$split", '',
-	'test/bench/notify_latency.py (psycopg2), 50 pushes after 10 warm-up',
+	'test/bench/notify_latency.py (psycopg2), 50 pushes after 10 warm-up; from pg_xact_commit_timestamp of import_now\'s transaction to the client\'s reading of the change',
 	goal(sub { $_[0] <= 10 && $_[1] <= 30 }, pctl(50, @ms), pctl(99, @ms)));
 
 print "== NOTIFY cost\n";
@@ -857,7 +865,7 @@ row('per-cycle cost of finding due work: 10,000 and 1,000,000 scheduled tags (ev
 row('`import_now` commit to the NOTIFY a LISTEN client receives, after an upstream push, 1,000,000 tags in the database',
 	'', 'p50 <= 10 ms',
 	'p50 ' . fmt(pctl(50, @ms), 1) . ' ms, p99 ' . fmt(pctl(99, @ms), 1) . " ms$split", '',
-	'test/bench/notify_latency.py (psycopg2), 50 pushes after 10 warm-up, the 1,000,000 tags scheduled every hour',
+	'test/bench/notify_latency.py (psycopg2), 50 pushes after 10 warm-up, the 1,000,000 tags scheduled every hour; from pg_xact_commit_timestamp of import_now\'s transaction',
 	goal(sub { $_[0] <= 10 }, pctl(50, @ms)));
 psql("DELETE FROM imagestream.stream WHERE namespace = 'fleet'");
 1;

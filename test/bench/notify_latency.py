@@ -2,10 +2,12 @@
 upstream's new "latest", commit import_now in one session and time until a
 LISTENing session, following the documented pattern (a notification is a
 hint: on any, read changes_since(last id read)), reads the tag_updated
-change.  Prints a line a push: the latency in ms, then the wall-clock times
-(seconds since the epoch) of the import_now commit and of the reception,
-and the id of the tag_updated change, from which bench.pl splits the
-latency with the registry's log and the change's commit timestamp."""
+change.  Prints a line a push: the time in ms from before the call, then
+the wall-clock times (seconds since the epoch) of the call's start and of
+the reception, the id of the tag_updated change and the transaction id of
+import_now, from which bench.pl measures from import_now's commit (its
+commit timestamp) and splits the latency with the registry's log and the
+change's commit timestamp."""
 
 import select
 import sys
@@ -48,8 +50,10 @@ for path in manifests:
     del listener.notifies[:]
     last, _ = read_changes(last)
     t0 = time.monotonic()
-    caller.cursor().execute("SELECT imagestream.import_now(%s)", (tag,))
-    committed = time.time()
+    started = time.time()
+    cur = caller.cursor()
+    cur.execute("SELECT imagestream.import_now(%s), txid_current()", (tag,))
+    xid = cur.fetchone()[1]
     deadline = t0 + 10
     updated = None
     while updated is None:
@@ -63,4 +67,4 @@ for path in manifests:
             sys.exit("no notification within 10 s")
         select.select([listener], [], [], 0.5)
         listener.poll()
-    print("%.3f %.6f %.6f %d" % ((time.monotonic() - t0) * 1000, committed, time.time(), updated))
+    print("%.3f %.6f %.6f %d %d" % ((time.monotonic() - t0) * 1000, started, time.time(), updated, xid))
