@@ -173,7 +173,8 @@ run_cycle(WorkerLoop *w)
 	long		sleep_ms;
 	Chunk	   *chunk = NULL;
 	instr_time	start;
-	instr_time	found;
+	instr_time	found;			/* the reads of due work (due_read_time) */
+	instr_time	listed;
 	TimestampTz budget_at = 0;	/* when the budget may allow a check again */
 
 	if (!imagestream_enable_worker)
@@ -182,7 +183,6 @@ run_cycle(WorkerLoop *w)
 	ndue = read_due(&w->schedule, w->loop_ctx, now, &scheduled, &next_due, &work);
 	checks = palloc(sizeof(DueCheck) * Max(ndue, 1));
 	nchecks = group_checks(work, ndue, checks);
-	nlistings = listings_read_due(&w->listings, w->loop_ctx, now, &next_due, &listings);
 	INSTR_TIME_SET_CURRENT(found);
 	INSTR_TIME_SUBTRACT(found, start);
 	pipeline_cycle_start(&w->chunks);
@@ -226,10 +226,16 @@ run_cycle(WorkerLoop *w)
 	next_due = Min(next_due, w->chunks.next_wake);
 
 	/*
-	 * Then the listings, a page at a time until a tag is due; the tags new
-	 * upstream that they add, and the tags whose policy chose another
-	 * winner, are imported by the next cycle.
+	 * Then the listings, read only now (a transaction that a pushed tag's
+	 * check need not wait for), a page at a time until a tag is due; the
+	 * tags new upstream that they add, and the tags whose policy chose
+	 * another winner, are imported by the next cycle.
 	 */
+	INSTR_TIME_SET_CURRENT(start);
+	nlistings = listings_read_due(&w->listings, w->loop_ctx, GetCurrentTimestamp(), &next_due,
+								  &listings);
+	INSTR_TIME_SET_CURRENT(listed);
+	INSTR_TIME_ACCUM_DIFF(found, listed, start);
 	if (listings_run(&w->schedule, &w->chunks, listings, nlistings, next_due, &next_due))
 		next_due = GetCurrentTimestamp();
 	/* what the budget left due waits for it (new work wakes the worker anyway) */
