@@ -115,6 +115,12 @@ test_shared_spread(void)
 		  nginx != source_key("docker.io/library/nginx:latest", true) &&
 		  nginx != source_key("docker.io/library/nginx:1.27", false),
 		  "source key: the same source and insecure flag, the same key");
+	schedule_seed(UINT64CONST(0x9e3779b97f4a7c15));
+	check(source_key("docker.io/library/nginx:latest", false) != nginx &&
+		  !same_points(spread_start(source_key("docker.io/library/nginx:latest", false), NOW, INTERVAL),
+					   spread_start(nginx, NOW, INTERVAL)),
+		  "source key: another worker's seed, another key and other points");
+	schedule_seed(0);
 
 	/* followers first read 7 minutes apart: due at the same points */
 	schedule_new_check(&a, nginx, NOW, INTERVAL);
@@ -611,7 +617,7 @@ test_fair_riders(void)
 	NamespaceTurn ns[2] = {{"A", 0}, {"B", 1}};
 	DueTag		tags[7];
 	DueTag	   *due[7];
-	WatchedTag	riders[3];
+	WatchedTag	riders[3] = {0};
 	char		order[8];
 
 	for (int i = 0; i < 7; i++)
