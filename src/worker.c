@@ -273,6 +273,7 @@ void
 imagestream_worker_main(Datum arg)
 {
 	WorkerLoop *w;
+	uint64		seed;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -292,6 +293,14 @@ imagestream_worker_main(Datum arg)
 	 * LLVM for good, 7.6 MB of RssAnon in its relocated data alone.
 	 */
 	SetConfigOption("jit", "off", PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
+	 * A row a tenant keeps locked (a stream, in a transaction left open)
+	 * holds the worker a second at most: the tag whose recording waits for
+	 * it is postponed (55P03 is transient, worker_record.c), a listing page
+	 * fails and backs off, and every other namespace's work goes on.
+	 */
+	SetConfigOption("lock_timeout", "1s", PGC_SUSET, PGC_S_OVERRIDE);
 	pgstat_report_appname("imagestream worker");
 	/* what it records is its own imports, whatever role it connected as */
 	change_actor_worker = true;
@@ -302,6 +311,9 @@ imagestream_worker_main(Datum arg)
 	status_start(MyProcPid, &MyProc->procLatch, GetCurrentTimestamp());
 	before_shmem_exit(detach_status, 0);
 
+	if (!pg_strong_random(&seed, sizeof(seed)))
+		ereport(ERROR, (errmsg("could not generate the imagestream worker's schedule seed")));
+	schedule_seed(seed);
 	w = MemoryContextAllocZero(TopMemoryContext, sizeof(WorkerLoop));
 	due_init(&w->schedule);
 	w->loop_ctx = AllocSetContextCreate(TopMemoryContext, "imagestream worker loop",

@@ -27,15 +27,23 @@
 
 #include "worker_schedule.h"
 
+static uint64 key_seed = 0;
+
+void
+schedule_seed(uint64 seed)
+{
+	key_seed = seed;
+}
+
 /*
  * What a check is keyed by: a tag's source (the text of its image_ref, the
- * same for the same reference) and its insecure flag.
+ * same for the same reference) and its insecure flag, under the seed.
  */
 uint64
 source_key(const char *source, bool insecure)
 {
 	return hash_bytes_extended((const unsigned char *) source, (int) strlen(source),
-							   insecure ? 1 : 0);
+							   key_seed ^ (insecure ? 1 : 0));
 }
 
 /*

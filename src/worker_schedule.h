@@ -192,6 +192,14 @@ typedef struct WorkerSchedule
 /* Messages about single tags logged a minute, at most. */
 #define LOG_BURST 10
 
+/*
+ * The worker's secret, drawn once at its start: the keys, and so the points
+ * of the interval a reference's checks fall on (worker_status.next_due_at,
+ * which every role reads), are no one's guess, so that they do not tell
+ * whether some namespace follows a reference one names (doc/security.md,
+ * S32).  0 (the default) in the unit tests.
+ */
+extern void schedule_seed(uint64 seed);
 extern uint64 source_key(const char *source, bool insecure);
 extern TimestampTz spread_start(uint64 key, TimestampTz now, int interval_ms);
 extern void schedule_new(TagSchedule *e, TimestampTz now, int interval_ms);

@@ -7,6 +7,9 @@
 #      NOTIFY carries the final id.
 # S21: 250 failing pending tags of one namespace do not hold back another
 #      namespace's import (the worker's queue is fair across namespaces).
+# S31: a stream kept locked holds the worker a second at most.
+# S32: the points a reference's checks fall on tell no one which images are
+#      followed.
 use strict;
 use warnings;
 
@@ -186,13 +189,59 @@ $listener->quit;
 q1("ALTER SYSTEM RESET imagestream.notify_queue_limit; SELECT pg_reload_conf()");
 
 # ---------------------------------------------------------------------------
-# S21: fairness across namespaces
+# S31: a stream a tenant keeps locked holds the worker for no one else: a
+# recording waits at most a second (lock_timeout) for it, postpones that
+# tag and records the others (review of issue 19, F2)
 
-# a closed port on loopback: every junk import fails at once
 my $sock = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1, Proto => 'tcp')
   or die "listen: $!";
 my $closed = $sock->sockport;
 close $sock;
+# a scheduled tag of alpha's locked stream that fails at every check: its
+# retries, after 1 s, 2 s, 4 s, ..., each record a failure in that stream
+q1("SET ROLE alice; SELECT imagestream.tag('127.0.0.1:$closed/org/none:v1', 'alpha/app:failing', scheduled => true)");
+ok(defined wait_for($node, q{SELECT import_status FROM imagestream.image_stream_tags
+		WHERE namespace = 'alpha' AND tag = 'failing'}, 'False', 20),
+	'S31: the failing tag of alpha failed once');
+my $keeper = $node->background_psql('postgres');
+$keeper->query_safe('SET ROLE alice; BEGIN; ' . map_sql('alpha/app:kept'));
+# (its first retry, a second after the failure, meets the lock)
+sleep 2;
+my $other = $reg->push_image('org/other', 'v1', content => 'bravo while alpha is locked');
+q1("SET ROLE bob; SELECT imagestream.tag('$host/org/other:v1', 'bravo/other:v1', insecure => true)");
+ok(defined wait_for($node,
+		"SELECT image FROM imagestream.image_stream_tags WHERE namespace = 'bravo' AND stream = 'other'",
+		$other->{digest}, 20),
+	'S31: the worker records a tag of bravo while a stream of alpha, with a tag of its own due, stays locked');
+$keeper->query_safe('ROLLBACK');
+$keeper->quit;
+ok($node->log_contains('canceling statement due to lock timeout'),
+	'S31: the worker gave up waiting for the locked stream (the server log says so)');
+
+# ---------------------------------------------------------------------------
+# S32: the point of the interval a reference's checks fall on, which
+# worker_status.next_due_at shows every role, is the worker's secret: not
+# the public hash of the reference (hashtextextended, the seed its insecure
+# flag) that anyone could compute for a guessed image (review of issue 19, F3)
+
+q1("SET ROLE alice; SELECT imagestream.untag('alpha/app:failing')");
+q1("SET ROLE bob; SELECT imagestream.tag('$host/org/other:v1', 'bravo/point:v1', insecure => true, scheduled => true)");
+ok(defined wait_for($node, q{SELECT s.next_due_at > now() + interval '1 second'
+		FROM imagestream.worker_status s, imagestream.image_stream_tags t
+		WHERE t.namespace = 'bravo' AND t.stream = 'point' AND t.image IS NOT NULL}, 't', 20),
+	'S32: the scheduled tag of bravo is imported, then due at its reference\'s point');
+my ($point, $public) = split /\|/, q1(q{
+	SELECT (((extract(epoch FROM s.next_due_at) - 946684800) * 1000000) % 3600000000)::bigint,
+		((((hashtextextended(t.from_ref, 1)::numeric + 18446744073709551616) % 18446744073709551616
+		  * 11400714819323198485) % 18446744073709551616) % 3600000 * 1000)::bigint
+	FROM imagestream.worker_status s, imagestream.tag t WHERE t.namespace = 'bravo' AND t.stream = 'point'});
+note("S32: the point in the hour $point us; the public hash's $public us");
+isnt($point, $public, 'S32: the point of a reference is not its public hash\'s');
+
+# ---------------------------------------------------------------------------
+# S21: fairness across namespaces
+
+# a closed port on loopback (above): every junk import fails at once
 
 my $fair = start_node('fairness', worker => 1, conf => q{
 imagestream.blocked_networks = ''

@@ -5,8 +5,8 @@
 # (doc/upgrading.md).  The worker imports, records with the old SQL
 # functions, and never fails a cycle; the reads work; then the update runs
 # while the worker is recording a release and waits for the lock it holds:
-# the worker yields (one deadlock, the chunk's other tags postponed, not one
-# deadlock_timeout a tag) and carries on with the new objects.
+# the worker yields (a deadlock or its lock_timeout, the chunk's other tags
+# postponed, not one wait a tag) and carries on with the new objects.
 use strict;
 use warnings;
 
@@ -130,8 +130,12 @@ like($updater->query_until(qr/updated/, ''), qr/updated false/, 'the update comp
 note(sprintf('the update completed %.1f s after the session let go', time - $t0));
 $updater->query_safe('COMMIT');
 $updater->quit;
-my $deadlocks = () = substr(slurp_file($node->logfile), $log_offset) =~ /imagestream worker could not record[^\n]*deadlock detected/g;
-is($deadlocks, 1, 'the worker met one deadlock, not one per tag');
+# (whichever comes first, the deadlock check or the worker's lock_timeout,
+# both of a second: doc/security.md, S31)
+my $yields = () = substr(slurp_file($node->logfile), $log_offset)
+  =~ /imagestream worker could not record[^\n]*(?:deadlock detected|lock timeout)/g;
+ok($yields >= 1 && $yields < 20,
+	"the worker yielded (a deadlock or its lock_timeout, $yields times), not once per tag");
 my ($postponed) = substr(slurp_file($node->logfile), $log_offset) =~ /imagestream worker postponed recording (\d+) imports to a later cycle/;
 cmp_ok($postponed // 0, '>=', 20, 'and postponed the release (and what else the chunk had), saying so');
 is(q1(q{SELECT extversion FROM pg_extension WHERE extname = 'imagestream'}), $current, "updated to $current");
