@@ -343,6 +343,24 @@ SELECT pg_temp.list(:gone, '');
 SELECT tag, winner, list_status, list_reason FROM tag_policies WHERE stream = 'gone';
 SELECT delete_stream('po/gone');
 
+-- explain_policy shows another policy's vanished winner to no one, even
+-- once that policy's condition is a failed listing's (review of the
+-- batches, 2026-12-05)
+SELECT follow('po/ex:o', 'quay.io/org/ex', ordering => 'alphabetical-asc');
+SELECT listing_id AS ex FROM tag_policy p JOIN stream s ON s.id = p.stream_id WHERE s.name = 'ex' \gset
+SELECT pg_temp.list(:ex, 'a z');
+SELECT pg_temp.list(:ex, 'a');
+SELECT follow('po/ex:p', 'quay.io/org/ex', ordering => 'alphabetical-asc');
+SELECT pg_temp.list(:ex, 'a');
+SELECT _policy_listing_failed(:ex, 'Unauthorized', 'refused');
+SELECT tag, winner, list_reason FROM tag_policies WHERE stream = 'ex' ORDER BY tag;
+SELECT candidate, selected FROM explain_policy('po/ex:p') ORDER BY candidate;
+SELECT candidate, selected, why FROM explain_policy('po/ex:o') ORDER BY candidate;
+-- z back upstream: listed again, for both
+SELECT pg_temp.list(:ex, 'a z');
+SELECT candidate, selected FROM explain_policy('po/ex:p') ORDER BY candidate;
+SELECT delete_stream('po/ex');
+
 SELECT delete_stream('po/app');
 SELECT delete_stream('po/ci');
 SELECT delete_stream('po/mine');

@@ -145,7 +145,8 @@ COMMENT ON FUNCTION unfollow(text) IS 'stop a tag''s policy; the tag keeps its i
 -- explain_policy: the last listing's tags, each with its value, whether the
 -- policy may choose it, whether it did, and why it lost.  A winner that
 -- vanished upstream is still listed (the tag keeps its image); another
--- policy's vanished winner is not.
+-- policy's vanished winner is not, whatever that policy's condition says
+-- since (a failed listing, say).
 CREATE OR REPLACE FUNCTION _api_explain_policy(tag text)
 RETURNS TABLE(candidate text, value text, eligible boolean, selected boolean, why text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
@@ -161,18 +162,15 @@ BEGIN
 		RAISE EXCEPTION 'image stream tag "%/%:%" follows no policy', d.namespace, d.stream, d.tag
 			USING ERRCODE = 'undefined_object';
 	END IF;
-	vanished := CASE WHEN p.list_reason = 'WinnerVanished' THEN p.winner END;
+	SELECT c.tag INTO vanished FROM imagestream.policy_candidate c
+	WHERE c.listing_id = p.listing_id AND c.tag = p.winner AND NOT c.listed;
 	RETURN QUERY
 		SELECT e.candidate, e.value, e.eligible, e.selected,
 			CASE WHEN e.candidate = vanished
 				 THEN concat_ws('; ', 'vanished upstream, the tag keeps its image', e.why) ELSE e.why END
 		FROM (SELECT array_agg(c.tag ORDER BY c.tag) AS tags, array_agg(c.first_seen ORDER BY c.tag) AS seen
 			  FROM imagestream.policy_candidate c
-			  WHERE c.listing_id = p.listing_id
-				AND (c.tag = p.winner OR NOT EXISTS (
-					SELECT 1 FROM imagestream.tag_policy o
-					WHERE o.listing_id = p.listing_id AND o.winner = c.tag
-					  AND o.list_reason = 'WinnerVanished'))) x,
+			  WHERE c.listing_id = p.listing_id AND (c.listed OR c.tag = p.winner)) x,
 			imagestream._policy_explain(x.tags, x.seen, p.semver, p.ordering, p.pattern, p.extract) e;
 END $$;
 

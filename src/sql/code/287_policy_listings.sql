@@ -190,6 +190,13 @@ BEGIN
 					  WHERE g.listing_id = l.id AND g.tag = c.tag)
 	  AND NOT EXISTS (SELECT 1 FROM imagestream.tag_policy x
 					  WHERE x.listing_id = l.id AND x.winner = c.tag);
+	-- a winner kept after it vanished is listed no more (explain_policy
+	-- shows it to its own policy alone), one that came back is again;
+	-- only the rows that change are written
+	UPDATE imagestream.policy_candidate c SET listed = NOT c.listed
+	WHERE c.listing_id = l.id
+	  AND c.listed IS DISTINCT FROM EXISTS (SELECT 1 FROM imagestream.policy_listing_page g
+										   WHERE g.listing_id = l.id AND g.tag = c.tag);
 	RETURN moved;
 END $$;
 

@@ -58,6 +58,8 @@ CREATE TABLE policy_candidate (
 	listing_id bigint NOT NULL REFERENCES policy_listing ON DELETE CASCADE,
 	tag text COLLATE "C" NOT NULL,
 	first_seen timestamptz NOT NULL,
+	-- in the last listing that completed (false: kept as a policy's vanished winner)
+	listed boolean NOT NULL DEFAULT true,
 	PRIMARY KEY (listing_id, tag)
 );
 COMMENT ON TABLE policy_candidate IS 'the upstream tags of a policy listing, with when each was first seen';
