@@ -20,6 +20,8 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
+
 #include "fetch_many.h"
 #include "http.h"
 #include "isolate.h"
@@ -31,8 +33,23 @@ typedef struct Group
 {
 	FetchItem  *first;			/* whose target and options the fetch uses */
 	Digest		digest;
+	uint64		hash;			/* group_hash */
 	FetchResult result;
 } Group;
+
+/*
+ * The groups of a fetch_many_finish, found by hash: sources that ask for
+ * many platforms of one reference make as many groups, and a pairwise
+ * search would be quadratic in them (doc/security.md, S33).  Open
+ * addressing; a slot holds a group's index + 1, or 0.
+ */
+typedef struct GroupIndex
+{
+	Group	   *groups;
+	int			ngroups;
+	int		   *slots;
+	uint32		mask;
+} GroupIndex;
 
 /*
  * Can a's fetch serve b?  Only with the same credentials: a fetch sends
@@ -126,13 +143,74 @@ share_requests(FetchItem *items, int n, int *asker)
 	pfree(order);
 }
 
-static Group *
-find_group(Group *groups, int n, const FetchItem *item, const Digest *d)
+static uint64
+text_hash(const char *s, uint64 seed)
 {
-	for (int g = 0; g < n; g++)
-		if (digest_equal(&groups[g].digest, d) && same_fetch(groups[g].first, item))
-			return &groups[g];
+	return hash_bytes_extended((const unsigned char *) (s ? s : ""), s ? strlen(s) : 0, seed);
+}
+
+/* A hash of what same_fetch compares, and the digest. */
+static uint64
+group_hash(const FetchItem *item, const Digest *d)
+{
+	const RegistryCredentials *c = item->target.stored;
+	uint64		h = hash_bytes_extended(d->hash, digest_hash_bytes(d->algorithm), d->algorithm);
+
+	h = hash_combine64(h, text_hash(item->target.api_host, 1));
+	h = hash_combine64(h, text_hash(item->target.repository, 2));
+	h = hash_combine64(h, text_hash(c ? c->identity : NULL, c ? 3 : 4));
+	h = hash_combine64(h, text_hash(item->prefer_os, 5));
+	h = hash_combine64(h, text_hash(item->prefer_arch, 6));
+	return hash_combine64(h, (item->preserve ? 1 : 0) | (item->target.insecure ? 2 : 0) |
+						  (item->target.credentials ? 4 : 0));
+}
+
+/* Room for n groups, at most half the slots full. */
+static void
+group_index_init(GroupIndex *x, int n)
+{
+	uint32		size = 2;
+
+	while (size < 2 * (uint32) Max(n, 1))
+		size *= 2;
+	x->groups = palloc0(sizeof(Group) * Max(n, 1));
+	x->ngroups = 0;
+	x->slots = palloc0(sizeof(int) * size);
+	x->mask = size - 1;
+}
+
+/*
+ * The group that fetches d as item would, or NULL; then *slot is where a new
+ * one goes.
+ */
+static Group *
+find_group(GroupIndex *x, const FetchItem *item, const Digest *d, uint64 hash, uint32 *slot)
+{
+	uint32		i;
+
+	for (i = (uint32) hash & x->mask; x->slots[i] != 0; i = (i + 1) & x->mask)
+	{
+		Group	   *g = &x->groups[x->slots[i] - 1];
+
+		if (g->hash == hash && digest_equal(&g->digest, d) && same_fetch(g->first, item))
+			return g;
+	}
+	*slot = i;
 	return NULL;
+}
+
+/* A new group: its first source, and the digest it fetches. */
+static Group *
+add_group(GroupIndex *x, uint32 slot, FetchItem *item, const Digest *d, uint64 hash)
+{
+	Group	   *g = &x->groups[x->ngroups++];
+
+	Assert(x->slots[slot] == 0 && (uint32) x->ngroups <= x->mask);
+	g->first = item;
+	g->digest = *d;
+	g->hash = hash;
+	x->slots[slot] = x->ngroups;
+	return g;
 }
 
 /* A fetch_many under way: its HEAD requests, in the background. */
@@ -147,6 +225,8 @@ struct FetchMany
 	HttpBatch  *running;
 	int			remember_unreachable_ms;
 	ReadBudget *budget;
+	FetchAllowance allow;		/* what a further fetch of a request costs */
+	bool	   *fetched;		/* asker -> a whole fetch was made for it */
 	char	   *down_message;	/* the last unreachable failure's message,
 								 * copied once for the sources it fails */
 };
@@ -170,20 +250,23 @@ fetch_one(void *arg)
 }
 
 /*
- * fetch_source, unless the registry was found unreachable: then that
- * failure, unasked; or the budget ran out: then nothing.  A fetch that
- * finds it so marks it in the table of registry hosts.  An error it raises (a hostile answer the
- * reader did not expect) fails this source only.
+ * fetch_source for the sources of asker's request, unless the registry was
+ * found unreachable: then that failure, unasked; or the budget ran out, or
+ * this fetch is not the request's first and the allowance refuses it: then
+ * nothing (FETCH_DEFERRED).  A fetch that finds the registry unreachable
+ * marks it in the table of registry hosts.  An error it raises (a hostile
+ * answer the reader did not expect) fails this source only.
  */
 static void
-fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const Digest *known,
-			  FetchResult *r)
+fetch_or_fail(FetchMany *f, int asker, const FetchItem *item, const char *reference,
+			  const Digest *known, FetchResult *r)
 {
 	const RegistryFailure *down = registry_host_unreachable(item->target.api_host);
 	SourceFetch s = {item, reference, known, r};
 	ErrorData  *e;
 
-	if (f->budget && read_budget_left(f->budget) == 0)
+	if ((f->budget && read_budget_left(f->budget) == 0) ||
+		(down == NULL && f->fetched[asker] && f->allow.take && !f->allow.take(f->allow.arg)))
 	{
 		memset(r, 0, sizeof(*r));
 		r->status = FETCH_DEFERRED;
@@ -201,6 +284,7 @@ fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const 
 		r->failure.message = down->message ? f->down_message : NULL;
 		return;
 	}
+	f->fetched[asker] = true;
 	if ((e = run_isolated(fetch_one, &s)) != NULL)
 	{
 		fetch_result_error(r, e);
@@ -214,7 +298,7 @@ fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const 
 
 FetchMany *
 fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry,
-				 int remember_unreachable_ms, ReadBudget *budget)
+				 int remember_unreachable_ms, ReadBudget *budget, const FetchAllowance *allow)
 {
 	FetchMany  *f = palloc0(sizeof(FetchMany));
 	List	   *probed = NIL;
@@ -224,6 +308,9 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry,
 	f->n = n;
 	f->remember_unreachable_ms = remember_unreachable_ms;
 	f->budget = budget;
+	if (allow)
+		f->allow = *allow;
+	f->fetched = palloc0(sizeof(bool) * Max(n, 1));
 	f->batch = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
 	f->asked = palloc(sizeof(int) * Max(n, 1));
 	f->asker = palloc(sizeof(int) * Max(n, 1));
@@ -284,7 +371,8 @@ static void
 fetch_unanswered(FetchMany *f, FetchItem *item, bool *answered, bool *failed, bool *deferred,
 				 Digest *current)
 {
-	fetch_or_fail(f, item, item->reference, item->has_known ? &item->known : NULL, &item->result);
+	fetch_or_fail(f, item - f->items, item, item->reference, item->has_known ? &item->known : NULL,
+				  &item->result);
 	if (item->result.status == FETCH_DEFERRED)
 		*deferred = true;
 	else if (item->result.status == FETCH_FAILURE &&
@@ -306,10 +394,10 @@ fetch_many_finish(FetchMany *f)
 	bool	   *answered = palloc0(sizeof(bool) * Max(n, 1));
 	bool	   *failed = palloc0(sizeof(bool) * Max(n, 1));
 	bool	   *deferred = palloc0(sizeof(bool) * Max(n, 1));
-	Group	   *groups = palloc0(sizeof(Group) * Max(n, 1));
 	int		   *group_of = palloc(sizeof(int) * Max(n, 1));
-	int			ngroups = 0;
+	GroupIndex	groups;
 
+	group_index_init(&groups, n);
 	http_batch_finish(f->running);
 	for (int k = 0; k < f->m; k++)
 	{
@@ -331,7 +419,9 @@ fetch_many_finish(FetchMany *f)
 	{
 		FetchItem  *item = &items[i];
 		int			a = f->asker[i];
-		Group	   *g;
+		Group	   *g = NULL;
+		uint64		hash;
+		uint32		slot;
 
 		group_of[i] = -1;
 		if (item->settled)
@@ -341,14 +431,10 @@ fetch_many_finish(FetchMany *f)
 		{
 			fetch_unanswered(f, item, &answered[i], &failed[i], &deferred[i], &current[i]);
 			/* what it fetched of a new digest serves the sources that fetch the same */
-			if (answered[i] && item->result.status != FETCH_UNCHANGED)
-			{
-				g = &groups[ngroups];
-				g->first = item;
-				g->digest = current[i];
-				g->result = item->result;
-				group_of[i] = ngroups++;
-			}
+			hash = group_hash(item, &current[i]);
+			if (answered[i] && item->result.status != FETCH_UNCHANGED &&
+				find_group(&groups, item, &current[i], hash, &slot) == NULL)
+				add_group(&groups, slot, item, &current[i], hash)->result = item->result;
 			continue;
 		}
 		if (failed[a])
@@ -371,26 +457,24 @@ fetch_many_finish(FetchMany *f)
 			item->result.status = FETCH_UNCHANGED;
 			item->result.source_digest = current[a];
 		}
-		else if ((g = find_group(groups, ngroups, item, &current[a])) != NULL)
-			group_of[i] = g - groups;
-		else
+		else if ((g = find_group(&groups, item, &current[a], (hash = group_hash(item, &current[a])),
+								 &slot)) == NULL)
 		{
 			char		text[DIGEST_MAX_TEXT];
 
 			/* by digest: exactly what the HEAD saw, even if the tag moves on */
-			g = &groups[ngroups];
-			g->first = item;
-			g->digest = current[a];
+			g = add_group(&groups, slot, item, &current[a], hash);
 			digest_format(&g->digest, text);
-			fetch_or_fail(f, item, text, NULL, &g->result);
-			group_of[i] = ngroups++;
+			fetch_or_fail(f, a, item, text, NULL, &g->result);
 		}
+		if (g != NULL)
+			group_of[i] = g - groups.groups;
 	}
 	/* a group per distinct new digest, never more than the sources */
-	Assert(ngroups <= n);
+	Assert(groups.ngroups <= n);
 	for (int i = 0; i < n; i++)
 		if (group_of[i] >= 0)
-			items[i].result = groups[group_of[i]].result;
+			items[i].result = groups.groups[group_of[i]].result;
 }
 
 void
@@ -404,7 +488,7 @@ fetch_many(FetchItem *items, int n, int max_total, int max_per_registry)
 		items[i].target.budget = &budget;
 	/* unreachable registries are remembered for this call only */
 	registry_hosts_forget_unreachable();
-	fetch_many_finish(fetch_many_start(items, n, max_total, max_per_registry, 0, &budget));
+	fetch_many_finish(fetch_many_start(items, n, max_total, max_per_registry, 0, &budget, NULL));
 	registry_hosts_forget_unreachable();
 	for (int i = 0; i < n; i++)
 	{

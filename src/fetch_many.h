@@ -42,18 +42,31 @@ typedef struct FetchItem
 extern void fetch_many(FetchItem *items, int n, int max_total, int max_per_registry);
 
 /*
+ * What a whole fetch costs beyond the first that a request's sources need
+ * (the worker's import budget): take is asked before each, and a fetch it
+ * refuses is not made (FETCH_DEFERRED).  A NULL allowance refuses none.
+ */
+typedef struct FetchAllowance
+{
+	bool		(*take) (void *arg);
+	void	   *arg;
+} FetchAllowance;
+
+/*
  * fetch_many in steps: the HEAD requests start at once and go on while the
  * caller polls (the worker records the previous chunk meanwhile); finish
  * waits for them and does the rest.  A cancelled one is not finished.  Once
  * budget (if not NULL) has run out, the sources that need more than a HEAD
- * request are not fetched (FETCH_DEFERRED); the first always is.  A
- * registry found unreachable is remembered for remember_unreachable_ms (0:
- * until registry_hosts_forget_unreachable), in this fetch and the later
- * ones: their sources of it fail with the failure that found it, unasked.
+ * request are not fetched (FETCH_DEFERRED); the first always is.  Nor are
+ * those whose fetch allow (if not NULL) refuses.  A registry found
+ * unreachable is remembered for remember_unreachable_ms (0: until
+ * registry_hosts_forget_unreachable), in this fetch and the later ones:
+ * their sources of it fail with the failure that found it, unasked.
  */
 typedef struct FetchMany FetchMany;
 extern FetchMany *fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry,
-								   int remember_unreachable_ms, ReadBudget *budget);
+								   int remember_unreachable_ms, ReadBudget *budget,
+								   const FetchAllowance *allow);
 extern void fetch_many_poll(FetchMany *f);
 extern void fetch_many_finish(FetchMany *f);
 extern void fetch_many_cancel(FetchMany *f);

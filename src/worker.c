@@ -144,12 +144,6 @@ report_checks(const CheckCounts *counts)
 }
 
 /*
- * Checks (upstream references, with all their due tags) made together: a
- * chunk's HEAD requests take about a second.
- */
-#define CHECK_CHUNK 500
-
-/*
  * One cycle; returns how long to sleep, in ms, or -1: until woken.  Every
  * change that makes work commits with _wake_worker() (the queue's triggers,
  * import_now, registry_event, a scheduled repository, a tag policy) and a
@@ -182,7 +176,7 @@ run_cycle(WorkerLoop *w)
 	INSTR_TIME_SET_CURRENT(start);
 	ndue = read_due(&w->schedule, w->loop_ctx, now, &scheduled, &next_due, &work);
 	checks = palloc(sizeof(DueCheck) * Max(ndue, 1));
-	nchecks = group_checks(work, ndue, checks);
+	nchecks = group_checks(work, ndue, CHUNK_TAGS, checks);
 	INSTR_TIME_SET_CURRENT(found);
 	INSTR_TIME_SUBTRACT(found, start);
 	pipeline_cycle_start(&w->chunks);
@@ -205,21 +199,22 @@ run_cycle(WorkerLoop *w)
 	report_checks(&none);
 
 	/* each chunk's requests run while the one before it is recorded */
-	for (int i = 0; i < nwork; i += CHECK_CHUNK)
+	for (int i = 0; i < nwork;)
 	{
-		int			rest = nwork - i - CHECK_CHUNK;
+		int			n = chunk_size(checks, i, nwork);
+		int			next_n = chunk_size(checks, i + n, nwork);
 		CheckCounts done = {0};
 
 		if (chunk == NULL)
-			chunk = chunk_start(&w->chunks, work, checks, i, Min(CHECK_CHUNK, nwork - i));
-		chunk = chunk_finish(&w->chunks, chunk, work, checks, i + CHECK_CHUNK,
-							 Min(Max(rest, 0), CHECK_CHUNK), &done);
+			chunk = chunk_start(&w->chunks, work, checks, i, n);
+		chunk = chunk_finish(&w->chunks, chunk, work, checks, i + n, next_n, &done);
 		report_checks(&done);
-		if (chunk == NULL && rest > 0)
+		if (chunk == NULL && next_n > 0)
 		{
 			next_due = GetCurrentTimestamp();
 			break;
 		}
+		i += n;
 		CHECK_FOR_INTERRUPTS();
 	}
 	Assert(chunk == NULL);

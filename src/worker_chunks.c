@@ -152,6 +152,29 @@ chunk_credentials(void *arg)
 	credentials_attach_items(c->items, namespaces, c->n);
 }
 
+/* How many of checks[first .. n - 1] the chunk that starts with first takes. */
+int
+chunk_size(const DueCheck *checks, int first, int n)
+{
+	int			k = 0;
+	int			tags = 0;
+
+	while (first + k < n && k < CHUNK_CHECKS && tags + checks[first + k].ntags <= CHUNK_TAGS)
+		tags += checks[first + k++].ntags;
+	Assert(first >= n || k > 0);
+	return k;
+}
+
+/* A fetch beyond its request's first: a unit of the import budget. */
+static bool
+further_fetch(void *arg)
+{
+	ChunkPipeline *p = arg;
+
+	return budget_take(&p->schedule->budget, imagestream_max_imports_per_minute,
+					   GetCurrentTimestamp());
+}
+
 /*
  * Starts the HEAD requests of a chunk, checks[first .. first + n - 1] and
  * their tags in work (fetch_many_start: one request per upstream reference
@@ -167,6 +190,7 @@ chunk_start(ChunkPipeline *p, DueTag **work, const DueCheck *checks, int first, 
 	MemoryContext old = MemoryContextSwitchTo(ctx);
 	Chunk	   *c = palloc0(sizeof(Chunk));
 	ErrorData  *unread;
+	FetchAllowance allow = {further_fetch, p};
 
 	Assert(first >= 0 && n > 0);
 	c->ctx = ctx;
@@ -217,7 +241,7 @@ chunk_start(ChunkPipeline *p, DueTag **work, const DueCheck *checks, int first, 
 	/* (the requests' responses go to the context current here: ctx) */
 	c->fetch = fetch_many_start(c->items, n, imagestream_max_concurrent_requests,
 								imagestream_max_requests_per_registry, UNREACHABLE_REMEMBER_MS,
-								&p->cycle_read);
+								&p->cycle_read, &allow);
 	MemoryContextSwitchTo(old);
 	return c;
 }

@@ -38,6 +38,14 @@ typedef struct ChunkPipeline
 typedef struct Chunk Chunk;
 
 /*
+ * A chunk holds at most CHUNK_CHECKS checks (their HEAD requests take about
+ * a second) and CHUNK_TAGS due tags (its fetch items and results): a check
+ * holds no more (group_checks), so one always fits.
+ */
+#define CHUNK_CHECKS 500
+#define CHUNK_TAGS 5000
+
+/*
  * Registries found unreachable, not asked again for 30 s (a chunk of their
  * tags would otherwise cost a timeout per wave of requests, each cycle).
  */
@@ -54,6 +62,7 @@ extern void pipeline_cycle_start(ChunkPipeline *p);
 extern bool pipeline_read_all(const ChunkPipeline *p);
 extern void pipeline_cancel(ChunkPipeline *p);
 
+extern int	chunk_size(const DueCheck *checks, int first, int n);
 extern Chunk *chunk_start(ChunkPipeline *p, DueTag **work, const DueCheck *checks, int first,
 						  int n);
 extern Chunk *chunk_finish(ChunkPipeline *p, Chunk *c, DueTag **work, const DueCheck *checks,

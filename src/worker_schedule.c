@@ -473,17 +473,22 @@ by_first(const void *pa, const void *pb, void *arg)
  * one upstream reference together, the checks in the order of their first
  * tag, so that the fair order holds between references (forced ones first,
  * namespaces taking turns) and a reference is taken with all its due tags,
- * never split.  Fills checks (room for n) and returns how many.
+ * up to max_tags of them: the next ones make another check, placed by its
+ * own first tag (each makes a fetch when the reference moves, unless their
+ * options are the same: a tenant asking for many platforms of one image
+ * pays for each, doc/security.md S33).  Fills checks (room for n) and
+ * returns how many.
  */
 int
-group_checks(DueTag **due, int n, DueCheck *checks)
+group_checks(DueTag **due, int n, int max_tags, DueCheck *checks)
 {
 	int		   *order = palloc(sizeof(int) * Max(n, 1));
 	int		   *first = palloc(sizeof(int) * Max(n, 1));
 	DueTag	  **grouped = palloc(sizeof(DueTag *) * Max(n, 1));
 	int			nchecks = 0;
+	int			taken = 0;		/* by the check of order[k - 1] */
 
-	Assert(n >= 0);
+	Assert(n >= 0 && max_tags > 0);
 	for (int i = 0; i < n; i++)
 	{
 		due[i]->check_key = source_key(due[i]->source, due[i]->insecure);
@@ -497,7 +502,12 @@ group_checks(DueTag **due, int n, DueCheck *checks)
 		bool		same = prev && prev->check_key == x->check_key &&
 			prev->insecure == x->insecure && strcmp(prev->source, x->source) == 0;
 
-		first[order[k]] = same ? first[order[k - 1]] : order[k];
+		/* (a source's tags are in the fair order, by_source's last key) */
+		if (same && taken < max_tags)
+			taken++;
+		else
+			taken = 1;
+		first[order[k]] = taken > 1 ? first[order[k - 1]] : order[k];
 	}
 	for (int i = 0; i < n; i++)
 		order[i] = i;

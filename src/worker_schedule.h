@@ -128,8 +128,10 @@ typedef struct DueTag
 
 /*
  * The due tags of one upstream reference (the same source and insecure
- * flag), checked together: one request (one per credentials scope,
- * fetch_many.h) and one unit of the import budget.
+ * flag), at most a chunk's worth (group_checks), checked together: one
+ * request (one per credentials scope, fetch_many.h) and one unit of the
+ * import budget, which pays for the request's first fetch of a new image
+ * too; each further fetch (its tags want other platforms) takes its own.
  */
 typedef struct DueCheck
 {
@@ -231,7 +233,7 @@ extern void due_heap_clear(DueHeap *h);
 
 extern void fair_place(DueTag *d, NamespaceTurn *ns);
 extern void fair_order(DueTag **due, int n, int namespaces, uint64 cycle);
-extern int	group_checks(DueTag **due, int n, DueCheck *checks);
+extern int	group_checks(DueTag **due, int n, int max_tags, DueCheck *checks);
 
 extern bool budget_take(TokenBucket *b, double per_minute, TimestampTz now);
 extern void budget_return(TokenBucket *b);

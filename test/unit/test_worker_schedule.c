@@ -379,7 +379,7 @@ test_group_checks(void)
 	bool		keyed = true;
 
 	n = read_due_tags(tags, due, reads, 5, 3);
-	nchecks = group_checks(due, n, checks);
+	nchecks = group_checks(due, n, 1000, checks);
 	check(nchecks == 3 && strcmp(checks_of(due, checks, nchecks), "C:y* A:y | A:x B:x | B:z") == 0,
 		  "checks: one per source, with all its due tags, in the order of their first tag");
 	check(checks[0].forced && !checks[1].forced && !checks[2].forced &&
@@ -392,7 +392,7 @@ test_group_checks(void)
 	check(keyed, "checks: keyed by the source key of their tags");
 
 	n = read_due_tags(tags, due, insecure, 3, 3);
-	nchecks = group_checks(due, n, checks);
+	nchecks = group_checks(due, n, 1000, checks);
 	check(strcmp(checks_of(due, checks, nchecks), "A:x C:x | B:x!") == 0,
 		  "checks: the same source, insecure or not, makes two");
 
@@ -406,7 +406,7 @@ test_group_checks(void)
 	}
 	many[100] = (Read) {1, "b", true};
 	n = read_due_tags(tags, due, many, 101, 2);
-	nchecks = group_checks(due, n, checks);
+	nchecks = group_checks(due, n, 1000, checks);
 	check(nchecks == 101 && (strcmp(due[checks[0].first]->source, "b") == 0 ||
 							 strcmp(due[checks[1].first]->source, "b") == 0),
 		  "checks: 100 pending references of one namespace delay another's by one");
@@ -416,11 +416,25 @@ test_group_checks(void)
 		many[i] = (Read) {0, "nginx", false};
 	many[100] = (Read) {1, "redis", false};
 	n = read_due_tags(tags, due, many, 101, 2);
-	nchecks = group_checks(due, n, checks);
+	nchecks = group_checks(due, n, 1000, checks);
 	check(nchecks == 2 && checks[0].ntags + checks[1].ntags == 101 &&
 		  (checks[0].ntags == 100 || checks[1].ntags == 100),
 		  "checks: 100 tags following one reference are one check");
-	check(group_checks(due, 0, checks) == 0, "checks: none due, none");
+	check(group_checks(due, 0, 1000, checks) == 0, "checks: none due, none");
+
+	/*
+	 * S33: a reference's due tags beyond max_tags make another check, in the
+	 * fair order by its first (A's fifth x after B's y)
+	 */
+	for (int i = 0; i < 7; i++)
+		many[i] = (Read) {i < 5 ? 0 : 1, "x", false};
+	many[7] = (Read) {1, "y", false};
+	n = read_due_tags(tags, due, many, 8, 2);
+	nchecks = group_checks(due, n, 3, checks);
+	check(nchecks == 4 && checks[0].ntags == 3 && checks[1].ntags == 3 &&
+		  strcmp(checks_of(due, checks, nchecks), "A:x B:x A:x | B:x A:x A:x | B:y | A:x") == 0,
+		  "checks: at most max_tags each, the rest another check placed by its first tag");
+
 }
 
 /* Is the heap a heap, with each entry knowing its index? */
