@@ -127,7 +127,10 @@ CREATE TABLE image (
 	created timestamptz,
 	labels jsonb,
 	config jsonb,
-	imported_at timestamptz NOT NULL DEFAULT now()
+	imported_at timestamptz NOT NULL DEFAULT now(),
+	-- when this extension first saw the digest (a gate's minimum age counts
+	-- from it): kept when the manifest of a digest-only row is catalogued
+	first_seen timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE image IS 'image catalogue (OpenShift Image)';
 

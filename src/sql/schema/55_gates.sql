@@ -1,0 +1,61 @@
+-- Gates (doc/gates.md): which images an import may move a tag to.
+
+-- The gates of a tag (set_gates); a NULL column is no such gate.
+CREATE TABLE tag_gate (
+	tag_id bigint PRIMARY KEY REFERENCES tag ON DELETE CASCADE,
+	min_age interval CHECK (min_age >= '0'),
+	platforms text[] CHECK (cardinality(platforms) > 0),
+	labels jsonb CHECK (jsonb_typeof(labels) = 'object'),
+	signed_by text[] COLLATE "C" CHECK (cardinality(signed_by) > 0),
+	approval boolean NOT NULL DEFAULT false
+);
+COMMENT ON TABLE tag_gate IS 'the gates an import of a tag must pass';
+
+-- The candidate an import offered a gated tag and the gates did not let
+-- through (yet): the tag stays on its image.  state pending: age or
+-- approval not reached, re-evaluated by the worker from recheck_at on
+-- (NULL: when approved); refused: a gate refuses it.
+CREATE TABLE gate_candidate (
+	tag_id bigint PRIMARY KEY REFERENCES tag ON DELETE CASCADE,
+	source text NOT NULL,
+	ref image_ref NOT NULL,
+	image image_digest NOT NULL,
+	source_digest image_digest,
+	state text NOT NULL CHECK (state IN ('pending', 'refused')),
+	gate text NOT NULL,
+	message text NOT NULL,
+	recheck_at timestamptz,
+	offered_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX gate_candidate_recheck ON gate_candidate (recheck_at) WHERE state = 'pending';
+COMMENT ON TABLE gate_candidate IS 'an image an import offered a gated tag, not let through';
+
+-- Approvals (approve): an image a namespace admin let through the approval
+-- gate of a tag, and who.
+CREATE TABLE gate_approval (
+	tag_id bigint NOT NULL REFERENCES tag ON DELETE CASCADE,
+	image image_digest NOT NULL,
+	approver text NOT NULL,
+	approved_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (tag_id, image)
+);
+COMMENT ON TABLE gate_approval IS 'images approved for a tag, and by whom';
+
+-- Signatures found for an image (cosign's simple signing: the payload
+-- layer and its base64 signature), as the registry served them; verified
+-- against the trusted keys each time a gate asks (doc/gates.md).
+CREATE TABLE image_signature (
+	image image_digest NOT NULL REFERENCES image ON DELETE CASCADE,
+	-- sha256 of the payload and the signature: one row each
+	id bytea NOT NULL,
+	payload bytea NOT NULL,
+	signature text NOT NULL,
+	found_at timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (image, id)
+);
+COMMENT ON TABLE image_signature IS 'cosign signatures found for an image';
+
+SELECT pg_catalog.pg_extension_config_dump('tag_gate', '');
+SELECT pg_catalog.pg_extension_config_dump('gate_candidate', '');
+SELECT pg_catalog.pg_extension_config_dump('gate_approval', '');
+SELECT pg_catalog.pg_extension_config_dump('image_signature', '');
