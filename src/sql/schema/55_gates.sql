@@ -41,11 +41,13 @@ CREATE TABLE gate_approval (
 );
 COMMENT ON TABLE gate_approval IS 'images approved for a tag, and by whom';
 
--- Signatures found for an image (cosign's simple signing: the payload
+-- Signatures found for a digest (cosign's simple signing: the payload
 -- layer and its base64 signature), as the registry served them; verified
--- against the trusted keys each time a gate asks (doc/gates.md).
+-- against the trusted keys each time a gate asks (doc/gates.md).  The
+-- digest signed is what a tag's source served: for a Legacy import of an
+-- index, the index, which the catalogue does not hold (no foreign key).
 CREATE TABLE image_signature (
-	image image_digest NOT NULL REFERENCES image ON DELETE CASCADE,
+	image image_digest NOT NULL,
 	-- sha256 of the payload and the signature: one row each
 	id bytea NOT NULL,
 	payload bytea NOT NULL,
