@@ -225,8 +225,7 @@ struct FetchMany
 	HttpBatch  *running;
 	int			remember_unreachable_ms;
 	ReadBudget *budget;
-	FetchAllowance allow;		/* what a further fetch of a request costs */
-	bool	   *fetched;		/* asker -> a whole fetch was made for it */
+	FetchAllowance allow;		/* whether a whole fetch may be made */
 	char	   *down_message;	/* the last unreachable failure's message,
 								 * copied once for the sources it fails */
 };
@@ -250,23 +249,22 @@ fetch_one(void *arg)
 }
 
 /*
- * fetch_source for the sources of asker's request, unless the registry was
- * found unreachable: then that failure, unasked; or the budget ran out, or
- * this fetch is not the request's first and the allowance refuses it: then
- * nothing (FETCH_DEFERRED).  A fetch that finds the registry unreachable
- * marks it in the table of registry hosts.  An error it raises (a hostile
- * answer the reader did not expect) fails this source only.
+ * fetch_source for item, unless the registry was found unreachable: then
+ * that failure, unasked; or the budget ran out, or the allowance refuses
+ * it: then nothing (FETCH_DEFERRED).  A fetch that finds the registry
+ * unreachable marks it in the table of registry hosts.  An error it raises
+ * (a hostile answer the reader did not expect) fails this source only.
  */
 static void
-fetch_or_fail(FetchMany *f, int asker, const FetchItem *item, const char *reference,
-			  const Digest *known, FetchResult *r)
+fetch_or_fail(FetchMany *f, const FetchItem *item, const char *reference, const Digest *known,
+			  FetchResult *r)
 {
 	const RegistryFailure *down = registry_host_unreachable(item->target.api_host);
 	SourceFetch s = {item, reference, known, r};
 	ErrorData  *e;
 
 	if ((f->budget && read_budget_left(f->budget) == 0) ||
-		(down == NULL && f->fetched[asker] && f->allow.take && !f->allow.take(f->allow.arg)))
+		(down == NULL && f->allow.take && !f->allow.take(f->allow.arg, item - f->items)))
 	{
 		memset(r, 0, sizeof(*r));
 		r->status = FETCH_DEFERRED;
@@ -284,7 +282,6 @@ fetch_or_fail(FetchMany *f, int asker, const FetchItem *item, const char *refere
 		r->failure.message = down->message ? f->down_message : NULL;
 		return;
 	}
-	f->fetched[asker] = true;
 	if ((e = run_isolated(fetch_one, &s)) != NULL)
 	{
 		fetch_result_error(r, e);
@@ -310,7 +307,6 @@ fetch_many_start(FetchItem *items, int n, int max_total, int max_per_registry,
 	f->budget = budget;
 	if (allow)
 		f->allow = *allow;
-	f->fetched = palloc0(sizeof(bool) * Max(n, 1));
 	f->batch = palloc0(sizeof(HttpBatchItem) * Max(n, 1));
 	f->asked = palloc(sizeof(int) * Max(n, 1));
 	f->asker = palloc(sizeof(int) * Max(n, 1));
@@ -371,8 +367,7 @@ static void
 fetch_unanswered(FetchMany *f, FetchItem *item, bool *answered, bool *failed, bool *deferred,
 				 Digest *current)
 {
-	fetch_or_fail(f, item - f->items, item, item->reference, item->has_known ? &item->known : NULL,
-				  &item->result);
+	fetch_or_fail(f, item, item->reference, item->has_known ? &item->known : NULL, &item->result);
 	if (item->result.status == FETCH_DEFERRED)
 		*deferred = true;
 	else if (item->result.status == FETCH_FAILURE &&
@@ -430,11 +425,20 @@ fetch_many_finish(FetchMany *f)
 		if (a == i && !failed[i] && !answered[i])
 		{
 			fetch_unanswered(f, item, &answered[i], &failed[i], &deferred[i], &current[i]);
-			/* what it fetched of a new digest serves the sources that fetch the same */
+			/*
+			 * what it fetched of a new digest serves the sources that fetch
+			 * the same (in place of a group whose fetch was not allowed)
+			 */
 			hash = group_hash(item, &current[i]);
-			if (answered[i] && item->result.status != FETCH_UNCHANGED &&
-				find_group(&groups, item, &current[i], hash, &slot) == NULL)
-				add_group(&groups, slot, item, &current[i], hash)->result = item->result;
+			if (answered[i] && item->result.status != FETCH_UNCHANGED)
+			{
+				if ((g = find_group(&groups, item, &current[i], hash, &slot)) == NULL)
+					g = add_group(&groups, slot, item, &current[i], hash);
+				else if (g->result.status != FETCH_DEFERRED)
+					continue;
+				g->first = item;
+				g->result = item->result;
+			}
 			continue;
 		}
 		if (failed[a])
@@ -457,15 +461,21 @@ fetch_many_finish(FetchMany *f)
 			item->result.status = FETCH_UNCHANGED;
 			item->result.source_digest = current[a];
 		}
-		else if ((g = find_group(&groups, item, &current[a], (hash = group_hash(item, &current[a])),
-								 &slot)) == NULL)
+		else
 		{
-			char		text[DIGEST_MAX_TEXT];
+			g = find_group(&groups, item, &current[a], (hash = group_hash(item, &current[a])), &slot);
+			if (g == NULL)
+				g = add_group(&groups, slot, item, &current[a], hash);
+			/* a new group, or one whose fetch was not allowed for its first */
+			if (g->first == item || g->result.status == FETCH_DEFERRED)
+			{
+				char		text[DIGEST_MAX_TEXT];
 
-			/* by digest: exactly what the HEAD saw, even if the tag moves on */
-			g = add_group(&groups, slot, item, &current[a], hash);
-			digest_format(&g->digest, text);
-			fetch_or_fail(f, a, item, text, NULL, &g->result);
+				/* by digest: exactly what the HEAD saw, even if the tag moves on */
+				g->first = item;
+				digest_format(&g->digest, text);
+				fetch_or_fail(f, item, text, NULL, &g->result);
+			}
 		}
 		if (g != NULL)
 			group_of[i] = g - groups.groups;

@@ -42,13 +42,14 @@ typedef struct FetchItem
 extern void fetch_many(FetchItem *items, int n, int max_total, int max_per_registry);
 
 /*
- * What a whole fetch costs beyond the first that a request's sources need
- * (the worker's import budget): take is asked before each, and a fetch it
- * refuses is not made (FETCH_DEFERRED).  A NULL allowance refuses none.
+ * Whether a whole fetch (of a new image, or of a source whose HEAD got no
+ * answer) may be made for items[item]: take is asked before each, and a
+ * fetch it refuses is not made (FETCH_DEFERRED).  A NULL allowance refuses
+ * none.  (The worker's charges its import budget, worker_chunks.c.)
  */
 typedef struct FetchAllowance
 {
-	bool		(*take) (void *arg);
+	bool		(*take) (void *arg, int item);
 	void	   *arg;
 } FetchAllowance;
 

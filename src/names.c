@@ -22,7 +22,6 @@
 #include "names.h"
 #include "reference.h"
 
-#define NAMESPACE_MAX 63
 #define STREAM_NAME_MAX 255
 
 static inline bool

@@ -9,7 +9,8 @@
 
 #include "postgres.h"
 
-/* ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$, at most 63 bytes: a DNS label */
+/* ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$, at most NAMESPACE_MAX bytes: a DNS label */
+#define NAMESPACE_MAX 63
 extern bool name_namespace_valid(const char *s);
 
 /* ^[a-z0-9]+([._-][a-z0-9]+)*$, at most 255 bytes */

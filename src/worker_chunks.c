@@ -15,6 +15,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/latch.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -22,6 +23,7 @@
 #include "digest_type.h"
 #include "fetch_sql.h"
 #include "isolate.h"
+#include "names.h"
 #include "ref_type.h"
 #include "settings.h"
 #include "worker_chunks.h"
@@ -43,7 +45,17 @@ struct Chunk
 	int			nall;			/* its tags and their riders */
 	FetchItem  *items;
 	FetchMany  *fetch;
+	ChunkPipeline *pipeline;
+	int		   *check_of;		/* tags[i]'s check, an index in checks */
+	HTAB	   *paid;			/* the namespaces of a check that fetched (PaidKey) */
 };
+
+/* A namespace whose tags of a check made a whole fetch. */
+typedef struct PaidKey
+{
+	int			check;
+	char		namespace[NAMESPACE_MAX + 1];
+} PaidKey;
 
 void
 pipeline_init(ChunkPipeline *p, WorkerSchedule *schedule, MemoryContext loop_ctx)
@@ -159,20 +171,43 @@ chunk_size(const DueCheck *checks, int first, int n)
 	int			k = 0;
 	int			tags = 0;
 
-	while (first + k < n && k < CHUNK_CHECKS && tags + checks[first + k].ntags <= CHUNK_TAGS)
+	/* (the first check always: group_checks makes none larger than a chunk) */
+	while (first + k < n && k < CHUNK_CHECKS &&
+		   (k == 0 || tags + checks[first + k].ntags <= CHUNK_TAGS))
 		tags += checks[first + k++].ntags;
 	Assert(first >= n || k > 0);
 	return k;
 }
 
-/* A fetch beyond its request's first: a unit of the import budget. */
+/*
+ * May a whole fetch be made for tags[item] (FetchAllowance)?  A check's
+ * unit of the import budget pays for the first of each namespace whose tags
+ * it checks; each further one of that namespace takes a unit of its own
+ * (the tags want other platforms: doc/security.md S33).  So the fetches of
+ * one namespace never use up another's, whose first comes free.
+ */
 static bool
-further_fetch(void *arg)
+fetch_allowed(void *arg, int item)
 {
-	ChunkPipeline *p = arg;
+	Chunk	   *c = arg;
+	PaidKey		key;
+	bool		found;
 
-	return budget_take(&p->schedule->budget, imagestream_max_imports_per_minute,
-					   GetCurrentTimestamp());
+	if (c->paid == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = ctl.entrysize = sizeof(PaidKey);
+		ctl.hcxt = c->ctx;
+		c->paid = hash_create("imagestream paid fetches", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.check = c->check_of[item];
+	strlcpy(key.namespace, c->tags[item]->namespace, sizeof(key.namespace));
+	hash_search(c->paid, &key, HASH_ENTER, &found);
+	return !found || budget_take(&c->pipeline->schedule->budget,
+								 imagestream_max_imports_per_minute, GetCurrentTimestamp());
 }
 
 /*
@@ -190,10 +225,11 @@ chunk_start(ChunkPipeline *p, DueTag **work, const DueCheck *checks, int first, 
 	MemoryContext old = MemoryContextSwitchTo(ctx);
 	Chunk	   *c = palloc0(sizeof(Chunk));
 	ErrorData  *unread;
-	FetchAllowance allow = {further_fetch, p};
+	FetchAllowance allow = {fetch_allowed, c};
 
 	Assert(first >= 0 && n > 0);
 	c->ctx = ctx;
+	c->pipeline = p;
 	c->checks = checks + first;
 	c->nchecks = n;
 	/* a check's tags follow the one before's: the chunk's are one run of work */
@@ -203,6 +239,10 @@ chunk_start(ChunkPipeline *p, DueTag **work, const DueCheck *checks, int first, 
 	c->nall = n;
 	c->tags = palloc(sizeof(DueTag *) * n);
 	c->items = palloc0(sizeof(FetchItem) * n);
+	c->check_of = palloc(sizeof(int) * n);
+	for (int k = 0, i = 0; k < c->nchecks; k++)
+		for (int j = 0; j < c->checks[k].ntags; j++)
+			c->check_of[i++] = k;
 	for (int i = 0; i < n; i++)
 	{
 		DueTag	   *d = work[first + i];

@@ -1,7 +1,7 @@
 /*
  * worker_chunks.h
  *		The background worker's chunk pipeline: a cycle's checks (each an
- *		upstream reference with all its due tags) are made in chunks, the
+ *		upstream reference with its due tags, group_checks) are made in chunks, the
  *		next chunk's requests running while the results of the one before
  *		are recorded.
  */
