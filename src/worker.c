@@ -64,6 +64,7 @@
 #include "worker_chunks.h"
 #include "worker_due.h"
 #include "worker_listing.h"
+#include "worker_periodic.h"
 #include "worker_schedule.h"
 #include "worker_shmem.h"
 
@@ -239,6 +240,8 @@ run_cycle(WorkerLoop *w)
 	/* the tags left over max_cycle_size: the next cycle starts at once */
 	if (pipeline_read_all(&w->chunks))
 		next_due = GetCurrentTimestamp();
+	/* then what is due on a clock: a gated candidate old enough now */
+	next_due = Min(next_due, periodic_run(GetCurrentTimestamp()));
 	status_cycle_end(GetCurrentTimestamp(), scheduled, next_due, INSTR_TIME_GET_MILLISEC(found),
 					 http_requests, http_bytes_received, http_in_flight);
 	/* (next_due is at most import_interval away, an int of ms) */

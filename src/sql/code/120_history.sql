@@ -135,27 +135,35 @@ BEGIN
 END $$;
 
 -- UpdateTrackingTags: tags of the same stream whose spec follows this one
--- (kind ImageStreamTag) get its newest event as it is.  Chains follow
--- through _add_event; tag() refuses cycles.
+-- (kind ImageStreamTag) get its newest event as it is, unless the gates of
+-- one hold the move back (155_gates.sql).  Chains follow through
+-- _add_event; tag() refuses cycles.
 CREATE OR REPLACE FUNCTION _update_followers(p_tag_id bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
 	src imagestream.tag;
-	f record;
+	f imagestream.tag;
+	via text;
 BEGIN
 	SELECT * INTO src FROM imagestream.tag WHERE id = p_tag_id;
 	IF src.docker_image_reference IS NULL THEN
 		RETURN;
 	END IF;
 	FOR f IN
-		SELECT id FROM imagestream.tag
+		SELECT * FROM imagestream.tag
 		WHERE stream_id = src.stream_id AND has_spec AND from_kind = 'ImageStreamTag'
 		  AND from_ref = format('%s/%s:%s', src.namespace, src.stream, src.name)
 		  AND id <> src.id
 		ORDER BY name
 	LOOP
+		via := NULL;
+		IF f.image IS DISTINCT FROM src.image THEN
+			via := imagestream._move_held(f, f.from_ref, src.docker_image_reference, src.image,
+										  coalesce(src.source_digest, src.image), src.status_generation);
+			CONTINUE WHEN via = 'held';
+		END IF;
 		PERFORM imagestream._add_event(f.id, src.docker_image_reference, src.image,
-									   src.status_generation, src.created);
+									   src.status_generation, src.created, via);
 	END LOOP;
 END $$;
 

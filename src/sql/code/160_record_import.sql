@@ -36,7 +36,18 @@ DECLARE
 											  ELSE p_stream.generation + 1 END);
 	changed boolean;
 	spec imagestream.tag;
+	via text;
 BEGIN
+	-- a move asks the gates first (155_gates.sql); the import of the image
+	-- the tag has makes a candidate held back moot
+	IF t.image IS DISTINCT FROM i.image THEN
+		via := imagestream._move_held(t, i.source, i.ref, i.image, i.source_digest, gen);
+		IF via = 'held' THEN
+			RETURN;
+		END IF;
+	ELSIF t.import_reason IN ('GatePending', 'GateFailed') THEN
+		DELETE FROM imagestream.gate_candidate c WHERE c.tag_id = t.id;
+	END IF;
 	changed := t.history_length = 0 OR t.docker_image_reference <> i.ref
 		OR t.image IS DISTINCT FROM i.image OR NOT t.has_spec
 		OR t.spec_generation > coalesce(t.status_generation, 0);
@@ -57,7 +68,7 @@ BEGIN
 			PERFORM imagestream._log_policy_change(t, spec, gen);
 		END IF;
 		PERFORM imagestream._add_event(t.id, i.ref, i.image, gen,
-			p_via => imagestream._import_via(p_stream.id, i.tag, i.source));
+			p_via => coalesce(via, imagestream._import_via(p_stream.id, i.tag, i.source)));
 		RETURN;
 	END IF;
 	IF t.scheduled <> i.scheduled OR t.insecure <> i.insecure OR t.import_mode <> i.mode THEN
@@ -83,9 +94,9 @@ END $$;
 -- generation it moves to.  p_clear_requested also clears
 -- import_requested_at (the worker).  Returns the positions of the tags it
 -- leaves to _record_import: tags that other tags follow (their followers
--- move with them, _add_event), names given twice, and tags without a spec
+-- move with them, _add_event), names given twice, tags without a spec
 -- that have an image and get a Local spec (their policy change is logged
--- before their import's, _record_import).
+-- before their import's, _record_import), and gated tags (155_gates.sql).
 CREATE OR REPLACE FUNCTION _record_imports(p_stream imagestream.stream, p_generation bigint,
 	p_imports imagestream._tag_import[], p_clear_requested boolean DEFAULT false)
 RETURNS SETOF integer LANGUAGE plpgsql AS $$
@@ -143,6 +154,7 @@ BEGIN
 					   t.scheduled AS t_scheduled, t.insecure AS t_insecure, t.import_mode AS t_mode,
 					   count(*) OVER (PARTITION BY u.name) > 1
 					   OR (NOT t.has_spec AND u.policy = 'Local' AND t.image IS NOT NULL)
+					   OR EXISTS (SELECT 1 FROM imagestream.tag_gate g WHERE g.tag_id = t.id)
 					   OR EXISTS (SELECT 1 FROM imagestream.tag x
 								  WHERE x.stream_id = t.stream_id AND x.has_spec
 									AND x.from_kind = 'ImageStreamTag'
