@@ -283,6 +283,7 @@ DECLARE
 	one imagestream._fetched;	-- what was fetched for the current tag
 	r record;					-- _import_fetched: what it says
 	pull imagestream.image_ref;
+	held imagestream.tag;		-- the tag, when a gate held its import back
 	imported imagestream._tag_import;
 	gen bigint;					-- of this import, shared by its tags (OpenShift's nextGeneration)
 	together imagestream._tag_import[] := '{}';	-- all tags: recorded together at the end
@@ -324,6 +325,7 @@ BEGIN
 
 	FOR job IN SELECT value FROM jsonb_array_elements(planned.jobs) LOOP
 		i := i + 1;
+		held := NULL;
 		o := imagestream._import_options(s.id, job, scheduled, insecure, import_mode, reference_policy);
 		one := CASE WHEN v_all THEN fetched[i]
 				  ELSE imagestream._fetch_source((job->>'source')::imagestream.image_ref, o.insecure,
@@ -358,14 +360,19 @@ BEGIN
 			IF r.status = 'Failure' THEN
 				PERFORM imagestream._record_import_failure(s, job->>'tag', job->>'source', o.sched,
 					o.insecure, o.mode, o.policy, r.reason, r.message, NOT v_all, gen);
-			ELSIF (r.status = 'Success' OR r.status = 'Unchanged') AND v_all THEN
+			ELSIF (r.status = 'Success' OR r.status = 'Unchanged') AND v_all
+				  AND NOT EXISTS (SELECT 1 FROM imagestream.tag_gate g WHERE g.tag_id = (o.t).id) THEN
 				together := array_append(together, imported);
 			ELSIF r.status = 'Success' OR r.status = 'Unchanged' THEN
+				-- (a gated tag alone: what its gates said is its row)
 				PERFORM imagestream._record_import(s, new_stream, imported, gen);
+				SELECT * INTO held FROM imagestream.tag t
+				WHERE t.id = (o.t).id AND t.import_status = 'False' AND t.image IS DISTINCT FROM r.image;
 			END IF;
 		END IF;
-		RETURN QUERY SELECT job->>'tag', CASE WHEN r.status = 'Failure' THEN 'Failure' ELSE 'Success' END,
-			r.image, pull, r.reason, r.message,
+		RETURN QUERY SELECT job->>'tag',
+			CASE WHEN r.status = 'Failure' OR held.id IS NOT NULL THEN 'Failure' ELSE 'Success' END,
+			r.image, pull, coalesce(held.import_reason, r.reason), coalesce(held.import_message, r.message),
 			CASE WHEN v_dry AND r.status = 'Success' THEN imagestream._fetched_metadata(one, r.image)
 				 WHEN v_dry AND r.status = 'Unchanged' THEN imagestream._image_metadata(r.image) END;
 	END LOOP;
