@@ -108,6 +108,28 @@ SELECT * FROM pg_temp.fires($$
 	WHERE tag_id = (SELECT id FROM tag WHERE namespace = 'inv' AND name = 'alias');
 	UPDATE tag SET image = ('sha256:' || repeat('2', 64))::image_digest, docker_image_reference = ('quay.io/inv/app@sha256:' || repeat('2', 64))::image_ref
 	WHERE namespace = 'inv' AND name = 'alias' $$);
+-- an alias whose gates hold its source's image back does not show it
+SELECT * FROM pg_temp.fires($$
+	INSERT INTO tag_gate (tag_id, approval) SELECT id, true FROM tag WHERE namespace = 'inv' AND name = 'alias';
+	INSERT INTO gate_candidate (tag_id, source, ref, image, state, gate, message)
+	SELECT id, from_ref, docker_image_reference, image, 'pending', 'approval', 'waits'
+	FROM tag WHERE namespace = 'inv' AND name = 'alias';
+	UPDATE history_event SET image = ('sha256:' || repeat('2', 64))::image_digest
+	WHERE tag_id = (SELECT id FROM tag WHERE namespace = 'inv' AND name = 'alias');
+	UPDATE tag SET image = ('sha256:' || repeat('2', 64))::image_digest, docker_image_reference = ('quay.io/inv/app@sha256:' || repeat('2', 64))::image_ref
+	WHERE namespace = 'inv' AND name = 'alias' $$);
+-- a candidate of a tag without gates; one pending on a gate that refuses
+SELECT * FROM pg_temp.fires($$
+	INSERT INTO gate_candidate (tag_id, source, ref, image, state, gate, message)
+	SELECT id, from_ref, ('quay.io/inv/app@sha256:' || repeat('5', 64))::image_ref,
+		('sha256:' || repeat('5', 64))::image_digest, 'refused', 'platforms', 'no arm64'
+	FROM tag WHERE namespace = 'inv' AND name = 'next' $$);
+SELECT * FROM pg_temp.fires($$
+	INSERT INTO tag_gate (tag_id, platforms) SELECT id, '{linux/arm64}' FROM tag WHERE namespace = 'inv' AND name = 'next';
+	INSERT INTO gate_candidate (tag_id, source, ref, image, state, gate, message)
+	SELECT id, from_ref, ('quay.io/inv/app@sha256:' || repeat('5', 64))::image_ref,
+		('sha256:' || repeat('5', 64))::image_digest, 'pending', 'platforms', 'no arm64'
+	FROM tag WHERE namespace = 'inv' AND name = 'next' $$);
 -- catalogue rows of an image not catalogued (foreign keys off): a child, a layer
 -- (of digests no other test uses)
 SELECT * FROM pg_temp.fires($$

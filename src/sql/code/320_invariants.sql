@@ -100,7 +100,8 @@ BEGIN
 		FROM imagestream.tag t
 		WHERE NOT t.has_spec AND t.history_length = 0 AND t.import_status IS NULL;
 
-	-- a tag that follows a tag of its stream shows that tag's current event
+	-- a tag that follows a tag of its stream shows that tag's current event,
+	-- unless its gates hold that image back (its candidate)
 	RETURN QUERY
 		SELECT 'alias equals its source', format('%s/%s:%s', f.namespace, f.stream, f.name),
 			format('shows %s, source %s shows %s', f.docker_image_reference, f.from_ref, s.docker_image_reference)
@@ -110,7 +111,20 @@ BEGIN
 		WHERE f.has_spec AND f.from_kind = 'ImageStreamTag' AND NOT f.reference
 		  AND s.docker_image_reference IS NOT NULL
 		  AND (f.docker_image_reference::text IS DISTINCT FROM s.docker_image_reference::text
-			   OR f.image::text IS DISTINCT FROM s.image::text);
+			   OR f.image::text IS DISTINCT FROM s.image::text)
+		  AND NOT EXISTS (SELECT 1 FROM imagestream.gate_candidate c
+						  WHERE c.tag_id = f.id AND c.image::text = s.image::text);
+
+	-- a candidate held back is a gated tag's, and not the image it has
+	RETURN QUERY
+		SELECT 'candidate of a gated tag', format('%s/%s:%s', t.namespace, t.stream, t.name),
+			format('candidate %s (%s), image %s, gates %s', c.image, c.state, t.image,
+				   CASE WHEN g.tag_id IS NULL THEN 'none' ELSE 'set' END)
+		FROM imagestream.gate_candidate c
+		JOIN imagestream.tag t ON t.id = c.tag_id
+		LEFT JOIN imagestream.tag_gate g ON g.tag_id = c.tag_id
+		WHERE g.tag_id IS NULL OR c.image::text = t.image::text
+		   OR (c.state = 'pending') <> (c.gate IN ('min_age', 'approval'));
 
 	-- catalogue rows of an image belong to an image that is catalogued
 	RETURN QUERY
