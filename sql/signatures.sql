@@ -80,7 +80,15 @@ INSERT INTO p VALUES
 ('array', '[{"critical":{"image":{"docker-manifest-digest":"sha256:0364c1288e2828c49fd329d64da2f534217bf3c5d6bf9b9642708cc340654898"},"type":"cosign container image signature"}}]',
  'MEQCIAgof2Im038zmC8J9Hi3YX/9k8UrjNyvRVGoM6s9IZ2tAiB2mRh74NG0eZnCjJKdNf5wBsk8WEJGW0L4kR0GDH4fBQ=='),
 ('empty', '',
- 'MEYCIQDlA/3QNZx+4bx6+FQgyBNBdWcFAALmrmGUBwN5s7OXqgIhAKB1NvOsTAyr081C3mODzGixhkuSOOq0iF5bnnfT9iHU');
+ 'MEYCIQDlA/3QNZx+4bx6+FQgyBNBdWcFAALmrmGUBwN5s7OXqgIhAKB1NvOsTAyr081C3mODzGixhkuSOOq0iF5bnnfT9iHU'),
+-- JSON escapes in keys and values read as cosign's Go does; "critical"
+-- elsewhere than at the top is not the payload's
+('escapes', '{"critical":{"type":"cosign container image\u0020signature","image":{"docker\u002dmanifest-digest":"sha256:0364c1288e2828c49fd329d64da2f534217bf3c5d6bf9b9642708cc340654898"}},"optional":{"a":[1,{"critical":null}]}}',
+ 'MEQCIDvRrQcNoBpnKsgTLSXhLRsLM0087Q1o6woDEETivWR2AiA/OQr85t9NoU5df1jR/RGjWoGLtcAQyO3QCP5weSQmWA=='),
+-- the Kelvin sign K (U+212A): Go folds "doc\u212Aer-manifest-digest" to
+-- the digest's key and keeps the last, sha256:2102...
+('kelvin', E'{"critical":{"image":{"docker-manifest-digest":"sha256:0364c1288e2828c49fd329d64da2f534217bf3c5d6bf9b9642708cc340654898","doc\u212Aer-manifest-digest":"sha256:210277cb6266afe7c6cc4227ff3e9efc818f55234a7d7fbf033ab602440f2437"},"type":"cosign container image signature"}}',
+ 'MEUCIEwyf17oxeu4asCDXLOhmdL3ws4aeC1SgHevkEBjqI8WAiEAg5GAMp+oy9EwpzTD2ptdf5H0hxOpOXLmLRhOX+Eb+6Q=');
 GRANT SELECT ON p TO PUBLIC;
 \set ed_sig '''mEX21etbyJAKPryUKlQKIt+37aLP2ZEAdLiWXnkANn2q1LSw6HW0sM1aGn5++jv7ZD0YYYjCYVQu/ryGXxsFAg=='''
 \set d '''sha256:0364c1288e2828c49fd329d64da2f534217bf3c5d6bf9b9642708cc340654898''::image_digest'
@@ -116,8 +124,15 @@ SELECT pg_temp.refusal(format('SELECT imagestream._signature_key(%L)', t)) FROM 
 -- two blocks, or the public key beside the private one, are refused
 SELECT pg_temp.refusal(format('SELECT imagestream._signature_key(%L)', a.pem || b.pem))
 FROM k a, k b WHERE (a.name, b.name) IN (('p256', 'ed'), ('p256', 'private'));
--- white space around the block, and CRLF lines, are fine; 16 kB at most
-SELECT (_signature_key(E'\n  ' || replace(pem, E'\n', E'\r\n') || E'\n\n')).fingerprint
+-- PEM: an empty line, a lone CR, a begin marker not at the start of its
+-- line: openssl reads none of them, and neither do we
+SELECT pg_temp.refusal(format('SELECT imagestream._signature_key(%L)', t)) FROM (VALUES
+	(E'-----BEGIN PUBLIC KEY-----\n\nMCowBQYDK2VwAyEAN1mZ85Q4wCB2E6CJ+rjxKja1Ne4NFRo0byBLswLUsRw=\n-----END PUBLIC KEY-----'),
+	(E'-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAN1mZ85Q4\n\nwCB2E6CJ+rjxKja1Ne4NFRo0byBLswLUsRw=\n-----END PUBLIC KEY-----'),
+	(E'-----BEGIN PUBLIC KEY-----\rMCowBQYDK2VwAyEAN1mZ85Q4wCB2E6CJ+rjxKja1Ne4NFRo0byBLswLUsRw=\r-----END PUBLIC KEY-----'),
+	(E'  -----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAN1mZ85Q4wCB2E6CJ+rjxKja1Ne4NFRo0byBLswLUsRw=\n-----END PUBLIC KEY-----')) AS x(t);
+-- lines of white space around the block, and CRLF lines, are fine; 16 kB at most
+SELECT (_signature_key(E' \n\n' || replace(pem, E'\n', E'\r\n') || E'\n \n')).fingerprint
 FROM k WHERE name = 'ed';
 SELECT pg_temp.sqlstate(format('SELECT imagestream._signature_key(%L)', pem || repeat(' ', 16384 - length(pem))))
 FROM k WHERE name = 'ed';
@@ -149,7 +164,7 @@ SELECT s, pg_temp.v('good', s, 'p256', :d) FROM (VALUES
 	('=')) AS x(s);
 SELECT pg_temp.v('good', '', 'p256', :d) AS empty, pg_temp.v('good', repeat('A', 1024), 'p256', :d) AS long_1024,
 	pg_temp.v('good', repeat('A', 1028), 'p256', :d) AS long_1028;
--- payloads: each signed by the P-256 key, each refused for what it says
+-- payloads: each signed by the P-256 key, each but "escapes" refused for what it says
 SELECT name, pg_temp.v(name, sig, 'p256', :d) FROM p WHERE name <> 'good' ORDER BY name;
 -- the same payloads with a signature that does not verify are refused for that first
 SELECT DISTINCT pg_temp.v(name, (SELECT sig FROM p WHERE name = 'good'), 'p256', :d) FROM p WHERE name <> 'good';

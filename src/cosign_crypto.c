@@ -147,6 +147,9 @@ pem_body(const char *pem, size_t len, uint8_t *der, size_t *der_len, CosignReaso
 	char		b64[COSIGN_KEY_TEXT_MAX];
 	const char *body;
 	size_t		body_len;
+	size_t		skipped = 0;
+	size_t		line = 0;		/* characters of the line being read */
+	size_t		breaks = 0;
 	size_t		n = 0;
 
 	if (len > COSIGN_KEY_TEXT_MAX)
@@ -165,33 +168,51 @@ pem_body(const char *pem, size_t len, uint8_t *der, size_t *der_len, CosignReaso
 		cosign_reason_set(why, "Certificates are not accepted: give the public key (openssl x509 -pubkey -noout).");
 		return false;
 	}
+	/* white space around the block, the begin marker at the start of a line */
 	while (len > 0 && is_space(pem[0]))
-		pem++, len--;
+		pem++, len--, skipped++;
 	while (len > 0 && is_space(pem[len - 1]))
 		len--;
 	body = pem + strlen(pem_begin);
 	body_len = len >= strlen(pem_begin) + strlen(pem_end) ?
 		len - strlen(pem_begin) - strlen(pem_end) : 0;
-	/* the markers on lines of their own */
-	if (body_len < 2 ||
+	if (body_len < 2 || (skipped > 0 && pem[-1] != '\n') ||
 		memcmp(pem, pem_begin, strlen(pem_begin)) != 0 ||
 		memcmp(pem + len - strlen(pem_end), pem_end, strlen(pem_end)) != 0 ||
-		(body[0] != '\n' && body[0] != '\r') || body[body_len - 1] != '\n')
+		!(body[0] == '\n' || (body[0] == '\r' && body[1] == '\n')) || body[body_len - 1] != '\n')
 	{
 		cosign_reason_set(why, "The key is not one PEM block \"%s\" as openssl pkey -pubout writes it.",
 						  pem_begin);
 		return false;
 	}
+
+	/*
+	 * Lines of base64 between the markers, ended by "\n" or "\r\n", none
+	 * empty: OpenSSL's PEM reader stops at an empty line, and a key that
+	 * openssl cannot read would have a fingerprint nobody can reproduce.
+	 */
 	for (size_t i = 0; i < body_len; i++)
 	{
-		if (body[i] == '\n' || body[i] == '\r')
+		if (body[i] == '\r' && i + 1 < body_len && body[i + 1] == '\n')
 			continue;
+		if (body[i] == '\n')
+		{
+			/* (the first ends the begin marker's line) */
+			if (breaks++ > 0 && line == 0)
+			{
+				cosign_reason_set(why, "The key's PEM block has an empty line.");
+				return false;
+			}
+			line = 0;
+			continue;
+		}
 		if (base64_value((unsigned char) body[i]) < 0 && body[i] != '=')
 		{
 			cosign_reason_set(why, "The key's PEM block holds characters other than base64 and line breaks.");
 			return false;
 		}
 		b64[n++] = body[i];
+		line++;
 	}
 	if (!base64_decode(b64, n, der, COSIGN_KEY_TEXT_MAX, der_len))
 	{
