@@ -47,6 +47,7 @@ PROVE_TESTS = test/t/*.pl
 
 EXTRA_CLEAN = tmp_regress tmp_check results regression.diffs regression.out \
 	test/fuzz/fuzz_parsers test/fuzz/fuzz_headers test/fuzz/fuzz_manifest test/fuzz/fuzz_semver \
+	test/fuzz/fuzz_signature \
 	test/fuzz/work $(UNIT_TESTS)
 
 PG_CONFIG ?= pg_config

@@ -15,9 +15,9 @@ use warnings;
 my $dir = shift // '.';
 
 my @layers = (
-	[ 'plain C, no PostgreSQL header (fuzzed)' => qw(digest reference headers semver) ],
-	[ 'PostgreSQL helpers' => qw(compat settings json_fields manifest policy isolate relation log_redact payload_hash record_together) ],
-	[ 'SQL types and names' => qw(digest_type ref_type pull_spec names tag_order semver_sql tag_policy) ],
+	[ 'plain C, no PostgreSQL header (fuzzed)' => qw(digest reference headers semver cosign_crypto) ],
+	[ 'PostgreSQL helpers' => qw(compat settings json_fields manifest policy isolate relation log_redact payload_hash record_together cosign) ],
+	[ 'SQL types and names' => qw(digest_type ref_type pull_spec names tag_order semver_sql tag_policy cosign_sql) ],
 	[ 'HTTP' => qw(http_wait http) ],
 	[ 'registry protocol' => qw(registry registry_hosts auth) ],
 	[ 'one fetch' => qw(fetch) ],

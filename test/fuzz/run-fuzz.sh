@@ -8,13 +8,15 @@
 #             pg_stubs.c, seeded with test/fuzz/seeds/manifest/
 #   semver    src/semver.c, seeded with "range<TAB>version<TAB>version" from
 #             every row of test/conformance/semver_*.tsv
+#   signature src/cosign_crypto.c and src/cosign.c (with the JSON parser and
+#             pg_stubs.c, as manifest), seeded with test/fuzz/seeds/signature/
 # Prints each target's executed units and peak RSS.  Exit status non-zero on
 # a crash or a failed check; the crashing input is left in
 # test/fuzz/work/<target>/.  FUZZ_TARGETS="headers manifest" runs a subset.
 set -euo pipefail
 
 seconds=${1:-20}
-targets=${FUZZ_TARGETS:-parsers headers manifest semver}
+targets=${FUZZ_TARGETS:-parsers headers manifest semver signature}
 cd "$(dirname "$0")"
 PG_CONFIG=${PG_CONFIG:-pg_config}
 CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
@@ -34,6 +36,11 @@ build() {
 	semver)
 		clang $CFLAGS -I../../src fuzz_semver.c ../../src/semver.c ../../src/digest.c \
 			-lcrypto -o fuzz_semver ;;
+	signature)
+		clang $CFLAGS -Wno-ignored-attributes -I../../src -I"$($PG_CONFIG --includedir-server)" \
+			fuzz_signature.c pg_stubs.c ../../src/cosign.c ../../src/cosign_crypto.c \
+			../../src/json_fields.c ../../src/digest.c \
+			-L"$($PG_CONFIG --pkglibdir)" -lpgcommon -lpgport -lcrypto -o fuzz_signature ;;
 	*)
 		echo "unknown fuzz target $1" >&2
 		return 1 ;;

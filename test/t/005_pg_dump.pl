@@ -31,11 +31,14 @@ $node->safe_psql('postgres', q{
 	SELECT grant_namespace('dp', 'dump_viewer', 'view');
 	SELECT set_registry_credentials('quay.io', 'robot', 'token');
 	SELECT set_registry_credentials('quay.io', 'dp-robot', 'dp-token', 'dp');
+	SELECT add_trusted_key('release', '-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAN1mZ85Q4wCB2E6CJ+rjxKja1Ne4NFRo0byBLswLUsRw=
+-----END PUBLIC KEY-----', 'dp');
 	SELECT untag('dp/web:ref');
 });
 
 my @tables = qw(stream tag history image image_layer image_child registry_credential
-  namespace_grant change);
+  namespace_grant change trusted_key);
 
 sub fingerprint
 {

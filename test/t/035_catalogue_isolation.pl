@@ -57,6 +57,9 @@ q1(q{
 	SELECT imagestream.grant_namespace('bravo', 'carol', 'view');
 	SELECT imagestream.grant_namespace('bravo', 'bob', 'admin');
 	SELECT imagestream.set_registry_credentials('quay.io', 'bravo-robot', 'Brav0-s3cret', 'bravo');
+	SELECT imagestream.add_trusted_key('bravo-release', '-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAN1mZ85Q4wCB2E6CJ+rjxKja1Ne4NFRo0byBLswLUsRw=
+-----END PUBLIC KEY-----', 'bravo');
 });
 
 # bravo's images, imported from the registry: one image with a secret in its
@@ -147,7 +150,7 @@ is(q1("SELECT count(*) FROM imagestream.images WHERE digest::text = '$d'"), '1',
 # ---------------------------------------------------------------------------
 
 my @views = qw(history image_stream_tags image_streams images namespace_grants registry_credentials
-  tag_policies worker_status);
+  tag_policies trusted_keys worker_status);
 is(q1(q{
 	SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_class c
 	WHERE c.relnamespace = 'imagestream'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')

@@ -60,6 +60,21 @@ BEGIN
 	END IF;
 END $$;
 
+-- Who may change what a namespace keeps for its imports (its registry
+-- credentials, its trusted keys): its admins; the server-wide ones (ns
+-- NULL), superusers and the extension owner.  what names the change of the
+-- server-wide ones in the message.
+CREATE OR REPLACE FUNCTION _require_namespace_admin(ns text, what text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+	IF ns IS NULL THEN
+		PERFORM imagestream._require_privileged(what);
+	ELSE
+		PERFORM imagestream._check_names(ns, 'namespace', ns, 'x');
+		PERFORM imagestream._require(ns, 'admin');
+	END IF;
+END $$;
+
 -- A grant is a row of namespace_grant whose grantee also holds EXECUTE on
 -- namespace_grantee() (src/rights.c checks both).  That privilege is what
 -- PostgreSQL tracks: DROP ROLE refuses a role that holds grants in any

@@ -9,12 +9,7 @@
 CREATE OR REPLACE FUNCTION _require_credentials_right(ns text, what text) RETURNS void
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-	IF ns IS NULL THEN
-		PERFORM imagestream._require_privileged(what || ' server-wide registry credentials');
-	ELSE
-		PERFORM imagestream._check_names(ns, 'namespace', ns, 'x');
-		PERFORM imagestream._require(ns, 'admin');
-	END IF;
+	PERFORM imagestream._require_namespace_admin(ns, what || ' server-wide registry credentials');
 END $$;
 
 CREATE OR REPLACE FUNCTION _api_set_registry_credentials(registry text, username text, secret text,

@@ -266,3 +266,27 @@ SELECT p.namespace COLLATE "C" AS namespace, p.stream COLLATE "C" AS stream,
 	p.list_reason
 FROM imagestream._view_tag_policies() p;
 COMMENT ON VIEW tag_policies IS 'the policies tags follow (Flux ImagePolicy), with their last listing';
+
+-- Trusted keys (275_trusted_keys.sql) without the PEM: the server-wide ones
+-- (namespace NULL) for every role, a namespace's to the roles that may view it.
+CREATE OR REPLACE FUNCTION _api__view_trusted_keys() RETURNS TABLE(name text, namespace text,
+	algorithm text, fingerprint text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+	ns text[] COLLATE "C" := imagestream._granted_namespaces('view');
+BEGIN
+	RETURN QUERY
+		SELECT k.name, nullif(k.namespace, ''), k.algorithm, k.fingerprint
+		FROM imagestream.trusted_key k
+		WHERE ns IS NULL OR k.namespace = '' OR k.namespace = ANY (ns);
+END $$;
+
+CREATE OR REPLACE FUNCTION _view_trusted_keys() RETURNS TABLE(name text, namespace text,
+	algorithm text, fingerprint text)
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+
+CREATE OR REPLACE VIEW trusted_keys AS
+SELECT k.name COLLATE "C" AS name, k.namespace COLLATE "C" AS namespace, k.algorithm, k.fingerprint
+FROM imagestream._view_trusted_keys() k;
+COMMENT ON VIEW trusted_keys IS 'the keys whose signatures the gates accept: server-wide ones, and those of the namespaces the caller may view';
