@@ -136,7 +136,8 @@ END $$;
 
 -- UpdateTrackingTags: tags of the same stream whose spec follows this one
 -- (kind ImageStreamTag) get its newest event as it is.  Chains follow
--- through _add_event; tag() refuses cycles.
+-- through _add_event; tag() refuses cycles.  A follower that protection
+-- holds keeps its image (115_protection.sql); unprotect() brings it along.
 CREATE OR REPLACE FUNCTION _update_followers(p_tag_id bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -148,11 +149,11 @@ BEGIN
 		RETURN;
 	END IF;
 	FOR f IN
-		SELECT id FROM imagestream.tag
-		WHERE stream_id = src.stream_id AND has_spec AND from_kind = 'ImageStreamTag'
-		  AND from_ref = format('%s/%s:%s', src.namespace, src.stream, src.name)
-		  AND id <> src.id
-		ORDER BY name
+		SELECT x.id FROM imagestream.tag x
+		WHERE x.stream_id = src.stream_id AND x.has_spec AND x.from_kind = 'ImageStreamTag'
+		  AND x.from_ref = format('%s/%s:%s', src.namespace, src.stream, src.name)
+		  AND x.id <> src.id AND imagestream._protecting_patterns(x) IS NULL
+		ORDER BY x.name
 	LOOP
 		PERFORM imagestream._add_event(f.id, src.docker_image_reference, src.image,
 									   src.status_generation, src.created);

@@ -11,6 +11,7 @@ DECLARE
 BEGIN
 	PERFORM imagestream._require(d.namespace, 'edit');
 	s := imagestream._lock_stream(d.namespace, d.stream);
+	PERFORM imagestream._refuse_protected(d.namespace, d.stream, d.tag, 'rollback() would move it');
 	t := imagestream._lock_tag(s, d.tag);
 	IF to_image IS NOT NULL THEN
 		IF to_image !~ '^((sha256|sha512):)?[0-9a-f]{7,128}$' THEN
