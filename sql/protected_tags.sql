@@ -198,6 +198,12 @@ SELECT unprotect('pt', 'app:next');
 SELECT pg_temp.img('pt/app:next') AS next;
 SELECT count(*) FROM check_invariants();
 
+-- a namespace has at most 100 patterns; one that is there may be given again
+SELECT count(protect('pt3', 'web:v' || i)) FROM generate_series(1, 100) i;
+SELECT pg_temp.refusal($$SELECT protect('pt3', 'web:v101')$$);
+SELECT protect('pt3', 'web:v100');
+SELECT count(unprotect('pt3', 'web:v' || i)) FROM generate_series(1, 100) i;
+
 -- protection is per namespace: pt2 protects everything of its own only
 SELECT pg_temp.refusal($$SELECT pg_temp.push('pt2/web:prod', 'o2')$$);
 SELECT pg_temp.refusal($$SELECT pg_temp.push('pt2/other:x', 'o3')$$);

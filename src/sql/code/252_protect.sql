@@ -45,13 +45,23 @@ END $$;
 -- The pattern's row comes first, then the streams of the tags it matches
 -- are locked as writers lock them (unprotect takes them in the same
 -- order): a move under way commits before it, and a later one sees the
--- pattern.
+-- pattern.  Every write of a tag reads its namespace's patterns: a
+-- namespace has at most 100 (Harbor allows a project 15 rules).
 CREATE OR REPLACE FUNCTION _api_protect(namespace text, tag_pattern text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	max_patterns constant integer := 100;
 BEGIN
 	PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
 	PERFORM imagestream._require(namespace, 'admin');
 	PERFORM imagestream._check_tag_pattern(tag_pattern);
+	IF (SELECT count(*) FROM imagestream.protected_tag p
+		WHERE p.namespace = _api_protect.namespace AND p.pattern <> tag_pattern) >= max_patterns THEN
+		RAISE EXCEPTION 'too many protected tag patterns in namespace "%"', namespace
+			USING ERRCODE = 'program_limit_exceeded',
+				DETAIL = format('A namespace has at most %s.', max_patterns),
+				HINT = 'Patterns can match many tags: "%:v1.%" protects every v1 tag.';
+	END IF;
 	INSERT INTO imagestream.protected_tag (namespace, pattern, created_by)
 	VALUES (namespace, tag_pattern, imagestream._change_actor())
 	ON CONFLICT ON CONSTRAINT protected_tag_pkey DO NOTHING;
