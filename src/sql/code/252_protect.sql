@@ -45,8 +45,8 @@ END $$;
 -- The pattern's row comes first, then the streams of the tags it matches
 -- are locked as writers lock them (unprotect takes them in the same
 -- order): a move under way commits before it, and a later one sees the
--- pattern.  Every write of a tag reads its namespace's patterns: a
--- namespace has at most 100 (Harbor allows a project 15 rules).
+-- pattern.  Every write of a tag reads its namespace's patterns, and so
+-- do the server-wide prune and the import path: a namespace has at most 100.
 CREATE OR REPLACE FUNCTION _api_protect(namespace text, tag_pattern text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
