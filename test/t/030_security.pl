@@ -83,7 +83,7 @@ is(q1(q{
 	SELECT string_agg(c.relname, ' ' ORDER BY c.relname)
 	FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
 	WHERE c.relnamespace = 'imagestream'::regnamespace AND a.grantee = 0 AND a.privilege_type = 'SELECT'
-}), 'history image_stream_tags image_streams images namespace_grants registry_credentials tag_policies trusted_keys worker_status',
+}), 'history image_stream_tags image_streams images namespace_grants protected_tags registry_credentials retention_rules tag_policies trusted_keys worker_status',
 	'grants: PUBLIC may SELECT the views of doc/functions.md and no base table (S17)');
 # what an ordinary role may do, whatever the grant's path
 is(q1(q{
@@ -113,7 +113,8 @@ is(q1(q{
 }), 'USAGE', 'grants: types give PUBLIC USAGE only');
 my @allow = qw(_calling_role _can _level_rank _local_repository _privileged _pull_spec
   _pull_spec_of _view_history _view_image_stream_tags _view_image_streams _view_images _view_namespace_grants
-  _view_registry_credentials _view_tag_policies _view_trusted_keys _worker_status);
+  _view_protected_tags _view_registry_credentials _view_retention_rules _view_tag_policies _view_trusted_keys
+  _worker_status);
 is(q1(q{
 	SELECT string_agg(DISTINCT p.proname, ' ' ORDER BY p.proname)
 	FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
@@ -174,6 +175,8 @@ q1(qq{
 	SELECT imagestream.map_image('bravo/gone-stream:x', 'registry.bravo.example/bravo-team/gone\@$bravo_digest');
 	SELECT imagestream.untag('bravo/gone-stream:x');
 	SELECT imagestream.delete_stream('bravo/gone-stream');
+	SELECT imagestream.protect('bravo', 'hidden-other:%');
+	SELECT imagestream.set_retention('bravo', 100, NULL);
 });
 # a trusted key of bravo
 q1(q{SELECT imagestream.add_trusted_key('bravo-hidden-key', '-----BEGIN PUBLIC KEY-----
@@ -235,6 +238,10 @@ my %denied = (
 	"imagestream.import_now('bravo/hidden-stream')" => 'import_now',
 	"imagestream.rollback('bravo/hidden-stream:secret-tag')" => 'rollback',
 	"imagestream.set_repository('bravo/hidden-stream', NULL)" => 'set_repository',
+	"imagestream.protect('bravo', 'hidden-stream:%')" => 'protect',
+	"imagestream.unprotect('bravo', 'hidden-other:%')" => 'unprotect',
+	"imagestream.set_retention('bravo', 1, NULL)" => 'set_retention',
+	"imagestream.prune(namespace => 'bravo')" => 'prune of a namespace',
 );
 for my $call (sort keys %denied)
 {

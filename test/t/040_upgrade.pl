@@ -110,11 +110,13 @@ for my $old (@released)
 	q1('postgres', "CREATE DATABASE $data");
 	q1($data, "CREATE EXTENSION imagestream VERSION '$old'");
 	q1($data, $populate);
-	# (0.3.0 changes the signature of import_image: the update carries the
-	# privileges over to the new function)
+	# (0.3.0 changes the signatures of import_image and prune: the update
+	# carries the privileges over to the new functions)
 	q1($data, q{
 		REVOKE EXECUTE ON FUNCTION imagestream.import_image FROM PUBLIC;
 		GRANT EXECUTE ON FUNCTION imagestream.import_image TO up_builder;
+		REVOKE EXECUTE ON FUNCTION imagestream.prune FROM PUBLIC;
+		GRANT EXECUTE ON FUNCTION imagestream.prune TO up_builder;
 	});
 	# the update runs the privileges of the code again (doc/upgrading.md)
 	q1($data, 'REVOKE SELECT ON imagestream.images FROM PUBLIC');
@@ -143,6 +145,11 @@ for my $old (@released)
 		|| ' ' || has_function_privilege('public', 'imagestream.import_image(text, text, boolean, boolean, boolean, imagestream.reference_policy, imagestream.import_mode, boolean, boolean)', 'EXECUTE')
 		|| ' ' || has_function_privilege('up_builder', 'imagestream._api_import_image(text, text, boolean, boolean, boolean, imagestream.reference_policy, imagestream.import_mode, boolean, boolean)', 'EXECUTE')
 	}), 'true false false', "$old: a DBA's grant and revoke on an API function apply to it after the update, not to its body");
+	is(q1($data, q{
+		SELECT has_function_privilege('up_builder', 'imagestream.prune(integer, interval, boolean, text)', 'EXECUTE')
+		|| ' ' || has_function_privilege('public', 'imagestream.prune(integer, interval, boolean, text)', 'EXECUTE')
+		|| ' ' || has_function_privilege('up_builder', 'imagestream._api_prune(integer, interval, boolean, text)', 'EXECUTE')
+	}), 'true false false', "$old: and on prune, which takes a namespace");
 	is(q1($data, q{SELECT has_table_privilege('public', 'imagestream.images', 'SELECT')
 					|| ' ' || has_table_privilege('public', 'imagestream.image_streams', 'SELECT')}),
 		'false true', "$old: a view a DBA closed to PUBLIC stays closed after the update; the others stay open");

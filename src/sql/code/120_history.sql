@@ -137,7 +137,8 @@ END $$;
 -- UpdateTrackingTags: tags of the same stream whose spec follows this one
 -- (kind ImageStreamTag) get its newest event as it is, unless the gates of
 -- one hold the move back (155_gates.sql).  Chains follow through
--- _add_event; tag() refuses cycles.
+-- _add_event; tag() refuses cycles.  A follower that protection holds keeps
+-- its image (115_protection.sql); unprotect() brings it along.
 CREATE OR REPLACE FUNCTION _update_followers(p_tag_id bigint) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -150,17 +151,20 @@ BEGIN
 		RETURN;
 	END IF;
 	FOR f IN
-		SELECT * FROM imagestream.tag
-		WHERE stream_id = src.stream_id AND has_spec AND from_kind = 'ImageStreamTag'
-		  AND from_ref = format('%s/%s:%s', src.namespace, src.stream, src.name)
-		  AND id <> src.id
-		ORDER BY name
+		SELECT x.* FROM imagestream.tag x
+		WHERE x.stream_id = src.stream_id AND x.has_spec AND x.from_kind = 'ImageStreamTag'
+		  AND x.from_ref = format('%s/%s:%s', src.namespace, src.stream, src.name)
+		  AND x.id <> src.id AND imagestream._protecting_patterns(x) IS NULL
+		ORDER BY x.name
 	LOOP
 		via := NULL;
 		IF f.image IS DISTINCT FROM src.image THEN
 			via := imagestream._move_held(f, f.from_ref, src.docker_image_reference, src.image,
 										  coalesce(src.source_digest, src.image), src.status_generation);
 			CONTINUE WHEN via = 'held';
+		ELSE
+			-- its source is back at its image: a candidate held back is moot
+			DELETE FROM imagestream.gate_candidate c WHERE c.tag_id = f.id;
 		END IF;
 		PERFORM imagestream._add_event(f.id, src.docker_image_reference, src.image,
 									   src.status_generation, src.created, via);

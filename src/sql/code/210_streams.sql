@@ -32,6 +32,7 @@ DECLARE
 BEGIN
 	PERFORM imagestream._require(n.namespace, 'edit');
 	s := imagestream._lock_stream(n.namespace, n.name);
+	PERFORM imagestream._refuse_protected(n.namespace, n.name, NULL, 'delete_stream() would remove it');
 	DELETE FROM imagestream.stream WHERE id = s.id;
 	PERFORM imagestream._log_change('stream_deleted', s.namespace, s.name, NULL,
 		NULL, NULL, NULL, s.generation);

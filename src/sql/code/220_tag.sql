@@ -217,6 +217,7 @@ BEGIN
 	new_stream := NOT EXISTS (SELECT 1 FROM imagestream.stream
 							  WHERE namespace = d.namespace AND name = d.stream);
 	s := imagestream._lock_stream(d.namespace, d.stream, true);
+	PERFORM imagestream._refuse_protected(d.namespace, d.stream, d.tag, 'tag() would move it');
 
 	IF kind = 'ImageStreamTag' AND v_alias THEN
 		-- follow the chain from the source; reaching the destination is a cycle
@@ -303,6 +304,7 @@ DECLARE
 BEGIN
 	PERFORM imagestream._require(d.namespace, 'edit');
 	s := imagestream._lock_stream(d.namespace, d.stream);
+	PERFORM imagestream._refuse_protected(d.namespace, d.stream, d.tag, 'untag() would remove it');
 	t := imagestream._lock_tag(s, d.tag);
 	gen := s.generation;
 	IF t.has_spec THEN

@@ -97,6 +97,8 @@ BEGIN
 	PERFORM imagestream._policy_check(semver, ordering, pattern, "extract");
 
 	s := imagestream._lock_stream(d.namespace, d.stream, true);
+	-- a policy would only ever move it
+	PERFORM imagestream._refuse_protected(d.namespace, d.stream, d.tag, 'a policy would move it');
 	INSERT INTO imagestream.policy_listing AS l (namespace, repository, insecure, requested_at)
 	VALUES (d.namespace, repo, v_insecure, now())
 	ON CONFLICT ON CONSTRAINT policy_listing_key DO UPDATE SET requested_at = now()

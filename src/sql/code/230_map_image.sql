@@ -47,6 +47,7 @@ BEGIN
 	-- the stream first: prune, which locks every stream, then cannot delete
 	-- the image between its check here and the event
 	s := imagestream._lock_stream(d.namespace, d.stream, true);
+	PERFORM imagestream._refuse_protected(d.namespace, d.stream, d.tag, 'map_image() would move it');
 	IF manifest IS NOT NULL THEN
 		PERFORM imagestream._catalogue_manifest(digest, media_type, manifest, ref);
 	ELSE

@@ -11,6 +11,7 @@ DECLARE
 BEGIN
 	PERFORM imagestream._require(d.namespace, 'edit');
 	s := imagestream._lock_stream(d.namespace, d.stream);
+	PERFORM imagestream._refuse_protected(d.namespace, d.stream, d.tag, 'rollback() would move it');
 	t := imagestream._lock_tag(s, d.tag);
 	IF to_image IS NOT NULL THEN
 		IF to_image !~ '^((sha256|sha512):)?[0-9a-f]{7,128}$' THEN
@@ -65,35 +66,67 @@ RETURNS tag_event
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION rollback(text, text, integer) IS 'point a tag back at an earlier image of its history and pin it there';
 
-CREATE OR REPLACE FUNCTION _api_prune(keep_tag_revisions integer DEFAULT 3,
-	keep_younger_than interval DEFAULT '60 minutes', confirm boolean DEFAULT false)
-RETURNS TABLE(action text, stream text, tag text, image image_digest)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
-DECLARE
-	threshold timestamptz := now() - keep_younger_than;
+-- The bounds of a pruning rule (prune, set_retention); a NULL part is
+-- checked by the caller.  The age is bounded so that now() minus it stays a
+-- timestamp.
+CREATE OR REPLACE FUNCTION _check_prune_rule(p_keep integer, p_age interval) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
-	PERFORM imagestream._require_privileged('prune images');
-	IF keep_tag_revisions IS NULL OR keep_tag_revisions < 0 OR keep_younger_than IS NULL
-	   OR keep_younger_than < interval '0' THEN
-		RAISE EXCEPTION 'keep_tag_revisions and keep_younger_than must be zero or more'
-			USING ERRCODE = 'invalid_parameter_value';
+	IF p_keep < 0 THEN
+		RAISE EXCEPTION 'keep_tag_revisions must be zero or more'
+			USING ERRCODE = 'invalid_parameter_value',
+				DETAIL = format('It is %s.', p_keep);
 	END IF;
-	-- with confirm, every stream is locked first, as each writer locks its
+	IF p_age < interval '0' OR p_age > interval '100 years' THEN
+		RAISE EXCEPTION 'keep_younger_than must be between 0 and 100 years'
+			USING ERRCODE = 'invalid_parameter_value',
+				DETAIL = format('It is %s.', p_age);
+	END IF;
+END $$;
+
+-- The one rule of which history pruning removes (prune, retention): the
+-- events of each tag beyond its newest p_keep (the current one always
+-- stays, even with 0) created before p_before, of namespace p_ns (NULL:
+-- every namespace).  A protected tag keeps its whole history
+-- (115_protection.sql): the record of what it served.
+CREATE OR REPLACE FUNCTION _prunable_events(p_ns text, p_keep integer, p_before timestamptz)
+RETURNS TABLE(tag_id integer, seq integer, namespace text, stream text, tag text, image image_digest)
+LANGUAGE sql STABLE AS $$
+	SELECT e.tag_id, e.seq, e.namespace, e.stream, e.name, e.image
+	FROM (SELECT h.tag_id, h.seq, h.created, h.image, t.namespace, t.stream, t.name,
+				 row_number() OVER (PARTITION BY h.tag_id ORDER BY h.seq DESC) AS n
+		  FROM imagestream.tag t JOIN imagestream.history_event h ON h.tag_id = t.id
+		  WHERE (p_ns IS NULL OR t.namespace = p_ns)
+			AND imagestream._protecting_patterns(t) IS NULL) e
+	WHERE e.n > greatest(p_keep, 1) AND e.created < p_before
+$$;
+
+-- Pruning itself, for prune and retention (256_retention.sql): reports, and
+-- with p_confirm deletes, the events of _prunable_events; then, across every
+-- namespace only (p_ns NULL), the images older than p_before that nothing
+-- holds any more, and the pull specs no event uses.  Images and pull specs
+-- are shared by namespaces: deleting them while a writer of another
+-- namespace is about to use one needs every stream locked, which is the
+-- server-wide prune's to do, never a namespace's.
+CREATE OR REPLACE FUNCTION _prune(p_ns text, p_keep integer, p_before timestamptz, p_confirm boolean)
+RETURNS TABLE(action text, stream text, tag text, image image_digest)
+LANGUAGE plpgsql AS $$
+BEGIN
+	-- with confirm, the streams are locked first, as each writer locks its
 	-- stream: what is chosen below is then not changing under the deletes
 	-- (a head refreshed from a stale event, an image deleted that a new event
 	-- was about to use; found by make stress)
-	IF coalesce(confirm, false) THEN
-		PERFORM 1 FROM imagestream.stream x ORDER BY x.id FOR UPDATE;
+	IF p_confirm THEN
+		PERFORM 1 FROM imagestream.stream x WHERE p_ns IS NULL OR x.namespace = p_ns
+		ORDER BY x.id FOR UPDATE;
 	END IF;
 	CREATE TEMPORARY TABLE pg_temp.imagestream_prune_events ON COMMIT DROP AS
-		SELECT h.tag_id, h.seq, t.namespace, t.stream, t.name, h.image
-		FROM imagestream.history_event h JOIN imagestream.tag t ON t.id = h.tag_id
-		JOIN LATERAL (SELECT count(*) AS newer FROM imagestream.history_event x
-					  WHERE x.tag_id = h.tag_id AND x.seq > h.seq) p ON true
-		WHERE p.newer >= greatest(keep_tag_revisions, 1) AND h.created < threshold;
+		SELECT * FROM imagestream._prunable_events(p_ns, p_keep, p_before);
 
 	-- images no history, spec or used index refers to any more
-	CREATE TEMPORARY TABLE pg_temp.imagestream_prune_images ON COMMIT DROP AS
+	CREATE TEMPORARY TABLE pg_temp.imagestream_prune_images (digest imagestream.image_digest) ON COMMIT DROP;
+	IF p_ns IS NULL THEN
+		INSERT INTO pg_temp.imagestream_prune_images
 		WITH RECURSIVE used(digest) AS (
 			SELECT h.image FROM imagestream.history_event h
 			WHERE h.image IS NOT NULL
@@ -107,31 +140,58 @@ BEGIN
 		)
 		SELECT i.digest FROM imagestream.image i
 		WHERE i.digest NOT IN (SELECT u.digest FROM used u WHERE u.digest IS NOT NULL)
-		  AND i.imported_at < threshold;
+		  AND i.imported_at < p_before;
+	END IF;
 
 	RETURN QUERY
-		SELECT 'delete_event', e.namespace || '/' || e.stream, e.name, e.image
-		FROM pg_temp.imagestream_prune_events e ORDER BY e.namespace, e.stream, e.name, e.seq DESC;
+		SELECT 'delete_event', e.namespace || '/' || e.stream, e.tag, e.image
+		FROM pg_temp.imagestream_prune_events e ORDER BY e.namespace, e.stream, e.tag, e.seq DESC;
 	RETURN QUERY
 		SELECT 'delete_image', NULL::text, NULL::text, p.digest
 		FROM pg_temp.imagestream_prune_images p ORDER BY p.digest;
 
-	IF coalesce(confirm, false) THEN
+	IF p_confirm THEN
 		DELETE FROM imagestream.history_event h USING pg_temp.imagestream_prune_events e
 		WHERE h.tag_id = e.tag_id AND h.seq = e.seq;
-		-- and the pull specs no event uses any more
-		DELETE FROM imagestream.history_ref r
-		WHERE NOT EXISTS (SELECT 1 FROM imagestream.history_event h WHERE h.ref = r.id);
+		IF p_ns IS NULL THEN
+			-- and the pull specs no event uses any more
+			DELETE FROM imagestream.history_ref r
+			WHERE NOT EXISTS (SELECT 1 FROM imagestream.history_event h WHERE h.ref = r.id);
+		END IF;
 		PERFORM imagestream._refresh_head(x.tag_id)
-		FROM (SELECT DISTINCT tag_id FROM pg_temp.imagestream_prune_events) x;
+		FROM (SELECT DISTINCT e.tag_id FROM pg_temp.imagestream_prune_events e) x;
 		DELETE FROM imagestream.image i USING pg_temp.imagestream_prune_images p
 		WHERE i.digest = p.digest;
 	END IF;
 	DROP TABLE pg_temp.imagestream_prune_events, pg_temp.imagestream_prune_images;
 END $$;
 
+-- oc adm prune images: every namespace by superusers and the owner; one
+-- namespace's history by its admin.
+CREATE OR REPLACE FUNCTION _api_prune(keep_tag_revisions integer DEFAULT 3,
+	keep_younger_than interval DEFAULT '60 minutes', confirm boolean DEFAULT false,
+	namespace text DEFAULT NULL)
+RETURNS TABLE(action text, stream text, tag text, image image_digest)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+BEGIN
+	IF namespace IS NULL THEN
+		PERFORM imagestream._require_privileged('prune images');
+	ELSE
+		PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
+		PERFORM imagestream._require(namespace, 'admin');
+	END IF;
+	IF keep_tag_revisions IS NULL OR keep_younger_than IS NULL THEN
+		RAISE EXCEPTION 'keep_tag_revisions and keep_younger_than are required'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM imagestream._check_prune_rule(keep_tag_revisions, keep_younger_than);
+	RETURN QUERY SELECT * FROM imagestream._prune(namespace, keep_tag_revisions,
+		now() - keep_younger_than, coalesce(confirm, false));
+END $$;
+
 CREATE OR REPLACE FUNCTION prune(keep_tag_revisions integer DEFAULT 3,
-	keep_younger_than interval DEFAULT '60 minutes', confirm boolean DEFAULT false)
+	keep_younger_than interval DEFAULT '60 minutes', confirm boolean DEFAULT false,
+	namespace text DEFAULT NULL)
 RETURNS TABLE(action text, stream text, tag text, image image_digest)
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
-COMMENT ON FUNCTION prune(integer, interval, boolean) IS 'oc adm prune images: drop old history events and unreferenced images (a dry run unless confirm)';
+COMMENT ON FUNCTION prune(integer, interval, boolean, text) IS 'oc adm prune images: drop old history events and unreferenced images, of every namespace or (its history only) of one (a dry run unless confirm)';

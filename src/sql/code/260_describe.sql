@@ -38,7 +38,8 @@ LANGUAGE sql IMMUTABLE AS $$
 $$;
 
 -- The tag a same-stream alias chain ends at, or NULL when the tag is no
--- alias or its chain ends nowhere (oc's FollowTagReference).
+-- alias or its chain ends nowhere (oc's FollowTagReference).  An alias
+-- that protection holds shows its own image: a chain ends there.
 CREATE OR REPLACE FUNCTION _alias_target(p_tag imagestream.tag) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -47,7 +48,8 @@ DECLARE
 	seen text[] := ARRAY[p_tag.name];
 	next_name text;
 BEGIN
-	WHILE cur.has_spec AND cur.from_kind = 'ImageStreamTag' AND starts_with(cur.from_ref, prefix) LOOP
+	WHILE cur.has_spec AND cur.from_kind = 'ImageStreamTag' AND starts_with(cur.from_ref, prefix)
+		  AND imagestream._protecting_patterns(cur) IS NULL LOOP
 		next_name := substr(cur.from_ref, length(prefix) + 1);
 		IF next_name = ANY (seen) THEN
 			RETURN NULL;

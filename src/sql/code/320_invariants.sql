@@ -101,7 +101,8 @@ BEGIN
 		WHERE NOT t.has_spec AND t.history_length = 0 AND t.import_status IS NULL;
 
 	-- a tag that follows a tag of its stream shows that tag's current event,
-	-- unless its gates hold that image back (its candidate)
+	-- unless protection holds it (115_protection.sql) or its gates hold that
+	-- image back (its candidate)
 	RETURN QUERY
 		SELECT 'alias equals its source', format('%s/%s:%s', f.namespace, f.stream, f.name),
 			format('shows %s, source %s shows %s', f.docker_image_reference, f.from_ref, s.docker_image_reference)
@@ -109,7 +110,7 @@ BEGIN
 		JOIN imagestream.tag s ON s.stream_id = f.stream_id
 			AND f.from_ref = format('%s/%s:%s', s.namespace, s.stream, s.name)
 		WHERE f.has_spec AND f.from_kind = 'ImageStreamTag' AND NOT f.reference
-		  AND s.docker_image_reference IS NOT NULL
+		  AND s.docker_image_reference IS NOT NULL AND imagestream._protecting_patterns(f) IS NULL
 		  AND (f.docker_image_reference::text IS DISTINCT FROM s.docker_image_reference::text
 			   OR f.image::text IS DISTINCT FROM s.image::text)
 		  AND NOT EXISTS (SELECT 1 FROM imagestream.gate_candidate c

@@ -12,7 +12,7 @@ DO $$
 DECLARE
 	public_views text[] := ARRAY['image_streams', 'image_stream_tags', 'images', 'history',
 								 'namespace_grants', 'worker_status', 'registry_credentials',
-								 'tag_policies', 'trusted_keys'];
+								 'tag_policies', 'trusted_keys', 'protected_tags', 'retention_rules'];
 	r record;
 BEGIN
 	IF (SELECT n.nspacl IS NULL FROM pg_namespace n WHERE n.nspname = 'imagestream') THEN
@@ -48,6 +48,12 @@ ALTER TABLE policy_candidate ENABLE ROW LEVEL SECURITY;
 ALTER TABLE policy_listing_page ENABLE ROW LEVEL SECURITY;
 ALTER TABLE policy_listing_run ENABLE ROW LEVEL SECURITY;
 ALTER TABLE trusted_key ENABLE ROW LEVEL SECURITY;
+ALTER TABLE protected_tag ENABLE ROW LEVEL SECURITY;
+ALTER TABLE namespace_retention ENABLE ROW LEVEL SECURITY;
+ALTER TABLE tag_gate ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gate_candidate ENABLE ROW LEVEL SECURITY;
+ALTER TABLE gate_approval ENABLE ROW LEVEL SECURITY;
+ALTER TABLE image_signature ENABLE ROW LEVEL SECURITY;
 
 -- Internal functions (named with a leading underscore) are not for callers,
 -- except the read-only ones that resolve() calls as the caller, and the
@@ -63,7 +69,8 @@ BEGIN
 									 '_view_image_streams',
 									 '_view_image_stream_tags', '_view_images', '_view_history',
 									 '_view_namespace_grants', '_view_registry_credentials',
-									 '_view_tag_policies', '_view_trusted_keys')
+									 '_view_tag_policies', '_view_trusted_keys', '_view_protected_tags',
+									 '_view_retention_rules')
 	LOOP
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 	END LOOP;
