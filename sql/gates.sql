@@ -104,6 +104,8 @@ SET ROLE regress_gates_viewer;
 SELECT pg_temp.sqlstate($$SELECT set_gates('gt/app:p', approval => true)$$);
 RESET ROLE;
 SELECT pg_temp.sqlstate($$SELECT set_gates('gt/app:nosuch', approval => true)$$);
+SELECT map_image('gt/nospec:x', ref_with_digest('reg.local:5000/org/app', content_digest('nospec')));
+SELECT pg_temp.sqlstate($$SELECT set_gates('gt/nospec:x', approval => true)$$);
 SELECT pg_temp.sqlstate($$SELECT set_gates('gt/app:p', min_age => '-1 hour')$$) LIKE '22023: min_age % is out of range';
 SELECT pg_temp.sqlstate($$SELECT set_gates('gt/app:p', min_age => '11 years')$$) LIKE '22023: min_age % is out of range';
 SELECT pg_temp.sqlstate($$SELECT set_gates('gt/app:p', platforms => '{}')$$);
@@ -147,27 +149,26 @@ SELECT pg_temp.import('l', 'both');
 SELECT pg_temp.import('l', 'amd');
 SELECT gate, passed FROM gates('gt/app:l');
 
--- min_age: from when this extension first saw the digest; the worker lets
--- it through once old enough
+-- min_age: from when the namespace's imports first offered the digest
+-- (another namespace's sighting does not count); the worker lets it
+-- through once old enough
 SELECT set_gates('gt/app:a', min_age => '1 hour');
+INSERT INTO gate_seen (namespace, image, first_seen) VALUES ('other', pg_temp.image('arm'), now() - interval '1 day');
 SELECT pg_temp.import('a', 'arm');
-SELECT state, gate, message LIKE '% waits for gate min_age (It was first seen at %' AS message, recheck_at = (SELECT first_seen FROM image WHERE digest = pg_temp.image('arm')) + interval '1 hour'
-	AS recheck_in_an_hour
+SELECT state, gate, message LIKE '% waits for gate min_age (It was first seen at %' AS message,
+	recheck_at = (SELECT first_seen FROM gate_seen WHERE namespace = 'gt' AND image = pg_temp.image('arm'))
+				 + interval '1 hour' AS recheck_in_an_hour
 FROM gate_candidate c JOIN tag t ON t.id = c.tag_id WHERE t.name = 'a';
-SELECT imagestream._gates_recheck() = (SELECT first_seen FROM image WHERE digest = pg_temp.image('arm')) + interval '1 hour'
+SELECT imagestream._gates_recheck()
+	= (SELECT first_seen FROM gate_seen WHERE namespace = 'gt' AND image = pg_temp.image('arm')) + interval '1 hour'
 	AS next_recheck;
 SELECT pg_temp.state('a');
-UPDATE image SET first_seen = first_seen - interval '2 hours' WHERE digest = pg_temp.image('arm');
+UPDATE gate_seen SET first_seen = first_seen - interval '2 hours' WHERE namespace = 'gt' AND image = pg_temp.image('arm');
 UPDATE gate_candidate SET recheck_at = recheck_at - interval '2 hours';
 SELECT imagestream._gates_recheck() IS NULL AS nothing_waits;
 SELECT pg_temp.state('a');
 SELECT event, image = pg_temp.image('arm') AS arm, via FROM changes_since(0)
 WHERE namespace = 'gt' AND tag = 'a' ORDER BY id;
--- the catalogue keeps first_seen when a digest-only row gets its manifest
-SELECT map_image('gt/seen:x', ref_with_digest('reg.local:5000/org/app', pg_temp.image('armv7')));
-UPDATE image SET first_seen = '2020-01-01' WHERE digest = pg_temp.image('armv7');
-SELECT (imagestream._import_fetched(pg_temp.fetched('armv7'), 'reg.local:5000/org/app:v', true)).status;
-SELECT manifest IS NOT NULL, first_seen = '2020-01-01' FROM image WHERE digest = pg_temp.image('armv7');
 
 -- approval: waits for an admin; the approver is recorded
 SELECT set_gates('gt/app:v', approval => true);
@@ -199,7 +200,7 @@ RESET ROLE;
 SELECT pg_temp.state('v');
 SELECT gate, passed, detail LIKE 'Approved by regress_gates_admin at %' AS approver FROM gates('gt/app:v');
 UPDATE gate_candidate SET recheck_at = now() - interval '1 second';
-UPDATE image SET first_seen = now() - interval '2 days' WHERE digest = pg_temp.image('late');
+UPDATE gate_seen SET first_seen = now() - interval '2 days' WHERE image = pg_temp.image('late');
 SELECT imagestream._gates_recheck() IS NULL AS nothing_waits;
 SELECT pg_temp.state('v');
 SELECT via, actor FROM changes_since(0) WHERE namespace = 'gt' AND tag = 'v' ORDER BY id DESC LIMIT 1;

@@ -158,11 +158,11 @@ BEGIN
 		ORDER BY x.name
 	LOOP
 		via := NULL;
-		IF f.image IS DISTINCT FROM src.image THEN
+		IF f.image IS DISTINCT FROM src.image AND f.gated THEN
 			via := imagestream._move_held(f, f.from_ref, src.docker_image_reference, src.image,
 										  coalesce(src.source_digest, src.image), src.status_generation);
 			CONTINUE WHEN via = 'held';
-		ELSE
+		ELSIF f.gated THEN
 			-- its source is back at its image: a candidate held back is moot
 			DELETE FROM imagestream.gate_candidate c WHERE c.tag_id = f.id;
 		END IF;

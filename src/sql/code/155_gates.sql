@@ -107,7 +107,8 @@ BEGIN
 			coalesce(format('%s is signed by key "%s".', p_signed, sig.key), sig.why), NULL::timestamptz;
 	END IF;
 	IF g.min_age IS NOT NULL THEN
-		SELECT i.first_seen INTO seen FROM imagestream.image i WHERE i.digest = p_image;
+		SELECT s.first_seen INTO seen FROM imagestream.gate_seen s
+		WHERE s.namespace = p_namespace AND s.image = p_image;
 		seen := coalesce(seen, now());
 		RETURN QUERY SELECT 'min_age', g.min_age::text, seen + g.min_age <= now(), seen + g.min_age > now(),
 			format('It was first seen at %s; old enough from %s.', seen, seen + g.min_age),
@@ -147,20 +148,33 @@ $$;
 
 -- Before a move of tag t to p_image (from p_source, pull spec p_ref, its
 -- source having served p_signed) that an import, or the tag an alias
--- follows, makes: 'held' when the gates keep it back (the candidate kept,
--- the condition GateFailed or GatePending recorded with p_generation),
--- else the route of the move ('approve', or NULL), the candidate gone.
+-- follows, makes: 'held' when protection (115_protection.sql: the
+-- condition Protected) or the gates keep it back (the candidate kept, the
+-- condition GateFailed or GatePending, recorded with p_generation), else
+-- the route of the move ('approve', or NULL), the candidate gone.  A held
+-- tag forgets what its source served (source_digest), so that the next
+-- check fetches the source whole: a candidate the source no longer serves
+-- is then dropped, not let through later.
 CREATE OR REPLACE FUNCTION _move_held(t imagestream.tag, p_source text, p_ref image_ref,
 	p_image image_digest, p_signed image_digest, p_generation bigint DEFAULT NULL) RETURNS text
 LANGUAGE plpgsql AS $$
 DECLARE
 	v record;
 	recheck timestamptz;
+	patterns text[] := imagestream._protecting_patterns(t);
 BEGIN
-	-- (a tag without gates has no candidate: set_gates drops it with them)
-	IF NOT EXISTS (SELECT 1 FROM imagestream.tag_gate g WHERE g.tag_id = t.id) THEN
+	IF patterns IS NOT NULL THEN
+		PERFORM imagestream._record_failure(t.id, 'Protected',
+			format('The tag is protected (%s): it keeps %s, not %s.',
+				   (SELECT string_agg(format('"%s"', u), ', ') FROM unnest(patterns) u), t.image, p_image),
+			p_generation);
+		RETURN 'held';
+	ELSIF NOT t.gated THEN
 		RETURN NULL;
 	END IF;
+	-- the age counts from this namespace's first offer of the image
+	INSERT INTO imagestream.gate_seen (namespace, image) VALUES (t.namespace, p_image)
+	ON CONFLICT DO NOTHING;
 	v := imagestream._gate_verdict(t.id, t.namespace, p_image, coalesce(p_signed, p_image));
 	IF v.state = 'pass' THEN
 		DELETE FROM imagestream.gate_candidate c WHERE c.tag_id = t.id;
@@ -177,6 +191,7 @@ BEGIN
 		offered_at = CASE WHEN c.image = excluded.image THEN c.offered_at ELSE now() END;
 	PERFORM imagestream._record_failure(t.id,
 		CASE v.state WHEN 'pending' THEN 'GatePending' ELSE 'GateFailed' END, v.message, p_generation);
+	UPDATE imagestream.tag x SET source_digest = NULL WHERE x.id = t.id AND x.source_digest IS NOT NULL;
 	-- a new time to evaluate it again: the worker learns it at commit
 	IF v.recheck_at IS DISTINCT FROM recheck AND v.recheck_at IS NOT NULL THEN
 		PERFORM imagestream._wake_worker();
@@ -187,8 +202,9 @@ END $$;
 -- The candidate held back for tag p_tag_id, evaluated again (its age came,
 -- an admin approved it, the gates or keys changed): moved to if the gates
 -- let it through now.  A candidate of a source the tag no longer follows
--- goes.  Returns whether the tag moved.
-CREATE OR REPLACE FUNCTION _gate_retry(p_tag_id bigint) RETURNS boolean
+-- goes.  Returns whether the tag moved.  p_nowait (the worker): a stream
+-- another transaction holds raises 55P03 at once instead of waiting.
+CREATE OR REPLACE FUNCTION _gate_retry(p_tag_id bigint, p_nowait boolean DEFAULT false) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
 	c imagestream.gate_candidate;
@@ -201,7 +217,11 @@ BEGIN
 	IF NOT FOUND THEN
 		RETURN false;
 	END IF;
-	SELECT * INTO s FROM imagestream.stream WHERE id = t.stream_id FOR UPDATE;
+	IF p_nowait THEN
+		SELECT * INTO s FROM imagestream.stream WHERE id = t.stream_id FOR UPDATE NOWAIT;
+	ELSE
+		SELECT * INTO s FROM imagestream.stream WHERE id = t.stream_id FOR UPDATE;
+	END IF;
 	t := imagestream._lock_tag(s, t.name);
 	SELECT * INTO c FROM imagestream.gate_candidate x WHERE x.tag_id = p_tag_id;
 	IF NOT FOUND THEN
@@ -221,14 +241,17 @@ BEGIN
 		UPDATE imagestream.tag SET source_digest = c.source_digest
 		WHERE id = t.id AND source_digest IS DISTINCT FROM c.source_digest;
 	END IF;
-	PERFORM imagestream._add_event(t.id, c.ref, c.image, gen, now(), via);
+	PERFORM imagestream._add_event(t.id, c.ref, c.image, gen, now(),
+		coalesce(via, imagestream._import_via(s.id, t.name, c.source)));
 	RETURN true;
 END $$;
 
 -- The worker's re-evaluation of the candidates whose age has come, at most
--- p_limit of them (each in a subtransaction: a stream a tenant keeps
--- locked postpones its own); returns when the next is due (now when more
--- are due, NULL when none waits on time).
+-- p_limit of them, each in a subtransaction that waits for nothing: a
+-- candidate or stream another transaction holds (a tenant's, left open) is
+-- skipped or postponed by a second, and any error postpones that one
+-- candidate by a minute, never the others.  Returns when the next is due
+-- (now when more are due, NULL when none waits on time).
 CREATE OR REPLACE FUNCTION _gates_recheck(p_limit integer DEFAULT 100) RETURNS timestamptz
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -237,14 +260,19 @@ DECLARE
 BEGIN
 	FOR id IN SELECT c.tag_id FROM imagestream.gate_candidate c
 			  WHERE c.state = 'pending' AND c.recheck_at <= now()
-			  ORDER BY c.recheck_at LIMIT p_limit LOOP
+			  ORDER BY c.recheck_at LIMIT p_limit FOR UPDATE SKIP LOCKED LOOP
 		n := n + 1;
 		BEGIN
-			PERFORM imagestream._gate_retry(id);
-		EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
-			-- (postponed: checked again in a second)
-			UPDATE imagestream.gate_candidate c SET recheck_at = now() + interval '1 second'
+			PERFORM imagestream._gate_retry(id, true);
+		EXCEPTION WHEN OTHERS THEN
+			-- (this transaction holds the candidate's row: the update waits for nothing)
+			UPDATE imagestream.gate_candidate c
+			SET recheck_at = now() + CASE WHEN SQLSTATE IN ('55P03', '40P01') THEN interval '1 second'
+										  ELSE interval '1 minute' END
 			WHERE c.tag_id = id;
+			IF SQLSTATE NOT IN ('55P03', '40P01') THEN
+				RAISE LOG 'imagestream: the gate candidate of tag % was not evaluated: %', id, SQLERRM;
+			END IF;
 		END;
 	END LOOP;
 	RETURN CASE WHEN n = p_limit THEN now()

@@ -38,14 +38,15 @@ DECLARE
 	spec imagestream.tag;
 	via text;
 BEGIN
-	-- a move asks the gates first (155_gates.sql); the import of the image
-	-- the tag has makes a candidate held back moot
-	IF t.image IS DISTINCT FROM i.image THEN
+	-- a move asks protection and the gates first (155_gates.sql); the import
+	-- of the image the tag has makes a candidate held back moot
+	IF t.image IS DISTINCT FROM i.image
+	   AND (t.gated OR imagestream._protecting_patterns(t) IS NOT NULL) THEN
 		via := imagestream._move_held(t, i.source, i.ref, i.image, i.source_digest, gen);
 		IF via = 'held' THEN
 			RETURN;
 		END IF;
-	ELSIF t.import_reason IN ('GatePending', 'GateFailed') THEN
+	ELSIF t.gated AND t.import_status IS NOT NULL THEN
 		DELETE FROM imagestream.gate_candidate c WHERE c.tag_id = t.id;
 	END IF;
 	changed := t.history_length = 0 OR t.docker_image_reference <> i.ref
@@ -96,7 +97,8 @@ END $$;
 -- leaves to _record_import: tags that other tags follow (their followers
 -- move with them, _add_event), names given twice, tags without a spec
 -- that have an image and get a Local spec (their policy change is logged
--- before their import's, _record_import), and gated tags (155_gates.sql).
+-- before their import's, _record_import), and gated or protected tags
+-- (155_gates.sql).
 CREATE OR REPLACE FUNCTION _record_imports(p_stream imagestream.stream, p_generation bigint,
 	p_imports imagestream._tag_import[], p_clear_requested boolean DEFAULT false)
 RETURNS SETOF integer LANGUAGE plpgsql AS $$
@@ -154,7 +156,7 @@ BEGIN
 					   t.scheduled AS t_scheduled, t.insecure AS t_insecure, t.import_mode AS t_mode,
 					   count(*) OVER (PARTITION BY u.name) > 1
 					   OR (NOT t.has_spec AND u.policy = 'Local' AND t.image IS NOT NULL)
-					   OR EXISTS (SELECT 1 FROM imagestream.tag_gate g WHERE g.tag_id = t.id)
+					   OR t.gated OR imagestream._protecting_patterns(t) IS NOT NULL
 					   OR EXISTS (SELECT 1 FROM imagestream.tag x
 								  WHERE x.stream_id = t.stream_id AND x.has_spec
 									AND x.from_kind = 'ImageStreamTag'

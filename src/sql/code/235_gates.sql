@@ -64,10 +64,18 @@ BEGIN
 	PERFORM imagestream._check_gates(d.namespace, min_age, platforms, labels, signed_by);
 	s := imagestream._lock_stream(d.namespace, d.stream);
 	t := imagestream._lock_tag(s, d.tag);
+	IF NOT t.has_spec THEN
+		RAISE EXCEPTION 'image stream tag "%/%:%" has no source', d.namespace, d.stream, d.tag
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				DETAIL = 'Gates apply to what imports bring: a tag that follows an image or a tag.',
+				HINT = 'Give it a source with imagestream.tag() first.';
+	END IF;
 	IF min_age IS NULL AND platforms IS NULL AND labels IS NULL AND signed_by IS NULL
 	   AND NOT coalesce(approval, false) THEN
 		DELETE FROM imagestream.tag_gate g WHERE g.tag_id = t.id;
+		UPDATE imagestream.tag x SET gated = false WHERE x.id = t.id AND x.gated;
 	ELSE
+		UPDATE imagestream.tag x SET gated = true WHERE x.id = t.id AND NOT x.gated;
 		INSERT INTO imagestream.tag_gate AS g (tag_id, min_age, platforms, labels, signed_by, approval)
 		VALUES (t.id, min_age, platforms, labels, signed_by, coalesce(approval, false))
 		ON CONFLICT (tag_id) DO UPDATE

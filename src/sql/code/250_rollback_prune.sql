@@ -123,7 +123,7 @@ BEGIN
 	CREATE TEMPORARY TABLE pg_temp.imagestream_prune_events ON COMMIT DROP AS
 		SELECT * FROM imagestream._prunable_events(p_ns, p_keep, p_before);
 
-	-- images no history, spec or used index refers to any more
+	-- images no history, spec, candidate or used index refers to any more
 	CREATE TEMPORARY TABLE pg_temp.imagestream_prune_images (digest imagestream.image_digest) ON COMMIT DROP;
 	IF p_ns IS NULL THEN
 		INSERT INTO pg_temp.imagestream_prune_images
@@ -135,6 +135,9 @@ BEGIN
 			UNION
 			SELECT substr(t.from_ref, strpos(t.from_ref, '@') + 1)::imagestream.image_digest
 			FROM imagestream.tag t WHERE t.has_spec AND t.from_kind = 'ImageStreamImage'
+			UNION
+			-- a candidate the gates hold back (155_gates.sql)
+			SELECT c.image FROM imagestream.gate_candidate c
 			UNION
 			SELECT c.digest FROM imagestream.image_child c JOIN used u ON c.image = u.digest
 		)

@@ -361,10 +361,11 @@ BEGIN
 				PERFORM imagestream._record_import_failure(s, job->>'tag', job->>'source', o.sched,
 					o.insecure, o.mode, o.policy, r.reason, r.message, NOT v_all, gen);
 			ELSIF (r.status = 'Success' OR r.status = 'Unchanged') AND v_all
-				  AND NOT EXISTS (SELECT 1 FROM imagestream.tag_gate g WHERE g.tag_id = (o.t).id) THEN
+				  AND NOT coalesce((o.t).gated, false)
+				  AND imagestream._protecting_patterns(o.t) IS NULL THEN
 				together := array_append(together, imported);
 			ELSIF r.status = 'Success' OR r.status = 'Unchanged' THEN
-				-- (a gated tag alone: what its gates said is its row)
+				-- (a gated or protected tag alone: what held it back is its row)
 				PERFORM imagestream._record_import(s, new_stream, imported, gen);
 				SELECT * INTO held FROM imagestream.tag t
 				WHERE t.id = (o.t).id AND t.import_status = 'False' AND t.image IS DISTINCT FROM r.image;

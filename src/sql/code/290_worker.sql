@@ -249,12 +249,3 @@ BEGIN
 			USING HINT = 'Add imagestream to shared_preload_libraries and restart the server.';
 	END IF;
 END $$;
-
--- What the worker does on a clock rather than for due tags
--- (src/worker_periodic.c): the candidates the gates hold back whose age
--- has come (155_gates.sql).  Returns when it is due next (NULL: nothing
--- waits on time).
-CREATE OR REPLACE FUNCTION _worker_periodic() RETURNS timestamptz
-LANGUAGE sql SET search_path = pg_catalog, imagestream, pg_temp AS $$
-	SELECT imagestream._gates_recheck()
-$$;

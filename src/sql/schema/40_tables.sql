@@ -62,6 +62,8 @@ CREATE TABLE tag (
 	import_message text,
 	import_generation bigint,
 	import_transition timestamptz,
+	-- it has gates (tag_gate, set_gates): its moves ask them (155_gates.sql)
+	gated boolean NOT NULL DEFAULT false,
 	UNIQUE (namespace, stream, name),
 	CHECK (NOT has_spec OR (from_kind IS NOT NULL AND from_ref IS NOT NULL AND spec_generation IS NOT NULL)),
 	CHECK ((history_length = 0) = (docker_image_reference IS NULL))
@@ -127,10 +129,7 @@ CREATE TABLE image (
 	created timestamptz,
 	labels jsonb,
 	config jsonb,
-	imported_at timestamptz NOT NULL DEFAULT now(),
-	-- when this extension first saw the digest (a gate's minimum age counts
-	-- from it): kept when the manifest of a digest-only row is catalogued
-	first_seen timestamptz NOT NULL DEFAULT now()
+	imported_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE image IS 'image catalogue (OpenShift Image)';
 

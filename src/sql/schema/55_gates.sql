@@ -30,6 +30,19 @@ CREATE TABLE gate_candidate (
 CREATE INDEX gate_candidate_recheck ON gate_candidate (recheck_at) WHERE state = 'pending';
 COMMENT ON TABLE gate_candidate IS 'an image an import offered a gated tag, not let through';
 
+-- When a namespace's imports first offered a digest to a gated tag: the
+-- catalogue's first_seen, by namespace, from which a minimum age counts.
+-- Per namespace, so that no other namespace can age an image (by mapping
+-- its digest, or importing it from a registry of its own, before it is
+-- published where this namespace takes it from).
+CREATE TABLE gate_seen (
+	namespace text COLLATE "C" NOT NULL,
+	image image_digest NOT NULL REFERENCES image ON DELETE CASCADE,
+	first_seen timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (namespace, image)
+);
+COMMENT ON TABLE gate_seen IS 'when a namespace''s imports first offered an image to a gated tag';
+
 -- Approvals (approve): an image a namespace admin let through the approval
 -- gate of a tag, and who.
 CREATE TABLE gate_approval (
@@ -59,5 +72,6 @@ COMMENT ON TABLE image_signature IS 'cosign signatures found for an image';
 
 SELECT pg_catalog.pg_extension_config_dump('tag_gate', '');
 SELECT pg_catalog.pg_extension_config_dump('gate_candidate', '');
+SELECT pg_catalog.pg_extension_config_dump('gate_seen', '');
 SELECT pg_catalog.pg_extension_config_dump('gate_approval', '');
 SELECT pg_catalog.pg_extension_config_dump('image_signature', '');

@@ -1,9 +1,6 @@
--- Issue 21: gates (doc/gates.md).  The catalogue records when it first saw
--- each digest (an image catalogued before the update: when it was
--- catalogued); the gates' tables are those of src/sql/schema/55_gates.sql.
-ALTER TABLE image ADD COLUMN first_seen timestamptz;
-UPDATE image SET first_seen = imported_at;
-ALTER TABLE image ALTER COLUMN first_seen SET DEFAULT now(), ALTER COLUMN first_seen SET NOT NULL;
+-- Issue 21: gates (doc/gates.md): a tag says whether it has any, and the
+-- gates' tables are those of src/sql/schema/55_gates.sql.
+ALTER TABLE tag ADD COLUMN gated boolean NOT NULL DEFAULT false;
 
 -- The gates of a tag (set_gates); a NULL column is no such gate.
 CREATE TABLE tag_gate (
@@ -35,6 +32,19 @@ CREATE TABLE gate_candidate (
 CREATE INDEX gate_candidate_recheck ON gate_candidate (recheck_at) WHERE state = 'pending';
 COMMENT ON TABLE gate_candidate IS 'an image an import offered a gated tag, not let through';
 
+-- When a namespace's imports first offered a digest to a gated tag: the
+-- catalogue's first_seen, by namespace, from which a minimum age counts.
+-- Per namespace, so that no other namespace can age an image (by mapping
+-- its digest, or importing it from a registry of its own, before it is
+-- published where this namespace takes it from).
+CREATE TABLE gate_seen (
+	namespace text COLLATE "C" NOT NULL,
+	image image_digest NOT NULL REFERENCES image ON DELETE CASCADE,
+	first_seen timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (namespace, image)
+);
+COMMENT ON TABLE gate_seen IS 'when a namespace''s imports first offered an image to a gated tag';
+
 -- Approvals (approve): an image a namespace admin let through the approval
 -- gate of a tag, and who.
 CREATE TABLE gate_approval (
@@ -64,5 +74,6 @@ COMMENT ON TABLE image_signature IS 'cosign signatures found for an image';
 
 SELECT pg_catalog.pg_extension_config_dump('tag_gate', '');
 SELECT pg_catalog.pg_extension_config_dump('gate_candidate', '');
+SELECT pg_catalog.pg_extension_config_dump('gate_seen', '');
 SELECT pg_catalog.pg_extension_config_dump('gate_approval', '');
 SELECT pg_catalog.pg_extension_config_dump('image_signature', '');
