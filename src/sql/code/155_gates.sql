@@ -253,7 +253,7 @@ END $$;
 -- candidate by a minute, never the others.  Returns when the next is due
 -- (now when more are due, NULL when none waits on time).
 CREATE OR REPLACE FUNCTION _gates_recheck(p_limit integer DEFAULT 100) RETURNS timestamptz
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	id bigint;
 	n integer := 0;

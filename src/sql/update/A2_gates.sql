@@ -1,6 +1,10 @@
 -- Issue 21: gates (doc/gates.md): a tag says whether it has any, and the
 -- gates' tables are those of src/sql/schema/55_gates.sql.
-ALTER TABLE tag ADD COLUMN gated boolean NOT NULL DEFAULT false;
+-- (set row by row, not as a stored default: a table made by the update is
+-- then the one a new installation makes, to pg_dump --binary-upgrade too)
+ALTER TABLE tag ADD COLUMN gated boolean;
+UPDATE tag SET gated = false;
+ALTER TABLE tag ALTER COLUMN gated SET DEFAULT false, ALTER COLUMN gated SET NOT NULL;
 
 -- The gates of a tag (set_gates); a NULL column is no such gate.
 CREATE TABLE tag_gate (
