@@ -36,8 +36,8 @@ SELECT pg_temp.taken();
 SELECT _worker_recording();
 CREATE FUNCTION pg_temp.fetched(status text, d image_digest) RETURNS _fetched LANGUAGE sql AS $$
 	SELECT CASE WHEN status = 'Failure'
-				THEN ROW('Failure', 'NotFound', 'gone', NULL, NULL, NULL, NULL, NULL, NULL, NULL)::_fetched
-				ELSE ROW(status, NULL, NULL, NULL, d, d, NULL, NULL, NULL, NULL)::_fetched END
+				THEN ROW('Failure', 'NotFound', 'gone', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::_fetched
+				ELSE ROW(status, NULL, NULL, NULL, d, d, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::_fetched END
 $$;
 CREATE FUNCTION pg_temp.record(tag text, status text, d image_digest) RETURNS void LANGUAGE sql AS $$
 	SELECT imagestream._worker_apply(t.id, t.from_ref, pg_temp.fetched(status, d),
