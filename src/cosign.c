@@ -214,7 +214,12 @@ referrer_done(ReadState *st)
 			return;
 	/* (a digest listed again counts once) */
 	if (++st->count <= st->max)
-		st->kept = lappend(st->kept, MemoryContextStrdup(st->out, e->digest));
+	{
+		MemoryContext old = MemoryContextSwitchTo(st->out);
+
+		st->kept = lappend(st->kept, pstrdup(e->digest));
+		MemoryContextSwitchTo(old);
+	}
 }
 
 static void
