@@ -2,7 +2,8 @@
  * fetch.c
  *		What an import fetches of one source (doc/import.md): the manifest a
  *		reference names, and what it needs of it (config blobs, the children
- *		of an index), through the registry client.
+ *		of an index, when asked the signatures of what it resolved to),
+ *		through the registry client.
  */
 #include "postgres.h"
 
