@@ -191,6 +191,7 @@ DECLARE
 	oses text[] := '{}';
 	arches text[] := '{}';
 	signed boolean[] := '{}';
+	g imagestream.tag_gate;
 BEGIN
 	FOR job IN SELECT value FROM jsonb_array_elements(p_jobs) LOOP
 		o := imagestream._import_options(p_stream_id, job, p_scheduled, p_insecure, p_mode, p_policy);
@@ -200,7 +201,8 @@ BEGIN
 		knowns := knowns || o.known;
 		oses := oses || ((o.t).annotations->>'importer.image.openshift.io/prefer-os');
 		arches := arches || ((o.t).annotations->>'importer.image.openshift.io/prefer-arch');
-		signed := signed || imagestream._signatures_wanted((o.t).id);
+		SELECT * INTO g FROM imagestream.tag_gate x WHERE x.tag_id = (o.t).id;
+		signed := signed || imagestream._signatures_wanted(g);
 	END LOOP;
 	RETURN ARRAY(SELECT f FROM imagestream._fetch_sources(srcs, insecures, preserves,
 														 knowns, oses, arches, p_namespace, signed) f);
@@ -284,6 +286,7 @@ DECLARE
 	fetched imagestream._fetched[];	-- all tags: what was fetched, in the jobs' order
 	one imagestream._fetched;	-- what was fetched for the current tag
 	r record;					-- _import_fetched: what it says
+	g imagestream.tag_gate;		-- the tag's gate, if any
 	pull imagestream.image_ref;
 	imported imagestream._tag_import;
 	gen bigint;					-- of this import, shared by its tags (OpenShift's nextGeneration)
@@ -327,12 +330,13 @@ BEGIN
 	FOR job IN SELECT value FROM jsonb_array_elements(planned.jobs) LOOP
 		i := i + 1;
 		o := imagestream._import_options(s.id, job, scheduled, insecure, import_mode, reference_policy);
+		SELECT * INTO g FROM imagestream.tag_gate x WHERE x.tag_id = (o.t).id;
 		one := CASE WHEN v_all THEN fetched[i]
 				  ELSE imagestream._fetch_source((job->>'source')::imagestream.image_ref, o.insecure,
 					o.mode = 'PreserveOriginal', o.known,
 					(o.t).annotations->>'importer.image.openshift.io/prefer-os',
 					(o.t).annotations->>'importer.image.openshift.io/prefer-arch', d.namespace,
-					imagestream._signatures_wanted((o.t).id)) END;
+					imagestream._signatures_wanted(g)) END;
 		-- catalogued below, once the stream is locked (see prune)
 		r := imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, false);
 		IF r.status = 'Unchanged' THEN

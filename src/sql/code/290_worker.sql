@@ -41,8 +41,9 @@ LANGUAGE sql STABLE AS $$
 			-- 0.3.0 may not parse)
 			t.scheduled AND NOT (pg_catalog.strpos(t.from_ref, '@') OPERATOR(pg_catalog.>) 0
 								 AND t.image IS NOT NULL) AS sched,
-			t.stream_id, t.namespace, imagestream._signatures_wanted(t.id)
+			t.stream_id, t.namespace, imagestream._signatures_wanted(g)
 		FROM imagestream.tag t
+		LEFT JOIN imagestream.tag_gate g ON g.tag_id OPERATOR(pg_catalog.=) t.id
 		WHERE imagestream._importable(t)) d
 	-- only the tags the worker has to look at reach it
 	WHERE d.pending OR d.requested OR d.sched
