@@ -36,8 +36,8 @@ SELECT pg_temp.taken();
 SELECT _worker_recording();
 CREATE FUNCTION pg_temp.fetched(status text, d image_digest) RETURNS _fetched LANGUAGE sql AS $$
 	SELECT CASE WHEN status = 'Failure'
-				THEN ROW('Failure', 'NotFound', 'gone', NULL, NULL, NULL, NULL, NULL, NULL, NULL)::_fetched
-				ELSE ROW(status, NULL, NULL, NULL, d, d, NULL, NULL, NULL, NULL)::_fetched END
+				THEN ROW('Failure', 'NotFound', 'gone', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::_fetched
+				ELSE ROW(status, NULL, NULL, NULL, d, d, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::_fetched END
 $$;
 CREATE FUNCTION pg_temp.record(tag text, status text, d image_digest) RETURNS void LANGUAGE sql AS $$
 	SELECT imagestream._worker_apply(t.id, t.from_ref, pg_temp.fetched(status, d),
@@ -115,6 +115,28 @@ SELECT pg_temp.taken();
 -- ... but not the changes of tags the worker never imports
 SELECT tag('dq/app:v2', 'dq/app:alias', alias => true);
 SELECT untag('dq/app:v3');
+SELECT pg_temp.taken();
+
+-- a signature gate set, its keys changed, cleared, and gone: a check of its
+-- tag looks up signatures (_due_tags().signatures) or no longer, which
+-- the worker keeps between checks; the other gates change no check
+CREATE FUNCTION pg_temp.tag_id(tag text) RETURNS bigint LANGUAGE sql AS $$
+	SELECT t.id FROM imagestream.tag t WHERE t.namespace = 'dq' AND t.stream || ':' || t.name = tag
+$$;
+CREATE FUNCTION pg_temp.signatures(tag text) RETURNS boolean LANGUAGE sql AS $$
+	SELECT d.signatures FROM imagestream._due_tags() d WHERE d.id = pg_temp.tag_id(tag)
+$$;
+INSERT INTO tag_gate (tag_id, min_age) VALUES (pg_temp.tag_id('app:v1'), '1 hour');
+SELECT pg_temp.taken(), pg_temp.signatures('app:v1');
+UPDATE tag_gate SET signed_by = '{ci}' WHERE tag_id = pg_temp.tag_id('app:v1');
+SELECT pg_temp.taken(), pg_temp.signatures('app:v1');
+UPDATE tag_gate SET signed_by = '{ci,release}', platforms = '{linux/amd64}' WHERE tag_id = pg_temp.tag_id('app:v1');
+INSERT INTO tag_gate (tag_id, signed_by) VALUES (pg_temp.tag_id('app:v2'), '{ci}');
+SELECT pg_temp.taken(), pg_temp.signatures('app:v2');
+UPDATE tag_gate SET signed_by = NULL WHERE tag_id = pg_temp.tag_id('app:v1');
+DELETE FROM tag_gate WHERE tag_id = pg_temp.tag_id('app:v2');
+SELECT pg_temp.taken(), pg_temp.signatures('app:v1'), pg_temp.signatures('app:v2');
+DELETE FROM tag_gate WHERE tag_id = pg_temp.tag_id('app:v1');
 SELECT pg_temp.taken();
 
 -- deleted tags, and a stream's

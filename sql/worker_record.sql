@@ -20,10 +20,10 @@ FROM (VALUES ('wa'), ('wb')) v(ns);
 CREATE FUNCTION pg_temp.fetched(r text, tag text, fail integer, unchanged boolean)
 RETURNS _fetched LANGUAGE sql AS $$
 	SELECT CASE WHEN n % 7 = fail
-				THEN ROW('Failure', 'NotFound', 'gone', NULL, NULL, NULL, NULL, NULL, NULL, NULL)::_fetched
+				THEN ROW('Failure', 'NotFound', 'gone', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::_fetched
 				WHEN unchanged AND n % 3 = 0
-				THEN ROW('Unchanged', NULL, NULL, NULL, NULL, content_digest(r::bytea), NULL, NULL, NULL, NULL)::_fetched
-				ELSE ROW('Success', NULL, NULL, NULL, d, d, NULL, NULL, NULL, NULL)::_fetched END
+				THEN ROW('Unchanged', NULL, NULL, NULL, NULL, content_digest(r::bytea), NULL, NULL, NULL, NULL, NULL, NULL, NULL)::_fetched
+				ELSE ROW('Success', NULL, NULL, NULL, d, d, NULL, NULL, NULL, NULL, NULL, NULL, NULL)::_fetched END
 	FROM (SELECT substr(tag, 2)::integer AS n) x,
 		 LATERAL (SELECT content_digest((CASE WHEN n % 5 = 0 THEN r || tag ELSE r END)::bytea) AS d) y
 $$;

@@ -2,7 +2,8 @@
  * fetch.c
  *		What an import fetches of one source (doc/import.md): the manifest a
  *		reference names, and what it needs of it (config blobs, the children
- *		of an index), through the registry client.
+ *		of an index, when asked the signatures of what it resolved to),
+ *		through the registry client.
  */
 #include "postgres.h"
 
@@ -150,7 +151,7 @@ fetch_children(const RegistryTarget *t, const char *reference, const Manifest *m
 
 static void
 fetch_into(const RegistryTarget *t, const char *reference, bool preserve, const Digest *known,
-		   const char *prefer_os, const char *prefer_arch, FetchResult *r)
+		   const char *prefer_os, const char *prefer_arch, bool signatures, FetchResult *r)
 {
 	RegistryBody body;
 	Manifest	m;
@@ -223,6 +224,11 @@ fetch_into(const RegistryTarget *t, const char *reference, bool preserve, const 
 		r->image = ((FetchedManifest *) llast(r->manifests))->digest;
 	}
 	r->status = FETCH_SUCCESS;
+	if (signatures)
+	{
+		r->signatures = signatures_fetch(t, &r->source_digest, &r->signature_error);
+		r->signatures_looked_up = true;
+	}
 }
 
 void
@@ -242,13 +248,13 @@ fetch_result_error(FetchResult *r, const ErrorData *e)
  */
 void
 fetch_source(const RegistryTarget *t, const char *reference, bool preserve, const Digest *known,
-			 const char *prefer_os, const char *prefer_arch, FetchResult *r)
+			 const char *prefer_os, const char *prefer_arch, bool signatures, FetchResult *r)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext ctx = AllocSetContextCreate(caller, "imagestream fetch", ALLOCSET_DEFAULT_SIZES);
 
 	MemoryContextSwitchTo(ctx);
-	fetch_into(t, reference, preserve, known, prefer_os, prefer_arch, r);
+	fetch_into(t, reference, preserve, known, prefer_os, prefer_arch, signatures, r);
 	MemoryContextSwitchTo(caller);
 	if (r->status == FETCH_FAILURE)
 	{

@@ -8,6 +8,7 @@
 #define IMAGESTREAM_FETCH_H
 
 #include "registry.h"
+#include "signature_fetch.h"
 
 typedef enum FetchStatus
 {
@@ -35,6 +36,10 @@ typedef struct FetchResult
 	Digest		image;			/* what the tag is to point at */
 	Digest		source_digest;	/* what the registry served for the reference */
 	List	   *manifests;		/* FetchedManifest *, children before their index */
+	/* on FETCH_SUCCESS of a fetch that asked for them: */
+	bool		signatures_looked_up;
+	List	   *signatures;		/* FoundSignature * of source_digest */
+	char	   *signature_error;	/* why some may be missing, or NULL */
 } FetchResult;
 
 /*
@@ -45,11 +50,15 @@ typedef struct FetchResult
  * once, and no more than imagestream.max_index_children of them.
  * prefer_os and prefer_arch (NULL or empty: no preference) are the tag's
  * importer annotations: in Legacy mode they choose the child of an index
- * before imagestream.preferred_platform.
+ * before imagestream.preferred_platform.  With signatures, a fetch that
+ * finds a new image also looks up the signatures of the digest the
+ * reference resolved to (source_digest: an index, not the child a Legacy
+ * import takes), within the same budget; what that lookup cannot read is
+ * its signature_error, never the fetch's failure.
  */
 extern void fetch_source(const RegistryTarget *target, const char *reference, bool preserve,
 						 const Digest *known, const char *prefer_os, const char *prefer_arch,
-						 FetchResult *r);
+						 bool signatures, FetchResult *r);
 
 /*
  * A failure (InternalError) that says what error stopped the fetch or

@@ -54,12 +54,13 @@ typedef struct GroupIndex
 /*
  * Can a's fetch serve b?  Only with the same credentials: a fetch sends
  * those of its first source, and sources of two namespaces with their own
- * credentials never share one's Authorization.
+ * credentials never share one's Authorization.  Nor across the signatures
+ * option: one fetch looks them up, the other must not make those requests.
  */
 static bool
 same_fetch(const FetchItem *a, const FetchItem *b)
 {
-	return a->preserve == b->preserve &&
+	return a->preserve == b->preserve && a->signatures == b->signatures &&
 		strcmp(a->target.api_host, b->target.api_host) == 0 &&
 		strcmp(a->target.repository, b->target.repository) == 0 &&
 		a->target.insecure == b->target.insecure &&
@@ -162,7 +163,7 @@ group_hash(const FetchItem *item, const Digest *d)
 	h = hash_combine64(h, text_hash(item->prefer_os, 5));
 	h = hash_combine64(h, text_hash(item->prefer_arch, 6));
 	return hash_combine64(h, (item->preserve ? 1 : 0) | (item->target.insecure ? 2 : 0) |
-						  (item->target.credentials ? 4 : 0));
+						  (item->target.credentials ? 4 : 0) | (item->signatures ? 8 : 0));
 }
 
 /* Room for n groups, at most half the slots full. */
@@ -245,7 +246,7 @@ fetch_one(void *arg)
 	SourceFetch *s = arg;
 
 	fetch_source(&s->item->target, s->reference, s->item->preserve, s->known,
-				 s->item->prefer_os, s->item->prefer_arch, s->r);
+				 s->item->prefer_os, s->item->prefer_arch, s->item->signatures, s->r);
 }
 
 /*

@@ -23,6 +23,7 @@ typedef struct FetchItem
 	bool		preserve;
 	const char *prefer_os;
 	const char *prefer_arch;
+	bool		signatures;		/* a new image's signatures are looked up */
 	bool		settled;		/* result set before any request: not asked */
 	FetchResult result;
 } FetchItem;

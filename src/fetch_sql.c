@@ -67,10 +67,47 @@ fetch_target(Datum ref, bool insecure, RegistryTarget *t)
 	return p.tag_len ? pnstrdup(p.tag, p.tag_len) : pstrdup("latest");
 }
 
+/* The columns of imagestream._fetched, the signatures' last (0.2.0's type has none). */
+#define FETCHED_COLUMNS 13
+#define FETCHED_MANIFEST_COLUMNS 10
+
+/*
+ * The signatures of a result, into the last three columns: signature_payloads
+ * and signature_values (NULL when it did not look them up) and
+ * signature_error.
+ */
+static void
+signature_columns(const FetchResult *r, Datum *values, bool *nulls)
+{
+	bool		looked = r->status == FETCH_SUCCESS && r->signatures_looked_up;
+	int			n = looked ? list_length(r->signatures) : 0;
+	Datum	   *payloads = palloc(sizeof(Datum) * (n + 1));
+	Datum	   *signatures = palloc(sizeof(Datum) * (n + 1));
+	ListCell   *lc;
+	int			i = 0;
+
+	nulls[10] = nulls[11] = !looked;
+	nulls[12] = !looked || r->signature_error == NULL;
+	if (!looked)
+		return;
+	foreach(lc, r->signatures)
+	{
+		FoundSignature *s = lfirst(lc);
+
+		payloads[i] = make_bytea(s->payload, s->payload_len);
+		signatures[i++] = CStringGetTextDatum(s->signature);
+	}
+	values[10] = PointerGetDatum(construct_array(payloads, n, BYTEAOID, -1, false, TYPALIGN_INT));
+	values[11] = PointerGetDatum(construct_array(signatures, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[12] = nulls[12] ? (Datum) 0 : CStringGetTextDatum(r->signature_error);
+}
+
 /*
  * A result as the columns of imagestream._fetched (status, reason, message,
  * retry_after, image, source_digest, digests, media_types, manifests,
- * configs), described by desc.
+ * configs, then signature_payloads, signature_values, signature_error where
+ * desc has them), described by desc; values and nulls have room for
+ * FETCHED_COLUMNS.
  */
 static void
 result_columns(const FetchResult *r, TupleDesc desc, Datum *values, bool *nulls)
@@ -119,15 +156,20 @@ result_columns(const FetchResult *r, TupleDesc desc, Datum *values, bool *nulls)
 	values[8] = PointerGetDatum(construct_array(manifests, n, BYTEAOID, -1, false, TYPALIGN_INT));
 	values[9] = PointerGetDatum(construct_md_array(configs, config_nulls, 1, dims, lbs, BYTEAOID,
 												   -1, false, TYPALIGN_INT));
-	for (i = 6; i < 10; i++)
+	for (i = 6; i < FETCHED_MANIFEST_COLUMNS; i++)
 		nulls[i] = false;
+	if (desc->natts != FETCHED_MANIFEST_COLUMNS && desc->natts != FETCHED_COLUMNS)
+		elog(ERROR, "type imagestream._fetched has %d columns, not %d or %d", desc->natts,
+			 FETCHED_MANIFEST_COLUMNS, FETCHED_COLUMNS);
+	if (desc->natts == FETCHED_COLUMNS)
+		signature_columns(r, values, nulls);
 }
 
 Datum
 fetch_result_datum(const FetchResult *r, TupleDesc desc)
 {
-	Datum		values[10];
-	bool		nulls[10];
+	Datum		values[FETCHED_COLUMNS];
+	bool		nulls[FETCHED_COLUMNS];
 
 	result_columns(r, desc, values, nulls);
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
@@ -137,13 +179,17 @@ Datum
 fetch_result_datum_shared(const FetchResult *r, TupleDesc desc)
 {
 	FetchResult brief = *r;
-	Datum		values[10];
-	bool		nulls[10];
+	Datum		values[FETCHED_COLUMNS];
+	bool		nulls[FETCHED_COLUMNS];
 
 	brief.manifests = NIL;
+	brief.signatures = NIL;
 	result_columns(&brief, desc, values, nulls);
-	for (int i = 6; i < 10; i++)
+	for (int i = 6; i < FETCHED_MANIFEST_COLUMNS; i++)
 		nulls[i] = true;
+	/* (the error stays: it is each tag's to read) */
+	if (desc->natts == FETCHED_COLUMNS)
+		nulls[10] = nulls[11] = true;
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
@@ -156,10 +202,12 @@ optional_bool(FunctionCallInfo fcinfo, int arg)
 
 /*
  * _fetch_source(ref, insecure, preserve, known, prefer_os, prefer_arch,
- * namespace) -> (status, reason, message, retry_after, image, source_digest,
- * digests, media_types, manifests, configs).  Not STRICT: known, the
- * preferred platform and the namespace may be NULL; a NULL ref fetches
- * nothing and gives NULL.
+ * namespace, signatures) -> (status, reason, message, retry_after, image,
+ * source_digest, digests, media_types, manifests, configs,
+ * signature_payloads, signature_values, signature_error).  Not STRICT:
+ * known, the preferred platform and the namespace may be NULL, signatures
+ * NULL or absent (0.2.0's objects) is false; a NULL ref fetches nothing and
+ * gives NULL.
  */
 PG_FUNCTION_INFO_V1(imagestream_fetch_source);
 Datum
@@ -180,7 +228,8 @@ imagestream_fetch_source(PG_FUNCTION_ARGS)
 	if (!PG_ARGISNULL(3))
 		datum_get_digest(PG_GETARG_DATUM(3), &known);
 	fetch_source(&t, reference, optional_bool(fcinfo, 2), PG_ARGISNULL(3) ? NULL : &known,
-				 optional_text(fcinfo, 4), optional_text(fcinfo, 5), &r);
+				 optional_text(fcinfo, 4), optional_text(fcinfo, 5),
+				 PG_NARGS() > 7 && optional_bool(fcinfo, 7), &r);
 
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -215,8 +264,9 @@ array_arg(FunctionCallInfo fcinfo, int arg, Oid elemtype, int n, bool **elem_nul
 
 /*
  * _fetch_sources(refs, insecure, preserve, known, prefer_os, prefer_arch,
- * namespace): _fetch_source for many sources at once (fetch_many), all for
- * one namespace, one row per source in the order of refs.
+ * namespace, signatures): _fetch_source for many sources at once
+ * (fetch_many), all for one namespace, one row per source in the order of
+ * refs.
  */
 PG_FUNCTION_INFO_V1(imagestream_fetch_sources);
 Datum
@@ -236,6 +286,8 @@ imagestream_fetch_sources(PG_FUNCTION_ARGS)
 	Datum	   *known;
 	Datum	   *os;
 	Datum	   *arch;
+	bool	   *signatures_nulls;
+	Datum	   *signatures;
 	Oid			digest_type;
 	int			n;
 	FetchItem  *items;
@@ -254,6 +306,7 @@ imagestream_fetch_sources(PG_FUNCTION_ARGS)
 	known = array_arg(fcinfo, 3, digest_type, n, &known_nulls);
 	os = array_arg(fcinfo, 4, TEXTOID, n, &os_nulls);
 	arch = array_arg(fcinfo, 5, TEXTOID, n, &arch_nulls);
+	signatures = PG_NARGS() > 7 ? array_arg(fcinfo, 7, BOOLOID, n, &signatures_nulls) : NULL;
 
 	items = palloc0(sizeof(FetchItem) * Max(n, 1));
 	ns = namespace_arg(fcinfo, 6);
@@ -273,13 +326,14 @@ imagestream_fetch_sources(PG_FUNCTION_ARGS)
 		items[i].preserve = !preserve_nulls[i] && DatumGetBool(preserve[i]);
 		items[i].prefer_os = os_nulls[i] ? NULL : TextDatumGetCString(os[i]);
 		items[i].prefer_arch = arch_nulls[i] ? NULL : TextDatumGetCString(arch[i]);
+		items[i].signatures = signatures && !signatures_nulls[i] && DatumGetBool(signatures[i]);
 	}
 	credentials_attach_items(items, namespaces, n);
 	fetch_many(items, n, imagestream_max_concurrent_requests, imagestream_max_requests_per_registry);
 	for (int i = 0; i < n; i++)
 	{
-		Datum		values[10];
-		bool		nulls[10];
+		Datum		values[FETCHED_COLUMNS];
+		bool		nulls[FETCHED_COLUMNS];
 
 		result_columns(&items[i].result, rsinfo->setDesc, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);

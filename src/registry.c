@@ -532,30 +532,33 @@ take_body(const HttpResponse *resp, const Digest *d, RegistryBody *out)
 	out->unchanged = false;
 }
 
+/*
+ * Whether a Content-Type (parameters and case aside) is media type type.
+ */
+static bool
+content_type_is(const char *content_type, const char *type)
+{
+	size_t		len = strlen(type);
+
+	return content_type && pg_strncasecmp(content_type, type, len) == 0 &&
+		(content_type[len] == '\0' || content_type[len] == ';' || content_type[len] == ' ');
+}
+
 bool
 registry_get_manifest(const RegistryTarget *t, const char *reference, const Digest *known,
 					  RegistryBody *out, RegistryFailure *f)
 {
-	bool		by_digest = strchr(reference, ':') != NULL;
-	Digest		requested;
-	Digest		got;
 	HttpResponse resp;
-	ParseError	err;
-	char	   *what = psprintf("manifest %s of %s", reference, t->repository);
-	char	   *path = psprintf("manifests/%s", reference);
 
 	memset(out, 0, sizeof(*out));
 	memset(f, 0, sizeof(*f));
-	if (by_digest && !digest_parse(reference, strlen(reference), &requested, &err))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid digest \"%s\"", reference), errdetail_internal("%s", err.detail)));
 	if (known)
 	{
 		char		text[DIGEST_MAX_TEXT];
 
 		digest_format(known, text);
-		if (registry_request(t, path, NULL, "HEAD", manifest_accept(), 0, &resp, f) &&
+		if (registry_request(t, psprintf("manifests/%s", reference), NULL, "HEAD", manifest_accept(),
+							 0, &resp, f) &&
 			resp.status == 200 && resp.docker_content_digest &&
 			strcmp(resp.docker_content_digest, text) == 0)
 		{
@@ -565,12 +568,36 @@ registry_get_manifest(const RegistryTarget *t, const char *reference, const Dige
 		}
 		memset(f, 0, sizeof(*f));
 	}
-	if (!registry_request(t, path, NULL, "GET", manifest_accept(),
-						  (size_t) imagestream_max_manifest_size * 1024, &resp, f))
+	return registry_get_manifest_within(t, reference, manifest_accept(),
+										(size_t) imagestream_max_manifest_size * 1024,
+										psprintf("imagestream.max_manifest_size (%s)",
+												 size_text(imagestream_max_manifest_size)),
+										out, f);
+}
+
+bool
+registry_get_manifest_within(const RegistryTarget *t, const char *reference, const char *accept,
+							 size_t max_len, const char *limit, RegistryBody *out,
+							 RegistryFailure *f)
+{
+	bool		by_digest = strchr(reference, ':') != NULL;
+	Digest		requested;
+	Digest		got;
+	HttpResponse resp;
+	ParseError	err;
+	char	   *what = psprintf("manifest %s of %s", reference, t->repository);
+
+	memset(out, 0, sizeof(*out));
+	memset(f, 0, sizeof(*f));
+	if (by_digest && !digest_parse(reference, strlen(reference), &requested, &err))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid digest \"%s\"", reference), errdetail_internal("%s", err.detail)));
+	if (!registry_request(t, psprintf("manifests/%s", reference), NULL, "GET", accept, max_len,
+						  &resp, f))
 		return false;
 	if (resp.too_large)
-		fail(f, "ManifestTooLarge", "The %s is over imagestream.max_manifest_size (%s).",
-			 what, size_text(imagestream_max_manifest_size));
+		fail(f, "ManifestTooLarge", "The %s is over %s.", what, limit);
 	else if (resp.status != 200)
 		fail_status(t, what, &resp, f);
 	else if (resp.content_type &&
@@ -594,6 +621,16 @@ registry_get_manifest(const RegistryTarget *t, const char *reference, const Dige
 bool
 registry_get_blob(const RegistryTarget *t, const Digest *d, RegistryBody *out, RegistryFailure *f)
 {
+	return registry_get_blob_within(t, d, (size_t) imagestream_max_config_size * 1024,
+									psprintf("imagestream.max_config_size (%s)",
+											 size_text(imagestream_max_config_size)),
+									out, f);
+}
+
+bool
+registry_get_blob_within(const RegistryTarget *t, const Digest *d, size_t max_len,
+						 const char *limit, RegistryBody *out, RegistryFailure *f)
+{
 	char		text[DIGEST_MAX_TEXT];
 	Digest		got;
 	HttpResponse resp;
@@ -603,17 +640,54 @@ registry_get_blob(const RegistryTarget *t, const Digest *d, RegistryBody *out, R
 	memset(f, 0, sizeof(*f));
 	digest_format(d, text);
 	what = psprintf("blob %s of %s", text, t->repository);
-	if (!registry_request(t, psprintf("blobs/%s", text), NULL, "GET", NULL,
-						  (size_t) imagestream_max_config_size * 1024, &resp, f))
+	if (!registry_request(t, psprintf("blobs/%s", text), NULL, "GET", NULL, max_len, &resp, f))
 		return false;
 	if (resp.too_large)
-		fail(f, "ManifestTooLarge", "The %s is over imagestream.max_config_size (%s).",
-			 what, size_text(imagestream_max_config_size));
+		fail(f, "ManifestTooLarge", "The %s is over %s.", what, limit);
 	else if (resp.status != 200)
 		fail_status(t, what, &resp, f);
 	else if (verify_body(&resp, d, what, &got, f))
 	{
 		take_body(&resp, &got, out);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * A registry without the referrers API answers 404 (the distribution spec:
+ * one that has it never does), or, as go-containerregistry (cosign's
+ * client) also takes it, 400, 406, or a 200 that is not an OCI index.
+ */
+bool
+registry_get_referrers(const RegistryTarget *t, const Digest *d, const char *artifact_type,
+					   size_t max_len, const char *limit, RegistryBody *out, bool *supported,
+					   RegistryFailure *f)
+{
+	char		text[DIGEST_MAX_TEXT];
+	HttpResponse resp;
+	char	   *what;
+
+	memset(out, 0, sizeof(*out));
+	memset(f, 0, sizeof(*f));
+	*supported = false;
+	digest_format(d, text);
+	what = psprintf("the referrers of %s in %s", text, t->repository);
+	if (!registry_request(t, psprintf("referrers/%s?artifactType=%s", text, http_escape(artifact_type)),
+						  NULL, "GET", MT_OCI_INDEX, max_len, &resp, f))
+		return false;
+	if (resp.status == 404 || resp.status == 400 || resp.status == 406)
+		return true;
+	if (resp.too_large)
+		fail(f, "ManifestTooLarge", "The index of %s is over %s.", what, limit);
+	else if (resp.status != 200)
+		fail_status(t, what, &resp, f);
+	else
+	{
+		*supported = content_type_is(resp.content_type, MT_OCI_INDEX);
+		out->content_type = resp.content_type ? pstrdup(resp.content_type) : NULL;
+		out->data = resp.body;
+		out->len = resp.body_len;
 		return true;
 	}
 	return false;

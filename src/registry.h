@@ -102,9 +102,33 @@ extern void registry_target(const ImageRefParts *ref, bool insecure, RegistryTar
 extern bool registry_get_manifest(const RegistryTarget *t, const char *reference,
 								  const Digest *known, RegistryBody *out, RegistryFailure *f);
 
+/*
+ * The manifest at reference without that HEAD, asked with accept and at
+ * most max_len bytes long (limit says how much, in messages): for manifests
+ * that are not images, such as signatures.
+ */
+extern bool registry_get_manifest_within(const RegistryTarget *t, const char *reference,
+										 const char *accept, size_t max_len, const char *limit,
+										 RegistryBody *out, RegistryFailure *f);
+
 /* A blob (at most imagestream.max_config_size) that must hash to d. */
 extern bool registry_get_blob(const RegistryTarget *t, const Digest *d, RegistryBody *out,
 							  RegistryFailure *f);
+
+/* The same, at most max_len bytes long (limit says how much, in messages). */
+extern bool registry_get_blob_within(const RegistryTarget *t, const Digest *d, size_t max_len,
+									 const char *limit, RegistryBody *out, RegistryFailure *f);
+
+/*
+ * The OCI 1.1 referrers index of d (GET referrers/<d>, filtered by
+ * artifact_type where the registry filters), at most max_len bytes long, in
+ * *out (no digest: the registry makes it up).  *supported false when the
+ * registry has no referrers API; false, with the failure, when it answered
+ * otherwise.
+ */
+extern bool registry_get_referrers(const RegistryTarget *t, const Digest *d,
+								   const char *artifact_type, size_t max_len, const char *limit,
+								   RegistryBody *out, bool *supported, RegistryFailure *f);
 
 /* Most pages one listing of a tag list reads. */
 #define TAG_PAGES_MAX 1000

@@ -266,6 +266,7 @@ chunk_start(ChunkPipeline *p, DueTag **work, const DueCheck *checks, int first, 
 		item->preserve = d->preserve;
 		item->prefer_os = d->prefer_os;
 		item->prefer_arch = d->prefer_arch;
+		item->signatures = d->signatures;
 	}
 	/* unread, the chunk's sources fail with the error, not fetched without them */
 	if ((unread = run_isolated(chunk_credentials, c)) != NULL)

@@ -238,6 +238,19 @@ ref_due(DueRead *r, WatchedRef *ref)
 	}
 }
 
+/*
+ * Whether a row of _due_tags() looks up signatures: its last column, which
+ * 0.2.0's query does not have.
+ */
+static bool
+row_signatures(HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+
+	/* (a NULL is false) */
+	return desc->natts >= 13 && DatumGetBool(SPI_getbinval(tup, desc, 13, &isnull));
+}
+
 /* A due tag that keeps nothing, with what its check needs, from its row. */
 static void
 add_due(DueRead *r, WatchedTag *w, HeapTuple tup, TupleDesc desc, bool pending)
@@ -258,6 +271,7 @@ add_due(DueRead *r, WatchedTag *w, HeapTuple tup, TupleDesc desc, bool pending)
 	d->known = pending ? NULL : SPI_getvalue(tup, desc, 5);
 	d->prefer_os = SPI_getvalue(tup, desc, 6);
 	d->prefer_arch = SPI_getvalue(tup, desc, 7);
+	d->signatures = row_signatures(tup, desc);
 	d->forced = w->forced;
 	d->namespace = SPI_getvalue(tup, desc, 12);
 	add(r, d);
@@ -288,6 +302,7 @@ kept_due(WatchedTag *w)
 	}
 	d->prefer_os = w->prefer_os ? pstrdup(w->prefer_os) : NULL;
 	d->prefer_arch = w->prefer_arch ? pstrdup(w->prefer_arch) : NULL;
+	d->signatures = w->signatures;
 	return d;
 }
 
@@ -389,7 +404,8 @@ watch_row(WorkerSchedule *s, DueRead *r, HeapTuple tup, TupleDesc desc)
 
 		(void) watch_keep(s, w, ns, DatumGetInt64(SPI_getbinval(tup, desc, 11, &isnull)),
 						  DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull)), known, known_len,
-						  string_column(tup, desc, 6), string_column(tup, desc, 7));
+						  string_column(tup, desc, 6), string_column(tup, desc, 7),
+						  row_signatures(tup, desc));
 	}
 	if (schedule_seen(&w->timing, s->cycle, w->forced, r->now, imagestream_import_interval))
 	{

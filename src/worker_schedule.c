@@ -260,7 +260,7 @@ kept_alike(const WatchedTag *a, const WatchedTag *b)
 {
 	Assert(a->kept && b->kept && a->ref == b->ref);
 	return a->namespace == b->namespace && a->preserve == b->preserve &&
-		a->has_known == b->has_known &&
+		a->signatures == b->signatures && a->has_known == b->has_known &&
 		(!a->has_known || memcmp(a->known, b->known, KEPT_DIGEST_BYTES) == 0) &&
 		same_text(a->prefer_os, b->prefer_os) && same_text(a->prefer_arch, b->prefer_arch);
 }

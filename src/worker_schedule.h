@@ -51,6 +51,7 @@ typedef struct WatchedTag
 	bool		sched;			/* scheduled, when last read */
 	bool		kept;			/* the fields below are its row's */
 	bool		preserve;
+	bool		signatures;		/* its fetches look up signatures */
 	bool		has_known;
 	uint8		known[KEPT_DIGEST_BYTES];	/* sha256 of its source_digest */
 	const char *namespace;		/* interned: one copy a namespace */
@@ -108,6 +109,7 @@ typedef struct DueTag
 	char	   *known;			/* digest text, or NULL for a full fetch */
 	char	   *prefer_os;
 	char	   *prefer_arch;
+	bool		signatures;		/* a new image's signatures are looked up */
 	bool		forced;			/* pending or requested: record even if unchanged */
 	WatchedTag *watched;		/* its entry (entries outlive the cycle) */
 

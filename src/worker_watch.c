@@ -188,7 +188,7 @@ watch_untake(WorkerSchedule *s, WatchedRef *r)
 bool
 watch_keep(WorkerSchedule *s, WatchedTag *w, const char *namespace, int64 stream_id,
 		   bool preserve, const char *known, int known_len, const char *prefer_os,
-		   const char *prefer_arch)
+		   const char *prefer_arch, bool signatures)
 {
 	Digest		d;
 	ParseError	err;
@@ -209,6 +209,7 @@ watch_keep(WorkerSchedule *s, WatchedTag *w, const char *namespace, int64 stream
 	w->namespace = ns->name;
 	w->stream_id = stream_id;
 	w->preserve = preserve;
+	w->signatures = signatures;
 	w->prefer_os = prefer_os ? MemoryContextStrdup(s->watch_ctx, prefer_os) : NULL;
 	w->prefer_arch = prefer_arch ? MemoryContextStrdup(s->watch_ctx, prefer_arch) : NULL;
 	w->kept = true;

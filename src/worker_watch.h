@@ -43,7 +43,7 @@ extern bool watch_untake(WorkerSchedule *s, WatchedRef *r);
  */
 extern bool watch_keep(WorkerSchedule *s, WatchedTag *w, const char *namespace, int64 stream_id,
 					   bool preserve, const char *known, int known_len, const char *prefer_os,
-					   const char *prefer_arch);
+					   const char *prefer_arch, bool signatures);
 
 /* Lets go of what w kept. */
 extern void watch_drop(WorkerSchedule *s, WatchedTag *w);

@@ -16,10 +16,10 @@ my $dir = shift // '.';
 
 my @layers = (
 	[ 'plain C, no PostgreSQL header (fuzzed)' => qw(digest reference headers semver cosign_crypto) ],
-	[ 'PostgreSQL helpers' => qw(compat settings json_fields manifest policy isolate relation log_redact payload_hash record_together cosign) ],
+	[ 'PostgreSQL helpers' => qw(compat settings json_fields manifest policy isolate relation log_redact payload_hash record_together cosign cosign_layout) ],
 	[ 'SQL types and names' => qw(digest_type ref_type pull_spec names tag_order semver_sql tag_policy cosign_sql) ],
 	[ 'HTTP' => qw(http_wait http) ],
-	[ 'registry protocol' => qw(registry registry_hosts auth) ],
+	[ 'registry protocol' => qw(registry registry_hosts auth signature_fetch) ],
 	[ 'one fetch' => qw(fetch) ],
 	[ 'many fetches' => qw(fetch_many) ],
 	[ 'SQL boundary of the fetch and the catalogue' => qw(credentials fetch_sql manifest_sql) ],

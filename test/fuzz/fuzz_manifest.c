@@ -1,9 +1,11 @@
 /*
  * fuzz_manifest.c
  *		libFuzzer target over manifest_read and manifest_choose_child
- *		(src/manifest.c), and json_top_fields (src/json_fields.c), which reads
- *		token responses the same way.  Linked with the frontend build of
- *		PostgreSQL's JSON parser and pg_stubs.c (see there why).
+ *		(src/manifest.c), json_top_fields (src/json_fields.c), which reads
+ *		token responses the same way, and the readers of cosign's referrers
+ *		index and signature manifest (src/cosign_layout.c).  Linked with the
+ *		frontend build of PostgreSQL's JSON parser and pg_stubs.c (see there
+ *		why).
  *
  * The first byte chooses the Content-Type the body is served with; the rest
  * is the body.  Besides memory errors (ASan) and undefined behaviour (UBSan)
@@ -11,13 +13,16 @@
  * reason and a message, a success has one of the four media types (the
  * served one when it is one of them), an image has its config digest and an
  * index its children, the chosen child is a child and is chosen by the
- * documented preference, and both readers agree on what a JSON object is.
+ * documented preference, and both readers agree on what a JSON object is;
+ * the cosign readers keep no more than their bounds, each digest once, and
+ * only signatures that are base64 within COSIGN_SIGNATURE_MAX.
  */
 #include "postgres.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cosign_layout.h"
 #include "json_fields.h"
 #include "manifest.h"
 #include "pg_stubs.h"
@@ -184,6 +189,52 @@ check_fields(const char *body, size_t len, bool manifest_saw_object)
 			check_string(values[i]);
 }
 
+/* the bounds of cosign_layout.h's readers, as the signature lookup gives them */
+#define COSIGN_FUZZ_MAX 4
+
+static void
+check_cosign(const char *body, size_t len)
+{
+	List	   *digests;
+	List	   *layers;
+	bool		more;
+	char	   *message = NULL;
+	ListCell   *lc;
+
+	if (cosign_read_referrers(body, len, COSIGN_FUZZ_MAX, &digests, &more, &message))
+	{
+		CHECK(list_length(digests) <= COSIGN_FUZZ_MAX);
+		CHECK(!more || list_length(digests) == COSIGN_FUZZ_MAX);
+		foreach(lc, digests)
+		{
+			ListCell   *other;
+
+			check_string(lfirst(lc));
+			for (other = lnext(digests, lc); other; other = lnext(digests, other))
+				CHECK(strcmp(lfirst(lc), lfirst(other)) != 0);
+		}
+	}
+	else
+		CHECK(digests == NIL && message != NULL && strlen(message) > 0);
+	message = NULL;
+	if (cosign_read_signatures(body, len, COSIGN_FUZZ_MAX, &layers, &message))
+	{
+		CHECK(list_length(layers) <= COSIGN_FUZZ_MAX);
+		foreach(lc, layers)
+		{
+			CosignLayer *l = lfirst(lc);
+			size_t		n = strlen(l->signature);
+
+			check_string(l->digest);
+			CHECK(n > 0 && n <= COSIGN_SIGNATURE_MAX && n % 4 == 0);
+			CHECK(strspn(l->signature, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") == n);
+			CHECK(l->size >= -1);
+		}
+	}
+	else
+		CHECK(layers == NIL && message != NULL && strlen(message) > 0);
+}
+
 int			LLVMFuzzerTestOneInput(const unsigned char *data, size_t size);
 
 int
@@ -207,6 +258,7 @@ LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	 */
 	check_manifest(body, len, content_type, &json_object);
 	check_fields(body, len, json_object);
+	check_cosign(body, len);
 	stub_reset_memory();
 	free(body);
 	return 0;

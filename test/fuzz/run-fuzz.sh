@@ -3,7 +3,7 @@
 #   parsers   src/digest.c, src/reference.c, seeded with every input of the
 #             conformance files
 #   headers   src/headers.c, seeded with test/fuzz/seeds/headers/
-#   manifest  src/manifest.c, src/json_fields.c with PostgreSQL's frontend
+#   manifest  src/manifest.c, src/json_fields.c, src/cosign_layout.c with PostgreSQL's frontend
 #             JSON parser (libpgcommon.a, postgresql-server-dev-15) and
 #             pg_stubs.c, seeded with test/fuzz/seeds/manifest/
 #   semver    src/semver.c, seeded with "range<TAB>version<TAB>version" from
@@ -31,7 +31,7 @@ build() {
 	manifest)
 		# PGXS's printf attribute (gnu_printf) is unknown to clang
 		clang $CFLAGS -Wno-ignored-attributes -I../../src -I"$($PG_CONFIG --includedir-server)" \
-			fuzz_manifest.c pg_stubs.c ../../src/manifest.c ../../src/json_fields.c \
+			fuzz_manifest.c pg_stubs.c ../../src/manifest.c ../../src/json_fields.c ../../src/cosign_layout.c \
 			-L"$($PG_CONFIG --pkglibdir)" -lpgcommon -lpgport -o fuzz_manifest ;;
 	semver)
 		clang $CFLAGS -I../../src fuzz_semver.c ../../src/semver.c ../../src/digest.c \

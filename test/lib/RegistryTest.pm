@@ -25,6 +25,19 @@
 #   push_many_tags, delete_tag, delete_manifest, fetch_token, token_stats,
 #   token_fail($on).  Helpers: header($res, $name), parse_challenge($v),
 #   make_tar, gzip_bytes, constants MT_* and $ACCEPT.
+# Cosign signatures (tests of gates and of the signature lookup), made with
+#   openssl as cosign makes them:
+#     my $k = RegistryTest::make_signing_key($dir, type => 'p256');  # or ed25519
+#     my $sig = $reg->push_signature('app', $img->{digest}, key => $k);
+#     $reg->push_signature('app', $img->{digest}, key => $k2, append => 1);
+#   push_signature writes cosign's tag "sha256-HEX.sig" (an OCI manifest, a
+#   payload layer a signature; options: key, payload_digest, reference,
+#   optional, payload, signature, signatures => [...], append, tag).
+#   Helpers: make_signing_key($dir, type, name) -> {type, key, public,
+#   public_pem}; simple_signing_payload($reference, $digest, optional);
+#   sign_payload($key, $payload) -> base64; verify_payload($public, $payload,
+#   $base64) -> 1/0.  The hostile registry's "signed" scenario serves them
+#   through the referrers API instead (hostile_registry.py).
 # RegistryTest->start_hostile(%opts) -> RegistryTest::Hostile: host, port,
 #   url, log_file, request (no auth), request_log, reset_log, stop.
 # RegistryTest->start_proxy(%opts): an HTTP proxy that logs what it is asked;
@@ -1131,14 +1144,173 @@ sub delete_manifest
 }
 
 # ---------------------------------------------------------------------------
+# Cosign signatures, written here: Debian has no cosign, and its skopeo
+# cannot sign with sigstore (/work/shared/notes/cosign-signatures.md)
+
+use constant {
+	MT_COSIGN_PAYLOAD => 'application/vnd.dev.cosign.simplesigning.v1+json',
+	COSIGN_ANNOTATION => 'dev.cosignproject.cosign/signature',
+};
+
+# A private key made by openssl in $dir, with its public key beside it:
+# {type, key (file), public (file, PEM), public_pem}.  type => p256 (ECDSA
+# on P-256, the default) or ed25519; name => the files' name (cosign-TYPE).
+sub make_signing_key
+{
+	my ($dir, %o) = @_;
+	my $type = $o{type} // 'p256';
+	my $name = $o{name} // "cosign-$type";
+	my ($key, $pub) = ("$dir/$name.key", "$dir/$name.pub");
+	if ($type eq 'p256')
+	{
+		_run('openssl', 'ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', $key);
+	}
+	elsif ($type eq 'ed25519')
+	{
+		_run('openssl', 'genpkey', '-algorithm', 'ed25519', '-out', $key);
+	}
+	else
+	{
+		croak "type must be p256 or ed25519, not $type";
+	}
+	chmod 0600, $key;
+	_run('openssl', 'pkey', '-in', $key, '-pubout', '-out', $pub);
+	return { type => $type, key => $key, public => $pub, public_pem => _slurp($pub) };
+}
+
+# The payload cosign signs for an image (simple signing), as cosign writes
+# it: $reference is the repository (HOST/REPO), $digest the image's;
+# optional => {annotations} (else null).
+sub simple_signing_payload
+{
+	my ($reference, $digest, %o) = @_;
+	return $JSON->encode({
+		critical => {
+			identity => { 'docker-reference' => $reference },
+			image => { 'docker-manifest-digest' => $digest },
+			type => 'cosign container image signature',
+		},
+		optional => $o{optional},
+	});
+}
+
+# The key's type: that of a make_signing_key hash, or read from a PEM file.
+sub _key_type
+{
+	my ($key) = @_;
+	return $key->{type} if ref $key;
+	return _run('openssl', 'pkey', '-in', $key, '-noout', '-text') =~ /ED25519/i ? 'ed25519' : 'p256';
+}
+
+# Signs $payload (bytes) with $key (a make_signing_key hash or a PEM file) as
+# cosign does: ECDSA P-256 over its SHA-256 (DER), or Ed25519 over the bytes;
+# returns the signature in base64.
+sub sign_payload
+{
+	my ($key, $payload) = @_;
+	my $file = ref $key ? $key->{key} : $key;
+	my $dir = File::Temp::tempdir(CLEANUP => 1);
+	_spew("$dir/payload", $payload);
+	if (_key_type($key) eq 'ed25519')
+	{
+		_run('openssl', 'pkeyutl', '-sign', '-inkey', $file, '-rawin', '-in', "$dir/payload",
+			'-out', "$dir/sig");
+	}
+	else
+	{
+		_run('openssl', 'dgst', '-sha256', '-sign', $file, '-out', "$dir/sig", "$dir/payload");
+	}
+	return encode_base64(_slurp("$dir/sig"), '');
+}
+
+# Whether $signature (base64) of $payload verifies with $public (a
+# make_signing_key hash or a public key PEM file), by openssl.
+sub verify_payload
+{
+	my ($public, $payload, $signature) = @_;
+	my $file = ref $public ? $public->{public} : $public;
+	my $dir = File::Temp::tempdir(CLEANUP => 1);
+	_spew("$dir/payload", $payload);
+	_spew("$dir/sig", MIME::Base64::decode_base64($signature));
+	my $ed = _run('openssl', 'pkey', '-pubin', '-in', $file, '-noout', '-text') =~ /ED25519/i;
+	my @cmd = $ed
+	  ? ('openssl', 'pkeyutl', '-verify', '-pubin', '-inkey', $file, '-rawin', '-in', "$dir/payload",
+		'-sigfile', "$dir/sig")
+	  : ('openssl', 'dgst', '-sha256', '-verify', $file, '-signature', "$dir/sig", "$dir/payload");
+	my ($out, $err) = ('', '');
+	return IPC::Run::run(\@cmd, '<', \undef, '>', \$out, '2>', \$err, IPC::Run::timeout(60)) ? 1 : 0;
+}
+
+# Pushes cosign signatures of $digest in $repo as cosign stores them where a
+# registry has no referrers API: an OCI manifest of a small config and one
+# simple signing payload layer a signature (its base64 signature in the
+# layer's annotation dev.cosignproject.cosign/signature), at the tag
+# "sha256-HEX.sig" (tag => another).  One signature by the options
+# key (a make_signing_key hash or a private key PEM file), payload_digest
+# (the digest the payload names: $digest), reference (HOST/REPO of this
+# registry), optional, payload (the bytes instead), signature (the base64
+# instead of signing: a bad one); or several, signatures => [{the same
+# options}, ...].  append => 1 keeps the signatures the tag has (cosign adds
+# a signature to them).  Returns {digest, tag, manifest, layers => [{digest,
+# payload, signature}]}.
+sub push_signature
+{
+	my ($self, $repo, $digest, %o) = @_;
+	my $tag = $o{tag} // ($digest =~ s/:/-/r) . '.sig';
+	my @wanted = $o{signatures} ? @{ $o{signatures} } : (\%o);
+	my @layers;
+	if ($o{append})
+	{
+		my $r = $self->request('GET', "/v2/$repo/manifests/$tag", repo => $repo,
+			headers => { Accept => MT_OCI });
+		@layers = @{ $JSON->decode($r->{content})->{layers} } if $r->{status} == 200;
+	}
+	my @made;
+	for my $w (@wanted)
+	{
+		my $payload = $w->{payload} // simple_signing_payload($w->{reference} // $self->host . "/$repo",
+			$w->{payload_digest} // $digest, optional => $w->{optional});
+		my $signature = $w->{signature} // sign_payload($w->{key} // croak('key => is needed'), $payload);
+		my $d = $self->push_blob($repo, $payload);
+		push @layers, {
+			mediaType => MT_COSIGN_PAYLOAD,
+			size => 0 + length($payload),
+			digest => $d,
+			annotations => { COSIGN_ANNOTATION() => $signature },
+		};
+		push @made, { digest => $d, payload => $payload, signature => $signature };
+	}
+	my $config = $JSON->encode({
+		architecture => '', os => '', config => {}, created => '0001-01-01T00:00:00Z',
+		history => [ { created => '0001-01-01T00:00:00Z' } ],
+		rootfs => { type => 'layers', diff_ids => [ map { $_->{digest} } @layers ] },
+	});
+	my $manifest = $JSON->encode({
+		schemaVersion => 2,
+		mediaType => MT_OCI,
+		config => { mediaType => MT_OCI_CONFIG, size => 0 + length($config),
+			digest => $self->push_blob($repo, $config) },
+		layers => \@layers,
+	});
+	return {
+		digest => $self->put_manifest($repo, $tag, $manifest, MT_OCI),
+		tag => $tag,
+		manifest => $manifest,
+		layers => \@made,
+	};
+}
+
+# ---------------------------------------------------------------------------
 # The hostile registry (hostile_registry.py)
 
 # RegistryTest->start_hostile(%opts): huge_size, slow_interval,
 # slow_seconds, endless_seconds, endless_chunk, endless_delay,
 # endless_max_bytes, paged_tags, redirect_target, basic_credentials,
 # big_count, big_config_size, repeat_count, many_children, tiny_count,
-# tiny_size, page_count, page_size, huge_list_tags, max_lifetime (600), port, bind
-# (127.0.0.1), tls (HTTPS with a certificate of a CA of its own, ca_file).
+# tiny_size, page_count, page_size, huge_list_tags, cosign_key (a private key
+# file: the "signed" scenario's signatures are made with it), max_lifetime
+# (600), port, bind (127.0.0.1), tls (HTTPS with a certificate of a CA of its
+# own, ca_file).
 sub start_hostile
 {
 	my ($class, %opts) = @_;
@@ -1165,7 +1337,7 @@ sub start_hostile
 	for my $k (qw(huge_size slow_interval slow_seconds endless_seconds endless_chunk
 		endless_delay endless_max_bytes paged_tags page_cap redirect_target basic_credentials
 		big_count big_config_size repeat_count many_children tiny_count tiny_size page_count page_size
-		huge_list_tags))
+		huge_list_tags cosign_key))
 	{
 		push @cmd, '--' . ($k =~ tr/_/-/r), $opts{$k} if defined $opts{$k};
 	}

@@ -97,6 +97,31 @@ the scenario: its first path component that names one (so "ok" and
                    --huge-list-tags (350,000) names (3.9 MB, within the default
                    max_manifest_size), whatever n asks, with
                    "2.0", "2.1", "v-a" and "v-b" among "w000000"...
+  signed           the ok image ("index": its manifest list) with cosign
+                   signatures behind the OCI 1.1 referrers API
+                   (GET .../referrers/DIGEST, for any digest asked): one
+                   signature manifest (artifactType
+                   application/vnd.dev.cosign.artifact.sig.v1+json) of two
+                   simple signing payloads for DIGEST, and an SPDX referrer
+                   besides.  Signatures are made with --cosign-key (an EC P-256
+                   or Ed25519 private key in PEM), else are base64 that signs
+                   nothing.  The next path component picks a variant:
+                     nosigs          the SPDX referrer only
+                     tagfallback     referrers 404; the manifest is the tag
+                                     sha256-HEX.sig instead
+                     hugemanifest    the signature manifest is 300 kB
+                     hugeindex       the referrers index is 300 kB
+                     badpayload      a payload's bytes do not hash to its digest
+                     manylayers      17 layers
+                     manymanifests   17 signature manifests of one layer each
+                     mixed           a good signature manifest of one layer, and
+                                     one whose payload is as in badpayload
+                     notjson         the signature manifest is not JSON
+                     referrers500    referrers answers 500
+                     longsig         a signature annotation of 9000 bytes
+                     notbase64       a signature annotation that is not base64
+                     bigpayload      a layer that declares 70,000 bytes
+                     bigblob         a payload blob of 70,000 bytes, declared small
 
 Every scenario applies to manifests, blobs and tags/list alike where that
 makes sense (content scenarios serve the ok blobs).  GET /v2/ answers 200.
@@ -151,7 +176,16 @@ SCENARIOS = [
     "linkaway", "redirectchallenge",
     "foreignchild",
     "bigconfigs", "manychildren", "manypages", "badtagnames", "hugelist",
+    "signed",
 ]
+
+MT_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+COSIGN_SIG = "application/vnd.dev.cosign.artifact.sig.v1+json"
+COSIGN_PAYLOAD = "application/vnd.dev.cosign.simplesigning.v1+json"
+COSIGN_ANNOTATION = "dev.cosignproject.cosign/signature"
+SIGNED_VARIANTS = ["nosigs", "tagfallback", "hugemanifest", "hugeindex", "badpayload",
+                   "manylayers", "manymanifests", "mixed", "notjson", "referrers500",
+                   "longsig", "notbase64", "bigpayload", "bigblob"]
 
 # Spellings of the loopback (and other inward) addresses a redirect may use.
 REDIRECT_HOSTS = {
@@ -289,6 +323,95 @@ class Content:
                 del manifests[sha256(missing)]  # listed, not served
                 self.big_cache = {"blobs": blobs, "manifests": manifests, "tags": tags}
             return self.big_cache
+
+    def signed(self, args, variant, host, name, subject):
+        """The cosign material of subject in the "signed" scenario's variant,
+        made on first use (digests stay the same): {"index": the referrers
+        index body, "tag": the signature manifest's digest for the .sig tag}.
+        Its manifests and blobs go into sig_manifests (digest -> (body,
+        media type)) and sig_blobs (digest -> body as served)."""
+        key = (variant, host, name, subject)
+        with self.lock:
+            if not hasattr(self, "sig_cache"):
+                self.sig_cache, self.sig_manifests, self.sig_blobs = {}, {}, {}
+            if key in self.sig_cache:
+                return self.sig_cache[key]
+
+        def payload(n):
+            optional = None if n == 0 else {"n": str(n)}
+            body = json.dumps({"critical": {"identity": {"docker-reference": "%s/%s" % (host, name)},
+                                            "image": {"docker-manifest-digest": subject},
+                                            "type": "cosign container image signature"},
+                               "optional": optional}, separators=(",", ":")).encode()
+            if variant == "bigblob":
+                body = body + b" " * (70000 - len(body))
+            return body
+
+        def layer(n, bad=False):
+            body = payload(n)
+            d = sha256(body)
+            self.sig_blobs[d] = body + b"x" if bad else body
+            sig = self.sign(args, body)
+            if variant == "longsig":
+                sig = "A" * 9000
+            elif variant == "notbase64":
+                sig = "not base64!"
+            size = 70000 if variant == "bigpayload" else len(body)
+            if variant == "bigblob":
+                size = 100
+            return {"mediaType": COSIGN_PAYLOAD, "digest": d, "size": size,
+                    "annotations": {COSIGN_ANNOTATION: sig}}
+
+        empty = b"{}"
+
+        def manifest(layers, artifact=COSIGN_SIG, pad=0):
+            m = {"schemaVersion": 2, "mediaType": MT_OCI, "artifactType": artifact,
+                 "config": {"mediaType": artifact, "digest": sha256(empty), "size": 2},
+                 "layers": layers,
+                 "subject": {"mediaType": MT_DOCKER, "digest": subject, "size": 0}}
+            if pad:
+                m["annotations"] = {"padding": "x" * pad}
+            body = jdump(m, None)
+            if variant == "notjson" and artifact == COSIGN_SIG:
+                body = b"this is not JSON {"
+            self.sig_manifests[sha256(body)] = (body, MT_OCI)
+            return {"mediaType": MT_OCI, "digest": sha256(body), "size": len(body),
+                    "artifactType": artifact}
+
+        with self.lock:
+            self.sig_blobs[sha256(empty)] = empty
+            spdx = manifest([{"mediaType": "application/spdx+json", "digest": sha256(empty),
+                              "size": 2}], "application/spdx+json")
+            if variant == "nosigs":
+                sigs = []
+            elif variant == "manylayers":
+                sigs = [manifest([layer(n) for n in range(17)])]
+            elif variant == "manymanifests":
+                sigs = [manifest([layer(n)]) for n in range(17)]
+            elif variant == "mixed":
+                sigs = [manifest([layer(0)]), manifest([layer(1, bad=True)])]
+            else:
+                sigs = [manifest([layer(0), layer(1, bad=variant == "badpayload")],
+                                 pad=300 * 1024 if variant == "hugemanifest" else 0)]
+            index = {"schemaVersion": 2, "mediaType": MT_OCI_INDEX, "manifests": sigs + [spdx]}
+            if variant == "hugeindex":
+                index["annotations"] = {"padding": "x" * (300 * 1024)}
+            res = {"index": jdump(index, None), "tag": sigs[0]["digest"] if sigs else None}
+            self.sig_cache[key] = res
+            return res
+
+    def sign(self, args, body):
+        """base64 of body's signature by --cosign-key, or of something that
+        is no signature."""
+        if not args.cosign_key:
+            return base64.b64encode(b"not a signature of " + sha256(body).encode()).decode()
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        with open(args.cosign_key, "rb") as f:
+            key = serialization.load_pem_private_key(f.read(), None)
+        if isinstance(key, ec.EllipticCurvePrivateKey):
+            return base64.b64encode(key.sign(body, ec.ECDSA(hashes.SHA256()))).decode()
+        return base64.b64encode(key.sign(body)).decode()
 
     def huge_list(self, name, count):
         """One tag list page of count names that ignores n and has no Link
@@ -517,7 +640,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/v2/_catalog":
             return self.send(200, json.dumps({"repositories": SCENARIOS}).encode(),
                              "application/json")
-        m = re.match(r"^/v2/(.+)/(manifests|blobs)/([^/]+)$", path)
+        m = re.match(r"^/v2/(.+)/(manifests|blobs|referrers)/([^/]+)$", path)
         if m:
             name, kind, ref = m.groups()
         else:
@@ -530,6 +653,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.error(404, "NAME_UNKNOWN", "repository name not known to registry")
         if self.command not in ("GET", "HEAD"):
             return self.error(405, "UNSUPPORTED", "read-only")
+        # (as Debian's registry: no referrers API but in "signed")
+        if kind == "referrers" and scen != "signed":
+            return self.error(404, "NOT_FOUND", "no route")
         if scen == "delayed":
             time.sleep(0.5)
             scen = "ok"
@@ -620,6 +746,39 @@ class Handler(BaseHTTPRequestHandler):
         return self.big_content(kind, ref)
 
     behave_manychildren = behave_bigconfigs
+
+    def behave_signed(self, name, kind, ref, qs):
+        c = self.server.content
+        parts = name.split("/")
+        i = parts.index("signed")
+        variant = parts[i + 1] if i + 1 < len(parts) and parts[i + 1] in SIGNED_VARIANTS else ""
+        host = self.headers.get("Host") or ""
+        if kind == "tags":
+            return self.tags(name, "ok", qs)
+        if kind == "referrers":
+            if variant == "tagfallback":
+                return self.error(404, "NOT_FOUND", "no route")
+            if variant == "referrers500":
+                return self.error(500, "UNKNOWN", "internal server error")
+            body = c.signed(self.server.args, variant, host, name, ref)["index"]
+            return self.send(200, body, MT_OCI_INDEX)
+        c.signed(self.server.args, variant, host, name, c.digest)
+        if kind == "blobs":
+            data = c.sig_blobs.get(ref) or c.blobs.get(ref)
+            if data is None:
+                return self.error(404, "BLOB_UNKNOWN", "blob unknown to registry")
+            return self.send(200, data, "application/octet-stream", {"Docker-Content-Digest": ref})
+        if ref in c.sig_manifests:
+            body, ctype = c.sig_manifests[ref]
+            return self.send(200, body, ctype, {"Docker-Content-Digest": ref})
+        m = re.match(r"^sha256-([0-9a-f]{64})\.sig$", ref)
+        if m:
+            tag = c.signed(self.server.args, variant, host, name, "sha256:" + m.group(1))["tag"]
+            if variant != "tagfallback" or tag is None:
+                return self.error(404, "MANIFEST_UNKNOWN", "manifest unknown")
+            body, ctype = c.sig_manifests[tag]
+            return self.send(200, body, ctype, {"Docker-Content-Digest": tag})
+        return self.manifest(name, "ok", ref)
 
     def blob(self, scen, ref):
         c = self.server.content
@@ -897,6 +1056,7 @@ def main():
     p.add_argument("--huge-list-tags", type=int, default=350000)
     p.add_argument("--redirect-target", default="http://127.0.0.1:9")
     p.add_argument("--basic-credentials", default="")
+    p.add_argument("--cosign-key", default="")
     p.add_argument("--tls-cert", default="")
     p.add_argument("--tls-key", default="")
     p.add_argument("--max-lifetime", type=float, default=600)

@@ -5,8 +5,8 @@
 # and the worker lets it through once old enough, though the tag is not
 # scheduled; an approval gate waits for a namespace admin, whose approve()
 # moves the tag in its own transaction and is named in the change log;
-# import_image reports the gate.  Signatures are in 048_signature_fetch.pl
-# and 050_signed_gates.pl.
+# import_image reports the gate.  Signatures are in 050_signature_fetch.pl
+# and 051_signed_gates.pl.
 use strict;
 use warnings;
 

@@ -616,6 +616,9 @@ test_kept_alike(void)
 	b = a;
 	b.preserve = true;
 	check(!kept_alike(&a, &b), "alike: not with another import mode");
+	b = a;
+	b.signatures = true;
+	check(!kept_alike(&a, &b), "alike: not when one looks up signatures");
 	a.prefer_os = os;
 	b = a;
 	b.prefer_os = os2;

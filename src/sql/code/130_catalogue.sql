@@ -74,14 +74,17 @@ BEGIN
 	IF EXISTS (SELECT 1 FROM imagestream.image WHERE digest = p_digest AND manifest IS NOT NULL) THEN
 		RETURN mt;
 	END IF;
-	DELETE FROM imagestream.image WHERE digest = p_digest;
-
+	-- a digest-only row takes the manifest: the signatures found for it stay
+	-- (a Legacy import's index)
 	IF imagestream._is_index(mt) THEN
 		IF jsonb_typeof(doc->'manifests') IS DISTINCT FROM 'array' THEN
 			PERFORM imagestream._manifest_error('An index must list its manifests.');
 		END IF;
-		INSERT INTO imagestream.image (digest, media_type, manifest, docker_image_reference, size)
-		VALUES (p_digest, mt, p_manifest, p_ref, octet_length(p_manifest));
+		INSERT INTO imagestream.image AS i (digest, media_type, manifest, docker_image_reference, size)
+		VALUES (p_digest, mt, p_manifest, p_ref, octet_length(p_manifest))
+		ON CONFLICT (digest) DO UPDATE SET media_type = excluded.media_type, manifest = excluded.manifest,
+			docker_image_reference = excluded.docker_image_reference, size = excluded.size,
+			imported_at = excluded.imported_at;
 		INSERT INTO imagestream.image_child
 		SELECT p_digest, (m.ord - 1)::integer, imagestream._descriptor_digest(m.d, 'child manifest'),
 			m.d->>'mediaType', (m.d->>'size')::bigint, m.d#>>'{platform,os}',
@@ -95,9 +98,11 @@ BEGIN
 		PERFORM imagestream._descriptor_digest(doc->'config', 'config');
 		SELECT coalesce(sum((l->>'size')::bigint), 0) INTO layer_size
 			FROM jsonb_array_elements(doc->'layers') AS l;
-		INSERT INTO imagestream.image (digest, media_type, manifest, docker_image_reference, size)
-		VALUES (p_digest, mt, p_manifest, p_ref,
-				layer_size + coalesce((doc#>>'{config,size}')::bigint, 0));
+		INSERT INTO imagestream.image AS i (digest, media_type, manifest, docker_image_reference, size)
+		VALUES (p_digest, mt, p_manifest, p_ref, layer_size + coalesce((doc#>>'{config,size}')::bigint, 0))
+		ON CONFLICT (digest) DO UPDATE SET media_type = excluded.media_type, manifest = excluded.manifest,
+			docker_image_reference = excluded.docker_image_reference, size = excluded.size,
+			imported_at = excluded.imported_at;
 		INSERT INTO imagestream.image_layer
 		SELECT p_digest, (l.ord - 1)::integer, imagestream._descriptor_digest(l.d, 'layer'),
 			(l.d->>'size')::bigint, l.d->>'mediaType'

@@ -39,8 +39,43 @@ BEGIN
 	END IF;
 END $$;
 
+-- The key of a signature (image_signature.id): sha256 of the payload, a zero
+-- byte and the signature.  A signature is base64 (src/cosign.c), with no
+-- zero byte, so that no other pair has the same bytes.
+CREATE OR REPLACE FUNCTION _signature_id(p_payload bytea, p_signature text) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+	SELECT pg_catalog.sha256(p_payload OPERATOR(pg_catalog.||) '\x00'::bytea
+		OPERATOR(pg_catalog.||) pg_catalog.convert_to(p_signature, 'UTF8'))
+$$;
+
+-- Keeps the signatures a fetch found for image p_image (p_payloads[i] signed
+-- by p_signatures[i]): each distinct pair once, however often it is found,
+-- and no more than 256 an image (16 signature manifests of 16 layers, what
+-- one lookup may find): a registry that serves the image's digest cannot
+-- grow the table without end by changing its signatures; those kept first
+-- stay (doc/import.md, "Signatures").
+CREATE OR REPLACE FUNCTION _keep_signatures(p_image image_digest, p_payloads bytea[],
+	p_signatures text[]) RETURNS void
+LANGUAGE sql AS $$
+	INSERT INTO imagestream.image_signature AS s (image, id, payload, signature)
+	SELECT p_image, n.id, n.payload, n.signature
+	FROM (SELECT DISTINCT ON (x.id) x.*
+		  FROM (SELECT imagestream._signature_id(u.p, u.s) AS id, u.p AS payload, u.s AS signature, u.n
+				FROM unnest(p_payloads, p_signatures) WITH ORDINALITY AS u(p, s, n)) x
+		  WHERE x.id IS NOT NULL
+			AND NOT EXISTS (SELECT FROM imagestream.image_signature k
+							WHERE k.image = p_image AND k.id = x.id)
+		  ORDER BY x.id, x.n) n
+	ORDER BY n.n
+	LIMIT greatest(0, 256 - (SELECT count(*) FROM imagestream.image_signature k WHERE k.image = p_image))
+	ON CONFLICT DO NOTHING
+$$;
+
 -- What an import of source found (f, from _fetch_source or _fetch_sources);
--- when p_write, every manifest fetched is catalogued.  status is 'Success',
+-- when p_write, every manifest fetched is catalogued, and the signatures
+-- the fetch found are kept for the digest the source served (an index
+-- that a Legacy import did not catalogue gets a row of its digest alone).
+-- status is 'Success',
 -- 'Unchanged' or 'Failure'.  Generic plans: a custom plan copies each
 -- parameter into every place it is used (f's arrays in each statement of the
 -- loop, a config 11 times in _catalogue_config), and an 8 MB config then
@@ -60,6 +95,12 @@ BEGIN
 			PERFORM imagestream._catalogue_fetched(f.digests[i], f.media_types[i], f.manifests[i],
 				f.configs[i], imagestream.ref_with_digest(repo, f.digests[i]));
 		END LOOP;
+		IF cardinality(f.signature_payloads) > 0 THEN
+			PERFORM imagestream._ensure_image(f.source_digest,
+											  imagestream.ref_with_digest(repo, f.source_digest));
+			PERFORM imagestream._keep_signatures(f.source_digest, f.signature_payloads,
+												 f.signature_values);
+		END IF;
 	END IF;
 END $$;
 

@@ -61,7 +61,7 @@ DECLARE
 	here boolean[];				-- per position: recorded here
 	fe imagestream._fetched;
 	shared imagestream._fetched;	-- the last with manifests: those after it with none share them
-	catalogued text[] := '{}';		-- source digest and image of each fetch catalogued
+	catalogued text[] := '{}';		-- of each fetch catalogued: source digest, image, signatures looked up
 	i integer := 0;
 	-- the tags recorded here, and their positions in the arrays given
 	pos integer[];
@@ -85,16 +85,19 @@ BEGIN
 	END IF;
 
 	-- the catalogue: each fetch once, under the first tag recorded from it
+	-- (one that looked up signatures besides one of the same image that did not)
 	FOREACH fe IN ARRAY f LOOP
 		i := i + 1;
 		IF fe.digests IS NOT NULL THEN
 			shared := fe;
 		END IF;
 		IF fe.status = 'Success' AND here[i] AND shared.image = fe.image
-		   AND NOT (fe.source_digest::text || fe.image::text) = ANY (catalogued) THEN
+		   AND NOT (fe.source_digest::text || fe.image::text
+					|| (shared.signature_payloads IS NOT NULL)::text) = ANY (catalogued) THEN
 			PERFORM imagestream._import_fetched(shared, p_sources[i]::imagestream.image_ref, true);
 			PERFORM imagestream._hold_children(p_stream_id, shared);
-			catalogued := catalogued || (fe.source_digest::text || fe.image::text);
+			catalogued := catalogued || (fe.source_digest::text || fe.image::text
+										 || (shared.signature_payloads IS NOT NULL)::text);
 		END IF;
 	END LOOP;
 

@@ -190,6 +190,8 @@ DECLARE
 	knowns imagestream.image_digest[] := '{}';
 	oses text[] := '{}';
 	arches text[] := '{}';
+	signed boolean[] := '{}';
+	g imagestream.tag_gate;
 BEGIN
 	FOR job IN SELECT value FROM jsonb_array_elements(p_jobs) LOOP
 		o := imagestream._import_options(p_stream_id, job, p_scheduled, p_insecure, p_mode, p_policy);
@@ -199,9 +201,11 @@ BEGIN
 		knowns := knowns || o.known;
 		oses := oses || ((o.t).annotations->>'importer.image.openshift.io/prefer-os');
 		arches := arches || ((o.t).annotations->>'importer.image.openshift.io/prefer-arch');
+		SELECT * INTO g FROM imagestream.tag_gate x WHERE x.tag_id = (o.t).id;
+		signed := signed || imagestream._signatures_wanted(g);
 	END LOOP;
 	RETURN ARRAY(SELECT f FROM imagestream._fetch_sources(srcs, insecures, preserves,
-														 knowns, oses, arches, p_namespace) f);
+														 knowns, oses, arches, p_namespace, signed) f);
 END $$;
 
 -- What a dry run reports of the image an import would record (the row's
@@ -282,6 +286,7 @@ DECLARE
 	fetched imagestream._fetched[];	-- all tags: what was fetched, in the jobs' order
 	one imagestream._fetched;	-- what was fetched for the current tag
 	r record;					-- _import_fetched: what it says
+	g imagestream.tag_gate;		-- the tag's gate, if any
 	pull imagestream.image_ref;
 	held imagestream.tag;		-- the tag, when a gate held its import back
 	imported imagestream._tag_import;
@@ -327,11 +332,13 @@ BEGIN
 		i := i + 1;
 		held := NULL;
 		o := imagestream._import_options(s.id, job, scheduled, insecure, import_mode, reference_policy);
+		SELECT * INTO g FROM imagestream.tag_gate x WHERE x.tag_id = (o.t).id;
 		one := CASE WHEN v_all THEN fetched[i]
 				  ELSE imagestream._fetch_source((job->>'source')::imagestream.image_ref, o.insecure,
 					o.mode = 'PreserveOriginal', o.known,
 					(o.t).annotations->>'importer.image.openshift.io/prefer-os',
-					(o.t).annotations->>'importer.image.openshift.io/prefer-arch', d.namespace) END;
+					(o.t).annotations->>'importer.image.openshift.io/prefer-arch', d.namespace,
+					imagestream._signatures_wanted(g)) END;
 		-- catalogued below, once the stream is locked (see prune)
 		r := imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, false);
 		IF r.status = 'Unchanged' THEN
@@ -349,11 +356,14 @@ BEGIN
 				s := imagestream._lock_stream(d.namespace, d.stream, true);
 				gen := CASE WHEN new_stream THEN s.generation ELSE s.generation + 1 END;
 			END IF;
-			-- (what one source digest served is catalogued once)
-			IF r.status = 'Success' AND NOT (r.source_digest::text || r.image::text) = ANY (catalogued) THEN
+			-- (what one source digest served is catalogued once, and again by a
+			-- fetch that looked up signatures)
+			IF r.status = 'Success' AND NOT (r.source_digest::text || r.image::text
+											 || (one.signature_payloads IS NOT NULL)::text) = ANY (catalogued) THEN
 				PERFORM imagestream._import_fetched(one, (job->>'source')::imagestream.image_ref, true);
 				PERFORM imagestream._hold_children(s.id, one);
-				catalogued := array_append(catalogued, r.source_digest::text || r.image::text);
+				catalogued := array_append(catalogued, r.source_digest::text || r.image::text
+										   || (one.signature_payloads IS NOT NULL)::text);
 			END IF;
 			imported := ROW(job->>'tag', job->>'source', pull, r.image, r.source_digest, o.sched,
 							o.insecure, o.mode, o.policy);

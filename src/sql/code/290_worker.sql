@@ -25,9 +25,11 @@ COMMENT ON VIEW worker_status IS 'the background worker, one row while it runs; 
 -- due times.  It reads all of them when it starts, and then only those the
 -- due queue names and those due, by id (a probe of tag's primary key
 -- each, the query inlined where the worker joins it to the ids).
+-- signatures, last (src/worker_due.c reads it only where it is): its
+-- fetches look up signatures.
 CREATE OR REPLACE FUNCTION _due_tags() RETURNS TABLE(id bigint, source text, insecure boolean,
 	preserve boolean, known text, prefer_os text, prefer_arch text, pending boolean,
-	requested boolean, sched boolean, stream_id bigint, namespace text)
+	requested boolean, sched boolean, stream_id bigint, namespace text, signatures boolean)
 LANGUAGE sql STABLE AS $$
 	SELECT * FROM (SELECT t.id, t.from_ref, t.insecure,
 			t.import_mode OPERATOR(pg_catalog.=) 'PreserveOriginal', t.source_digest::text,
@@ -39,8 +41,9 @@ LANGUAGE sql STABLE AS $$
 			-- 0.3.0 may not parse)
 			t.scheduled AND NOT (pg_catalog.strpos(t.from_ref, '@') OPERATOR(pg_catalog.>) 0
 								 AND t.image IS NOT NULL) AS sched,
-			t.stream_id, t.namespace
+			t.stream_id, t.namespace, imagestream._signatures_wanted(g)
 		FROM imagestream.tag t
+		LEFT JOIN imagestream.tag_gate g ON g.tag_id OPERATOR(pg_catalog.=) t.id
 		WHERE imagestream._importable(t)) d
 	-- only the tags the worker has to look at reach it
 	WHERE d.pending OR d.requested OR d.sched
@@ -153,6 +156,27 @@ CREATE OR REPLACE TRIGGER queue_changed_tag
 			   OR NEW.source_digest IS DISTINCT FROM OLD.source_digest)
 		  AND NOT imagestream._worker_recording())
 	EXECUTE FUNCTION _queue_changed_tag();
+
+-- A signature gate set or cleared changes what a check of its tag does
+-- (_signatures_wanted), which the worker keeps between checks: the due
+-- queue names the tag.
+CREATE OR REPLACE FUNCTION _queue_signature_gate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO imagestream.worker_queue AS q (tag_id)
+	VALUES (CASE WHEN TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN OLD.tag_id ELSE NEW.tag_id END)
+	ON CONFLICT (tag_id) DO UPDATE SET tag_id = excluded.tag_id;
+	PERFORM imagestream._wake_worker();
+	RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER queue_signature_gate_set AFTER INSERT ON tag_gate
+	FOR EACH ROW WHEN (NEW.signed_by IS NOT NULL) EXECUTE FUNCTION _queue_signature_gate();
+CREATE OR REPLACE TRIGGER queue_signature_gate_changed AFTER UPDATE OF signed_by ON tag_gate
+	FOR EACH ROW WHEN ((OLD.signed_by IS NULL) IS DISTINCT FROM (NEW.signed_by IS NULL))
+	EXECUTE FUNCTION _queue_signature_gate();
+CREATE OR REPLACE TRIGGER queue_signature_gate_cleared AFTER DELETE ON tag_gate
+	FOR EACH ROW WHEN (OLD.signed_by IS NOT NULL) EXECUTE FUNCTION _queue_signature_gate();
 
 -- A repository scheduled, or scheduled differently, wakes the worker at
 -- commit: it reads the scheduled repositories each cycle, and sleeps until

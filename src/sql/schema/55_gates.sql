@@ -58,9 +58,9 @@ COMMENT ON TABLE gate_approval IS 'images approved for a tag, and by whom';
 -- layer and its base64 signature), as the registry served them; verified
 -- against the trusted keys each time a gate asks (doc/gates.md).  The
 -- digest signed is what a tag's source served: for a Legacy import of an
--- index, the index, which the catalogue does not hold (no foreign key).
+-- index, the index, which the catalogue then holds by its digest alone.
 CREATE TABLE image_signature (
-	image image_digest NOT NULL,
+	image image_digest NOT NULL REFERENCES image ON DELETE CASCADE,
 	-- sha256 of the payload and the signature: one row each
 	id bytea NOT NULL,
 	payload bytea NOT NULL,
