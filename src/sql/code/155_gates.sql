@@ -32,7 +32,8 @@ $$;
 
 -- The signature gate: the first of p_keys (names of trusted keys of
 -- p_namespace, or server-wide) with which a signature found for p_signed
--- verifies, or NULL and why none does.
+-- verifies, or NULL and why none does (the distinct reasons, at most
+-- three: a signature of another digest says more than a stranger's).
 CREATE OR REPLACE FUNCTION _signed_by(p_namespace text, p_keys text[], p_signed image_digest,
 	OUT key text, OUT why text)
 LANGUAGE plpgsql STABLE AS $$
@@ -41,24 +42,28 @@ DECLARE
 	pem text;
 	s imagestream.image_signature;
 	reason text;
+	reasons text[] := '{}';
 BEGIN
 	FOREACH k IN ARRAY p_keys LOOP
 		pem := imagestream._trusted_key_pem(p_namespace, k);
 		IF pem IS NULL THEN
-			why := format('There is no trusted key "%s".', k);
+			reasons := reasons || format('There is no trusted key "%s".', k);
 			CONTINUE;
 		END IF;
 		FOR s IN SELECT * FROM imagestream.image_signature x WHERE x.image = p_signed ORDER BY x.id LOOP
 			reason := imagestream._signature_verify(s.payload, s.signature, pem, p_signed);
 			IF reason IS NULL THEN
 				key := k;
-				why := NULL;
 				RETURN;
 			END IF;
-			why := format('With key "%s": %s', k, reason);
+			reason := format('With key "%s": %s', k, reason);
+			IF NOT reason = ANY (reasons) THEN
+				reasons := reasons || reason;
+			END IF;
 		END LOOP;
 	END LOOP;
-	why := coalesce(why, format('No signature of %s was found.', p_signed));
+	why := CASE WHEN reasons = '{}' THEN format('No signature of %s was found.', p_signed)
+				ELSE array_to_string(reasons[1:3], ' ') END;
 END $$;
 
 -- Each gate of tag p_tag_id for candidate p_image (p_signed: the digest its
@@ -104,7 +109,8 @@ BEGIN
 	IF g.signed_by IS NOT NULL THEN
 		sig := imagestream._signed_by(p_namespace, g.signed_by, p_signed);
 		RETURN QUERY SELECT 'signed_by', array_to_string(g.signed_by, ', '), sig.key IS NOT NULL, false,
-			coalesce(format('%s is signed by key "%s".', p_signed, sig.key), sig.why), NULL::timestamptz;
+			CASE WHEN sig.key IS NOT NULL THEN format('%s is signed by key "%s".', p_signed, sig.key)
+				 ELSE sig.why END, NULL::timestamptz;
 	END IF;
 	IF g.min_age IS NOT NULL THEN
 		SELECT s.first_seen INTO seen FROM imagestream.gate_seen s
