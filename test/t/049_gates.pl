@@ -5,7 +5,8 @@
 # and the worker lets it through once old enough, though the tag is not
 # scheduled; an approval gate waits for a namespace admin, whose approve()
 # moves the tag in its own transaction and is named in the change log;
-# import_image reports the gate.  Signatures are in 050_signature_fetch.pl
+# import_image reports the gate; the worker applies a namespace's
+# retention rule.  Signatures are in 050_signature_fetch.pl
 # and 051_signed_gates.pl.
 use strict;
 use warnings;
@@ -114,6 +115,17 @@ ok(defined wait_for($node, "SELECT candidate FROM imagestream.gates('gt/app:appr
 is(state('appr'), "$appr->{digest} GatePending", 'and waits, the approved image current');
 is(q1("SELECT status || ' ' || reason FROM imagestream.import_image('gt/app:appr')"), 'Failure GatePending',
 	'import_image reports the gate that holds its import back');
+
+# --- retention: the worker applies a namespace's rule (doc/gates.md, "Retention")
+q1("SELECT imagestream.map_image('gt/hist:x', ('$h/org/hist\@sha256:' || repeat(v, 64))::imagestream.image_ref)
+	FROM unnest(ARRAY['1', '2', '3']) v");
+is(q1("SELECT count(*) FROM imagestream.history('gt/hist:x')"), '3', 'a tag with three events');
+q1("SELECT imagestream.set_retention('gt', 1, '0 seconds')");
+ok(defined wait_for($node, "SELECT applied_at IS NOT NULL FROM imagestream.retention_rules WHERE namespace = 'gt'",
+	't', 30), 'the worker applies the namespace\'s retention rule');
+is(q1("SELECT count(*) FROM imagestream.history('gt/hist:x')"), '1', 'and keeps the newest event only');
+is(q1("SELECT image FROM imagestream.image_stream_tags WHERE namespace = 'gt' AND stream = 'hist'"),
+	'sha256:' . ('3' x 64), 'the current image stays');
 
 invariants_hold($node);
 assert_no_crash($node);
