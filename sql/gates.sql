@@ -117,6 +117,7 @@ SELECT pg_temp.sqlstate($$SELECT set_gates('gt/app:p', labels => '{}')$$);
 SELECT pg_temp.sqlstate($$SELECT set_gates('gt/app:p', labels => '{"a": 1}')$$);
 SELECT pg_temp.sqlstate($$SELECT set_gates('gt/app:p', signed_by => '{}')$$);
 SELECT pg_temp.sqlstate($$SELECT set_gates('gt/app:p', signed_by => '{nokey}')$$);
+SELECT pg_temp.sqlstate($$SELECT set_gates('gt/app:p', signed_by => '{nokey,nokey}')$$);
 SELECT count(*) FROM tag_gate;
 
 -- platforms: every one offered by the candidate (an index's children)
@@ -225,6 +226,41 @@ SELECT pg_temp.state('follow');
 SELECT map_image('gt/app:src', ref_with_digest('reg.local:5000/org/app', pg_temp.image('amd2')));
 SELECT pg_temp.state('follow');
 
+-- the signature gate only on a tag that imports an image (S40); the key is
+-- sql/signatures.sql's Ed25519 one
+SELECT add_trusted_key('gk', $$-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEAN1mZ85Q4wCB2E6CJ+rjxKja1Ne4NFRo0byBLswLUsRw=
+-----END PUBLIC KEY-----$$);
+SELECT pg_temp.sqlstate($$SELECT set_gates('gt/app:follow', signed_by => '{gk}')$$);
+SELECT drop_trusted_key('gk');
+-- a source that takes a reference without an image: a gated alias is held back
+SELECT tag('reg.local:5000/org/app:ref', 'gt/app:src', reference => true);
+SELECT pg_temp.state('follow');
+
+-- a candidate is let through only while the last check offered it (S39):
+-- after a check that failed, neither its age nor an approval moves the tag
+SELECT set_gates('gt/app:open', min_age => '1 hour', approval => true);
+SELECT pg_temp.import('open', 'arm');
+SELECT imagestream._worker_apply(t.id, t.from_ref,
+	jsonb_populate_record(NULL::imagestream._fetched, '{"status": "Failure", "reason": "NotFound", "message": "gone"}'),
+	imagestream._worker_stream_generation(t.stream_id))
+FROM tag t WHERE namespace = 'gt' AND name = 'open';
+UPDATE gate_seen SET first_seen = first_seen - interval '2 hours' WHERE namespace = 'gt' AND image = pg_temp.image('arm');
+UPDATE gate_candidate SET recheck_at = now() - interval '1 second';
+SELECT approve('gt/app:open', pg_temp.image('arm')::text);
+SELECT imagestream._gates_recheck() IS NOT NULL AS still_waits;
+SELECT pg_temp.state('open');
+-- a check offers it again: the gates let it through
+SELECT pg_temp.import('open', 'arm');
+
+-- a protected tag's import fails with Protected, and drops its candidate (S41)
+SELECT pg_temp.import('x', 'amd2');
+SELECT count(*) AS candidates FROM gate_candidate c JOIN tag t ON t.id = c.tag_id WHERE t.name = 'x';
+SELECT protect('gt', 'app:x');
+SELECT pg_temp.import('x', 'arm');
+SELECT count(*) AS candidates FROM gate_candidate c JOIN tag t ON t.id = c.tag_id WHERE t.name = 'x';
+SELECT unprotect('gt', 'app:x');
+
 -- set-based recording leaves gated tags to the one-by-one rules
 SELECT count(*) AS alone FROM (
 	SELECT imagestream._worker_apply_many(s.id, array_agg(t.id ORDER BY t.id), array_agg(t.from_ref ORDER BY t.id),
@@ -240,3 +276,4 @@ SELECT pg_temp.sqlstate($$SELECT * FROM imagestream.gate_candidate$$);
 RESET ROLE;
 SELECT untag('gt/app:a');
 SELECT count(*) FROM gate_candidate c WHERE NOT EXISTS (SELECT 1 FROM tag t WHERE t.id = c.tag_id);
+SELECT * FROM check_invariants();

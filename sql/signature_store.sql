@@ -1,6 +1,6 @@
 -- The signatures a fetch found, into image_signature (doc/import.md,
 -- "Signatures"): kept by _import_fetched for the digest the source served,
--- each distinct (payload, signature) once, at most 256 an image; a Legacy
+-- each distinct (payload, signature) once, at most 16 an image; a Legacy
 -- import's index gets a row of its digest alone, whose signatures stay when
 -- its manifest is catalogued later.  (The lookup itself: test/t/048.)
 \getenv abs_srcdir PG_ABS_SRCDIR
@@ -58,12 +58,12 @@ SELECT media_type, (SELECT count(*) FROM image_child c WHERE c.image = i.digest)
 FROM image i WHERE digest = content_digest(:'idx');
 SELECT * FROM pg_temp.kept();
 
--- at most 256 an image: those kept first stay, whatever a registry sends next
+-- at most 16 an image: those kept first stay, whatever a registry sends next
 SELECT _keep_signatures(content_digest(:'img'), array_agg(convert_to('payload ' || n, 'UTF8') ORDER BY n),
 	array_agg(encode(convert_to('signature ' || n, 'UTF8'), 'base64') ORDER BY n))
 FROM generate_series(1, 300) n;
-SELECT count(*) AS kept, min(convert_from(payload, 'UTF8')) AS first, count(*) FILTER (WHERE convert_from(payload, 'UTF8') = 'payload 256') AS the_256th,
-	count(*) FILTER (WHERE convert_from(payload, 'UTF8') = 'payload 257') AS the_257th
+SELECT count(*) AS kept, min(convert_from(payload, 'UTF8')) AS first, count(*) FILTER (WHERE convert_from(payload, 'UTF8') = 'payload 16') AS the_16th,
+	count(*) FILTER (WHERE convert_from(payload, 'UTF8') = 'payload 17') AS the_17th
 FROM image_signature WHERE image = content_digest(:'img');
 SELECT _keep_signatures(content_digest(:'img'), '{another}', '{c2ln}');
 SELECT count(*) AS kept FROM image_signature WHERE image = content_digest(:'img');

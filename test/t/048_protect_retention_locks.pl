@@ -2,9 +2,9 @@
 # - protect() waits for a move of a tag it matches that is under way, which
 #   commits first; a move that starts while protect() is open waits for it
 #   and is then refused (55000);
-# - _retention_apply(), the worker's pass, waits for a namespace's locked
-#   stream at most its lock_timeout, warns, and postpones that namespace by
-#   an hour while the others are applied.
+# - _retention_apply(), the worker's pass (one namespace a call), waits for
+#   a namespace's locked stream at most its lock_timeout, warns, and
+#   postpones that namespace by an hour while the others are applied.
 use strict;
 use warnings;
 
@@ -69,10 +69,14 @@ $mover->quit;
 q1(join('', map { push_sql('pl/api:x', "a$_") . push_sql('pl2/api:x', "b$_") } 1 .. 3));
 q1(q{SELECT imagestream.set_retention('pl', 1, NULL); SELECT imagestream.set_retention('pl2', 1, NULL)});
 $admin->query_safe(q{BEGIN; SELECT 1 FROM imagestream.stream WHERE namespace = 'pl' AND name = 'api' FOR UPDATE});
+# (one namespace a call, as the worker makes them: a transaction each)
 ($ret, $out, $err) = $node->psql('postgres',
-	q{SET lock_timeout = '200ms'; SELECT imagestream._retention_apply() = now() + interval '1 hour'});
-is("$ret $out", '0 t', '_retention_apply() ends within its lock_timeout, the next pass due in an hour');
+	q{SET lock_timeout = '200ms'; SELECT imagestream._retention_apply() = now()});
+is("$ret $out", '0 t', '_retention_apply() ends within its lock_timeout, another namespace due at once');
 like($err, qr/WARNING:  imagestream: retention of namespace "pl" postponed by an hour/, 'with a warning');
+is(q1(q{SELECT imagestream._retention_apply()
+		= (SELECT min(applied_at) FROM imagestream.namespace_retention) + interval '1 hour'}), 't',
+	'the next call applies the other; the next pass is due an hour after the first');
 is(q1(q{SELECT string_agg(namespace || '/' || stream || ':' || tag || ' ' || history_length, ', ' ORDER BY namespace)
 		FROM imagestream.image_stream_tags WHERE stream = 'api'}),
 	'pl/api:x 3, pl2/api:x 1', 'the locked namespace is left as it was, the other applied');

@@ -50,10 +50,11 @@ $$;
 
 -- Keeps the signatures a fetch found for image p_image (p_payloads[i] signed
 -- by p_signatures[i]): each distinct pair once, however often it is found,
--- and no more than 256 an image (16 signature manifests of 16 layers, what
--- one lookup may find): a registry that serves the image's digest cannot
--- grow the table without end by changing its signatures; those kept first
--- stay (doc/import.md, "Signatures").
+-- and no more than 16 an image (an image has one or two; each one a gate
+-- verifies with each key it names): a registry that serves the image's
+-- digest cannot grow the table, nor the gates' work, by changing its
+-- signatures; those kept first stay (doc/import.md, "Signatures";
+-- doc/security.md S37).
 CREATE OR REPLACE FUNCTION _keep_signatures(p_image image_digest, p_payloads bytea[],
 	p_signatures text[]) RETURNS void
 LANGUAGE sql AS $$
@@ -67,7 +68,7 @@ LANGUAGE sql AS $$
 							WHERE k.image = p_image AND k.id = x.id)
 		  ORDER BY x.id, x.n) n
 	ORDER BY n.n
-	LIMIT greatest(0, 256 - (SELECT count(*) FROM imagestream.image_signature k WHERE k.image = p_image))
+	LIMIT greatest(0, 16 - (SELECT count(*) FROM imagestream.image_signature k WHERE k.image = p_image))
 	ON CONFLICT DO NOTHING
 $$;
 

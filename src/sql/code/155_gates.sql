@@ -31,16 +31,19 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The signature gate: the first of p_keys (names of trusted keys of
--- p_namespace, or server-wide) with which a signature found for p_signed
+-- p_namespace, or server-wide) with which a signature kept for p_signed
 -- verifies, or NULL and why none does (the distinct reasons, at most
 -- three: a signature of another digest says more than a stranger's).
+-- Each signature is verified with each key once (signature_check), and
+-- remembered when p_remember (not in gates(), which writes nothing).
 CREATE OR REPLACE FUNCTION _signed_by(p_namespace text, p_keys text[], p_signed image_digest,
-	OUT key text, OUT why text)
-LANGUAGE plpgsql STABLE AS $$
+	p_remember boolean, OUT key text, OUT why text)
+LANGUAGE plpgsql AS $$
 DECLARE
 	k text;
 	pem text;
-	s imagestream.image_signature;
+	kid bytea;
+	s record;
 	reason text;
 	reasons text[] := '{}';
 BEGIN
@@ -50,8 +53,18 @@ BEGIN
 			reasons := reasons || format('There is no trusted key "%s".', k);
 			CONTINUE;
 		END IF;
-		FOR s IN SELECT * FROM imagestream.image_signature x WHERE x.image = p_signed ORDER BY x.id LOOP
-			reason := imagestream._signature_verify(s.payload, s.signature, pem, p_signed);
+		kid := sha256(convert_to(pem, 'UTF8'));
+		FOR s IN SELECT x.id, x.payload, x.signature, c.key_id IS NOT NULL AS checked, c.reason
+				 FROM imagestream.image_signature x
+				 LEFT JOIN imagestream.signature_check c
+					  ON c.image = x.image AND c.signature_id = x.id AND c.key_id = kid
+				 WHERE x.image = p_signed ORDER BY x.id LOOP
+			reason := CASE WHEN s.checked THEN s.reason
+						   ELSE imagestream._signature_verify(s.payload, s.signature, pem, p_signed) END;
+			IF p_remember AND NOT s.checked THEN
+				INSERT INTO imagestream.signature_check (image, signature_id, key_id, reason)
+				VALUES (p_signed, s.id, kid, reason) ON CONFLICT DO NOTHING;
+			END IF;
 			IF reason IS NULL THEN
 				key := k;
 				RETURN;
@@ -69,12 +82,13 @@ END $$;
 -- Each gate of tag p_tag_id for candidate p_image (p_signed: the digest its
 -- source served, which a signature must name): passed, or pending (age and
 -- approval, which time or an admin may yet pass: recheck_at says when), or
--- neither (refused), with a sentence saying why.
+-- neither (refused), with a sentence saying why.  p_remember: what
+-- verifying signatures said is kept (_signed_by).
 CREATE OR REPLACE FUNCTION _gate_checks(p_tag_id bigint, p_namespace text, p_image image_digest,
-	p_signed image_digest)
+	p_signed image_digest, p_remember boolean DEFAULT false)
 RETURNS TABLE (gate text, setting text, passed boolean, pending boolean, detail text,
 	recheck_at timestamptz)
-LANGUAGE plpgsql STABLE AS $$
+LANGUAGE plpgsql AS $$
 DECLARE
 	g imagestream.tag_gate;
 	offered text[];
@@ -107,7 +121,7 @@ BEGIN
 		FROM (SELECT imagestream._labels_carried(p_image, g.labels) AS ok) x;
 	END IF;
 	IF g.signed_by IS NOT NULL THEN
-		sig := imagestream._signed_by(p_namespace, g.signed_by, p_signed);
+		sig := imagestream._signed_by(p_namespace, g.signed_by, p_signed, p_remember);
 		RETURN QUERY SELECT 'signed_by', array_to_string(g.signed_by, ', '), sig.key IS NOT NULL, false,
 			CASE WHEN sig.key IS NOT NULL THEN format('%s is signed by key "%s".', p_signed, sig.key)
 				 ELSE sig.why END, NULL::timestamptz;
@@ -136,7 +150,7 @@ END $$;
 CREATE OR REPLACE FUNCTION _gate_verdict(p_tag_id bigint, p_namespace text, p_image image_digest,
 	p_signed image_digest, OUT state text, OUT via text, OUT gate text, OUT message text,
 	OUT recheck_at timestamptz)
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql AS $$
 	SELECT CASE WHEN coalesce(bool_and(c.passed), true) THEN 'pass'
 				WHEN bool_or(NOT c.passed AND NOT c.pending) THEN 'refused'
 				ELSE 'pending' END,
@@ -149,7 +163,7 @@ LANGUAGE sql STABLE AS $$
 						   string_agg(format('%s (%s)', c.gate, c.detail), ', ')
 						   FILTER (WHERE c.pending))),
 		   max(c.recheck_at) FILTER (WHERE c.pending)
-	FROM imagestream._gate_checks(p_tag_id, p_namespace, p_image, p_signed) c
+	FROM imagestream._gate_checks(p_tag_id, p_namespace, p_image, p_signed, true) c
 $$;
 
 -- Before a move of tag t to p_image (from p_source, pull spec p_ref, its
@@ -170,6 +184,8 @@ DECLARE
 	patterns text[] := imagestream._protecting_patterns(t);
 BEGIN
 	IF patterns IS NOT NULL THEN
+		-- (no candidate waits at protection: the worker would pick it up forever)
+		DELETE FROM imagestream.gate_candidate c WHERE c.tag_id = t.id;
 		PERFORM imagestream._record_failure(t.id, 'Protected',
 			format('The tag is protected (%s): it keeps %s, not %s.',
 				   (SELECT string_agg(format('"%s"', u), ', ') FROM unnest(patterns) u), t.image, p_image),
@@ -177,6 +193,12 @@ BEGIN
 		RETURN 'held';
 	ELSIF NOT t.gated THEN
 		RETURN NULL;
+	ELSIF p_image IS NULL THEN
+		-- a reference-only event (an alias of such a tag): nothing to evaluate
+		DELETE FROM imagestream.gate_candidate c WHERE c.tag_id = t.id;
+		PERFORM imagestream._record_failure(t.id, 'GateFailed',
+			format('Its source %s names no image: gates hold it back.', p_ref), p_generation);
+		RETURN 'held';
 	END IF;
 	-- the age counts from this namespace's first offer of the image
 	INSERT INTO imagestream.gate_seen (namespace, image) VALUES (t.namespace, p_image)
@@ -234,6 +256,10 @@ BEGIN
 		RETURN false;
 	ELSIF NOT t.has_spec OR t.from_ref IS DISTINCT FROM c.source OR t.image = c.image THEN
 		DELETE FROM imagestream.gate_candidate x WHERE x.tag_id = p_tag_id;
+		RETURN false;
+	ELSIF t.import_reason IS DISTINCT FROM 'GatePending' AND t.import_reason IS DISTINCT FROM 'GateFailed' THEN
+		-- the last check of its source failed (gone upstream, unreachable):
+		-- the candidate waits for a check that offers it again
 		RETURN false;
 	END IF;
 	gen := s.generation + 1;

@@ -40,8 +40,10 @@ DECLARE
 BEGIN
 	-- a move asks protection and the gates first (155_gates.sql); the import
 	-- of the image the tag has makes a candidate held back moot
-	IF t.image IS DISTINCT FROM i.image
-	   AND (t.gated OR imagestream._protecting_patterns(t) IS NOT NULL) THEN
+	IF (t.image IS DISTINCT FROM i.image AND t.gated)
+	   OR ((t.image IS DISTINCT FROM i.image OR t.docker_image_reference IS DISTINCT FROM i.ref
+			OR t.from_ref IS DISTINCT FROM i.source)
+		   AND imagestream._protecting_patterns(t) IS NOT NULL) THEN
 		via := imagestream._move_held(t, i.source, i.ref, i.image, i.source_digest, gen);
 		IF via = 'held' THEN
 			RETURN;
@@ -289,7 +291,7 @@ BEGIN
 		RETURN false;
 	END IF;
 	IF gen IS NOT NULL AND t.has_spec THEN
-		UPDATE imagestream.stream SET generation = gen WHERE id = t.stream_id AND generation <> gen;
+		UPDATE imagestream.stream SET generation = gen WHERE id = t.stream_id AND generation < gen;
 	ELSIF t.has_spec THEN
 		UPDATE imagestream.stream SET generation = generation + 1
 			WHERE id = t.stream_id RETURNING generation INTO gen;

@@ -38,8 +38,10 @@ BEGIN
 									CASE WHEN bad IS NOT NULL THEN format('; "%s" is not such a label', left(bad, 64)) ELSE '' END);
 		END IF;
 	END IF;
-	IF cardinality(p_signed_by) = 0 OR cardinality(p_signed_by) > 16 THEN
-		RAISE EXCEPTION 'signed_by must name 1 to 16 trusted keys' USING ERRCODE = 'invalid_parameter_value';
+	IF cardinality(p_signed_by) = 0 OR cardinality(p_signed_by) > 16
+	   OR cardinality(p_signed_by) <> (SELECT count(DISTINCT u) FROM unnest(p_signed_by) u) THEN
+		RAISE EXCEPTION 'signed_by must name 1 to 16 trusted keys, each once'
+			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	FOREACH k IN ARRAY coalesce(p_signed_by, '{}') LOOP
 		IF k IS NULL OR imagestream._trusted_key_pem(p_namespace, k) IS NULL THEN
@@ -69,6 +71,12 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				DETAIL = 'Gates apply to what imports bring: a tag that follows an image or a tag.',
 				HINT = 'Give it a source with imagestream.tag() first.';
+	END IF;
+	IF signed_by IS NOT NULL AND t.from_kind <> 'DockerImage' THEN
+		RAISE EXCEPTION 'image stream tag "%/%:%" imports no image', d.namespace, d.stream, d.tag
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				DETAIL = 'Signatures are looked up by the imports of a tag that follows a container image.',
+				HINT = 'Set the signature gate on the tag it follows.';
 	END IF;
 	IF min_age IS NULL AND platforms IS NULL AND labels IS NULL AND signed_by IS NULL
 	   AND NOT coalesce(approval, false) THEN

@@ -136,8 +136,13 @@ BEGIN
 			SELECT substr(t.from_ref, strpos(t.from_ref, '@') + 1)::imagestream.image_digest
 			FROM imagestream.tag t WHERE t.has_spec AND t.from_kind = 'ImageStreamImage'
 			UNION
-			-- a candidate the gates hold back (155_gates.sql)
+			-- a candidate the gates hold back (155_gates.sql), and the digests
+			-- whose signatures a gate reads (a Legacy import's index)
 			SELECT c.image FROM imagestream.gate_candidate c
+			UNION
+			SELECT c.source_digest FROM imagestream.gate_candidate c
+			UNION
+			SELECT t.source_digest FROM imagestream.tag t WHERE t.gated
 			UNION
 			SELECT c.digest FROM imagestream.image_child c JOIN used u ON c.image = u.digest
 		)

@@ -80,6 +80,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_
 DECLARE
 	f imagestream.tag;
 	src imagestream.tag;
+	via text;
 BEGIN
 	PERFORM imagestream._check_names(namespace, 'namespace', namespace, 'x');
 	PERFORM imagestream._require(namespace, 'admin');
@@ -107,8 +108,17 @@ BEGIN
 		  AND t.name = substr(f.from_ref, length(format('%s/%s:', f.namespace, f.stream)) + 1)
 		  AND t.docker_image_reference IS NOT NULL;
 		IF FOUND THEN
+			-- (as _update_followers: its own gates first)
+			via := NULL;
+			IF f.gated AND f.image IS DISTINCT FROM src.image THEN
+				via := imagestream._move_held(f, f.from_ref, src.docker_image_reference, src.image,
+											  coalesce(src.source_digest, src.image), src.status_generation);
+				CONTINUE WHEN via = 'held';
+			ELSIF f.gated THEN
+				DELETE FROM imagestream.gate_candidate c WHERE c.tag_id = f.id;
+			END IF;
 			PERFORM imagestream._add_event(f.id, src.docker_image_reference, src.image,
-										   src.status_generation, src.created);
+										   src.status_generation, src.created, via);
 		END IF;
 	END LOOP;
 END $$;

@@ -31,13 +31,14 @@ CREATE OR REPLACE FUNCTION set_retention(namespace text, keep_tag_revisions inte
 COMMENT ON FUNCTION set_retention(text, integer, interval) IS 'the history a namespace keeps: the worker prunes the rest once an hour (NULLs clear the rule)';
 
 -- The worker's pass: applies, with prune's rules and confirm, the rule of
--- each namespace not applied in the last hour (a NULL part is no limit:
--- revisions 0, age 0), and returns when the next one is due, NULL when no
--- namespace has a rule.  A namespace whose streams some session keeps
--- locked past the worker's lock_timeout is tried again an hour later, with a
--- warning.  A rule another transaction is changing is skipped and counted
--- due a minute from now, so that a caller waiting for the time returned
--- never spins.
+-- the namespace not applied for the longest, if that is more than an hour
+-- (a NULL part is no limit: revisions 0, age 0), and returns when the next
+-- one is due (now when another is), NULL when no namespace has a rule.  A
+-- namespace whose streams some session keeps locked past the worker's
+-- lock_timeout is tried again an hour later, with a warning.  A rule
+-- another transaction is changing is skipped (the worker asks again a
+-- second later); the one just applied counts as due a minute from now at
+-- the soonest.
 CREATE OR REPLACE FUNCTION _retention_apply() RETURNS timestamptz
 LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
@@ -46,9 +47,11 @@ DECLARE
 	r imagestream.namespace_retention;
 	removed bigint;
 BEGIN
+	-- one namespace a call (a transaction each, src/worker_periodic.c): the
+	-- streams its prune locks are not held while another's rule runs
 	FOR r IN SELECT * FROM imagestream.namespace_retention x
 			 WHERE x.applied_at IS NULL OR x.applied_at <= now() - period
-			 ORDER BY x.namespace FOR UPDATE SKIP LOCKED
+			 ORDER BY x.applied_at NULLS FIRST, x.namespace LIMIT 1 FOR UPDATE SKIP LOCKED
 	LOOP
 		BEGIN
 			SELECT count(*) INTO removed
@@ -64,7 +67,9 @@ BEGIN
 		END;
 		UPDATE imagestream.namespace_retention x SET applied_at = now() WHERE x.namespace = r.namespace;
 	END LOOP;
+	-- (another due: at once, that is at the worker's next periodic run)
 	RETURN (SELECT min(CASE WHEN x.applied_at > now() - period THEN x.applied_at + period
+							WHEN x.namespace IS DISTINCT FROM r.namespace THEN now()
 							ELSE now() + retry END)
 			FROM imagestream.namespace_retention x);
 END $$;

@@ -114,7 +114,9 @@ BEGIN
 		  AND (f.docker_image_reference::text IS DISTINCT FROM s.docker_image_reference::text
 			   OR f.image::text IS DISTINCT FROM s.image::text)
 		  AND NOT EXISTS (SELECT 1 FROM imagestream.gate_candidate c
-						  WHERE c.tag_id = f.id AND c.image::text = s.image::text);
+						  WHERE c.tag_id = f.id AND c.image::text = s.image::text)
+		  -- (a reference without an image: the gates held it back, no candidate)
+		  AND NOT (s.image IS NULL AND f.gated AND f.import_reason = 'GateFailed');
 
 	-- a candidate held back is a gated tag's, and not the image it has
 	RETURN QUERY

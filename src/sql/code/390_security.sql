@@ -54,6 +54,7 @@ ALTER TABLE tag_gate ENABLE ROW LEVEL SECURITY;
 ALTER TABLE gate_candidate ENABLE ROW LEVEL SECURITY;
 ALTER TABLE gate_approval ENABLE ROW LEVEL SECURITY;
 ALTER TABLE gate_seen ENABLE ROW LEVEL SECURITY;
+ALTER TABLE signature_check ENABLE ROW LEVEL SECURITY;
 ALTER TABLE image_signature ENABLE ROW LEVEL SECURITY;
 
 -- Internal functions (named with a leading underscore) are not for callers,

@@ -70,6 +70,20 @@ CREATE TABLE image_signature (
 );
 COMMENT ON TABLE image_signature IS 'cosign signatures found for an image';
 
+-- What verifying a kept signature with a key said (NULL: it verifies), by
+-- the key's PEM (its sha256): verifying is the same every time, and a gate
+-- evaluated for many tags, or at every check of a held candidate, verifies
+-- each signature with each key once.  A cache: not dumped.
+CREATE TABLE signature_check (
+	image image_digest NOT NULL,
+	signature_id bytea NOT NULL,
+	key_id bytea NOT NULL,
+	reason text,
+	PRIMARY KEY (image, signature_id, key_id),
+	FOREIGN KEY (image, signature_id) REFERENCES image_signature (image, id) ON DELETE CASCADE
+);
+COMMENT ON TABLE signature_check IS 'what verifying a kept signature with a trusted key said';
+
 SELECT pg_catalog.pg_extension_config_dump('tag_gate', '');
 SELECT pg_catalog.pg_extension_config_dump('gate_candidate', '');
 SELECT pg_catalog.pg_extension_config_dump('gate_seen', '');
