@@ -146,6 +146,16 @@ BEGIN
 		FROM imagestream.change
 		WHERE id > 0
 		HAVING count(*) > 0 AND max(id) - min(id) + 1 <> count(*);
+
+	-- every move fires the tag's triggers (125_triggers.sql): an unpaused
+	-- trigger whose last firing succeeded has set its tag's image
+	RETURN QUERY
+		SELECT 'trigger follows its tag', format('trigger %s', g.id),
+			format('tag %s/%s:%s has %s, the trigger last set %s', t.namespace, t.stream, t.name,
+				   t.image, g.last_triggered_image)
+		FROM imagestream.image_trigger g JOIN imagestream.tag t ON t.id = g.tag_id
+		WHERE NOT g.paused AND g.last_error IS NULL AND t.image IS NOT NULL
+		  AND g.last_triggered_image IS DISTINCT FROM t.image;
 END $$;
 
 CREATE OR REPLACE FUNCTION check_invariants() RETURNS TABLE(invariant text, object text, detail text)

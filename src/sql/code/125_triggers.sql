@@ -1,0 +1,243 @@
+-- Image change triggers (doc/promotion.md, OpenShift's image change
+-- triggers): when what resolve() returns for a tag changes, a column of a
+-- table follows it, in the same transaction, written with the rights of the
+-- role that made the trigger (src/trigger_write.c).  Every move of a tag
+-- logs a tag_updated change (_add_event, _record_imports,
+-- _log_policy_change), and each of those places fires the tag's triggers
+-- with _fire_triggers.
+
+CREATE OR REPLACE FUNCTION _trigger_write(owner oid, namespace text, target regclass,
+	column_name name, key_column name, key_value text, field_path text[], spec text)
+RETURNS bigint
+	AS 'MODULE_PATHNAME', 'imagestream_trigger_write' LANGUAGE C VOLATILE;
+
+-- Bounds: the triggers of one tag (each firing is a subtransaction and a
+-- statement of the moving transaction), and the depth of a jsonb path.
+CREATE OR REPLACE FUNCTION _trigger_max_per_tag() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT 100 $$;
+CREATE OR REPLACE FUNCTION _trigger_max_path_depth() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT 16 $$;
+
+-- Fires one trigger for its tag's current pull spec.  Its own
+-- subtransaction: an error is recorded on the trigger and never fails the
+-- move.
+CREATE OR REPLACE FUNCTION _fire_trigger(tr imagestream.image_trigger, t imagestream.tag) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	spec imagestream.image_ref := imagestream._pull_spec(t);
+	msg text;
+	state text;
+BEGIN
+	IF spec IS NULL THEN
+		RETURN;
+	END IF;
+	BEGIN
+		PERFORM imagestream._trigger_write(tr.owner, t.namespace, tr.target, tr.column_name,
+			tr.key_column, tr.key_value, tr.field_path, spec::text);
+		UPDATE imagestream.image_trigger
+		SET last_triggered_image = t.image, last_fired_at = now(), last_error = NULL
+		WHERE id = tr.id;
+	EXCEPTION WHEN OTHERS THEN
+		GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
+		UPDATE imagestream.image_trigger
+		SET last_fired_at = now(), last_error = format('%s (SQLSTATE %s)', msg, state)
+		WHERE id = tr.id;
+	END;
+END $$;
+
+-- The unpaused triggers of the tags (rows as they are now), oldest first.
+CREATE OR REPLACE FUNCTION _fire_triggers(p_tags imagestream.tag[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT g AS tr, t FROM unnest(p_tags) AS t
+			 JOIN imagestream.image_trigger g ON g.tag_id = t.id
+			 WHERE NOT g.paused
+			 ORDER BY g.id
+	LOOP
+		PERFORM imagestream._fire_trigger(r.tr, r.t);
+	END LOOP;
+END $$;
+
+-- What a trigger may write: a column of a permanent table of the owner's
+-- choosing that the owner may update, picked out by a key column it may
+-- read; then the statement is planned as the owner (_trigger_write).
+CREATE OR REPLACE FUNCTION _trigger_check(p_owner oid, p_namespace text, p_target regclass,
+	p_column name, p_key_column name, p_key_value text, p_field_path text[]) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	rel record;
+	col_type regtype;
+	wanted regtype[] := CASE WHEN p_field_path IS NULL THEN ARRAY['text', 'varchar']::regtype[]
+							 ELSE ARRAY['jsonb']::regtype[] END;
+BEGIN
+	IF p_target IS NULL OR p_column IS NULL OR p_key_column IS NULL OR p_key_value IS NULL THEN
+		RAISE EXCEPTION 'target, column_name, key_column and key_value must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF cardinality(p_field_path) = 0 OR array_position(p_field_path, NULL) IS NOT NULL
+	   OR array_ndims(p_field_path) > 1 THEN
+		RAISE EXCEPTION 'invalid field_path'
+			USING ERRCODE = 'invalid_parameter_value',
+				DETAIL = 'A field path is a one-dimensional array of keys and indexes without nulls.',
+				HINT = 'Leave it NULL to set a text column.';
+	END IF;
+	IF cardinality(p_field_path) > imagestream._trigger_max_path_depth() THEN
+		RAISE EXCEPTION 'field_path is too deep'
+			USING ERRCODE = 'program_limit_exceeded',
+				DETAIL = format('It has %s elements; at most %s are allowed.',
+								cardinality(p_field_path), imagestream._trigger_max_path_depth());
+	END IF;
+	SELECT c.relkind, c.relpersistence INTO rel FROM pg_class c WHERE c.oid = p_target;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'relation with OID % does not exist', p_target::oid
+			USING ERRCODE = 'undefined_table';
+	ELSIF rel.relkind NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '"%" is not a table', p_target
+			USING ERRCODE = 'wrong_object_type',
+				DETAIL = 'An image change trigger sets a column of a table.';
+	ELSIF rel.relpersistence = 't' THEN
+		RAISE EXCEPTION '"%" is a temporary table', p_target
+			USING ERRCODE = 'wrong_object_type',
+				DETAIL = 'A trigger fires in whichever session moves the tag, where another session''s temporary table does not exist.';
+	END IF;
+
+	SELECT a.atttypid INTO col_type FROM pg_attribute a
+	WHERE a.attrelid = p_target AND a.attname = p_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'column "%" of relation "%" does not exist', p_column, p_target
+			USING ERRCODE = 'undefined_column';
+	ELSIF col_type <> ALL (wanted) THEN
+		RAISE EXCEPTION 'column "%" of relation "%" is of type %', p_column, p_target, col_type
+			USING ERRCODE = 'datatype_mismatch',
+				DETAIL = CASE WHEN p_field_path IS NULL
+						 THEN 'Without a field path the pull spec goes into a text or varchar column.'
+						 ELSE 'With a field path the pull spec goes into a jsonb column.' END;
+	END IF;
+	PERFORM 1 FROM pg_attribute a
+	WHERE a.attrelid = p_target AND a.attname = p_key_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'column "%" of relation "%" does not exist', p_key_column, p_target
+			USING ERRCODE = 'undefined_column';
+	END IF;
+
+	IF NOT has_column_privilege(p_owner, p_target, p_column::text, 'UPDATE')
+	   OR (p_field_path IS NOT NULL AND NOT has_column_privilege(p_owner, p_target, p_column::text, 'SELECT'))
+	   OR NOT has_column_privilege(p_owner, p_target, p_key_column::text, 'SELECT') THEN
+		RAISE EXCEPTION 'permission denied for table %', p_target
+			USING ERRCODE = 'insufficient_privilege',
+				DETAIL = format('A trigger writes with the rights of its owner, who needs UPDATE on column %I%s and SELECT on column %I.',
+								p_column, CASE WHEN p_field_path IS NOT NULL THEN ' (and SELECT: the path is set inside it)' ELSE '' END,
+								p_key_column);
+	END IF;
+	PERFORM imagestream._trigger_write(p_owner, p_namespace, p_target, p_column, p_key_column,
+									   p_key_value, p_field_path, NULL);
+END $$;
+
+CREATE OR REPLACE FUNCTION _api_add_trigger(tag text, target regclass, column_name name,
+	key_column name, key_value text, field_path text[] DEFAULT NULL, paused boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record := imagestream._parse_tag(tag);
+	owner oid := imagestream._calling_role();
+	t imagestream.tag;
+	tr imagestream.image_trigger;
+BEGIN
+	PERFORM imagestream._require(d.namespace, 'edit');
+	-- (the tag row's lock: the bound, and the first firing, against moves)
+	SELECT * INTO t FROM imagestream.tag x
+	WHERE x.namespace = d.namespace AND x.stream = d.stream AND x.name = d.tag FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'image stream tag "%" does not exist', tag
+			USING ERRCODE = 'undefined_object',
+				HINT = 'Create the tag first, with tag() or import_image().';
+	END IF;
+	PERFORM imagestream._trigger_check(owner, d.namespace, target, column_name, key_column,
+									   key_value, field_path);
+	IF (SELECT count(*) FROM imagestream.image_trigger g WHERE g.tag_id = t.id)
+	   >= imagestream._trigger_max_per_tag() THEN
+		RAISE EXCEPTION 'too many triggers on image stream tag "%"', tag
+			USING ERRCODE = 'program_limit_exceeded',
+				DETAIL = format('A tag has at most %s triggers.', imagestream._trigger_max_per_tag());
+	END IF;
+	INSERT INTO imagestream.image_trigger (tag_id, target, column_name, key_column, key_value,
+										   field_path, paused, owner)
+		VALUES (t.id, target, column_name, key_column, key_value, field_path,
+				coalesce(paused, false), owner)
+		RETURNING * INTO tr;
+	-- a tag that has an image sets the column now, as OpenShift's triggers do
+	IF NOT tr.paused THEN
+		PERFORM imagestream._fire_trigger(tr, t);
+	END IF;
+	RETURN tr.id;
+END $$;
+
+CREATE OR REPLACE FUNCTION add_trigger(tag text, target regclass, column_name name,
+	key_column name, key_value text, field_path text[] DEFAULT NULL, paused boolean DEFAULT false)
+RETURNS bigint
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION add_trigger(text, regclass, name, name, text, text[], boolean) IS 'keep a column of the rows where key_column = key_value set to the tag''s pull spec';
+
+-- The trigger id, locked, for pause_trigger and drop_trigger: its owner or
+-- an admin of the tag's namespace may change it; to whoever may not view the
+-- namespace, it does not exist.
+CREATE OR REPLACE FUNCTION _lock_trigger(p_id bigint, OUT tr imagestream.image_trigger,
+	OUT t imagestream.tag)
+LANGUAGE plpgsql AS $$
+BEGIN
+	SELECT * INTO t FROM imagestream.tag x
+	WHERE x.id = (SELECT g.tag_id FROM imagestream.image_trigger g WHERE g.id = p_id)
+	FOR UPDATE;
+	SELECT * INTO tr FROM imagestream.image_trigger g WHERE g.id = p_id FOR UPDATE;
+	IF tr.id IS NULL THEN
+		RAISE EXCEPTION 'image change trigger % does not exist', p_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF NOT (tr.owner = imagestream._calling_role() OR imagestream._can(t.namespace, 'view')) THEN
+		RAISE EXCEPTION 'image change trigger % does not exist', p_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	IF tr.owner <> imagestream._calling_role() AND NOT imagestream._can(t.namespace, 'admin') THEN
+		RAISE EXCEPTION 'permission denied for image change trigger %', p_id
+			USING ERRCODE = 'insufficient_privilege',
+				DETAIL = format('Only its owner, %s, or an admin of namespace "%s" may change it.',
+								coalesce(pg_get_userbyid(tr.owner)::text, tr.owner::text), t.namespace);
+	END IF;
+END $$;
+
+-- Pausing keeps the trigger still; unpausing catches up with a tag that
+-- moved meanwhile.
+CREATE OR REPLACE FUNCTION _api_pause_trigger(id bigint, paused boolean) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	l record := imagestream._lock_trigger(id);
+	tr imagestream.image_trigger := l.tr;
+	t imagestream.tag := l.t;
+BEGIN
+	IF paused IS NULL THEN
+		RAISE EXCEPTION 'paused must not be null' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	UPDATE imagestream.image_trigger g SET paused = _api_pause_trigger.paused
+	WHERE g.id = tr.id RETURNING * INTO tr;
+	IF NOT tr.paused AND tr.last_triggered_image IS DISTINCT FROM t.image THEN
+		PERFORM imagestream._fire_trigger(tr, t);
+	END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION pause_trigger(id bigint, paused boolean) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION pause_trigger(bigint, boolean) IS 'pause or resume an image change trigger';
+
+CREATE OR REPLACE FUNCTION _api_drop_trigger(id bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	l record := imagestream._lock_trigger(id);
+BEGIN
+	DELETE FROM imagestream.image_trigger g WHERE g.id = (l.tr).id;
+END $$;
+
+CREATE OR REPLACE FUNCTION drop_trigger(id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
+COMMENT ON FUNCTION drop_trigger(bigint) IS 'remove an image change trigger';

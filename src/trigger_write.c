@@ -1,0 +1,155 @@
+/*
+ * trigger_write.c
+ *		imagestream._trigger_write: the UPDATE of one image change trigger
+ *		(src/sql/code/125_triggers.sql), run with the rights of the role that
+ *		owns the trigger.
+ *
+ * A tag moves inside a SECURITY DEFINER body, or in the worker: neither has
+ * the rights of the trigger's owner, and SET ROLE is refused inside a
+ * SECURITY DEFINER function.  So the user id is switched here as PostgreSQL
+ * does for REFRESH MATERIALIZED VIEW: SetUserIdAndSecContext with
+ * SECURITY_RESTRICTED_OPERATION, so that code the statement runs (the
+ * target's own triggers, a policy's functions) can neither SET ROLE nor use
+ * the session's temporary objects.  The executor then checks the owner's
+ * column privileges and applies row-level security as the owner, exactly as
+ * if it had run the statement itself.  The statement has settings of its own
+ * (search_path, row_security on, a short lock timeout: a row someone keeps
+ * locked fails the trigger rather than holding up the tag's move).
+ *
+ * An error goes up: the caller runs this in a subtransaction, whose abort
+ * also restores the user id and the settings.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+
+#include "rights.h"
+
+/* How long the trigger's UPDATE waits for a row lock before it fails. */
+#define TRIGGER_LOCK_TIMEOUT "1s"
+
+static AttrNumber
+column_of(Oid relid, const char *column)
+{
+	AttrNumber	att = get_attnum(relid, column);
+
+	if (att == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"%s\" does not exist",
+						column, get_rel_name(relid))));
+	return att;
+}
+
+/*
+ * _trigger_write(owner oid, namespace text, target regclass, column_name name,
+ *	 key_column name, key_value text, field_path text[], spec text) → bigint
+ *
+ * Sets column_name (with field_path: that path inside the jsonb column) to
+ * spec in the rows of target whose key_column is key_value, as owner, who
+ * must still have the edit right on the tag's namespace; returns how many
+ * rows it set.  With spec NULL it only checks: the statement is planned and
+ * the key value read as the key column's type, and nothing is written.
+ */
+PG_FUNCTION_INFO_V1(imagestream_trigger_write);
+Datum
+imagestream_trigger_write(PG_FUNCTION_ARGS)
+{
+	Oid			owner = PG_GETARG_OID(0);
+	char	   *namespace = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Oid			relid = PG_GETARG_OID(2);
+	char	   *column = NameStr(*PG_GETARG_NAME(3));
+	char	   *key_column = NameStr(*PG_GETARG_NAME(4));
+	char	   *key_value = text_to_cstring(PG_GETARG_TEXT_PP(5));
+	bool		has_path = !PG_ARGISNULL(6);
+	bool		check_only = PG_ARGISNULL(7);
+	char	   *relname = get_rel_name(relid);
+	Oid			key_type;
+	int32		key_typmod;
+	Oid			key_collation;
+	Oid			typinput;
+	Oid			typioparam;
+	Oid			argtypes[3];
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+	StringInfoData sql;
+	Oid			saved_user;
+	int			saved_context;
+	int			nest_level;
+	int64		written = 0;
+
+	if (!rights_can(owner, namespace, "edit"))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for namespace \"%s\"", namespace),
+				 errdetail("The owner of an image change trigger needs the edit right on the tag's namespace.")));
+	if (relname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+
+	/* the key value as a parameter of the key column's type */
+	get_atttypetypmodcoll(relid, column_of(relid, key_column), &key_type, &key_typmod, &key_collation);
+	(void) column_of(relid, column);
+	getTypeInputInfo(key_type, &typinput, &typioparam);
+	argtypes[0] = key_type;
+	values[0] = OidInputFunctionCall(typinput, key_value, typioparam, key_typmod);
+	argtypes[1] = TEXTOID;
+	values[1] = check_only ? (Datum) 0 : PG_GETARG_DATUM(7);
+	argtypes[2] = TEXTARRAYOID;
+	values[2] = has_path ? PG_GETARG_DATUM(6) : (Datum) 0;
+	if (check_only)
+		nulls[1] = 'n';
+	if (!has_path)
+		nulls[2] = 'n';
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "UPDATE %s SET %s = ",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), relname),
+					 quote_identifier(column));
+	if (has_path)
+		appendStringInfo(&sql, "pg_catalog.jsonb_set(%s, $3, pg_catalog.to_jsonb($2))",
+						 quote_identifier(column));
+	else
+		appendStringInfoString(&sql, "$2");
+	appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.=) $1", quote_identifier(key_column));
+
+	nest_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("row_security", "on", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	(void) set_config_option("lock_timeout", TRIGGER_LOCK_TIMEOUT, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
+	GetUserIdAndSecContext(&saved_user, &saved_context);
+	SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (check_only)
+	{
+		if (SPI_prepare(sql.data, 3, argtypes) == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	}
+	else
+	{
+		int			rc = SPI_execute_with_args(sql.data, 3, argtypes, values, nulls, false, 0);
+
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+		written = (int64) SPI_processed;
+	}
+	SPI_finish();
+
+	SetUserIdAndSecContext(saved_user, saved_context);
+	AtEOXact_GUC(true, nest_level);
+	PG_RETURN_INT64(written);
+}
