@@ -62,15 +62,15 @@ PG_FUNCTION_INFO_V1(imagestream_trigger_write);
 Datum
 imagestream_trigger_write(PG_FUNCTION_ARGS)
 {
-	Oid			owner = PG_GETARG_OID(0);
-	char	   *namespace = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	Oid			relid = PG_GETARG_OID(2);
-	char	   *column = NameStr(*PG_GETARG_NAME(3));
-	char	   *key_column = NameStr(*PG_GETARG_NAME(4));
-	char	   *key_value = text_to_cstring(PG_GETARG_TEXT_PP(5));
+	Oid			owner;
+	char	   *namespace;
+	Oid			relid;
+	char	   *column;
+	char	   *key_column;
+	char	   *key_value;
 	bool		has_path = !PG_ARGISNULL(6);
 	bool		check_only = PG_ARGISNULL(7);
-	char	   *relname = get_rel_name(relid);
+	char	   *relname;
 	Oid			key_type;
 	int32		key_typmod;
 	Oid			key_collation;
@@ -84,6 +84,19 @@ imagestream_trigger_write(PG_FUNCTION_ARGS)
 	int			saved_context;
 	int			nest_level;
 	int64		written = 0;
+
+	for (int i = 0; i <= 5; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("argument %d of _trigger_write must not be null", i + 1)));
+	owner = PG_GETARG_OID(0);
+	namespace = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	relid = PG_GETARG_OID(2);
+	column = NameStr(*PG_GETARG_NAME(3));
+	key_column = NameStr(*PG_GETARG_NAME(4));
+	key_value = text_to_cstring(PG_GETARG_TEXT_PP(5));
+	relname = get_rel_name(relid);
 
 	if (!rights_can(owner, namespace, "edit"))
 		ereport(ERROR,
