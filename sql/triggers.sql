@@ -197,5 +197,35 @@ SELECT pg_temp.refusal($$SELECT add_trigger('tr/app:staging', 'public.by_number'
 ROLLBACK;
 SELECT * FROM check_invariants();
 
+-- review of issue 22: a key column of a domain type is refused (its CHECK
+-- would run as whoever moves the tag); settings the target's own code makes
+-- do not reach the session that moved the tag; a trigger's statement that
+-- moves a tag with triggers does not fire them from inside itself
+CREATE DOMAIN public.tr_key AS text CHECK (VALUE <> '');
+CREATE TABLE public.by_domain (id public.tr_key PRIMARY KEY, image text);
+GRANT SELECT, UPDATE ON public.by_domain TO regress_tr_team;
+SET ROLE regress_tr_team;
+SELECT pg_temp.refusal($$SELECT add_trigger('tr/app:staging', 'public.by_domain', 'image', 'id', 'x')$$);
+RESET ROLE;
+CREATE TABLE public.by_guc (id integer PRIMARY KEY, image text);
+CREATE FUNCTION public.tr_set_guc() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM set_config('search_path', 'tr_evil, pg_catalog', false);
+	PERFORM imagestream.map_image('tr/app:staging', ('quay.io/tr/app@sha256:' || repeat('e', 64))::imagestream.image_ref);
+	RETURN NEW;
+EXCEPTION WHEN object_not_in_prerequisite_state THEN
+	RAISE EXCEPTION 'nested: %', SQLERRM;
+END $$;
+CREATE TRIGGER tr_set_guc BEFORE UPDATE ON public.by_guc FOR EACH ROW EXECUTE FUNCTION public.tr_set_guc();
+INSERT INTO public.by_guc VALUES (1, NULL);
+SELECT add_trigger('tr/app:staging', 'public.by_guc', 'image', 'id', '1') IS NOT NULL AS added;
+SHOW search_path;
+SELECT map_image('tr/app:staging', ('quay.io/tr/app@sha256:' || repeat('f', 64))::imagestream.image_ref);
+SHOW search_path;
+SELECT last_error FROM triggers WHERE target = 'public.by_guc'::regclass;
+DROP TABLE public.by_guc, public.by_domain;
+DROP FUNCTION public.tr_set_guc();
+DROP DOMAIN public.tr_key;
+
 DROP VIEW public.deployments_view;
 DROP TABLE public.deployments, public.by_number;

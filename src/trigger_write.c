@@ -35,6 +35,12 @@
 /* How long the trigger's UPDATE waits for a row lock before it fails. */
 #define TRIGGER_LOCK_TIMEOUT "1s"
 
+/*
+ * A trigger's statement under way: the target's own code moving a tag with
+ * triggers would fire them from inside it, to no bound but the stack.
+ */
+static bool writing = false;
+
 static AttrNumber
 column_of(Oid relid, const char *column)
 {
@@ -83,7 +89,7 @@ imagestream_trigger_write(PG_FUNCTION_ARGS)
 	Oid			saved_user;
 	int			saved_context;
 	int			nest_level;
-	int64		written = 0;
+	volatile int64 written = 0;
 
 	for (int i = 0; i <= 5; i++)
 		if (PG_ARGISNULL(i))
@@ -108,12 +114,22 @@ imagestream_trigger_write(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
 
-	/* the key value as a parameter of the key column's type */
+	/*
+	 * The key value is a parameter of the key column's type, read below as
+	 * the owner: a type's input function is the type owner's code, so only
+	 * base and enum types, whose input functions only a superuser writes
+	 * (a domain's CHECK would run user code here).
+	 */
 	get_atttypetypmodcoll(relid, column_of(relid, key_column), &key_type, &key_typmod, &key_collation);
 	(void) column_of(relid, column);
+	if (get_typtype(key_type) != TYPTYPE_BASE && get_typtype(key_type) != TYPTYPE_ENUM)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("key column \"%s\" of relation \"%s\" is not of a base or enum type",
+						key_column, relname),
+				 errdetail("An image change trigger compares its key value with a column of a base type (text, integer, uuid, ...) or an enum, not a domain or composite.")));
 	getTypeInputInfo(key_type, &typinput, &typioparam);
 	argtypes[0] = key_type;
-	values[0] = OidInputFunctionCall(typinput, key_value, typioparam, key_typmod);
 	argtypes[1] = TEXTOID;
 	values[1] = check_only ? (Datum) 0 : PG_GETARG_DATUM(7);
 	argtypes[2] = TEXTARRAYOID;
@@ -144,25 +160,41 @@ imagestream_trigger_write(PG_FUNCTION_ARGS)
 	GetUserIdAndSecContext(&saved_user, &saved_context);
 	SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
+	values[0] = OidInputFunctionCall(typinput, key_value, typioparam, key_typmod);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (check_only)
+	if (writing)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("an image change trigger's statement moved a tag that has triggers"),
+				 errdetail("Image change triggers do not fire from one another.")));
+	writing = true;
+	PG_TRY();
 	{
-		if (SPI_prepare(sql.data, 3, argtypes) == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	}
-	else
-	{
-		int			rc = SPI_execute_with_args(sql.data, 3, argtypes, values, nulls, false, 0);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (check_only)
+		{
+			if (SPI_prepare(sql.data, 3, argtypes) == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		}
+		else
+		{
+			int			rc = SPI_execute_with_args(sql.data, 3, argtypes, values, nulls, false, 0);
 
-		if (rc != SPI_OK_UPDATE)
-			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-		written = (int64) SPI_processed;
+			if (rc != SPI_OK_UPDATE)
+				elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+			written = (int64) SPI_processed;
+		}
+		SPI_finish();
 	}
-	SPI_finish();
+	PG_FINALLY();
+	{
+		writing = false;
+	}
+	PG_END_TRY();
 
 	SetUserIdAndSecContext(saved_user, saved_context);
-	AtEOXact_GUC(true, nest_level);
+	/* every setting the statement's code made goes too, as for REFRESH MATERIALIZED VIEW */
+	AtEOXact_GUC(false, nest_level);
 	PG_RETURN_INT64(written);
 }
