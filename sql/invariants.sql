@@ -143,7 +143,8 @@ SELECT * FROM pg_temp.fires($$
 	INSERT INTO change (id, event, namespace, stream)
 	SELECT greatest(max(id), 0) + i, 'tag_updated', 'inv', 'app' FROM change, (VALUES (1), (3)) AS v(i) GROUP BY i $$);
 -- a trigger that did not set its tag's image, with no error to say why
-SELECT * FROM pg_temp.fires($$
+-- (its id depends on the tests before)
+SELECT invariant, regexp_replace(object, '[0-9]+', 'N') AS object FROM pg_temp.fires($$
 	INSERT INTO image_trigger (tag_id, target, column_name, key_column, key_value, owner)
 	SELECT id, 'pg_class', 'relname', 'relname', 'x', 10 FROM tag
 	WHERE namespace = 'inv' AND image IS NOT NULL ORDER BY id LIMIT 1 $$);

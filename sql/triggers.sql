@@ -222,7 +222,9 @@ SELECT add_trigger('tr/app:staging', 'public.by_guc', 'image', 'id', '1') IS NOT
 SHOW search_path;
 SELECT map_image('tr/app:staging', ('quay.io/tr/app@sha256:' || repeat('f', 64))::imagestream.image_ref);
 SHOW search_path;
-SELECT last_error FROM triggers WHERE target = 'public.by_guc'::regclass;
+SELECT last_error, last_triggered_image IS NOT NULL AS set_before FROM triggers WHERE target = 'public.by_guc'::regclass;
+SELECT image FROM public.by_guc;
+SELECT drop_trigger(id) FROM triggers WHERE target = 'public.by_guc'::regclass;
 DROP TABLE public.by_guc, public.by_domain;
 DROP FUNCTION public.tr_set_guc();
 DROP DOMAIN public.tr_key;

@@ -162,11 +162,7 @@ imagestream_trigger_write(PG_FUNCTION_ARGS)
 						   SECURITY_RESTRICTED_OPERATION);
 	values[0] = OidInputFunctionCall(typinput, key_value, typioparam, key_typmod);
 
-	if (writing)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("an image change trigger's statement moved a tag that has triggers"),
-				 errdetail("Image change triggers do not fire from one another.")));
+	Assert(!writing);			/* _fire_triggers refused the move first */
 	writing = true;
 	PG_TRY();
 	{
@@ -197,4 +193,16 @@ imagestream_trigger_write(PG_FUNCTION_ARGS)
 	/* every setting the statement's code made goes too, as for REFRESH MATERIALIZED VIEW */
 	AtEOXact_GUC(false, nest_level);
 	PG_RETURN_INT64(written);
+}
+
+/*
+ * _trigger_writing() → boolean: is a trigger's statement under way?  A move
+ * of a tag with triggers made by that statement's code is refused
+ * (_fire_triggers), so that the move and the statement fail together.
+ */
+PG_FUNCTION_INFO_V1(imagestream_trigger_writing);
+Datum
+imagestream_trigger_writing(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(writing);
 }

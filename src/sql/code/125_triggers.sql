@@ -27,15 +27,20 @@ DECLARE
 	spec imagestream.image_ref := imagestream._pull_spec(t);
 	msg text;
 	state text;
+	written bigint;
 BEGIN
 	IF spec IS NULL THEN
 		RETURN;
 	END IF;
 	BEGIN
-		PERFORM imagestream._trigger_write(tr.owner, t.namespace, tr.target, tr.column_name,
+		written := imagestream._trigger_write(tr.owner, t.namespace, tr.target, tr.column_name,
 			tr.key_column, tr.key_value, tr.field_path, spec::text);
+		-- (a key that matches no row is a trigger that keeps nothing in step)
 		UPDATE imagestream.image_trigger
-		SET last_triggered_image = t.image, last_fired_at = now(), last_error = NULL
+		SET last_triggered_image = CASE WHEN written > 0 THEN t.image ELSE last_triggered_image END,
+			last_fired_at = now(),
+			last_error = CASE WHEN written = 0
+							  THEN format('No row of %s has %s = %L.', tr.target, quote_ident(tr.key_column), tr.key_value) END
 		WHERE id = tr.id;
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = RETURNED_SQLSTATE;
@@ -45,12 +50,25 @@ BEGIN
 	END;
 END $$;
 
+CREATE OR REPLACE FUNCTION _trigger_writing() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'imagestream_trigger_writing' LANGUAGE C VOLATILE;
+
 -- The unpaused triggers of the tags (rows as they are now), oldest first.
+-- A move made by the code of a trigger's own statement (the target's
+-- PostgreSQL trigger moving a tag with triggers) is refused, so that it
+-- fails with that statement, and the trigger records it.
 CREATE OR REPLACE FUNCTION _fire_triggers(p_tags imagestream.tag[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
 	r record;
 BEGIN
+	IF imagestream._trigger_writing() AND EXISTS (
+		SELECT 1 FROM unnest(p_tags) AS t JOIN imagestream.image_trigger g ON g.tag_id = t.id
+		WHERE NOT g.paused) THEN
+		RAISE EXCEPTION 'an image change trigger''s statement moved a tag that has triggers'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				DETAIL = 'Image change triggers do not fire from one another.';
+	END IF;
 	FOR r IN SELECT g AS tr, t FROM unnest(p_tags) AS t
 			 JOIN imagestream.image_trigger g ON g.tag_id = t.id
 			 WHERE NOT g.paused
