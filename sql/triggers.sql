@@ -225,6 +225,12 @@ SHOW search_path;
 SELECT last_error, last_triggered_image IS NOT NULL AS set_before FROM triggers WHERE target = 'public.by_guc'::regclass;
 SELECT image FROM public.by_guc;
 SELECT drop_trigger(id) FROM triggers WHERE target = 'public.by_guc'::regclass;
+-- a key that matches no row: an error on the trigger, not a silent success
+CREATE TABLE public.by_id (id integer PRIMARY KEY, image text);
+SELECT add_trigger('tr/app:staging', 'public.by_id', 'image', 'id', '99') IS NOT NULL AS added;
+SELECT last_error FROM triggers WHERE target = 'public.by_id'::regclass;
+SELECT drop_trigger(id) FROM triggers WHERE target = 'public.by_id'::regclass;
+DROP TABLE public.by_id;
 DROP TABLE public.by_guc, public.by_domain;
 DROP FUNCTION public.tr_set_guc();
 DROP DOMAIN public.tr_key;
