@@ -113,6 +113,14 @@ WHERE namespace = 'tr' AND stream = 'app' AND tag = 'prod';
 SELECT * FROM pg_temp.rows() WHERE name = 'web';
 SELECT id = :t_text AS text_trigger, last_error FROM triggers WHERE last_error IS NOT NULL;
 SELECT * FROM check_invariants();
+-- the error's text is the owner's and the admins', not every viewer's
+SET ROLE regress_tr_viewer;
+SELECT count(*) AS errors_a_viewer_sees FROM triggers WHERE last_error IS NOT NULL;
+SET ROLE regress_tr_team;
+SELECT count(*) AS errors_the_owner_sees FROM triggers WHERE last_error IS NOT NULL;
+SET ROLE regress_tr_admin;
+SELECT count(*) AS errors_an_admin_sees FROM triggers WHERE last_error IS NOT NULL;
+RESET ROLE;
 GRANT UPDATE (image) ON public.deployments TO regress_tr_team;
 SELECT pg_temp.push('tr/app:latest', 'l5');
 SELECT * FROM pg_temp.rows() WHERE name = 'web';
