@@ -43,6 +43,26 @@ BEGIN
 	RETURN t;
 END $$;
 
+-- Compare-and-swap (doc/promotion.md): refuses (40001) a move of a tag
+-- whose current image is not the one its caller read (p_expected; NULL:
+-- the tag must have no image), so that a client that lost a race reads
+-- again and decides anew.  Callers check it with the tag's stream locked:
+-- every writer of a tag locks its stream first, so the image cannot change
+-- between the check and the move.  The caller has edit on the namespace:
+-- the current digest in the detail tells it nothing it may not read.
+CREATE OR REPLACE FUNCTION _check_expected(p_ns text, p_stream text, p_tag text,
+	p_current image_digest, p_expected image_digest) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	IF p_current IS DISTINCT FROM p_expected THEN
+		RAISE EXCEPTION 'image stream tag "%/%:%" does not have the expected image', p_ns, p_stream, p_tag
+			USING ERRCODE = 'serialization_failure',
+				DETAIL = format('Expected %s; it has %s.', coalesce(p_expected::text, 'no image'),
+								coalesce(p_current::text, 'no image')),
+				HINT = 'Another change moved it since it was read: read it again and decide anew.';
+	END IF;
+END $$;
+
 -- A tag with no spec, no history and no condition does not exist.
 CREATE OR REPLACE FUNCTION _drop_if_empty(p_tag_id bigint) RETURNS void
 LANGUAGE sql AS $$
