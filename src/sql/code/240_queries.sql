@@ -46,8 +46,10 @@ BEGIN
 		RAISE EXCEPTION 'image stream tag "%/%:%" does not exist', d.namespace, d.stream, d.tag
 			USING ERRCODE = 'undefined_object';
 	END IF;
+	-- (by time: an alias's event carries its source's, which may be older
+	-- than an event of its own before it)
 	SELECT * INTO h FROM imagestream._history x
-	WHERE x.tag_id = t.id AND x.created <= at ORDER BY x.seq DESC LIMIT 1;
+	WHERE x.tag_id = t.id AND x.created <= at ORDER BY x.created DESC, x.seq DESC LIMIT 1;
 	RETURN imagestream._pull_spec_of(h.docker_image_reference, h.image,
 		t.has_spec AND t.reference_policy = 'Local', t.namespace, t.stream);
 END $$;
