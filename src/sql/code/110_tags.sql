@@ -24,6 +24,21 @@ BEGIN
 END $$;
 
 -- The tag row of a stream, locked; created empty when missing and p_create.
+-- A tag's row, unlocked, for the functions that only read it (42704 when
+-- it does not exist, as _lock_tag says).
+CREATE OR REPLACE FUNCTION _find_tag(p_ns text, p_stream text, p_tag text) RETURNS imagestream.tag
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	t imagestream.tag;
+BEGIN
+	SELECT * INTO t FROM imagestream.tag WHERE namespace = p_ns AND stream = p_stream AND name = p_tag;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'image stream tag "%/%:%" does not exist', p_ns, p_stream, p_tag
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN t;
+END $$;
+
 CREATE OR REPLACE FUNCTION _lock_tag(p_stream imagestream.stream, p_tag text, p_create boolean DEFAULT false)
 RETURNS imagestream.tag LANGUAGE plpgsql AS $$
 DECLARE

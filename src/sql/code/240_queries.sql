@@ -40,12 +40,7 @@ BEGIN
 	IF at IS NULL THEN
 		RAISE EXCEPTION 'at is required' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
-	SELECT * INTO t FROM imagestream.tag x
-	WHERE x.namespace = d.namespace AND x.stream = d.stream AND x.name = d.tag;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'image stream tag "%/%:%" does not exist', d.namespace, d.stream, d.tag
-			USING ERRCODE = 'undefined_object';
-	END IF;
+	t := imagestream._find_tag(d.namespace, d.stream, d.tag);
 	-- (by time: an alias's event carries its source's, which may be older
 	-- than an event of its own before it)
 	SELECT * INTO h FROM imagestream._history x
