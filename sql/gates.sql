@@ -236,6 +236,8 @@ SELECT pg_temp.sqlstate($$SELECT set_gates('gt/app:follow', signed_by => '{gk}')
 SELECT tag('reg.local:5000/org/app:sg', 'gt/app:sg');
 SELECT set_gates('gt/app:sg', signed_by => '{gk}');
 SELECT pg_temp.sqlstate($$SELECT tag('gt/app:src', 'gt/app:sg', alias => true)$$);
+-- nor may a promotion pin it to a stream's image, refused before any move
+SELECT pg_temp.sqlstate($$SELECT * FROM promote('[{"tag": "gt/app:sg", "from": "gt/app:x"}]')$$);
 SELECT untag('gt/app:sg');
 SELECT drop_trusted_key('gk');
 -- a source that takes a reference without an image: a gated alias is held back

@@ -121,6 +121,21 @@ BEGIN
 	END IF;
 END $$;
 
+-- A tag with a signature gate (155_gates.sql) follows a container image:
+-- signatures are looked up by its own imports, so a spec of another kind
+-- (an alias, a stream image) is refused (55000), by tag() and promote().
+CREATE OR REPLACE FUNCTION _refuse_signature_kind(t imagestream.tag, p_kind source_kind) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF t.gated AND p_kind <> 'DockerImage'
+	   AND EXISTS (SELECT 1 FROM imagestream.tag_gate g WHERE g.tag_id = t.id AND g.signed_by IS NOT NULL) THEN
+		RAISE EXCEPTION 'image stream tag "%/%:%" has a signature gate', t.namespace, t.stream, t.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				DETAIL = 'Signatures are looked up by the imports of a tag that follows a container image.',
+				HINT = 'Clear its signed_by gate with imagestream.set_gates() first.';
+	END IF;
+END $$;
+
 -- Sets a tag's spec (TagReference) with OpenShift's generation rules: the
 -- stream generation grows by one when the spec differs at all; the tag's
 -- generation becomes the stream's when the tag is new or its source,
@@ -140,14 +155,7 @@ DECLARE
 BEGIN
 	t := imagestream._lock_tag(p_stream, p_tag, true);
 	was := t;
-	-- signatures are looked up by a tag's own imports (155_gates.sql)
-	IF t.gated AND p_kind <> 'DockerImage'
-	   AND EXISTS (SELECT 1 FROM imagestream.tag_gate g WHERE g.tag_id = t.id AND g.signed_by IS NOT NULL) THEN
-		RAISE EXCEPTION 'image stream tag "%/%:%" has a signature gate', p_stream.namespace, p_stream.name, p_tag
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				DETAIL = 'Signatures are looked up by the imports of a tag that follows a container image.',
-				HINT = 'Clear its signed_by gate with imagestream.set_gates() first.';
-	END IF;
+	PERFORM imagestream._refuse_signature_kind(t, p_kind);
 	ref_changed := NOT t.has_spec OR t.from_ref IS DISTINCT FROM p_from
 		OR t.reference <> p_reference OR t.import_mode <> p_import_mode;
 	differs := ref_changed OR t.from_kind IS DISTINCT FROM p_kind

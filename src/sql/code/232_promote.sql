@@ -174,6 +174,8 @@ BEGIN
 		IF m.has_expect THEN
 			PERFORM imagestream._check_expected(m.namespace, m.stream, m.tag, t.image, m.expect);
 		END IF;
+		PERFORM imagestream._refuse_signature_kind(t, CASE WHEN m.kind = 'DockerImage' THEN 'DockerImage'
+																ELSE 'ImageStreamImage' END::imagestream.source_kind);
 		PERFORM imagestream._promote_gated(t, src.image, src.signed);
 		sources := sources || jsonb_build_object('namespace', src.namespace, 'stream', src.stream,
 			'image', src.image::text, 'ref', src.ref::text);
