@@ -232,6 +232,13 @@ SELECT add_trusted_key('gk', $$-----BEGIN PUBLIC KEY-----
 MCowBQYDK2VwAyEAN1mZ85Q4wCB2E6CJ+rjxKja1Ne4NFRo0byBLswLUsRw=
 -----END PUBLIC KEY-----$$);
 SELECT pg_temp.sqlstate($$SELECT set_gates('gt/app:follow', signed_by => '{gk}')$$);
+-- nor may a tag with one become an alias
+SELECT tag('reg.local:5000/org/app:sg', 'gt/app:sg');
+SELECT set_gates('gt/app:sg', signed_by => '{gk}');
+SELECT pg_temp.sqlstate($$SELECT tag('gt/app:src', 'gt/app:sg', alias => true)$$);
+-- nor may a promotion pin it to a stream's image, refused before any move
+SELECT pg_temp.sqlstate($$SELECT * FROM promote('[{"tag": "gt/app:sg", "from": "gt/app:x"}]')$$);
+SELECT untag('gt/app:sg');
 SELECT drop_trusted_key('gk');
 -- a source that takes a reference without an image: a gated alias is held back
 SELECT tag('reg.local:5000/org/app:ref', 'gt/app:src', reference => true);
@@ -248,8 +255,10 @@ FROM tag t WHERE namespace = 'gt' AND name = 'open';
 UPDATE gate_seen SET first_seen = first_seen - interval '2 hours' WHERE namespace = 'gt' AND image = pg_temp.image('arm');
 UPDATE gate_candidate SET recheck_at = now() - interval '1 second';
 SELECT approve('gt/app:open', pg_temp.image('arm')::text);
-SELECT imagestream._gates_recheck() IS NOT NULL AS still_waits;
+SELECT imagestream._gates_recheck() IS NULL AS nothing_waits_on_time;
 SELECT pg_temp.state('open');
+-- (and waits with no time, not taken up again every second)
+SELECT c.recheck_at IS NULL AS no_time FROM gate_candidate c JOIN tag t ON t.id = c.tag_id WHERE t.name = 'open';
 -- a check offers it again: the gates let it through
 SELECT pg_temp.import('open', 'arm');
 

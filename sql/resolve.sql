@@ -61,3 +61,22 @@ FROM (VALUES ('web'), ('web:latest'), ('web:local'), ('web:ref'), ('web:pending'
 ORDER BY 1;
 SELECT pg_temp.sqlstate($$SELECT resolve_image('rs', 'Web')$$);
 SELECT pg_temp.sqlstate($$SELECT resolve_image('RS', 'web')$$);
+
+-- resolve_at: what resolve() returned at a time, from the history (the
+-- events' times set here by hand)
+SELECT map_image('ra/app:t', ref_with_digest('quay.io/ra/app', content_digest('ra1')));
+SELECT map_image('ra/app:t', ref_with_digest('quay.io/ra/app', content_digest('ra2')));
+UPDATE history_event SET created = CASE seq WHEN 1 THEN timestamptz '2026-01-01' ELSE '2026-02-01' END
+WHERE tag_id = (SELECT id FROM tag WHERE namespace = 'ra');
+UPDATE tag SET created = '2026-02-01' WHERE namespace = 'ra';
+SELECT resolve_at('ra/app:t', '2025-12-31') IS NULL AS before_the_first,
+	resolve_at('ra/app:t', '2026-01-15') = ref_with_digest('quay.io/ra/app', content_digest('ra1')) AS the_first,
+	resolve_at('ra/app:t', '2026-02-01') = resolve('ra/app:t') AS at_the_second,
+	resolve_at('ra/app:t', now()) = resolve('ra/app:t') AS now_as_resolve;
+SELECT pg_temp.sqlstate($$SELECT resolve_at('ra/app:none', now())$$);
+SELECT pg_temp.sqlstate($$SELECT resolve_at('ra/app:t', NULL)$$);
+CREATE ROLE regress_ra_nobody;
+SET ROLE regress_ra_nobody;
+SELECT pg_temp.sqlstate($$SELECT resolve_at('ra/app:t', now())$$);
+RESET ROLE;
+SELECT count(*) FROM check_invariants();

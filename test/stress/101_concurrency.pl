@@ -1,6 +1,7 @@
 # make stress: 8 pgbench clients for 60 s mixing tag, untag, map_image,
-# rollback, resolve, prune and import_now on a few hot tags, while upstream
-# pushes move the scheduled tags and the worker imports them.  Afterwards:
+# rollback, resolve, prune, import_now and promote (a tag in each of two
+# streams, named in either order) on a few hot tags, while upstream pushes move the scheduled tags and the
+# worker imports them.  Afterwards:
 # no error but the documented ones, no deadlock, the invariants hold, and the
 # change log has every committed change exactly once (its ids are what a
 # LISTEN client received, each once, and each tag's newest change is its
@@ -34,6 +35,7 @@ sub q1 { return $node->safe_psql('postgres', shift) }
 # clients run; the documented errors are counted, any other one aborts
 $reg->push_image('org/hot', "h$_", content => "hot $_ start") for 0 .. 3;
 q1("SELECT imagestream.tag('$host/org/hot:h$_', 'st/hot:h$_', scheduled => true, insecure => true)") for 0 .. 3;
+q1(q{SELECT imagestream.create_stream('st/prod'); SELECT imagestream.create_stream('st/stage')});
 q1(q{
 CREATE TABLE stress_error (op text, sqlstate text, n integer, PRIMARY KEY (op, sqlstate));
 CREATE FUNCTION stress_op(op text, i integer) RETURNS void LANGUAGE plpgsql AS $$
@@ -57,6 +59,13 @@ BEGIN
 		PERFORM imagestream.prune(keep_tag_revisions => 2, keep_younger_than => '0', confirm => true);
 	WHEN 'import_now' THEN
 		PERFORM imagestream.import_now('st/hot');
+	WHEN 'promote' THEN
+		-- two destination streams, named in either order: promote locks them
+		-- by id, so that promotions never deadlock
+		PERFORM imagestream.promote(CASE WHEN i % 2 = 0 THEN m ELSE jsonb_build_array(m->1, m->0) END)
+		FROM (SELECT jsonb_build_array(
+				jsonb_build_object('tag', 'st/prod:p0', 'from', format('st/hot:h%s', i % 4)),
+				jsonb_build_object('tag', 'st/stage:s0', 'from', format('st/hot:h%s', (i + 1) % 4))) AS m) x;
 	END CASE;
 EXCEPTION
 	-- documented, and only where the operation can meet it: untag and
@@ -76,7 +85,8 @@ END $$;
 ok(defined wait_for($node, "SELECT count(*) FROM imagestream.tag WHERE namespace = 'st' AND image IS NOT NULL", '4', 20),
 	'the worker imported the hot tags');
 
-my %weights = (tag => 2, untag => 1, map => 3, rollback => 1, resolve => 4, prune => 1, import_now => 1);
+my %weights = (tag => 2, untag => 1, map => 3, rollback => 1, resolve => 4, prune => 1, import_now => 1,
+	promote => 2);
 my $dir = PostgreSQL::Test::Utils::tempdir();
 my @scripts;
 for my $op (sort keys %weights)
@@ -132,6 +142,8 @@ cmp_ok($pushes, '>', 10, "the worker imported upstream pushes meanwhile ($pushes
 # let the worker finish what it started, then the checks
 sleep 3;
 invariants_hold($node, 'the invariants hold after the run');
+cmp_ok(q1("SELECT count(*) FROM imagestream.change WHERE id > $first_change AND via = 'promote'"), '>', 10,
+	'promotions moved tags meanwhile');
 is(q1(q{
 	SELECT count(*) FROM imagestream.tag t
 	WHERE t.namespace = 'st' AND t.docker_image_reference IS NOT NULL

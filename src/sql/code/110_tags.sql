@@ -24,6 +24,21 @@ BEGIN
 END $$;
 
 -- The tag row of a stream, locked; created empty when missing and p_create.
+-- A tag's row, unlocked, for the functions that only read it (42704 when
+-- it does not exist, as _lock_tag says).
+CREATE OR REPLACE FUNCTION _find_tag(p_ns text, p_stream text, p_tag text) RETURNS imagestream.tag
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+	t imagestream.tag;
+BEGIN
+	SELECT * INTO t FROM imagestream.tag WHERE namespace = p_ns AND stream = p_stream AND name = p_tag;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'image stream tag "%/%:%" does not exist', p_ns, p_stream, p_tag
+			USING ERRCODE = 'undefined_object';
+	END IF;
+	RETURN t;
+END $$;
+
 CREATE OR REPLACE FUNCTION _lock_tag(p_stream imagestream.stream, p_tag text, p_create boolean DEFAULT false)
 RETURNS imagestream.tag LANGUAGE plpgsql AS $$
 DECLARE
@@ -41,6 +56,26 @@ BEGIN
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	RETURN t;
+END $$;
+
+-- Compare-and-swap (doc/promotion.md): refuses (40001) a move of a tag
+-- whose current image is not the one its caller read (p_expected; NULL:
+-- the tag must have no image), so that a client that lost a race reads
+-- again and decides anew.  Callers check it with the tag's stream locked:
+-- every writer of a tag locks its stream first, so the image cannot change
+-- between the check and the move.  The caller has edit on the namespace:
+-- the current digest in the detail tells it nothing it may not read.
+CREATE OR REPLACE FUNCTION _check_expected(p_ns text, p_stream text, p_tag text,
+	p_current image_digest, p_expected image_digest) RETURNS void
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+	IF p_current IS DISTINCT FROM p_expected THEN
+		RAISE EXCEPTION 'image stream tag "%/%:%" does not have the expected image', p_ns, p_stream, p_tag
+			USING ERRCODE = 'serialization_failure',
+				DETAIL = format('Expected %s; it has %s.', coalesce(p_expected::text, 'no image'),
+								coalesce(p_current::text, 'no image')),
+				HINT = 'Another change moved it since it was read: read it again and decide anew.';
+	END IF;
 END $$;
 
 -- A tag with no spec, no history and no condition does not exist.
@@ -87,6 +122,21 @@ BEGIN
 	END IF;
 END $$;
 
+-- A tag with a signature gate (155_gates.sql) follows a container image:
+-- signatures are looked up by its own imports, so a spec of another kind
+-- (an alias, a stream image) is refused (55000), by tag() and promote().
+CREATE OR REPLACE FUNCTION _refuse_signature_kind(t imagestream.tag, p_kind source_kind) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF t.gated AND p_kind <> 'DockerImage'
+	   AND EXISTS (SELECT 1 FROM imagestream.tag_gate g WHERE g.tag_id = t.id AND g.signed_by IS NOT NULL) THEN
+		RAISE EXCEPTION 'image stream tag "%/%:%" has a signature gate', t.namespace, t.stream, t.name
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				DETAIL = 'Signatures are looked up by the imports of a tag that follows a container image.',
+				HINT = 'Clear its signed_by gate with imagestream.set_gates() first.';
+	END IF;
+END $$;
+
 -- Sets a tag's spec (TagReference) with OpenShift's generation rules: the
 -- stream generation grows by one when the spec differs at all; the tag's
 -- generation becomes the stream's when the tag is new or its source,
@@ -106,6 +156,7 @@ DECLARE
 BEGIN
 	t := imagestream._lock_tag(p_stream, p_tag, true);
 	was := t;
+	PERFORM imagestream._refuse_signature_kind(t, p_kind);
 	ref_changed := NOT t.has_spec OR t.from_ref IS DISTINCT FROM p_from
 		OR t.reference <> p_reference OR t.import_mode <> p_import_mode;
 	differs := ref_changed OR t.from_kind IS DISTINCT FROM p_kind

@@ -131,3 +131,21 @@ BEGIN
 				   JOIN imagestream.image_child c ON c.image = h.image AND c.digest = p.digest
 				   WHERE p.digest = p_digest AND imagestream._can(t.namespace, 'view'));
 END $$;
+
+-- A digest is public knowledge (NOTIFY announces every one): knowing it
+-- must not open an image that only streams of other namespaces hold.  A
+-- move to a bare digest (map_image without its manifest, promote() from
+-- an external reference) is refused (42501) when a stream holds the image
+-- and the caller sees none of them.
+CREATE OR REPLACE FUNCTION _refuse_unseen_image(p_digest image_digest, p_hint text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+	IF NOT imagestream._image_visible(p_digest)
+	   AND (EXISTS (SELECT 1 FROM imagestream._history h WHERE h.image = p_digest)
+			OR EXISTS (SELECT 1 FROM imagestream.image_child c
+					   JOIN imagestream._history h ON h.image = c.image
+					   WHERE c.digest = p_digest)) THEN
+		RAISE EXCEPTION 'image % is held only by image streams you may not view', p_digest
+			USING ERRCODE = 'insufficient_privilege', HINT = p_hint;
+	END IF;
+END $$;

@@ -259,7 +259,13 @@ BEGIN
 		RETURN false;
 	ELSIF t.import_reason IS DISTINCT FROM 'GatePending' AND t.import_reason IS DISTINCT FROM 'GateFailed' THEN
 		-- the last check of its source failed (gone upstream, unreachable):
-		-- the candidate waits for a check that offers it again
+		-- the candidate waits, with no time, for a check that offers it again
+		-- (_move_held gives it one); without gates it is moot
+		IF t.gated THEN
+			UPDATE imagestream.gate_candidate x SET recheck_at = NULL WHERE x.tag_id = p_tag_id;
+		ELSE
+			DELETE FROM imagestream.gate_candidate x WHERE x.tag_id = p_tag_id;
+		END IF;
 		RETURN false;
 	END IF;
 	gen := s.generation + 1;
@@ -311,3 +317,7 @@ BEGIN
 				ELSE (SELECT min(c.recheck_at) FROM imagestream.gate_candidate c
 					  WHERE c.state = 'pending' AND c.recheck_at IS NOT NULL) END;
 END $$;
+
+-- What verifying said is the library's rules' word: an update of the
+-- extension, which may come with new rules, verifies every signature again.
+TRUNCATE signature_check;

@@ -111,9 +111,13 @@ BEGIN
 END $$;
 
 -- Pins a tag to an image of a stream (kind ImageStreamImage) and records it.
+-- p_via: the route of a move that must happen (promote()), recorded with the
+-- change: the tag moves to the image even when its pin did not change (an
+-- image mapped since left the pin), where tag(), as oc tag, records an event
+-- only for a new pin.
 CREATE OR REPLACE FUNCTION _tag_image(p_dest imagestream.stream, p_tag text, p_src_ns text,
 	p_src_stream text, p_id text, p_reference boolean, p_import_mode import_mode,
-	p_policy reference_policy, p_new_stream boolean) RETURNS void
+	p_policy reference_policy, p_new_stream boolean, p_via text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
 	found record;
@@ -123,11 +127,11 @@ BEGIN
 	spec := imagestream._set_spec(p_dest, p_tag, 'ImageStreamImage',
 		format('%s/%s@%s', p_src_ns, p_src_stream, found.image), p_reference, false, false,
 		p_import_mode, p_policy, '{}', p_new_stream);
-	IF spec.ref_changed THEN
+	IF spec.ref_changed OR (p_via IS NOT NULL AND (spec.t).image IS DISTINCT FROM found.image) THEN
 		PERFORM imagestream._add_event((spec.t).id, CASE WHEN p_reference THEN found.docker_image_reference
 			ELSE imagestream._copy_reference(found.docker_image_reference, p_src_ns, p_src_stream,
 											 p_dest.namespace, p_dest.name) END,
-			found.image, (spec.t).spec_generation);
+			found.image, (spec.t).spec_generation, now(), p_via);
 	END IF;
 	-- the children of an index that the source stream verified come along:
 	-- the caller, who views the source, sees them there
@@ -163,7 +167,7 @@ CREATE OR REPLACE FUNCTION _api_tag(source text, destination text, source_kind s
 	alias boolean DEFAULT false, reference boolean DEFAULT false,
 	scheduled boolean DEFAULT false, insecure boolean DEFAULT false,
 	reference_policy reference_policy DEFAULT 'Source',
-	import_mode import_mode DEFAULT 'Legacy')
+	import_mode import_mode DEFAULT 'Legacy', expected_image image_digest DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record := imagestream._parse_tag(destination);
@@ -218,6 +222,11 @@ BEGIN
 							  WHERE namespace = d.namespace AND name = d.stream);
 	s := imagestream._lock_stream(d.namespace, d.stream, true);
 	PERFORM imagestream._refuse_protected(d.namespace, d.stream, d.tag, 'tag() would move it');
+	IF expected_image IS NOT NULL THEN
+		PERFORM imagestream._check_expected(d.namespace, d.stream, d.tag,
+			(SELECT x.image FROM imagestream.tag x WHERE x.stream_id = s.id AND x.name = d.tag),
+			expected_image);
+	END IF;
 
 	IF kind = 'ImageStreamTag' AND v_alias THEN
 		-- follow the chain from the source; reaching the destination is a cycle
@@ -288,10 +297,10 @@ CREATE OR REPLACE FUNCTION tag(source text, destination text, source_kind source
 	alias boolean DEFAULT false, reference boolean DEFAULT false,
 	scheduled boolean DEFAULT false, insecure boolean DEFAULT false,
 	reference_policy reference_policy DEFAULT 'Source',
-	import_mode import_mode DEFAULT 'Legacy')
+	import_mode import_mode DEFAULT 'Legacy', expected_image image_digest DEFAULT NULL)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
-COMMENT ON FUNCTION tag(text, text, source_kind, boolean, boolean, boolean, boolean, reference_policy, import_mode)
+COMMENT ON FUNCTION tag(text, text, source_kind, boolean, boolean, boolean, boolean, reference_policy, import_mode, image_digest)
 	IS 'oc tag: point a tag at a container image, a tag or an image of a stream';
 
 CREATE OR REPLACE FUNCTION _api_untag(tag text) RETURNS void

@@ -2,13 +2,13 @@
 -- as a tag's current image.  No network I/O.
 
 CREATE OR REPLACE FUNCTION _api_map_image(tag text, docker_image_reference image_ref,
-	image image_digest DEFAULT NULL, manifest bytea DEFAULT NULL, media_type text DEFAULT NULL)
+	image image_digest DEFAULT NULL, manifest bytea DEFAULT NULL, media_type text DEFAULT NULL,
+	expected_image image_digest DEFAULT NULL)
 RETURNS void LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record := imagestream._parse_tag(tag);
 	ref imagestream.image_ref := docker_image_reference;
 	digest imagestream.image_digest := coalesce(image, imagestream.ref_digest(ref));
-	wanted text := digest::text;
 	s imagestream.stream;
 	t imagestream.tag;
 BEGIN
@@ -30,24 +30,21 @@ BEGIN
 		RAISE EXCEPTION 'media_type needs a manifest' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
-	-- A digest is public knowledge (NOTIFY announces every one): knowing it
-	-- must not open an image that only streams of other namespaces hold.
 	-- Without the manifest, an image held by a stream must be one the caller
 	-- sees.
-	IF manifest IS NULL AND NOT imagestream._image_visible(wanted::imagestream.image_digest)
-	   AND (EXISTS (SELECT 1 FROM imagestream._history h WHERE h.image = wanted::imagestream.image_digest)
-			OR EXISTS (SELECT 1 FROM imagestream.image_child c
-					   JOIN imagestream._history h ON h.image = c.image
-					   WHERE c.digest = wanted::imagestream.image_digest)) THEN
-		RAISE EXCEPTION 'image % is held only by image streams you may not view', digest
-			USING ERRCODE = 'insufficient_privilege',
-				HINT = 'Pass the image''s manifest to record it.';
+	IF manifest IS NULL THEN
+		PERFORM imagestream._refuse_unseen_image(digest, 'Pass the image''s manifest to record it.');
 	END IF;
 
 	-- the stream first: prune, which locks every stream, then cannot delete
 	-- the image between its check here and the event
 	s := imagestream._lock_stream(d.namespace, d.stream, true);
 	PERFORM imagestream._refuse_protected(d.namespace, d.stream, d.tag, 'map_image() would move it');
+	IF expected_image IS NOT NULL THEN
+		PERFORM imagestream._check_expected(d.namespace, d.stream, d.tag,
+			(SELECT x.image FROM imagestream.tag x WHERE x.stream_id = s.id AND x.name = d.tag),
+			expected_image);
+	END IF;
 	IF manifest IS NOT NULL THEN
 		PERFORM imagestream._catalogue_manifest(digest, media_type, manifest, ref);
 	ELSE
@@ -59,7 +56,8 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION map_image(tag text, docker_image_reference image_ref,
-	image image_digest DEFAULT NULL, manifest bytea DEFAULT NULL, media_type text DEFAULT NULL)
+	image image_digest DEFAULT NULL, manifest bytea DEFAULT NULL, media_type text DEFAULT NULL,
+	expected_image image_digest DEFAULT NULL)
 RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
-COMMENT ON FUNCTION map_image(text, image_ref, image_digest, bytea, text) IS 'OpenShift ImageStreamMapping: record a pushed image as a tag''s current image';
+COMMENT ON FUNCTION map_image(text, image_ref, image_digest, bytea, text, image_digest) IS 'OpenShift ImageStreamMapping: record a pushed image as a tag''s current image';

@@ -115,12 +115,7 @@ DECLARE
 	c imagestream.gate_candidate;
 BEGIN
 	PERFORM imagestream._require(d.namespace, 'view');
-	SELECT * INTO t FROM imagestream.tag x
-	WHERE x.namespace = d.namespace AND x.stream = d.stream AND x.name = d.tag;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'image stream tag "%/%:%" does not exist', d.namespace, d.stream, d.tag
-			USING ERRCODE = 'undefined_object';
-	END IF;
+	t := imagestream._find_tag(d.namespace, d.stream, d.tag);
 	SELECT * INTO c FROM imagestream.gate_candidate x WHERE x.tag_id = t.id;
 	-- the candidate held back, else the image the tag has
 	IF c.tag_id IS NULL AND t.image IS NULL THEN

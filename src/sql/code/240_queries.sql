@@ -23,6 +23,36 @@ CREATE OR REPLACE FUNCTION resolve(tag text, missing_ok boolean DEFAULT false) R
 	LANGUAGE C STABLE;
 COMMENT ON FUNCTION resolve(text, boolean) IS 'the pull spec, by digest, that consumers of a tag must use now';
 
+-- What resolve() returned for a tag at time p_at: the pull spec of its
+-- newest event created by then, by the tag's reference policy; NULL before
+-- its first event, or when prune removed the events of that time.  (The
+-- history rules overwrite the newest event in place when only the pull
+-- spec or only the image changes: such a change counts from that event's
+-- time.)
+CREATE OR REPLACE FUNCTION _api_resolve_at(tag text, at timestamptz) RETURNS image_ref
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+DECLARE
+	d record := imagestream._parse_tag(tag);
+	t imagestream.tag;
+	h imagestream._history;
+BEGIN
+	PERFORM imagestream._require(d.namespace, 'view');
+	IF at IS NULL THEN
+		RAISE EXCEPTION 'at is required' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	t := imagestream._find_tag(d.namespace, d.stream, d.tag);
+	-- (by time: an alias's event carries its source's, which may be older
+	-- than an event of its own before it)
+	SELECT * INTO h FROM imagestream._history x
+	WHERE x.tag_id = t.id AND x.created <= at ORDER BY x.created DESC, x.seq DESC LIMIT 1;
+	RETURN imagestream._pull_spec_of(h.docker_image_reference, h.image,
+		t.has_spec AND t.reference_policy = 'Local', t.namespace, t.stream);
+END $$;
+
+CREATE OR REPLACE FUNCTION resolve_at(tag text, at timestamptz) RETURNS image_ref
+	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C STABLE;
+COMMENT ON FUNCTION resolve_at(text, timestamptz) IS 'the pull spec resolve() returned for a tag at a given time, from its history';
+
 -- OpenShift's image lookup policy: "name", "name:tag" or "name@id" with no
 -- registry and no namespace, naming a stream with lookup_local, resolves
 -- through the stream; anything else comes back normalised.

@@ -1,6 +1,7 @@
 -- Going back to an earlier image, and pruning old history and images.
 
-CREATE OR REPLACE FUNCTION _api_rollback(tag text, to_image text DEFAULT NULL, steps integer DEFAULT 1)
+CREATE OR REPLACE FUNCTION _api_rollback(tag text, to_image text DEFAULT NULL, steps integer DEFAULT 1,
+	expected_image image_digest DEFAULT NULL)
 RETURNS tag_event LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
 	d record := imagestream._parse_tag(tag);
@@ -13,6 +14,9 @@ BEGIN
 	s := imagestream._lock_stream(d.namespace, d.stream);
 	PERFORM imagestream._refuse_protected(d.namespace, d.stream, d.tag, 'rollback() would move it');
 	t := imagestream._lock_tag(s, d.tag);
+	IF expected_image IS NOT NULL THEN
+		PERFORM imagestream._check_expected(d.namespace, d.stream, d.tag, t.image, expected_image);
+	END IF;
 	IF to_image IS NOT NULL THEN
 		IF to_image !~ '^((sha256|sha512):)?[0-9a-f]{7,128}$' THEN
 			RAISE EXCEPTION 'invalid image "%"', to_image
@@ -61,10 +65,11 @@ BEGIN
 	RETURN result;
 END $$;
 
-CREATE OR REPLACE FUNCTION rollback(tag text, to_image text DEFAULT NULL, steps integer DEFAULT 1)
+CREATE OR REPLACE FUNCTION rollback(tag text, to_image text DEFAULT NULL, steps integer DEFAULT 1,
+	expected_image image_digest DEFAULT NULL)
 RETURNS tag_event
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
-COMMENT ON FUNCTION rollback(text, text, integer) IS 'point a tag back at an earlier image of its history and pin it there';
+COMMENT ON FUNCTION rollback(text, text, integer, image_digest) IS 'point a tag back at an earlier image of its history and pin it there';
 
 -- The bounds of a pruning rule (prune, set_retention); a NULL part is
 -- checked by the caller.  The age is bounded so that now() minus it stays a

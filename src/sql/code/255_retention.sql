@@ -36,9 +36,7 @@ COMMENT ON FUNCTION set_retention(text, integer, interval) IS 'the history a nam
 -- one is due (now when another is), NULL when no namespace has a rule.  A
 -- namespace whose streams some session keeps locked past the worker's
 -- lock_timeout is tried again an hour later, with a warning.  A rule
--- another transaction is changing is skipped (the worker asks again a
--- second later); the one just applied counts as due a minute from now at
--- the soonest.
+-- another transaction is changing is skipped, due a minute later.
 CREATE OR REPLACE FUNCTION _retention_apply() RETURNS timestamptz
 LANGUAGE plpgsql SET search_path = pg_catalog, imagestream, pg_temp AS $$
 DECLARE
@@ -69,7 +67,7 @@ BEGIN
 	END LOOP;
 	-- (another due: at once, that is at the worker's next periodic run)
 	RETURN (SELECT min(CASE WHEN x.applied_at > now() - period THEN x.applied_at + period
-							WHEN x.namespace IS DISTINCT FROM r.namespace THEN now()
+							WHEN r.namespace IS NOT NULL AND x.namespace <> r.namespace THEN now()
 							ELSE now() + retry END)
 			FROM imagestream.namespace_retention x);
 END $$;
