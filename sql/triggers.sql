@@ -240,6 +240,53 @@ SELECT last_error FROM triggers WHERE target = 'public.by_id'::regclass;
 SELECT drop_trigger(id) FROM triggers WHERE target = 'public.by_id'::regclass;
 DROP TABLE public.by_id;
 DROP TABLE public.by_guc, public.by_domain;
+
+-- the target's code can neither block the move nor hold it up: what
+-- WHEN OTHERS lets through (query_canceled, assert_failure) is recorded as
+-- 09000; a statement is cut after 2 s, and one owner's statements after 5 s
+-- in all in a transaction
+CREATE TABLE public.by_code (id integer PRIMARY KEY, image text);
+GRANT SELECT (id), UPDATE (image) ON public.by_code TO regress_tr_team;
+INSERT INTO public.by_code SELECT i, NULL FROM generate_series(1, 6) AS i;
+CREATE FUNCTION public.tr_code() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	CASE NEW.id
+	WHEN 1 THEN RAISE EXCEPTION 'no' USING ERRCODE = 'query_canceled';
+	WHEN 2 THEN ASSERT false, 'nor this';
+	ELSE PERFORM pg_sleep(30);
+	END CASE;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER tr_code BEFORE UPDATE ON public.by_code FOR EACH ROW EXECUTE FUNCTION public.tr_code();
+ALTER TABLE public.by_code DISABLE TRIGGER tr_code;
+SET ROLE regress_tr_team;
+SELECT count(add_trigger('tr/app:staging', 'public.by_code', 'image', 'id', i::text))
+FROM generate_series(1, 6) AS i;
+RESET ROLE;
+ALTER TABLE public.by_code ENABLE TRIGGER tr_code;
+SELECT pg_temp.push('tr/app:staging', 'c1');
+SELECT left(digest_hex(image), 8) = pg_temp.d('c1') AS moved FROM image_stream_tags
+WHERE namespace = 'tr' AND stream = 'app' AND tag = 'staging';
+SELECT key_value, last_error FROM triggers WHERE target = 'public.by_code'::regclass ORDER BY id;
+SELECT count(*) AS written FROM public.by_code WHERE image LIKE '%' || pg_temp.d('c1') || '%';
+-- a cancel the session receives still cancels the move
+SET statement_timeout = '300ms';
+SELECT pg_temp.push('tr/app:staging', 'c2');
+RESET statement_timeout;
+SELECT left(digest_hex(image), 8) = pg_temp.d('c1') AS still_c1 FROM image_stream_tags
+WHERE namespace = 'tr' AND stream = 'app' AND tag = 'staging';
+DROP TABLE public.by_code;
+SELECT count(*) AS left_after_drop FROM triggers WHERE target::oid NOT IN (SELECT oid FROM pg_class);
+DROP FUNCTION public.tr_code();
+
+-- a superuser's trigger writes only the superuser's own tables (another
+-- role's triggers and policies would run as superuser)
+CREATE ROLE regress_tr_tableowner;
+CREATE TABLE public.tenant_owned (id integer PRIMARY KEY, image text);
+ALTER TABLE public.tenant_owned OWNER TO regress_tr_tableowner;
+SELECT pg_temp.refusal($$SELECT add_trigger('tr/app:staging', 'public.tenant_owned', 'image', 'id', '1')$$);
+DROP TABLE public.tenant_owned;
+DROP ROLE regress_tr_tableowner;
 DROP FUNCTION public.tr_set_guc();
 DROP DOMAIN public.tr_key;
 

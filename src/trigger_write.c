@@ -21,25 +21,196 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/latch.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
 
 #include "rights.h"
 
 /* How long the trigger's UPDATE waits for a row lock before it fails. */
 #define TRIGGER_LOCK_TIMEOUT "1s"
+/* How long one trigger's statement may run, and one owner's in a transaction. */
+#define TRIGGER_STATEMENT_LIMIT_MS 2000
+#define TRIGGER_OWNER_BUDGET_MS 5000
 
 /*
  * A trigger's statement under way: the target's own code moving a tag with
  * triggers would fire them from inside it, to no bound but the stack.
  */
 static bool writing = false;
+
+/* The time limit of the statement under way: a timeout of our own. */
+static TimeoutId limit_timeout = MAX_TIMEOUTS;
+static volatile sig_atomic_t limit_reached = false;
+
+/* Milliseconds each owner's statements used in this transaction. */
+typedef struct OwnerSpent
+{
+	Oid			owner;
+	int64		spent_ms;
+} OwnerSpent;
+static HTAB *spent = NULL;		/* in TopTransactionContext */
+
+/* Set as StatementTimeoutHandler would, but told apart by limit_reached. */
+static void
+limit_handler(void)
+{
+	limit_reached = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+	SetLatch(MyLatch);
+}
+
+static void
+forget_spent(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PARALLEL_PRE_COMMIT &&
+		event != XACT_EVENT_PRE_PREPARE)
+		spent = NULL;			/* freed with TopTransactionContext */
+}
+
+static OwnerSpent *
+owner_spent(Oid owner)
+{
+	OwnerSpent *entry;
+	bool		found;
+
+	if (limit_timeout == MAX_TIMEOUTS)
+	{
+		limit_timeout = RegisterTimeout(USER_TIMEOUT, limit_handler);
+		RegisterXactCallback(forget_spent, NULL);
+	}
+	if (spent == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(OwnerSpent);
+		ctl.hcxt = TopTransactionContext;
+		spent = hash_create("imagestream trigger time", 16, &ctl,
+							HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(spent, &owner, HASH_ENTER, &found);
+	if (!found)
+		entry->spent_ms = 0;
+	return entry;
+}
+
+/*
+ * The statement's time limit is over (the timer may also have fired after
+ * it ended): its cancel is ours, not the session's.
+ */
+static void
+limit_end(OwnerSpent *entry, TimestampTz started)
+{
+	disable_timeout(limit_timeout, false);
+	if (limit_reached)
+		QueryCancelPending = false;
+	entry->spent_ms += TimestampDifferenceMilliseconds(started, GetCurrentTimestamp());
+}
+
+/*
+ * Runs the statement (or with check_only, plans it) with the time limit.
+ * The errors the target's code may raise that WHEN OTHERS would let through
+ * become triggered_action_exception; a cancel from ProcessInterrupts that
+ * the limit did not cause is the session's and goes up unchanged.
+ */
+static int64
+run_limited(Oid owner, const char *relname, const char *sql, Oid *argtypes,
+			Datum *values, const char *nulls, bool check_only)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	OwnerSpent *entry = owner_spent(owner);
+	int64		limit = Min(TRIGGER_STATEMENT_LIMIT_MS, TRIGGER_OWNER_BUDGET_MS - entry->spent_ms);
+	TimestampTz started = GetCurrentTimestamp();
+	int64		written = 0;
+
+	if (limit <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the image change triggers of role %s used their time in this transaction",
+						GetUserNameFromId(owner, false)),
+				 errdetail("The triggers of one role run for at most %d ms in all in one transaction.",
+						   TRIGGER_OWNER_BUDGET_MS)));
+
+	limit_reached = false;
+	enable_timeout_after(limit_timeout, (int) limit);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (check_only)
+		{
+			if (SPI_prepare(sql, 3, argtypes) == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		}
+		else
+		{
+			int			rc = SPI_execute_with_args(sql, 3, argtypes, values, nulls, false, 0);
+
+			if (rc != SPI_OK_UPDATE)
+				elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+			written = (int64) SPI_processed;
+		}
+		SPI_finish();
+	}
+	PG_CATCH();
+	{
+		bool		ours = limit_reached;
+		ErrorData  *edata;
+
+		limit_end(entry, started);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED &&
+			edata->sqlerrcode != ERRCODE_ASSERT_FAILURE)
+			PG_RE_THROW();
+		if (!ours && edata->funcname != NULL &&
+			strcmp(edata->funcname, "ProcessInterrupts") == 0)
+			PG_RE_THROW();
+		FlushErrorState();
+		if (ours)
+			ereport(ERROR,
+					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+					 errmsg("the image change trigger's statement on \"%s\" ran out of time", relname),
+					 errdetail("A trigger's statement runs for at most %d ms, and the triggers of one role for at most %d ms in all in one transaction.",
+							   TRIGGER_STATEMENT_LIMIT_MS, TRIGGER_OWNER_BUDGET_MS)));
+		ereport(ERROR,
+				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+				 errmsg("%s", edata->message),
+				 errdetail("The statement on \"%s\" raised SQLSTATE %s.",
+						   relname, unpack_sql_state(edata->sqlerrcode))));
+	}
+	PG_END_TRY();
+	limit_end(entry, started);
+	return written;
+}
+
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+	ReleaseSysCache(tuple);
+	return owner;
+}
 
 static AttrNumber
 column_of(Oid relid, const char *column)
@@ -89,7 +260,7 @@ imagestream_trigger_write(PG_FUNCTION_ARGS)
 	Oid			saved_user;
 	int			saved_context;
 	int			nest_level;
-	volatile int64 written = 0;
+	int64		written;
 
 	for (int i = 0; i <= 5; i++)
 		if (PG_ARGISNULL(i))
@@ -113,6 +284,19 @@ imagestream_trigger_write(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
+
+	/*
+	 * The statement runs the table's triggers and policies, its owner's code,
+	 * with the trigger owner's rights: never a superuser's for another role's
+	 * table.
+	 */
+	if (superuser_arg(owner) && owner != relation_owner(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("an image change trigger owned by a superuser may write only the superuser's own tables"),
+				 errdetail("Relation \"%s\" belongs to another role, whose triggers and policies would run as superuser.",
+						   relname),
+				 errhint("Add the trigger as a role that is not a superuser, or as the table's owner.")));
 
 	/*
 	 * The key value is a parameter of the key column's type, read below as
@@ -166,22 +350,7 @@ imagestream_trigger_write(PG_FUNCTION_ARGS)
 	writing = true;
 	PG_TRY();
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (check_only)
-		{
-			if (SPI_prepare(sql.data, 3, argtypes) == NULL)
-				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		}
-		else
-		{
-			int			rc = SPI_execute_with_args(sql.data, 3, argtypes, values, nulls, false, 0);
-
-			if (rc != SPI_OK_UPDATE)
-				elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-			written = (int64) SPI_processed;
-		}
-		SPI_finish();
+		written = run_limited(owner, relname, sql.data, argtypes, values, nulls, check_only);
 	}
 	PG_FINALLY();
 	{

@@ -259,3 +259,22 @@ END $$;
 CREATE OR REPLACE FUNCTION drop_trigger(id bigint) RETURNS void
 	AS 'MODULE_PATHNAME', 'imagestream_api_call' LANGUAGE C;
 COMMENT ON FUNCTION drop_trigger(bigint) IS 'remove an image change trigger';
+
+-- A table dropped takes its image change triggers with it, as it takes its
+-- own PostgreSQL triggers.  (A column dropped or renamed leaves them, to
+-- record the error at the next firing.)
+CREATE OR REPLACE FUNCTION _forget_dropped_targets() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, imagestream, pg_temp AS $$
+BEGIN
+	DELETE FROM imagestream.image_trigger g
+	USING pg_event_trigger_dropped_objects() d
+	WHERE d.classid = 'pg_class'::regclass AND d.objsubid = 0 AND g.target = d.objid;
+END $$;
+
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_event_trigger WHERE evtname = 'imagestream_forget_dropped_targets') THEN
+		CREATE EVENT TRIGGER imagestream_forget_dropped_targets ON sql_drop
+			EXECUTE FUNCTION imagestream._forget_dropped_targets();
+	END IF;
+END $$;
