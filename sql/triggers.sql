@@ -1,6 +1,6 @@
 -- Image change triggers (doc/promotion.md): a deployments table whose text
--- column and jsonb path follow a tag through map_image, tag, rollback and an
--- alias; pause and resume; a trigger whose owner lost UPDATE records its
+-- column and jsonb path follow a tag through map_image, tag, rollback,
+-- promote and an alias; pause and resume; a trigger whose owner lost UPDATE records its
 -- error while the tag moves; row-level security of the target honoured; what
 -- add_trigger refuses; who may pause and drop; the view triggers.
 \getenv abs_srcdir PG_ABS_SRCDIR
@@ -80,6 +80,15 @@ SELECT * FROM pg_temp.rows() WHERE name = 'web';
 SELECT (rollback('tr/app:prod')).image IS NOT NULL AS rolled_back;
 SELECT * FROM pg_temp.rows() WHERE name = 'web';
 SELECT pg_temp.d('a') AS a, pg_temp.d('b') AS b, pg_temp.d('s') AS s, pg_temp.d('l') AS l;
+-- promote: staging gets a new image, prod is promoted from it with its
+-- expectation, and the rows follow in the same call
+SELECT pg_temp.push('tr/app:staging', 'p');
+SELECT tag, left(digest_hex(image), 8) = pg_temp.d('p') AS promoted FROM promote(jsonb_build_array(
+	jsonb_build_object('tag', 'tr/app:prod', 'from', 'tr/app:staging',
+					   'expect', (SELECT image FROM image_stream_tags
+								  WHERE namespace = 'tr' AND stream = 'app' AND tag = 'prod'))));
+SELECT * FROM pg_temp.rows() WHERE name = 'web';
+SELECT pg_temp.d('p') AS p;
 
 -- an alias: prod follows latest, and so do the rows
 SELECT pg_temp.push('tr/app:latest', 'l');
