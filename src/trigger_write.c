@@ -4,17 +4,29 @@
  *		(src/sql/code/125_triggers.sql), run with the rights of the role that
  *		owns the trigger.
  *
- * A tag moves inside a SECURITY DEFINER body, or in the worker: neither has
- * the rights of the trigger's owner, and SET ROLE is refused inside a
- * SECURITY DEFINER function.  So the user id is switched here as PostgreSQL
- * does for REFRESH MATERIALIZED VIEW: SetUserIdAndSecContext with
- * SECURITY_RESTRICTED_OPERATION, so that code the statement runs (the
- * target's own triggers, a policy's functions) can neither SET ROLE nor use
- * the session's temporary objects.  The executor then checks the owner's
+ * Rights.  A tag moves inside a SECURITY DEFINER body, or in the worker:
+ * neither has the rights of the trigger's owner, and SET ROLE is refused
+ * inside a SECURITY DEFINER function.  So the user id is switched here as
+ * PostgreSQL does for REFRESH MATERIALIZED VIEW: SetUserIdAndSecContext
+ * with SECURITY_RESTRICTED_OPERATION.  The executor then checks the owner's
  * column privileges and applies row-level security as the owner, exactly as
- * if it had run the statement itself.  The statement has settings of its own
- * (search_path, row_security on, a short lock timeout: a row someone keeps
- * locked fails the trigger rather than holding up the tag's move).
+ * if it had run the statement itself.  The statement has settings of its
+ * own (search_path, row_security on, a short lock timeout).
+ *
+ * Code.  The statement runs in the transaction of whoever moves the tag: a
+ * tenant's session, another tenant's (an alias), the worker's for everyone.
+ * Code of the table's (its triggers and rules, what its policies, checks,
+ * generated columns and indexes call) would run there, where nothing bounds
+ * it: PL/pgSQL catches a cancel and goes on.  So the table, its partitions
+ * and its children may run none: no trigger or rule, and their expressions
+ * call only what PostgreSQL itself defines (_foreign_code).  They are
+ * checked locked, so that no trigger is added between check and statement.
+ *
+ * Time.  What is left is PostgreSQL's own work: a row lock waited for a
+ * second at most (lock_timeout), a scan of the table.  The statements of
+ * one owner in one transaction run for at most 5 s in all (a timeout of
+ * ours): a tenant's huge table holds up a worker's transaction that long
+ * at most.
  *
  * An error goes up: the caller runs this in a subtransaction, whose abort
  * also restores the user id and the settings.
@@ -22,7 +34,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -34,7 +46,6 @@
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/syscache.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
@@ -42,17 +53,10 @@
 
 /* How long the trigger's UPDATE waits for a row lock before it fails. */
 #define TRIGGER_LOCK_TIMEOUT "1s"
-/* How long one trigger's statement may run, and one owner's in a transaction. */
-#define TRIGGER_STATEMENT_LIMIT_MS 2000
+/* How long the statements of one owner may run in all in a transaction. */
 #define TRIGGER_OWNER_BUDGET_MS 5000
 
-/*
- * A trigger's statement under way: the target's own code moving a tag with
- * triggers would fire them from inside it, to no bound but the stack.
- */
-static bool writing = false;
-
-/* The time limit of the statement under way: a timeout of our own. */
+/* The time left to the statement under way: a timeout of our own. */
 static TimeoutId limit_timeout = MAX_TIMEOUTS;
 static volatile sig_atomic_t limit_reached = false;
 
@@ -123,10 +127,9 @@ limit_end(OwnerSpent *entry, TimestampTz started)
 }
 
 /*
- * Runs the statement (or with check_only, plans it) with the time limit.
- * The errors the target's code may raise that WHEN OTHERS would let through
- * become triggered_action_exception; a cancel from ProcessInterrupts that
- * the limit did not cause is the session's and goes up unchanged.
+ * Runs the statement (or with check_only, plans it) in the time the owner
+ * has left; the cancel of that timeout leaves as an error WHEN OTHERS
+ * catches, a cancel the session received as it came.
  */
 static int64
 run_limited(Oid owner, const char *relname, const char *sql, Oid *argtypes,
@@ -134,7 +137,7 @@ run_limited(Oid owner, const char *relname, const char *sql, Oid *argtypes,
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	OwnerSpent *entry = owner_spent(owner);
-	int64		limit = Min(TRIGGER_STATEMENT_LIMIT_MS, TRIGGER_OWNER_BUDGET_MS - entry->spent_ms);
+	int64		limit = TRIGGER_OWNER_BUDGET_MS - entry->spent_ms;
 	TimestampTz started = GetCurrentTimestamp();
 	int64		written = 0;
 
@@ -175,41 +178,49 @@ run_limited(Oid owner, const char *relname, const char *sql, Oid *argtypes,
 		limit_end(entry, started);
 		MemoryContextSwitchTo(cxt);
 		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED &&
-			edata->sqlerrcode != ERRCODE_ASSERT_FAILURE)
-			PG_RE_THROW();
-		if (!ours && edata->funcname != NULL &&
-			strcmp(edata->funcname, "ProcessInterrupts") == 0)
+		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED || !ours)
 			PG_RE_THROW();
 		FlushErrorState();
-		if (ours)
-			ereport(ERROR,
-					(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-					 errmsg("the image change trigger's statement on \"%s\" ran out of time", relname),
-					 errdetail("A trigger's statement runs for at most %d ms, and the triggers of one role for at most %d ms in all in one transaction.",
-							   TRIGGER_STATEMENT_LIMIT_MS, TRIGGER_OWNER_BUDGET_MS)));
 		ereport(ERROR,
-				(errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
-				 errmsg("%s", edata->message),
-				 errdetail("The statement on \"%s\" raised SQLSTATE %s.",
-						   relname, unpack_sql_state(edata->sqlerrcode))));
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the image change trigger's statement on \"%s\" ran out of time", relname),
+				 errdetail("The triggers of one role run for at most %d ms in all in one transaction.",
+						   TRIGGER_OWNER_BUDGET_MS)));
 	}
 	PG_END_TRY();
 	limit_end(entry, started);
 	return written;
 }
 
-static Oid
-relation_owner(Oid relid)
+/*
+ * Locks target and every relation an UPDATE of it reaches, and refuses it
+ * if one of them would run code (see the top of this file).
+ */
+static void
+refuse_foreign_code(Oid relid, const char *relname)
 {
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
+	MemoryContext cxt = CurrentMemoryContext;
+	Oid			argtypes[1] = {REGCLASSOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	char	   *found = NULL;
 
-	if (!HeapTupleIsValid(tuple))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-	ReleaseSysCache(tuple);
-	return owner;
+	(void) find_all_inheritors(relid, RowExclusiveLock, NULL);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT imagestream._foreign_code($1)", 1, argtypes, values, NULL,
+							  true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "_foreign_code failed");
+	found = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (found)
+		found = MemoryContextStrdup(cxt, found);
+	SPI_finish();
+	if (found)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("an image change trigger cannot write relation \"%s\"", relname),
+				 errdetail("An update of it would run code of its own (%s), in the transaction of whoever moves the tag.",
+						   found),
+				 errhint("A trigger's table may have no trigger or rule, and its policies, checks, generated columns and indexes may call only built-in functions; react to a move with LISTEN or changes_since() instead.")));
 }
 
 static AttrNumber
@@ -285,18 +296,7 @@ imagestream_trigger_write(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
 
-	/*
-	 * The statement runs the table's triggers and policies, its owner's code,
-	 * with the trigger owner's rights: never a superuser's for another role's
-	 * table.
-	 */
-	if (superuser_arg(owner) && owner != relation_owner(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("an image change trigger owned by a superuser may write only the superuser's own tables"),
-				 errdetail("Relation \"%s\" belongs to another role, whose triggers and policies would run as superuser.",
-						   relname),
-				 errhint("Add the trigger as a role that is not a superuser, or as the table's owner.")));
+	refuse_foreign_code(relid, relname);
 
 	/*
 	 * The key value is a parameter of the key column's type, read below as
@@ -346,32 +346,10 @@ imagestream_trigger_write(PG_FUNCTION_ARGS)
 						   SECURITY_RESTRICTED_OPERATION);
 	values[0] = OidInputFunctionCall(typinput, key_value, typioparam, key_typmod);
 
-	Assert(!writing);			/* _fire_triggers refused the move first */
-	writing = true;
-	PG_TRY();
-	{
-		written = run_limited(owner, relname, sql.data, argtypes, values, nulls, check_only);
-	}
-	PG_FINALLY();
-	{
-		writing = false;
-	}
-	PG_END_TRY();
+	written = run_limited(owner, relname, sql.data, argtypes, values, nulls, check_only);
 
 	SetUserIdAndSecContext(saved_user, saved_context);
 	/* every setting the statement's code made goes too, as for REFRESH MATERIALIZED VIEW */
 	AtEOXact_GUC(false, nest_level);
 	PG_RETURN_INT64(written);
-}
-
-/*
- * _trigger_writing() → boolean: is a trigger's statement under way?  A move
- * of a tag with triggers made by that statement's code is refused
- * (_fire_triggers), so that the move and the statement fail together.
- */
-PG_FUNCTION_INFO_V1(imagestream_trigger_writing);
-Datum
-imagestream_trigger_writing(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_BOOL(writing);
 }

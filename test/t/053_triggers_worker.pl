@@ -3,7 +3,8 @@
 # imports from the real registry, written in the very transaction that
 # records the move and its change row, by the set-based
 # recording as by the one-tag path (the same commit: its timestamp, with
-# track_commit_timestamp); a paused trigger leaves the row alone.
+# track_commit_timestamp); a paused trigger leaves the row alone; rows kept
+# locked by another session hold the worker's move up 5 s at most.
 use strict;
 use warnings;
 
@@ -61,6 +62,28 @@ ok(defined wait_for($node, "SELECT image FROM imagestream.image_stream_tags WHER
 like(q1("SELECT image FROM deployments WHERE name = 'web'"), qr/\Q$two->{digest}\E$/, 'a paused trigger leaves the column');
 q1("SELECT imagestream.pause_trigger($id, false)");
 like(q1("SELECT image FROM deployments WHERE name = 'web'"), qr/\Q$three->{digest}\E$/, 'resumed, it catches up');
+
+# a table whose rows another session keeps locked: each firing waits a
+# second (lock_timeout) and records it, the owner's statements stop after 5 s
+# in all in the transaction, and the worker's move goes on
+q1(q{CREATE TABLE locked (id integer PRIMARY KEY, image text);
+	 INSERT INTO locked SELECT i, NULL FROM generate_series(1, 8) AS i;
+	 SELECT imagestream.add_trigger('tr/web:t3', 'locked', 'image', 'id', i::text) FROM generate_series(1, 8) AS i});
+my $holder = $node->background_psql('postgres');
+$holder->query_safe('BEGIN; SELECT id FROM locked FOR UPDATE');
+my $four = $reg->push_image('shop/web', 'latest', content => 'web four');
+my $took = wait_for($node, "SELECT image FROM imagestream.image_stream_tags WHERE namespace = 'tr' AND tag = 't3'",
+	$four->{digest}, 60);
+ok(defined $took, 'the worker records the move though the trigger\'s rows are locked');
+my $errors = q1(q{SELECT string_agg(CASE WHEN last_error LIKE '%lock timeout%' THEN 'lock'
+		WHEN last_error LIKE '%used their time%' OR last_error LIKE '%ran out of time%' THEN 'time'
+		ELSE coalesce(last_error, 'none') END, ',' ORDER BY id)
+	FROM imagestream.triggers WHERE target = 'locked'::regclass});
+# (about five wait their second; a loaded machine's overheads may take one)
+like($errors, qr/^(lock,){3,5}(lock|time)(,time)+$/,
+	'firings wait a second each until the owner\'s 5 s are used up: the rest are not run');
+$holder->query_safe('ROLLBACK');
+$holder->quit;
 
 invariants_hold($node);
 assert_no_crash($node);

@@ -50,25 +50,12 @@ BEGIN
 	END;
 END $$;
 
-CREATE OR REPLACE FUNCTION _trigger_writing() RETURNS boolean
-	AS 'MODULE_PATHNAME', 'imagestream_trigger_writing' LANGUAGE C VOLATILE;
-
 -- The unpaused triggers of the tags (rows as they are now), oldest first.
--- A move made by the code of a trigger's own statement (the target's
--- PostgreSQL trigger moving a tag with triggers) is refused, so that it
--- fails with that statement, and the trigger records it.
 CREATE OR REPLACE FUNCTION _fire_triggers(p_tags imagestream.tag[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
 	r record;
 BEGIN
-	IF imagestream._trigger_writing() AND EXISTS (
-		SELECT 1 FROM unnest(p_tags) AS t JOIN imagestream.image_trigger g ON g.tag_id = t.id
-		WHERE NOT g.paused) THEN
-		RAISE EXCEPTION 'an image change trigger''s statement moved a tag that has triggers'
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				DETAIL = 'Image change triggers do not fire from one another.';
-	END IF;
 	FOR r IN SELECT g AS tr, t FROM unnest(p_tags) AS t
 			 JOIN imagestream.image_trigger g ON g.tag_id = t.id
 			 WHERE NOT g.paused
@@ -77,6 +64,55 @@ BEGIN
 		PERFORM imagestream._fire_trigger(r.tr, r.t);
 	END LOOP;
 END $$;
+
+-- The first object that an UPDATE of p_target would run code of (a
+-- trigger, a rule, a foreign or other non-table relation, a function,
+-- operator or type no superuser defined, another relation read by a policy
+-- or check), on it, its partitions or its children; NULL when there is none.
+-- src/trigger_write.c refuses such a target (why: the top of that file).
+CREATE OR REPLACE FUNCTION _foreign_code(p_target regclass) RETURNS text
+LANGUAGE sql STABLE AS $$
+	WITH RECURSIVE rels(rel) AS (
+		SELECT p_target::oid
+		UNION
+		SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN rels ON i.inhparent OPERATOR(pg_catalog.=) rels.rel
+	), found(what) AS (
+		SELECT pg_catalog.format('%s, which is not a table', c.oid::pg_catalog.regclass)
+		FROM rels JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) rels.rel
+		WHERE c.relkind NOT IN ('r', 'p')
+		UNION ALL
+		SELECT pg_catalog.format('trigger %I on %s', t.tgname, t.tgrelid::pg_catalog.regclass)
+		FROM rels JOIN pg_catalog.pg_trigger t ON t.tgrelid OPERATOR(pg_catalog.=) rels.rel
+		WHERE NOT t.tgisinternal
+		UNION ALL
+		SELECT pg_catalog.format('rule %I on %s', r.rulename, r.ev_class::pg_catalog.regclass)
+		FROM rels JOIN pg_catalog.pg_rewrite r ON r.ev_class OPERATOR(pg_catalog.=) rels.rel
+		UNION ALL
+		-- what the relations' policies, checks, generated columns and indexes use
+		SELECT pg_catalog.format('%s uses %s', pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid),
+								 pg_catalog.pg_describe_object(d.refclassid, d.refobjid, d.refobjsubid))
+		FROM pg_catalog.pg_depend d
+		WHERE ((d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
+				AND d.objid IN (SELECT p.oid FROM pg_catalog.pg_policy p JOIN rels ON p.polrelid OPERATOR(pg_catalog.=) rels.rel))
+			   OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass
+				   AND d.objid IN (SELECT c.oid FROM pg_catalog.pg_constraint c JOIN rels ON c.conrelid OPERATOR(pg_catalog.=) rels.rel
+								   WHERE c.contype OPERATOR(pg_catalog.=) 'c'))
+			   OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
+				   AND d.objid IN (SELECT a.oid FROM pg_catalog.pg_attrdef a JOIN rels ON a.adrelid OPERATOR(pg_catalog.=) rels.rel
+								   JOIN pg_catalog.pg_attribute c ON c.attrelid OPERATOR(pg_catalog.=) a.adrelid AND c.attnum OPERATOR(pg_catalog.=) a.adnum
+								   WHERE c.attgenerated OPERATOR(pg_catalog.<>) ''))
+			   OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+				   AND d.objid IN (SELECT x.indexrelid FROM pg_catalog.pg_index x JOIN rels ON x.indrelid OPERATOR(pg_catalog.=) rels.rel)))
+		  AND ((d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass)
+				AND d.refobjid OPERATOR(pg_catalog.>=) 16384)
+			   OR (d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass AND d.refobjid OPERATOR(pg_catalog.>=) 16384
+				   AND (SELECT y.typtype FROM pg_catalog.pg_type y WHERE y.oid OPERATOR(pg_catalog.=) d.refobjid) OPERATOR(pg_catalog.<>) 'e')
+			   OR (d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
+				   AND d.refobjid NOT IN (SELECT rel FROM rels)
+				   AND (SELECT y.relkind FROM pg_catalog.pg_class y WHERE y.oid OPERATOR(pg_catalog.=) d.refobjid) NOT IN ('i', 'I')))
+	)
+	SELECT what FROM found LIMIT 1
+$$;
 
 -- What a trigger may write: a column of a permanent table of the owner's
 -- choosing that the owner may update, picked out by a key column it may

@@ -10,7 +10,7 @@ CREATE TABLE image_trigger (
 	key_value text NOT NULL,
 	field_path text[] CHECK (cardinality(field_path) > 0),
 	paused boolean NOT NULL DEFAULT false,
-	owner oid NOT NULL,
+	owner regrole NOT NULL,
 	created_at timestamptz NOT NULL DEFAULT now(),
 	last_triggered_image image_digest,
 	last_fired_at timestamptz,
