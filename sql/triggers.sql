@@ -265,6 +265,11 @@ CREATE INDEX ON public.builtin_only (lower(image));
 ALTER TABLE public.builtin_only ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own ON public.builtin_only USING (tenant = current_user);
 SELECT _foreign_code('public.builtin_only') IS NULL AS no_foreign_code;
+-- but a foreign key of another table that cascades an update to it writes
+-- that table, whose triggers would run
+CREATE TABLE public.referenced (id integer PRIMARY KEY, image text UNIQUE);
+CREATE TABLE public.cascading (image text REFERENCES public.referenced (image) ON UPDATE CASCADE);
+SELECT _foreign_code('public.referenced');
 -- code added after the trigger: the firing refuses it, the tag moves, the
 -- code never ran
 CREATE TABLE public.later (id integer PRIMARY KEY, image text);
@@ -279,6 +284,7 @@ SELECT count(*) AS code_ran FROM public.tr_ran;
 -- a table dropped takes its triggers
 DROP TABLE public.later;
 SELECT count(*) AS left_after_drop FROM image_trigger WHERE target::oid NOT IN (SELECT oid FROM pg_class);
+DROP TABLE public.cascading, public.referenced;
 DROP TABLE public.with_trigger, public.with_rule, public.with_policy, public.with_check,
 	public.with_index, public.parted, public.builtin_only, public.by_id, public.by_domain, public.tr_ran;
 DROP FUNCTION public.tr_code(), public.tr_true(text);

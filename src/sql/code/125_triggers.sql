@@ -68,7 +68,8 @@ END $$;
 -- The first object that an UPDATE of p_target would run code of (a
 -- trigger, a rule, a foreign or other non-table relation, a function,
 -- operator or type no superuser defined, another relation read by a policy
--- or check), on it, its partitions or its children; NULL when there is none.
+-- or check, a foreign key whose ON UPDATE writes another table), on it, its
+-- partitions or its children; NULL when there is none.
 -- src/trigger_write.c refuses such a target (why: the top of that file).
 CREATE OR REPLACE FUNCTION _foreign_code(p_target regclass) RETURNS text
 LANGUAGE sql STABLE AS $$
@@ -87,6 +88,12 @@ LANGUAGE sql STABLE AS $$
 		UNION ALL
 		SELECT pg_catalog.format('rule %I on %s', r.rulename, r.ev_class::pg_catalog.regclass)
 		FROM rels JOIN pg_catalog.pg_rewrite r ON r.ev_class OPERATOR(pg_catalog.=) rels.rel
+		UNION ALL
+		-- a foreign key of another table whose action writes it (its triggers would run)
+		SELECT pg_catalog.format('%s, whose ON UPDATE writes %s', pg_catalog.pg_describe_object(
+				'pg_catalog.pg_constraint'::pg_catalog.regclass, c.oid, 0), c.conrelid::pg_catalog.regclass)
+		FROM rels JOIN pg_catalog.pg_constraint c ON c.confrelid OPERATOR(pg_catalog.=) rels.rel
+		WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confupdtype IN ('c', 'n', 'd')
 		UNION ALL
 		-- what the relations' policies, checks, generated columns and indexes use
 		SELECT pg_catalog.format('%s uses %s', pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid),
