@@ -257,19 +257,48 @@ CREATE TRIGGER tr_code BEFORE UPDATE ON public.parted_b FOR EACH ROW EXECUTE FUN
 SELECT t, pg_temp.refusal(format('SELECT add_trigger(%L, %L, %L, %L, %L)', 'tr/app:staging', t, 'image', 'id', '1'))
 FROM unnest(ARRAY['public.with_trigger', 'public.with_rule', 'public.with_policy', 'public.with_check',
 				  'public.with_index', 'public.parted']) AS t;
--- built-in code is PostgreSQL's own: a policy on current_user, a foreign
--- key, an index, a generated column of built-in functions
+-- what passes: a policy comparing with current_user, a foreign key, an
+-- index, a generated column and a check without functions, or with
+-- leakproof built-in ones only
 CREATE TABLE public.builtin_only (id integer PRIMARY KEY REFERENCES public.by_id,
-	tenant text DEFAULT current_user, image text, len integer GENERATED ALWAYS AS (length(image)) STORED);
-CREATE INDEX ON public.builtin_only (lower(image));
+	tenant text DEFAULT current_user, image text CHECK (image <> ''),
+	known boolean GENERATED ALWAYS AS (image IS NOT NULL) STORED);
+CREATE INDEX ON public.builtin_only (image) WHERE image IS NOT NULL;
 ALTER TABLE public.builtin_only ENABLE ROW LEVEL SECURITY;
-CREATE POLICY own ON public.builtin_only USING (tenant = current_user);
+CREATE POLICY own ON public.builtin_only USING (tenant = current_user OR tenant = current_setting('app.tenant', true));
 SELECT _foreign_code('public.builtin_only') IS NULL AS no_foreign_code;
--- but a foreign key of another table that cascades an update to it writes
--- that table, whose triggers would run
+-- what does not: a built-in function that runs SQL text, one that calls a
+-- role's cast at run time, any other function not marked leakproof, a
+-- domain's check; and a foreign key of another table whose action writes that
+-- table, whose triggers would run
+CREATE TYPE public.tr_color AS ENUM ('red');
+CREATE TABLE public.exprs (id integer PRIMARY KEY, image text, c public.tr_color, other text);
+CREATE FUNCTION pg_temp.check_refused(e text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	found text;
+BEGIN
+	EXECUTE format('ALTER TABLE public.exprs ADD CONSTRAINT x CHECK (%s)', e);
+	found := imagestream._foreign_code('public.exprs');
+	ALTER TABLE public.exprs DROP CONSTRAINT x;
+	RETURN found;
+END $$;
+SELECT e, pg_temp.check_refused(e)
+FROM unnest(ARRAY[$$query_to_xml('SELECT 1', true, true, '') IS NOT NULL$$,
+				  $$to_jsonb(c) IS NOT NULL$$, $$length(image) < 1000$$,
+				  $$image::public.tr_key IS NOT NULL$$]) AS e;
 CREATE TABLE public.referenced (id integer PRIMARY KEY, image text UNIQUE);
-CREATE TABLE public.cascading (image text REFERENCES public.referenced (image) ON UPDATE CASCADE);
+CREATE TABLE public.cascading (image text REFERENCES public.referenced (image) ON DELETE CASCADE);
 SELECT _foreign_code('public.referenced');
+-- a key column of an array of a domain, a column made a domain since the
+-- trigger was added: refused, at creation and at the firing
+CREATE TABLE public.by_array (id public.tr_key[], image text);
+SELECT pg_temp.refusal($$SELECT add_trigger('tr/app:staging', 'public.by_array', 'image', 'id', '{x}')$$);
+CREATE TABLE public.made_domain (id integer PRIMARY KEY, image text);
+INSERT INTO public.made_domain VALUES (1, NULL);
+SELECT add_trigger('tr/app:staging', 'public.made_domain', 'image', 'id', '1') IS NOT NULL AS added;
+ALTER TABLE public.made_domain ALTER COLUMN image TYPE public.tr_key;
+SELECT pg_temp.push('tr/app:staging', 'domain');
+SELECT last_error FROM triggers WHERE target = 'public.made_domain'::regclass;
 -- code added after the trigger: the firing refuses it, the tag moves, the
 -- code never ran
 CREATE TABLE public.later (id integer PRIMARY KEY, image text);
@@ -284,7 +313,8 @@ SELECT count(*) AS code_ran FROM public.tr_ran;
 -- a table dropped takes its triggers
 DROP TABLE public.later;
 SELECT count(*) AS left_after_drop FROM image_trigger WHERE target::oid NOT IN (SELECT oid FROM pg_class);
-DROP TABLE public.cascading, public.referenced;
+DROP TABLE public.cascading, public.referenced, public.exprs, public.by_array, public.made_domain;
+DROP TYPE public.tr_color;
 DROP TABLE public.with_trigger, public.with_rule, public.with_policy, public.with_check,
 	public.with_index, public.parted, public.builtin_only, public.by_id, public.by_domain, public.tr_ran;
 DROP FUNCTION public.tr_code(), public.tr_true(text);

@@ -42,6 +42,27 @@ api_call_caller(void)
 	return api_caller;
 }
 
+/*
+ * Code run as another role from inside a call (an image change trigger's
+ * statement, src/trigger_write.c) is that role's, not the caller's: no
+ * caller, so that rights are the current user's.  Returns the caller to
+ * give back to api_call_resume.
+ */
+Oid
+api_call_suspend(void)
+{
+	Oid			saved = api_caller;
+
+	api_caller = InvalidOid;
+	return saved;
+}
+
+void
+api_call_resume(Oid saved)
+{
+	api_caller = saved;
+}
+
 /* imagestream._api_F for the entry F, looked up once per call site */
 static ApiBody *
 api_body_lookup(FmgrInfo *entry)

@@ -15,6 +15,8 @@ extern Oid	rights_role(void);
 
 /* The caller noted by the outermost API entry; InvalidOid outside one. */
 extern Oid	api_call_caller(void);
+extern Oid	api_call_suspend(void);
+extern void api_call_resume(Oid saved);
 
 /* Superuser, or a member of the extension owner: every right. */
 extern bool rights_privileged(Oid role);

@@ -40,12 +40,14 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
@@ -127,74 +129,9 @@ limit_end(OwnerSpent *entry, TimestampTz started)
 }
 
 /*
- * Runs the statement (or with check_only, plans it) in the time the owner
- * has left; the cancel of that timeout leaves as an error WHEN OTHERS
- * catches, a cancel the session received as it came.
- */
-static int64
-run_limited(Oid owner, const char *relname, const char *sql, Oid *argtypes,
-			Datum *values, const char *nulls, bool check_only)
-{
-	MemoryContext cxt = CurrentMemoryContext;
-	OwnerSpent *entry = owner_spent(owner);
-	int64		limit = TRIGGER_OWNER_BUDGET_MS - entry->spent_ms;
-	TimestampTz started = GetCurrentTimestamp();
-	int64		written = 0;
-
-	if (limit <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the image change triggers of role %s used their time in this transaction",
-						GetUserNameFromId(owner, false)),
-				 errdetail("The triggers of one role run for at most %d ms in all in one transaction.",
-						   TRIGGER_OWNER_BUDGET_MS)));
-
-	limit_reached = false;
-	enable_timeout_after(limit_timeout, (int) limit);
-	PG_TRY();
-	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (check_only)
-		{
-			if (SPI_prepare(sql, 3, argtypes) == NULL)
-				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		}
-		else
-		{
-			int			rc = SPI_execute_with_args(sql, 3, argtypes, values, nulls, false, 0);
-
-			if (rc != SPI_OK_UPDATE)
-				elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-			written = (int64) SPI_processed;
-		}
-		SPI_finish();
-	}
-	PG_CATCH();
-	{
-		bool		ours = limit_reached;
-		ErrorData  *edata;
-
-		limit_end(entry, started);
-		MemoryContextSwitchTo(cxt);
-		edata = CopyErrorData();
-		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED || !ours)
-			PG_RE_THROW();
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("the image change trigger's statement on \"%s\" ran out of time", relname),
-				 errdetail("The triggers of one role run for at most %d ms in all in one transaction.",
-						   TRIGGER_OWNER_BUDGET_MS)));
-	}
-	PG_END_TRY();
-	limit_end(entry, started);
-	return written;
-}
-
-/*
- * Locks target and every relation an UPDATE of it reaches, and refuses it
- * if one of them would run code (see the top of this file).
+ * Locks target and every relation an UPDATE of it reaches (the target
+ * first: find_all_inheritors locks only its children), and refuses it if
+ * one of them would run code (see the top of this file).
  */
 static void
 refuse_foreign_code(Oid relid, const char *relname)
@@ -204,6 +141,11 @@ refuse_foreign_code(Oid relid, const char *relname)
 	Datum		values[1] = {ObjectIdGetDatum(relid)};
 	char	   *found = NULL;
 
+	LockRelationOid(relid, RowExclusiveLock);
+	if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
 	(void) find_all_inheritors(relid, RowExclusiveLock, NULL);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -220,7 +162,7 @@ refuse_foreign_code(Oid relid, const char *relname)
 				 errmsg("an image change trigger cannot write relation \"%s\"", relname),
 				 errdetail("An update of it would run code of its own (%s), in the transaction of whoever moves the tag.",
 						   found),
-				 errhint("A trigger's table may have no trigger or rule, and its policies, checks, generated columns and indexes may call only built-in functions; react to a move with LISTEN or changes_since() instead.")));
+				 errhint("A trigger's table may have no trigger or rule, and its policies, checks, generated columns and indexes may call only leakproof built-in functions; react to a move with LISTEN or changes_since() instead.")));
 }
 
 static AttrNumber
@@ -237,102 +179,189 @@ column_of(Oid relid, const char *column)
 }
 
 /*
+ * Key types whose text reads alike whatever the session's settings (no
+ * DateStyle, TimeZone or locale) and whose input runs no role's code (no
+ * domain's CHECK, no array of one).
+ */
+static bool
+plain_key_type(Oid type)
+{
+	switch (type)
+	{
+		case TEXTOID:
+		case VARCHAROID:
+		case NAMEOID:
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case UUIDOID:
+		case BOOLOID:
+			return true;
+		default:
+			return get_typtype(type) == TYPTYPE_ENUM;
+	}
+}
+
+typedef struct TriggerWrite
+{
+	Oid			owner;
+	Oid			relid;
+	char	   *relname;
+	char	   *column;
+	char	   *key_column;
+	char	   *key_value;
+	Datum		field_path;		/* text[], or 0 */
+	Datum		spec;			/* text, or 0: check only */
+} TriggerWrite;
+
+/*
+ * The checks of the table as it is now, locked, then the statement as the
+ * owner (with no API caller: what it runs has the owner's rights only).
+ */
+static int64
+checked_write(const TriggerWrite *w)
+{
+	bool		has_path = w->field_path != (Datum) 0;
+	Oid			key_type;
+	int32		key_typmod;
+	Oid			key_collation;
+	Oid			column_type;
+	Oid			typinput;
+	Oid			typioparam;
+	Oid			argtypes[3] = {InvalidOid, TEXTOID, TEXTARRAYOID};
+	Datum		values[3] = {0, w->spec, w->field_path};
+	char		nulls[3] = {' ', w->spec ? ' ' : 'n', has_path ? ' ' : 'n'};
+	StringInfoData sql;
+	Oid			saved_user;
+	int			saved_context;
+	Oid			saved_caller;
+	volatile int64 written = 0;
+
+	refuse_foreign_code(w->relid, w->relname);
+
+	/* (checked at each firing: a column may have become a domain since) */
+	get_atttypetypmodcoll(w->relid, column_of(w->relid, w->key_column), &key_type, &key_typmod,
+						  &key_collation);
+	column_type = get_atttype(w->relid, column_of(w->relid, w->column));
+	if (!plain_key_type(key_type))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("key column \"%s\" of relation \"%s\" is of type %s",
+						w->key_column, w->relname, format_type_be(key_type)),
+				 errdetail("An image change trigger's key column is text, varchar, name, smallint, integer, bigint, uuid, boolean or an enum.")));
+	if (has_path ? column_type != JSONBOID : (column_type != TEXTOID && column_type != VARCHAROID))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("column \"%s\" of relation \"%s\" is of type %s",
+						w->column, w->relname, format_type_be(column_type)),
+				 errdetail(has_path ? "With a field path the pull spec goes into a jsonb column."
+						   : "Without a field path the pull spec goes into a text or varchar column.")));
+	getTypeInputInfo(key_type, &typinput, &typioparam);
+	argtypes[0] = key_type;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "UPDATE %s SET %s = ",
+					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(w->relid)),
+												w->relname),
+					 quote_identifier(w->column));
+	if (has_path)
+		appendStringInfo(&sql, "pg_catalog.jsonb_set(%s, $3, pg_catalog.to_jsonb($2))",
+						 quote_identifier(w->column));
+	else
+		appendStringInfoString(&sql, "$2");
+	appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.=) $1", quote_identifier(w->key_column));
+
+	GetUserIdAndSecContext(&saved_user, &saved_context);
+	SetUserIdAndSecContext(w->owner, saved_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	saved_caller = api_call_suspend();
+	PG_TRY();
+	{
+		values[0] = OidInputFunctionCall(typinput, w->key_value, typioparam, key_typmod);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (w->spec == (Datum) 0)
+		{
+			if (SPI_prepare(sql.data, 3, argtypes) == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		}
+		else
+		{
+			int			rc = SPI_execute_with_args(sql.data, 3, argtypes, values, nulls, false, 0);
+
+			if (rc != SPI_OK_UPDATE)
+				elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+			written = (int64) SPI_processed;
+		}
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		api_call_resume(saved_caller);
+	}
+	PG_END_TRY();
+	SetUserIdAndSecContext(saved_user, saved_context);
+	return written;
+}
+
+/*
  * _trigger_write(owner oid, namespace text, target regclass, column_name name,
  *	 key_column name, key_value text, field_path text[], spec text) → bigint
  *
  * Sets column_name (with field_path: that path inside the jsonb column) to
  * spec in the rows of target whose key_column is key_value, as owner, who
  * must still have the edit right on the tag's namespace; returns how many
- * rows it set.  With spec NULL it only checks: the statement is planned and
- * the key value read as the key column's type, and nothing is written.
+ * rows it set.  With spec NULL it only checks: the table is locked and
+ * checked, the statement planned and the key value read as the key
+ * column's type, and nothing is written.  All of it within the owner's
+ * time in the transaction, with the statement's settings.
  */
 PG_FUNCTION_INFO_V1(imagestream_trigger_write);
 Datum
 imagestream_trigger_write(PG_FUNCTION_ARGS)
 {
-	Oid			owner;
+	MemoryContext cxt = CurrentMemoryContext;
+	TriggerWrite w;
 	char	   *namespace;
-	Oid			relid;
-	char	   *column;
-	char	   *key_column;
-	char	   *key_value;
-	bool		has_path = !PG_ARGISNULL(6);
-	bool		check_only = PG_ARGISNULL(7);
-	char	   *relname;
-	Oid			key_type;
-	int32		key_typmod;
-	Oid			key_collation;
-	Oid			typinput;
-	Oid			typioparam;
-	Oid			argtypes[3];
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', ' '};
-	StringInfoData sql;
-	Oid			saved_user;
-	int			saved_context;
+	OwnerSpent *entry;
+	int64		limit;
+	TimestampTz started;
 	int			nest_level;
-	int64		written;
+	int64		written = 0;
 
 	for (int i = 0; i <= 5; i++)
 		if (PG_ARGISNULL(i))
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("argument %d of _trigger_write must not be null", i + 1)));
-	owner = PG_GETARG_OID(0);
+	w.owner = PG_GETARG_OID(0);
 	namespace = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	relid = PG_GETARG_OID(2);
-	column = NameStr(*PG_GETARG_NAME(3));
-	key_column = NameStr(*PG_GETARG_NAME(4));
-	key_value = text_to_cstring(PG_GETARG_TEXT_PP(5));
-	relname = get_rel_name(relid);
+	w.relid = PG_GETARG_OID(2);
+	w.column = NameStr(*PG_GETARG_NAME(3));
+	w.key_column = NameStr(*PG_GETARG_NAME(4));
+	w.key_value = text_to_cstring(PG_GETARG_TEXT_PP(5));
+	w.field_path = PG_ARGISNULL(6) ? (Datum) 0 : PG_GETARG_DATUM(6);
+	w.spec = PG_ARGISNULL(7) ? (Datum) 0 : PG_GETARG_DATUM(7);
+	w.relname = get_rel_name(w.relid);
 
-	if (!rights_can(owner, namespace, "edit"))
+	if (!rights_can(w.owner, namespace, "edit"))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied for namespace \"%s\"", namespace),
 				 errdetail("The owner of an image change trigger needs the edit right on the tag's namespace.")));
-	if (relname == NULL)
+	if (w.relname == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-
-	refuse_foreign_code(relid, relname);
-
-	/*
-	 * The key value is a parameter of the key column's type, read below as
-	 * the owner: a type's input function is the type owner's code, so only
-	 * base and enum types, whose input functions only a superuser writes
-	 * (a domain's CHECK would run user code here).
-	 */
-	get_atttypetypmodcoll(relid, column_of(relid, key_column), &key_type, &key_typmod, &key_collation);
-	(void) column_of(relid, column);
-	if (get_typtype(key_type) != TYPTYPE_BASE && get_typtype(key_type) != TYPTYPE_ENUM)
+				 errmsg("relation with OID %u does not exist", w.relid)));
+	entry = owner_spent(w.owner);
+	limit = TRIGGER_OWNER_BUDGET_MS - entry->spent_ms;
+	if (limit <= 0)
 		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("key column \"%s\" of relation \"%s\" is not of a base or enum type",
-						key_column, relname),
-				 errdetail("An image change trigger compares its key value with a column of a base type (text, integer, uuid, ...) or an enum, not a domain or composite.")));
-	getTypeInputInfo(key_type, &typinput, &typioparam);
-	argtypes[0] = key_type;
-	argtypes[1] = TEXTOID;
-	values[1] = check_only ? (Datum) 0 : PG_GETARG_DATUM(7);
-	argtypes[2] = TEXTARRAYOID;
-	values[2] = has_path ? PG_GETARG_DATUM(6) : (Datum) 0;
-	if (check_only)
-		nulls[1] = 'n';
-	if (!has_path)
-		nulls[2] = 'n';
-
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "UPDATE %s SET %s = ",
-					 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), relname),
-					 quote_identifier(column));
-	if (has_path)
-		appendStringInfo(&sql, "pg_catalog.jsonb_set(%s, $3, pg_catalog.to_jsonb($2))",
-						 quote_identifier(column));
-	else
-		appendStringInfoString(&sql, "$2");
-	appendStringInfo(&sql, " WHERE %s OPERATOR(pg_catalog.=) $1", quote_identifier(key_column));
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the image change triggers of role %s used their time in this transaction",
+						GetUserNameFromId(w.owner, false)),
+				 errdetail("The triggers of one role run for at most %d ms in all in one transaction.",
+						   TRIGGER_OWNER_BUDGET_MS)));
 
 	nest_level = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
@@ -341,15 +370,34 @@ imagestream_trigger_write(PG_FUNCTION_ARGS)
 							 GUC_ACTION_SAVE, true, 0, false);
 	(void) set_config_option("lock_timeout", TRIGGER_LOCK_TIMEOUT, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_SAVE, true, 0, false);
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	values[0] = OidInputFunctionCall(typinput, key_value, typioparam, key_typmod);
+	limit_reached = false;
+	started = GetCurrentTimestamp();
+	enable_timeout_after(limit_timeout, (int) limit);
+	PG_TRY();
+	{
+		written = checked_write(&w);
+	}
+	PG_CATCH();
+	{
+		/* the cancel of the owner's time leaves as an error WHEN OTHERS catches */
+		bool		ours = limit_reached;
+		ErrorData  *edata;
 
-	written = run_limited(owner, relname, sql.data, argtypes, values, nulls, check_only);
-
-	SetUserIdAndSecContext(saved_user, saved_context);
-	/* every setting the statement's code made goes too, as for REFRESH MATERIALIZED VIEW */
+		limit_end(entry, started);
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		if (edata->sqlerrcode != ERRCODE_QUERY_CANCELED || !ours)
+			PG_RE_THROW();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("the image change trigger's statement on \"%s\" ran out of time", w.relname),
+				 errdetail("The triggers of one role run for at most %d ms in all in one transaction.",
+						   TRIGGER_OWNER_BUDGET_MS)));
+	}
+	PG_END_TRY();
+	limit_end(entry, started);
+	/* every setting made meanwhile goes, as for REFRESH MATERIALIZED VIEW */
 	AtEOXact_GUC(false, nest_level);
 	PG_RETURN_INT64(written);
 }

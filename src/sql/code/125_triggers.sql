@@ -65,18 +65,41 @@ BEGIN
 	END LOOP;
 END $$;
 
+-- What of an expression of a trigger's table could run other code
+-- (src/trigger_target.c); NULL when nothing.
+CREATE OR REPLACE FUNCTION _expression_impure(expr pg_node_tree) RETURNS text
+	AS 'MODULE_PATHNAME', 'imagestream_expression_impure' LANGUAGE C STABLE;
+
 -- The first object that an UPDATE of p_target would run code of (a
--- trigger, a rule, a foreign or other non-table relation, a function,
--- operator or type no superuser defined, another relation read by a policy
--- or check, a foreign key whose ON UPDATE writes another table), on it, its
--- partitions or its children; NULL when there is none.
--- src/trigger_write.c refuses such a target (why: the top of that file).
+-- trigger, a rule, a foreign or other non-table relation, a foreign key
+-- whose action writes another table, an expression of a policy, check,
+-- generated column or index calling more than leakproof built-in
+-- functions), on it, its partitions or its children; NULL when there is
+-- none.  src/trigger_write.c refuses such a target (why: the top of that
+-- file).
 CREATE OR REPLACE FUNCTION _foreign_code(p_target regclass) RETURNS text
 LANGUAGE sql STABLE AS $$
 	WITH RECURSIVE rels(rel) AS (
 		SELECT p_target::oid
 		UNION
 		SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN rels ON i.inhparent OPERATOR(pg_catalog.=) rels.rel
+	), exprs(what, expr) AS (
+		SELECT pg_catalog.format('policy %I on %s', p.polname, p.polrelid::pg_catalog.regclass), e.expr
+		FROM rels JOIN pg_catalog.pg_policy p ON p.polrelid OPERATOR(pg_catalog.=) rels.rel,
+			 LATERAL (VALUES (p.polqual), (p.polwithcheck)) AS e(expr)
+		UNION ALL
+		SELECT pg_catalog.format('constraint %I on %s', c.conname, c.conrelid::pg_catalog.regclass), c.conbin
+		FROM rels JOIN pg_catalog.pg_constraint c ON c.conrelid OPERATOR(pg_catalog.=) rels.rel
+		WHERE c.contype OPERATOR(pg_catalog.=) 'c'
+		UNION ALL
+		SELECT pg_catalog.format('column %I of %s', a.attname, a.attrelid::pg_catalog.regclass), d.adbin
+		FROM rels JOIN pg_catalog.pg_attrdef d ON d.adrelid OPERATOR(pg_catalog.=) rels.rel
+		JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) d.adrelid AND a.attnum OPERATOR(pg_catalog.=) d.adnum
+		WHERE a.attgenerated OPERATOR(pg_catalog.<>) ''
+		UNION ALL
+		SELECT pg_catalog.format('index %s', x.indexrelid::pg_catalog.regclass), e.expr
+		FROM rels JOIN pg_catalog.pg_index x ON x.indrelid OPERATOR(pg_catalog.=) rels.rel,
+			 LATERAL (VALUES (x.indexprs), (x.indpred)) AS e(expr)
 	), found(what) AS (
 		SELECT pg_catalog.format('%s, which is not a table', c.oid::pg_catalog.regclass)
 		FROM rels JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) rels.rel
@@ -89,34 +112,17 @@ LANGUAGE sql STABLE AS $$
 		SELECT pg_catalog.format('rule %I on %s', r.rulename, r.ev_class::pg_catalog.regclass)
 		FROM rels JOIN pg_catalog.pg_rewrite r ON r.ev_class OPERATOR(pg_catalog.=) rels.rel
 		UNION ALL
-		-- a foreign key of another table whose action writes it (its triggers would run)
-		SELECT pg_catalog.format('%s, whose ON UPDATE writes %s', pg_catalog.pg_describe_object(
+		-- a foreign key of another table whose action writes it (its
+		-- triggers would run): an update, or a row moving between partitions
+		SELECT pg_catalog.format('%s, whose action writes %s', pg_catalog.pg_describe_object(
 				'pg_catalog.pg_constraint'::pg_catalog.regclass, c.oid, 0), c.conrelid::pg_catalog.regclass)
 		FROM rels JOIN pg_catalog.pg_constraint c ON c.confrelid OPERATOR(pg_catalog.=) rels.rel
-		WHERE c.contype OPERATOR(pg_catalog.=) 'f' AND c.confupdtype IN ('c', 'n', 'd')
+		WHERE c.contype OPERATOR(pg_catalog.=) 'f'
+		  AND (c.confupdtype IN ('c', 'n', 'd') OR c.confdeltype IN ('c', 'n', 'd'))
 		UNION ALL
-		-- what the relations' policies, checks, generated columns and indexes use
-		SELECT pg_catalog.format('%s uses %s', pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid),
-								 pg_catalog.pg_describe_object(d.refclassid, d.refobjid, d.refobjsubid))
-		FROM pg_catalog.pg_depend d
-		WHERE ((d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::pg_catalog.regclass
-				AND d.objid IN (SELECT p.oid FROM pg_catalog.pg_policy p JOIN rels ON p.polrelid OPERATOR(pg_catalog.=) rels.rel))
-			   OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_constraint'::pg_catalog.regclass
-				   AND d.objid IN (SELECT c.oid FROM pg_catalog.pg_constraint c JOIN rels ON c.conrelid OPERATOR(pg_catalog.=) rels.rel
-								   WHERE c.contype OPERATOR(pg_catalog.=) 'c'))
-			   OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_attrdef'::pg_catalog.regclass
-				   AND d.objid IN (SELECT a.oid FROM pg_catalog.pg_attrdef a JOIN rels ON a.adrelid OPERATOR(pg_catalog.=) rels.rel
-								   JOIN pg_catalog.pg_attribute c ON c.attrelid OPERATOR(pg_catalog.=) a.adrelid AND c.attnum OPERATOR(pg_catalog.=) a.adnum
-								   WHERE c.attgenerated OPERATOR(pg_catalog.<>) ''))
-			   OR (d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-				   AND d.objid IN (SELECT x.indexrelid FROM pg_catalog.pg_index x JOIN rels ON x.indrelid OPERATOR(pg_catalog.=) rels.rel)))
-		  AND ((d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass)
-				AND d.refobjid OPERATOR(pg_catalog.>=) 16384)
-			   OR (d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_type'::pg_catalog.regclass AND d.refobjid OPERATOR(pg_catalog.>=) 16384
-				   AND (SELECT y.typtype FROM pg_catalog.pg_type y WHERE y.oid OPERATOR(pg_catalog.=) d.refobjid) OPERATOR(pg_catalog.<>) 'e')
-			   OR (d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass
-				   AND d.refobjid NOT IN (SELECT rel FROM rels)
-				   AND (SELECT y.relkind FROM pg_catalog.pg_class y WHERE y.oid OPERATOR(pg_catalog.=) d.refobjid) NOT IN ('i', 'I')))
+		SELECT pg_catalog.format('%s calls %s', exprs.what, imagestream._expression_impure(exprs.expr))
+		FROM exprs
+		WHERE imagestream._expression_impure(exprs.expr) IS NOT NULL
 	)
 	SELECT what FROM found LIMIT 1
 $$;
@@ -129,9 +135,6 @@ CREATE OR REPLACE FUNCTION _trigger_check(p_owner oid, p_namespace text, p_targe
 LANGUAGE plpgsql AS $$
 DECLARE
 	rel record;
-	col_type regtype;
-	wanted regtype[] := CASE WHEN p_field_path IS NULL THEN ARRAY['text', 'varchar']::regtype[]
-							 ELSE ARRAY['jsonb']::regtype[] END;
 BEGIN
 	IF p_target IS NULL OR p_column IS NULL OR p_key_column IS NULL OR p_key_value IS NULL THEN
 		RAISE EXCEPTION 'target, column_name, key_column and key_value must not be null'
@@ -164,17 +167,11 @@ BEGIN
 				DETAIL = 'A trigger fires in whichever session moves the tag, where another session''s temporary table does not exist.';
 	END IF;
 
-	SELECT a.atttypid INTO col_type FROM pg_attribute a
+	PERFORM 1 FROM pg_attribute a
 	WHERE a.attrelid = p_target AND a.attname = p_column AND a.attnum > 0 AND NOT a.attisdropped;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'column "%" of relation "%" does not exist', p_column, p_target
 			USING ERRCODE = 'undefined_column';
-	ELSIF col_type <> ALL (wanted) THEN
-		RAISE EXCEPTION 'column "%" of relation "%" is of type %', p_column, p_target, col_type
-			USING ERRCODE = 'datatype_mismatch',
-				DETAIL = CASE WHEN p_field_path IS NULL
-						 THEN 'Without a field path the pull spec goes into a text or varchar column.'
-						 ELSE 'With a field path the pull spec goes into a jsonb column.' END;
 	END IF;
 	PERFORM 1 FROM pg_attribute a
 	WHERE a.attrelid = p_target AND a.attname = p_key_column AND a.attnum > 0 AND NOT a.attisdropped;
