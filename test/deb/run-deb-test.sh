@@ -62,13 +62,11 @@ tap() {
 }
 
 apt_get() { apt-get "$@" >"$WORK/apt.log" 2>&1 || { cat "$WORK/apt.log"; return 1; }; }
-# the files of the package, without its documentation
-package_files() {
-	dpkg -L "$PKG" | while read -r f; do [ -f "$f" ] && echo "$f"; done | grep -v '^/usr/share/doc/' | sort
-}
+# the files (not directories) dpkg lists for the package
+package_files() { dpkg -L "$PKG" | while read -r f; do [ -f "$f" ] && echo "$f"; done | sort; }
 same_files_as_make_install() {
 	runuser -u postgres -- make -C "$WORK" -s -j2 install PG_CONFIG=$PG_BIN/pg_config DESTDIR="$WORK/destdir" >/dev/null &&
-		diff <(cd "$WORK/destdir" && find . -type f | sed 's/^\.//' | sort) "$WORK/package-files"
+		diff <(cd "$WORK/destdir" && find . -type f | sed 's/^\.//' | sort) <(grep -v '^/usr/share/doc/' "$WORK/package-files")
 }
 purged() {
 	local s
@@ -76,9 +74,11 @@ purged() {
 	[ -z "$s" ] || [ "$s" = not-installed ]
 }
 depends_on() { dpkg-query -W -f='${Depends}' "$PKG" | grep -qE "(^|, )$1( |,|$)"; }
+# (a directory the package shares with files it did not install, such as
+# those of an earlier `make install`, stays: dpkg removes empty ones alone)
 nothing_left() {
 	local f bad=0
-	for f in $(cat "$WORK/package-files") "$($PG_BIN/pg_config --pkglibdir)/bitcode/imagestream" "/usr/share/doc/$PKG"; do
+	for f in $(cat "$WORK/package-files") "/usr/share/doc/$PKG"; do
 		[ -e "$f" ] && { echo "left behind: $f"; bad=1; }
 	done
 	return $bad
@@ -90,7 +90,8 @@ check "the package's version is the extension's default_version" \
 check "apt-get install ./$(basename "$DEB")" apt_get install -y "$DEB"
 check "$PKG is installed" installed
 package_files >"$WORK/package-files"
-for f in "$($PG_BIN/pg_config --pkglibdir)/imagestream.so" "$($PG_BIN/pg_config --sharedir)/extension/imagestream.control"; do
+EXT=$($PG_BIN/pg_config --sharedir)/extension
+for f in "$($PG_BIN/pg_config --pkglibdir)/imagestream.so" "$EXT/imagestream.control" "$EXT/imagestream--${VERSION%-*}.sql"; do
 	check "dpkg -L lists $f" grep -qx "$f" "$WORK/package-files"
 done
 check "the package holds the files make install installs, no more, no less" same_files_as_make_install
@@ -104,7 +105,8 @@ tap test/deb/t/installed.pl
 
 echo "== apt-get remove and purge"
 check "apt-get remove $PKG" apt_get remove -y "$PKG"
-check "apt-get purge $PKG" apt_get purge -y "$PKG"
+# (apt-get knows a local .deb only while it is installed: dpkg purges)
+check "dpkg --purge $PKG" dpkg --purge "$PKG"
 check "dpkg keeps nothing of $PKG, not even its configuration" purged
 check "no file of the package is left" nothing_left
 
