@@ -91,9 +91,10 @@ deb:
 	fi
 	dpkg-buildpackage -us -uc -b --post-clean
 
-# The package installed with apt-get on this machine, tested on a fresh
-# cluster against a local registry, then removed (as root, test/deb/).
-test-deb: deb
+# make deb, then the package installed with apt-get on this machine, tested
+# on a fresh cluster against a local registry and removed (as root; the last
+# step of `make test`; test/deb/run-deb-test.sh).
+test-deb:
 	bash test/deb/run-deb-test.sh
 
 # Benchmarks against the registry's ceiling and the peers; writes doc/performance.md.
