@@ -71,7 +71,8 @@ $(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql: $(UPDATE_SOURCES)
 .PHONY: test fuzz demo bench stress sqlsmith unit deb test-deb
 
 # The one command that checks everything: dependencies, -Werror build,
-# install, pg_regress, TAP tests and 20 s of each fuzz target.
+# install, pg_regress, TAP tests, 20 s of each fuzz target and, as root, the
+# Debian package (test-deb).
 test:
 	bash test/run-tests.sh
 
@@ -87,7 +88,7 @@ deb:
 	@if [ "$$(id -u)" -eq 0 ] && ! dpkg-checkbuilddeps 2>/dev/null; then \
 		echo "== installing the build dependencies of debian/control"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-			apt-get build-dep -y -qq --no-install-recommends ./ >/dev/null; \
+			apt-get build-dep -y -qq --no-install-recommends ./ >/dev/null || exit 1; \
 	fi
 	dpkg-buildpackage -us -uc -b --post-clean
 

@@ -92,11 +92,11 @@ if ! check "make deb builds the package" build_deb; then
 	finish
 fi
 VERSION=$(dpkg-parsechangelog -S Version)
-DEB=$(realpath ..)/${PKG}_${VERSION}_$(dpkg --print-architecture).deb
+DEB=../${PKG}_${VERSION}_$(dpkg --print-architecture).deb
 echo "== $DEB"
 check "the package's version is the extension's default_version" \
 	[ "${VERSION%-*}" = "$(sed -n "s/^default_version = '\(.*\)'/\1/p" imagestream.control)" ]
-check "apt-get install ./$(basename "$DEB")" apt_get install -y "$DEB"
+check "apt-get install $DEB" apt_get install -y "$DEB"
 check "$PKG is installed" installed
 package_files >"$WORK/package-files"
 EXT=$($PG_BIN/pg_config --sharedir)/extension
