@@ -68,16 +68,35 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 $(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql: $(UPDATE_SOURCES)
 	cat $^ > $@
 
-.PHONY: test fuzz demo bench stress sqlsmith unit
+.PHONY: test fuzz demo bench stress sqlsmith unit deb test-deb
 
 # The one command that checks everything: dependencies, -Werror build,
-# install, pg_regress, TAP tests and 20 s of each fuzz target.
+# install, pg_regress, TAP tests, 20 s of each fuzz target and, as root, the
+# Debian package (test-deb).
 test:
 	bash test/run-tests.sh
 
 # The demonstration: a throwaway cluster and registry (DEMO_ARGS=--keep keeps them).
 demo:
 	bash test/demo.sh $(DEMO_ARGS)
+
+# The Debian package postgresql-15-imagestream (debian/, doc/install.md),
+# built by dpkg-buildpackage with pg_buildext; as root, the build dependencies
+# debian/control names are installed first when missing.  The .deb lands in
+# the parent directory, as with Debian's own tools; the tree is left clean.
+deb:
+	@if [ "$$(id -u)" -eq 0 ] && ! dpkg-checkbuilddeps 2>/dev/null; then \
+		echo "== installing the build dependencies of debian/control"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get build-dep -y -qq --no-install-recommends ./ >/dev/null || exit 1; \
+	fi
+	dpkg-buildpackage -us -uc -b --post-clean
+
+# make deb, then the package installed with apt-get on this machine, tested
+# on a fresh cluster against a local registry and removed (as root; the last
+# step of `make test`; test/deb/run-deb-test.sh).
+test-deb:
+	bash test/deb/run-deb-test.sh
 
 # Benchmarks against the registry's ceiling and the peers; writes doc/performance.md.
 bench:

@@ -4,7 +4,8 @@
 # function, view and setting and that no file of src/ includes a header of a
 # layer above its own, builds with warnings as errors, installs, runs
 # pg_regress on a temporary cluster, every TAP test, the unit tests
-# (test/unit) and 20 s of each fuzz target, then prints "N passed, N
+# (test/unit), 20 s of each fuzz target and the Debian package's test
+# (test/deb, as root), then prints "N passed, N
 # failed, N skipped" (CI reads "N passed, N failed"; a skip is neither, and
 # is listed with its reason).  PostgreSQL
 # refuses to run as root, so when started by root the servers and tests run
@@ -157,6 +158,26 @@ if command -v clang >/dev/null; then
 	if [ "${PIPESTATUS[0]}" -eq 0 ]; then
 		passed=$((passed + 1))
 	else
+		failed=$((failed + 1))
+	fi
+fi
+
+# The Debian package last: removing it takes away the files `make install`
+# put in place, which are installed again after it.  Its TAP lines are shown
+# and counted; its log is in $WORK.
+echo "== the Debian package (test/deb/run-deb-test.sh, also make test-deb)"
+bash test/deb/run-deb-test.sh >"$WORK/deb.log" 2>&1
+status=$?
+if [ "$status" -eq 77 ]; then
+	echo "skipped: the package test: $(sed -n 's/^skip: //p' "$WORK/deb.log")"
+	skipped=$((skipped + 1))
+else
+	grep -E '^== |^ *(not )?ok [0-9]+' "$WORK/deb.log"
+	[ "$status" -eq 0 ] || tail -n 40 "$WORK/deb.log"
+	count "$WORK/deb.log" '^ *ok [0-9]+' '^ *not ok [0-9]+' "$status"
+	if ! make -s -j2 install >"$WORK/reinstall.log" 2>&1; then
+		cat "$WORK/reinstall.log"
+		echo "make install after the package test failed"
 		failed=$((failed + 1))
 	fi
 fi
