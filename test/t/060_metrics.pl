@@ -148,6 +148,8 @@ cmp_ok($w{requests_total} // 0, '>', 0, 'requests counted');
 cmp_ok(abs(($w{started_at_seconds} // 0) - (split /\|/, $sql_w)[5]), '<', 0.01, 'its start time');
 ok(defined $m->{imagestream_worker_overdue_seconds} && defined $m->{imagestream_worker_last_cycle_age_seconds},
 	'its lag and the age of its last cycle');
+# (ImagestreamWorkerDown of alerts.yaml reads the setting from the exporter's own pg_settings)
+is($m->{pg_settings_imagestream_enable_worker}, 0, 'imagestream.enable_worker off, as pg_settings_imagestream_enable_worker');
 
 # The samples of a metric whose labels are namespace and another, as "ns label value" lines, sorted.
 sub samples
