@@ -19,9 +19,10 @@
 
 DO $$
 BEGIN
-	IF NOT (SELECT r.rolsuper OR pg_has_role(current_user, e.extowner, 'USAGE')
-			FROM pg_roles r, pg_extension e
-			WHERE r.rolname = current_user AND e.extname = 'imagestream') THEN
+	-- (no row: the extension is not in this database)
+	IF NOT coalesce((SELECT r.rolsuper OR pg_has_role(current_user, e.extowner, 'USAGE')
+					 FROM pg_roles r, pg_extension e
+					 WHERE r.rolname = current_user AND e.extname = 'imagestream'), false) THEN
 		RAISE EXCEPTION 'run as a superuser or the owner of extension imagestream, in its database'
 			USING HINT = 'Other roles see only the namespaces granted to them.';
 	END IF;

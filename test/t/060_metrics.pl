@@ -65,6 +65,10 @@ q1('CREATE ROLE exporter LOGIN; GRANT pg_monitor TO exporter');
 my $setup = slurp_file("$doc/metrics.sql");
 my (undef, undef, $err) = $node->psql('postgres', "SET ROLE exporter;\n$setup", on_error_stop => 1);
 like($err, qr/run as a superuser or the owner of extension imagestream/, 'metrics.sql refuses an unprivileged role');
+q1('CREATE DATABASE other');
+(undef, undef, $err) = $node->psql('other', $setup, on_error_stop => 1);
+like($err, qr/run as a superuser or the owner of extension imagestream, in its database/,
+	'and a database without the extension');
 q1($setup);
 q1($setup);    # again, as after an update: harmless
 
