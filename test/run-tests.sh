@@ -129,7 +129,8 @@ else
 	owner=$(id -un)
 fi
 WORK=$(mktemp -d /tmp/imagestream-test.XXXXXX)
-cp -r Makefile imagestream.control sql expected test "$WORK"/
+# (doc: the queries and alert rules of doc/monitoring that test/t/06[01]_*.pl load)
+cp -r Makefile imagestream.control sql expected test doc "$WORK"/
 chown -R "$owner" "$WORK"
 chmod 755 "$WORK"
 
