@@ -17,13 +17,15 @@
 # A node (AutoctlTest::Node) answers name, port, data_dir, logfile (its
 # log files, in order, as one file), psql and safe_psql as a
 # PostgreSQL::Test::Cluster node does, so that ImagestreamTest's wait_for,
-# invariants_hold and crash check (watch_server) take it.
+# invariants_hold and crash check (watch_server, called for each node)
+# take it.
 package AutoctlTest;
 
 use strict;
 use warnings;
 
 use Carp;
+use ImagestreamTest ();
 use IPC::Run ();
 use JSON::PP;
 use POSIX qw(WNOHANG);
@@ -138,13 +140,15 @@ sub create_monitor
 }
 
 # A node that registers with the monitor and runs (the first is "single",
-# a later one becomes "secondary" once its base backup is done).
+# a later one becomes "secondary" once its base backup is done); its log is
+# checked for crashes at done_testing (ImagestreamTest::watch_server).
 sub create_node
 {
 	my ($self, $name) = @_;
 	my $port = PostgreSQL::Test::Cluster::get_free_port();
 	my $n = AutoctlTest::Node->_new($self, $name, $port);
 	push @{ $self->{nodes} }, $n;
+	ImagestreamTest::watch_server($n);
 	my $monitor = 'postgres://autoctl_node@127.0.0.1:' . $self->{monitor}->port . '/pg_auto_failover?sslmode=disable';
 	$n->{pid} = $self->_spawn($n->{autoctl_log}, 'create', 'postgres', '--pgctl', "$self->{bindir}/pg_ctl",
 		'--pgdata', $n->data_dir, '--pgport', $port, '--listen', '127.0.0.1', '--hostname', '127.0.0.1',

@@ -13,7 +13,7 @@ use Test::More;
 use Time::HiRes qw(time sleep);
 
 use AutoctlTest;
-use ImagestreamTest qw(invariants_hold wait_for watch_server);
+use ImagestreamTest qw(invariants_hold wait_for);
 use RegistryTest;
 
 for my $class (qw(RegistryTest AutoctlTest))
@@ -25,7 +25,6 @@ for my $class (qw(RegistryTest AutoctlTest))
 my $f = AutoctlTest->new;
 $f->create_monitor;
 my $n1 = $f->create_node('node1');
-watch_server($n1);
 ok($f->wait_states({ node1 => 'single' }, 120), 'node1 runs as "single"')
   or die 'pg_autoctl did not start node1: ' . explain($f->{last_states});
 
@@ -44,7 +43,7 @@ $n1->safe_psql('postgres', "CREATE EXTENSION imagestream;
 	SELECT pg_reload_conf()");
 ok(defined wait_for($n1, 'SELECT count(*) FROM imagestream.worker_status', '1', 60), 'the worker runs on node1');
 
-my $reg = RegistryTest->start(max_lifetime => 1800);
+my $reg = RegistryTest->start;
 my $host = $reg->host;
 my @tags = map { my $r = $_; map { "app$r:t$_" } 1 .. 25 } 1 .. 4;	# 100 tags, 4 streams
 # A push moves a tag to an image of its own or to the next image of its
@@ -84,7 +83,6 @@ ok(defined wait_for($n1, "SELECT count(*) FROM imagestream.image_stream_tags WHE
 
 $n1->safe_psql('postgres', 'CHECKPOINT');	# (or the base backup waits for a spread one)
 my $n2 = $f->create_node('node2');
-watch_server($n2);
 # while it joins: an image of its own for each tag, for a busy import later
 my %busy = map { my ($stream) = split /:/; ($_ => $reg->push_image("ha/$stream", undef, content => "$_ busy")) } @tags;
 ok($f->wait_states({ node1 => 'primary', node2 => 'secondary' }, 180), 'node2 joins as secondary')
