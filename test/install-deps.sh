@@ -6,7 +6,8 @@
 PACKAGES=(make gcc postgresql-15 postgresql-server-dev-15 libssl-dev
 	libcurl4-openssl-dev libipc-run-perl clang libclang-rt-14-dev
 	docker-registry apache2-utils openssl curl python3 python3-jwt python3-cryptography
-	golang-go golang-github-masterminds-semver-dev prometheus-postgres-exporter prometheus)
+	golang-go golang-github-masterminds-semver-dev prometheus-postgres-exporter prometheus
+	postgresql-15-auto-failover pg-auto-failover-cli)
 
 install_deps() {
 	local missing=() p

@@ -13,7 +13,8 @@ use Test::More;
 use Test2::API ();
 use Time::HiRes ();
 
-our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for assert_no_crash expect_crash);
+our @EXPORT_OK = qw(start_node read_tsv query_json invariants_hold wait_for assert_no_crash expect_crash
+  watch_server);
 
 # Every node a test creates, however (start_node or PostgreSQL::Test::Cluster->new
 # directly), is recorded, and when the test calls done_testing its log is
@@ -44,6 +45,17 @@ Test2::API::test2_add_callback_testing_done(
 			assert_no_crash($node, name => 'no process of ' . $node->name . ' crashed (checked at done_testing)');
 		}
 	});
+
+# A server that the test did not create through PostgreSQL::Test::Cluster
+# (one that pg_autoctl runs, say) is checked at done_testing as a node is:
+# $server has the methods assert_no_crash and wait_for use (name, logfile:
+# a file holding its whole log; psql and safe_psql as a node's).
+sub watch_server
+{
+	my ($server) = @_;
+	push @nodes, $server;
+	return;
+}
 
 # A started cluster that preloads the library, with the extension created
 # in database "postgres".  Its background worker is off unless worker => 1,
