@@ -244,24 +244,31 @@ COMMENT ON FUNCTION add_trigger(text, regclass, name, name, text, text[], boolea
 CREATE OR REPLACE FUNCTION _lock_trigger(p_id bigint, OUT tr imagestream.image_trigger,
 	OUT t imagestream.tag)
 LANGUAGE plpgsql AS $$
+DECLARE
+	visible boolean;
 BEGIN
+	-- (before any lock, and in one place: one that does not exist and one
+	-- the caller may not see fail alike, at once)
+	SELECT g.owner = imagestream._calling_role() OR imagestream._can(x.namespace, 'view')
+	INTO visible
+	FROM imagestream.image_trigger g JOIN imagestream.tag x ON x.id = g.tag_id WHERE g.id = p_id;
+	IF visible IS NOT TRUE THEN
+		RAISE EXCEPTION 'image change trigger % does not exist', p_id
+			USING ERRCODE = 'undefined_object';
+	END IF;
 	SELECT * INTO t FROM imagestream.tag x
 	WHERE x.id = (SELECT g.tag_id FROM imagestream.image_trigger g WHERE g.id = p_id)
 	FOR UPDATE;
 	SELECT * INTO tr FROM imagestream.image_trigger g WHERE g.id = p_id FOR UPDATE;
 	IF tr.id IS NULL THEN
-		RAISE EXCEPTION 'image change trigger % does not exist', p_id
-			USING ERRCODE = 'undefined_object';
-	END IF;
-	IF NOT (tr.owner = imagestream._calling_role() OR imagestream._can(t.namespace, 'view')) THEN
-		RAISE EXCEPTION 'image change trigger % does not exist', p_id
+		RAISE EXCEPTION 'image change trigger % was dropped meanwhile', p_id
 			USING ERRCODE = 'undefined_object';
 	END IF;
 	IF tr.owner <> imagestream._calling_role() AND NOT imagestream._can(t.namespace, 'admin') THEN
 		RAISE EXCEPTION 'permission denied for image change trigger %', p_id
 			USING ERRCODE = 'insufficient_privilege',
 				DETAIL = format('Only its owner, %s, or an admin of namespace "%s" may change it.',
-								coalesce(pg_get_userbyid(tr.owner)::text, tr.owner::text), t.namespace);
+								tr.owner, t.namespace);
 	END IF;
 END $$;
 
