@@ -100,22 +100,15 @@ worker_ddl_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 	else
 		database = InvalidOid;
 
-	PG_TRY();
-	{
-		if (prev_utility_hook)
-			prev_utility_hook(pstmt, queryString, readOnlyTree, context, params, queryEnv,
-							  dest, qc);
-		else
-			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
-									queryEnv, dest, qc);
-	}
-	PG_FINALLY();
-	{
-		/* a scan: the new database, or whether the stopped one is still there */
-		if (creates || OidIsValid(database))
-			launcher_request(InvalidOid);
-	}
-	PG_END_TRY();
+	/* a scan once committed: the new database, or whether the stopped one is left */
+	if (creates || OidIsValid(database))
+		launcher_scan_at_commit();
+	if (prev_utility_hook)
+		prev_utility_hook(pstmt, queryString, readOnlyTree, context, params, queryEnv,
+						  dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+								queryEnv, dest, qc);
 }
 
 void

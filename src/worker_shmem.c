@@ -31,6 +31,7 @@ WorkerSlots *worker_slots = NULL;
 WorkerShared *worker_shared = NULL;
 
 static bool wake_at_commit = false;
+static bool scan_at_commit = false;
 static bool callback_registered = false;
 
 /* a slot for every background worker the server can run */
@@ -104,9 +105,21 @@ wake_callback(XactEvent event, void *arg)
 		else
 			launcher_request(MyDatabaseId);
 	}
+	if (event == XACT_EVENT_COMMIT && scan_at_commit && worker_slots)
+		launcher_request(InvalidOid);
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
 		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-		wake_at_commit = false;
+		wake_at_commit = scan_at_commit = false;
+}
+
+static void
+register_callback(void)
+{
+	if (!callback_registered)
+	{
+		RegisterXactCallback(wake_callback, NULL);
+		callback_registered = true;
+	}
 }
 
 void
@@ -114,12 +127,21 @@ worker_wake_at_commit(void)
 {
 	if (worker_slots == NULL)
 		return;
-	if (!callback_registered)
-	{
-		RegisterXactCallback(wake_callback, NULL);
-		callback_registered = true;
-	}
+	register_callback();
 	wake_at_commit = true;
+}
+
+/*
+ * The launcher looks at every database when this transaction commits (a
+ * database created, dropped or renamed is in pg_database only then).
+ */
+void
+launcher_scan_at_commit(void)
+{
+	if (worker_slots == NULL)
+		return;
+	register_callback();
+	scan_at_commit = true;
 }
 
 /*

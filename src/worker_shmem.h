@@ -71,6 +71,7 @@ extern pid_t slot_pid(Oid database);
  * one whose worker it does not run yet, or that was changed.
  */
 extern void launcher_request(Oid database);
+extern void launcher_scan_at_commit(void);
 
 /* The launcher's side of it: its latch, and what it was asked. */
 extern void launcher_attach(Latch *latch);
