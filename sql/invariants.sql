@@ -142,6 +142,19 @@ SELECT * FROM pg_temp.fires($$
 SELECT * FROM pg_temp.fires($$
 	INSERT INTO change (id, event, namespace, stream)
 	SELECT greatest(max(id), 0) + i, 'tag_updated', 'inv', 'app' FROM change, (VALUES (1), (3)) AS v(i) GROUP BY i $$);
+-- a move that does not start where the one before it ended (a lost update)
+SELECT * FROM pg_temp.fires($$
+	INSERT INTO change (id, event, namespace, stream, tag, image, previous_image)
+	SELECT greatest(max(id), 0) + i, 'tag_updated', 'inv', 'app', 'lost',
+		   ('sha256:' || repeat(i::text, 64))::image_digest,
+		   CASE WHEN i = 2 THEN ('sha256:' || repeat('7', 64))::image_digest END
+	FROM change, (VALUES (1), (2)) AS v(i) GROUP BY i $$);
+-- a trigger that did not set its tag's image, with no error to say why
+-- (its id depends on the tests before)
+SELECT invariant, regexp_replace(object, '[0-9]+', 'N') AS object FROM pg_temp.fires($$
+	INSERT INTO image_trigger (tag_id, target, column_name, key_column, key_value, owner)
+	SELECT id, 'pg_class', 'relname', 'relname', 'x', 10 FROM tag
+	WHERE namespace = 'inv' AND image IS NOT NULL ORDER BY id LIMIT 1 $$);
 
 -- every check was shown to fire
 SELECT c.invariant AS never_fired FROM checks c WHERE c.invariant NOT IN (SELECT invariant FROM fired);

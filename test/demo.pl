@@ -100,6 +100,10 @@ show('a scheduled tag: the worker imports it within seconds (oc tag --scheduled)
 	"SELECT imagestream.tag('$host/shop/web:latest', 'shop/web:latest', scheduled => true)");
 wait_until("SELECT image FROM imagestream.image_stream_tags WHERE tag = 'latest' AND stream = 'web'", $l1->{digest}, 20);
 show('imported', "SELECT tag, pull_spec, pending FROM imagestream.image_stream_tags WHERE stream = 'web' ORDER BY tag");
+psql_out("CREATE TABLE deployments (name text PRIMARY KEY, image text); INSERT INTO deployments VALUES ('web', NULL)");
+show('a deployments row follows the tag: an image change trigger, run in the transaction of each move',
+	"SELECT imagestream.add_trigger('shop/web:latest', 'deployments', 'image', 'name', 'web')");
+show('it is set at once', 'SELECT name, image FROM deployments');
 
 print "\n-- a client LISTENs; upstream pushes a new build of shop/web:latest\n";
 my $last_read = psql_out('SELECT coalesce(max(id), 0) FROM imagestream.change', '-At');
@@ -117,6 +121,7 @@ my $l2 = $reg->push_image('shop/web', 'latest', content => 'web build 2', labels
 my $took = wait_until("SELECT image FROM imagestream.image_stream_tags WHERE tag = 'latest' AND stream = 'web'",
 	$l2->{digest}, 20);
 printf "the worker recorded the new build %.1f s after the push\n", $took;
+show('the deployment moved with it, in the worker\'s transaction', 'SELECT name, image FROM deployments');
 waitpid($lpid, 0);
 open(my $lf, '<', $listener) or die;
 while (<$lf>)
@@ -130,6 +135,7 @@ show('the payload is a hint (any role may NOTIFY): the listener reads what chang
 show('a consumer resolves the tag to an exact digest', "SELECT imagestream.resolve('shop/web:latest')");
 show('the new build is bad: roll back to the known-good image',
 	"SELECT position, image FROM imagestream.rollback('shop/web:latest')");
+show('and the deployment went back with it', 'SELECT name, image FROM deployments');
 show('pinned: scheduled import no longer moves it', "SELECT tag, from_kind, scheduled, pull_spec FROM imagestream.image_stream_tags WHERE stream = 'web' AND tag = 'latest'");
 show('history, newest first', "SELECT position, left(image::text, 19) AS image, generation FROM imagestream.history('shop/web:latest')");
 show('the durable change log', "SELECT id, event, tag, left(image::text, 19) AS image, left(previous_image::text, 19) AS previous FROM imagestream.changes_since(0)");

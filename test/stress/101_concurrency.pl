@@ -1,6 +1,7 @@
 # make stress: 8 pgbench clients for 60 s mixing tag, untag, map_image,
-# rollback, resolve, prune, import_now and promote (a tag in each of two
-# streams, named in either order) on a few hot tags, while upstream pushes move the scheduled tags and the
+# rollback, resolve, prune, import_now and promote (two streams, their tags
+# in either order, one of them with a trigger keeping a table's row in step)
+# on a few hot tags, while upstream pushes move the scheduled tags and the
 # worker imports them.  Afterwards:
 # no error but the documented ones, no deadlock, the invariants hold, and the
 # change log has every committed change exactly once (its ids are what a
@@ -35,7 +36,11 @@ sub q1 { return $node->safe_psql('postgres', shift) }
 # clients run; the documented errors are counted, any other one aborts
 $reg->push_image('org/hot', "h$_", content => "hot $_ start") for 0 .. 3;
 q1("SELECT imagestream.tag('$host/org/hot:h$_', 'st/hot:h$_', scheduled => true, insecure => true)") for 0 .. 3;
-q1(q{SELECT imagestream.create_stream('st/prod'); SELECT imagestream.create_stream('st/stage')});
+q1(q{SELECT imagestream.create_stream('st/prod'); SELECT imagestream.create_stream('st/stage');
+	CREATE TABLE stress_deploy (name text PRIMARY KEY, image text);
+	INSERT INTO stress_deploy VALUES ('p0', NULL);
+	SELECT imagestream.map_image('st/prod:p0', ('quay.io/st/p@sha256:' || repeat('0', 64))::imagestream.image_ref);
+	SELECT imagestream.add_trigger('st/prod:p0', 'stress_deploy', 'image', 'name', 'p0')});
 q1(q{
 CREATE TABLE stress_error (op text, sqlstate text, n integer, PRIMARY KEY (op, sqlstate));
 CREATE FUNCTION stress_op(op text, i integer) RETURNS void LANGUAGE plpgsql AS $$
@@ -142,6 +147,8 @@ cmp_ok($pushes, '>', 10, "the worker imported upstream pushes meanwhile ($pushes
 # let the worker finish what it started, then the checks
 sleep 3;
 invariants_hold($node, 'the invariants hold after the run');
+is(q1(q{SELECT image = imagestream.resolve('st/prod:p0')::text FROM stress_deploy}), 't',
+	'the trigger\'s row is the promoted tag\'s pull spec');
 cmp_ok(q1("SELECT count(*) FROM imagestream.change WHERE id > $first_change AND via = 'promote'"), '>', 10,
 	'promotions moved tags meanwhile');
 is(q1(q{

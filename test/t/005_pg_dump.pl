@@ -35,10 +35,19 @@ $node->safe_psql('postgres', q{
 MCowBQYDK2VwAyEAN1mZ85Q4wCB2E6CJ+rjxKja1Ne4NFRo0byBLswLUsRw=
 -----END PUBLIC KEY-----', 'dp');
 	SELECT untag('dp/web:ref');
+	-- an image change trigger of a role of its own: its owner is dumped by name
+	CREATE ROLE dump_editor;
+	SELECT grant_namespace('dp', 'dump_editor', 'edit');
+	CREATE TABLE public.deploy (name text PRIMARY KEY, image text);
+	INSERT INTO public.deploy VALUES ('web', NULL);
+	GRANT SELECT (name), UPDATE (image) ON public.deploy TO dump_editor;
+	SET ROLE dump_editor;
+	SELECT add_trigger('dp/web:latest', 'public.deploy', 'image', 'name', 'web');
+	RESET ROLE;
 });
 
 my @tables = qw(stream tag history image image_layer image_child registry_credential
-  namespace_grant change trusted_key);
+  namespace_grant change trusted_key image_trigger);
 
 sub fingerprint
 {
@@ -85,6 +94,17 @@ is($node->safe_psql('restored', q{
 	SET ROLE dump_viewer;
 	SELECT string_agg(name, ',' ORDER BY name) FROM imagestream.image_streams
 }), 'api,new,web', 'namespace grants are restored');
+
+# the trigger's owner is written by name, and its trigger fires after restore
+$node->command_ok([ 'pg_restore', '-f', "$dir/dump.sql", "$dir/dump" ], 'the dump as SQL');
+my $sql = PostgreSQL::Test::Utils::slurp_file("$dir/dump.sql");
+like($sql, qr/^COPY imagestream\.image_trigger [^\n]*\n[^\n]*\tdump_editor\t/m,
+	'the owner of a trigger is dumped by name');
+is($node->safe_psql('restored', q{
+	SELECT imagestream.map_image('dp/web:latest', imagestream.ref_with_digest('quay.io/org/web',
+		imagestream.content_digest('after restore'::bytea)));
+	SELECT image = imagestream.resolve('dp/web:latest')::text FROM public.deploy
+}), "\nt", 'the trigger fires in the restored database');
 
 invariants_hold($node);
 ok($node->log_contains('terminated by signal') == 0, 'no backend crashed');

@@ -83,7 +83,7 @@ is(q1(q{
 	SELECT string_agg(c.relname, ' ' ORDER BY c.relname)
 	FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
 	WHERE c.relnamespace = 'imagestream'::regnamespace AND a.grantee = 0 AND a.privilege_type = 'SELECT'
-}), 'history image_stream_tags image_streams images namespace_grants protected_tags registry_credentials retention_rules tag_policies trusted_keys worker_status',
+}), 'history image_stream_tags image_streams images namespace_grants protected_tags registry_credentials retention_rules tag_policies triggers trusted_keys worker_status',
 	'grants: PUBLIC may SELECT the views of doc/functions.md and no base table (S17)');
 # what an ordinary role may do, whatever the grant's path
 is(q1(q{
@@ -113,7 +113,7 @@ is(q1(q{
 }), 'USAGE', 'grants: types give PUBLIC USAGE only');
 my @allow = qw(_calling_role _can _level_rank _local_repository _privileged _pull_spec
   _pull_spec_of _view_history _view_image_stream_tags _view_image_streams _view_images _view_namespace_grants
-  _view_protected_tags _view_registry_credentials _view_retention_rules _view_tag_policies _view_trusted_keys
+  _view_protected_tags _view_registry_credentials _view_retention_rules _view_tag_policies _view_triggers _view_trusted_keys
   _worker_status);
 is(q1(q{
 	SELECT string_agg(DISTINCT p.proname, ' ' ORDER BY p.proname)

@@ -150,7 +150,7 @@ is(q1("SELECT count(*) FROM imagestream.images WHERE digest::text = '$d'"), '1',
 # ---------------------------------------------------------------------------
 
 my @views = qw(history image_stream_tags image_streams images namespace_grants protected_tags
-  registry_credentials retention_rules tag_policies trusted_keys worker_status);
+  registry_credentials retention_rules tag_policies triggers trusted_keys worker_status);
 is(q1(q{
 	SELECT string_agg(c.relname, ' ' ORDER BY c.relname) FROM pg_class c
 	WHERE c.relnamespace = 'imagestream'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f')

@@ -118,6 +118,7 @@ BEGIN
 		   IS DISTINCT FROM (new_t.has_spec AND new_t.reference_policy = 'Local') THEN
 		PERFORM imagestream._log_change('tag_updated', new_t.namespace, new_t.stream, new_t.name,
 			new_t.image, new_t.image, imagestream._pull_spec(new_t), p_generation);
+		PERFORM imagestream._fire_triggers(ARRAY[new_t]);
 	END IF;
 END $$;
 

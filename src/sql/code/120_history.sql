@@ -84,7 +84,8 @@ BEGIN
 END $$;
 
 -- AddTagEventToImageStream, then the change log (p_via: the route of the
--- change, 040_changes.sql) and tracking tags.  Returns false when nothing
+-- change, 040_changes.sql), the tag's triggers (125_triggers.sql) and
+-- tracking tags.  Returns false when nothing
 -- changed.
 CREATE OR REPLACE FUNCTION _add_event(p_tag_id bigint, p_ref image_ref, p_image image_digest,
 	p_generation bigint, p_created timestamptz DEFAULT now(), p_via text DEFAULT NULL)
@@ -129,6 +130,7 @@ BEGIN
 	IF head.tag_id IS NULL OR NOT (same_ref AND same_image) THEN
 		PERFORM imagestream._log_change('tag_updated', t.namespace, t.stream, t.name,
 			p_image, head.image, p_ref, p_generation, via => p_via);
+		PERFORM imagestream._fire_triggers(ARRAY(SELECT x FROM imagestream.tag x WHERE x.id = p_tag_id));
 	END IF;
 	PERFORM imagestream._update_followers(p_tag_id);
 	RETURN true;

@@ -243,6 +243,10 @@ BEGIN
 			RETURNING id)
 		SELECT min(id) INTO first_change FROM written;
 		PERFORM imagestream._number_at_commit(first_change);
+		-- as _add_event: the moved tags' triggers (125_triggers.sql)
+		PERFORM imagestream._fire_triggers(ARRAY(
+			SELECT t FROM imagestream.tag t
+			WHERE t.id IN (SELECT x.id FROM unnest(ids, logged) AS x(id, logged) WHERE x.logged)));
 	END IF;
 END $$;
 

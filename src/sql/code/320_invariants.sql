@@ -146,6 +146,33 @@ BEGIN
 		FROM imagestream.change
 		WHERE id > 0
 		HAVING count(*) > 0 AND max(id) - min(id) + 1 <> count(*);
+
+	-- no lost update: in commit order, each move of a tag starts from the
+	-- image the change before it left (what expected_image and promote()
+	-- check); a deletion of the tag or its stream leaves none
+	RETURN QUERY
+		SELECT 'each move starts where the last ended', format('%s/%s:%s', c.namespace, c.stream, c.tag),
+			format('change %s moved from %s, but change %s had left %s', c.id, c.previous_image,
+				   p.id, p.image)
+		FROM imagestream.change c
+		CROSS JOIN LATERAL (SELECT x.id, x.image FROM imagestream.change x
+							WHERE x.namespace = c.namespace AND x.stream = c.stream
+							  AND x.id > 0 AND x.id < c.id
+							  AND ((x.tag = c.tag AND x.event IN ('tag_updated', 'tag_deleted'))
+								   OR x.event = 'stream_deleted')
+							ORDER BY x.id DESC LIMIT 1) p
+		WHERE c.id > 0 AND c.event = 'tag_updated'
+		  AND c.previous_image::text IS DISTINCT FROM p.image::text;
+
+	-- every move fires the tag's triggers (125_triggers.sql): an unpaused
+	-- trigger whose last firing succeeded has set its tag's image
+	RETURN QUERY
+		SELECT 'trigger follows its tag', format('trigger %s', g.id),
+			format('tag %s/%s:%s has %s, the trigger last set %s', t.namespace, t.stream, t.name,
+				   t.image, g.last_triggered_image)
+		FROM imagestream.image_trigger g JOIN imagestream.tag t ON t.id = g.tag_id
+		WHERE NOT g.paused AND g.last_error IS NULL AND t.image IS NOT NULL
+		  AND g.last_triggered_image IS DISTINCT FROM t.image;
 END $$;
 
 CREATE OR REPLACE FUNCTION check_invariants() RETURNS TABLE(invariant text, object text, detail text)

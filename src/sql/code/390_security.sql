@@ -12,7 +12,8 @@ DO $$
 DECLARE
 	public_views text[] := ARRAY['image_streams', 'image_stream_tags', 'images', 'history',
 								 'namespace_grants', 'worker_status', 'registry_credentials',
-								 'tag_policies', 'trusted_keys', 'protected_tags', 'retention_rules'];
+								 'tag_policies', 'trusted_keys', 'protected_tags', 'retention_rules',
+								 'triggers'];
 	r record;
 BEGIN
 	IF (SELECT n.nspacl IS NULL FROM pg_namespace n WHERE n.nspname = 'imagestream') THEN
@@ -56,6 +57,7 @@ ALTER TABLE gate_approval ENABLE ROW LEVEL SECURITY;
 ALTER TABLE gate_seen ENABLE ROW LEVEL SECURITY;
 ALTER TABLE signature_check ENABLE ROW LEVEL SECURITY;
 ALTER TABLE image_signature ENABLE ROW LEVEL SECURITY;
+ALTER TABLE image_trigger ENABLE ROW LEVEL SECURITY;
 
 -- Internal functions (named with a leading underscore) are not for callers,
 -- except the read-only ones that resolve() calls as the caller, and the
@@ -72,7 +74,7 @@ BEGIN
 									 '_view_image_stream_tags', '_view_images', '_view_history',
 									 '_view_namespace_grants', '_view_registry_credentials',
 									 '_view_tag_policies', '_view_trusted_keys', '_view_protected_tags',
-									 '_view_retention_rules')
+									 '_view_retention_rules', '_view_triggers')
 	LOOP
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 	END LOOP;
