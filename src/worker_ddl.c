@@ -99,6 +99,10 @@ worker_ddl_utility(PlannedStmt *pstmt, const char *queryString, bool readOnlyTre
 		stop_worker(database);
 	else
 		database = InvalidOid;
+	/* the extension created here: this database's worker, once committed */
+	if (IsA(stmt, CreateExtensionStmt) &&
+		strcmp(((CreateExtensionStmt *) stmt)->extname, "imagestream") == 0)
+		worker_wake_at_commit();
 
 	/* a scan once committed: the new database, or whether the stopped one is left */
 	if (creates || OidIsValid(database))

@@ -79,8 +79,3 @@ BEGIN
 		EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
 	END LOOP;
 END $$;
-
--- Last: this database gets its worker when the extension's creation (or
--- update) commits (src/worker_launcher.c), rather than at the first call
--- that wakes it.
-SELECT _wake_worker();
