@@ -39,4 +39,14 @@
 	makeJsonLexContextCstringLen((json), (len), GetDatabaseEncoding(), (need_escapes))
 #endif
 
+/* Ownership is checked by object class from 16 on. */
+#include "utils/acl.h"
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_database.h"
+#define database_ownercheck(database, role) \
+	object_ownercheck(DatabaseRelationId, (database), (role))
+#else
+#define database_ownercheck(database, role) pg_database_ownercheck((database), (role))
+#endif
+
 #endif

@@ -1,7 +1,8 @@
 /*
  * imagestream.c
  *		The module's entry point: it defines the settings (settings.c),
- *		installs the log hook and, when preloaded, the worker.
+ *		installs the log hook and, when preloaded, the launcher of the
+ *		workers.
  */
 #include "postgres.h"
 
@@ -10,7 +11,8 @@
 
 #include "log_redact.h"
 #include "settings.h"
-#include "worker.h"
+#include "worker_ddl.h"
+#include "worker_launcher.h"
 #include "worker_shmem.h"
 
 PG_MODULE_MAGIC;
@@ -23,10 +25,11 @@ _PG_init(void)
 	settings_define();
 	log_redact_install();
 
-	/* the worker needs its shared memory, so only when preloaded */
+	/* the workers need their shared memory, so only when preloaded */
 	if (process_shared_preload_libraries_in_progress)
 	{
 		worker_shmem_init_hooks();
-		worker_register();
+		launcher_register();
+		worker_ddl_install();
 	}
 }

@@ -35,7 +35,6 @@ char	   *imagestream_allowed_registries = NULL;
 char	   *imagestream_blocked_registries = NULL;
 char	   *imagestream_insecure_registries = NULL;
 char	   *imagestream_blocked_networks = NULL;
-char	   *imagestream_database = NULL;
 bool		imagestream_enable_worker = true;
 int			imagestream_import_interval = 15 * 60 * 1000;
 int			imagestream_max_imports_per_minute = 60;
@@ -167,11 +166,5 @@ settings_define(void)
 							NULL, &imagestream_max_requests_per_registry,
 							4, 1, 1024, PGC_SIGHUP, 0, NULL, NULL, NULL);
 
-	/* a postmaster setting can only be defined while preloading */
-	if (process_shared_preload_libraries_in_progress)
-		DefineCustomStringVariable("imagestream.database",
-								   "Database the background worker connects to.",
-								   NULL, &imagestream_database, "postgres", PGC_POSTMASTER, 0,
-								   NULL, NULL, NULL);
 	MarkGUCPrefixReserved("imagestream");
 }

@@ -33,7 +33,6 @@ extern int	imagestream_max_tag_list_size;	/* kB */
 extern int	imagestream_max_bulk_import;
 
 /* The background worker. */
-extern char *imagestream_database;
 extern bool imagestream_enable_worker;
 extern int	imagestream_import_interval;	/* ms */
 extern int	imagestream_max_imports_per_minute;
@@ -41,10 +40,7 @@ extern int	imagestream_max_concurrent_requests;
 extern int	imagestream_max_requests_per_registry;
 extern int	imagestream_max_cycle_size; /* kB */
 
-/*
- * Defines them all, from _PG_init; imagestream.database only while the
- * library is preloaded (a postmaster setting can only be defined then).
- */
+/* Defines them all, from _PG_init. */
 extern void settings_define(void);
 
 #endif

@@ -42,7 +42,10 @@
 #include <malloc.h>
 #endif
 
+#include "access/htup_details.h"
 #include "access/xact.h"
+#include "catalog/pg_database.h"
+#include "commands/extension.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -55,12 +58,12 @@
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "change_actor.h"
 #include "http.h"
 #include "settings.h"
-#include "worker.h"
 #include "worker_chunks.h"
 #include "worker_due.h"
 #include "worker_listing.h"
@@ -69,24 +72,8 @@
 #include "worker_shmem.h"
 
 
+/* Started by the launcher (worker_launcher.c), one per database. */
 PGDLLEXPORT void imagestream_worker_main(Datum arg);
-
-void
-worker_register(void)
-{
-	BackgroundWorker bgw;
-
-	memset(&bgw, 0, sizeof(bgw));
-	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	/* not on a hot standby: the worker starts when recovery ends */
-	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	bgw.bgw_restart_time = 5;
-	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "imagestream");
-	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "imagestream_worker_main");
-	snprintf(bgw.bgw_name, BGW_MAXLEN, "imagestream worker");
-	snprintf(bgw.bgw_type, BGW_MAXLEN, "imagestream worker");
-	RegisterBackgroundWorker(&bgw);
-}
 
 /*
  * What the loop keeps across cycles.  It is allocated once, and the loop's
@@ -106,6 +93,33 @@ static void
 detach_status(int code, Datum arg)
 {
 	status_clear();
+}
+
+/* This database's name, for the log. */
+static char MyDatabaseName[NAMEDATALEN];
+
+/*
+ * Is this database one to serve: it has the extension, and is no template
+ * (a connection to a template stops CREATE DATABASE from copying it)?
+ */
+static bool
+database_served(void)
+{
+	HeapTuple	tuple;
+	bool		served = false;
+
+	StartTransactionCommand();
+	tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
+	if (HeapTupleIsValid(tuple))
+	{
+		Form_pg_database db = (Form_pg_database) GETSTRUCT(tuple);
+
+		strlcpy(MyDatabaseName, NameStr(db->datname), NAMEDATALEN);
+		served = !db->datistemplate && OidIsValid(get_extension_oid("imagestream", true));
+		ReleaseSysCache(tuple);
+	}
+	CommitTransactionCommand();
+	return served;
 }
 
 /*
@@ -276,7 +290,7 @@ imagestream_worker_main(Datum arg)
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnection(imagestream_database, NULL, 0);
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), InvalidOid, 0);
 
 	/*
 	 * The worker runs as the bootstrap superuser: its queries must not find
@@ -304,8 +318,11 @@ imagestream_worker_main(Datum arg)
 	change_actor_worker = true;
 	http_wait_hook = worker_wait_hook;
 
-	if (worker_shared == NULL)
+	if (worker_slots == NULL)
 		ereport(ERROR, (errmsg("imagestream worker started without its shared memory")));
+	/* no extension here, or another worker serves the database: nothing to do */
+	if (!database_served() || (worker_shared = slot_claim(MyDatabaseId)) == NULL)
+		proc_exit(0);
 	status_start(MyProcPid, &MyProc->procLatch, GetCurrentTimestamp());
 	before_shmem_exit(detach_status, 0);
 
@@ -318,7 +335,7 @@ imagestream_worker_main(Datum arg)
 										ALLOCSET_DEFAULT_SIZES);
 	pipeline_init(&w->chunks, &w->schedule, w->loop_ctx);
 	listings_init(&w->listings);
-	ereport(LOG, (errmsg("imagestream worker started in database \"%s\"", imagestream_database)));
+	ereport(LOG, (errmsg("imagestream worker started in database \"%s\"", MyDatabaseName)));
 
 	for (;;)
 	{
@@ -330,6 +347,12 @@ imagestream_worker_main(Datum arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+		}
+		/* DROP EXTENSION: the launcher does not start it again */
+		if (!database_served())
+		{
+			slot_release();
+			proc_exit(0);
 		}
 		reset_loop(w);
 		old = MemoryContextSwitchTo(w->loop_ctx);

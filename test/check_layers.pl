@@ -24,7 +24,7 @@ my @layers = (
 	[ 'many fetches' => qw(fetch_many) ],
 	[ 'SQL boundary of the fetch and the catalogue' => qw(credentials fetch_sql manifest_sql) ],
 	[ 'rights and the API' => qw(rights api_call resolve commit_steps change_commit change_actor grantee_commit trigger_write trigger_target) ],
-	[ 'worker' => qw(worker_schedule worker_shmem worker_record worker_watch worker_due worker_chunks worker_listing worker_periodic worker) ],
+	[ 'worker' => qw(worker_schedule worker_shmem worker_record worker_watch worker_due worker_chunks worker_listing worker_periodic worker worker_launcher worker_ddl) ],
 	[ 'module entry' => qw(imagestream settings_define) ],
 );
 

@@ -11,12 +11,12 @@ CREATE OR REPLACE FUNCTION _worker_status(OUT pid integer, OUT started_at timest
 	OUT last_cycle_at timestamptz, OUT tags_scheduled bigint, OUT tags_checked bigint,
 	OUT imports bigint, OUT failures bigint, OUT requests bigint, OUT bytes_received bigint,
 	OUT in_flight integer, OUT next_due_at timestamptz,
-	OUT due_read_time double precision)
+	OUT due_read_time double precision, OUT database text)
 	RETURNS SETOF record
 	AS 'MODULE_PATHNAME', 'imagestream_worker_status' LANGUAGE C VOLATILE;
 
 CREATE OR REPLACE VIEW worker_status AS SELECT * FROM imagestream._worker_status();
-COMMENT ON VIEW worker_status IS 'the background worker, one row while it runs; counters since it started';
+COMMENT ON VIEW worker_status IS 'the background workers, a row for each database''s worker that runs; counters since it started';
 
 -- The tags the worker looks at (src/worker_due.c), with what it needs to
 -- fetch their source: importable tags whose spec is pending, that
