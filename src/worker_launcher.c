@@ -57,6 +57,7 @@ typedef struct DbWorker
 	DbState		state;
 	TimestampTz start_at;
 	BackgroundWorkerHandle *handle; /* while DB_RUNNING */
+	bool		asked;			/* asked for while DB_RUNNING: look again */
 	bool		seen;			/* in the last scan of pg_database */
 } DbWorker;
 
@@ -90,6 +91,7 @@ database_entry(Oid database)
 		d->state = DB_START;
 		d->start_at = 0;
 		d->handle = NULL;
+		d->asked = false;
 	}
 	return d;
 }
@@ -138,7 +140,10 @@ scan_databases(void)
 		}
 }
 
-/* Asked for a database: one that was idle is looked at again. */
+/*
+ * Asked for a database: one that was idle is looked at again, and so is one
+ * whose worker may have looked before the extension was there.
+ */
 static void
 want(Oid database)
 {
@@ -149,6 +154,8 @@ want(Oid database)
 		d->state = DB_START;
 		d->start_at = 0;
 	}
+	else if (d->state == DB_RUNNING)
+		d->asked = true;
 }
 
 static void
@@ -199,9 +206,21 @@ supervise(TimestampTz now)
 				continue;
 			pfree(d->handle);
 			d->handle = NULL;
-			/* a worker that took a slot wants to run; one that found no extension does not */
-			d->state = slot_kept(d->database) ? DB_START : DB_IDLE;
-			d->start_at = TimestampTzPlusMilliseconds(now, RESTART_MS);
+			/*
+			 * A worker that took a slot wants to run, 5 s later; one that
+			 * found no extension does not, unless asked for meanwhile.
+			 */
+			if (slot_kept(d->database))
+			{
+				d->state = DB_START;
+				d->start_at = TimestampTzPlusMilliseconds(now, RESTART_MS);
+			}
+			else
+			{
+				d->state = d->asked ? DB_START : DB_IDLE;
+				d->start_at = now;
+			}
+			d->asked = false;
 		}
 		if (d->state == DB_START && d->start_at <= now)
 			start_worker(d, now);

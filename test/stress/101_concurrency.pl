@@ -87,7 +87,7 @@ EXCEPTION
 END $$;
 });
 
-ok(defined wait_for($node, "SELECT count(*) FROM imagestream.tag WHERE namespace = 'st' AND image IS NOT NULL", '4', 20),
+ok(defined wait_for($node, "SELECT count(*) FROM imagestream.tag WHERE namespace = 'st' AND stream = 'hot' AND image IS NOT NULL", '4', 20),
 	'the worker imported the hot tags');
 
 my %weights = (tag => 2, untag => 1, map => 3, rollback => 1, resolve => 4, prune => 1, import_now => 1,
