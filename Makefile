@@ -68,12 +68,18 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 $(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql: $(UPDATE_SOURCES)
 	cat $^ > $@
 
-.PHONY: test fuzz demo bench stress sqlsmith unit
+.PHONY: test test-pg17 fuzz demo bench stress sqlsmith unit
 
 # The one command that checks everything: dependencies, -Werror build,
 # install, pg_regress, TAP tests and 20 s of each fuzz target.
 test:
 	bash test/run-tests.sh
+
+# The same pg_regress, TAP and unit tests against PostgreSQL 17, built once
+# from Debian 13's source package and cached in /var/cache/imagestream-pg17
+# (test/pg17/run-pg17.sh; doc/testing.md).
+test-pg17:
+	bash test/pg17/run-pg17.sh
 
 # The demonstration: a throwaway cluster and registry (DEMO_ARGS=--keep keeps them).
 demo:
