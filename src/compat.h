@@ -8,6 +8,11 @@
 
 #include "postgres.h"
 
+/* The varlena macros (VARDATA, SET_VARSIZE, ...) left postgres.h for varatt.h in 16. */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
 /*
  * Input functions report bad text as a soft error where the server supports
  * it (pg_input_is_valid, COPY ... ON_ERROR), and as an ERROR before 16.
