@@ -97,8 +97,10 @@ if [ ! -x "$prefix/bin/postgres" ] || [ ! -f "$dir/installed" ]; then
 	dpkg-source -x "$dir/src/postgresql-17_$VERSION.dsc" "$dir/build/postgresql-17" >&2
 	(
 		cd "$dir/build/postgresql-17"
-		./configure -q --prefix="$prefix" --enable-tap-tests --with-openssl \
-			--without-icu --without-readline
+		# Debian's 50-per-version-dirs patch puts the libraries in
+		# /usr/lib/postgresql/17/lib unless libdir names postgresql
+		./configure -q --prefix="$prefix" --libdir="$prefix/lib/postgresql" \
+			--enable-tap-tests --with-openssl --without-icu --without-readline
 		make -s -j2
 		make -s install
 	) >"$dir/build.log" 2>&1 || { tail -n 40 "$dir/build.log" >&2; exit 1; }
