@@ -55,6 +55,18 @@
 #define create_session_wait_event_set(nevents) CreateWaitEventSet(TopMemoryContext, (nevents))
 #endif
 
+/*
+ * A GUC check hook's extra, which the GUC machinery frees: with free()
+ * before 16, with guc_free() (a memory context's pfree) from 16 on.
+ */
+#if PG_VERSION_NUM >= 160000
+#define guc_extra_alloc(size) guc_malloc(LOG, (size))
+#define guc_extra_free(ptr) guc_free(ptr)
+#else
+#define guc_extra_alloc(size) malloc(size)
+#define guc_extra_free(ptr) free(ptr)
+#endif
+
 /* This backend's local transaction id: part of its virtual one from 17 on. */
 #if PG_VERSION_NUM >= 170000
 #define my_local_xid() (MyProc->vxid.lxid)
