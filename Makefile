@@ -68,13 +68,19 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SQL_SOURCES)
 $(EXTENSION)--$(PREVIOUS)--$(EXTVERSION).sql: $(UPDATE_SOURCES)
 	cat $^ > $@
 
-.PHONY: test fuzz demo bench stress sqlsmith unit deb test-deb
+.PHONY: test test-pg17 fuzz demo bench stress sqlsmith unit deb test-deb
 
 # The one command that checks everything: dependencies, -Werror build,
 # install, pg_regress, TAP tests, 20 s of each fuzz target and, as root, the
 # Debian package (test-deb).
 test:
 	bash test/run-tests.sh
+
+# The same pg_regress, TAP and unit tests against PostgreSQL 17, built once
+# from Debian 13's source package and cached in /var/cache/imagestream-pg17
+# (test/pg17/run-pg17.sh; doc/testing.md).
+test-pg17:
+	bash test/pg17/run-pg17.sh
 
 # The demonstration: a throwaway cluster and registry (DEMO_ARGS=--keep keeps them).
 demo:

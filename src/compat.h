@@ -1,12 +1,17 @@
 /*
  * compat.h
- *		Differences between the PostgreSQL major versions we build against
- *		(13 to 17), kept in one place.
+ *		Differences between the PostgreSQL major versions we build against,
+ *		kept in one place: 15 and 17 are built and tested (README.md).
  */
 #ifndef IMAGESTREAM_COMPAT_H
 #define IMAGESTREAM_COMPAT_H
 
 #include "postgres.h"
+
+/* The varlena macros (VARDATA, SET_VARSIZE, ...) left postgres.h for varatt.h in 16. */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
 
 /*
  * Input functions report bad text as a soft error where the server supports
@@ -47,6 +52,36 @@
 	object_ownercheck(DatabaseRelationId, (database), (role))
 #else
 #define database_ownercheck(database, role) pg_database_ownercheck((database), (role))
+#endif
+
+/*
+ * A wait event set that lives across transactions (http_wait.c frees it):
+ * 17 takes the resource owner to release it with (none here) and allocates
+ * it in TopMemoryContext; before 17, the memory context is the argument.
+ */
+#if PG_VERSION_NUM >= 170000
+#define create_session_wait_event_set(nevents) CreateWaitEventSet(NULL, (nevents))
+#else
+#define create_session_wait_event_set(nevents) CreateWaitEventSet(TopMemoryContext, (nevents))
+#endif
+
+/*
+ * A GUC check hook's extra, which the GUC machinery frees: with free()
+ * before 16, with guc_free() (a memory context's pfree) from 16 on.
+ */
+#if PG_VERSION_NUM >= 160000
+#define guc_extra_alloc(size) guc_malloc(LOG, (size))
+#define guc_extra_free(ptr) guc_free(ptr)
+#else
+#define guc_extra_alloc(size) malloc(size)
+#define guc_extra_free(ptr) free(ptr)
+#endif
+
+/* This backend's local transaction id: part of its virtual one from 17 on. */
+#if PG_VERSION_NUM >= 170000
+#define my_local_xid() (MyProc->vxid.lxid)
+#else
+#define my_local_xid() (MyProc->lxid)
 #endif
 
 #endif

@@ -207,7 +207,7 @@ settle(Oid marker, Oid role)
 		if (TransactionIdIsCurrentTransactionId(xmin))
 			own = true;
 		else
-			tids[older++] = PointerGetDatum(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
+			tids[older++] = SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull);
 	}
 	if (held && !own && older == 0)
 		set_marker(marker, name, false);

@@ -53,6 +53,7 @@
 #include "storage/latch.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "http_wait.h"
 
 /* What libcurl asks of a descriptor, as its callback left it. */
@@ -270,7 +271,7 @@ build_set(CurlWait *w)
 		w->slots = MemoryContextAlloc(TopMemoryContext, sizeof(SetSlot) * w->set_size);
 		w->slots_len = w->set_size;
 	}
-	w->set = CreateWaitEventSet(TopMemoryContext, w->set_size);
+	w->set = create_session_wait_event_set(w->set_size);
 	w->latch_pos = AddWaitEventToSet(w->set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	Assert(w->latch_pos == 0);
 	w->set_used = 1;

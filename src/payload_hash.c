@@ -10,6 +10,8 @@
 #include "common/hashfn.h"
 #include "fmgr.h"
 
+#include "compat.h"
+
 PG_FUNCTION_INFO_V1(imagestream_payload_hash);
 Datum
 imagestream_payload_hash(PG_FUNCTION_ARGS)

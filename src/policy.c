@@ -16,6 +16,7 @@
 
 #include "utils/guc.h"
 
+#include "compat.h"
 #include "policy.h"
 #include "settings.h"
 
@@ -173,8 +174,8 @@ policy_check_networks(char **newval, void **extra, GucSource source)
 
 	for (tok = copy; *tok; tok++)
 		n += (*tok == ',');
-	/* a GUC's extra is malloc'd: the GUC machinery frees it */
-	list = malloc(offsetof(NetworkList, nets) + sizeof(Network) * (n + 1));
+	/* a GUC's extra: the GUC machinery frees it */
+	list = guc_extra_alloc(offsetof(NetworkList, nets) + sizeof(Network) * (n + 1));
 	if (list == NULL)
 	{
 		GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
@@ -188,7 +189,7 @@ policy_check_networks(char **newval, void **extra, GucSource source)
 		if (!parse_network(tok, &list->nets[list->count]))
 		{
 			GUC_check_errdetail("\"%s\" is not an IPv4 or IPv6 network in CIDR notation.", tok);
-			free(list);
+			guc_extra_free(list);
 			pfree(copy);
 			return false;
 		}

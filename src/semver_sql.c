@@ -12,6 +12,7 @@
 #include "fmgr.h"
 #include "utils/builtins.h"
 
+#include "compat.h"
 #include "semver.h"
 
 /* A version argument, or the error saying why it is none. */

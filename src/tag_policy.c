@@ -34,6 +34,7 @@
 #include "utils/tuplestore.h"
 #include "utils/varlena.h"
 
+#include "compat.h"
 #include "names.h"
 #include "reference.h"
 #include "semver.h"
@@ -441,9 +442,9 @@ choice_timeout_handler(void)
 static long
 choice_time_left(void)
 {
-	if (choice_lxid != MyProc->lxid)
+	if (choice_lxid != my_local_xid())
 	{
-		choice_lxid = MyProc->lxid;
+		choice_lxid = my_local_xid();
 		choice_spent_us = 0;
 	}
 	/* (counted in us: a call of a few us must not cost a whole ms) */
