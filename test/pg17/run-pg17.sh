@@ -28,7 +28,7 @@ echo "$("$BIN/postgres" --version), $PG_CONFIG"
 # A copy, so that the 17 objects never mix with the work tree's 15 ones
 # (and none of the work tree's objects, built for 15, is taken as built).
 WORK=$(mktemp -d /tmp/imagestream-pg17.XXXXXX)
-cp -r Makefile imagestream.control src sql expected test "$WORK"/
+cp -r Makefile imagestream.control src sql expected test doc "$WORK"/
 find "$WORK/src" \( -name '*.o' -o -name '*.bc' -o -name '*.so' \) -delete
 
 echo "== build against 17 (warnings are errors) and install into it"
